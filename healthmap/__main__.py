@@ -1,0 +1,5 @@
+import sys
+
+from healthmap.cli import main
+
+sys.exit(main())

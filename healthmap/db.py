@@ -1,0 +1,113 @@
+"""The one data-access entry point: engines, sessions, migrations and small meta helpers.
+
+Engines are built from a URL (``HEALTHMAP_DATABASE_URL`` by default), so tests use
+throw-away databases and deployments can use PostgreSQL. Callers own the engine; nothing
+here keeps module-level state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy.orm import Session
+
+from healthmap.config import database_url
+from healthmap.models import AppMeta
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """Create an engine for ``url`` (default: :func:`healthmap.config.database_url`).
+
+    For SQLite the parent folder is created, foreign keys are enforced and WAL journaling
+    lets the app read while an import writes.
+    """
+    url = database_url(url)
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+    return engine
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (creates it in an empty database)."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def is_initialised(engine: Engine) -> bool:
+    return inspect(engine).has_table("alembic_version")
+
+
+def get_meta(engine: Engine, key: str, default: str | None = None) -> str | None:
+    if not is_initialised(engine):
+        return default
+    with Session(engine) as s:
+        row = s.get(AppMeta, key)
+        return row.value if row else default
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(AppMeta, key)
+    if row is None:
+        session.add(AppMeta(key=key, value=value))
+    else:
+        row.value = value
+
+
+def all_meta(engine: Engine) -> dict[str, str]:
+    with Session(engine) as s:
+        return {m.key: m.value for m in s.scalars(select(AppMeta))}
+
+
+def bulk_insert(conn, table, frame, chunk: int = 100_000, progress=None) -> int:
+    """Insert a DataFrame's rows into ``table`` with the driver's executemany.
+
+    Much faster than ORM or dict-based inserts for the large tables (episodes, summaries).
+    Missing values become NULL; for SQLite, dates are written as ISO text (what SQLAlchemy's
+    Date type stores there too).
+    """
+    import datetime as _dt
+
+    import pandas as pd
+
+    if len(frame) == 0:
+        return 0
+    cols = list(frame.columns)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {table.name} ({', '.join(cols)}) "
+           f"VALUES ({', '.join([mark] * len(cols))})")
+    data = frame.astype(object).where(frame.notna(), None)
+    if conn.dialect.name == "sqlite":
+        for c in cols:
+            if len(data) and isinstance(data[c].iloc[0], (_dt.date, pd.Timestamp)):
+                data[c] = data[c].map(lambda v: None if v is None else v.isoformat()[:10])
+    rows = list(data.itertuples(index=False, name=None))
+    for start in range(0, len(rows), chunk):
+        conn.exec_driver_sql(sql, rows[start:start + chunk])
+        if progress:
+            progress(min(start + chunk, len(rows)) / len(rows))
+    return len(rows)

@@ -1,0 +1,368 @@
+"""Write validated files to the database: all or nothing, idempotent, with an import log.
+
+Every import runs in one transaction that also refreshes the affected summary years and
+writes the log entry, so an interrupted import (error, Ctrl-C, killed process) leaves the
+database exactly as it was. Records are matched on their ids: importing the same file twice
+inserts nothing and updates nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy import (Boolean, Column, Connection, Date, Engine, Float, Integer, MetaData,
+                        String, Table, delete, func, insert, or_, select, true, tuple_)
+
+from healthmap import ids, summary
+from healthmap.areas import AreaResolver
+from healthmap.config import secret_key
+from healthmap.db import bulk_insert, set_meta
+from healthmap.ingest.readers import FileReadError, file_bytes, read_table, sha256
+from healthmap.ingest.validate import Problems, ValidationContext, validate
+from healthmap.models import (Area, AreaAlias, Episode, ImportLog, Institution, Population,
+                              Resident)
+from sqlalchemy.orm import Session
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    ok: bool
+    n_rows: int
+    problems: pd.DataFrame = field(default_factory=pd.DataFrame)
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    years_refreshed: list[int] = field(default_factory=list)
+    import_id: int | None = None
+
+
+def _noop(_f: float, _m: str) -> None:
+    pass
+
+
+def build_context(engine: Engine, today: dt.date | None = None) -> ValidationContext:
+    with engine.connect() as conn:
+        areas = pd.DataFrame(conn.execute(select(Area.code, Area.name, Area.level)).all(),
+                             columns=["code", "name", "level"])
+        aliases = pd.DataFrame(conn.execute(select(AreaAlias.alias, AreaAlias.code)).all(),
+                               columns=["alias", "code"])
+        inst = set(conn.scalars(select(Institution.code)).all())
+    return ValidationContext(AreaResolver(areas, aliases), inst, today or dt.date.today())
+
+
+def import_file(engine: Engine, kind: str, source, filename: str | None = None, *,
+                progress: Progress | None = None, username: str | None = None,
+                lang: str = "zh", today: dt.date | None = None,
+                demo: bool = False, **area_options) -> ImportResult:
+    """Validate and import one file (path, bytes or file-like) of ``kind``.
+
+    ``kind`` is one of ``areas``, ``population``, ``institutions``, ``episodes``,
+    ``residents``. Area files may be GeoJSON / Shapefile (zipped) / GeoPackage, with
+    ``code_field``, ``name_field``, ``level``, ``parent_field`` and ``crs`` options.
+    """
+    data = file_bytes(source)
+    filename = filename or (str(source) if isinstance(source, str) else "upload")
+    digest = sha256(data)
+    if kind == "areas" and filename.lower().endswith((".geojson", ".json", ".zip", ".shp",
+                                                       ".gpkg")):
+        from healthmap.geo import read_area_file
+
+        try:
+            df = read_area_file(data, filename, **area_options)
+        except FileReadError as exc:
+            return _rejected(engine, kind, filename, digest, 0, _file_problem(exc, lang),
+                             username)
+    else:
+        try:
+            df = read_table(data, filename)
+        except FileReadError as exc:
+            return _rejected(engine, kind, filename, digest, 0, _file_problem(exc, lang),
+                             username)
+    return import_frame(engine, kind, df, filename, file_sha256=digest, progress=progress,
+                        username=username, lang=lang, today=today, demo=demo)
+
+
+def _file_problem(exc: Exception, lang: str) -> pd.DataFrame:
+    p = Problems()
+    field_name = getattr(exc, "field", None)
+    if field_name:
+        p.add(-1, field_name, "", "field", field=field_name)
+    elif getattr(exc, "no_crs", False):
+        p.add(-1, "crs", "", "no_crs")
+    else:
+        p.add(-1, "", "", "unreadable", detail=str(exc))
+    return p.frame(lang)
+
+
+def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
+                 file_sha256: str | None = None, progress: Progress | None = None,
+                 username: str | None = None, lang: str = "zh",
+                 today: dt.date | None = None, demo: bool = False) -> ImportResult:
+    """Validate an all-text frame (as :func:`read_table` returns) and write it atomically."""
+    progress = progress or _noop
+    progress(0.0, "validate")
+    ctx = build_context(engine, today)
+    geometry = df.pop("_geometry") if "_geometry" in df.columns else None
+    result = validate(kind, df, ctx)
+    if kind == "areas" and result.ok:
+        _check_area_parents(df, result.clean, ctx, result.problems)
+    if kind == "residents" and result.ok:
+        _prepare_residents(engine, df, result.clean, result.problems)
+    if not result.ok:
+        return _rejected(engine, kind, filename, file_sha256, len(df),
+                         result.problems.frame(lang), username)
+    clean = result.clean
+    if geometry is not None:
+        clean["geometry"] = geometry
+    started = dt.datetime.now()
+    with engine.begin() as conn:
+        log_id = conn.execute(insert(ImportLog).values(
+            kind=kind, filename=filename, file_sha256=file_sha256, started_at=started,
+            status="running", rows_total=len(clean), username=username)
+        ).inserted_primary_key[0]
+        writer = _WRITERS[kind]
+        counts, years = writer(conn, clean, log_id, progress)
+        refreshed = (summary.refresh_years(conn, years, lambda f, m: progress(0.7 + 0.28 * f, m))
+                     if years else [])
+        conn.execute(ImportLog.__table__.update().where(ImportLog.id == log_id).values(
+            status="success", finished_at=dt.datetime.now(), rows_inserted=counts[0],
+            rows_updated=counts[1], rows_unchanged=counts[2], n_errors=0))
+        with Session(bind=conn) as s:
+            if not demo and kind in ("episodes", "population") and counts[0] + counts[1]:
+                set_meta(s, "demo_data", "0")
+            s.flush()
+    progress(1.0, "done")
+    return ImportResult(kind, True, len(clean), inserted=counts[0], updated=counts[1],
+                        unchanged=counts[2], years_refreshed=refreshed, import_id=log_id)
+
+
+def _rejected(engine, kind, filename, digest, n_rows, problems: pd.DataFrame,
+              username) -> ImportResult:
+    now = dt.datetime.now()
+    with engine.begin() as conn:
+        log_id = conn.execute(insert(ImportLog).values(
+            kind=kind, filename=filename, file_sha256=digest, started_at=now, finished_at=now,
+            status="rejected", rows_total=n_rows, n_errors=len(problems),
+            message="validation failed; nothing written", username=username)
+        ).inserted_primary_key[0]
+    return ImportResult(kind, False, n_rows, problems=problems, import_id=log_id)
+
+
+# ---------------------------------------------------------------- per-kind pre-checks
+def _check_area_parents(df, clean, ctx, problems: Problems) -> None:
+    known = ctx.resolver.codes | set(clean["code"].astype(str))
+    parent = clean["parent_code"]
+    bad = parent.notna() & ~parent.astype(str).isin(known)
+    problems.add_mask(df, bad.to_numpy(), "parent_code", "unknown_parent", df["parent_code"])
+
+
+def _prepare_residents(engine, df, clean, problems: Problems) -> None:
+    """Hash and mask ID numbers; an ID already held by another resident id is an error."""
+    key = secret_key(create=True)
+    clean["id_hash"] = clean["id_number"].map(lambda v: ids.hash_id(v, key))
+    clean["id_masked"] = clean["id_number"].map(ids.mask_id)
+    with engine.connect() as conn:
+        owners = dict(conn.execute(select(Resident.id_hash, Resident.resident_id).where(
+            Resident.id_hash.in_(clean["id_hash"].tolist()))).all()) if len(clean) < 30000 \
+            else dict(conn.execute(select(Resident.id_hash, Resident.resident_id)).all())
+    owner = clean["id_hash"].map(owners)
+    clash = owner.notna() & (owner != clean["resident_id"])
+    problems.add_mask(df, clash.to_numpy(), "id_number", "duplicate_id_number", df["id_number"],
+                      other="—")
+    clean.drop(columns=["id_number"], inplace=True)
+
+
+# ---------------------------------------------------------------- writers
+def _dialect_insert(conn: Connection, table):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def _upsert_changed(conn: Connection, model, records: pd.DataFrame, key: list[str],
+                    import_id: int | None = None) -> tuple[int, int, int]:
+    """Insert new rows and update changed ones (small tables: compared in memory)."""
+    table = model.__table__
+    cols = [c for c in records.columns if c in table.c]
+    existing = pd.DataFrame(conn.execute(select(*[table.c[c] for c in cols])).all(),
+                            columns=cols)
+    merged = records[cols].merge(existing, on=key, how="left", suffixes=("", "__old"),
+                                 indicator=True)
+    new = merged["_merge"] == "left_only"
+    value_cols = [c for c in cols if c not in key]
+    changed = pd.Series(False, index=merged.index)
+    for c in value_cols:
+        a, b = merged[c], merged[c + "__old"]
+        diff = ~((a.isna() & b.isna()) | (a.astype(str) == b.astype(str)))
+        changed |= diff & ~new
+    todo = records[cols].loc[(new | changed).to_numpy()]
+    if len(todo):
+        stmt = _dialect_insert(conn, table)
+        set_cols = {c: stmt.excluded[c] for c in value_cols}
+        if import_id is not None and "import_id" in table.c:
+            set_cols["import_id"] = import_id
+            todo = todo.assign(import_id=import_id)
+        stmt = stmt.on_conflict_do_update(index_elements=key, set_=set_cols)
+        recs = todo.astype(object).where(todo.notna(), None).to_dict("records")
+        for start in range(0, len(recs), 20_000):
+            conn.execute(stmt, recs[start:start + 20_000])
+    n_new, n_changed = int(new.sum()), int(changed.sum())
+    return n_new, n_changed, len(records) - n_new - n_changed
+
+
+_LEVEL_ORDER = {"county": 0, "township": 1, "village": 2}
+
+
+def _write_areas(conn, clean, import_id, progress):
+    clean = clean.assign(_o=clean["level"].map(_LEVEL_ORDER)).sort_values("_o").drop(columns="_o")
+    if "geometry" in clean.columns:  # real boundaries replace schematic ones
+        clean = clean.assign(schematic=False)
+    counts = _upsert_changed(conn, Area, clean, ["code"])
+    return counts, []
+
+
+def _write_population(conn, clean, import_id, progress):
+    rec = clean.rename(columns={"population": "persons"})[
+        ["area_code", "year", "sex", "age_group", "persons"]].copy()
+    rec["year"] = rec["year"].astype(int)
+    rec["persons"] = rec["persons"].astype(int)
+    pairs = rec[["area_code", "year"]].drop_duplicates()
+    old = pd.DataFrame(conn.execute(select(
+        Population.area_code, Population.year, Population.sex, Population.age_group,
+        Population.persons)).all(), columns=["area_code", "year", "sex", "age_group", "persons"])
+    old = old.merge(pairs, on=["area_code", "year"])
+    key = ["area_code", "year", "sex", "age_group"]
+    m = rec.merge(old, on=key, how="left", suffixes=("", "_old"))
+    inserted = int(m["persons_old"].isna().sum())
+    unchanged = int((m["persons_old"] == m["persons"]).sum())
+    updated = len(rec) - inserted - unchanged
+    stale = len(old) - len(old.merge(rec[key], on=key))
+    if inserted or updated or stale:
+        # replace each area-year whole, so a file can switch from totals to a sex/age split
+        for chunk_start in range(0, len(pairs), 500):
+            chunk = pairs.iloc[chunk_start:chunk_start + 500]
+            conn.execute(delete(Population).where(tuple_(Population.area_code, Population.year)
+                                                  .in_(list(chunk.itertuples(index=False,
+                                                                             name=None)))))
+        conn.execute(insert(Population), rec.astype(object).to_dict("records"))
+    return (inserted, updated, unchanged), []
+
+
+def _write_institutions(conn, clean, import_id, progress):
+    rec = clean.copy()
+    rec["in_county"] = rec["in_county"].astype(bool)
+    return _upsert_changed(conn, Institution, rec, ["code"]), []
+
+
+def _write_residents(conn, clean, import_id, progress):
+    from healthmap.ingest.contract import SPECS
+
+    base = {"resident_id", "name", "sex", "birth_date", "area_code", "phone", "doctor_team",
+            "id_hash", "id_masked"}
+    risk_cols = [c for c in clean.columns if c not in base and c != "id_number"]
+    rec = clean[[c for c in clean.columns if c in base]].copy()
+    rec["birth_date"] = pd.to_datetime(rec["birth_date"]).dt.date
+    known_types = {c.name: c.type for c in SPECS["residents"]}
+
+    def risk(row) -> dict:
+        out = {}
+        for c in risk_cols:
+            v = row[c]
+            if v is None or (isinstance(v, float) and pd.isna(v)):
+                continue
+            out[c] = (bool(v) if known_types.get(c) == "bool"
+                      else float(v) if known_types.get(c) == "number" else v)
+        return out
+
+    rec["risk_factors"] = [risk(r) for r in clean[risk_cols].to_dict("records")] \
+        if risk_cols else [{} for _ in range(len(rec))]
+    # JSON compares as text; make it canonical for change detection
+    counts = _upsert_changed(conn, Resident, rec, ["resident_id"], import_id)
+    return counts, []
+
+
+_STAGING_COLS = ["record_id", "person_id", "area_code", "icd10", "icd3", "date", "year", "month",
+                 "setting", "institution_code", "total_cost", "fund_paid", "insurance_type",
+                 "referral", "sex", "age", "age_group"]
+
+
+def _write_episodes(conn, clean, import_id, progress):
+    rec = pd.DataFrame({
+        "record_id": clean["record_id"].astype(str),
+        "person_id": clean["person_id"].astype(str),
+        "area_code": clean["area_code"].astype(str),
+        "icd10": clean["icd10"].astype(str),
+        "icd3": clean["icd10"].astype(str).str.slice(0, 3),
+        "date": clean["date"].dt.date,
+        "year": clean["date"].dt.year.astype(int),
+        "month": clean["date"].dt.month.astype(int),
+        "setting": clean["setting"],
+        "institution_code": clean["institution_code"].astype(str),
+        "total_cost": clean["total_cost"].astype(float).round(2),
+        "fund_paid": clean["fund_paid"].astype(float).round(2),
+        "insurance_type": clean["insurance_type"],
+        "referral": clean["referral"],
+        "sex": clean["sex"],
+        "age": clean["age"],
+        "age_group": clean["age_group"],
+    })
+    rec["age"] = rec["age"].astype(object).where(rec["age"].notna(), None)
+    rec["age"] = rec["age"].map(lambda v: None if v is None else int(v))
+    rec["fund_paid"] = rec["fund_paid"].astype(object).where(rec["fund_paid"].notna(), None)
+    rec["referral"] = rec["referral"].astype(object).where(rec["referral"].notna(), None)
+    staging = Table(
+        "staging_episodes", MetaData(),
+        Column("record_id", String(64), primary_key=True), Column("person_id", String(64)),
+        Column("area_code", String(32)), Column("icd10", String(16)), Column("icd3", String(3)),
+        Column("date", Date), Column("year", Integer), Column("month", Integer),
+        Column("setting", String(12)), Column("institution_code", String(64)),
+        Column("total_cost", Float), Column("fund_paid", Float),
+        Column("insurance_type", String(12)), Column("referral", Boolean),
+        Column("sex", String(1)), Column("age", Integer), Column("age_group", String(8)),
+        prefixes=["TEMPORARY"])
+    staging.drop(conn, checkfirst=True)
+    staging.create(conn)
+    try:
+        n = bulk_insert(conn, staging, rec, chunk=50_000,
+                    progress=lambda f: progress(0.05 + 0.45 * f, "write"))
+        ep = Episode.__table__
+        s = staging.c
+        join = ep.join(staging, ep.c.record_id == s.record_id)
+        existing = conn.execute(select(func.count()).select_from(join)).scalar_one()
+        compare = [c for c in _STAGING_COLS if c != "record_id"]
+        distinct_any = or_(*[ep.c[c].is_distinct_from(s[c]) for c in compare])
+        changed = conn.execute(select(func.count()).select_from(join).where(distinct_any)
+                               ).scalar_one()
+        old_years = set(conn.scalars(select(ep.c.year).select_from(join).where(
+            ep.c.year != s.year).distinct()).all())
+        new_years = set(conn.scalars(select(s.year).distinct()).all())
+        if existing < n or changed:
+            stmt = _dialect_insert(conn, ep)
+            cols = _STAGING_COLS + ["import_id"]
+            stmt = stmt.from_select(cols, select(*[s[c] for c in _STAGING_COLS],
+                                                 func.cast(import_id, Integer)).where(true()))
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["record_id"],
+                set_={c: stmt.excluded[c] for c in cols if c != "record_id"},
+                where=or_(*[ep.c[c].is_distinct_from(stmt.excluded[c]) for c in compare]))
+            conn.execute(stmt)
+        progress(0.7, "write done")
+        years = (new_years | old_years) if (existing < n or changed) else set()
+    finally:
+        staging.drop(conn, checkfirst=True)
+    return (n - existing, changed, existing - changed), sorted(years)
+
+
+_WRITERS = {"areas": _write_areas, "population": _write_population,
+            "institutions": _write_institutions, "episodes": _write_episodes,
+            "residents": _write_residents}

@@ -1,0 +1,230 @@
+"""SQLAlchemy 2.0 typed models: the whole schema in one place.
+
+Schema changes go through alembic migrations in ``healthmap/migrations`` so an existing
+database upgrades without losing data. Nothing here is SQLite-only.
+
+Coded values (kept short and language-neutral; the UI translates them):
+
+* ``sex``: ``M``, ``F``, ``U`` (unknown); population rows use ``T`` for "all sexes".
+* ``age_group``: ``0-4`` … ``80-84``, ``85+``; ``unknown`` on episodes, ``all`` on
+  population rows without an age split.
+* ``setting``: ``inpatient`` / ``outpatient``.
+* ``insurance_type``: ``employee`` (职工), ``resident`` (城乡居民), ``self_pay`` (自费),
+  ``unknown``.
+* institution ``level``: ``primary`` (基层), ``secondary`` (二级), ``tertiary`` (三级).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Area(Base):
+    """County, township (乡镇/街道) or village (村/社区), with simplified WGS84 geometry."""
+
+    __tablename__ = "areas"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(16), index=True)
+    parent_code: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("areas.code"), index=True
+    )
+    geometry: Mapped[str | None] = mapped_column(Text)  # GeoJSON geometry, WGS84
+    label_lon: Mapped[float | None] = mapped_column(Float)
+    label_lat: Mapped[float | None] = mapped_column(Float)
+    schematic: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str | None] = mapped_column(String(200))
+
+
+class AreaAlias(Base):
+    """Another name for an area: an old name (玉环县), a short name or an address prefix."""
+
+    __tablename__ = "area_aliases"
+    alias: Mapped[str] = mapped_column(String(100), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), ForeignKey("areas.code"))
+    basis: Mapped[str | None] = mapped_column(String(200))
+
+
+class Population(Base):
+    __tablename__ = "population"
+    __table_args__ = (UniqueConstraint("area_code", "year", "sex", "age_group"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    area_code: Mapped[str] = mapped_column(String(32), ForeignKey("areas.code"), index=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    sex: Mapped[str] = mapped_column(String(1))  # M, F or T (all)
+    age_group: Mapped[str] = mapped_column(String(8))  # 0-4 … 85+ or "all"
+    persons: Mapped[int] = mapped_column(Integer)
+
+
+class Institution(Base):
+    __tablename__ = "institutions"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(16))
+    in_county: Mapped[bool] = mapped_column(Boolean)
+    area_code: Mapped[str | None] = mapped_column(String(32), ForeignKey("areas.code"))
+    region: Mapped[str | None] = mapped_column(String(50))  # e.g. 台州 / 杭州 / 上海
+
+
+class DiseaseGroup(Base):
+    """Reference data from ``data/disease_groups.csv`` (synced at ``init``)."""
+
+    __tablename__ = "disease_groups"
+    group_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(200))
+    icd_ranges: Mapped[str] = mapped_column(String(400))
+    specialty_code: Mapped[str] = mapped_column(String(40), index=True)
+    specialty_zh: Mapped[str] = mapped_column(String(100))
+    specialty_en: Mapped[str] = mapped_column(String(200))
+    screening_target: Mapped[str | None] = mapped_column(String(40))
+
+
+class Icd3Group(Base):
+    """ICD-10 three-character category → disease group (groups never overlap)."""
+
+    __tablename__ = "icd3_groups"
+    icd3: Mapped[str] = mapped_column(String(3), primary_key=True)
+    group_code: Mapped[str] = mapped_column(
+        String(40), ForeignKey("disease_groups.group_code"), index=True
+    )
+
+
+class ImportLog(Base):
+    __tablename__ = "import_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(300))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))  # success / rejected / failed
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    n_errors: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(String(64))
+
+
+class Episode(Base):
+    """One inpatient stay or outpatient visit of a resident (就诊记录)."""
+
+    __tablename__ = "episodes"
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(64), index=True)
+    area_code: Mapped[str] = mapped_column(String(32), ForeignKey("areas.code"))
+    icd10: Mapped[str] = mapped_column(String(16))
+    icd3: Mapped[str] = mapped_column(String(3))
+    date: Mapped[dt.date] = mapped_column(Date)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    month: Mapped[int] = mapped_column(Integer)
+    setting: Mapped[str] = mapped_column(String(12))
+    institution_code: Mapped[str] = mapped_column(String(64), ForeignKey("institutions.code"))
+    total_cost: Mapped[float] = mapped_column(Float)
+    fund_paid: Mapped[float | None] = mapped_column(Float)
+    insurance_type: Mapped[str] = mapped_column(String(12))
+    referral: Mapped[bool | None] = mapped_column(Boolean)
+    sex: Mapped[str] = mapped_column(String(1))
+    age: Mapped[int | None] = mapped_column(Integer)
+    age_group: Mapped[str] = mapped_column(String(8))
+    import_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("import_log.id"))
+
+
+class Resident(Base):
+    """A resident for screening and health points. The ID number is stored only as a keyed
+    hash plus its masked form; risk factors live in a JSON column because local deployments
+    may add their own (rule sets name what they use)."""
+
+    __tablename__ = "residents"
+    resident_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id_masked: Mapped[str] = mapped_column(String(18))
+    name: Mapped[str] = mapped_column(String(100))
+    sex: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    area_code: Mapped[str] = mapped_column(String(32), ForeignKey("areas.code"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    doctor_team: Mapped[str | None] = mapped_column(String(100))
+    risk_factors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    import_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("import_log.id"))
+
+
+class SummaryCell(Base):
+    """Pre-aggregated episodes: year × month × area × sex × age group × ICD-10 category ×
+    setting × in/out of county × insurance type.
+
+    ``new_cases`` counts episodes that are a person's first in their disease group in the
+    year and ``persons`` those that are the person's first of the year at all, so both sum
+    exactly across cells (within one year)."""
+
+    __tablename__ = "summary_cells"
+    __table_args__ = (
+        Index("ix_summary_cells_year_icd3", "year", "icd3"),
+        Index("ix_summary_cells_year_area", "year", "area_code"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    area_code: Mapped[str] = mapped_column(String(32))
+    sex: Mapped[str] = mapped_column(String(1))
+    age_group: Mapped[str] = mapped_column(String(8))
+    icd3: Mapped[str] = mapped_column(String(3))
+    setting: Mapped[str] = mapped_column(String(12))
+    in_county: Mapped[bool] = mapped_column(Boolean)
+    insurance_type: Mapped[str] = mapped_column(String(12))
+    episodes: Mapped[int] = mapped_column(Integer)
+    new_cases: Mapped[int] = mapped_column(Integer)
+    persons: Mapped[int] = mapped_column(Integer)
+    referrals: Mapped[int] = mapped_column(Integer)
+    cost_sum: Mapped[float] = mapped_column(Float)
+    cost_sq_sum: Mapped[float] = mapped_column(Float)
+    fund_sum: Mapped[float] = mapped_column(Float)
+    fund_n: Mapped[int] = mapped_column(Integer)
+
+
+class SummaryInstitution(Base):
+    """Episodes by year × month × area × ICD-10 category × setting × institution, for the
+    patient-flow views."""
+
+    __tablename__ = "summary_institutions"
+    __table_args__ = (Index("ix_summary_inst_year_area", "year", "area_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    area_code: Mapped[str] = mapped_column(String(32))
+    icd3: Mapped[str] = mapped_column(String(3))
+    setting: Mapped[str] = mapped_column(String(12))
+    institution_code: Mapped[str] = mapped_column(String(64))
+    episodes: Mapped[int] = mapped_column(Integer)
+    cost_sum: Mapped[float] = mapped_column(Float)
+    fund_sum: Mapped[float] = mapped_column(Float)
+
+
+class AppMeta(Base):
+    """Small key/value facts about the database (e.g. ``demo_data`` = ``1``)."""
+
+    __tablename__ = "app_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
