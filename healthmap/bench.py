@@ -1,0 +1,122 @@
+"""``python -m healthmap bench``: the speed and memory targets, measured on this machine.
+
+Targets (issue 2/3): 1,000,000 episodes imported and summarised in under 60 s; report
+queries under 100 ms median; a health-map filter change under 300 ms of server time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from healthmap.db import make_engine
+
+
+def _synthetic_episodes(n: int, rng: np.random.Generator, institutions: list[str],
+                        areas: list[str], icd: list[str]) -> pd.DataFrame:
+    dates = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 4 * 365, n), unit="D")
+    cost = np.round(rng.lognormal(8.5, 1.0, n), 2)
+    return pd.DataFrame({
+        "record_id": [f"B{i:09d}" for i in range(n)],
+        "person_id": [f"Q{v:07d}" for v in rng.integers(0, n // 3 + 1, n)],
+        "area_code": rng.choice(areas, n), "icd10": rng.choice(icd, n),
+        "date": dates.strftime("%Y-%m-%d"),
+        "setting": rng.choice(["inpatient", "outpatient"], n, p=[0.6, 0.4]),
+        "institution_code": rng.choice(institutions, n),
+        "total_cost": pd.Series(cost).map("{:.2f}".format),
+        "sex": rng.choice(["M", "F"], n), "age": rng.integers(0, 100, n).astype(str),
+        "birth_date": "", "fund_paid": pd.Series(np.round(cost * 0.6, 2)).map("{:.2f}".format),
+        "insurance_type": rng.choice(["employee", "resident", "self_pay"], n),
+        "referral": rng.choice(["true", "false"], n),
+    })
+
+
+def _timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool = False,
+              ) -> dict[str, float]:
+    from healthmap import indicators
+    from healthmap.bootstrap import init_database
+    from healthmap.demo import INSTITUTIONS
+    from healthmap.ingest import import_frame
+    from healthmap.queries import Filters
+    from healthmap.reference import cached_disease_groups, icd3_to_group
+
+    tmp = tempfile.mkdtemp(prefix="healthmap-bench-")
+    url = db_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+    engine = make_engine(url)
+    init_database(engine)
+    inst = INSTITUTIONS.astype(str).replace({"True": "true", "False": "false"})
+    import_frame(engine, "institutions", inst, "bench:institutions")
+    rng = np.random.default_rng(7)
+    areas = [f"331083{c}" for c in ("001", "002", "003", "101", "102", "103", "104", "105",
+                                    "106", "201", "202")]
+    icd = [c + ".9" for c in sorted(icd3_to_group(cached_disease_groups()))[:400]]
+    print(f"generating {n_episodes:,} synthetic episodes …")
+    df = _synthetic_episodes(n_episodes, rng, inst["code"].tolist(), areas, icd)
+    tracemalloc.start()
+    phases: dict[str, float] = {}
+    last = {"t": time.perf_counter(), "phase": "validate"}
+
+    def progress(_f: float, message: str) -> None:
+        phase = "summary" if message.startswith("summary") else (
+            "write" if message.startswith("write") else last["phase"])
+        if phase != last["phase"]:
+            now = time.perf_counter()
+            phases[last["phase"]] = phases.get(last["phase"], 0) + now - last["t"]
+            last.update(t=now, phase=phase)
+
+    t0 = time.perf_counter()
+    res = import_frame(engine, "episodes", df, "bench:episodes", progress=progress)
+    total = time.perf_counter() - t0
+    phases[last["phase"]] = phases.get(last["phase"], 0) + time.perf_counter() - last["t"]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert res.ok, res.problems.head()
+    f = Filters(years=(2024,), setting="inpatient")
+    queries = {
+        "report incidence": lambda: indicators.report(engine, "incidence", f),
+        "report outward_referral": lambda: indicators.report(engine, "outward_referral", f),
+        "report cost_per_case": lambda: indicators.report(engine, "cost_per_case", f),
+    }
+    out = {"episodes": n_episodes, "import_total_s": total,
+           "import_rows_per_s": n_episodes / total,
+           "summary_refresh_s": phases.get("summary", float("nan")),
+           "peak_python_memory_mb": peak / 1e6}
+    print(f"import + summarise {n_episodes:,} episodes: {total:.1f} s "
+          f"({out['import_rows_per_s']:,.0f} rows/s; validate {phases.get('validate', 0):.1f} s, "
+          f"write {phases.get('write', 0):.1f} s, summary refresh {out['summary_refresh_s']:.1f} s)"
+          f"  target < 60 s")
+    print(f"peak Python memory during import: {out['peak_python_memory_mb']:,.0f} MB")
+    for name, fn in queries.items():
+        ms = _timed(fn, 15)
+        med, p95 = statistics.median(ms), float(np.percentile(ms, 95))
+        out[f"{name} median ms"] = med
+        print(f"{name:<28} median {med:6.1f} ms   p95 {p95:6.1f} ms   target median < 100 ms")
+    from healthmap.mapview import map_page_scenario
+
+    ms = _timed(lambda: map_page_scenario(engine, f), 10)
+    out["map filter change median ms"] = statistics.median(ms)
+    print(f"{'map page filter change':<28} median {statistics.median(ms):6.1f} ms   p95 "
+          f"{np.percentile(ms, 95):6.1f} ms   target < 300 ms (uncached server work)")
+    if not keep and not db_url:
+        engine.dispose()
+        for p in Path(tmp).glob("*"):
+            p.unlink()
+        Path(tmp).rmdir()
+    else:
+        print(f"benchmark database kept at {url}")
+    return out

@@ -1,0 +1,249 @@
+"""Command line: ``python -m healthmap COMMAND``.
+
+Every command has ``--help`` and exits non-zero with a one-line reason on bad input, never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from healthmap import __version__
+
+
+class CliError(Exception):
+    pass
+
+
+def _engine(args):
+    from healthmap.db import make_engine
+
+    return make_engine(args.db)
+
+
+def _progress_printer(label: str):
+    last = {"pct": -1}
+
+    def show(fraction: float, message: str) -> None:
+        pct = int(fraction * 100)
+        if pct != last["pct"] and (pct % 5 == 0 or pct == 100):
+            last["pct"] = pct
+            print(f"\r{label}: {pct:3d}% {message:<20}", end="", file=sys.stderr, flush=True)
+            if pct == 100:
+                print(file=sys.stderr)
+
+    return show
+
+
+def cmd_init(args) -> int:
+    from healthmap.bootstrap import init_database
+
+    engine = _engine(args)
+    out = init_database(engine)
+    if getattr(args, "admin_password", None) is not None or not args.skip_admin:
+        from healthmap import auth
+
+        if args.admin_password is None:
+            raise CliError("init needs --admin-password (or --skip-admin to add users later)")
+        problem = auth.password_problem(args.admin_password)
+        if problem:
+            raise CliError(f"weak administrator password: {problem}")
+        auth.ensure_admin(engine, args.admin_user, args.admin_password)
+        print(f"administrator account '{args.admin_user}' ready")
+    print(f"database ready ({engine.url.render_as_string(hide_password=True)}); "
+          f"areas added: {out['areas_added']}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from healthmap.demo import load_demo
+
+    engine = _engine(args)
+    stats = load_demo(engine, _progress_printer("demo"))
+    from healthmap import auth
+
+    auth.ensure_demo_accounts(engine)
+    print(f"demo data loaded: {stats['episodes']:,} episodes, {stats['residents']:,} residents, "
+          f"{stats['population_rows']:,} population rows, {stats['institutions']} institutions")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from healthmap.db import is_initialised
+    from healthmap.ingest import import_file
+
+    path = Path(args.file)
+    if not path.exists():
+        raise CliError(f"file not found: {path}")
+    engine = _engine(args)
+    if not is_initialised(engine):
+        raise CliError("database not initialised: run `python -m healthmap init` first")
+    opts = {}
+    if args.kind == "areas":
+        opts = {k: v for k, v in dict(code_field=args.code_field, name_field=args.name_field,
+                                      level=args.level, parent_field=args.parent_field,
+                                      crs=args.crs).items() if v is not None}
+    result = import_file(engine, args.kind, path, path.name,
+                         progress=_progress_printer(f"import {args.kind}"),
+                         username="cli", lang=args.lang, **opts)
+    if not result.ok:
+        print(result.problems.to_string(index=False), file=sys.stderr)
+        raise CliError(f"{len(result.problems)} problem(s) in {path.name}; nothing was written")
+    print(f"imported {result.n_rows:,} rows: {result.inserted:,} new, {result.updated:,} "
+          f"updated, {result.unchanged:,} unchanged; summaries refreshed for "
+          f"{result.years_refreshed or 'no years'}")
+    return 0
+
+
+def cmd_refresh(args) -> int:
+    from healthmap import summary
+
+    engine = _engine(args)
+    with engine.begin() as conn:
+        years = summary.refresh_all(conn, _progress_printer("refresh"))
+    print(f"summary tables rebuilt for {years}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from healthmap.indicators import report
+    from healthmap.queries import Filters, periods
+
+    engine = _engine(args)
+    years = tuple(args.year) if args.year else tuple(periods(engine)[-1:])
+    if not years:
+        raise CliError("no episode data loaded")
+    icd = tuple(c.strip().upper()[:3] for c in (args.icd or []))
+    f = Filters(years=years, groups=tuple(args.group or ()), icd3=icd, level=args.level,
+                setting=None if args.setting == "all" else args.setting)
+    table = report(engine, args.measure, f, standard=args.standard)
+    out = sys.stdout
+    if args.format == "csv":
+        table.to_csv(out if not args.output else args.output, index=False)
+    elif args.format == "json":
+        text = table.to_json(orient="records", force_ascii=False, indent=1)
+        (Path(args.output).write_text(text, encoding="utf-8") if args.output else print(text))
+    else:
+        if not args.output:
+            raise CliError("--format xlsx needs --output FILE.xlsx")
+        table.to_excel(args.output, index=False)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from healthmap.bench import run_bench
+
+    run_bench(args.episodes, args.db, keep=args.keep)
+    return 0
+
+
+def cmd_users(args) -> int:
+    from healthmap import auth
+
+    engine = _engine(args)
+    if args.action == "list":
+        for u in auth.list_users(engine):
+            print(f"{u['username']:<16} {u['role']:<12} {'active' if u['active'] else 'disabled'}"
+                  f"{'  (demo)' if u['demo'] else ''}")
+        return 0
+    if not args.username:
+        raise CliError(f"users {args.action} needs a USERNAME")
+    try:
+        if args.action == "add":
+            if not args.role or not args.password:
+                raise CliError("users add needs --role and --password")
+            auth.create_user(engine, args.username, args.password, args.role, actor="cli")
+        elif args.action == "disable":
+            auth.set_active(engine, args.username, False, actor="cli")
+        elif args.action == "reset-password":
+            if not args.password:
+                raise CliError("users reset-password needs --password")
+            auth.reset_password(engine, args.username, args.password, actor="cli")
+    except auth.AuthError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"{args.action}: {args.username} done")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m healthmap",
+                                description="HealthMap (健康地图) command line")
+    p.add_argument("--version", action="version", version=__version__)
+    p.add_argument("--db", help="database URL (default: HEALTHMAP_DATABASE_URL or "
+                                "sqlite:///data/healthmap.db)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", help="create or upgrade the database and load reference data")
+    s.add_argument("--admin-user", default="admin")
+    s.add_argument("--admin-password", help="administrator password (required unless "
+                                            "--skip-admin)")
+    s.add_argument("--skip-admin", action="store_true", help="do not create an administrator")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("demo", help="initialise and load the deterministic demo data "
+                                    "(with one demo account per role)")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("import", help="validate and import a data file (all or nothing)")
+    s.add_argument("kind", choices=["areas", "population", "institutions", "episodes",
+                                    "residents"])
+    s.add_argument("file")
+    s.add_argument("--code-field", help="areas: field with the area code")
+    s.add_argument("--name-field", help="areas: field with the area name")
+    s.add_argument("--level", choices=["township", "village"], help="areas: level")
+    s.add_argument("--parent-field", help="areas: field with the parent area code")
+    s.add_argument("--crs", help="areas: CRS when the file has none, e.g. EPSG:4326")
+    s.add_argument("--lang", choices=["zh", "en"], default="zh",
+                   help="language of problem reasons")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("refresh", help="rebuild all summary tables")
+    s.set_defaults(func=cmd_refresh)
+
+    s = sub.add_parser("report", help="one indicator for every area")
+    s.add_argument("measure", choices=["incidence", "outward_referral", "cost_per_case"])
+    s.add_argument("--year", type=int, action="append", help="year (repeatable; default: "
+                                                              "latest)")
+    s.add_argument("--group", action="append", help="disease group code, e.g. C_COLORECTAL")
+    s.add_argument("--icd", nargs="+", help="ICD-10 codes (three-character categories used)")
+    s.add_argument("--level", choices=["township", "village"], default="township")
+    s.add_argument("--setting", choices=["inpatient", "outpatient", "all"], default="inpatient")
+    s.add_argument("--standard", choices=["china_2000", "who_2000_2025", "segi_world",
+                                          "us_2000"],
+                   help="incidence: age-standardise to this standard")
+    s.add_argument("--format", choices=["csv", "xlsx", "json"], default="csv")
+    s.add_argument("--output", help="write to this file instead of standard output")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("bench", help="import, refresh and query speed on synthetic data")
+    s.add_argument("--episodes", type=int, default=1_000_000)
+    s.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("users", help="manage staff accounts")
+    s.add_argument("action", choices=["add", "disable", "reset-password", "list"])
+    s.add_argument("username", nargs="?")
+    s.add_argument("--role", help="administrator, leader, planner, screening, points, "
+                                  "data_manager")
+    s.add_argument("--password")
+    s.set_defaults(func=cmd_users)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was written by the unfinished step", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line, no traceback, no data values
+        print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
+              file=sys.stderr)
+        return 1

@@ -1,0 +1,259 @@
+"""Figures for the health-map page (plotly; no streamlit here).
+
+Maps use ``choropleth_map`` with the ``white-bg`` style: MapLibre with no tile server, so
+they render offline. A tile basemap can be switched on by configuration.
+"""
+
+from __future__ import annotations
+
+import mapclassify
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from sqlalchemy import Engine
+
+from healthmap import geo, metrics, queries
+from healthmap.indicators import IndicatorResult, compute
+from healthmap.queries import Filters
+
+SCHEMES = ("quantiles", "equal_interval", "natural_breaks", "fixed")
+NO_DATA, SUPPRESSED = "无数据 / no data", "已抑制 / suppressed"
+PALETTE = ["#fff5eb", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603", "#7f2704"]
+
+
+def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5,
+             fixed_bins: list[float] | None = None) -> tuple[pd.Series, list[str]]:
+    """Legend class label for each value (mapclassify); missing values stay missing.
+
+    >>> labels, order = classify(pd.Series([1.0, 2.0, 3.0, 4.0, np.nan]), "equal_interval", 2)
+    >>> order
+    ['1.0 – 2.5', '2.5 – 4.0']
+    """
+    v = values.astype(float)
+    ok = v.notna()
+    labels = pd.Series([None] * len(v), index=v.index, dtype=object)
+    if ok.sum() == 0:
+        return labels, []
+    x = v[ok].to_numpy()
+    uniq = len(np.unique(x))
+    k = max(1, min(k, uniq))
+    if scheme == "fixed" and fixed_bins:
+        bins = sorted(b for b in fixed_bins if b < x.max()) + [float(x.max())]
+        c = mapclassify.UserDefined(x, bins)
+    elif k == 1:
+        c = mapclassify.UserDefined(x, [float(x.max())])
+    elif scheme == "equal_interval":
+        c = mapclassify.EqualInterval(x, k=k)
+    elif scheme == "natural_breaks":
+        c = mapclassify.NaturalBreaks(x, k=k)
+    else:
+        c = mapclassify.Quantiles(x, k=k)
+    edges = [float(x.min())] + [float(b) for b in c.bins]
+    fmt = _fmt(edges)
+    names = [f"{fmt(edges[i])} – {fmt(edges[i + 1])}" for i in range(len(c.bins))]
+    labels[ok] = [names[i] for i in c.yb]
+    return labels, names
+
+
+def _fmt(edges):
+    span = max(edges) - min(edges) if edges else 0
+    digits = 0 if span >= 100 else 1 if span >= 1 else 2
+    return lambda v: f"{v:,.{digits}f}"
+
+
+def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
+               scheme: str = "quantiles", k: int = 5, fixed_bins=None,
+               tiles: str | None = None) -> go.Figure:
+    """Choropleth of ``table['value']`` by area, with hover showing value, CI, n and N."""
+    t = table.copy()
+    labels, order = classify(t["value"].where(~t["suppressed"]), scheme, k, fixed_bins)
+    t["class"] = labels
+    t.loc[t["value"].isna(), "class"] = NO_DATA
+    t.loc[t["suppressed"], "class"] = SUPPRESSED
+    t["ci"] = [("—" if np.isnan(lo) else f"{lo:,.1f} – {hi:,.1f}")
+               for lo, hi in zip(t["ci_low"].astype(float), t["ci_high"].astype(float))]
+    t["shown"] = [("—" if s else ("—" if np.isnan(v) else f"{v:,.1f}"))
+                  for v, s in zip(t["value"].astype(float), t["suppressed"])]
+    names = order + [SUPPRESSED, NO_DATA]
+    palette = [PALETTE[min(i + (1 if len(order) < 6 else 0), len(PALETTE) - 1)]
+               for i in range(len(order))] + ["#9e9ac8", "#d9d9d9"]
+    code_of = {n: i for i, n in enumerate(names)}
+    z = t["class"].map(code_of).astype(float)
+    k = len(names)
+    # a stepped colour scale: one flat band per class (a single trace keeps the page light)
+    scale = []
+    for i, c in enumerate(palette):
+        scale += [[i / k, c], [(i + 1) / k, c]]
+    lon0, lat0, lon1, lat1 = geo.bounds(areas)
+    fig = go.Figure(go.Choroplethmap(
+        geojson=geo.feature_collection(areas), locations=t["area_code"], z=z,
+        zmin=0, zmax=k, colorscale=scale, marker_opacity=0.85,
+        customdata=np.column_stack([t["area_name"], t["shown"], t["ci"],
+                                    t["numerator"].map("{:,.0f}".format),
+                                    t["denominator"].map("{:,.0f}".format), t["class"]]),
+        hovertemplate=("<b>%{customdata[0]}</b><br>" + value_label + ": %{customdata[1]}"
+                       "<br>95% CI: %{customdata[2]}<br>n = %{customdata[3]}"
+                       "<br>N = %{customdata[4]}<extra></extra>"),
+        colorbar=dict(title=dict(text=value_label), tickvals=[i + 0.5 for i in range(k)],
+                      ticktext=names, len=0.9, thickness=14)))
+    fig.update_layout(map=dict(style="white-bg" if not tiles else tiles,
+                               center={"lon": (lon0 + lon1) / 2, "lat": (lat0 + lat1) / 2},
+                               zoom=_zoom(lon1 - lon0, lat1 - lat0)))
+    fig.update_traces(marker_line_width=1, marker_line_color="#555")
+    labelled = t if len(t) <= 40 else t.iloc[0:0]
+    lab = areas.set_index("code").loc[labelled["area_code"], ["label_lon", "label_lat", "name"]]
+    fig.add_trace(go.Scattermap(lon=lab["label_lon"], lat=lab["label_lat"], mode="text",
+                                text=lab["name"], textfont={"size": 12, "color": "#222"},
+                                hoverinfo="skip", showlegend=False))
+    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), height=520)
+    return fig
+
+
+def _zoom(dlon: float, dlat: float) -> float:
+    span = max(dlon, dlat * 1.3, 1e-3)
+    return float(np.clip(np.log2(360 / span) - 0.9, 3, 16))
+
+
+def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: str,
+                  scale: float) -> go.Figure:
+    """Value against its denominator with 95 % and 99.8 % control limits (Spiegelhalter).
+
+    ``kind`` is ``proportion`` (values in % → ``scale`` 100) or ``rate`` (per 100,000 →
+    ``scale`` 1e5); ``target`` is in the same units as the plotted values.
+    """
+    t = table[(table["denominator"] > 0) & ~table["suppressed"]].dropna(subset=["value"])
+    fig = go.Figure()
+    if len(t) == 0:
+        return fig
+    lo = max(t["denominator"].min() * 0.5, 1)
+    hi = t["denominator"].max() * 1.5
+    grid = np.geomspace(lo, hi, 200)
+    lim = metrics.funnel_limits(target / scale, grid, kind=kind)
+    for level, dash in (("95", "dash"), ("99.8", "dot")):
+        for side in ("lower", "upper"):
+            fig.add_trace(go.Scatter(x=grid, y=lim[f"{side}_{level}"] * scale, mode="lines",
+                                     line=dict(color="#888", dash=dash, width=1),
+                                     name=f"{level}% limits", legendgroup=level,
+                                     showlegend=side == "upper", hoverinfo="skip"))
+    fig.add_hline(y=target, line=dict(color="#444", width=1))
+    pts = metrics.funnel_limits(target / scale, t["denominator"], kind=kind)
+    out95 = ((t["value"].to_numpy() > pts["upper_95"].to_numpy() * scale)
+             | (t["value"].to_numpy() < pts["lower_95"].to_numpy() * scale))
+    out998 = ((t["value"].to_numpy() > pts["upper_99.8"].to_numpy() * scale)
+              | (t["value"].to_numpy() < pts["lower_99.8"].to_numpy() * scale))
+    color = np.where(out998, "#a50f15", np.where(out95, "#fb6a4a", "#3182bd"))
+    fig.add_trace(go.Scatter(x=t["denominator"], y=t["value"], mode="markers+text",
+                             text=t["area_name"], textposition="top center",
+                             marker=dict(size=11, color=color, line=dict(width=1, color="#fff")),
+                             name=value_label,
+                             hovertemplate="%{text}<br>%{y:,.1f}<br>N=%{x:,.0f}<extra></extra>"))
+    fig.update_layout(xaxis=dict(type="log", title="N"), yaxis=dict(title=value_label),
+                      height=420, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", y=1.08))
+    return fig
+
+
+def funnel_outliers(table: pd.DataFrame, target: float, kind: str, scale: float) -> pd.Series:
+    """Per area: ``above`` / ``below`` the 95 % limit or ``within``."""
+    t = table
+    pts = metrics.funnel_limits(target / scale, t["denominator"].clip(lower=1e-9), kind=kind)
+    v = t["value"].to_numpy()
+    res = np.where(v > pts["upper_95"].to_numpy() * scale, "above",
+                   np.where(v < pts["lower_95"].to_numpy() * scale, "below", "within"))
+    return pd.Series(np.where(t["denominator"] > 0, res, "no_data"), index=t.index)
+
+
+def flow_figure(flows: pd.DataFrame, source_label: str) -> go.Figure:
+    """Sankey: residents of the selection → in county / region → institution level."""
+    if flows.empty:
+        return go.Figure()
+    f = flows.copy()
+    f["dest"] = np.where(f["in_county"].astype(bool), "玉环（县域内）", f["region"].fillna("其他"))
+    by_dest = f.groupby("dest")["episodes"].sum().sort_values(ascending=False)
+    by_inst = f.groupby(["dest", "institution"])["episodes"].sum().reset_index()
+    by_inst = by_inst.sort_values("episodes", ascending=False).groupby("dest").head(4)
+    nodes = [source_label] + by_dest.index.tolist() + by_inst["institution"].tolist()
+    idx = {n: i for i, n in enumerate(dict.fromkeys(nodes))}
+    src, dst, val = [], [], []
+    for d, n in by_dest.items():
+        src.append(0), dst.append(idx[d]), val.append(n)
+    for r in by_inst.itertuples():
+        src.append(idx[r.dest]), dst.append(idx[r.institution]), val.append(r.episodes)
+    fig = go.Figure(go.Sankey(node=dict(label=list(idx), pad=12, thickness=14),
+                              link=dict(source=src, target=dst, value=val)))
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def flow_table(flows: pd.DataFrame) -> pd.DataFrame:
+    f = flows.copy()
+    f["dest"] = np.where(f["in_county"].astype(bool), "玉环（县域内）", f["region"].fillna("其他"))
+    g = f.groupby("dest")[["episodes", "cost_sum", "fund_sum"]].sum()
+    g["share_pct"] = g["episodes"] / g["episodes"].sum() * 100
+    g["cost_per_case"] = g["cost_sum"] / g["episodes"]
+    return g.sort_values("episodes", ascending=False).reset_index()
+
+
+def potential_saving(flows: pd.DataFrame) -> dict[str, float]:
+    """Out-of-county episodes × (mean out-of-county cost − mean in-county cost)."""
+    inside = flows[flows["in_county"].astype(bool)]
+    outside = flows[~flows["in_county"].astype(bool)]
+    n_in, n_out = inside["episodes"].sum(), outside["episodes"].sum()
+    if n_in == 0 or n_out == 0:
+        return {"episodes_out": float(n_out), "cost_in": np.nan, "cost_out": np.nan,
+                "saving": np.nan, "fund_outflow": float(outside["fund_sum"].sum())}
+    c_in, c_out = inside["cost_sum"].sum() / n_in, outside["cost_sum"].sum() / n_out
+    return {"episodes_out": float(n_out), "cost_in": c_in, "cost_out": c_out,
+            "saving": n_out * (c_out - c_in), "fund_outflow": float(outside["fund_sum"].sum())}
+
+
+def panels(engine: Engine, f: Filters, area_codes: list[str] | None = None,
+           frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
+           ) -> dict[str, pd.DataFrame]:
+    """Side panels: top disease groups, age × sex, insurance, monthly trend.
+
+    ``area_codes`` (of ``f.level``) narrows the panels to those areas.
+    """
+    from healthmap.reference import cached_disease_groups, icd3_to_group
+
+    icd3 = queries.selected_icd3(engine, f)
+    if area_codes:
+        aset = aset or queries.area_set(engine, f.level)
+        finer = [c for c, up in aset.up.items() if up in set(area_codes)]
+    else:
+        finer = None
+
+    def get(by: list[str]) -> pd.DataFrame:
+        extra = ["area_code"] if finer is not None else []
+        d = queries.cells(engine, f, extra + by, icd3, frame)
+        if finer is not None:
+            d = d[d["area_code"].isin(finer)].groupby(by, as_index=False)[queries.MEASURES].sum()
+        return d
+
+    groups = cached_disease_groups()
+    by_icd = get(["icd3"])
+    g = by_icd.assign(group_code=by_icd["icd3"].map(icd3_to_group(groups)).fillna("—"))
+    top = (g.groupby("group_code")[["episodes", "new_cases", "cost_sum"]].sum()
+           .sort_values("episodes", ascending=False).head(15).reset_index()
+           .merge(groups[["group_code", "name_zh", "name_en"]], on="group_code", how="left"))
+    age = get(["age_group", "sex"])[["age_group", "sex", "episodes"]]
+    ins = get(["insurance_type"])[["insurance_type", "episodes", "cost_sum", "fund_sum"]]
+    trend = get(["year", "month"])[["year", "month", "episodes", "new_cases", "cost_sum"]]
+    return {"top": top, "age": age, "insurance": ins, "trend": trend}
+
+
+def map_page_scenario(engine: Engine, f: Filters, measure: str = "incidence_asr",
+                      frame: pd.DataFrame | None = None) -> IndicatorResult:
+    """Everything the map page computes on one filter change (bench). The page caches the
+    loaded summary frame per period, so a filter change costs this with ``frame`` given."""
+    if frame is None:
+        frame = queries.load_cells_frame(engine, f.years)
+    aset = queries.area_set(engine, f.level)
+    res = compute(engine, f, measure, frame=frame, aset=aset)
+    choropleth(res.table, aset.areas, "value")
+    target = float(res.county["value"])
+    funnel_figure(res.table, target, "rate", "value", 1e5)
+    flows = queries.institution_cells(engine, f, queries.selected_icd3(engine, f))
+    flow_figure(flows, "county")
+    panels(engine, f, frame=frame, aset=aset)
+    return res

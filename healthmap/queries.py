@@ -1,0 +1,274 @@
+"""Read-only queries over the summary tables (never the raw episodes), with filters pushed
+into SQL. Every page and report goes through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from healthmap.models import (Area, DiseaseGroup, Icd3Group, ImportLog, Institution,
+                              Population, SummaryCell, SummaryInstitution)
+
+MEASURES = ["episodes", "new_cases", "persons", "referrals", "cost_sum", "cost_sq_sum",
+            "fund_sum", "fund_n"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user selected. Empty tuples mean "all"."""
+
+    years: tuple[int, ...] = ()
+    month_from: int | None = None  # 1-12, applies within each selected year
+    month_to: int | None = None
+    groups: tuple[str, ...] = ()  # disease group codes
+    icd3: tuple[str, ...] = ()  # extra ICD-10 three-character categories
+    sex: str | None = None  # M / F
+    age_groups: tuple[str, ...] = ()
+    insurance: tuple[str, ...] = ()
+    setting: str | None = "inpatient"  # inpatient / outpatient / None = both
+    level: str = "township"
+
+    @property
+    def months(self) -> int:
+        """Months of the year covered (for person-time denominators)."""
+        if self.month_from is None or self.month_to is None:
+            return 12
+        return self.month_to - self.month_from + 1
+
+
+@dataclass
+class AreaSet:
+    """Areas of one level plus the map from any finer code up to that level."""
+
+    areas: pd.DataFrame
+    up: dict[str, str] = field(default_factory=dict)
+
+
+def area_set(engine: Engine, level: str = "township") -> AreaSet:
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(select(
+            Area.code, Area.name, Area.level, Area.parent_code, Area.geometry, Area.label_lon,
+            Area.label_lat, Area.schematic)).all(),
+            columns=["code", "name", "level", "parent_code", "geometry", "label_lon",
+                     "label_lat", "schematic"])
+    parent = dict(zip(df["code"], df["parent_code"]))
+    lvl = dict(zip(df["code"], df["level"]))
+    up: dict[str, str] = {}
+    for code in df["code"]:
+        c = code
+        while c is not None and lvl.get(c) != level:
+            c = parent.get(c)
+        if c is not None:
+            up[code] = c
+    return AreaSet(df[df["level"] == level].reset_index(drop=True), up)
+
+
+def group_icd3(engine: Engine, groups: tuple[str, ...]) -> list[str]:
+    if not groups:
+        return []
+    with engine.connect() as conn:
+        return list(conn.scalars(select(Icd3Group.icd3).where(Icd3Group.group_code.in_(groups))))
+
+
+def disease_groups(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(select(DiseaseGroup.__table__)).mappings().all())
+
+
+def _where(stmt, table, f: Filters, icd3: list[str] | None):
+    if f.years:
+        stmt = stmt.where(table.year.in_(f.years))
+    if f.month_from is not None and f.month_to is not None:
+        stmt = stmt.where(table.month.between(f.month_from, f.month_to))
+    if icd3 is not None:
+        stmt = stmt.where(table.icd3.in_(icd3))
+    if f.setting and hasattr(table, "setting"):
+        stmt = stmt.where(table.setting == f.setting)
+    if hasattr(table, "sex"):
+        if f.sex:
+            stmt = stmt.where(table.sex == f.sex)
+        if f.age_groups:
+            stmt = stmt.where(table.age_group.in_(f.age_groups))
+        if f.insurance:
+            stmt = stmt.where(table.insurance_type.in_(f.insurance))
+    return stmt
+
+
+def selected_icd3(engine: Engine, f: Filters) -> list[str] | None:
+    """ICD-10 categories selected by groups and codes; ``None`` means no disease filter."""
+    if not f.groups and not f.icd3:
+        return None
+    return sorted(set(group_icd3(engine, f.groups)) | set(f.icd3))
+
+
+CELL_DIMS = ["year", "month", "area_code", "sex", "age_group", "icd3", "setting", "in_county",
+             "insurance_type"]
+
+
+def data_version(engine: Engine) -> int:
+    """Changes whenever an import succeeds: a cache key for loaded summary frames."""
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.coalesce(func.max(ImportLog.id), 0))))
+
+
+def load_cells_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
+    """All summary cells of ``years`` as a compact frame (categorical keys), for fast
+    in-memory filtering when the UI changes filters. Callers cache it."""
+    stmt = select(*[getattr(SummaryCell, c) for c in CELL_DIMS + MEASURES])
+    if years:
+        stmt = stmt.where(SummaryCell.year.in_(years))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(stmt).all(), columns=CELL_DIMS + MEASURES)
+    for c in ("area_code", "sex", "age_group", "icd3", "setting", "insurance_type"):
+        df[c] = df[c].astype("category")
+    df["in_county"] = df["in_county"].astype(bool)
+    return df
+
+
+def frame_cells(frame: pd.DataFrame, f: Filters, by: list[str], icd3: list[str] | None,
+                ) -> pd.DataFrame:
+    """:func:`cells` computed from a frame loaded by :func:`load_cells_frame`."""
+    m = np.ones(len(frame), dtype=bool)
+    if f.years:
+        m &= frame["year"].isin(f.years).to_numpy()
+    if f.month_from is not None and f.month_to is not None:
+        m &= frame["month"].between(f.month_from, f.month_to).to_numpy()
+    if icd3 is not None:
+        m &= frame["icd3"].isin(icd3).to_numpy()
+    if f.setting:
+        m &= (frame["setting"] == f.setting).to_numpy()
+    if f.sex:
+        m &= (frame["sex"] == f.sex).to_numpy()
+    if f.age_groups:
+        m &= frame["age_group"].isin(f.age_groups).to_numpy()
+    if f.insurance:
+        m &= frame["insurance_type"].isin(f.insurance).to_numpy()
+    sub = frame.loc[m, by + MEASURES]
+    if not by:
+        return sub[MEASURES].sum().to_frame().T
+    out = sub.groupby(by, observed=True, as_index=False)[MEASURES].sum()
+    for c in by:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(str)
+    return out
+
+
+def cells(engine: Engine, f: Filters, by: list[str], icd3: list[str] | None = None,
+          frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Summed summary measures grouped by ``by`` (columns of ``summary_cells``).
+
+    With ``frame`` (from :func:`load_cells_frame`, covering ``f.years``) the sums are taken
+    in memory; otherwise in SQL.
+    """
+    if frame is not None:
+        return frame_cells(frame, f, by, icd3)
+    cols = [getattr(SummaryCell, c) for c in by]
+    sums = [func.sum(getattr(SummaryCell, m)).label(m) for m in MEASURES]
+    stmt = _where(select(*cols, *sums), SummaryCell, f, icd3)
+    if cols:
+        stmt = stmt.group_by(*cols)
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(stmt).all(), columns=by + MEASURES)
+    df[MEASURES] = df[MEASURES].fillna(0)
+    return df
+
+
+def institution_cells(engine: Engine, f: Filters, icd3: list[str] | None,
+                      area_codes: list[str] | None = None) -> pd.DataFrame:
+    """Episodes and costs by area and institution, with institution details."""
+    t = SummaryInstitution
+    stmt = _where(select(t.area_code, t.institution_code, func.sum(t.episodes),
+                         func.sum(t.cost_sum), func.sum(t.fund_sum)), t, f, icd3)
+    if area_codes:
+        stmt = stmt.where(t.area_code.in_(area_codes))
+    stmt = stmt.group_by(t.area_code, t.institution_code)
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(stmt).all(), columns=[
+            "area_code", "institution_code", "episodes", "cost_sum", "fund_sum"])
+        inst = pd.DataFrame(conn.execute(select(Institution.code, Institution.name,
+                                                Institution.level, Institution.in_county,
+                                                Institution.region)).all(),
+                            columns=["institution_code", "institution", "level", "in_county",
+                                     "region"])
+    return df.merge(inst, on="institution_code", how="left")
+
+
+def population_rows(engine: Engine) -> pd.DataFrame:
+    """Every population row (small: areas × years × sexes × age groups); callers cache it."""
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(select(
+            Population.area_code, Population.year, Population.sex, Population.age_group,
+            Population.persons)).all(), columns=["area_code", "year", "sex", "age_group",
+                                                 "persons"])
+
+
+def population(engine: Engine, years: tuple[int, ...], by_age: bool,
+               sex: str | None = None, age_groups: tuple[str, ...] = (),
+               rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Persons by area (and age group), summed over ``years`` (person-years).
+
+    Uses sex/age-detailed rows where they exist. Returns columns ``area_code``,
+    [``age_group``], ``persons``; empty when the detail asked for is not available.
+    """
+    df = rows if rows is not None else population_rows(engine)
+    if years:
+        df = df[df["year"].isin(years)]
+    detailed = df[(df["sex"] != "T") & (df["age_group"] != "all")]
+    needs_detail = by_age or sex or age_groups
+    if needs_detail:
+        df = detailed
+        if sex:
+            df = df[df["sex"] == sex]
+        if age_groups:
+            df = df[df["age_group"].isin(age_groups)]
+    else:
+        # per area-year: detailed rows summed, or the total row where there is no detail
+        has_detail = set(zip(detailed["area_code"], detailed["year"]))
+        total = df[(df["sex"] == "T") & (df["age_group"] == "all")]
+        keep = ~pd.Series([k in has_detail for k in zip(total["area_code"], total["year"])],
+                          index=total.index, dtype=bool)
+        df = pd.concat([detailed, total[keep]])
+    keys = ["area_code", "age_group"] if by_age else ["area_code"]
+    return df.groupby(keys, as_index=False)["persons"].sum()
+
+
+def periods(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return sorted(conn.scalars(select(SummaryCell.year).distinct()).all())
+
+
+def overview(engine: Engine) -> dict[str, pd.DataFrame]:
+    """What is loaded: row counts per table and year, import log, areas without data."""
+    from healthmap.models import Episode, Resident
+
+    with engine.connect() as conn:
+        ep_years = pd.DataFrame(conn.execute(select(
+            SummaryCell.year, func.sum(SummaryCell.episodes), func.min(SummaryCell.month),
+            func.max(SummaryCell.month)).group_by(SummaryCell.year)).all(),
+            columns=["year", "episodes", "first_month", "last_month"])
+        pop_years = pd.DataFrame(conn.execute(select(
+            Population.year, func.sum(Population.persons), func.count()).group_by(
+            Population.year)).all(), columns=["year", "population", "rows"])
+        counts = {
+            "areas": conn.scalar(select(func.count()).select_from(Area)),
+            "institutions": conn.scalar(select(func.count()).select_from(Institution)),
+            "episodes": conn.scalar(select(func.count()).select_from(Episode)),
+            "residents": conn.scalar(select(func.count()).select_from(Resident)),
+            "population_rows": conn.scalar(select(func.count()).select_from(Population)),
+        }
+        log = pd.DataFrame(conn.execute(select(
+            ImportLog.id, ImportLog.kind, ImportLog.filename, ImportLog.started_at,
+            ImportLog.status, ImportLog.rows_total, ImportLog.rows_inserted,
+            ImportLog.rows_updated, ImportLog.rows_unchanged, ImportLog.n_errors,
+            ImportLog.username).order_by(ImportLog.id.desc()).limit(200)).all(),
+            columns=["id", "kind", "filename", "started_at", "status", "rows_total",
+                     "inserted", "updated", "unchanged", "errors", "user"])
+        with_data = set(conn.scalars(select(SummaryCell.area_code).distinct()))
+        areas = pd.DataFrame(conn.execute(select(Area.code, Area.name, Area.level)).all(),
+                             columns=["code", "name", "level"])
+    no_data = areas[(areas["level"] != "county") & ~areas["code"].isin(with_data)]
+    return {"counts": pd.DataFrame([counts]), "episode_years": ep_years,
+            "population_years": pop_years, "log": log, "no_data": no_data}
