@@ -257,3 +257,30 @@ def map_page_scenario(engine: Engine, f: Filters, measure: str = "incidence_asr"
     flow_figure(flows, "county")
     panels(engine, f, frame=frame, aset=aset)
     return res
+
+
+def local_moran(table: pd.DataFrame, areas: pd.DataFrame, permutations: int = 999,
+                seed: int = 20240930, alpha: float = 0.05) -> pd.DataFrame:
+    """Local Moran's I (esda) with queen contiguity and permutation p-values.
+
+    Returns per area the statistic, pseudo p-value and the cluster type (HH, LL, HL, LH)
+    where p < ``alpha``; areas without data take the mean so they do not break contiguity.
+    """
+    import json
+
+    import esda
+    import geopandas as gpd
+    import libpysal
+    from shapely.geometry import shape
+
+    g = gpd.GeoDataFrame(areas[["code", "name"]].copy(),
+                         geometry=[shape(json.loads(x)) for x in areas["geometry"]], crs=4326)
+    w = libpysal.weights.Queen.from_dataframe(g, use_index=False, silence_warnings=True)
+    w.transform = "r"
+    y = table.set_index("area_code")["value"].reindex(g["code"]).astype(float)
+    y = y.fillna(y.mean()).to_numpy()
+    lm = esda.Moran_Local(y, w, permutations=permutations, seed=seed)
+    quad = np.array(["", "HH", "LH", "LL", "HL"], dtype=object)[lm.q]
+    return pd.DataFrame({"area_code": g["code"], "area_name": g["name"], "value": y,
+                         "local_i": lm.Is, "p_value": lm.p_sim,
+                         "cluster": np.where(lm.p_sim < alpha, quad, "—")})

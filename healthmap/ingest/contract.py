@@ -114,3 +114,24 @@ HEADER_ALIASES.update({
     "费用": "total_cost", "统筹支付": "fund_paid", "基金支付": "fund_paid",
     "是否转诊": "referral", "身份证": "id_number", "电话": "phone",
 })
+
+
+def template_frame(kind: str) -> "pd.DataFrame":
+    """A one-row example file for ``kind`` (the downloadable template)."""
+    import pandas as pd
+
+    cols = SPECS[kind]
+    return pd.DataFrame([{c.name: c.example for c in cols}])
+
+
+def columns_doc(kind: str) -> "pd.DataFrame":
+    """The contract of ``kind`` as a table (column, Chinese header, type, required, note)."""
+    import pandas as pd
+
+    rows = []
+    for c in SPECS[kind]:
+        rng = f"{c.lo:g}–{c.hi:g}" if c.lo is not None and c.hi is not None else ""
+        rows.append({"column": c.name, "中文列名": c.zh, "type": c.type,
+                     "required": "yes" if c.required else "", "range": rng,
+                     "example": c.example, "note": c.note})
+    return pd.DataFrame(rows)

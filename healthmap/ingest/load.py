@@ -175,7 +175,7 @@ def _prepare_residents(engine, df, clean, problems: Problems) -> None:
     clash = owner.notna() & (owner != clean["resident_id"])
     problems.add_mask(df, clash.to_numpy(), "id_number", "duplicate_id_number", df["id_number"],
                       other="—")
-    clean.drop(columns=["id_number"], inplace=True)
+    del clean["id_number"]
 
 
 # ---------------------------------------------------------------- writers

@@ -215,10 +215,11 @@ def validate(kind: str, df: pd.DataFrame, ctx: ValidationContext) -> ValidationR
         problems.add(-1, "", "", "empty_file")
     if len(problems):
         return ValidationResult(kind, None, problems, len(df))
+    df = df.assign(**{c.name: "" for c in spec if c.name not in df.columns})
     clean = pd.DataFrame(index=df.index)
     for col in spec:
         clean[col.name] = _parse_column(df, col, ctx, problems)
-    extra = [c for c in df.columns if c not in clean.columns]
+    extra = [c for c in df.columns if c not in clean.columns and c not in {x.name for x in spec}]
     _CHECKS[kind](df, clean, ctx, problems)
     if len(problems):
         return ValidationResult(kind, None, problems, len(df))

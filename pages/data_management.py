@@ -1,0 +1,90 @@
+"""Data management: templates, upload, validation table, import with progress, import log."""
+
+import io
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from healthmap import auth, summary
+from healthmap.ingest import KINDS, import_file
+from healthmap.ingest.contract import columns_doc, template_frame
+from healthmap.queries import overview
+
+user = ui.guard("data")
+engine = ui.engine()
+st.title(ui.t("data.title"))
+st.caption(ui.t("data.intro"))
+
+kind = st.selectbox(ui.t("data.kind"), KINDS, format_func=lambda k: ui.t(f"kind.{k}"),
+                    key="data_kind")
+with st.expander(ui.t("data.columns"), expanded=False):
+    st.dataframe(columns_doc(kind), hide_index=True, width="stretch")
+    tpl = template_frame(kind)
+    c1, c2 = st.columns(2)
+    c1.download_button(f"{ui.t('data.template')} CSV", tpl.to_csv(index=False).encode("utf-8-sig"),
+                       f"template_{kind}.csv", "text/csv", key="tpl_csv")
+    buf = io.BytesIO()
+    tpl.to_excel(buf, index=False)
+    c2.download_button(f"{ui.t('data.template')} Excel", buf.getvalue(), f"template_{kind}.xlsx",
+                       key="tpl_xlsx")
+
+types = ["csv", "xlsx", "xls"] + (["geojson", "json", "zip", "gpkg"] if kind == "areas" else [])
+upload = st.file_uploader(ui.t("data.file"), type=types, key=f"upload_{kind}")
+area_opts = {}
+if kind == "areas" and upload is not None and not upload.name.lower().endswith((".csv", ".xlsx",
+                                                                                 ".xls")):
+    with st.expander(ui.t("data.options"), expanded=True):
+        c1, c2, c3 = st.columns(3)
+        area_opts["code_field"] = c1.text_input(ui.t("data.code_field"), "code")
+        area_opts["name_field"] = c2.text_input(ui.t("data.name_field"), "name")
+        area_opts["level"] = c3.selectbox(ui.t("data.level"), ["township", "village"])
+        parent = c1.text_input(ui.t("data.parent_field"), "")
+        crs = c2.text_input(ui.t("data.crs"), "")
+        if parent:
+            area_opts["parent_field"] = parent
+        if crs:
+            area_opts["crs"] = crs
+
+if upload is not None and st.button(ui.t("data.import"), type="primary", key="do_import"):
+    bar = st.progress(0.0, text=ui.t("data.progress"))
+    result = import_file(engine, kind, upload.getvalue(), upload.name,
+                         progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
+                         username=user["username"], lang=ui.lang(), **area_opts)
+    auth.record(engine, user["username"], "import", f"{kind}:{upload.name}",
+                f"ok={result.ok} rows={result.n_rows} errors={len(result.problems)}",
+                role=user["role"])
+    if result.ok:
+        bar.progress(1.0, text="✓")
+        st.success(ui.t("data.imported", inserted=f"{result.inserted:,}",
+                        updated=f"{result.updated:,}", unchanged=f"{result.unchanged:,}"))
+        st.cache_data.clear()
+    else:
+        bar.empty()
+        st.error(ui.t("data.invalid", n=len(result.problems)))
+        problems = result.problems.rename(columns={
+            "row": ui.t("col.row"), "column": ui.t("col.column"), "value": ui.t("col.value"),
+            "reason": ui.t("col.reason")})
+        st.dataframe(problems, hide_index=True, width="stretch", key="problems")
+        st.download_button(ui.t("common.download_csv"),
+                           problems.to_csv(index=False).encode("utf-8-sig"),
+                           f"problems_{kind}.csv", "text/csv", key="problems_csv")
+
+st.subheader(ui.t("data.loaded"))
+info = overview(engine)
+st.dataframe(info["counts"], hide_index=True, width="stretch")
+c1, c2 = st.columns(2)
+c1.dataframe(info["episode_years"], hide_index=True, width="stretch")
+c2.dataframe(info["population_years"], hide_index=True, width="stretch")
+st.markdown(f"**{ui.t('data.no_data_areas')}**: "
+            + ("、".join(info["no_data"]["name"]) if len(info["no_data"]) else ui.t("data.none")))
+if st.button(ui.t("data.refresh"), key="refresh"):
+    with engine.begin() as conn:
+        years = summary.refresh_all(conn)
+    auth.record(engine, user["username"], "refresh_summaries", role=user["role"])
+    st.cache_data.clear()
+    st.success(ui.t("data.refreshed", years=", ".join(map(str, years))))
+
+st.subheader(ui.t("data.log"))
+log = info["log"]
+st.dataframe(log, hide_index=True, width="stretch", key="import_log")

@@ -1,0 +1,178 @@
+"""Imports: every problem reported, all-or-nothing writes, idempotence, aliases."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from healthmap.ingest import import_file, import_frame
+from healthmap.models import Episode, ImportLog, Institution, Population, Resident, SummaryCell
+
+TODAY = dt.date(2025, 6, 30)
+INST = "code,name,level,in_county,area_code,region\nH1,玉环市人民医院,三级,是,玉城街道,玉环\nT1,台州医院,tertiary,false,,台州\n"
+
+
+def _count(engine, model):
+    with engine.connect() as c:
+        return c.scalar(select(func.count()).select_from(model))
+
+
+def _episodes_csv(rows):
+    head = "record_id,person_id,area_code,icd10,date,setting,institution_code,total_cost,sex,age,fund_paid,referral\n"
+    return (head + "\n".join(rows) + "\n").encode("utf-8")
+
+
+GOOD = ["E1,P1,331083001,C18.9,2024-03-01,inpatient,H1,20000,M,66,12000,false",
+        "E2,P1,玉城街道,C19,2024-05-01,住院,T1,40000,男,66,20000,是",
+        "E3,P2,玉环县楚门镇,I10,2024-02-01,outpatient,H1,200,F,70,150,",
+        "E4,P3,坎门镇,J18.9,2023-12-30,inpatient,H1,5000,,,3000,false"]
+
+
+@pytest.fixture()
+def loaded(engine):
+    assert import_file(engine, "institutions", INST.encode(), "inst.csv", today=TODAY).ok
+    return engine
+
+
+def test_valid_file_imports_and_aliases_map(loaded):
+    res = import_file(loaded, "episodes", _episodes_csv(GOOD), "ep.csv", today=TODAY)
+    assert res.ok, res.problems
+    assert (res.inserted, res.updated, res.unchanged) == (4, 0, 0)
+    with loaded.connect() as c:
+        areas = dict(c.execute(select(Episode.record_id, Episode.area_code)).all())
+    # name, old county name + township in an address, and an old town name all resolve
+    assert areas == {"E1": "331083001", "E2": "331083001", "E3": "331083101", "E4": "331083002"}
+    assert sorted(res.years_refreshed) == [2023, 2024]
+
+
+def test_reimport_is_idempotent(loaded):
+    data = _episodes_csv(GOOD)
+    import_file(loaded, "episodes", data, "ep.csv", today=TODAY)
+    before = pd.read_sql(select(SummaryCell.__table__), loaded).drop(columns="id")
+    res = import_file(loaded, "episodes", data, "ep.csv", today=TODAY)
+    assert (res.inserted, res.updated, res.unchanged) == (0, 0, 4)
+    assert _count(loaded, Episode) == 4
+    after = pd.read_sql(select(SummaryCell.__table__), loaded).drop(columns="id")
+    pd.testing.assert_frame_equal(before.sort_values(list(before.columns)).reset_index(drop=True),
+                                  after.sort_values(list(after.columns)).reset_index(drop=True))
+
+
+def test_changed_record_updates_and_moves_year(loaded):
+    import_file(loaded, "episodes", _episodes_csv(GOOD), "ep.csv", today=TODAY)
+    moved = GOOD[:3] + ["E4,P3,坎门镇,J18.9,2024-01-02,inpatient,H1,5000,,,3000,false"]
+    res = import_file(loaded, "episodes", _episodes_csv(moved), "ep2.csv", today=TODAY)
+    assert (res.inserted, res.updated, res.unchanged) == (0, 1, 3)
+    assert sorted(res.years_refreshed) == [2023, 2024]  # the old year is rebuilt too
+    with loaded.connect() as c:
+        assert c.scalar(select(func.sum(SummaryCell.episodes)).where(SummaryCell.year == 2023)) is None
+
+
+def test_every_problem_reported_and_nothing_written(loaded):
+    bad = GOOD + [
+        "E1,P9,331083001,C18,2024-01-01,inpatient,H1,10,,,,",       # duplicate id
+        "E6,P9,nowhere,C18,2024-01-01,inpatient,H1,10,,,,",         # unknown area
+        "E7,P9,331083001,XYZ,2024-01-01,inpatient,H1,10,,,,",       # bad ICD-10
+        "E8,P9,331083001,C18,2030-01-01,inpatient,H1,10,,,,",       # future date
+        "E9,P9,331083001,C18,2024-01-01,inpatient,H1,-5,,,,",       # negative cost
+        "E10,P9,331083001,C18,2024-01-01,inpatient,NOPE,10,,,,",    # unknown institution
+        "E11,P9,331083001,C18,2024-01-01,inpatient,H1,10,,,20,",    # fund > cost
+    ]
+    res = import_file(loaded, "episodes", _episodes_csv(bad), "bad.csv", today=TODAY)
+    assert not res.ok
+    p = res.problems
+    got = set(zip(p["row"], p["column"]))
+    assert {(6, "record_id"), (7, "area_code"), (8, "icd10"), (9, "date"), (10, "total_cost"),
+            (11, "institution_code"), (12, "fund_paid")} <= got
+    assert "文件内重复" in p.loc[p["column"] == "record_id", "reason"].iloc[0]
+    assert _count(loaded, Episode) == 0
+    with loaded.connect() as c:
+        assert c.scalar(select(ImportLog.status).order_by(ImportLog.id.desc())) == "rejected"
+
+
+def test_missing_columns_and_english_reasons(loaded):
+    res = import_file(loaded, "episodes", b"record_id,person_id\nE1,P1\n", "x.csv", today=TODAY,
+                      lang="en")
+    assert not res.ok and set(res.problems["reason"]) == {"required column is missing"}
+    assert set(res.problems["column"]) >= {"icd10", "date", "total_cost"}
+
+
+def test_interrupted_import_leaves_database_unchanged(loaded):
+    import_file(loaded, "episodes", _episodes_csv(GOOD[:2]), "ep.csv", today=TODAY)
+
+    def boom(fraction, message):
+        if message.startswith("summary"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_file(loaded, "episodes", _episodes_csv(GOOD), "ep.csv", today=TODAY,
+                    progress=boom)
+    assert _count(loaded, Episode) == 2
+    with loaded.connect() as c:
+        assert c.scalar(select(func.sum(SummaryCell.episodes))) == 2
+
+
+def test_population_totals_and_detail_cannot_mix(loaded):
+    csv = ("area_code,year,population,sex,age_group\n331083001,2024,100,,\n"
+           "331083001,2024,60,M,60-64\n").encode()
+    res = import_file(loaded, "population", csv, "pop.csv", today=TODAY)
+    assert not res.ok and "重复计数" in res.problems["reason"].iloc[0]
+    ok = "area_code,year,population,sex,age_group\n331083001,2024,60,男,60-64\n331083001,2024,50,F,85岁及以上\n"
+    r1 = import_file(loaded, "population", ok.encode(), "pop.csv", today=TODAY)
+    r2 = import_file(loaded, "population", ok.encode(), "pop.csv", today=TODAY)
+    assert r1.ok and (r2.inserted, r2.updated, r2.unchanged) == (0, 0, 2)
+    assert _count(loaded, Population) == 2
+
+
+def test_excel_with_chinese_headers(loaded, tmp_path):
+    df = pd.DataFrame({"区划编码": ["331083001"], "年份": [2024], "人口数": [1234]})
+    path = tmp_path / "pop.xlsx"
+    df.to_excel(path, index=False)
+    res = import_file(loaded, "population", path, "pop.xlsx", today=TODAY)
+    assert res.ok, res.problems
+
+
+def test_residents_id_numbers_hashed_masked_and_checked(loaded):
+    from healthmap import ids
+    good = ids.make_id("339900", dt.date(1960, 5, 1), 13)  # odd sequence → male
+    bad_check = good[:-1] + ("0" if good[-1] != "0" else "1")
+    csv = ("resident_id,id_number,name,sex,birth_date,area_code,smoking_pack_years,copd,local_extra\n"
+           f"R1,{good},张三,M,1960-05-01,331083001,35,true,x\n"
+           f"R2,{bad_check},李四,M,1960-05-01,331083001,,,\n"
+           f"R3,{good},王五,F,1961-05-01,331083001,,,\n")
+    res = import_file(loaded, "residents", csv.encode(), "res.csv", today=TODAY)
+    assert not res.ok
+    reasons = res.problems.set_index("row")["reason"]
+    assert "校验位" in reasons[3]
+    assert good not in res.problems.to_string()  # ID numbers are masked in the report
+    ok = import_file(loaded, "residents", "\n".join(csv.splitlines()[:2]).encode(), "r.csv",
+                     today=TODAY)
+    assert ok.ok, ok.problems
+    with loaded.connect() as c:
+        r = c.execute(select(Resident)).one()[0] if False else c.execute(select(
+            Resident.id_hash, Resident.id_masked, Resident.risk_factors)).one()
+    assert r.id_hash != good and len(r.id_hash) == 64 and r.id_masked == ids.mask_id(good)
+    assert r.risk_factors == {"smoking_pack_years": 35.0, "copd": True, "local_extra": "x"}
+
+
+def test_unreadable_file_is_a_clear_problem(loaded):
+    res = import_file(loaded, "episodes", b"\x00\x01\x02", "x.xlsx", today=TODAY)
+    assert not res.ok and "无法读取" in res.problems["reason"].iloc[0]
+
+
+def test_geojson_areas_import_reprojects_and_requires_crs(loaded, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+    g = gpd.GeoDataFrame({"vcode": ["331083001001"], "vname": ["东门村"], "parent": ["331083001"]},
+                         geometry=[box(121.24, 28.14, 121.25, 28.15)], crs=4326).to_crs(3857)
+    path = tmp_path / "v.geojson"
+    g.to_file(path, driver="GeoJSON")
+    res = import_file(loaded, "areas", path, "v.geojson", code_field="vcode", name_field="vname",
+                      level="village", parent_field="parent", today=TODAY)
+    assert res.ok, res.problems
+    from healthmap.queries import area_set
+    v = area_set(loaded, "village").areas
+    assert v["code"].tolist() == ["331083001001"] and not v["schematic"].iloc[0]
+    assert '121.24' in v["geometry"].iloc[0]  # back in WGS84
+    res = import_file(loaded, "areas", path, "v.geojson", code_field="nope", today=TODAY)
+    assert not res.ok and "nope" in res.problems["reason"].iloc[0]

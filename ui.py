@@ -1,0 +1,87 @@
+"""UI-side helpers shared by app.py and the pages: engine, language, login state, caches.
+
+Caching lives here (not in ``healthmap``): ``st.cache_resource`` for the engine and
+``st.cache_data`` with a ttl, keyed on the inputs and on the data version, so an import
+invalidates what was cached. No module-level mutable state: per-user state is in
+``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from healthmap import auth, i18n, queries
+from healthmap.config import database_url
+from healthmap.db import make_engine
+
+PAGES = {"map": "pages/health_map.py", "data": "pages/data_management.py",
+         "admin": "pages/admin.py", "login": "pages/login.py"}
+
+
+@st.cache_resource
+def engine(url: str | None = None):
+    return make_engine(url or database_url())
+
+
+def lang() -> str:
+    return st.session_state.get("lang", "zh")
+
+
+def t(key: str, **params) -> str:
+    return i18n.t(key, lang(), **params)
+
+
+def current_user() -> dict | None:
+    """The logged-in user, or ``None``; logs out after the idle timeout."""
+    user = st.session_state.get("user")
+    if not user:
+        return None
+    last = st.session_state.get("last_seen")
+    now = dt.datetime.now()
+    if last and now - last > auth.SESSION_TIMEOUT:
+        st.session_state.pop("user", None)
+        st.session_state["timed_out"] = True
+        return None
+    st.session_state["last_seen"] = now
+    return user
+
+
+def role() -> str | None:
+    user = current_user()
+    return user["role"] if user else None
+
+
+def guard(page: str) -> dict | None:
+    """Stop the page with a login prompt (and no data) unless the role may open it."""
+    if auth.can_open(role(), page):
+        return current_user()
+    st.warning(t("auth.need_login"))
+    st.page_link(PAGES["login"], label=t("auth.go_login"), icon="🔑")
+    st.stop()
+
+
+def version() -> int:
+    return queries.data_version(engine())
+
+
+@st.cache_data(ttl=900, max_entries=8, show_spinner=False)
+def cells_frame(years: tuple[int, ...], data_version: int, url: str) -> pd.DataFrame:
+    return queries.load_cells_frame(engine(url), years)
+
+
+@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
+def area_set(level: str, data_version: int, url: str) -> queries.AreaSet:
+    return queries.area_set(engine(url), level)
+
+
+@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
+def population_rows(data_version: int, url: str) -> pd.DataFrame:
+    return queries.population_rows(engine(url))
+
+
+@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
+def periods(data_version: int, url: str) -> list[int]:
+    return queries.periods(engine(url))
