@@ -59,18 +59,18 @@ user = ui.current_user()
 role = user["role"] if user else None
 
 pages = {
-    "map": st.Page(ui.PAGES["map"], title=ui.t("nav.map"), icon="🗺️", url_path="map",
+    "map": st.Page(ui.PAGES["map"], title=ui.t("nav.map"), url_path="map",
                    default=True),
-    "data": st.Page(ui.PAGES["data"], title=ui.t("nav.data"), icon="📥", url_path="data"),
-    "admin": st.Page(ui.PAGES["admin"], title=ui.t("nav.admin"), icon="🛡️", url_path="admin"),
+    "data": st.Page(ui.PAGES["data"], title=ui.t("nav.data"), url_path="data"),
+    "admin": st.Page(ui.PAGES["admin"], title=ui.t("nav.admin"), url_path="admin"),
 }
 login = st.Page(ui.PAGES["login"], title=ui.t("nav.login") if not user else ui.t("nav.account"),
-                icon="🔑", url_path="login")
+                url_path="login")
 visible = [p for key, p in pages.items() if auth.can_open(role, key)]
 nav = st.navigation({ui.t("nav.group.analysis"): visible, ui.t("nav.account"): [login]})
 
 if db.get_meta(engine, "demo_data") == "1":
-    st.info(ui.t("app.demo_banner"), icon="🧪")
+    st.info(ui.t("app.demo_banner"))
 with st.sidebar:
     if user:
         st.caption(ui.t("auth.logged_in_as", user=user["username"],

@@ -1,0 +1,84 @@
+"""Every page through streamlit's AppTest, as each kind of user."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from healthmap import auth
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture()
+def app(demo_db, monkeypatch):
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_db)
+    at = AppTest.from_file(APP, default_timeout=180)
+    return at
+
+
+def as_role(at, role):
+    at.session_state["user"] = {"username": f"demo_{role}", "role": role, "demo": True}
+    return at
+
+
+def test_public_sees_map_with_suppression_and_no_staff_pages(app):
+    app.run()
+    assert not app.exception
+    assert any("演示数据" in i.value for i in app.info)  # demo marker
+    labels = [m.label for m in app.metric]
+    assert labels and labels[0].startswith("全市")
+    with pytest.raises(ValueError):
+        app.switch_page("pages/data_management.py")
+
+
+def test_map_filters_change_the_numbers(app):
+    as_role(app, "leader").run()
+    first = app.metric[0].value
+    app.sidebar.multiselect(key="groups").set_value(["C_STOMACH"]).run()
+    assert not app.exception and app.metric[0].value != first
+    app.sidebar.selectbox(key="measure").set_value("incidence_asr").run()
+    assert not app.exception
+    app.sidebar.radio(key="sex").set_value("M").run()
+    app.sidebar.selectbox(key="measure").set_value("outward_referral").run()
+    assert not app.exception and "%" in app.metric[0].label
+    assert any("政策目标" in c.value for c in app.caption)
+    app.sidebar.selectbox(key="measure").set_value("cost_per_case").run()
+    app.sidebar.radio(key="setting").set_value("outpatient").run()
+    assert not app.exception
+    app.switch_page("pages/health_map.py")
+
+
+def test_data_page_for_data_manager_and_rejected_upload(app):
+    as_role(app, "data_manager").run()
+    app.switch_page("pages/data_management.py").run()
+    assert not app.exception
+    assert any("数据管理" in t.value for t in app.title)
+    assert len(app.dataframe) >= 3  # counts, years, import log
+
+
+def test_data_page_refused_for_leader(app):
+    as_role(app, "leader").run()
+    with pytest.raises(ValueError):  # not even registered in the navigation
+        app.switch_page("pages/data_management.py")
+
+
+def test_admin_page_for_admin_only(app):
+    as_role(app, "admin").run()
+    app.switch_page("pages/admin.py").run()
+    assert not app.exception
+    assert any("demo_admin" in str(df.value) for df in app.dataframe)
+
+
+def test_login_page_logs_in(app):
+    app.run()
+    app.switch_page("pages/login.py").run()
+    app.text_input(key="login_user").input("demo_planner")
+    app.text_input(key="login_pw").input(auth.DEMO_PASSWORD)
+    app.button[0].click().run()
+    assert app.session_state["user"]["role"] == "planner"
+
+
+def test_english_switch(app):
+    app.run()
+    app.sidebar.radio(key="lang").set_value("en").run()
+    assert not app.exception
+    assert app.metric[0].label.startswith("County")
