@@ -197,8 +197,6 @@ def _institutions(ep: pd.DataFrame, p, area_names: dict, rng) -> None:
     out_choice = rng.choice(["TZ001", "TZ002", "HZ001", "HZ002", "SH001", "SH002", "WZ001"],
                             len(ep), p=([0.2, 0.12, 0.18, 0.18, 0.14, 0.1, 0.08] if cancer
                                         else [0.34, 0.26, 0.12, 0.04, 0.08, 0.04, 0.12]))
-    local = "YH1" + ep["area_code"].str.slice(-2).map(
-        {"01": "01", "02": "02", "03": "03"}).fillna("").astype(str)
     town_code = ep["area_code"].map(_TOWN_CENTRE)
     if p.setting == "outpatient":
         in_choice = np.where(rng.random(len(ep)) < 0.65, town_code,
@@ -209,7 +207,6 @@ def _institutions(ep: pd.DataFrame, p, area_names: dict, rng) -> None:
         in_choice = rng.choice(["YH001", "YH002", "YH003", "TOWN"], len(ep),
                                p=[0.55, 0.22, 0.11, 0.12] if not cancer else [0.8, 0.15, 0.05, 0])
         in_choice = np.where(in_choice == "TOWN", town_code, in_choice)
-    del local
     ep["institution_code"] = np.where(in_county, in_choice, out_choice)
     ep["in_county"] = in_county
     ep["referral"] = np.where(in_county, False, rng.random(len(ep)) < 0.55)
