@@ -13,7 +13,7 @@ from healthmap import auth, db
 from healthmap.config import database_url
 from healthmap.i18n import t as tr
 
-st.set_page_config(page_title="健康地图 HealthMap", page_icon="🗺️", layout="wide")
+st.set_page_config(page_title="健康地图 HealthMap", page_icon=":material/map:", layout="wide")
 
 
 @st.cache_resource(show_spinner=False)
@@ -60,14 +60,25 @@ role = user["role"] if user else None
 
 pages = {
     "map": st.Page(ui.PAGES["map"], title=ui.t("nav.map"), url_path="map",
-                   default=True),
-    "data": st.Page(ui.PAGES["data"], title=ui.t("nav.data"), url_path="data"),
-    "admin": st.Page(ui.PAGES["admin"], title=ui.t("nav.admin"), url_path="admin"),
+                   icon=":material/map:", default=True),
+    "data": st.Page(ui.PAGES["data"], title=ui.t("nav.data"), url_path="data",
+                    icon=":material/database:"),
+    "admin": st.Page(ui.PAGES["admin"], title=ui.t("nav.admin"), url_path="admin",
+                     icon=":material/admin_panel_settings:"),
 }
 login = st.Page(ui.PAGES["login"], title=ui.t("nav.login") if not user else ui.t("nav.account"),
-                url_path="login")
-visible = [p for key, p in pages.items() if auth.can_open(role, key)]
-nav = st.navigation({ui.t("nav.group.analysis"): visible, ui.t("nav.account"): [login]})
+                url_path="login", icon=":material/account_circle:")
+# Every page is registered, so opening a forbidden page by its URL reaches the page's own
+# guard (login prompt, no data) instead of silently redirecting. The sidebar lists only
+# the pages this role may open.
+nav = st.navigation(list(pages.values()) + [login], position="hidden")
+with st.sidebar:
+    st.markdown(f"**{ui.t('nav.group.analysis')}**")
+    for key, page in pages.items():
+        if auth.can_open(role, key):
+            st.page_link(page)
+    st.markdown(f"**{ui.t('nav.account')}**")
+    st.page_link(login)
 
 if db.get_meta(engine, "demo_data") == "1":
     st.info(ui.t("app.demo_banner"))

@@ -34,6 +34,12 @@ def t(key: str, **params) -> str:
     return i18n.t(key, lang(), **params)
 
 
+def headers(df: pd.DataFrame) -> pd.DataFrame:
+    """Column names in the user's language where a ``col.<name>`` text exists."""
+    return df.rename(columns={c: t(f"col.{c}") for c in df.columns
+                              if f"col.{c}" in i18n.TEXT})
+
+
 def current_user() -> dict | None:
     """The logged-in user, or ``None``; logs out after the idle timeout."""
     user = st.session_state.get("user")
@@ -55,11 +61,22 @@ def role() -> str | None:
 
 
 def guard(page: str) -> dict | None:
-    """Stop the page with a login prompt (and no data) unless the role may open it."""
-    if auth.can_open(role(), page):
-        return current_user()
-    st.warning(t("auth.need_login"))
-    st.page_link(PAGES["login"], label=t("auth.go_login"), icon="🔑")
+    """Stop the page with a login prompt (and no data) unless the role may open it.
+
+    Every page is registered with the navigation, so a forbidden page opened by its URL
+    runs up to here and no further. Refusals are audited.
+    """
+    user = current_user()
+    if auth.can_open(user["role"] if user else None, page):
+        return user
+    if user:
+        st.warning(t("auth.no_role", role=auth.ROLE_LABELS[user["role"]][0 if lang() == "zh"
+                                                                          else 1]))
+    else:
+        st.warning(t("auth.need_login"))
+    auth.record(engine(), user["username"] if user else "anonymous", "access_denied", page,
+                role=user["role"] if user else None)
+    st.page_link(PAGES["login"], label=t("auth.go_login"), icon=":material/login:")
     st.stop()
 
 

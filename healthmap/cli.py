@@ -173,20 +173,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=__version__)
     p.add_argument("--db", help="database URL (default: HEALTHMAP_DATABASE_URL or "
                                 "sqlite:///data/healthmap.db)")
+    # --db is accepted before or after the command name
+    db_opt = argparse.ArgumentParser(add_help=False)
+    db_opt.add_argument("--db", default=argparse.SUPPRESS, help="database URL")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("init", help="create or upgrade the database and load reference data")
+    def command(name: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[db_opt], **kw)
+
+    s = command("init", help="create or upgrade the database and load reference data")
     s.add_argument("--admin-user", default="admin")
     s.add_argument("--admin-password", help="administrator password (required unless "
                                             "--skip-admin)")
     s.add_argument("--skip-admin", action="store_true", help="do not create an administrator")
     s.set_defaults(func=cmd_init)
 
-    s = sub.add_parser("demo", help="initialise and load the deterministic demo data "
+    s = command("demo", help="initialise and load the deterministic demo data "
                                     "(with one demo account per role)")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("import", help="validate and import a data file (all or nothing)")
+    s = command("import", help="validate and import a data file (all or nothing)")
     s.add_argument("kind", choices=["areas", "population", "institutions", "episodes",
                                     "residents"])
     s.add_argument("file")
@@ -199,10 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="language of problem reasons")
     s.set_defaults(func=cmd_import)
 
-    s = sub.add_parser("refresh", help="rebuild all summary tables")
+    s = command("refresh", help="rebuild all summary tables")
     s.set_defaults(func=cmd_refresh)
 
-    s = sub.add_parser("report", help="one indicator for every area")
+    s = command("report", help="one indicator for every area")
     s.add_argument("measure", choices=["incidence", "outward_referral", "cost_per_case"])
     s.add_argument("--year", type=int, action="append", help="year (repeatable; default: "
                                                               "latest)")
@@ -217,12 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", help="write to this file instead of standard output")
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("bench", help="import, refresh and query speed on synthetic data")
+    s = command("bench", help="import, refresh and query speed on synthetic data")
     s.add_argument("--episodes", type=int, default=1_000_000)
     s.add_argument("--keep", action="store_true", help="keep the benchmark database")
     s.set_defaults(func=cmd_bench)
 
-    s = sub.add_parser("users", help="manage staff accounts")
+    s = command("users", help="manage staff accounts")
     s.add_argument("action", choices=["add", "disable", "reset-password", "list"])
     s.add_argument("username", nargs="?")
     s.add_argument("--role", help="administrator, leader, planner, screening, points, "

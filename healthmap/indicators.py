@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from healthmap import metrics, queries
+from healthmap import metrics, privacy, queries
 from healthmap.codes import AGE_GROUPS
 from healthmap.queries import Filters
 from healthmap.reference import cached_standard_weights
@@ -71,18 +71,20 @@ def rate_table(num: pd.DataFrame, pop: pd.DataFrame, areas: pd.DataFrame, months
     out["asr"] = out["asr_low"] = out["asr_high"] = np.nan
     out["unknown_age"] = 0.0
     if weights is not None and "age_group" in pop.columns and len(pop):
-        e = (num[num["age_group"].isin(AGE_GROUPS)].pivot_table(
-            index="area_code", columns="age_group", values=count_col, aggfunc="sum")
-            .reindex(index=codes, columns=list(AGE_GROUPS)).fillna(0))
-        n = (pop.pivot_table(index="area_code", columns="age_group", values="persons",
-                             aggfunc="sum").reindex(index=codes, columns=list(AGE_GROUPS))
-             .fillna(0)) * scale
+        e = _by_area_age(num[num["age_group"].isin(AGE_GROUPS)], count_col, codes)
+        n = _by_area_age(pop, "persons", codes) * scale
         w = weights.reindex(list(AGE_GROUPS)).to_numpy()
         r, lo, hi = metrics.age_standardized_rate(e.to_numpy(), n.to_numpy(), w,
                                                   method=ci_method)
         out["asr"], out["asr_low"], out["asr_high"] = r, lo, hi
         out["unknown_age"] = out["numerator"] - e.sum(axis=1).to_numpy()
     return out
+
+
+def _by_area_age(df: pd.DataFrame, col: str, codes: list[str]) -> pd.DataFrame:
+    """``col`` summed into an area × age-group matrix (rows ``codes``, all age groups)."""
+    return (df.groupby(["area_code", "age_group"], observed=True)[col].sum().unstack()
+            .reindex(index=codes, columns=list(AGE_GROUPS)).fillna(0).astype(float))
 
 
 def referral_table(c: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
@@ -135,11 +137,27 @@ def cost_table(c: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
 
 
 def flag(table: pd.DataFrame, count_col: str = "numerator", public: bool = False,
-         ) -> pd.DataFrame:
-    """Add ``unstable`` (< 20 cases) and, for public views, ``suppressed`` (1-4 cases)."""
+         also: tuple[str, ...] = (), group_col: str | None = None) -> pd.DataFrame:
+    """Add ``unstable`` (< 20 cases) and, for public views, ``suppressed``.
+
+    Public suppression (:func:`healthmap.privacy.suppress`) hides rows where
+    ``count_col`` or any of ``also`` is 1-4, plus the complementary rows that would let a
+    hidden row be recovered from its group total (rows sharing ``group_col``; the whole
+    table when ``None``). Every figure of a hidden row is set to ``NaN`` here, so no
+    consumer of a public table can show it by mistake.
+    """
     n = table[count_col]
     table["unstable"] = n < UNSTABLE_BELOW
-    table["suppressed"] = public & n.between(*SUPPRESS_RANGE)
+    table["suppressed"] = False
+    table["suppression"] = ""
+    if public:
+        s = privacy.suppress(table, [count_col, *also], group_col=group_col)
+        table["suppressed"] = s["suppressed"].to_numpy()
+        table["suppression"] = s["suppression"].to_numpy()
+        numeric = [c for c in table.columns if c not in ("unstable", "suppressed")
+                   and pd.api.types.is_numeric_dtype(table[c])]
+        for c in numeric:
+            table[c] = table[c].astype(float).where(~table["suppressed"])
     return table
 
 
@@ -157,7 +175,8 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
     county_areas = pd.DataFrame({"code": ["__county__"], "name": ["county"]})
     if measure in RATE_MEASURES:
         count_col = "episodes" if measure == "episode_rate" else "new_cases"
-        c = queries.cells(engine, f, ["area_code", "age_group"], icd3, frame)
+        by = ["area_code", "age_group"] if measure == "incidence_asr" else ["area_code"]
+        c = queries.cells(engine, f, by, icd3, frame)
         c["area_code"] = c["area_code"].map(aset.up)
         c = c.dropna(subset=["area_code"])
         by_age = measure == "incidence_asr"
@@ -199,12 +218,17 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
             elif measure in ("fund_per_case", "oop_share", "fund_outflow"):
                 tab["value"] = tab[measure]
                 tab["ci_low"] = tab["ci_high"] = np.nan
-    count_col = "denominator" if measure in ("cost_per_case", "fund_per_case", "oop_share",
-                                             "fund_outflow") else "numerator"
-    if measure in ("outward_referral", "in_county_rate"):
+    # The count that public suppression looks at: cases for rates; episodes (and the
+    # outward episodes, themselves a count of cases) for proportions and costs.
+    count_col, also = "numerator", ()
+    if measure in ("cost_per_case", "fund_per_case", "oop_share", "fund_outflow"):
         count_col = "denominator"
-    t = flag(t, count_col, public)
-    ct = flag(ct, count_col, public)
+    elif measure in ("outward_referral", "in_county_rate"):
+        count_col, also = "denominator", ("numerator",)
+    t["group"] = areas["parent_code"].fillna("").astype(str).to_numpy() \
+        if "parent_code" in areas.columns else ""
+    t = flag(t, count_col, public, also, group_col="group")
+    ct = flag(ct, count_col, public, also)
     return IndicatorResult(measure, t, ct.iloc[0], notes)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from sqlalchemy import Engine
 
-from healthmap import geo, metrics, queries
+from healthmap import geo, metrics, privacy, queries
 from healthmap.indicators import IndicatorResult, compute
 from healthmap.queries import Filters
 
@@ -163,15 +163,27 @@ def funnel_outliers(table: pd.DataFrame, target: float, kind: str, scale: float)
     return pd.Series(np.where(t["denominator"] > 0, res, "no_data"), index=t.index)
 
 
-def flow_figure(flows: pd.DataFrame, source_label: str) -> go.Figure:
-    """Sankey: residents of the selection → in county / region → institution level."""
+def _dest(flows: pd.DataFrame) -> pd.Series:
+    return pd.Series(np.where(flows["in_county"].astype(bool), "玉环（县域内）",
+                              flows["region"].fillna("其他")), index=flows.index)
+
+
+def flow_figure(flows: pd.DataFrame, source_label: str, public: bool = False) -> go.Figure:
+    """Sankey: residents of the selection → in county / region → institution (top 4 each).
+
+    The public version stops at the region level and leaves out suppressed flows.
+    """
     if flows.empty:
         return go.Figure()
-    f = flows.copy()
-    f["dest"] = np.where(f["in_county"].astype(bool), "玉环（县域内）", f["region"].fillna("其他"))
-    by_dest = f.groupby("dest")["episodes"].sum().sort_values(ascending=False)
-    by_inst = f.groupby(["dest", "institution"])["episodes"].sum().reset_index()
-    by_inst = by_inst.sort_values("episodes", ascending=False).groupby("dest").head(4)
+    f = flows.assign(dest=_dest(flows))
+    if public:
+        by_dest = flow_table(flows, public=True).dropna(subset=["episodes"])
+        by_dest = by_dest.set_index("dest")["episodes"]
+        by_inst = pd.DataFrame(columns=["dest", "institution", "episodes"])
+    else:
+        by_dest = f.groupby("dest")["episodes"].sum().sort_values(ascending=False)
+        by_inst = f.groupby(["dest", "institution"])["episodes"].sum().reset_index()
+        by_inst = by_inst.sort_values("episodes", ascending=False).groupby("dest").head(4)
     nodes = [source_label] + by_dest.index.tolist() + by_inst["institution"].tolist()
     idx = {n: i for i, n in enumerate(dict.fromkeys(nodes))}
     src, dst, val = [], [], []
@@ -185,21 +197,30 @@ def flow_figure(flows: pd.DataFrame, source_label: str) -> go.Figure:
     return fig
 
 
-def flow_table(flows: pd.DataFrame) -> pd.DataFrame:
-    f = flows.copy()
-    f["dest"] = np.where(f["in_county"].astype(bool), "玉环（县域内）", f["region"].fillna("其他"))
+def flow_table(flows: pd.DataFrame, public: bool = False) -> pd.DataFrame:
+    """Episodes, share and cost per case by destination (in county, Taizhou, Hangzhou…)."""
+    f = flows.assign(dest=_dest(flows))
     g = f.groupby("dest")[["episodes", "cost_sum", "fund_sum"]].sum()
     g["share_pct"] = g["episodes"] / g["episodes"].sum() * 100
     g["cost_per_case"] = g["cost_sum"] / g["episodes"]
-    return g.sort_values("episodes", ascending=False).reset_index()
+    g = g.sort_values("episodes", ascending=False).reset_index()
+    if public:
+        g = privacy.suppress(g, "episodes", ["cost_sum", "fund_sum", "share_pct",
+                                             "cost_per_case"])
+    return g
 
 
-def potential_saving(flows: pd.DataFrame) -> dict[str, float]:
-    """Out-of-county episodes × (mean out-of-county cost − mean in-county cost)."""
+def potential_saving(flows: pd.DataFrame, public: bool = False) -> dict[str, float]:
+    """Out-of-county episodes × (mean out-of-county cost − mean in-county cost).
+
+    With ``public``, nothing is stated when either side has 1-4 episodes (a mean of so few
+    costs would disclose individual bills).
+    """
     inside = flows[flows["in_county"].astype(bool)]
     outside = flows[~flows["in_county"].astype(bool)]
     n_in, n_out = inside["episodes"].sum(), outside["episodes"].sum()
-    if n_in == 0 or n_out == 0:
+    small = public and bool(privacy.primary_mask([n_in, n_out]).any())
+    if n_in == 0 or n_out == 0 or small:
         return {"episodes_out": float(n_out), "cost_in": np.nan, "cost_out": np.nan,
                 "saving": np.nan, "fund_outflow": float(outside["fund_sum"].sum())}
     c_in, c_out = inside["cost_sum"].sum() / n_in, outside["cost_sum"].sum() / n_out
@@ -209,10 +230,12 @@ def potential_saving(flows: pd.DataFrame) -> dict[str, float]:
 
 def panels(engine: Engine, f: Filters, area_codes: list[str] | None = None,
            frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
-           ) -> dict[str, pd.DataFrame]:
+           public: bool = False) -> dict[str, pd.DataFrame]:
     """Side panels: top disease groups, age × sex, insurance, monthly trend.
 
-    ``area_codes`` (of ``f.level``) narrows the panels to those areas.
+    ``area_codes`` (of ``f.level``) narrows the panels to those areas. With ``public``
+    every panel gets primary and secondary suppression (:mod:`healthmap.privacy`): the
+    age panel within each sex, the others over the whole panel.
     """
     from healthmap.reference import cached_disease_groups, icd3_to_group
 
@@ -239,6 +262,11 @@ def panels(engine: Engine, f: Filters, area_codes: list[str] | None = None,
     age = get(["age_group", "sex"])[["age_group", "sex", "episodes"]]
     ins = get(["insurance_type"])[["insurance_type", "episodes", "cost_sum", "fund_sum"]]
     trend = get(["year", "month"])[["year", "month", "episodes", "new_cases", "cost_sum"]]
+    if public:
+        top = privacy.suppress(top, "episodes", ["new_cases", "cost_sum"])
+        age = privacy.suppress(age, "episodes", group_col="sex")
+        ins = privacy.suppress(ins, "episodes", ["cost_sum", "fund_sum"])
+        trend = privacy.suppress(trend, "episodes", ["new_cases", "cost_sum"])
     return {"top": top, "age": age, "insurance": ins, "trend": trend}
 
 

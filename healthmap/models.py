@@ -204,6 +204,32 @@ class SummaryCell(Base):
     fund_n: Mapped[int] = mapped_column(Integer)
 
 
+class SummaryArea(Base):
+    """:class:`SummaryCell` summed over ICD-10 categories (all diseases), for the queries
+    without a disease filter: the same keys minus ``icd3``, an order of magnitude fewer
+    rows. ``new_cases`` here is the sum over disease groups of new cases."""
+
+    __tablename__ = "summary_areas"
+    __table_args__ = (Index("ix_summary_areas_year_area", "year", "area_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    area_code: Mapped[str] = mapped_column(String(32))
+    sex: Mapped[str] = mapped_column(String(1))
+    age_group: Mapped[str] = mapped_column(String(8))
+    setting: Mapped[str] = mapped_column(String(12))
+    in_county: Mapped[bool] = mapped_column(Boolean)
+    insurance_type: Mapped[str] = mapped_column(String(12))
+    episodes: Mapped[int] = mapped_column(Integer)
+    new_cases: Mapped[int] = mapped_column(Integer)
+    persons: Mapped[int] = mapped_column(Integer)
+    referrals: Mapped[int] = mapped_column(Integer)
+    cost_sum: Mapped[float] = mapped_column(Float)
+    cost_sq_sum: Mapped[float] = mapped_column(Float)
+    fund_sum: Mapped[float] = mapped_column(Float)
+    fund_n: Mapped[int] = mapped_column(Integer)
+
+
 class SummaryInstitution(Base):
     """Episodes by year × month × area × ICD-10 category × setting × institution, for the
     patient-flow views."""

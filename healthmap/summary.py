@@ -19,12 +19,14 @@ from sqlalchemy import Connection, String, cast, delete, distinct, select
 
 from healthmap.db import bulk_insert
 
-from healthmap.models import Episode, Icd3Group, Institution, SummaryCell, SummaryInstitution
+from healthmap.models import (Episode, Icd3Group, Institution, SummaryArea, SummaryCell,
+                              SummaryInstitution)
 
 Progress = Callable[[float, str], None]
 
 CELL_KEYS = ["year", "month", "area_code", "sex", "age_group", "icd3", "setting", "in_county",
              "insurance_type"]
+AREA_KEYS = [k for k in CELL_KEYS if k != "icd3"]
 INST_KEYS = ["year", "month", "area_code", "icd3", "setting", "institution_code"]
 _EPISODE_COLS = ["record_id", "person_id", "area_code", "icd3", "date", "month", "setting",
                  "institution_code", "total_cost", "fund_paid", "insurance_type", "referral",
@@ -98,19 +100,23 @@ def refresh_years(conn: Connection, years: Iterable[int], progress: Progress | N
             for c in _EPISODE_COLS]
     for i, year in enumerate(years):
         if progress:
-            progress(i / max(len(years), 1), f"summary {year}")
+            progress(i / max(len(years), 1), str(year))
         conn.execute(delete(SummaryCell).where(SummaryCell.year == year))
         conn.execute(delete(SummaryInstitution).where(SummaryInstitution.year == year))
-        ep = pd.read_sql(select(*cols).where(Episode.year == year), conn)
+        conn.execute(delete(SummaryArea).where(SummaryArea.year == year))
+        ep = _read_frame(conn, select(*cols).where(Episode.year == year), _EPISODE_COLS)
         if ep.empty:
             continue
         ep["year"] = year
         ep["in_county"] = ep["institution_code"].map(in_county).astype(bool)
         ep = flag_first_episodes(ep, icd3_group)
-        _insert_frame(conn, SummaryCell, aggregate_cells(ep))
+        cells = aggregate_cells(ep)
+        _insert_frame(conn, SummaryCell, cells)
+        _insert_frame(conn, SummaryArea, cells.drop(columns="icd3").groupby(
+            AREA_KEYS, as_index=False, sort=False, observed=True).sum())
         _insert_frame(conn, SummaryInstitution, aggregate_institutions(ep))
     if progress:
-        progress(1.0, "summary done")
+        progress(1.0, ", ".join(map(str, years)))
     return years
 
 
@@ -118,7 +124,19 @@ def refresh_all(conn: Connection, progress: Progress | None = None) -> list[int]
     """Rebuild every year's summaries (after disease groups or institutions change)."""
     conn.execute(delete(SummaryCell))
     conn.execute(delete(SummaryInstitution))
+    conn.execute(delete(SummaryArea))
     return refresh_years(conn, years_with_episodes(conn), progress)
+
+
+def _read_frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:
+    """Rows of ``stmt`` as a frame of plain columns (faster than ``pd.read_sql``)."""
+    rows = conn.execute(stmt).all()
+    data = list(zip(*rows)) if rows else [()] * len(columns)
+    frame = pd.DataFrame({c: np.array(v, dtype=object) for c, v in zip(columns, data)})
+    for c in ("total_cost", "fund_paid"):
+        frame[c] = pd.to_numeric(frame[c], errors="coerce")
+    frame["month"] = frame["month"].astype(int) if len(frame) else frame["month"]
+    return frame
 
 
 def _insert_frame(conn: Connection, model, frame: pd.DataFrame) -> None:

@@ -2,11 +2,13 @@
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import select
 
 import ui
-from healthmap import auth
-from healthmap.models import AuditLog
+from healthmap import auth, exports
+
+AUDIT_ACTIONS = ["login", "login_failed", "account_locked", "logout", "access_denied",
+                 "view_personal", "export", "import", "import_rejected", "user_add",
+                 "user_disable", "user_enable", "user_role", "user_password_reset"]
 
 user = ui.guard("admin")
 engine = ui.engine()
@@ -15,7 +17,7 @@ zh = ui.lang() == "zh"
 
 st.subheader(ui.t("admin.users"))
 users = pd.DataFrame(auth.list_users(engine))
-st.dataframe(users, hide_index=True, width="stretch", key="users_table")
+st.dataframe(ui.headers(users), hide_index=True, width="stretch", key="users_table")
 
 with st.form("add_user"):
     st.markdown(f"**{ui.t('admin.add')}**")
@@ -50,15 +52,17 @@ if len(users):
                 st.error(str(exc))
 
 st.subheader(ui.t("admin.audit"))
-query = st.text_input(ui.t("admin.search"), key="audit_q")
-with engine.connect() as conn:
-    stmt = select(AuditLog.__table__).order_by(AuditLog.id.desc()).limit(5000)
-    if query:
-        like = f"%{query}%"
-        stmt = stmt.where(AuditLog.actor.like(like) | AuditLog.action.like(like)
-                          | AuditLog.target.like(like))
-    audit = pd.DataFrame(conn.execute(stmt).mappings().all())
-st.dataframe(audit, hide_index=True, width="stretch", key="audit_table")
-if st.download_button(ui.t("admin.export"), audit.to_csv(index=False).encode("utf-8-sig"),
+a1, a2, a3, a4 = st.columns([2, 1.2, 1, 1])
+query = a1.text_input(ui.t("admin.search"), key="audit_q")
+action = a2.selectbox(ui.t("admin.action"), [""] + AUDIT_ACTIONS, key="audit_action",
+                      format_func=lambda a: ui.t("common.all") if not a else a)
+since = a3.date_input(ui.t("admin.since"), value=None, key="audit_since")
+until = a4.date_input(ui.t("admin.until"), value=None, key="audit_until")
+audit = auth.search_audit(engine, query or None, action or None, since, until)
+st.dataframe(ui.headers(audit), hide_index=True, width="stretch", key="audit_table")
+stamp = exports.Stamp(user["username"], ui.t("admin.audit"), personal=True,
+                      filters=f"q={query!r} action={action!r} since={since} until={until}")
+if st.download_button(ui.t("admin.export"), exports.to_csv_bytes(audit, stamp),
                       "audit_log.csv", "text/csv", key="audit_csv"):
-    auth.record(engine, user["username"], "export", "audit_log", role=user["role"])
+    auth.record(engine, user["username"], "export", "audit_log",
+                detail=f"rows={len(audit)}", role=user["role"])

@@ -72,10 +72,10 @@ if upload is not None and st.button(ui.t("data.import"), type="primary", key="do
 
 st.subheader(ui.t("data.loaded"))
 info = overview(engine)
-st.dataframe(info["counts"], hide_index=True, width="stretch")
+st.dataframe(ui.headers(info["counts"]), hide_index=True, width="stretch")
 c1, c2 = st.columns(2)
-c1.dataframe(info["episode_years"], hide_index=True, width="stretch")
-c2.dataframe(info["population_years"], hide_index=True, width="stretch")
+c1.dataframe(ui.headers(info["episode_years"]), hide_index=True, width="stretch")
+c2.dataframe(ui.headers(info["population_years"]), hide_index=True, width="stretch")
 st.markdown(f"**{ui.t('data.no_data_areas')}**: "
             + ("、".join(info["no_data"]["name"]) if len(info["no_data"]) else ui.t("data.none")))
 if st.button(ui.t("data.refresh"), key="refresh"):
@@ -87,4 +87,4 @@ if st.button(ui.t("data.refresh"), key="refresh"):
 
 st.subheader(ui.t("data.log"))
 log = info["log"]
-st.dataframe(log, hide_index=True, width="stretch", key="import_log")
+st.dataframe(ui.headers(log), hide_index=True, width="stretch", key="import_log")

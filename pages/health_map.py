@@ -8,7 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 import ui
-from healthmap import i18n, mapview, queries
+from healthmap import exports, i18n, mapview, queries
 from healthmap.codes import AGE_GROUPS, INSURANCE_TYPES
 from healthmap.indicators import MEASURES, compute
 from healthmap.reference import STANDARD_LABELS, cached_disease_groups, load_policy_targets
@@ -29,22 +29,27 @@ if not years_all:
 
 # ---------------------------------------------------------------- filters (sidebar)
 groups = cached_disease_groups()
+group_names = dict(zip(groups["group_code"], groups["name_zh"]))
 with st.sidebar:
     measure = st.selectbox(ui.t("map.measure"), list(MEASURES), key="measure",
                            format_func=lambda m: ui.t(f"m.{m}"))
-    years = st.multiselect(ui.t("map.years"), years_all, default=years_all[-1:], key="years")
+    years = st.multiselect(ui.t("map.years"), years_all, default=years_all[-1:], key="years",
+                           placeholder=ui.t("common.choose"))
     months = st.slider(ui.t("map.months"), 1, 12, (1, 12), key="months")
     group_sel = st.multiselect(
         ui.t("map.groups"), groups["group_code"].tolist(), key="groups",
-        format_func=lambda g: f"{g} · {groups.set_index('group_code').at[g, 'name_zh']}")
+        placeholder=ui.t("common.all_search"),
+        format_func=lambda g: f"{group_names[g]} · {g}")
     icd_text = st.text_input(ui.t("map.icd"), key="icd")
     setting = st.radio(ui.t("map.setting"), ["inpatient", "outpatient", "all"], key="setting",
                        horizontal=True, format_func=lambda s: ui.t(f"setting.{s}") if s != "all"
                        else ui.t("common.all"))
     sex = st.radio(ui.t("map.sex"), ["all", "M", "F"], key="sex", horizontal=True,
                    format_func=lambda s: ui.t(f"sex.{s}") if s != "all" else ui.t("common.all"))
-    ages = st.multiselect(ui.t("map.age"), list(AGE_GROUPS), key="ages")
+    ages = st.multiselect(ui.t("map.age"), list(AGE_GROUPS), key="ages",
+                          placeholder=ui.t("common.all"))
     insurance = st.multiselect(ui.t("map.insurance"), list(INSURANCE_TYPES), key="insurance",
+                               placeholder=ui.t("common.all"),
                                format_func=lambda s: ui.t(f"insurance.{s}"))
     standard = st.selectbox(ui.t("map.standard"), list(STANDARD_LABELS), key="standard",
                             format_func=lambda s: STANDARD_LABELS[s][0 if zh else 1],
@@ -126,15 +131,15 @@ left, right = st.columns([1.1, 1])
 with left:
     st.subheader(ui.t("map.table"))
     view = table.copy()
-    view["reliability"] = np.where(view["suppressed"], ui.t("map.suppressed"),
-                                   np.where(view["unstable"], ui.t("map.unstable"), ui.t("ok")))
+    view["reliability"] = np.select(
+        [view["suppression"] == "secondary", view["suppressed"], view["unstable"]],
+        [ui.t("map.suppressed_secondary"), ui.t("map.suppressed"), ui.t("map.unstable")],
+        ui.t("ok"))
     if funnel_ok:
         out = mapview.funnel_outliers(table, float(county["value"]), kind, scale)
         view["outlier"] = out.map(lambda o: ui.t(f"out.{o}"))
-    for col in ("value", "ci_low", "ci_high", "numerator", "denominator"):
-        view.loc[view["suppressed"], col] = np.nan
-    cols = {"area_name": ui.t("col.area"), "value": label, "ci_low": "CI low",
-            "ci_high": "CI high", "numerator": ui.t("col.numerator"),
+    cols = {"area_name": ui.t("col.area"), "value": label, "ci_low": ui.t("col.ci_low"),
+            "ci_high": ui.t("col.ci_high"), "numerator": ui.t("col.numerator"),
             "denominator": ui.t("col.denominator"), "reliability": ui.t("col.reliability")}
     if "outlier" in view:
         cols["outlier"] = ui.t("map.outlier")
@@ -142,14 +147,16 @@ with left:
         cols.update({"formal": ui.t("col.formal"), "self_directed": ui.t("col.self")})
     shown = view[list(cols)].rename(columns=cols)
     st.dataframe(shown.round(1), hide_index=True, width="stretch", key="area_table")
+    if public:
+        st.caption(ui.t("map.public_suppression"))
     st.caption(ui.t("map.export"))
+    stamp = exports.Stamp(user["username"] if user else "", f"{ui.t('map.title')} · {label}",
+                          filters=f.describe())
     e1, e2 = st.columns(2)
-    e1.download_button(ui.t("common.download_csv"), shown.to_csv(index=False).encode("utf-8-sig"),
+    e1.download_button(ui.t("common.download_csv"), exports.to_csv_bytes(shown, stamp),
                        f"healthmap_{measure}.csv", "text/csv", key="dl_csv")
-    xbuf = io.BytesIO()
-    shown.to_excel(xbuf, index=False)
-    e2.download_button(ui.t("common.download_xlsx"), xbuf.getvalue(), f"healthmap_{measure}.xlsx",
-                       key="dl_xlsx")
+    e2.download_button(ui.t("common.download_xlsx"), exports.to_xlsx_bytes(shown, stamp),
+                       f"healthmap_{measure}.xlsx", key="dl_xlsx")
 with right:
     if funnel_ok:
         st.subheader(ui.t("map.funnel"))
@@ -178,7 +185,7 @@ with st.expander(ui.t("map.explain"), expanded=False):
 
 # ---------------------------------------------------------------- breakdown panels
 st.subheader(ui.t("map.panels"))
-pan = mapview.panels(engine, f, frame=frame, aset=aset,
+pan = mapview.panels(engine, f, frame=frame, aset=aset, public=public,
                      area_codes=aset.areas["code"].tolist() if drill else None)
 p1, p2 = st.columns(2)
 top = pan["top"].assign(name=lambda d: d["name_zh"].fillna(d["group_code"]))
@@ -193,15 +200,17 @@ p2.plotly_chart(px.bar(age, y="age_group", x="signed", color="sex", orientation=
                        labels={"signed": ui.t("col.episodes"), "age_group": ui.t("map.age")},
                        title=ui.t("map.age_sex"), height=420), width="stretch", key="pyramid")
 p3, p4 = st.columns(2)
-ins = pan["insurance"].assign(name=lambda d: d["insurance_type"].map(
+ins = pan["insurance"].dropna(subset=["episodes"]).assign(name=lambda d: d["insurance_type"].map(
     lambda s: ui.t(f"insurance.{s}")))
 p3.plotly_chart(px.pie(ins, names="name", values="episodes", title=ui.t("map.insurance_panel"),
                        height=360), width="stretch", key="insurance_pie")
 trend = pan["trend"].assign(period=lambda d: pd.to_datetime(
     dict(year=d["year"], month=d["month"], day=1)))
-p4.plotly_chart(px.line(trend.sort_values("period"), x="period", y="episodes", markers=True,
-                        labels={"episodes": ui.t("col.episodes"), "period": ""},
-                        title=ui.t("map.trend"), height=360), width="stretch", key="trend")
+trend_fig = px.line(trend.sort_values("period"), x="period", y="episodes", markers=True,
+                    labels={"episodes": ui.t("col.episodes"), "period": ""},
+                    title=ui.t("map.trend"), height=360)
+trend_fig.update_xaxes(tickformat="%Y-%m")
+p4.plotly_chart(trend_fig, width="stretch", key="trend")
 
 # ---------------------------------------------------------------- patient flow
 st.subheader(ui.t("map.flow"))
@@ -216,13 +225,15 @@ else:
     name = ui.t("map.county_value") if flow_area is None else \
         table.set_index("area_code").at[flow_area, "area_name"]
     fl1, fl2 = st.columns([1.3, 1])
-    fl1.plotly_chart(mapview.flow_figure(flows, name), width="stretch", key="sankey")
-    ft = mapview.flow_table(flows).rename(columns={
+    fl1.plotly_chart(mapview.flow_figure(flows, name, public=public), width="stretch",
+                     key="sankey")
+    ft = mapview.flow_table(flows, public=public).rename(columns={
         "dest": ui.t("col.destination"), "episodes": ui.t("col.episodes"),
         "share_pct": ui.t("col.share"), "cost_per_case": ui.t("col.cost_per_case")})
-    fl2.dataframe(ft.drop(columns=["cost_sum", "fund_sum"]).round(1), hide_index=True,
+    fl2.dataframe(ft.drop(columns=["cost_sum", "fund_sum", "suppressed", "suppression"],
+                          errors="ignore").round(1), hide_index=True,
                   width="stretch", key="flow_table")
-    sv = mapview.potential_saving(flows)
+    sv = mapview.potential_saving(flows, public=public)
     if not np.isnan(sv["saving"]):
         fl2.caption(ui.t("map.flow_saving", n=sv["episodes_out"], out=sv["cost_out"],
                          inn=sv["cost_in"], s=sv["saving"], f=sv["fund_outflow"]))

@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ART = ROOT / "tests" / "artifacts"
+SERVER_LOG = ART / "server.log"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -32,10 +33,12 @@ def _port() -> int:
 def server(demo_db):
     port = _port()
     env = dict(os.environ, HEALTHMAP_DATABASE_URL=demo_db)
+    ART.mkdir(parents=True, exist_ok=True)
+    log = open(SERVER_LOG, "w")  # the application log, scanned for personal data below
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
                              "--server.port", str(port), "--server.headless", "true",
-                             "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--server.address", "127.0.0.1", "--logger.level", "debug"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -46,6 +49,7 @@ def server(demo_db):
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -80,32 +84,84 @@ def test_map_page_renders_offline_and_filters(server, browser):
     assert page.get_by_text("显著偏高").count() > 0
 
 
-def test_login_roles_and_forbidden_page(server, browser):
+def _login(page, server, user):
     from healthmap.auth import DEMO_PASSWORD
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(server + "/data")
-    page.wait_for_timeout(4000)
-    # anonymous: the data page is not served (Streamlit falls back to the map); no data shown
-    assert page.get_by_text("导入日志").count() == 0
+
+    page.get_by_label("用户名").fill(user)
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_timeout(3000)
+
+
+def test_login_roles_and_forbidden_page(server, browser):
     for user, can_see_data in (("demo_leader", False), ("demo_data_manager", True)):
-        page.goto(server + "/login")
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        # a forbidden page opened by its address: a login prompt and no data
+        page.goto(server + "/data")
+        page.get_by_text("此页面需要登录").wait_for(timeout=60_000)
+        assert page.get_by_text("导入日志").count() == 0
+        assert page.locator("[data-testid=stDataFrame]").count() == 0
+        if user == "demo_leader":
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(ART / "forbidden.png"))
+        page.get_by_text("前往登录").click()
         page.wait_for_selector("input[type=password]", timeout=60_000)
-        if page.get_by_text("退出登录").count():
-            page.get_by_text("退出登录").click()
-            page.wait_for_timeout(1500)
-        page.get_by_label("用户名").fill(user)
-        page.get_by_label("密码").fill(DEMO_PASSWORD)
-        page.get_by_role("button", name="登录").click()
-        page.wait_for_timeout(3000)
-        nav = page.locator("[data-testid=stSidebarNav]").inner_text()
+        _login(page, server, user)
+        nav = page.locator("[data-testid=stSidebar]").inner_text()
+        assert "退出登录" not in nav and "健康地图" in nav
         assert ("数据管理" in nav) == can_see_data
+        assert "用户与审计" not in nav
         if can_see_data:
-            page.get_by_text("数据管理").first.click()
-            page.wait_for_timeout(3000)
-            page.screenshot(path=str(ART / "data_page.png"))
-            assert page.get_by_text("导入日志").count() > 0
-        page.goto(server + "/login")
-        page.wait_for_timeout(2500)
-        if page.get_by_text("退出登录").count():
-            page.get_by_text("退出登录").click()
+            page.locator("[data-testid=stSidebar]").get_by_role("link", name="数据管理").click()
+            page.get_by_text("导入日志").first.wait_for(timeout=60_000)
             page.wait_for_timeout(1500)
+            page.screenshot(path=str(ART / "data_page.png"))
+        page.close()
+
+
+def _bad_residents_file(tmp_path):
+    """Two residents with problems: a wrong check digit, and an unknown area."""
+    import datetime as dt
+
+    from healthmap.ids import make_id
+
+    good = make_id("331021", dt.date(1960, 3, 4), 17)
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    rows = [("R-E2E-1", bad, "测试居民甲", "M", "1960-03-04", "331083001"),
+            ("R-E2E-2", good, "测试居民乙", "F", "1960-03-04", "999999999")]
+    path = tmp_path / "residents_bad.csv"
+    path.write_text("resident_id,id_number,name,sex,birth_date,area_code\n"
+                    + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
+    return path, [bad, good], ["测试居民甲", "测试居民乙"]
+
+
+def test_bad_resident_upload_reports_masked_and_logs_nothing_personal(server, browser,
+                                                                       tmp_path):
+    path, ids, names = _bad_residents_file(tmp_path)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server + "/login")
+    page.wait_for_selector("input[type=password]", timeout=60_000)
+    _login(page, server, "demo_data_manager")
+    page.locator("[data-testid=stSidebar]").get_by_role("link", name="数据管理").click()
+    page.get_by_text("导入日志").first.wait_for(timeout=60_000)
+    page.locator("[data-testid=stSelectbox]").filter(has_text="数据类型").locator(
+        "input").click()
+    page.locator("[role=listbox]").get_by_text("居民", exact=False).first.click()
+    page.wait_for_timeout(1500)
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(path))
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="导入", exact=True).click()
+    page.get_by_text("未写入任何数据").wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ART / "import_problems.png"))
+    html = page.content()
+    for secret in ids + names:
+        assert secret not in html
+    page.close()
+    time.sleep(1)
+    logged = SERVER_LOG.read_text(encoding="utf-8", errors="replace")
+    assert "Uncaught app exception" not in logged
+    for secret in ids + names:
+        assert secret not in logged, "personal data in the application log"
+
+

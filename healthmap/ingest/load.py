@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import (Boolean, Column, Connection, Date, Engine, Float, Integer, MetaData,
                         String, Table, delete, func, insert, or_, select, true, tuple_)
 
-from healthmap import ids, summary
+from healthmap import i18n, ids, summary
 from healthmap.areas import AreaResolver
 from healthmap.config import secret_key
 from healthmap.db import bulk_insert, set_meta
@@ -40,6 +40,17 @@ class ImportResult:
     unchanged: int = 0
     years_refreshed: list[int] = field(default_factory=list)
     import_id: int | None = None
+
+
+class _Phrased:
+    """Progress for the writers: they name a step (``write``, ``merge``) with numbers;
+    this turns it into a sentence in the user's language."""
+
+    def __init__(self, progress: Progress, lang: str):
+        self.progress, self.lang = progress, lang
+
+    def __call__(self, fraction: float, step: str, **params) -> None:
+        self.progress(fraction, i18n.t(f"progress.{step}", self.lang, **params))
 
 
 def _noop(_f: float, _m: str) -> None:
@@ -106,7 +117,7 @@ def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
                  today: dt.date | None = None, demo: bool = False) -> ImportResult:
     """Validate an all-text frame (as :func:`read_table` returns) and write it atomically."""
     progress = progress or _noop
-    progress(0.0, "validate")
+    progress(0.0, i18n.t("progress.validate", lang, n=f"{len(df):,}"))
     ctx = build_context(engine, today)
     geometry = df.pop("_geometry") if "_geometry" in df.columns else None
     result = validate(kind, df, ctx)
@@ -127,9 +138,12 @@ def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
             status="running", rows_total=len(clean), username=username)
         ).inserted_primary_key[0]
         writer = _WRITERS[kind]
-        counts, years = writer(conn, clean, log_id, progress)
-        refreshed = (summary.refresh_years(conn, years, lambda f, m: progress(0.7 + 0.28 * f, m))
-                     if years else [])
+        counts, years = writer(conn, clean, log_id, _Phrased(progress, lang))
+
+        def summary_progress(f: float, year: str) -> None:
+            progress(0.7 + 0.28 * f, i18n.t("progress.summary", lang, year=year))
+
+        refreshed = summary.refresh_years(conn, years, summary_progress) if years else []
         conn.execute(ImportLog.__table__.update().where(ImportLog.id == log_id).values(
             status="success", finished_at=dt.datetime.now(), rows_inserted=counts[0],
             rows_updated=counts[1], rows_unchanged=counts[2], n_errors=0))
@@ -137,7 +151,7 @@ def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
             if not demo and kind in ("episodes", "population") and counts[0] + counts[1]:
                 set_meta(s, "demo_data", "0")
             s.flush()
-    progress(1.0, "done")
+    progress(1.0, i18n.t("progress.done", lang))
     return ImportResult(kind, True, len(clean), inserted=counts[0], updated=counts[1],
                         unchanged=counts[2], years_refreshed=refreshed, import_id=log_id)
 
@@ -333,8 +347,9 @@ def _write_episodes(conn, clean, import_id, progress):
     staging.drop(conn, checkfirst=True)
     staging.create(conn)
     try:
-        n = bulk_insert(conn, staging, rec, chunk=50_000,
-                    progress=lambda f: progress(0.05 + 0.45 * f, "write"))
+        total = len(rec)
+        n = bulk_insert(conn, staging, rec, chunk=50_000, progress=lambda f: progress(
+            0.05 + 0.45 * f, "write", done=f"{round(f * total):,}", total=f"{total:,}"))
         ep = Episode.__table__
         s = staging.c
         join = ep.join(staging, ep.c.record_id == s.record_id)
@@ -356,7 +371,7 @@ def _write_episodes(conn, clean, import_id, progress):
                 set_={c: stmt.excluded[c] for c in cols if c != "record_id"},
                 where=or_(*[ep.c[c].is_distinct_from(stmt.excluded[c]) for c in compare]))
             conn.execute(stmt)
-        progress(0.7, "write done")
+        progress(0.7, "merge")
         years = (new_years | old_years) if (existing < n or changed) else set()
     finally:
         staging.drop(conn, checkfirst=True)

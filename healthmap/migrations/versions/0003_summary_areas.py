@@ -1,0 +1,53 @@
+"""summary_areas: summary cells rolled up over ICD-10 categories
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-22 08:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+KEYS = ["year", "month", "area_code", "sex", "age_group", "setting", "in_county",
+        "insurance_type"]
+SUMS = ["episodes", "new_cases", "persons", "referrals", "cost_sum", "cost_sq_sum",
+        "fund_sum", "fund_n"]
+
+
+def upgrade() -> None:
+    op.create_table(
+        'summary_areas',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('year', sa.Integer(), nullable=False),
+        sa.Column('month', sa.Integer(), nullable=False),
+        sa.Column('area_code', sa.String(length=32), nullable=False),
+        sa.Column('sex', sa.String(length=1), nullable=False),
+        sa.Column('age_group', sa.String(length=8), nullable=False),
+        sa.Column('setting', sa.String(length=12), nullable=False),
+        sa.Column('in_county', sa.Boolean(), nullable=False),
+        sa.Column('insurance_type', sa.String(length=12), nullable=False),
+        sa.Column('episodes', sa.Integer(), nullable=False),
+        sa.Column('new_cases', sa.Integer(), nullable=False),
+        sa.Column('persons', sa.Integer(), nullable=False),
+        sa.Column('referrals', sa.Integer(), nullable=False),
+        sa.Column('cost_sum', sa.Float(), nullable=False),
+        sa.Column('cost_sq_sum', sa.Float(), nullable=False),
+        sa.Column('fund_sum', sa.Float(), nullable=False),
+        sa.Column('fund_n', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('id'))
+    op.create_index('ix_summary_areas_year_area', 'summary_areas', ['year', 'area_code'])
+    # fill it for databases that already hold summary cells
+    keys = ", ".join(KEYS)
+    sums = ", ".join(f"SUM({c})" for c in SUMS)
+    op.execute(f"INSERT INTO summary_areas ({keys}, {', '.join(SUMS)}) "
+               f"SELECT {keys}, {sums} FROM summary_cells GROUP BY {keys}")
+
+
+def downgrade() -> None:
+    op.drop_index('ix_summary_areas_year_area', table_name='summary_areas')
+    op.drop_table('summary_areas')
