@@ -21,9 +21,14 @@ PAGES = {"map": "pages/health_map.py", "data": "pages/data_management.py",
          "admin": "pages/admin.py", "login": "pages/login.py"}
 
 
-@st.cache_resource
 def engine(url: str | None = None):
-    return make_engine(url or database_url())
+    """The process-wide engine for ``url`` (default: the configured database)."""
+    return _engine(url or database_url())
+
+
+@st.cache_resource
+def _engine(url: str):
+    return make_engine(url)
 
 
 def lang() -> str:
@@ -78,6 +83,13 @@ def guard(page: str) -> dict | None:
                 role=user["role"] if user else None)
     st.page_link(PAGES["login"], label=t("auth.go_login"), icon=":material/login:")
     st.stop()
+
+
+def record_export(target: str, detail: str = "") -> None:
+    """Download-button callback: write the export to the audit log."""
+    user = current_user()
+    if user:
+        auth.record(engine(), user["username"], "export", target, detail, role=user["role"])
 
 
 def version() -> int:

@@ -118,7 +118,7 @@ def cmd_report(args) -> int:
     icd = tuple(c.strip().upper()[:3] for c in (args.icd or []))
     f = Filters(years=years, groups=tuple(args.group or ()), icd3=icd, level=args.level,
                 setting=None if args.setting == "all" else args.setting)
-    table = report(engine, args.measure, f, standard=args.standard)
+    table = report(engine, args.measure, f, standard=args.standard, public=args.public)
     out = sys.stdout
     if args.format == "csv":
         table.to_csv(out if not args.output else args.output, index=False)
@@ -135,7 +135,10 @@ def cmd_report(args) -> int:
 def cmd_bench(args) -> int:
     from healthmap.bench import run_bench
 
-    run_bench(args.episodes, args.db, keep=args.keep)
+    try:
+        run_bench(args.episodes, args.db, keep=args.keep, demo=not args.no_demo)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
     return 0
 
 
@@ -219,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--standard", choices=["china_2000", "who_2000_2025", "segi_world",
                                           "us_2000"],
                    help="incidence: age-standardise to this standard")
+    s.add_argument("--public", action="store_true",
+                   help="for publication: hide cells of 1-4 cases and the cells that would "
+                        "reveal them (primary and secondary suppression)")
     s.add_argument("--format", choices=["csv", "xlsx", "json"], default="csv")
     s.add_argument("--output", help="write to this file instead of standard output")
     s.set_defaults(func=cmd_report)
@@ -226,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = command("bench", help="import, refresh and query speed on synthetic data")
     s.add_argument("--episodes", type=int, default=1_000_000)
     s.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    s.add_argument("--no-demo", action="store_true",
+                   help="skip the map-page scenario on the demo data (saves ~25 s)")
     s.set_defaults(func=cmd_bench)
 
     s = command("users", help="manage staff accounts")

@@ -126,6 +126,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "level.primary": ("基层", "Primary"), "level.secondary": ("二级", "Secondary"),
     "level.tertiary": ("三级", "Tertiary"),
     "common.all": ("全部", "All"),
+    "map.missing_population": ("部分区域缺少所选年份（或所选性别、年龄组）的人口数，无法计算率，显示为无数据；请在数据管理页导入人口数。", "Some areas have no population for the selected years (or sex / age groups), so no rate can be computed (shown as no data); import population on the data page."),
+    "map.referral_split": ("县外就诊 {n} 人次，其中经正式转诊 {formal} 人次（{formal_pct:.1f}%），自行外出就医 {self} 人次。转诊标记来自病案首页“是否转诊”，未填写按自行外出计。", "{n} episodes out of county: {formal} with a formal referral ({formal_pct:.1f}%), {self} self-directed. The referral flag comes from the record's referral field; blank counts as self-directed."),
     "common.choose": ("请选择", "Choose"),
     "common.all_search": ("全部病种（可输入编码或名称搜索）", "All diseases (type a code or name to search)"),
     "col.ci_low": ("95%CI 下限", "95% CI low"), "col.ci_high": ("95%CI 上限", "95% CI high"),

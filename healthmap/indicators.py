@@ -180,9 +180,9 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
         c["area_code"] = c["area_code"].map(aset.up)
         c = c.dropna(subset=["area_code"])
         by_age = measure == "incidence_asr"
-        pop = queries.population(engine, f.years, by_age=True, sex=f.sex,
+        pop = queries.population(engine, f.years, by_age=by_age, sex=f.sex,
                                  age_groups=f.age_groups, rows=pop_all)
-        if pop.empty:
+        if by_age and pop.empty:
             by_age = False
             pop = queries.population(engine, f.years, by_age=False, sex=f.sex,
                                      age_groups=f.age_groups, rows=pop_all)
@@ -194,6 +194,8 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
         t = rate_table(c, pop, areas, f.months, weights, count_col, ci_method)
         ct = rate_table(c.assign(area_code="__county__"), pop.assign(area_code="__county__"),
                         county_areas, f.months, weights, count_col, ci_method)
+        if ((t["numerator"] > 0) & (t["denominator"] == 0)).any():
+            notes.append("missing_population")
         for tab in (t, ct):
             if measure == "incidence_asr":
                 tab["value"], tab["ci_low"], tab["ci_high"] = tab["asr"], tab["asr_low"], tab["asr_high"]
@@ -237,12 +239,14 @@ REPORT_COLUMNS = ["area_code", "area_name", "numerator", "denominator", "value",
 
 
 def report(engine: Engine, measure: str, f: Filters, standard: str | None = None,
-           ) -> pd.DataFrame:
+           public: bool = False) -> pd.DataFrame:
     """The CLI report: one row per area with the standard columns.
 
     ``incidence`` reports crude incidence per 100,000 (exact Poisson CI) or, with a
-    ``standard``, the age-standardised rate (gamma CI).
+    ``standard``, the age-standardised rate (gamma CI). ``public`` applies small-cell
+    suppression (hidden figures are empty) and adds a ``suppressed`` column.
     """
     key = {"incidence": "incidence_asr" if standard else "incidence"}.get(measure, measure)
-    res = compute(engine, f, key, standard=standard or "china_2000")
-    return res.table[REPORT_COLUMNS].copy()
+    res = compute(engine, f, key, standard=standard or "china_2000", public=public)
+    cols = REPORT_COLUMNS + (["suppressed"] if public else [])
+    return res.table[cols].copy()

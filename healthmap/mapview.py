@@ -271,18 +271,30 @@ def panels(engine: Engine, f: Filters, area_codes: list[str] | None = None,
 
 
 def map_page_scenario(engine: Engine, f: Filters, measure: str = "incidence_asr",
-                      frame: pd.DataFrame | None = None) -> IndicatorResult:
-    """Everything the map page computes on one filter change (bench). The page caches the
-    loaded summary frame per period, so a filter change costs this with ``frame`` given."""
-    if frame is None:
-        frame = queries.load_cells_frame(engine, f.years)
-    aset = queries.area_set(engine, f.level)
-    res = compute(engine, f, measure, frame=frame, aset=aset)
+                      frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
+                      pop_all: pd.DataFrame | None = None) -> IndicatorResult:
+    """Everything the map page computes on one filter change (for the benchmark).
+
+    The page caches the period's summary frame, the area set and the population rows, so
+    a filter change costs this call with ``frame``, ``aset`` and ``pop_all`` given.
+    """
+    from healthmap.indicators import MEASURES
+
+    frame = frame if frame is not None else queries.load_cells_frame(engine, f.years)
+    aset = aset or queries.area_set(engine, f.level)
+    pop_all = pop_all if pop_all is not None else queries.population_rows(engine)
+    res = compute(engine, f, measure, frame=frame, aset=aset, pop_all=pop_all)
     choropleth(res.table, aset.areas, "value")
-    target = float(res.county["value"])
-    funnel_figure(res.table, target, "rate", "value", 1e5)
+    if measure in ("incidence", "episode_rate", "outward_referral", "in_county_rate"):
+        pct = MEASURES[measure] == "%"
+        kind, scale = ("proportion", 100) if pct else ("rate", 1e5)
+        target = float(res.county["value"])
+        funnel_outliers(res.table, target, kind, scale)
+        funnel_figure(res.table, target, kind, "value", scale)
     flows = queries.institution_cells(engine, f, queries.selected_icd3(engine, f))
     flow_figure(flows, "county")
+    flow_table(flows)
+    potential_saving(flows)
     panels(engine, f, frame=frame, aset=aset)
     return res
 

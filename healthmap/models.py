@@ -205,21 +205,20 @@ class SummaryCell(Base):
 
 
 class SummaryArea(Base):
-    """:class:`SummaryCell` summed over ICD-10 categories (all diseases), for the queries
-    without a disease filter: the same keys minus ``icd3``, an order of magnitude fewer
-    rows. ``new_cases`` here is the sum over disease groups of new cases."""
+    """:class:`SummaryCell` summed over ICD-10 categories, months and insurance types:
+    year × area × sex × age group × setting × in/out of county (at most a few thousand rows
+    a year whatever the volume). It answers the whole-year queries without a disease or
+    insurance filter (the CLI reports). ``new_cases`` is the sum over disease groups."""
 
     __tablename__ = "summary_areas"
     __table_args__ = (Index("ix_summary_areas_year_area", "year", "area_code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     year: Mapped[int] = mapped_column(Integer)
-    month: Mapped[int] = mapped_column(Integer)
     area_code: Mapped[str] = mapped_column(String(32))
     sex: Mapped[str] = mapped_column(String(1))
     age_group: Mapped[str] = mapped_column(String(8))
     setting: Mapped[str] = mapped_column(String(12))
     in_county: Mapped[bool] = mapped_column(Boolean)
-    insurance_type: Mapped[str] = mapped_column(String(12))
     episodes: Mapped[int] = mapped_column(Integer)
     new_cases: Mapped[int] = mapped_column(Integer)
     persons: Mapped[int] = mapped_column(Integer)

@@ -100,7 +100,7 @@ def disease_groups(engine: Engine) -> pd.DataFrame:
 def _where(stmt, table, f: Filters, icd3: list[str] | None):
     if f.years:
         stmt = stmt.where(table.year.in_(f.years))
-    if f.month_from is not None and f.month_to is not None:
+    if f.month_from is not None and f.month_to is not None and hasattr(table, "month"):
         stmt = stmt.where(table.month.between(f.month_from, f.month_to))
     if icd3 is not None:
         stmt = stmt.where(table.icd3.in_(icd3))
@@ -184,8 +184,7 @@ def cells(engine: Engine, f: Filters, by: list[str], icd3: list[str] | None = No
     """
     if frame is not None:
         return frame_cells(frame, f, by, icd3)
-    # without a disease filter the ICD-10 roll-up answers with far fewer rows
-    table = SummaryArea if icd3 is None and "icd3" not in by else SummaryCell
+    table = SummaryArea if _area_rollup_answers(f, by, icd3) else SummaryCell
     cols = [getattr(table, c) for c in by]
     sums = [func.sum(getattr(table, m)).label(m) for m in MEASURES]
     stmt = _where(select(*cols, *sums), table, f, icd3)
@@ -195,6 +194,13 @@ def cells(engine: Engine, f: Filters, by: list[str], icd3: list[str] | None = No
         df = _frame(conn.execute(stmt), by + MEASURES)
     df[MEASURES] = df[MEASURES].fillna(0)
     return df
+
+
+def _area_rollup_answers(f: Filters, by: list[str], icd3: list[str] | None) -> bool:
+    """Whether ``summary_areas`` (no ICD-10, month or insurance detail) can answer."""
+    whole_year = f.month_from is None or f.months == 12
+    return (icd3 is None and whole_year and not f.insurance
+            and not {"icd3", "month", "insurance_type"} & set(by))
 
 
 def _frame(result, columns: list[str]) -> pd.DataFrame:

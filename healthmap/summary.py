@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, String, cast, delete, distinct, select
+from sqlalchemy import Connection, String, cast, delete, select
 
 from healthmap.db import bulk_insert
 
@@ -26,7 +26,7 @@ Progress = Callable[[float, str], None]
 
 CELL_KEYS = ["year", "month", "area_code", "sex", "age_group", "icd3", "setting", "in_county",
              "insurance_type"]
-AREA_KEYS = [k for k in CELL_KEYS if k != "icd3"]
+AREA_KEYS = [k for k in CELL_KEYS if k not in ("icd3", "month", "insurance_type")]
 INST_KEYS = ["year", "month", "area_code", "icd3", "setting", "institution_code"]
 _EPISODE_COLS = ["record_id", "person_id", "area_code", "icd3", "date", "month", "setting",
                  "institution_code", "total_cost", "fund_paid", "insurance_type", "referral",
@@ -86,12 +86,17 @@ def aggregate_institutions(ep: pd.DataFrame) -> pd.DataFrame:
 
 
 def years_with_episodes(conn: Connection) -> list[int]:
-    return sorted(conn.scalars(select(distinct(Episode.year))).all())
+    return sorted(conn.scalars(select(Episode.year).distinct()).all())
 
 
 def refresh_years(conn: Connection, years: Iterable[int], progress: Progress | None = None,
-                  ) -> list[int]:
-    """Rebuild the summary rows of ``years`` inside the caller's transaction."""
+                  frames: dict[int, pd.DataFrame] | None = None) -> list[int]:
+    """Rebuild the summary rows of ``years`` inside the caller's transaction.
+
+    ``frames`` may give, per year, every episode of that year already in memory (with the
+    columns of the episodes table); other years are read from the database.
+    """
+    frames = frames or {}
     years = sorted(set(int(y) for y in years))
     icd3_group = dict(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)).all())
     in_county = dict(conn.execute(select(Institution.code, Institution.in_county)).all())
@@ -104,7 +109,10 @@ def refresh_years(conn: Connection, years: Iterable[int], progress: Progress | N
         conn.execute(delete(SummaryCell).where(SummaryCell.year == year))
         conn.execute(delete(SummaryInstitution).where(SummaryInstitution.year == year))
         conn.execute(delete(SummaryArea).where(SummaryArea.year == year))
-        ep = _read_frame(conn, select(*cols).where(Episode.year == year), _EPISODE_COLS)
+        if year in frames:
+            ep = frames[year][_EPISODE_COLS].reset_index(drop=True)
+        else:
+            ep = _read_frame(conn, select(*cols).where(Episode.year == year), _EPISODE_COLS)
         if ep.empty:
             continue
         ep["year"] = year
@@ -112,7 +120,8 @@ def refresh_years(conn: Connection, years: Iterable[int], progress: Progress | N
         ep = flag_first_episodes(ep, icd3_group)
         cells = aggregate_cells(ep)
         _insert_frame(conn, SummaryCell, cells)
-        _insert_frame(conn, SummaryArea, cells.drop(columns="icd3").groupby(
+        _insert_frame(conn, SummaryArea, cells.drop(columns=["icd3", "month",
+                                                             "insurance_type"]).groupby(
             AREA_KEYS, as_index=False, sort=False, observed=True).sum())
         _insert_frame(conn, SummaryInstitution, aggregate_institutions(ep))
     if progress:

@@ -60,9 +60,8 @@ since = a3.date_input(ui.t("admin.since"), value=None, key="audit_since")
 until = a4.date_input(ui.t("admin.until"), value=None, key="audit_until")
 audit = auth.search_audit(engine, query or None, action or None, since, until)
 st.dataframe(ui.headers(audit), hide_index=True, width="stretch", key="audit_table")
-stamp = exports.Stamp(user["username"], ui.t("admin.audit"), personal=True,
-                      filters=f"q={query!r} action={action!r} since={since} until={until}")
-if st.download_button(ui.t("admin.export"), exports.to_csv_bytes(audit, stamp),
-                      "audit_log.csv", "text/csv", key="audit_csv"):
-    auth.record(engine, user["username"], "export", "audit_log",
-                detail=f"rows={len(audit)}", role=user["role"])
+filters = f"q={query!r} action={action!r} since={since} until={until}"
+st.download_button(ui.t("admin.export"), lambda: exports.to_csv_bytes(audit, exports.Stamp(
+    user["username"], ui.t("admin.audit"), personal=True, filters=filters)),
+                   "audit_log.csv", "text/csv", key="audit_csv", on_click=ui.record_export,
+                   kwargs={"target": "audit_log", "detail": f"rows={len(audit)}"})

@@ -2,7 +2,6 @@
 
 import io
 
-import pandas as pd
 import streamlit as st
 
 import ui

@@ -1,6 +1,5 @@
 """The health map: incidence, outward referral and cost per case by area, shown fairly."""
 
-import io
 
 import numpy as np
 import pandas as pd
@@ -107,6 +106,13 @@ if measure in ("in_county_rate", "outward_referral"):
     shown = county["value"] if measure == "in_county_rate" else 100 - county["value"]
     st.caption(f"{ui.t('map.target')}: {ui.t('m.in_county_rate')} ≥ {target:g}% · "
                f"{ui.t('map.county_value')} {shown:.1f}% {'✅' if shown >= target else '⚠️'}")
+    if county["numerator"] > 0 and not pd.isna(county.get("formal", np.nan)):
+        out_n = county["denominator"] - county["numerator"] if measure == "in_county_rate" \
+            else county["numerator"]
+        st.caption(ui.t("map.referral_split", n=f"{out_n:,.0f}",
+                        formal=f"{county['formal']:,.0f}",
+                        formal_pct=county["formal"] / out_n * 100,
+                        self=f"{out_n - county['formal']:,.0f}"))
 for note in res.notes:
     st.caption("ℹ️ " + ui.t(f"map.{note}"))
 if icd3 and measure.startswith("incidence"):
@@ -150,13 +156,19 @@ with left:
     if public:
         st.caption(ui.t("map.public_suppression"))
     st.caption(ui.t("map.export"))
-    stamp = exports.Stamp(user["username"] if user else "", f"{ui.t('map.title')} · {label}",
-                          filters=f.describe())
+    def stamp() -> exports.Stamp:  # made at click time, so it carries the export time
+        return exports.Stamp(user["username"] if user else "", f"{ui.t('map.title')} · {label}",
+                             filters=f.describe())
+
     e1, e2 = st.columns(2)
-    e1.download_button(ui.t("common.download_csv"), exports.to_csv_bytes(shown, stamp),
-                       f"healthmap_{measure}.csv", "text/csv", key="dl_csv")
-    e2.download_button(ui.t("common.download_xlsx"), exports.to_xlsx_bytes(shown, stamp),
-                       f"healthmap_{measure}.xlsx", key="dl_xlsx")
+    audit = {"on_click": ui.record_export, "kwargs": {"target": f"map:{measure}",
+                                                      "detail": f.describe()}} if user else {}
+    # the files are built only when clicked (callable data), not on every rerun
+    e1.download_button(ui.t("common.download_csv"), lambda: exports.to_csv_bytes(shown, stamp()),
+                       f"healthmap_{measure}.csv", "text/csv", key="dl_csv", **audit)
+    e2.download_button(ui.t("common.download_xlsx"),
+                       lambda: exports.to_xlsx_bytes(shown, stamp()),
+                       f"healthmap_{measure}.xlsx", key="dl_xlsx", **audit)
 with right:
     if funnel_ok:
         st.subheader(ui.t("map.funnel"))

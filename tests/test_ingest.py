@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from healthmap.ingest import import_file, import_frame
-from healthmap.models import Episode, ImportLog, Institution, Population, Resident, SummaryCell
+from healthmap.ingest import import_file
+from healthmap.models import Episode, ImportLog, Population, Resident, SummaryCell
 
 TODAY = dt.date(2025, 6, 30)
 INST = "code,name,level,in_county,area_code,region\nH1,玉环市人民医院,三级,是,玉城街道,玉环\nT1,台州医院,tertiary,false,,台州\n"

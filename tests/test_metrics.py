@@ -1,7 +1,6 @@
 """Metric functions against hand-computed and published values (sources in each test)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from healthmap import metrics
@@ -56,7 +55,6 @@ def test_tiwari_upper_limit_is_narrower_and_matches_formula():
     _, lo2, tw = metrics.age_standardized_rate(d, n, w, method="tiwari")
     from scipy import stats
     wn = w / n
-    y, v = (wn * d).sum(), (wn ** 2 * d).sum()
     yj, vj = (wn * (d + 1 / 3)).sum(), (wn ** 2 * (d + 1 / 3)).sum()
     assert float(tw) == pytest.approx(stats.gamma.ppf(0.975, yj ** 2 / vj, scale=vj / yj) * 1e5)
     assert float(lo2) == pytest.approx(float(lo)) and float(tw) < float(ff)

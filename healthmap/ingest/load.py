@@ -138,12 +138,14 @@ def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
             status="running", rows_total=len(clean), username=username)
         ).inserted_primary_key[0]
         writer = _WRITERS[kind]
-        counts, years = writer(conn, clean, log_id, _Phrased(progress, lang))
+        counts, years, *rest = writer(conn, clean, log_id, _Phrased(progress, lang))
+        frames = rest[0] if rest else None
 
         def summary_progress(f: float, year: str) -> None:
             progress(0.7 + 0.28 * f, i18n.t("progress.summary", lang, year=year))
 
-        refreshed = summary.refresh_years(conn, years, summary_progress) if years else []
+        refreshed = (summary.refresh_years(conn, years, summary_progress, frames=frames)
+                     if years else [])
         conn.execute(ImportLog.__table__.update().where(ImportLog.id == log_id).values(
             status="success", finished_at=dt.datetime.now(), rows_inserted=counts[0],
             rows_updated=counts[1], rows_unchanged=counts[2], n_errors=0))
@@ -361,6 +363,10 @@ def _write_episodes(conn, clean, import_id, progress):
         old_years = set(conn.scalars(select(ep.c.year).select_from(join).where(
             ep.c.year != s.year).distinct()).all())
         new_years = set(conn.scalars(select(s.year).distinct()).all())
+        # years with no episodes yet hold exactly this file's rows after the write: their
+        # summaries can be built from the frame in memory instead of reading them back
+        held = {y for y in new_years if conn.scalar(
+            select(ep.c.year).where(ep.c.year == y).limit(1)) is not None}
         if existing < n or changed:
             stmt = _dialect_insert(conn, ep)
             cols = _STAGING_COLS + ["import_id"]
@@ -375,7 +381,8 @@ def _write_episodes(conn, clean, import_id, progress):
         years = (new_years | old_years) if (existing < n or changed) else set()
     finally:
         staging.drop(conn, checkfirst=True)
-    return (n - existing, changed, existing - changed), sorted(years)
+    fresh = {int(y): rec[rec["year"] == y] for y in years if y not in held}
+    return (n - existing, changed, existing - changed), sorted(years), fresh
 
 
 _WRITERS = {"areas": _write_areas, "population": _write_population,

@@ -1,4 +1,4 @@
-"""summary_areas: summary cells rolled up over ICD-10 categories
+"""summary_areas: summary cells rolled up over ICD-10 categories, months, insurance
 
 Revision ID: 0003
 Revises: 0002
@@ -13,8 +13,7 @@ down_revision = '0002'
 branch_labels = None
 depends_on = None
 
-KEYS = ["year", "month", "area_code", "sex", "age_group", "setting", "in_county",
-        "insurance_type"]
+KEYS = ["year", "area_code", "sex", "age_group", "setting", "in_county"]
 SUMS = ["episodes", "new_cases", "persons", "referrals", "cost_sum", "cost_sq_sum",
         "fund_sum", "fund_n"]
 
@@ -24,13 +23,11 @@ def upgrade() -> None:
         'summary_areas',
         sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
         sa.Column('year', sa.Integer(), nullable=False),
-        sa.Column('month', sa.Integer(), nullable=False),
         sa.Column('area_code', sa.String(length=32), nullable=False),
         sa.Column('sex', sa.String(length=1), nullable=False),
         sa.Column('age_group', sa.String(length=8), nullable=False),
         sa.Column('setting', sa.String(length=12), nullable=False),
         sa.Column('in_county', sa.Boolean(), nullable=False),
-        sa.Column('insurance_type', sa.String(length=12), nullable=False),
         sa.Column('episodes', sa.Integer(), nullable=False),
         sa.Column('new_cases', sa.Integer(), nullable=False),
         sa.Column('persons', sa.Integer(), nullable=False),

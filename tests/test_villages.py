@@ -1,0 +1,146 @@
+"""Village level: imported village boundaries, roll-up to townships, drill-down, Moran's I.
+
+The villages here are made by cutting each demo township into four quadrants, so the test
+knows exactly which village holds which episodes.
+"""
+
+import json
+
+import pandas as pd
+import pytest
+from shapely.geometry import box, mapping, shape
+from streamlit.testing.v1 import AppTest
+
+from healthmap import indicators, mapview, queries
+from healthmap.db import make_engine
+from healthmap.ingest import import_file
+from healthmap.queries import Filters
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "app.py")
+TODAY = __import__("datetime").date(2025, 6, 30)
+
+
+def _villages(engine) -> pd.DataFrame:
+    towns = queries.area_set(engine, "township").areas
+    rows = []
+    for t in towns.itertuples():
+        geom = shape(json.loads(t.geometry))
+        x0, y0, x1, y1 = geom.bounds
+        cx, cy = geom.centroid.x, geom.centroid.y
+        quads = [box(x0, cy, cx, y1), box(cx, cy, x1, y1), box(x0, y0, cx, cy),
+                 box(cx, y0, x1, cy)]
+        for i, q in enumerate(quads, start=1):
+            piece = geom.intersection(q)
+            if piece.is_empty or piece.area == 0:
+                continue
+            rows.append({"code": f"{t.code}{i:03d}", "name": f"{t.name}{i}村",
+                         "parent": t.code, "lon": piece.representative_point().x,
+                         "geometry": piece})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def village_db(demo_db, tmp_path_factory):
+    import shutil
+
+    path = tmp_path_factory.mktemp("villages") / "v.db"
+    shutil.copy(demo_db.removeprefix("sqlite:///"), path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    v = _villages(engine)
+    gj = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {
+        "name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}, "features": [
+        {"type": "Feature", "geometry": mapping(r.geometry),
+         "properties": {"VCODE": r.code, "VNAME": r.name, "TOWN": r.parent}}
+        for r in v.itertuples()]}
+    res = import_file(engine, "areas", json.dumps(gj).encode(), "villages.geojson",
+                      code_field="VCODE", name_field="VNAME", level="village",
+                      parent_field="TOWN", today=TODAY)
+    assert res.ok, res.problems
+    # 1,000 residents per village; cases rise from west to east (a spatial gradient)
+    pop = pd.DataFrame({"area_code": v["code"], "year": 2024, "population": 1000})
+    assert import_file(engine, "population", pop.to_csv(index=False).encode(), "vpop.csv",
+                       today=TODAY).ok
+    rank = v["lon"].rank(method="first").astype(int).to_numpy()
+    counts = 5 + rank  # 6 … 5 + n villages
+    rows = []
+    for code, n in zip(v["code"], counts):
+        for k in range(n):
+            rows.append((f"V{code}-{k}", f"VP{code}-{k}", code, "C16.9", "2024-04-01",
+                         "inpatient", "YH001", "20000"))
+    ep = pd.DataFrame(rows, columns=["record_id", "person_id", "area_code", "icd10", "date",
+                                     "setting", "institution_code", "total_cost"])
+    res = import_file(engine, "episodes", ep.to_csv(index=False).encode(), "vep.csv",
+                      today=TODAY)
+    assert res.ok, res.problems
+    engine.dispose()
+    return url, v.assign(cases=counts)
+
+
+def test_village_rates_and_roll_up_to_townships(village_db):
+    url, v = village_db
+    engine = make_engine(url)
+    f = Filters(years=(2024,), groups=("C_STOMACH",), setting="inpatient", level="village")
+    res = indicators.compute(engine, f, "incidence")
+    t = res.table.set_index("area_code")
+    assert len(t) == len(v) >= 30
+    assert t.loc[v["code"], "numerator"].tolist() == v["cases"].astype(float).tolist()
+    # hand check: 1,000 people, n cases → n × 100 per 100,000
+    assert t.loc[v["code"], "value"].tolist() == pytest.approx((v["cases"] * 100.0).tolist())
+    # township level = the township's own (demo) cases + its villages' cases
+    town = indicators.compute(engine, Filters(years=(2024,), groups=("C_STOMACH",),
+                                              setting="inpatient"), "incidence").table
+    by_town = v.groupby("parent")["cases"].sum()
+    with engine.connect() as c:
+        own = pd.read_sql(
+            "select area_code, sum(new_cases) n from summary_cells where year = 2024 and "
+            "icd3 = 'C16' and setting = 'inpatient' and length(area_code) = 9 "
+            "group by area_code", c).set_index("area_code")["n"]
+    expected = own.reindex(town["area_code"]).fillna(0).to_numpy() + \
+        by_town.reindex(town["area_code"]).fillna(0).to_numpy()
+    assert town["numerator"].tolist() == expected.tolist()
+    engine.dispose()
+
+
+def test_local_moran_finds_the_gradient(village_db):
+    url, v = village_db
+    engine = make_engine(url)
+    f = Filters(years=(2024,), groups=("C_STOMACH",), setting="inpatient", level="village")
+    aset = queries.area_set(engine, "village")
+    res = indicators.compute(engine, f, "incidence", aset=aset)
+    lm = mapview.local_moran(res.table, aset.areas)
+    assert len(lm) == len(v)
+    assert lm["p_value"].between(0.001, 1).all()
+    east = lm.merge(v[["code", "lon"]], left_on="area_code", right_on="code")
+    hh = east[east["cluster"] == "HH"]
+    ll = east[east["cluster"] == "LL"]
+    assert len(hh) and len(ll)
+    assert hh["lon"].mean() > ll["lon"].mean()  # high cluster in the east, low in the west
+    engine.dispose()
+
+
+def _table_with(at, column):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_map_page_village_level_and_drill_down(village_db, monkeypatch):
+    url, v = village_db
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", url)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["user"] = {"username": "demo_planner", "role": "planner", "demo": True}
+    at.run()
+    at.sidebar.multiselect(key="groups").set_value(["C_STOMACH"]).run()
+    at.radio(key="level").set_value("village").run()
+    assert not at.exception
+    table = _table_with(at, "区域")
+    assert len(table) == len(v)
+    assert _table_with(at, "cluster")["cluster"].isin(["HH", "LL", "HL", "LH", "—"]).all()
+    town = v["parent"].iloc[0]
+    at.selectbox(key="drill").set_value(town).run()
+    assert not at.exception
+    table = _table_with(at, "区域")
+    assert len(table) == int((v["parent"] == town).sum())
+    assert any("局部 Moran" in c.value for c in at.caption)  # < 30 areas
+    at.selectbox(key="drill").set_value(None).run()  # and back up
+    assert len(_table_with(at, "区域")) == len(v)
+    assert len(at.metric) >= 3 and not at.exception
