@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from sqlalchemy import Engine
 
-from healthmap import geo, metrics, privacy, queries
+from healthmap import geo, i18n, metrics, privacy, queries
 from healthmap.indicators import IndicatorResult, compute
 from healthmap.queries import Filters
 
@@ -115,7 +115,7 @@ def _zoom(dlon: float, dlat: float) -> float:
 
 
 def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: str,
-                  scale: float) -> go.Figure:
+                  scale: float, lang: str = "zh") -> go.Figure:
     """Value against its denominator with 95 % and 99.8 % control limits (Spiegelhalter).
 
     ``kind`` is ``proportion`` (values in % → ``scale`` 100) or ``rate`` (per 100,000 →
@@ -133,7 +133,8 @@ def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: st
         for side in ("lower", "upper"):
             fig.add_trace(go.Scatter(x=grid, y=lim[f"{side}_{level}"] * scale, mode="lines",
                                      line=dict(color="#888", dash=dash, width=1),
-                                     name=f"{level}% limits", legendgroup=level,
+                                     name=i18n.t("funnel.limits", lang, level=level),
+                                     legendgroup=level,
                                      showlegend=side == "upper", hoverinfo="skip"))
     fig.add_hline(y=target, line=dict(color="#444", width=1))
     pts = metrics.funnel_limits(target / scale, t["denominator"], kind=kind)
@@ -147,7 +148,11 @@ def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: st
                              marker=dict(size=11, color=color, line=dict(width=1, color="#fff")),
                              name=value_label,
                              hovertemplate="%{text}<br>%{y:,.1f}<br>N=%{x:,.0f}<extra></extra>"))
-    fig.update_layout(xaxis=dict(type="log", title="N"), yaxis=dict(title=value_label),
+    fig.add_annotation(x=np.log10(hi), y=target, text=i18n.t("funnel.county", lang),
+                       showarrow=False, xanchor="right", yanchor="bottom",
+                       font=dict(size=11, color="#444"))
+    fig.update_layout(xaxis=dict(type="log", title=i18n.t("funnel.x", lang)),
+                      yaxis=dict(title=value_label),
                       height=420, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", y=1.08))
     return fig
@@ -307,6 +312,7 @@ def local_moran(table: pd.DataFrame, areas: pd.DataFrame, permutations: int = 99
     where p < ``alpha``; areas without data take the mean so they do not break contiguity.
     """
     import json
+    import warnings
 
     import esda
     import geopandas as gpd
@@ -319,7 +325,11 @@ def local_moran(table: pd.DataFrame, areas: pd.DataFrame, permutations: int = 99
     w.transform = "r"
     y = table.set_index("area_code")["value"].reindex(g["code"]).astype(float)
     y = y.fillna(y.mean()).to_numpy()
-    lm = esda.Moran_Local(y, w, permutations=permutations, seed=seed)
+    with warnings.catch_warnings():
+        # esda announces a future change of its default alternative hypothesis; the
+        # folded (directed) pseudo p-value of the current release is what we report
+        warnings.simplefilter("ignore", DeprecationWarning)
+        lm = esda.Moran_Local(y, w, permutations=permutations, seed=seed)
     quad = np.array(["", "HH", "LH", "LL", "HL"], dtype=object)[lm.q]
     return pd.DataFrame({"area_code": g["code"], "area_name": g["name"], "value": y,
                          "local_i": lm.Is, "p_value": lm.p_sim,

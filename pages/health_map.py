@@ -172,7 +172,8 @@ with left:
 with right:
     if funnel_ok:
         st.subheader(ui.t("map.funnel"))
-        st.plotly_chart(mapview.funnel_figure(table, float(county["value"]), kind, label, scale),
+        st.plotly_chart(mapview.funnel_figure(table, float(county["value"]), kind, label, scale,
+                                              lang),
                         width="stretch", key="funnel")
         st.caption(ui.t("map.funnel_help"))
     else:
@@ -209,7 +210,8 @@ age["signed"] = np.where(age["sex"] == "M", -age["episodes"], age["episodes"])
 age["sex"] = age["sex"].map(lambda s: ui.t(f"sex.{s}"))
 p2.plotly_chart(px.bar(age, y="age_group", x="signed", color="sex", orientation="h",
                        category_orders={"age_group": list(AGE_GROUPS)[::-1]},
-                       labels={"signed": ui.t("col.episodes"), "age_group": ui.t("map.age")},
+                       labels={"signed": ui.t("col.episodes"), "age_group": ui.t("map.age"),
+                               "sex": ui.t("map.sex")},
                        title=ui.t("map.age_sex"), height=420), width="stretch", key="pyramid")
 p3, p4 = st.columns(2)
 ins = pan["insurance"].dropna(subset=["episodes"]).assign(name=lambda d: d["insurance_type"].map(

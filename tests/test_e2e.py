@@ -75,10 +75,12 @@ def test_map_page_renders_offline_and_filters(server, browser):
     page.locator("[data-testid=stSelectbox]").filter(has_text="指标").locator("input").click()
     page.locator("[role=listbox]").get_by_text("外转率（%）", exact=True).click()
     page.wait_for_timeout(3500)
-    page.get_by_text("漏斗图").first.scroll_into_view_if_needed()
+    page.get_by_role("heading", name="漏斗图").first.evaluate(
+        "e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(800)
     page.screenshot(path=str(ART / "funnel.png"))
-    page.get_by_text("患者流向").first.scroll_into_view_if_needed()
+    page.get_by_role("heading", name="患者流向").first.evaluate(
+        "e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(800)
     page.screenshot(path=str(ART / "flow.png"))
     assert page.get_by_text("显著偏高").count() > 0
