@@ -171,7 +171,20 @@ class Resident(Base):
     import_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("import_log.id"))
 
 
-class SummaryCell(Base):
+class SummaryMeasures:
+    """The additive measures every summary row carries (mixed into the summary tables)."""
+
+    episodes: Mapped[int] = mapped_column(Integer)
+    new_cases: Mapped[int] = mapped_column(Integer)
+    persons: Mapped[int] = mapped_column(Integer)
+    referrals: Mapped[int] = mapped_column(Integer)
+    cost_sum: Mapped[float] = mapped_column(Float)
+    cost_sq_sum: Mapped[float] = mapped_column(Float)
+    fund_sum: Mapped[float] = mapped_column(Float)
+    fund_n: Mapped[int] = mapped_column(Integer)
+
+
+class SummaryCell(SummaryMeasures, Base):
     """Pre-aggregated episodes: year × month × area × sex × age group × ICD-10 category ×
     setting × in/out of county × insurance type.
 
@@ -194,17 +207,9 @@ class SummaryCell(Base):
     setting: Mapped[str] = mapped_column(String(12))
     in_county: Mapped[bool] = mapped_column(Boolean)
     insurance_type: Mapped[str] = mapped_column(String(12))
-    episodes: Mapped[int] = mapped_column(Integer)
-    new_cases: Mapped[int] = mapped_column(Integer)
-    persons: Mapped[int] = mapped_column(Integer)
-    referrals: Mapped[int] = mapped_column(Integer)
-    cost_sum: Mapped[float] = mapped_column(Float)
-    cost_sq_sum: Mapped[float] = mapped_column(Float)
-    fund_sum: Mapped[float] = mapped_column(Float)
-    fund_n: Mapped[int] = mapped_column(Integer)
 
 
-class SummaryArea(Base):
+class SummaryArea(SummaryMeasures, Base):
     """:class:`SummaryCell` summed over ICD-10 categories, months and insurance types:
     year × area × sex × age group × setting × in/out of county (at most a few thousand rows
     a year whatever the volume). It answers the whole-year queries without a disease or
@@ -219,14 +224,6 @@ class SummaryArea(Base):
     age_group: Mapped[str] = mapped_column(String(8))
     setting: Mapped[str] = mapped_column(String(12))
     in_county: Mapped[bool] = mapped_column(Boolean)
-    episodes: Mapped[int] = mapped_column(Integer)
-    new_cases: Mapped[int] = mapped_column(Integer)
-    persons: Mapped[int] = mapped_column(Integer)
-    referrals: Mapped[int] = mapped_column(Integer)
-    cost_sum: Mapped[float] = mapped_column(Float)
-    cost_sq_sum: Mapped[float] = mapped_column(Float)
-    fund_sum: Mapped[float] = mapped_column(Float)
-    fund_n: Mapped[int] = mapped_column(Integer)
 
 
 class SummaryInstitution(Base):

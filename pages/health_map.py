@@ -95,10 +95,16 @@ if counts:
 # ---------------------------------------------------------------- headline figures
 county = res.county
 c1, c2, c3, c4 = st.columns(4)
-c1.metric(f"{ui.t('map.county_value')} · {label}",
-          "—" if pd.isna(county["value"]) else f"{county['value']:,.1f}")
+
+
+def num(v: float) -> str:
+    """One decimal for small figures, none from 1,000 up (so a CI fits its box)."""
+    return "—" if pd.isna(v) else (f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.1f}")
+
+
+c1.metric(f"{ui.t('map.county_value')} · {label}", num(county["value"]))
 if not pd.isna(county.get("ci_low", np.nan)):
-    c2.metric(ui.t("col.ci"), f"{county['ci_low']:,.1f} – {county['ci_high']:,.1f}")
+    c2.metric(ui.t("col.ci"), f"{num(county['ci_low'])} – {num(county['ci_high'])}")
 c3.metric(ui.t("col.numerator"), f"{county['numerator']:,.0f}")
 c4.metric(ui.t("col.denominator"), f"{county['denominator']:,.0f}")
 if measure in ("in_county_rate", "outward_referral"):

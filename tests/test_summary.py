@@ -8,11 +8,16 @@ from healthmap.reference import cached_disease_groups, icd3_to_group
 from healthmap.summary import flag_first_episodes
 
 
-def test_summaries_equal_raw_aggregates(demo_db):
-    e = create_engine(demo_db)
+def _raw_episodes(e) -> pd.DataFrame:
+    """Every episode with its institution's in/out-of-county flag, straight from the table."""
     raw = pd.read_sql(select(Episode.__table__), e)
     inst = pd.read_sql(select(Institution.code, Institution.in_county), e)
-    raw = raw.merge(inst, left_on="institution_code", right_on="code")
+    return raw.merge(inst, left_on="institution_code", right_on="code")
+
+
+def test_summaries_equal_raw_aggregates(demo_db):
+    e = create_engine(demo_db)
+    raw = _raw_episodes(e)
     cells = pd.read_sql(select(SummaryCell.__table__), e)
     # totals by year × area × setting × in/out of county
     keys = ["year", "area_code", "setting", "in_county"]
@@ -56,9 +61,7 @@ def test_area_rollup_equals_raw_and_answers_the_same(demo_db):
     from healthmap.models import SummaryArea
 
     e = create_engine(demo_db)
-    raw = pd.read_sql(select(Episode.__table__), e)
-    inst = pd.read_sql(select(Institution.code, Institution.in_county), e)
-    raw = raw.merge(inst, left_on="institution_code", right_on="code")
+    raw = _raw_episodes(e)
     areas = pd.read_sql(select(SummaryArea.__table__), e)
     keys = ["year", "area_code", "sex", "age_group", "setting", "in_county"]
     got = areas.groupby(keys)[["episodes", "cost_sum"]].sum()
