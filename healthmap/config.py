@@ -61,3 +61,20 @@ def secret_key(create: bool = False) -> bytes:
     except OSError:  # pragma: no cover - filesystems without chmod
         pass
     return key.encode("utf-8")
+
+
+def tile_basemap() -> dict[str, str] | None:
+    """The optional raster tile basemap: ``HEALTHMAP_TILE_URL`` (an XYZ template such as
+    ``https://tiles.example.gov.cn/{z}/{x}/{y}.png``, e.g. an intranet or Tianditu server)
+    and ``HEALTHMAP_TILE_ATTRIBUTION``. ``None`` (the default) = no tiles: maps render
+    fully offline on a plain background.
+
+    >>> import os; os.environ.pop("HEALTHMAP_TILE_URL", None); tile_basemap() is None
+    True
+    """
+    url = os.environ.get("HEALTHMAP_TILE_URL", "").strip()
+    if not url:
+        return None
+    if not all(k in url for k in ("{z}", "{x}", "{y}")):
+        raise ValueError("HEALTHMAP_TILE_URL must contain {z}, {x} and {y}")
+    return {"url": url, "attribution": os.environ.get("HEALTHMAP_TILE_ATTRIBUTION", "").strip()}

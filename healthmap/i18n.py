@@ -131,6 +131,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "funnel.limits": ("{level}% 控制限", "{level}% limits"),
     "funnel.county": ("全市水平", "County level"),
     "funnel.x": ("分母（对数刻度）", "Denominator (log scale)"),
+    "map.tiles": ("显示底图（需能访问瓦片服务）", "Show basemap (needs the tile server)"),
     "common.choose": ("请选择", "Choose"),
     "common.all_search": ("全部病种（可输入编码或名称搜索）", "All diseases (type a code or name to search)"),
     "col.ci_low": ("95%CI 下限", "95% CI low"), "col.ci_high": ("95%CI 上限", "95% CI high"),

@@ -63,8 +63,13 @@ def _fmt(edges):
 
 def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
                scheme: str = "quantiles", k: int = 5, fixed_bins=None,
-               tiles: str | None = None) -> go.Figure:
-    """Choropleth of ``table['value']`` by area, with hover showing value, CI, n and N."""
+               tiles: dict[str, str] | None = None) -> go.Figure:
+    """Choropleth of ``table['value']`` by area, with hover showing value, CI, n and N.
+
+    Without ``tiles`` the map needs no network at all (MapLibre ``white-bg`` style). With
+    ``tiles`` (``{"url": XYZ template, "attribution": text}``, see
+    :func:`healthmap.config.tile_basemap`) a raster basemap is drawn below the areas.
+    """
     t = table.copy()
     labels, order = classify(t["value"].where(~t["suppressed"]), scheme, k, fixed_bins)
     t["class"] = labels
@@ -87,7 +92,7 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
     lon0, lat0, lon1, lat1 = geo.bounds(areas)
     fig = go.Figure(go.Choroplethmap(
         geojson=geo.feature_collection(areas), locations=t["area_code"], z=z,
-        zmin=0, zmax=k, colorscale=scale, marker_opacity=0.85,
+        zmin=0, zmax=k, colorscale=scale, marker_opacity=0.7 if tiles else 0.85,
         customdata=np.column_stack([t["area_name"], t["shown"], t["ci"],
                                     t["numerator"].map("{:,.0f}".format),
                                     t["denominator"].map("{:,.0f}".format), t["class"]]),
@@ -96,7 +101,9 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
                        "<br>N = %{customdata[4]}<extra></extra>"),
         colorbar=dict(title=dict(text=value_label), tickvals=[i + 0.5 for i in range(k)],
                       ticktext=names, len=0.9, thickness=14)))
-    fig.update_layout(map=dict(style="white-bg" if not tiles else tiles,
+    layers = [dict(below="traces", sourcetype="raster", source=[tiles["url"]],
+                   sourceattribution=tiles.get("attribution") or None)] if tiles else []
+    fig.update_layout(map=dict(style="white-bg", layers=layers,
                                center={"lon": (lon0 + lon1) / 2, "lat": (lat0 + lat1) / 2},
                                zoom=_zoom(lon1 - lon0, lat1 - lat0)))
     fig.update_traces(marker_line_width=1, marker_line_color="#555")

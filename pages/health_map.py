@@ -9,6 +9,7 @@ import streamlit as st
 import ui
 from healthmap import exports, i18n, mapview, queries
 from healthmap.codes import AGE_GROUPS, INSURANCE_TYPES
+from healthmap.config import tile_basemap
 from healthmap.indicators import MEASURES, compute
 from healthmap.reference import STANDARD_LABELS, cached_disease_groups, load_policy_targets
 
@@ -57,6 +58,8 @@ with st.sidebar:
                           format_func=lambda s: ui.t(f"scheme.{s}"))
     fixed = st.text_input(ui.t("map.fixed_bins"), "", key="fixed") if scheme == "fixed" else ""
     counts = st.toggle(ui.t("map.counts"), key="counts")
+    basemap = tile_basemap()  # configured by the deployment; off = fully offline
+    show_tiles = bool(basemap) and st.toggle(ui.t("map.tiles"), key="tiles")
 
 if not years:
     st.info(ui.t("map.no_data"))
@@ -127,7 +130,7 @@ if icd3 and measure.startswith("incidence"):
 # ---------------------------------------------------------------- map
 bins = [float(x) for x in fixed.replace("，", ",").split(",") if x.strip()] if fixed else None
 fig = mapview.choropleth(table, aset.areas, label, scheme=scheme, fixed_bins=bins,
-                         tiles=st.session_state.get("tiles"))
+                         tiles=basemap if show_tiles else None)
 st.plotly_chart(fig, width="stretch", key="map",
                 config={"toImageButtonOptions": {"format": "png", "filename": "healthmap"},
                         "displaylogo": False})

@@ -101,3 +101,12 @@ def test_english_switch(app):
     app.sidebar.radio(key="lang").set_value("en").run()
     assert not app.exception
     assert app.metric[0].label.startswith("County")
+
+
+def test_tile_basemap_is_an_option_only_when_configured(app, monkeypatch):
+    app.run()
+    assert not [t for t in app.sidebar.toggle if t.key == "tiles"]  # offline by default
+    monkeypatch.setenv("HEALTHMAP_TILE_URL", "https://tiles.example.gov.cn/{z}/{x}/{y}.png")
+    app.run()
+    app.sidebar.toggle(key="tiles").set_value(True).run()
+    assert not app.exception

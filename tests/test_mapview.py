@@ -1,0 +1,106 @@
+"""Map building: legend classes, the offline choropleth, funnel flags, patient-flow sums."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box, mapping
+
+from healthmap import config, mapview
+
+
+def _areas(n=3):
+    return pd.DataFrame({
+        "code": [f"A{i}" for i in range(n)], "name": [f"区域{i}" for i in range(n)],
+        "level": "township", "parent_code": "C",
+        "geometry": [json.dumps(mapping(box(121 + i * 0.1, 28, 121.1 + i * 0.1, 28.1)))
+                     for i in range(n)],
+        "label_lon": [121.05 + i * 0.1 for i in range(n)], "label_lat": 28.05,
+        "schematic": True})
+
+
+def _table(values, suppressed=None, n=None, d=None):
+    k = len(values)
+    return pd.DataFrame({
+        "area_code": [f"A{i}" for i in range(k)], "area_name": [f"区域{i}" for i in range(k)],
+        "value": values, "ci_low": [v - 1 if v == v else np.nan for v in values],
+        "ci_high": [v + 1 if v == v else np.nan for v in values],
+        "numerator": n or [10.0] * k, "denominator": d or [1000.0] * k,
+        "suppressed": suppressed or [False] * k})
+
+
+def test_quantile_classes_by_hand():
+    # 1..10 in 5 quantile classes: upper edges at the 20th, 40th … percentiles
+    # (2.8, 4.6, 6.4, 8.2, 10), two values in each class
+    labels, order = mapview.classify(pd.Series(np.arange(1.0, 11.0)), "quantiles", 5)
+    assert order == ["1.0 – 2.8", "2.8 – 4.6", "4.6 – 6.4", "6.4 – 8.2", "8.2 – 10.0"]
+    assert labels.value_counts().tolist() == [2] * 5
+
+
+def test_fixed_legend_and_missing_values():
+    labels, order = mapview.classify(pd.Series([1.0, 4.0, 9.0, np.nan]), "fixed",
+                                     fixed_bins=[3, 6])
+    assert order == ["1.0 – 3.0", "3.0 – 6.0", "6.0 – 9.0"]
+    assert labels.tolist()[:3] == order and labels.iloc[3] is None
+
+
+def test_choropleth_is_offline_and_marks_no_data_and_suppressed():
+    t = _table([5.0, np.nan, np.nan], suppressed=[False, False, True])
+    t.loc[2, ["numerator", "denominator"]] = np.nan
+    fig = mapview.choropleth(t, _areas(), "率")
+    spec = fig.to_plotly_json()
+    assert spec["layout"]["map"]["style"] == "white-bg"
+    assert not spec["layout"]["map"].get("layers")
+    assert "http" not in json.dumps(spec["layout"])  # no tile or style server to reach
+    trace = spec["data"][0]
+    classes = [row[5] for row in trace["customdata"]]
+    assert classes[1] == mapview.NO_DATA and classes[2] == mapview.SUPPRESSED
+    assert trace["customdata"][2][1] == "—"  # a hidden value is not in the hover either
+    assert "95% CI" in trace["hovertemplate"] and "n = " in trace["hovertemplate"]
+    # suppressed and no data have their own legend entries
+    assert list(trace["colorbar"]["ticktext"])[-2:] == [mapview.SUPPRESSED, mapview.NO_DATA]
+
+
+def test_optional_tile_basemap(monkeypatch):
+    monkeypatch.setenv("HEALTHMAP_TILE_URL", "https://tiles.example.gov.cn/{z}/{x}/{y}.png")
+    tiles = config.tile_basemap()
+    fig = mapview.choropleth(_table([1.0, 2.0, 3.0]), _areas(), "率", tiles=tiles)
+    layer = fig.to_plotly_json()["layout"]["map"]["layers"][0]
+    assert layer["sourcetype"] == "raster" and layer["below"] == "traces"
+    assert layer["source"] == ["https://tiles.example.gov.cn/{z}/{x}/{y}.png"]
+    monkeypatch.setenv("HEALTHMAP_TILE_URL", "https://tiles.example.gov.cn/tile.png")
+    with pytest.raises(ValueError, match=r"\{z\}"):
+        config.tile_basemap()
+
+
+def test_funnel_flags_by_hand():
+    # county 10 %; 30/100 is far above (Wilson-type limits at N=100 are about 4-16 %),
+    # 10/100 is on target, 1/1000 (0.1 %) is far below
+    t = _table([30.0, 10.0, 0.1], n=[30, 10, 1], d=[100, 100, 1000])
+    out = mapview.funnel_outliers(t, 10.0, "proportion", 100)
+    assert out.tolist() == ["above", "within", "below"]
+    fig = mapview.funnel_figure(t, 10.0, "proportion", "外转率", 100)
+    legend = [tr.name for tr in fig.data if tr.showlegend is not False]
+    assert legend == ["95% 控制限", "99.8% 控制限", "外转率"]
+
+
+def test_flow_table_and_saving_by_hand():
+    flows = pd.DataFrame({
+        "area_code": "A0", "institution_code": ["H1", "T1", "S1"],
+        "episodes": [10, 4, 1], "cost_sum": [10_000.0, 12_000.0, 3_000.0],
+        "fund_sum": [6_000.0, 6_000.0, 1_500.0], "institution": ["县医院", "台州医院", "上海医院"],
+        "level": "tertiary", "in_county": [True, False, False],
+        "region": ["玉环", "台州", "上海"]})
+    ft = mapview.flow_table(flows).set_index("dest")
+    assert ft.loc["玉环（县域内）", "share_pct"] == pytest.approx(10 / 15 * 100)
+    assert ft.loc["台州", "cost_per_case"] == 3000.0
+    sv = mapview.potential_saving(flows)
+    # 5 episodes out of county at 3,000 each vs 1,000 in county
+    assert (sv["episodes_out"], sv["cost_out"], sv["cost_in"]) == (5, 3000.0, 1000.0)
+    assert sv["saving"] == 10_000.0 and sv["fund_outflow"] == 7_500.0
+    # public: 4 and 1 episodes are small cells; 4 + 1 = 5 out-of-county is not hidden by
+    # itself, but the 1-4 rows are, and Taizhou (4) and Shanghai (1) protect each other
+    pub = mapview.flow_table(flows, public=True).set_index("dest")
+    assert pub.loc[["台州", "上海"], "episodes"].isna().all()
+    assert pub.loc["玉环（县域内）", "episodes"] == 10
