@@ -227,8 +227,9 @@ class SummaryArea(SummaryMeasures, Base):
 
 
 class SummaryInstitution(Base):
-    """Episodes by year × month × area × ICD-10 category × setting × institution, for the
-    patient-flow views."""
+    """Episodes by year × month × area × ICD-10 category × setting × institution × sex ×
+    age group × insurance type, for the patient-flow views (so every map filter applies to
+    them too)."""
 
     __tablename__ = "summary_institutions"
     __table_args__ = (Index("ix_summary_inst_year_area", "year", "area_code"),)
@@ -239,6 +240,9 @@ class SummaryInstitution(Base):
     icd3: Mapped[str] = mapped_column(String(3))
     setting: Mapped[str] = mapped_column(String(12))
     institution_code: Mapped[str] = mapped_column(String(64))
+    sex: Mapped[str] = mapped_column(String(1))
+    age_group: Mapped[str] = mapped_column(String(8))
+    insurance_type: Mapped[str] = mapped_column(String(12))
     episodes: Mapped[int] = mapped_column(Integer)
     cost_sum: Mapped[float] = mapped_column(Float)
     fund_sum: Mapped[float] = mapped_column(Float)

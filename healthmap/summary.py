@@ -27,7 +27,8 @@ Progress = Callable[[float, str], None]
 CELL_KEYS = ["year", "month", "area_code", "sex", "age_group", "icd3", "setting", "in_county",
              "insurance_type"]
 AREA_KEYS = [k for k in CELL_KEYS if k not in ("icd3", "month", "insurance_type")]
-INST_KEYS = ["year", "month", "area_code", "icd3", "setting", "institution_code"]
+INST_KEYS = ["year", "month", "area_code", "icd3", "setting", "institution_code", "sex",
+             "age_group", "insurance_type"]
 _EPISODE_COLS = ["record_id", "person_id", "area_code", "icd3", "date", "month", "setting",
                  "institution_code", "total_cost", "fund_paid", "insurance_type", "referral",
                  "sex", "age_group"]

@@ -75,6 +75,15 @@ def test_map_page_renders_offline_and_filters(server, browser):
     page.locator("[data-testid=stSelectbox]").filter(has_text="指标").locator("input").click()
     page.locator("[role=listbox]").get_by_text("外转率（%）", exact=True).click()
     page.wait_for_timeout(3500)
+    metric = page.locator("[data-testid=stMetricValue]").first
+    all_sexes = metric.inner_text()
+    # and a filter: men only
+    page.locator("[data-testid=stSidebar]").get_by_text("男", exact=True).click()
+    page.wait_for_function(
+        "v => document.querySelector('[data-testid=stMetricValue]').innerText !== v",
+        arg=all_sexes, timeout=30_000)
+    page.wait_for_timeout(2000)
+    assert metric.inner_text() != all_sexes
     page.get_by_role("heading", name="漏斗图").first.evaluate(
         "e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(800)

@@ -105,3 +105,29 @@ def test_in_memory_refresh_of_new_years_equals_reading_back(demo_copy):
     for m, df in before.items():
         pd.testing.assert_frame_equal(df, snapshot(m), check_dtype=False, rtol=1e-12)
     e.dispose()
+
+
+def test_migration_0003_upgrades_a_filled_database_without_loss(demo_copy):
+    """Down to 0002 (the schema that shipped before) and up again: the new roll-up and the
+    widened institution summary are rebuilt from what the database holds."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from healthmap.db import alembic_config, make_engine, upgrade
+    from healthmap.models import SummaryArea
+
+    e = make_engine(demo_copy)
+    n_episodes = int(pd.read_sql("SELECT COUNT(*) n FROM episodes", e)["n"].iloc[0])
+    cfg = alembic_config()
+    with e.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    cols = {c["name"] for c in inspect(e).get_columns("summary_institutions")}
+    assert "sex" not in cols and not inspect(e).has_table("summary_areas")
+    upgrade(e)
+    si = pd.read_sql(select(SummaryInstitution.__table__), e)
+    assert {"sex", "age_group", "insurance_type"} <= set(si.columns)
+    assert int(si["episodes"].sum()) == n_episodes
+    areas = pd.read_sql(select(SummaryArea.__table__), e)
+    assert int(areas["episodes"].sum()) == n_episodes
+    e.dispose()

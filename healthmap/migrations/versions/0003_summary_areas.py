@@ -1,4 +1,5 @@
-"""summary_areas: summary cells rolled up over ICD-10 categories, months, insurance
+"""summary_areas (cells rolled up over ICD-10 categories, months, insurance); sex, age
+group and insurance type in summary_institutions
 
 Revision ID: 0003
 Revises: 0002
@@ -43,8 +44,35 @@ def upgrade() -> None:
     sums = ", ".join(f"SUM({c})" for c in SUMS)
     op.execute(f"INSERT INTO summary_areas ({keys}, {', '.join(SUMS)}) "
                f"SELECT {keys}, {sums} FROM summary_cells GROUP BY {keys}")
+    _institutions_table(INST_KEYS + INST_NEW)
+
+
+INST_KEYS = ["year", "month", "area_code", "icd3", "setting", "institution_code"]
+INST_NEW = ["sex", "age_group", "insurance_type"]
+
+
+def _institutions_table(keys: list[str]) -> None:
+    """(Re)create summary_institutions with ``keys`` and fill it from the episodes."""
+    op.drop_table('summary_institutions')
+    types = {"year": sa.Integer(), "month": sa.Integer(), "area_code": sa.String(32),
+             "icd3": sa.String(3), "setting": sa.String(12), "institution_code": sa.String(64),
+             "sex": sa.String(1), "age_group": sa.String(8), "insurance_type": sa.String(12)}
+    op.create_table(
+        'summary_institutions',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        *[sa.Column(k, types[k], nullable=False) for k in keys],
+        sa.Column('episodes', sa.Integer(), nullable=False),
+        sa.Column('cost_sum', sa.Float(), nullable=False),
+        sa.Column('fund_sum', sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint('id'))
+    op.create_index('ix_summary_inst_year_area', 'summary_institutions', ['year', 'area_code'])
+    cols = ", ".join(keys)
+    op.execute(f"INSERT INTO summary_institutions ({cols}, episodes, cost_sum, fund_sum) "
+               f"SELECT {cols}, COUNT(*), SUM(total_cost), SUM(COALESCE(fund_paid, 0)) "
+               f"FROM episodes GROUP BY {cols}")
 
 
 def downgrade() -> None:
+    _institutions_table(INST_KEYS)
     op.drop_index('ix_summary_areas_year_area', table_name='summary_areas')
     op.drop_table('summary_areas')
