@@ -101,6 +101,11 @@ def cells_frame(years: tuple[int, ...], data_version: int, url: str) -> pd.DataF
     return queries.load_cells_frame(engine(url), years)
 
 
+@st.cache_data(ttl=900, max_entries=8, show_spinner=False)
+def institution_frame(years: tuple[int, ...], data_version: int, url: str) -> pd.DataFrame:
+    return queries.load_institution_frame(engine(url), years)
+
+
 @st.cache_data(ttl=900, max_entries=4, show_spinner=False)
 def area_set(level: str, data_version: int, url: str) -> queries.AreaSet:
     return queries.area_set(engine(url), level)

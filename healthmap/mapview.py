@@ -284,11 +284,13 @@ def panels(engine: Engine, f: Filters, area_codes: list[str] | None = None,
 
 def map_page_scenario(engine: Engine, f: Filters, measure: str = "incidence_asr",
                       frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
-                      pop_all: pd.DataFrame | None = None) -> IndicatorResult:
+                      pop_all: pd.DataFrame | None = None,
+                      inst_frame: pd.DataFrame | None = None) -> IndicatorResult:
     """Everything the map page computes on one filter change (for the benchmark).
 
-    The page caches the period's summary frame, the area set and the population rows, so
-    a filter change costs this call with ``frame``, ``aset`` and ``pop_all`` given.
+    The page caches the period's summary frames, the area set and the population rows,
+    so a filter change costs this call with ``frame``, ``inst_frame``, ``aset`` and
+    ``pop_all`` given.
     """
     from healthmap.indicators import MEASURES
 
@@ -303,7 +305,8 @@ def map_page_scenario(engine: Engine, f: Filters, measure: str = "incidence_asr"
         target = float(res.county["value"])
         funnel_outliers(res.table, target, kind, scale)
         funnel_figure(res.table, target, kind, "value", scale)
-    flows = queries.institution_cells(engine, f, queries.selected_icd3(engine, f))
+    flows = queries.institution_cells(engine, f, queries.selected_icd3(engine, f),
+                                      frame=inst_frame)
     flow_figure(flows, "county")
     flow_table(flows)
     potential_saving(flows)

@@ -147,9 +147,8 @@ def load_cells_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
     return df
 
 
-def frame_cells(frame: pd.DataFrame, f: Filters, by: list[str], icd3: list[str] | None,
-                ) -> pd.DataFrame:
-    """:func:`cells` computed from a frame loaded by :func:`load_cells_frame`."""
+def _frame_mask(frame: pd.DataFrame, f: Filters, icd3: list[str] | None) -> np.ndarray:
+    """Rows of a loaded summary frame that the filters keep."""
     m = np.ones(len(frame), dtype=bool)
     if f.years:
         m &= frame["year"].isin(f.years).to_numpy()
@@ -165,7 +164,13 @@ def frame_cells(frame: pd.DataFrame, f: Filters, by: list[str], icd3: list[str] 
         m &= frame["age_group"].isin(f.age_groups).to_numpy()
     if f.insurance:
         m &= frame["insurance_type"].isin(f.insurance).to_numpy()
-    sub = frame.loc[m, by + MEASURES]
+    return m
+
+
+def frame_cells(frame: pd.DataFrame, f: Filters, by: list[str], icd3: list[str] | None,
+                ) -> pd.DataFrame:
+    """:func:`cells` computed from a frame loaded by :func:`load_cells_frame`."""
+    sub = frame.loc[_frame_mask(frame, f, icd3), by + MEASURES]
     if not by:
         return sub[MEASURES].sum().to_frame().T
     out = sub.groupby(by, observed=True, as_index=False)[MEASURES].sum()
@@ -208,23 +213,53 @@ def _frame(result, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records([tuple(r) for r in result.all()], columns=columns)
 
 
-def institution_cells(engine: Engine, f: Filters, icd3: list[str] | None,
-                      area_codes: list[str] | None = None) -> pd.DataFrame:
-    """Episodes and costs by area and institution, with institution details."""
+INST_DIMS = ["year", "month", "area_code", "icd3", "setting", "institution_code", "sex",
+             "age_group", "insurance_type"]
+INST_MEASURES = ["episodes", "cost_sum", "fund_sum"]
+
+
+def load_institution_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
+    """The institution summary of ``years`` as a compact frame (callers cache it), so the
+    patient-flow view filters in memory like :func:`load_cells_frame`."""
     t = SummaryInstitution
-    stmt = _where(select(t.area_code, t.institution_code, func.sum(t.episodes),
-                         func.sum(t.cost_sum), func.sum(t.fund_sum)), t, f, icd3)
-    if area_codes:
-        stmt = stmt.where(t.area_code.in_(area_codes))
-    stmt = stmt.group_by(t.area_code, t.institution_code)
+    stmt = select(*[getattr(t, c) for c in INST_DIMS + INST_MEASURES])
+    if years:
+        stmt = stmt.where(t.year.in_(years))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(stmt).all(), columns=[
-            "area_code", "institution_code", "episodes", "cost_sum", "fund_sum"])
-        inst = pd.DataFrame(conn.execute(select(Institution.code, Institution.name,
-                                                Institution.level, Institution.in_county,
-                                                Institution.region)).all(),
-                            columns=["institution_code", "institution", "level", "in_county",
-                                     "region"])
+        df = _frame(conn.execute(stmt), INST_DIMS + INST_MEASURES)
+    for c in INST_DIMS[2:]:
+        df[c] = df[c].astype("category")
+    return df
+
+
+def institution_cells(engine: Engine, f: Filters, icd3: list[str] | None,
+                      area_codes: list[str] | None = None,
+                      frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Episodes and costs by area and institution, with institution details.
+
+    With ``frame`` (from :func:`load_institution_frame`) the sums are taken in memory.
+    """
+    keys = ["area_code", "institution_code"]
+    if frame is not None:
+        m = _frame_mask(frame, f, icd3)
+        if area_codes:
+            m &= frame["area_code"].isin(area_codes).to_numpy()
+        df = frame.loc[m].groupby(keys, observed=True, as_index=False)[INST_MEASURES].sum()
+        df[keys] = df[keys].astype(str)
+    else:
+        t = SummaryInstitution
+        stmt = _where(select(t.area_code, t.institution_code, func.sum(t.episodes),
+                             func.sum(t.cost_sum), func.sum(t.fund_sum)), t, f, icd3)
+        if area_codes:
+            stmt = stmt.where(t.area_code.in_(area_codes))
+        with engine.connect() as conn:
+            df = _frame(conn.execute(stmt.group_by(t.area_code, t.institution_code)),
+                        keys + INST_MEASURES)
+    with engine.connect() as conn:
+        inst = _frame(conn.execute(select(Institution.code, Institution.name,
+                                          Institution.level, Institution.in_county,
+                                          Institution.region)),
+                      ["institution_code", "institution", "level", "in_county", "region"])
     return df.merge(inst, on="institution_code", how="left")
 
 

@@ -241,7 +241,8 @@ flow_area = st.selectbox(ui.t("map.flow_area"), [None] + table["area_code"].toli
                          key="flow_area", format_func=lambda c: ui.t("map.county_value")
                          if c is None else table.set_index("area_code").at[c, "area_name"])
 finer = None if flow_area is None else [c for c, u in aset.up.items() if u == flow_area]
-flows = queries.institution_cells(engine, f, queries.selected_icd3(engine, f), finer)
+flows = queries.institution_cells(engine, f, queries.selected_icd3(engine, f), finer,
+                                  frame=ui.institution_frame(f.years, version, url))
 if flows.empty:
     st.info(ui.t("map.no_data"))
 else:

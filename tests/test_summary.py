@@ -131,3 +131,23 @@ def test_migration_0003_upgrades_a_filled_database_without_loss(demo_copy):
     areas = pd.read_sql(select(SummaryArea.__table__), e)
     assert int(areas["episodes"].sum()) == n_episodes
     e.dispose()
+
+
+def test_flows_from_the_cached_frame_equal_the_sql_answer(demo_db):
+    from healthmap import queries
+    from healthmap.db import make_engine
+
+    e = make_engine(demo_db)
+    frame = queries.load_institution_frame(e, (2024,))
+    keys = ["area_code", "institution_code"]
+    for f in (queries.Filters(years=(2024,)),
+              queries.Filters(years=(2024,), sex="F", groups=("C_STOMACH",)),
+              queries.Filters(years=(2024,), month_from=2, month_to=5, insurance=("resident",),
+                              age_groups=("70-74",))):
+        icd3 = queries.selected_icd3(e, f)
+        sql = queries.institution_cells(e, f, icd3).sort_values(keys).reset_index(drop=True)
+        mem = queries.institution_cells(e, f, icd3, frame=frame).sort_values(keys).reset_index(
+            drop=True)
+        pd.testing.assert_frame_equal(sql, mem, check_dtype=False, check_categorical=False,
+                                      rtol=1e-9)
+    e.dispose()
