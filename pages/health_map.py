@@ -29,7 +29,9 @@ if not years_all:
 
 # ---------------------------------------------------------------- filters (sidebar)
 groups = cached_disease_groups()
-group_names = dict(zip(groups["group_code"], groups["name_zh"]))
+# the label carries the Chinese name and the ICD-10 ranges, so typing either finds a group
+group_names = {g: f"{n}（{r}）" for g, n, r in zip(groups["group_code"], groups["name_zh"],
+                                                 groups["icd_ranges"])}
 with st.sidebar:
     measure = st.selectbox(ui.t("map.measure"), list(MEASURES), key="measure",
                            format_func=lambda m: ui.t(f"m.{m}"))
@@ -39,7 +41,7 @@ with st.sidebar:
     group_sel = st.multiselect(
         ui.t("map.groups"), groups["group_code"].tolist(), key="groups",
         placeholder=ui.t("common.all_search"),
-        format_func=lambda g: f"{group_names[g]} · {g}")
+        format_func=lambda g: group_names[g])
     icd_text = st.text_input(ui.t("map.icd"), key="icd")
     setting = st.radio(ui.t("map.setting"), ["inpatient", "outpatient", "all"], key="setting",
                        horizontal=True, format_func=lambda s: ui.t(f"setting.{s}") if s != "all"
