@@ -79,8 +79,11 @@ def guard(page: str) -> dict | None:
                                                                           else 1]))
     else:
         st.warning(t("auth.need_login"))
-    auth.record(engine(), user["username"] if user else "anonymous", "access_denied", page,
-                role=user["role"] if user else None)
+    actor = user["username"] if user else "anonymous"
+    logged = st.session_state.setdefault("denied_logged", set())
+    if (actor, page) not in logged:  # once per visit, not on every rerun of the page
+        auth.record(engine(), actor, "access_denied", page, role=user["role"] if user else None)
+        logged.add((actor, page))
     st.page_link(PAGES["login"], label=t("auth.go_login"), icon=":material/login:")
     st.stop()
 

@@ -39,11 +39,13 @@ def _synthetic_episodes(n: int, rng: np.random.Generator, institutions: list[str
 
 def _refuse_real_database(engine, url: str) -> None:
     """The benchmark writes synthetic episodes: never into a database that holds data."""
-    from sqlalchemy import inspect, text
+    from sqlalchemy import inspect, select
 
-    if "episodes" in inspect(engine).get_table_names():
+    from healthmap.models import Episode
+
+    if inspect(engine).has_table(Episode.__tablename__):
         with engine.connect() as conn:
-            if conn.execute(text("SELECT 1 FROM episodes LIMIT 1")).first():
+            if conn.execute(select(Episode.record_id).limit(1)).first():
                 raise ValueError(f"{url} already holds episodes; bench needs an empty database")
 
 
