@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from healthmap import auth, db
+from healthmap import access, auth, db, pagespec
 from healthmap.config import database_url
 from healthmap.i18n import t as tr
 
@@ -58,34 +58,30 @@ with st.sidebar:
 user = ui.current_user()
 role = user["role"] if user else None
 
-pages = {
-    "map": st.Page(ui.PAGES["map"], title=ui.t("nav.map"), url_path="map",
-                   icon=":material/map:", default=True),
-    "data": st.Page(ui.PAGES["data"], title=ui.t("nav.data"), url_path="data",
-                    icon=":material/database:"),
-    "admin": st.Page(ui.PAGES["admin"], title=ui.t("nav.admin"), url_path="admin",
-                     icon=":material/admin_panel_settings:"),
-}
-login = st.Page(ui.PAGES["login"], title=ui.t("nav.login") if not user else ui.t("nav.account"),
-                url_path="login", icon=":material/account_circle:")
 # Every page is registered, so opening a forbidden page by its URL reaches the page's own
 # guard (login prompt, no data) instead of silently redirecting. The sidebar lists only
-# the pages this role may open.
-nav = st.navigation(list(pages.values()) + [login], position="hidden")
+# the pages this role may open, grouped by job.
+pages = {spec.key: st.Page(spec.file, title=ui.t(spec.title_key), url_path=spec.path,
+                           icon=spec.icon, default=spec.key == pagespec.DEFAULT)
+         for spec in pagespec.PAGES}
+if user:
+    pages["login"] = st.Page(pagespec.BY_KEY["login"].file, title=ui.t("nav.account"),
+                             url_path="login", icon=pagespec.BY_KEY["login"].icon)
+nav = st.navigation(list(pages.values()), position="hidden")
 with st.sidebar:
-    st.markdown(f"**{ui.t('nav.group.analysis')}**")
-    for key, page in pages.items():
-        if auth.can_open(role, key):
-            st.page_link(page)
-    st.markdown(f"**{ui.t('nav.account')}**")
-    st.page_link(login)
+    shown_group = None
+    for spec in pagespec.pages_for(role):
+        if spec.group != shown_group:
+            st.markdown(f"**{ui.t(pagespec.GROUPS[spec.group])}**")
+            shown_group = spec.group
+        st.page_link(pages[spec.key])
 
 if db.get_meta(engine, "demo_data") == "1":
     st.info(ui.t("app.demo_banner"))
 with st.sidebar:
     if user:
         st.caption(ui.t("auth.logged_in_as", user=user["username"],
-                        role=auth.ROLE_LABELS[user["role"]][0 if ui.lang() == "zh" else 1]))
+                        role=access.role_label(user["role"], ui.lang())))
     else:
         st.caption(ui.t("auth.public"))
 nav.run()

@@ -13,12 +13,10 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from healthmap import auth, i18n, queries
+from healthmap import access, audit, auth, i18n, pagespec, queries
 from healthmap.config import database_url
 from healthmap.db import make_engine
 
-PAGES = {"map": "pages/health_map.py", "data": "pages/data_management.py",
-         "admin": "pages/admin.py", "login": "pages/login.py"}
 
 
 def engine(url: str | None = None):
@@ -72,19 +70,18 @@ def guard(page: str) -> dict | None:
     runs up to here and no further. Refusals are audited.
     """
     user = current_user()
-    if auth.can_open(user["role"] if user else None, page):
+    if pagespec.can_open(user["role"] if user else None, page):
         return user
     if user:
-        st.warning(t("auth.no_role", role=auth.ROLE_LABELS[user["role"]][0 if lang() == "zh"
-                                                                          else 1]))
+        st.warning(t("auth.no_role", role=access.role_label(user["role"], lang())))
     else:
         st.warning(t("auth.need_login"))
     actor = user["username"] if user else "anonymous"
     logged = st.session_state.setdefault("denied_logged", set())
     if (actor, page) not in logged:  # once per visit, not on every rerun of the page
-        auth.record(engine(), actor, "access_denied", page, role=user["role"] if user else None)
+        audit.record(engine(), actor, "access_denied", page, role=user["role"] if user else None)
         logged.add((actor, page))
-    st.page_link(PAGES["login"], label=t("auth.go_login"), icon=":material/login:")
+    st.page_link(pagespec.BY_KEY["login"].file, label=t("auth.go_login"), icon=":material/login:")
     st.stop()
 
 
@@ -92,7 +89,7 @@ def record_export(target: str, detail: str = "") -> None:
     """Download-button callback: write the export to the audit log."""
     user = current_user()
     if user:
-        auth.record(engine(), user["username"], "export", target, detail, role=user["role"])
+        audit.record(engine(), user["username"], "export", target, detail, role=user["role"])
 
 
 def version() -> int:

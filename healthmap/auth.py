@@ -10,29 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import pandas as pd
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from healthmap.models import AuditLog, User
+from healthmap import access, pagespec
+from healthmap.audit import record
+from healthmap.models import User
 
-ROLES = ("admin", "leader", "planner", "screening", "points", "data_manager")
-ROLE_LABELS = {"admin": ("系统管理员", "Administrator"), "leader": ("领导", "Leader"),
-               "planner": ("规划人员", "Planner"), "screening": ("筛查人员", "Screening staff"),
-               "points": ("积分管理员", "Points staff"),
-               "data_manager": ("数据管理员", "Data manager"),
-               "public": ("公众", "Public")}
-PUBLIC = "public"
-
-# page key → roles that may open it ("public" = anyone, no login)
-PAGE_ROLES: dict[str, tuple[str, ...]] = {
-    "map": (PUBLIC,) + ROLES,
-    "data": ("admin", "data_manager"),
-    "admin": ("admin",),
-}
+ROLES, ROLE_LABELS, PUBLIC = access.ROLES, access.ROLE_LABELS, access.PUBLIC
+can_open = pagespec.can_open
 
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -49,16 +38,6 @@ _hasher = PasswordHasher()
 
 class AuthError(ValueError):
     pass
-
-
-def can_open(role: str | None, page: str) -> bool:
-    """Whether ``role`` (``None`` = anonymous public) may open ``page``.
-
-    >>> can_open(None, "map"), can_open(None, "data"), can_open("data_manager", "data")
-    (True, False, True)
-    """
-    allowed = PAGE_ROLES.get(page, ())
-    return (role or PUBLIC) in allowed or PUBLIC in allowed
 
 
 def password_problem(password: str) -> str | None:
@@ -87,44 +66,6 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def record(engine_or_session, actor: str, action: str, target: str | None = None,
-           detail: str | None = None, role: str | None = None) -> None:
-    """Append one audit entry. Never pass personal data (names, ID numbers) in ``detail``."""
-    values = dict(at=dt.datetime.now(), actor=actor or "anonymous", role=role, action=action,
-                  target=target, detail=detail)
-    if isinstance(engine_or_session, Session):
-        engine_or_session.execute(insert(AuditLog).values(**values))
-        return
-    with engine_or_session.begin() as conn:
-        conn.execute(insert(AuditLog).values(**values))
-
-
-AUDIT_COLUMNS = ["id", "at", "actor", "role", "action", "target", "detail"]
-
-
-def search_audit(engine: Engine, text: str | None = None, action: str | None = None,
-                 since: dt.date | None = None, until: dt.date | None = None,
-                 limit: int = 5000) -> pd.DataFrame:
-    """Audit entries, newest first: ``text`` matches actor, action, target or detail
-    (case-insensitive substring); ``since``/``until`` are inclusive dates."""
-    stmt = select(*(getattr(AuditLog, c) for c in AUDIT_COLUMNS)).order_by(
-        AuditLog.id.desc()).limit(limit)
-    if text:
-        like = f"%{text.strip()}%"
-        stmt = stmt.where(AuditLog.actor.ilike(like) | AuditLog.action.ilike(like)
-                          | AuditLog.target.ilike(like) | AuditLog.detail.ilike(like))
-    if action:
-        stmt = stmt.where(AuditLog.action == action)
-    if since:
-        stmt = stmt.where(AuditLog.at >= dt.datetime.combine(since, dt.time.min))
-    if until:
-        stmt = stmt.where(AuditLog.at < dt.datetime.combine(until + dt.timedelta(days=1),
-                                                            dt.time.min))
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
 def create_user(engine: Engine, username: str, password: str, role: str, *, actor: str,

@@ -243,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
                                   "data_manager")
     s.add_argument("--password")
     s.set_defaults(func=cmd_users)
+
+    from healthmap.commands import register_all
+
+    register_all(command)  # the jobs' own commands (healthmap/commands/*.py)
     return p
 
 

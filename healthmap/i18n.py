@@ -289,6 +289,20 @@ EXPLAIN: dict[str, tuple[str, str]] = {
 }
 
 
+def _merge_job_texts() -> None:
+    """Add the texts of ``healthmap/texts/*.py`` (one file per job); a key may not repeat."""
+    from healthmap.texts import collect
+
+    extra = collect()
+    clash = sorted(set(extra) & set(TEXT))
+    if clash:
+        raise ValueError(f"text keys defined twice: {clash[:5]}")
+    TEXT.update(extra)
+
+
+_merge_job_texts()
+
+
 def explain(measure: str, lang: str = "zh") -> str:
     pair = EXPLAIN.get(measure, ("", ""))
     return pair[1] if lang == "en" else pair[0]

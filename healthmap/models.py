@@ -270,6 +270,11 @@ class User(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     sso_subject: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # optional scope: a township (area code) and a family-doctor team
+    area_code: Mapped[str | None] = mapped_column(String(32), ForeignKey("areas.code"))
+    team: Mapped[str | None] = mapped_column(String(100))
+    # bumped by a password reset or disable: sessions of an older epoch end
+    password_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditLog(Base):
@@ -283,3 +288,32 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(40), index=True)
     target: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class UserSession(Base):
+    """A server-side login session. The browser holds a random token in an HttpOnly,
+    SameSite=Strict cookie; only its SHA-256 is stored, so a copy of the database cannot
+    be used to log in."""
+
+    __tablename__ = "user_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), ForeignKey("users.username"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    password_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    ended_reason: Mapped[str | None] = mapped_column(String(20))
+
+
+class LoginThrottle(Base):
+    """Failed attempts per key (a keyed hash of an account name, a client address or an ID
+    number): each failure doubles the wait before the next attempt is checked. Nobody is
+    ever locked out; attempts are only slowed."""
+
+    __tablename__ = "login_throttle"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # account / client / id_number
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    not_before: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from healthmap import auth, exports
+from healthmap import audit, auth, exports
 
 AUDIT_ACTIONS = ["login", "login_failed", "account_locked", "logout", "access_denied",
                  "view_personal", "export", "import", "import_rejected", "user_add",
@@ -58,10 +58,10 @@ action = a2.selectbox(ui.t("admin.action"), [""] + AUDIT_ACTIONS, key="audit_act
                       format_func=lambda a: ui.t("common.all") if not a else a)
 since = a3.date_input(ui.t("admin.since"), value=None, key="audit_since")
 until = a4.date_input(ui.t("admin.until"), value=None, key="audit_until")
-audit = auth.search_audit(engine, query or None, action or None, since, until)
-st.dataframe(ui.headers(audit), hide_index=True, width="stretch", key="audit_table")
+audit_rows = audit.search_audit(engine, query or None, action or None, since, until)
+st.dataframe(ui.headers(audit_rows), hide_index=True, width="stretch", key="audit_table")
 filters = f"q={query!r} action={action!r} since={since} until={until}"
-st.download_button(ui.t("admin.export"), lambda: exports.to_csv_bytes(audit, exports.Stamp(
+st.download_button(ui.t("admin.export"), lambda: exports.to_csv_bytes(audit_rows, exports.Stamp(
     user["username"], ui.t("admin.audit"), personal=True, filters=filters)),
                    "audit_log.csv", "text/csv", key="audit_csv", on_click=ui.record_export,
-                   kwargs={"target": "audit_log", "detail": f"rows={len(audit)}"})
+                   kwargs={"target": "audit_log", "detail": f"rows={len(audit_rows)}"})

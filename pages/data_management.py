@@ -5,7 +5,7 @@ import io
 import streamlit as st
 
 import ui
-from healthmap import auth, summary
+from healthmap import audit, auth, summary
 from healthmap.ingest import KINDS, import_file
 from healthmap.ingest.contract import columns_doc, template_frame
 from healthmap.queries import overview
@@ -50,7 +50,7 @@ if upload is not None and st.button(ui.t("data.import"), type="primary", key="do
     result = import_file(engine, kind, upload.getvalue(), upload.name,
                          progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
                          username=user["username"], lang=ui.lang(), **area_opts)
-    auth.record(engine, user["username"], "import", f"{kind}:{upload.name}",
+    audit.record(engine, user["username"], "import", f"{kind}:{upload.name}",
                 f"ok={result.ok} rows={result.n_rows} errors={len(result.problems)}",
                 role=user["role"])
     if result.ok:
@@ -80,7 +80,7 @@ st.markdown(f"**{ui.t('data.no_data_areas')}**: "
 if st.button(ui.t("data.refresh"), key="refresh"):
     with engine.begin() as conn:
         years = summary.refresh_all(conn)
-    auth.record(engine, user["username"], "refresh_summaries", role=user["role"])
+    audit.record(engine, user["username"], "refresh_summaries", role=user["role"])
     st.cache_data.clear()
     st.success(ui.t("data.refreshed", years=", ".join(map(str, years))))
 

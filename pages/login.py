@@ -5,7 +5,7 @@ import datetime as dt
 import streamlit as st
 
 import ui
-from healthmap import auth, db
+from healthmap import audit, auth, db
 
 engine = ui.engine()
 st.title(ui.t("auth.login"))
@@ -16,7 +16,7 @@ user = ui.current_user()
 if user:
     st.success(ui.t("auth.logged_in_as", user=user["username"], role=user["role"]))
     if st.button(ui.t("auth.logout"), key="logout"):
-        auth.record(engine, user["username"], "logout", role=user["role"])
+        audit.record(engine, user["username"], "logout", role=user["role"])
         st.session_state.pop("user", None)
         st.rerun()
     st.stop()
@@ -45,7 +45,7 @@ if sso_configured:
         if mapped:
             st.session_state["user"] = mapped
             st.session_state["last_seen"] = dt.datetime.now()
-            auth.record(engine, mapped["username"], "login_sso", role=mapped["role"])
+            audit.record(engine, mapped["username"], "login_sso", role=mapped["role"])
             st.rerun()
         st.error(ui.t("auth.sso_unmapped"))
     elif st.button(ui.t("auth.sso")):

@@ -7,7 +7,7 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from healthmap import auth
+from healthmap import audit, auth
 from healthmap.cli import main
 
 
@@ -75,7 +75,7 @@ def test_lockout_and_audit(engine):
 
 
 def test_audit_log_is_append_only(engine):
-    auth.record(engine, "x", "test")
+    audit.record(engine, "x", "test")
     with pytest.raises(Exception):
         with engine.begin() as c:
             c.execute(text("update audit_log set actor = 'y'"))
