@@ -78,6 +78,24 @@ def set_meta(session: Session, key: str, value: str) -> None:
         row.value = value
 
 
+def bump_version(session: Session) -> None:
+    """Advance the data version (a cache key of the pages) inside the caller's transaction.
+
+    Call it in every write that changes what a page shows: imports, refresh, ledger writes.
+    """
+    row = session.get(AppMeta, "data_version")
+    if row is None:
+        session.add(AppMeta(key="data_version", value="1"))
+    else:
+        row.value = str(int(row.value) + 1)
+    session.flush()
+
+
+def data_version(engine: Engine) -> int:
+    """The current data version (0 before any write); see :func:`bump_version`."""
+    return int(get_meta(engine, "data_version", "0") or 0)
+
+
 def all_meta(engine: Engine) -> dict[str, str]:
     with Session(engine) as s:
         return {m.key: m.value for m in s.scalars(select(AppMeta))}

@@ -128,9 +128,13 @@ CELL_DIMS = ["year", "month", "area_code", "sex", "age_group", "icd3", "setting"
 
 
 def data_version(engine: Engine) -> int:
-    """Changes whenever an import succeeds: a cache key for loaded summary frames."""
+    """A cache key for loaded frames: changes on every write that changes what pages show
+    (:func:`healthmap.db.bump_version`) and on every import."""
+    from healthmap.db import data_version as written
+
     with engine.connect() as conn:
-        return int(conn.scalar(select(func.coalesce(func.max(ImportLog.id), 0))))
+        imports = int(conn.scalar(select(func.coalesce(func.max(ImportLog.id), 0))))
+    return imports * 1_000_000 + written(engine)
 
 
 def load_cells_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
