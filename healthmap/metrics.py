@@ -9,14 +9,25 @@ Every function checks its inputs at the entry and names its method after the lit
 * global empirical-Bayes smoothing (Marshall 1991, moment estimator);
 * Wilson (1927) score intervals for proportions (Newcombe 1998 recommends them);
 * funnel-plot control limits (Spiegelhalter 2005), exact with interpolation;
-* mean cost with a t interval from sums and sums of squares.
+* mean cost with a t interval from sums and sums of squares, and a gamma interval that
+  stays positive for skewed costs (the Fay & Feuer moment-matching idea applied to the
+  sample mean; Grice & Bain 1980);
+* indirect standardisation: expected counts from reference age-specific rates, standardised
+  incidence ratios with exact Poisson limits (Breslow & Day 1987; Ulm 1990) and funnel
+  limits on them (Spiegelhalter 2005).
+
+Definitions and references in full: ``docs/definitions.md``.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+UNSTABLE_BELOW = 20  # domain.md §4: estimates from fewer than 20 cases are flagged unstable
 
 
 def _arr(x, name: str) -> np.ndarray:
@@ -64,8 +75,57 @@ def crude_rate_ci(events, population, per: float = 100000, alpha: float = 0.05):
         return (np.where(n > 0, lo / n * per, np.nan), np.where(n > 0, hi / n * per, np.nan))
 
 
+class EmptyAgeGroupsWarning(UserWarning):
+    """An age-standardised rate was re-weighted over the populated age groups only."""
+
+
+class EmptyAgeGroupsError(ValueError):
+    """Age groups with no population in a row that has population elsewhere.
+
+    ``report`` (a DataFrame from :func:`empty_age_groups`) lists each such row and age
+    group with the cases that would be lost and the standard weight that would go missing.
+    """
+
+    def __init__(self, report: pd.DataFrame):
+        self.report = report
+        lost = int(report["events"].sum())
+        groups = ", ".join(f"row {r} group {g}" for r, g in
+                           zip(report["row"].head(8), report["age_group"].head(8)))
+        more = f" and {len(report) - 8} more" if len(report) > 8 else ""
+        super().__init__(
+            f"{len(report)} age group(s) have no population ({groups}{more}); {lost} case(s) "
+            "in them would be dropped and their standard weight lost. Pass "
+            "on_empty='reweight' to standardise over the populated groups only, or fix the "
+            "population data.")
+
+
+def empty_age_groups(events, population, standard_weights) -> pd.DataFrame:
+    """Age groups with zero population in rows that have population in other groups.
+
+    Returns one row per (row, age group) with ``row``, ``age_group`` (column index),
+    ``events`` (cases there, which no rate can use) and ``weight`` (the normalised standard
+    weight that goes missing). Rows with no population at all are not listed: their rate is
+    simply undefined. Groups with zero standard weight do not matter and are not listed.
+
+    Examples
+    --------
+    >>> empty_age_groups([[3, 2], [1, 0]], [[1000, 0], [500, 400]], [1, 1])
+       row  age_group  events  weight
+    0    0          1     2.0     0.5
+    """
+    e = np.atleast_2d(_arr(events, "events"))
+    n = np.atleast_2d(_arr(population, "population"))
+    w = _arr(standard_weights, "standard_weights")
+    w = w / w.sum()
+    bad = (n <= 0) & (n > 0).any(axis=-1, keepdims=True) & (w > 0)
+    rows, groups = np.nonzero(bad)
+    return pd.DataFrame({"row": rows, "age_group": groups, "events": e[rows, groups],
+                         "weight": w[groups]})
+
+
 def age_standardized_rate(events, population, standard_weights, per: float = 100000,
-                          alpha: float = 0.05, method: str = "fay_feuer"):
+                          alpha: float = 0.05, method: str = "fay_feuer",
+                          on_empty: str = "raise"):
     """Directly age-standardised rate with the gamma confidence interval.
 
     Parameters
@@ -82,12 +142,18 @@ def age_standardized_rate(events, population, standard_weights, per: float = 100
         ``fay_feuer`` (1997) adds the largest stratum weight wᵢ/nᵢ to the upper limit;
         ``tiwari`` (Tiwari, Clegg & Zou 2006) adds the mean weight, which is less
         conservative and closer to nominal coverage.
+    on_empty : {"raise", "reweight"}
+        What to do when a row has age groups with zero population but population in
+        other groups (their rate is undefined, their cases cannot be used). ``"raise"``
+        (default) raises :class:`EmptyAgeGroupsError` listing each group and the cases in
+        it. ``"reweight"`` standardises that row over its populated groups only (standard
+        weights renormalised to sum to 1 over them) and warns with the same list; use it
+        deliberately, e.g. for an age-band selection, and say so beside the figure.
 
     Returns
     -------
     rate, ci_low, ci_high : ndarray
-        Scalars become 0-d arrays. Age groups with zero population are left out (their
-        weight would be undefined); if every group is empty the rate is ``nan``.
+        Scalars become 0-d arrays. A row with no population at all has rate ``nan``.
 
     Notes
     -----
@@ -103,6 +169,19 @@ def age_standardized_rate(events, population, standard_weights, per: float = 100
     >>> r, lo, hi = age_standardized_rate([10, 30], [10000, 5000], [60, 40])
     >>> round(float(r), 1)
     300.0
+
+    An empty second group is refused; re-weighted, the first group's rate is the answer:
+
+    >>> age_standardized_rate([10, 2], [10000, 0], [60, 40])
+    Traceback (most recent call last):
+    ...
+    healthmap.metrics.EmptyAgeGroupsError: 1 age group(s) have no population (row 0 group 1); 2 case(s) in them would be dropped and their standard weight lost. Pass on_empty='reweight' to standardise over the populated groups only, or fix the population data.
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     r, lo, hi = age_standardized_rate([10, 2], [10000, 0], [60, 40], on_empty="reweight")
+    >>> round(float(r), 1)
+    100.0
     """
     e = _arr(events, "events")
     n = _arr(population, "population")
@@ -111,8 +190,21 @@ def age_standardized_rate(events, population, standard_weights, per: float = 100
         raise ValueError("events, population and standard_weights need the same age groups")
     if method not in ("fay_feuer", "tiwari"):
         raise ValueError("method must be 'fay_feuer' or 'tiwari'")
+    if on_empty not in ("raise", "reweight"):
+        raise ValueError("on_empty must be 'raise' or 'reweight'")
     a = _alpha(alpha)
     w = w / w.sum()
+    empty = empty_age_groups(e, n, w)
+    if len(empty) and on_empty == "raise":
+        raise EmptyAgeGroupsError(empty)
+    if len(empty):
+        warnings.warn(str(EmptyAgeGroupsError(empty)).split(". Pass")[0]
+                      + "; standardised over the populated groups only", EmptyAgeGroupsWarning,
+                      stacklevel=2)
+        w = np.where(n > 0, w, 0.0)  # one weight vector per row, renormalised below
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tot = w.sum(axis=-1, keepdims=True)
+            w = np.where(tot > 0, w / np.where(tot > 0, tot, 1), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         wn = np.where(n > 0, w / n, 0.0)  # per-person weight of each age group
     y = (wn * e).sum(axis=-1)
@@ -264,3 +356,185 @@ def mean_ci(total, total_sq, count, alpha: float = 0.05):
         se = np.sqrt(np.maximum(var, 0) / k)
         t = stats.t.ppf(1 - _alpha(alpha) / 2, np.maximum(k - 1, 1))
     return mean, mean - t * se, mean + t * se
+
+
+def mean_cost_ci(total, total_sq, count, alpha: float = 0.05):
+    """Mean cost per case with a gamma interval that never goes below zero.
+
+    Costs are positive and right-skewed, so the t interval of :func:`mean_ci` can reach
+    below zero for a handful of expensive stays. Here the sample mean x̄ is given the gamma
+    distribution with the same mean and variance as its sampling distribution (mean μ,
+    variance s²/n; the moment matching Fay & Feuer 1997 use for rates), i.e. shape
+    a = n·x̄²/s² = 1 / CV(x̄)². Then x̄/μ ~ Gamma(a, scale 1/a) is a pivot and
+
+        low = x̄ / G⁻¹(1 − α/2; a, 1/a),   high = x̄ / G⁻¹(α/2; a, 1/a).
+
+    If the costs themselves are gamma with shape k, the mean is exactly gamma with shape
+    n·k and the interval is exact for known k (with k estimated by moments it is the
+    approximation studied by Grice & Bain 1980); for exponential costs (k = 1) it is the
+    classical 2n·x̄/χ²₂ₙ interval. It needs only Σ cost, Σ cost² and n, which the summary
+    tables store. It tends to the t interval as n grows.
+
+    Parameters
+    ----------
+    total, total_sq, count : array_like
+        Σ cost, Σ cost² and the number of episodes.
+    alpha : float
+        1 − confidence level.
+
+    Returns
+    -------
+    mean, ci_low, ci_high : ndarray
+        ``nan`` where ``count`` is 0; the interval is ``nan`` for a single episode (no
+        variance) and collapses to the mean when every cost is equal.
+    unstable : ndarray of bool
+        ``count`` below :data:`UNSTABLE_BELOW` (20): flag the estimate.
+
+    Examples
+    --------
+    Costs 10, 20, 30: x̄ = 20, s² = 100, a = 3·400/100 = 12, so the limits are
+    20·24/χ²₂₄(0.975) = 480/39.364 and 480/χ²₂₄(0.025) = 480/12.401:
+
+    >>> m, lo, hi, flag = mean_cost_ci([60], [1400], [3])
+    >>> float(m[0]), round(float(lo[0]), 2), round(float(hi[0]), 2), bool(flag[0])
+    (20.0, 12.19, 38.71, True)
+    """
+    s, ss, k = (_arr(v, name) for v, name in ((total, "total"), (total_sq, "total_sq"),
+                                                (count, "count")))
+    a_ = _alpha(alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(k > 0, s / k, np.nan)
+        var = np.where(k > 1, np.maximum(ss - s ** 2 / k, 0) / (k - 1), np.nan)
+        shape = np.where(var > 0, k * mean ** 2 / var, np.inf)
+        ok = np.isfinite(shape) & (shape > 0)
+        sh = np.where(ok, shape, 1.0)
+        q_hi = stats.gamma.ppf(1 - a_ / 2, sh, scale=1 / sh)
+        q_lo = stats.gamma.ppf(a_ / 2, sh, scale=1 / sh)
+        lo = np.where(ok, mean / q_hi, mean)
+        hi = np.where(ok, mean / q_lo, mean)
+    undefined = ~(k > 1)
+    lo, hi = np.where(undefined, np.nan, lo), np.where(undefined, np.nan, hi)
+    return mean, lo, hi, k < UNSTABLE_BELOW
+
+
+def expected_counts(reference_events, reference_population, population):
+    """Expected cases under reference age-specific rates (indirect standardisation).
+
+    E = Σᵢ rᵢ · nᵢ with rᵢ = Dᵢ / Nᵢ the reference (usually the county's own) rate in age
+    group i and nᵢ the area's population there (Breslow & Day 1987, ch. 2).
+
+    Parameters
+    ----------
+    reference_events, reference_population : array_like, shape (k,)
+        Reference cases and persons per age group. A group with no reference population
+        but reference cases is refused (its rate is undefined).
+    population : array_like, shape (k,) or (m, k)
+        The areas' persons per age group.
+
+    Returns
+    -------
+    ndarray, shape () or (m,)
+
+    Examples
+    --------
+    Reference rates 1/1000 and 10/1000; an area of 2,000 young and 500 old persons:
+    E = 2000·0.001 + 500·0.01 = 7.
+
+    >>> float(expected_counts([10, 50], [10000, 5000], [2000, 500]))
+    7.0
+    """
+    d, N = _arr(reference_events, "reference_events"), _arr(reference_population,
+                                                             "reference_population")
+    n = _arr(population, "population")
+    if d.shape != N.shape or n.shape[-1] != d.shape[-1]:
+        raise ValueError("reference and area populations need the same age groups")
+    if np.any((N <= 0) & (d > 0)):
+        raise ValueError("a reference age group has cases but no population")
+    if np.any((N <= 0) & (n > 0).reshape(-1, n.shape[-1]).any(axis=0)):
+        raise ValueError("an area has population in an age group the reference lacks")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(N > 0, d / N, 0.0)
+    return (n * rate).sum(axis=-1)
+
+
+def standardized_ratio(observed, expected, alpha: float = 0.05):
+    """Standardised incidence ratio O/E with exact Poisson (Garwood) limits.
+
+    O is treated as Poisson with mean θ·E, E fixed (Breslow & Day 1987, §2.3; Ulm 1990):
+
+        low = χ²(α/2; 2O) / (2E),   high = χ²(1 − α/2; 2O + 2) / (2E).
+
+    Returns ``(ratio, ci_low, ci_high)``; ``nan`` where E is 0.
+
+    Examples
+    --------
+    O = 5, E = 2.5: SIR 2.0; Garwood's limits for 5 are 1.623 and 11.668, divided by 2.5:
+
+    >>> r, lo, hi = standardized_ratio([5], [2.5])
+    >>> float(r[0]), round(float(lo[0]), 3), round(float(hi[0]), 3)
+    (2.0, 0.649, 4.667)
+    """
+    o, e = _arr(observed, "observed"), _arr(expected, "expected")
+    lo_c, hi_c = crude_rate_ci(o, np.ones_like(o), per=1, alpha=alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = e > 0
+        return (np.where(ok, o / e, np.nan), np.where(ok, lo_c / e, np.nan),
+                np.where(ok, hi_c / e, np.nan))
+
+
+def ratio_funnel_limits(expected, levels=(0.95, 0.998), target: float = 1.0) -> pd.DataFrame:
+    """Funnel limits for standardised ratios O/E plotted against E (Spiegelhalter 2005).
+
+    Under the null an area's O is Poisson(target·E), so the limits are exact Poisson
+    quantiles divided by E, interpolated as in :func:`funnel_limits` (they *are*
+    ``funnel_limits(target, E, kind="rate")``: E plays the role of the denominator). With
+    the county as its own reference, ΣO = ΣE and the target is 1.
+
+    Examples
+    --------
+    E = 10: Poisson(10) has P(O ≤ 16) = 0.97296, P(O ≤ 17) = 0.98572, so the upper 95 %
+    limit is (17 − (0.98572 − 0.975)/(0.98572 − 0.97296)) / 10 = 1.616:
+
+    >>> f = ratio_funnel_limits([10])
+    >>> round(float(f["upper_95"].iloc[0]), 3)
+    1.616
+    """
+    return funnel_limits(target, expected, levels=levels, kind="rate")
+
+
+def indirect_standardization(observed, population, reference_events, reference_population,
+                             alpha: float = 0.05) -> pd.DataFrame:
+    """Observed, expected, SIR with exact limits and a 95 % / 99.8 % funnel flag per area.
+
+    Parameters
+    ----------
+    observed : array_like, shape (m,)
+        Each area's cases (all ages, including cases of unknown age).
+    population : array_like, shape (m, k)
+        Each area's persons per age group.
+    reference_events, reference_population : array_like, shape (k,)
+        The reference's cases and persons per age group (cases of known age).
+
+    Returns
+    -------
+    DataFrame
+        ``observed``, ``expected``, ``sir``, ``ci_low``, ``ci_high`` and ``funnel``:
+        ``"above_998"``, ``"above_95"``, ``"within"``, ``"below_95"``, ``"below_998"``
+        (position against the funnel limits at that E).
+
+    Examples
+    --------
+    >>> t = indirect_standardization([12, 3], [[2000, 500], [1000, 100]], [10, 50], [10000, 5000])
+    >>> t[["expected", "sir"]].round(3).to_dict("list")
+    {'expected': [7.0, 2.0], 'sir': [1.714, 1.5]}
+    """
+    e = expected_counts(reference_events, reference_population, population)
+    o = _arr(observed, "observed")
+    sir, lo, hi = standardized_ratio(o, e, alpha=alpha)
+    lim = ratio_funnel_limits(e)
+    funnel = np.select(
+        [sir > lim["upper_99.8"], sir > lim["upper_95"], sir < lim["lower_99.8"],
+         sir < lim["lower_95"]], ["above_998", "above_95", "below_998", "below_95"],
+        "within")
+    return pd.DataFrame({"observed": o, "expected": e, "sir": sir, "ci_low": lo,
+                         "ci_high": hi, "funnel": np.where(e > 0, funnel, "")})

@@ -124,3 +124,117 @@ def test_negative_input_is_rejected():
         metrics.crude_rate([-1], [10])
     with pytest.raises(ValueError):
         metrics.proportion_ci([5], [3])
+
+
+# --- issue 9: cost interval, indirect standardisation, empty age groups -------------------
+
+def test_cost_interval_by_hand_from_chi_square_table():
+    # Costs 10, 20, 30 (sum 60, sum of squares 1400, n 3): mean 20, s² 100, gamma shape of
+    # the mean a = n·mean²/s² = 12; Gamma(12, 1/12) quantiles are χ²₂₄/24, and the χ² table
+    # gives χ²₂₄(0.025) = 12.401, χ²₂₄(0.975) = 39.364, so the limits are 480/39.364 and
+    # 480/12.401.
+    m, lo, hi, flag = metrics.mean_cost_ci([60], [1400], [3])
+    assert m[0] == 20
+    assert lo[0] == pytest.approx(480 / 39.364, rel=1e-4)
+    assert hi[0] == pytest.approx(480 / 12.401, rel=1e-4)
+    assert flag[0]  # n < 20
+
+
+def test_cost_interval_stays_positive_where_t_goes_negative():
+    # Two stays of 1,000 and 100,000 yuan (like the issue's pancreatic cancer cell, n = 2):
+    # the t interval reaches below zero, the gamma one does not and is skewed upwards.
+    s, ss = 101000.0, 1000.0 ** 2 + 100000.0 ** 2
+    _, tlo, _ = metrics.mean_ci([s], [ss], [2])
+    m, lo, hi, flag = metrics.mean_cost_ci([s], [ss], [2])
+    assert tlo[0] < 0 < lo[0] < m[0] < hi[0]
+    assert hi[0] - m[0] > m[0] - lo[0]
+    assert flag[0]
+
+
+def test_cost_interval_edge_cases_and_flag_threshold():
+    m, lo, hi, flag = metrics.mean_cost_ci([0, 50, 300, 4000], [0, 2500, 4500, 1e6],
+                                           [0, 1, 20, 19])
+    assert np.isnan(m[0]) and np.isnan(lo[0])          # nothing selected
+    assert m[1] == 50 and np.isnan(lo[1]) and np.isnan(hi[1])  # one episode: no variance
+    assert lo[2] == hi[2] == 15  # twenty equal costs of 15: no spread
+    assert flag.tolist() == [True, True, False, True]
+
+
+def test_cost_interval_approaches_t_interval_for_large_n():
+    # n = 10,000, mean 5,000, SD 2,000: both intervals ≈ 5000 ± 1.96·20.
+    n, mean, sd = 10000, 5000.0, 2000.0
+    s, ss = n * mean, (n - 1) * sd ** 2 + n * mean ** 2
+    _, lo, hi, flag = metrics.mean_cost_ci([s], [ss], [n])
+    assert lo[0] == pytest.approx(5000 - 1.96 * 20, abs=0.5)
+    assert hi[0] == pytest.approx(5000 + 1.96 * 20, abs=0.5)
+    assert not flag[0]
+
+
+def test_expected_counts_and_sir_by_hand():
+    # Reference (county): 10 cases in 10,000 young (1/1000), 50 in 5,000 old (10/1000).
+    # Area A: 2,000 young + 500 old → E = 2 + 5 = 7; observed 12 → SIR 12/7 = 1.714.
+    e = metrics.expected_counts([10, 50], [10000, 5000], [[2000, 500], [1000, 100]])
+    assert e.tolist() == pytest.approx([7.0, 2.0])
+    # Garwood limits for O = 12 (Ulm 1990 table): 6.201 and 20.962; divided by E = 7.
+    r, lo, hi = metrics.standardized_ratio([12], [7])
+    assert r[0] == pytest.approx(12 / 7)
+    assert lo[0] == pytest.approx(6.201 / 7, abs=1e-3)
+    assert hi[0] == pytest.approx(20.962 / 7, abs=1e-3)
+
+
+def test_sir_removes_an_age_effect_that_the_crude_rate_shows():
+    # Same age-specific rates as the reference, older population: crude rate is higher,
+    # SIR is exactly 1.
+    ref_d, ref_n = np.array([10, 50]), np.array([10000, 5000])
+    old = np.array([1000, 1000])  # expected 1 + 10 = 11
+    t = metrics.indirect_standardization([11], [old], ref_d, ref_n)
+    assert t["expected"][0] == pytest.approx(11) and t["sir"][0] == pytest.approx(1)
+    assert t["funnel"][0] == "within"
+    assert 11 / 2000 > ref_d.sum() / ref_n.sum()  # crude 550 vs 400 per 100,000
+
+
+def test_sir_funnel_limits_by_hand_from_poisson_table():
+    # E = 10: P(O ≤ 16) = 0.97296, P(O ≤ 17) = 0.98572 → upper 95 % limit
+    # (17 − (0.98572 − 0.975)/(0.98572 − 0.97296))/10 = 1.616; P(O ≤ 3) = 0.01034,
+    # P(O ≤ 4) = 0.02925 → lower 95 % limit (4 − (0.02925 − 0.025)/(0.02925 − 0.01034))/10
+    # = 0.378. An area with O = 17 at E = 10 lies above the 95 % but not the 99.8 % limit.
+    f = metrics.ratio_funnel_limits([10])
+    assert f["upper_95"][0] == pytest.approx(1.616, abs=1e-3)
+    assert f["lower_95"][0] == pytest.approx(0.378, abs=1e-3)
+    t = metrics.indirect_standardization([17], [[10000]], [1], [1000])
+    assert t["expected"][0] == 10 and t["funnel"][0] == "above_95"
+
+
+def test_expected_counts_refuses_undefined_reference_rates():
+    with pytest.raises(ValueError, match="no population"):
+        metrics.expected_counts([1, 2], [100, 0], [10, 10])
+    with pytest.raises(ValueError, match="reference lacks"):
+        metrics.expected_counts([1, 0], [100, 0], [10, 10])
+
+
+def test_asr_refuses_empty_age_groups_with_their_cases_listed():
+    # Group 2 has 3 cases but no population: the old code dropped both silently.
+    with pytest.raises(metrics.EmptyAgeGroupsError) as err:
+        metrics.age_standardized_rate([[10, 3], [5, 5]], [[10000, 0], [5000, 5000]], [60, 40])
+    rep = err.value.report
+    assert rep[["row", "age_group", "events"]].values.tolist() == [[0, 1, 3]]
+    assert rep["weight"].tolist() == pytest.approx([0.4])
+    assert "3 case(s)" in str(err.value)
+
+
+def test_asr_reweights_over_populated_groups_loudly():
+    # Row 0: only group 1 populated → weight 1 on its rate 100/100,000 (was 0.6·100 = 60).
+    # Row 1 untouched: 0.6·100 + 0.4·100 = 100.
+    with pytest.warns(metrics.EmptyAgeGroupsWarning, match="3 case"):
+        r, lo, hi = metrics.age_standardized_rate([[10, 3], [5, 5]],
+                                                  [[10000, 0], [5000, 5000]], [60, 40],
+                                                  on_empty="reweight")
+    assert r.tolist() == pytest.approx([100.0, 100.0])
+    # the re-weighted row's interval is the one-group (exact Poisson) interval for 10 cases
+    clo, chi = metrics.crude_rate_ci([10], [10000])
+    assert lo[0] == pytest.approx(clo[0]) and hi[0] == pytest.approx(chi[0])
+
+
+def test_asr_without_any_population_is_nan_not_an_error():
+    r, lo, hi = metrics.age_standardized_rate([[0, 0]], [[0, 0]], [1, 1])
+    assert np.isnan(r[0]) and np.isnan(hi[0])
