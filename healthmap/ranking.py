@@ -1,0 +1,300 @@
+"""Multi-criteria ranking of disease groups for the key-specialty catalogue (domain.md §5).
+
+Pure functions on a decision matrix ``X`` (rows = alternatives, here disease groups;
+columns = criteria, here indicators). Decisions §7 fixes the method:
+
+* objective weights by Shannon entropy on the raw non-negative matrix
+  (:func:`entropy_weights`: p = x / column sum, 0·ln 0 = 0, k = 1 / ln m);
+* a weighted sum of min-max normalised columns (:func:`weighted_sum`);
+* TOPSIS with vector normalisation (:func:`topsis`; Hwang & Yoon 1981);
+* one specialty per disease group (:func:`rollup_specialties`).
+
+Every ranking input of the key-specialty ranking is "higher = higher priority" (a benefit
+criterion); the functions still take a ``benefit`` flag per column so that they are the
+general methods and can be checked against published examples with cost criteria.
+Rank stability lives in :mod:`healthmap.ranking_stability`.
+
+Examples
+--------
+Three disease groups, two criteria (new cases, outward referral %):
+
+>>> X = [[120, 30.0], [40, 60.0], [80, 45.0]]
+>>> w = entropy_weights(X)
+>>> [round(float(v), 3) for v in w]
+[0.698, 0.302]
+>>> [round(float(v), 3) for v in weighted_sum(X, w, [True, True])]
+[0.698, 0.302, 0.5]
+>>> ranks(topsis(X, w, [True, True])).tolist()
+[1, 3, 2]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _matrix(matrix) -> np.ndarray:
+    x = np.asarray(matrix, dtype="float64")
+    if x.ndim != 2:
+        raise ValueError("the decision matrix must be two-dimensional (alternatives × criteria)")
+    if not np.isfinite(x).all():
+        raise ValueError("the decision matrix has missing or infinite values; fill or drop "
+                         "those alternatives first")
+    return x
+
+
+def _weights(weights, n: int) -> np.ndarray:
+    w = np.asarray(weights, dtype="float64").reshape(-1)
+    if w.shape[0] != n:
+        raise ValueError(f"{w.shape[0]} weights for {n} criteria")
+    if (w < 0).any() or not np.isfinite(w).all():
+        raise ValueError("weights must be finite and not negative")
+    if w.sum() <= 0:
+        raise ValueError("at least one weight must be positive")
+    return w / w.sum()
+
+
+def _benefit(benefit, n: int) -> np.ndarray:
+    if benefit is None:
+        return np.ones(n, dtype=bool)
+    b = np.asarray(benefit, dtype=bool).reshape(-1)
+    if b.shape[0] != n:
+        raise ValueError(f"{b.shape[0]} benefit flags for {n} criteria")
+    return b
+
+
+def minmax_normalize(matrix, benefit=None) -> np.ndarray:
+    """Scale each column to [0, 1]: the best value becomes 1, the worst 0.
+
+    For a benefit column (``True``) r = (x − min) / (max − min); for a cost column
+    r = (max − x) / (max − min). A constant column cannot tell alternatives apart and
+    becomes 0 (it then adds nothing to a weighted sum).
+
+    Parameters
+    ----------
+    matrix : array_like, shape (m, n)
+    benefit : array_like of bool, shape (n,), optional
+        ``True`` where larger is better (default: every column).
+
+    Examples
+    --------
+    >>> minmax_normalize([[1, 10], [3, 10], [2, 10]]).tolist()
+    [[0.0, 0.0], [1.0, 0.0], [0.5, 0.0]]
+    >>> minmax_normalize([[1], [3]], benefit=[False]).tolist()
+    [[1.0], [0.0]]
+    """
+    x = _matrix(matrix)
+    b = _benefit(benefit, x.shape[1])
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    span = hi - lo
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(b, x - lo, hi - x) / span
+    return np.where(span > 0, r, 0.0)
+
+
+def vector_normalize(matrix) -> np.ndarray:
+    """Divide each column by its Euclidean norm (TOPSIS's normalisation, Hwang & Yoon 1981).
+
+    A column of zeros stays zero.
+
+    Examples
+    --------
+    >>> vector_normalize([[3, 0], [4, 0]]).tolist()
+    [[0.6, 0.0], [0.8, 0.0]]
+    """
+    x = _matrix(matrix)
+    norm = np.sqrt((x ** 2).sum(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(norm > 0, x / norm, 0.0)
+
+
+def entropy_weights(matrix) -> np.ndarray:
+    """Objective criterion weights from Shannon entropy (Hwang & Yoon 1981; Zeleny 1982).
+
+    With m alternatives: p_ij = x_ij / Σ_i x_ij, e_j = −k Σ_i p_ij ln p_ij with k = 1 / ln m
+    and 0·ln 0 = 0, d_j = 1 − e_j, w_j = d_j / Σ_j d_j. A criterion on which the
+    alternatives differ more carries more information and gets more weight; a constant
+    (or all-zero) column gets weight 0. If no column varies, the weights are equal.
+
+    Parameters
+    ----------
+    matrix : array_like, shape (m, n)
+        The raw, non-negative decision matrix (decisions §7: entropy on raw values, not on
+        normalised ones); m ≥ 2.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Weights summing to 1.
+
+    Examples
+    --------
+    Xu (2004), *EJOR* 156(2): 530-532, the example reproduced in ``tests/test_ranking.py``:
+
+    >>> X = [[30, 30, 38, 29], [19, 54, 86, 29], [19, 15, 85, 28.9], [68, 70, 60, 29]]
+    >>> np.round(entropy_weights(X), 4).tolist()
+    [0.463, 0.3992, 0.1378, 0.0]
+    """
+    x = _matrix(matrix)
+    m, n = x.shape
+    if (x < 0).any():
+        raise ValueError("entropy weights need a non-negative matrix")
+    if m < 2:
+        raise ValueError("entropy weights need at least two alternatives")
+    total = x.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(total > 0, x / total, 0.0)
+        plogp = np.where(p > 0, p * np.log(p), 0.0)
+    e = np.where(total > 0, -plogp.sum(axis=0) / np.log(m), 1.0)
+    d = np.clip(1.0 - e, 0.0, None)
+    if d.sum() <= 1e-15:
+        return np.full(n, 1.0 / n)
+    return d / d.sum()
+
+
+def weighted_sum(matrix, weights, benefit=None) -> np.ndarray:
+    """Simple additive weighting on min-max normalised columns: scores in [0, 1].
+
+    s_i = Σ_j w_j r_ij with r from :func:`minmax_normalize` and the weights rescaled to
+    sum to 1. An alternative best on every criterion scores 1.
+
+    Examples
+    --------
+    >>> weighted_sum([[1, 5], [3, 1], [2, 3]], [0.75, 0.25], [True, True]).tolist()
+    [0.25, 0.75, 0.5]
+    """
+    x = _matrix(matrix)
+    w = _weights(weights, x.shape[1])
+    return minmax_normalize(x, benefit) @ w
+
+
+def topsis(matrix, weights, benefit=None, details: bool = False):
+    """TOPSIS closeness to the ideal solution (Hwang & Yoon 1981), in [0, 1].
+
+    Steps: vector-normalise each column (:func:`vector_normalize`), multiply by the
+    weights (rescaled to sum to 1), take the ideal A⁺ (best value of each column: the
+    maximum for benefit, the minimum for cost criteria) and the anti-ideal A⁻, the
+    Euclidean distances S⁺ and S⁻ of each alternative to them, and C = S⁻ / (S⁺ + S⁻).
+    If an alternative equals both (every alternative identical) C is 0.5.
+
+    Parameters
+    ----------
+    matrix : array_like, shape (m, n)
+    weights : array_like, shape (n,)
+    benefit : array_like of bool, shape (n,), optional
+        ``True`` where larger is better (default: every column).
+    details : bool
+        Also return a dict with the normalised and weighted matrices, A⁺, A⁻, S⁺, S⁻.
+
+    Examples
+    --------
+    Hwang & Yoon's (1981, p. 133) fighter-aircraft example (attribute 4, cost, is the
+    only cost criterion); their closeness values are 0.643, 0.268, 0.613, 0.312:
+
+    >>> X = [[2.0, 1500, 20000, 5.5, 5, 9], [2.5, 2700, 18000, 6.5, 3, 5],
+    ...      [1.8, 2000, 21000, 4.5, 7, 7], [2.2, 1800, 20000, 5.0, 5, 5]]
+    >>> c = topsis(X, [0.2, 0.1, 0.1, 0.1, 0.2, 0.3], [1, 1, 1, 0, 1, 1])
+    >>> np.round(c, 3).tolist(), ranks(c).tolist()
+    ([0.643, 0.268, 0.614, 0.312], [1, 4, 2, 3])
+    """
+    x = _matrix(matrix)
+    w = _weights(weights, x.shape[1])
+    b = _benefit(benefit, x.shape[1])
+    r = vector_normalize(x)
+    v = r * w
+    best = np.where(b, v.max(axis=0), v.min(axis=0))
+    worst = np.where(b, v.min(axis=0), v.max(axis=0))
+    s_plus = np.sqrt(((v - best) ** 2).sum(axis=1))
+    s_minus = np.sqrt(((v - worst) ** 2).sum(axis=1))
+    denom = s_plus + s_minus
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(denom > 0, s_minus / denom, 0.5)
+    if details:
+        return c, {"normalized": r, "weighted": v, "ideal": best, "anti_ideal": worst,
+                   "s_plus": s_plus, "s_minus": s_minus}
+    return c
+
+
+METHODS = {"weighted_sum": weighted_sum, "topsis": topsis}
+
+
+def score(matrix, weights, benefit=None, method: str = "topsis") -> np.ndarray:
+    """Scores by ``method`` (``"weighted_sum"`` or ``"topsis"``).
+
+    >>> score([[1, 2], [2, 1]], [1, 0], method="weighted_sum").tolist()
+    [0.0, 1.0]
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {sorted(METHODS)}")
+    return METHODS[method](matrix, weights, benefit)
+
+
+def ranks(scores) -> np.ndarray:
+    """Ranks, 1 = highest score; ties share the best rank ("competition" ranking).
+
+    >>> ranks([0.2, 0.9, 0.2, 0.5]).tolist()
+    [3, 1, 3, 2]
+    """
+    s = pd.Series(np.asarray(scores, dtype="float64"))
+    return s.rank(ascending=False, method="min").astype(int).to_numpy()
+
+
+def rollup_specialties(groups: pd.DataFrame, score_col: str = "score",
+                       persons: pd.Series | None = None, drivers: int = 3) -> pd.DataFrame:
+    """Roll disease-group scores up to clinical specialties (one specialty per group).
+
+    A specialty's score is the best score among its disease groups (a specialty is a
+    priority when one of its diseases is; averaging would let a specialty with many minor
+    groups sink its one major group). The driving groups are its groups in score order.
+    New cases are *not* summed across groups: a person with two diseases of one specialty
+    would count twice. ``persons`` gives each specialty's distinct persons (computed from
+    person-level data, see :func:`healthmap.ranking_data.specialty_persons`); without it
+    the column is left empty rather than filled with a sum that overcounts.
+
+    Parameters
+    ----------
+    groups : DataFrame
+        One row per disease group with ``group_code``, ``specialty_code`` and ``score_col``;
+        optional ``name`` (shown in the drivers), ``specialty_name``.
+    persons : Series, optional
+        Distinct persons per ``specialty_code``.
+    drivers : int
+        How many driving groups to name.
+
+    Returns
+    -------
+    DataFrame
+        One row per specialty, best first: ``specialty_code``, [``specialty_name``],
+        ``score``, ``rank``, ``n_groups``, ``top_group``, ``drivers`` (names with scores),
+        ``persons``.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"group_code": ["CRC", "GC", "HT"], "name": ["CRC", "GC", "HT"],
+    ...                   "specialty_code": ["GI", "GI", "CARD"], "score": [0.8, 0.5, 0.6]})
+    >>> out = rollup_specialties(g, persons=pd.Series({"GI": 150, "CARD": 90}))
+    >>> out[["specialty_code", "score", "rank", "n_groups", "drivers", "persons"]].values.tolist()
+    [['GI', 0.8, 1, 2, 'CRC 0.80; GC 0.50', 150], ['CARD', 0.6, 2, 1, 'HT 0.60', 90]]
+    """
+    names = groups["name"] if "name" in groups.columns else groups["group_code"]
+    g = groups.assign(_name=names.astype(str)).sort_values(score_col, ascending=False,
+                                                          kind="stable")
+    rows = []
+    for spec, sub in g.groupby("specialty_code", sort=False):
+        top = sub.head(drivers)
+        row = {"specialty_code": spec}
+        if "specialty_name" in sub.columns:
+            row["specialty_name"] = sub["specialty_name"].iloc[0]
+        row.update(score=float(sub[score_col].iloc[0]), n_groups=len(sub),
+                   top_group=sub["group_code"].iloc[0],
+                   drivers="; ".join(f"{n} {s:.2f}" for n, s in zip(top["_name"],
+                                                                     top[score_col])))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["rank"] = ranks(out["score"])
+    out["persons"] = (out["specialty_code"].map(persons).astype("Int64") if persons is not None
+                      else pd.Series(pd.NA, index=out.index, dtype="Int64"))
+    out = out.sort_values(["rank", "specialty_code"], kind="stable").reset_index(drop=True)
+    cols = ["specialty_code"] + (["specialty_name"] if "specialty_name" in out.columns else [])
+    return out[cols + ["score", "rank", "n_groups", "top_group", "drivers", "persons"]]
