@@ -98,6 +98,7 @@ class DiseaseGroup(Base):
     specialty_zh: Mapped[str] = mapped_column(String(100))
     specialty_en: Mapped[str] = mapped_column(String(200))
     screening_target: Mapped[str | None] = mapped_column(String(40))
+    denominator_sex: Mapped[str | None] = mapped_column(String(1))  # M/F: sex-specific rate
 
 
 class Icd3Group(Base):
@@ -304,6 +305,18 @@ class UserSession(Base):
     password_epoch: Mapped[int] = mapped_column(Integer, default=0)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     ended_reason: Mapped[str | None] = mapped_column(String(20))
+
+
+class LoginTicket(Base):
+    """A one-time, one-minute ticket that turns a successful login in the app into the
+    session cookie (redeemed by the ``/api/session`` route, which sets the cookie)."""
+
+    __tablename__ = "login_tickets"
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), ForeignKey("users.username"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class LoginThrottle(Base):

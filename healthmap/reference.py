@@ -32,7 +32,7 @@ def load_disease_groups(path: Path | None = None) -> pd.DataFrame:
     """Disease groups with their ICD-10 ranges and specialty; checks codes and overlaps."""
     path = path or DATA_DIR / "disease_groups.csv"
     df = _read(path, ["group_code", "name_zh", "name_en", "icd_ranges", "specialty_code",
-                      "specialty_zh", "specialty_en", "screening_target"])
+                      "specialty_zh", "specialty_en", "screening_target", "denominator_sex"])
     if df["group_code"].duplicated().any():
         dup = df.loc[df["group_code"].duplicated(), "group_code"].tolist()
         raise ReferenceDataError(f"{path.name}: duplicate group codes {dup}")
@@ -54,7 +54,12 @@ def load_disease_groups(path: Path | None = None) -> pd.DataFrame:
     spec = df.groupby("specialty_code")[["specialty_zh", "specialty_en"]].nunique()
     if (spec > 1).any().any():
         raise ReferenceDataError(f"{path.name}: a specialty code has two different names")
+    bad_sex = ~df["denominator_sex"].isin(["", "M", "F"])
+    if bad_sex.any():
+        raise ReferenceDataError(f"{path.name}: denominator_sex must be M, F or empty "
+                                 f"(groups {df.loc[bad_sex, 'group_code'].tolist()})")
     df["screening_target"] = df["screening_target"].replace("", None)
+    df["denominator_sex"] = df["denominator_sex"].replace("", None)
     return df
 
 
