@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-UNSTABLE_BELOW = 20  # domain.md §4: estimates from fewer than 20 cases are flagged unstable
+UNSTABLE_BELOW = 20  # docs/definitions.md: estimates from fewer than 20 cases are flagged unstable
 
 
 def _arr(x, name: str) -> np.ndarray:
