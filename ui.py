@@ -86,10 +86,11 @@ def guard(page: str) -> dict | None:
 
 
 def record_export(target: str, detail: str = "") -> None:
-    """Download-button callback: write the export to the audit log."""
+    """Download-button callback: write the export to the audit log (the public's too, as
+    ``anonymous``)."""
     user = current_user()
-    if user:
-        audit.record(engine(), user["username"], "export", target, detail, role=user["role"])
+    audit.record(engine(), user["username"] if user else "anonymous", "export", target, detail,
+                 role=user["role"] if user else None)
 
 
 def version() -> int:

@@ -119,16 +119,23 @@ def cmd_report(args) -> int:
     f = Filters(years=years, groups=tuple(args.group or ()), icd3=icd, level=args.level,
                 setting=None if args.setting == "all" else args.setting)
     table = report(engine, args.measure, f, standard=args.standard, public=args.public)
-    out = sys.stdout
-    if args.format == "csv":
-        table.to_csv(out if not args.output else args.output, index=False)
+    from healthmap import audit, exports
+
+    if args.format == "csv":  # one export writer for every export (formula-safe cells)
+        (Path(args.output).write_bytes(exports.to_csv_bytes(table)) if args.output
+         else sys.stdout.write(exports.csv_text(table)))
     elif args.format == "json":
         text = table.to_json(orient="records", force_ascii=False, indent=1)
         (Path(args.output).write_text(text, encoding="utf-8") if args.output else print(text))
     else:
         if not args.output:
             raise CliError("--format xlsx needs --output FILE.xlsx")
-        table.to_excel(args.output, index=False)
+        Path(args.output).write_bytes(exports.to_xlsx_bytes(table))
+    from healthmap.access import Actor
+
+    audit.record(engine, Actor.cli().username, "export", f"report:{args.measure}",
+                 f"format={args.format} public={args.public} years={list(years)} "
+                 f"rows={len(table)}", role="admin")
     return 0
 
 

@@ -1,11 +1,9 @@
 """Data management: templates, upload, validation table, import with progress, import log."""
 
-import io
-
 import streamlit as st
 
 import ui
-from healthmap import audit, auth, summary
+from healthmap import audit, auth, exports, summary
 from healthmap.ingest import KINDS, import_file
 from healthmap.ingest.contract import columns_doc, template_frame
 from healthmap.queries import overview
@@ -21,12 +19,10 @@ with st.expander(ui.t("data.columns"), expanded=False):
     st.dataframe(columns_doc(kind), hide_index=True, width="stretch")
     tpl = template_frame(kind)
     c1, c2 = st.columns(2)
-    c1.download_button(f"{ui.t('data.template')} CSV", tpl.to_csv(index=False).encode("utf-8-sig"),
+    c1.download_button(f"{ui.t('data.template')} CSV", exports.to_csv_bytes(tpl),
                        f"template_{kind}.csv", "text/csv", key="tpl_csv")
-    buf = io.BytesIO()
-    tpl.to_excel(buf, index=False)
-    c2.download_button(f"{ui.t('data.template')} Excel", buf.getvalue(), f"template_{kind}.xlsx",
-                       key="tpl_xlsx")
+    c2.download_button(f"{ui.t('data.template')} Excel", exports.to_xlsx_bytes(tpl),
+                       f"template_{kind}.xlsx", key="tpl_xlsx")
 
 types = ["csv", "xlsx", "xls"] + (["geojson", "json", "zip", "gpkg"] if kind == "areas" else [])
 upload = st.file_uploader(ui.t("data.file"), type=types, key=f"upload_{kind}")
@@ -65,9 +61,12 @@ if upload is not None and st.button(ui.t("data.import"), type="primary", key="do
             "row": ui.t("col.row"), "column": ui.t("col.column"), "value": ui.t("col.value"),
             "reason": ui.t("col.reason")})
         st.dataframe(problems, hide_index=True, width="stretch", key="problems")
-        st.download_button(ui.t("common.download_csv"),
-                           problems.to_csv(index=False).encode("utf-8-sig"),
-                           f"problems_{kind}.csv", "text/csv", key="problems_csv")
+        st.download_button(ui.t("common.download_csv"), exports.to_csv_bytes(
+            problems, exports.Stamp(user["username"], f"{ui.t('data.invalid', n=len(problems))}"
+                                    f" · {kind}:{upload.name}", personal=True)),
+                           f"problems_{kind}.csv", "text/csv", key="problems_csv",
+                           on_click=ui.record_export,
+                           kwargs={"target": f"problems:{kind}", "detail": f"rows={len(problems)}"})
 
 st.subheader(ui.t("data.loaded"))
 info = overview(engine)

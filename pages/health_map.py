@@ -173,7 +173,7 @@ with left:
 
     e1, e2 = st.columns(2)
     audit = {"on_click": ui.record_export, "kwargs": {"target": f"map:{measure}",
-                                                      "detail": f.describe()}} if user else {}
+                                                      "detail": f.describe()}}
     # the files are built only when clicked (callable data), not on every rerun
     e1.download_button(ui.t("common.download_csv"), lambda: exports.to_csv_bytes(shown, stamp()),
                        f"healthmap_{measure}.csv", "text/csv", key="dl_csv", **audit)

@@ -112,7 +112,7 @@ def test_export_stamp_in_csv_and_excel():
     df = pd.DataFrame({"姓名": ["张*"], "n": [1]})
     raw = exports.to_csv_bytes(df, stamp)
     text = raw.decode("utf-8-sig")
-    assert text.startswith("# 导出人 / exported by: demo_screening\n")
+    assert text.startswith("# 导出人 / exported by: demo_screening\r\n")  # CRLF (RFC 4180)
     assert "2025-06-30 09:05:00" in text and "不得外传" in text
     back = pd.read_csv(io.BytesIO(raw), comment="#", encoding="utf-8-sig")
     assert back.to_dict("list") == {"姓名": ["张*"], "n": [1]}
