@@ -1,0 +1,261 @@
+"""The disease-group indicator table the key-specialty ranking is built on (domain.md §5).
+
+One row per disease group for a period (whole years) and a setting, from the summary
+tables through :mod:`healthmap.queries` (never the raw episodes, except for the
+specialties' distinct persons, see :func:`specialty_persons`):
+
+* ``new_cases`` and ``incidence`` (crude, per 100,000, exact Poisson interval) and ``asr``
+  (age-standardised, gamma interval) over **all settings**: a new case is a person's first
+  diagnosis in the group in the year, wherever it was made;
+* ``episodes``, ``out_episodes`` and ``outward_referral`` (%, Wilson interval) in the chosen
+  setting (inpatient by default);
+* ``cost_per_case`` over all the group's residents' episodes in the setting, in and out of
+  the county (decisions §7), and ``cost_in_county`` / ``cost_out_county`` beside it (yuan);
+* ``fund_outflow``: fund paid for out-of-county episodes in the setting (yuan);
+* ``trend``: change of new cases per year over up to the last 5 years (log-linear fit,
+  % a year) and ``trend_cases`` (the yearly counts);
+* ``unstable``: fewer than 20 new cases (domain.md §4).
+
+The ranking criteria are all "higher = higher priority" (decisions §7):
+:data:`CRITERIA` says which column each criterion reads, which count its sampling noise
+rests on (for :func:`healthmap.ranking_stability.rank_stability`) and its unit.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, distinct, func, select
+
+from healthmap import metrics, queries
+from healthmap.codes import AGE_GROUPS
+from healthmap.models import DiseaseGroup, Episode, Icd3Group
+from healthmap.queries import Filters
+from healthmap.reference import cached_standard_weights
+
+UNSTABLE_BELOW = 20  # domain.md §4
+
+
+@dataclass(frozen=True)
+class Criterion:
+    column: str  # column of the indicator table
+    count: str  # the count its sampling noise rests on
+    unit: str
+    benefit: bool = True  # decisions §7: higher = higher priority for every input
+
+
+CRITERIA: dict[str, Criterion] = {
+    "incidence": Criterion("incidence", "new_cases", "per 100,000"),
+    "outward_referral": Criterion("outward_referral", "out_episodes", "%"),
+    "cost_per_case": Criterion("cost_per_case", "episodes", "yuan"),
+    "fund_outflow": Criterion("fund_outflow", "out_episodes", "yuan"),
+}
+DEFAULT_CRITERIA = ("incidence", "outward_referral", "cost_per_case")
+
+
+def icd3_group_map(engine: Engine) -> dict[str, str]:
+    """ICD-10 three-character category → disease group code (the ``icd3_groups`` table)."""
+    with engine.connect() as conn:
+        return dict(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)).all())
+
+
+def _county_population(engine: Engine, years: tuple[int, ...], by_age: bool, sex: str | None,
+                       rows: pd.DataFrame | None, up: dict[str, str]) -> pd.DataFrame:
+    pop = queries.population(engine, years, by_age=by_age, sex=sex, rows=rows)
+    pop = pop[pop["area_code"].map(up).notna()]  # township level: each person once
+    keys = ["age_group"] if by_age else []
+    if not keys:
+        return pd.DataFrame({"persons": [float(pop["persons"].sum())]})
+    return pop.groupby(keys, as_index=False)["persons"].sum()
+
+
+def _log_linear_trend(counts: np.ndarray) -> float:
+    """Average change per year (%) of a yearly count series, from a least-squares line on
+    log(count + 0.5); ``nan`` with fewer than 3 years or no case at all.
+
+    >>> round(_log_linear_trend(np.array([99.5, 109.5, 120.5, 132.6])), 1)
+    10.0
+    """
+    if len(counts) < 3 or not np.any(counts):
+        return float("nan")
+    y = np.log(np.asarray(counts, dtype=float) + 0.5)
+    slope = np.polyfit(np.arange(len(y)), y, 1)[0]
+    return float((np.exp(slope) - 1) * 100)
+
+
+def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None = "inpatient",
+                     standard: str = "china_2000", frame: pd.DataFrame | None = None,
+                     pop_rows: pd.DataFrame | None = None, trend_years: int = 5,
+                     all_years: list[int] | None = None) -> pd.DataFrame:
+    """The indicator table: one row per disease group (see the module text).
+
+    Parameters
+    ----------
+    years : tuple of int
+        The period (whole years; person-years as denominators).
+    setting : {"inpatient", "outpatient", None}
+        Setting of the referral, cost and fund figures (``None``: both).
+    standard : str
+        Standard population of the age-standardised rate.
+    frame, pop_rows : DataFrame, optional
+        Cached :func:`healthmap.queries.load_cells_frame` of ``years`` and population rows.
+    trend_years : int
+        How many years up to the period's last year the trend covers.
+    all_years : list of int, optional
+        The years with data (default: read from the database).
+    """
+    if not years:
+        raise ValueError("choose at least one year")
+    years = tuple(sorted(years))
+    groups = queries.disease_groups(engine)
+    to_group = icd3_group_map(engine)
+    up = queries.area_set(engine, "township").up
+
+    # new cases by group and age, all settings
+    nc = queries.cells(engine, Filters(years=years, setting=None), ["icd3", "age_group"],
+                       None, frame)
+    nc["group_code"] = nc["icd3"].map(to_group)
+    nc = nc.dropna(subset=["group_code"])
+    cases_age = (nc.groupby(["group_code", "age_group"])["new_cases"].sum().unstack()
+                 .reindex(index=groups["group_code"], columns=list(AGE_GROUPS)).fillna(0.0))
+    cases = nc.groupby("group_code")["new_cases"].sum().reindex(groups["group_code"],
+                                                                fill_value=0)
+    # episodes, referral, cost and fund in the setting, by in/out of county
+    ep = queries.cells(engine, Filters(years=years, setting=setting), ["icd3", "in_county"],
+                       None, frame)
+    ep["group_code"] = ep["icd3"].map(to_group)
+    ep = ep.dropna(subset=["group_code"])
+    ep["in_county"] = ep["in_county"].astype(bool)
+    cols = ["episodes", "cost_sum", "fund_sum"]
+    inside = ep[ep["in_county"]].groupby("group_code")[cols].sum().reindex(
+        groups["group_code"], fill_value=0).astype(float)
+    outside = ep[~ep["in_county"]].groupby("group_code")[cols].sum().reindex(
+        groups["group_code"], fill_value=0).astype(float)
+
+    t = pd.DataFrame({"group_code": groups["group_code"].to_numpy()})
+    for c in ("name_zh", "name_en", "icd_ranges", "specialty_code", "specialty_zh",
+              "specialty_en"):
+        t[c] = groups[c].to_numpy()
+    t["new_cases"] = cases.to_numpy(dtype=float)
+
+    # denominators: person-years, women or men only where the group says so
+    sexes = (groups["denominator_sex"].where(groups["denominator_sex"].isin(["M", "F"]))
+             if "denominator_sex" in groups.columns else pd.Series([None] * len(groups)))
+    persons, asr, asr_lo, asr_hi = [], [], [], []
+    weights = cached_standard_weights()[standard].reindex(list(AGE_GROUPS)).to_numpy()
+    age_pop: dict = {}
+    for i, sex in enumerate(sexes.where(sexes.notna(), None)):
+        key = sex or "T"
+        if key not in age_pop:
+            total = _county_population(engine, years, False, sex, pop_rows, up)
+            by_age = _county_population(engine, years, True, sex, pop_rows, up)
+            age_pop[key] = (float(total["persons"].sum()),
+                            by_age.set_index("age_group")["persons"].reindex(
+                                list(AGE_GROUPS)).fillna(0.0).to_numpy())
+        n_total, n_age = age_pop[key]
+        persons.append(n_total)
+        if n_age.sum() > 0:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r, lo, hi = metrics.age_standardized_rate(
+                    cases_age.iloc[i].to_numpy(), n_age, weights, **_reweight())
+            asr.append(float(r)), asr_lo.append(float(lo)), asr_hi.append(float(hi))
+        else:
+            asr.append(np.nan), asr_lo.append(np.nan), asr_hi.append(np.nan)
+    t["population"] = persons
+    t["incidence"] = metrics.crude_rate(t["new_cases"], t["population"])
+    t["incidence_low"], t["incidence_high"] = metrics.crude_rate_ci(t["new_cases"],
+                                                                    t["population"])
+    t["asr"], t["asr_low"], t["asr_high"] = asr, asr_lo, asr_hi
+
+    t["episodes"] = (inside["episodes"] + outside["episodes"]).to_numpy(dtype=float)
+    t["out_episodes"] = outside["episodes"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["outward_referral"] = np.where(t["episodes"] > 0,
+                                         t["out_episodes"] / t["episodes"] * 100, np.nan)
+        lo, hi = metrics.proportion_ci(t["out_episodes"], t["episodes"])
+        t["outward_referral_low"], t["outward_referral_high"] = lo * 100, hi * 100
+        cost = (inside["cost_sum"] + outside["cost_sum"]).to_numpy(dtype=float)
+        t["cost_per_case"] = np.where(t["episodes"] > 0, cost / t["episodes"], np.nan)
+        t["cost_in_county"] = np.where(inside["episodes"] > 0,
+                                       inside["cost_sum"] / inside["episodes"], np.nan)
+        t["cost_out_county"] = np.where(outside["episodes"] > 0,
+                                        outside["cost_sum"] / outside["episodes"], np.nan)
+    t["fund_outflow"] = outside["fund_sum"].to_numpy(dtype=float)
+
+    # trend of new cases over the last years up to the period's end
+    known = all_years if all_years is not None else queries.periods(engine)
+    span = tuple(y for y in known if years[-1] - trend_years < y <= years[-1])
+    yearly = queries.cells(engine, Filters(years=span, setting=None), ["year", "icd3"], None)
+    yearly["group_code"] = yearly["icd3"].map(to_group)
+    per_year = (yearly.dropna(subset=["group_code"]).groupby(["group_code", "year"])[
+        "new_cases"].sum().unstack().reindex(index=groups["group_code"], columns=list(span))
+        .fillna(0.0))
+    t["trend"] = [_log_linear_trend(row) for row in per_year.to_numpy()]
+    t["trend_cases"] = [[int(v) for v in row] for row in per_year.to_numpy()]
+    t["trend_years"] = ",".join(map(str, span))
+    t["unstable"] = t["new_cases"] < UNSTABLE_BELOW
+    return t
+
+
+def _reweight() -> dict:
+    """Empty age groups are re-weighted (with a warning) where metrics supports it."""
+    import inspect
+
+    params = inspect.signature(metrics.age_standardized_rate).parameters
+    return {"on_empty": "reweight"} if "on_empty" in params else {}
+
+
+def decision_matrix(table: pd.DataFrame, criteria=DEFAULT_CRITERIA
+                    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """The groups that can be ranked and their matrix, counts and benefit flags.
+
+    Groups with no new case and no episode in the period are left out (nothing to rank);
+    a missing referral rate or cost (no episode in the setting) counts as 0, the lowest
+    priority on that criterion.
+
+    >>> t = pd.DataFrame({"group_code": ["A", "B", "C"], "incidence": [10.0, 0.0, 5.0],
+    ...     "new_cases": [50, 0, 25], "outward_referral": [20.0, np.nan, np.nan],
+    ...     "out_episodes": [4, 0, 0], "episodes": [20, 0, 0]})
+    >>> rows, x, n, b = decision_matrix(t, ("incidence", "outward_referral"))
+    >>> rows["group_code"].tolist(), x.tolist(), n.tolist(), b.tolist()
+    (['A', 'C'], [[10.0, 20.0], [5.0, 0.0]], [[50.0, 4.0], [25.0, 0.0]], [True, True])
+    """
+    unknown = [c for c in criteria if c not in CRITERIA]
+    if unknown:
+        raise ValueError(f"unknown criteria {unknown}; choose from {sorted(CRITERIA)}")
+    keep = (table["new_cases"] > 0) | (table["episodes"] > 0)
+    rows = table[keep].reset_index(drop=True)
+    x = np.column_stack([rows[CRITERIA[c].column].astype(float).fillna(0.0).to_numpy()
+                         for c in criteria])
+    n = np.column_stack([rows[CRITERIA[c].count].astype(float).fillna(0.0).to_numpy()
+                         for c in criteria])
+    b = np.array([CRITERIA[c].benefit for c in criteria])
+    return rows, x, n, b
+
+
+def specialty_persons(engine: Engine, years: tuple[int, ...]) -> pd.Series:
+    """Distinct persons per specialty, each person once per specialty and year.
+
+    The summaries carry new cases per disease group, which cannot be added across the
+    groups of a specialty (a person with colorectal and gastric cancer would count twice
+    for 胃肠外科). This reads the episodes table with **one grouped SQL query** (all
+    settings, the groups' current specialty) and sums the per-year counts, matching the
+    groups' new cases (a person counts once per group and year). Callers cache the
+    result per period (the page does, keyed on the data version).
+
+    Returns a Series indexed by ``specialty_code``.
+    """
+    stmt = (select(DiseaseGroup.specialty_code, Episode.year,
+                   func.count(distinct(Episode.person_id)))
+            .join(Icd3Group, Icd3Group.icd3 == Episode.icd3)
+            .join(DiseaseGroup, DiseaseGroup.group_code == Icd3Group.group_code)
+            .where(Episode.year.in_(tuple(years)))
+            .group_by(DiseaseGroup.specialty_code, Episode.year))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    df = pd.DataFrame(rows, columns=["specialty_code", "year", "persons"])
+    return df.groupby("specialty_code")["persons"].sum().astype(int)
