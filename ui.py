@@ -13,7 +13,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from healthmap import access, audit, auth, i18n, pagespec, queries
+from healthmap import access, audit, auth, i18n, pagespec, queries, sessions
 from healthmap.config import database_url
 from healthmap.db import make_engine
 
@@ -43,11 +43,51 @@ def headers(df: pd.DataFrame) -> pd.DataFrame:
                               if f"col.{c}" in i18n.TEXT})
 
 
+def client_address() -> str | None:
+    """The visitor's address for throttling: from the proxy header named by
+    ``HEALTHMAP_PROXY_HEADER`` (only set it behind a proxy that writes that header), else
+    the address Streamlit reports."""
+    import os
+
+    header = os.environ.get("HEALTHMAP_PROXY_HEADER", "").strip()
+    try:
+        if header:
+            value = st.context.headers.get(header)
+            if value:
+                return value.split(",")[0].strip()
+        return st.context.ip_address
+    except Exception:  # no request context (AppTest)
+        return None
+
+
+def _cookie_token() -> str | None:
+    try:
+        return st.context.cookies.get(sessions.COOKIE)
+    except Exception:  # no request context (AppTest)
+        return None
+
+
 def current_user() -> dict | None:
-    """The logged-in user, or ``None``; logs out after the idle timeout."""
+    """The logged-in user, or ``None``.
+
+    The session cookie (see :mod:`healthmap.sessions`) is checked on every run, so a
+    reload, a typed URL or a new tab stay logged in, and a logout, an idle or absolute
+    timeout, a disabled account or a password reset end it on the next interaction.
+    """
+    token = _cookie_token()
+    if token:
+        user, reason = sessions.validate(engine(), token)
+        if user:
+            st.session_state["user"] = user
+            return user
+        if reason in ("idle", "expired"):
+            st.session_state["timed_out"] = True
+        st.session_state.pop("user", None)
+        return None
     user = st.session_state.get("user")
     if not user:
         return None
+    # logged in in this tab before the cookie was set (or by a test): idle timeout here
     last = st.session_state.get("last_seen")
     now = dt.datetime.now()
     if last and now - last > auth.SESSION_TIMEOUT:
@@ -56,6 +96,32 @@ def current_user() -> dict | None:
         return None
     st.session_state["last_seen"] = now
     return user
+
+
+def log_in(user: dict) -> None:
+    """After a successful login: remember the user in this tab and send the browser to
+    ``/api/session`` with a one-time ticket, which sets the session cookie and opens the
+    role's landing page."""
+    st.session_state["user"] = user
+    st.session_state["last_seen"] = dt.datetime.now()
+    ticket = sessions.issue_ticket(engine(), user["username"])
+    # the ticket is random URL-safe text made here, never user input
+    st.html(f"<script>window.location.replace('/api/session?ticket={ticket}')</script>",
+            unsafe_allow_javascript=True)
+    st.caption(t("auth.redirecting"))
+
+
+def log_out() -> None:
+    """End the session everywhere (other tabs see the login page on their next
+    interaction) and clear the cookie."""
+    user = st.session_state.pop("user", None)
+    token = _cookie_token()
+    if token:
+        sessions.end_session(engine(), token, "logout")
+    if user:
+        audit.record(engine(), user["username"], "logout", role=user["role"])
+    st.html("<script>window.location.replace('/api/logout')</script>",
+            unsafe_allow_javascript=True)
 
 
 def role() -> str | None:

@@ -7,23 +7,56 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from healthmap import db, geo, summary
-from healthmap.config import secret_key
+from healthmap.config import SecretKeyError, fingerprint, secret_key
 from healthmap.models import Area, AreaAlias, DiseaseGroup, Icd3Group
 from healthmap.reference import (icd3_to_group, load_area_aliases, load_disease_groups,
                                  load_reference_areas)
 
 
-def init_database(engine: Engine, builtin_areas: bool = True) -> dict[str, int]:
+def init_database(engine: Engine, builtin_areas: bool = True, kind: str = "real"
+                  ) -> dict[str, int]:
     """Migrate the schema, create the secret key, sync disease groups and built-in areas.
 
-    Safe to run again: it only adds what is missing and rebuilds summaries when the disease
-    groups changed. Returns counts of what it did.
+    ``kind`` marks a new database as ``real`` (``init``) or ``demo`` (``demo`` and the
+    app's first start); a real database is never turned into a demo one
+    (:class:`healthmap.db.DemoDatabaseError`). Safe to run again: it only adds what is
+    missing and rebuilds summaries when the disease groups changed.
     """
+    known = db.database_kind(engine) if db.is_initialised(engine) else None
+    if kind == "demo" and known == "real":
+        raise db.DemoDatabaseError(
+            "this database was set up with `init` for real data: demo data and demo "
+            "accounts are never loaded into it; use a new database file for the demo")
     db.upgrade(engine)
-    secret_key(create=True)
+    if db.get_meta(engine, "database_kind") is None:
+        with Session(engine) as s, s.begin():
+            db.set_meta(s, "database_kind", known or kind)
+    check_key(engine, create=True)
     out = {"disease_groups_changed": int(sync_disease_groups(engine))}
     out["areas_added"] = load_builtin_areas(engine) if builtin_areas else 0
     return out
+
+
+def check_key(engine: Engine, create: bool = False) -> str:
+    """Make sure the hashing key is the one this database was set up with.
+
+    The first call stores the key's fingerprint in the database; later calls compare. A
+    different key is refused with a clear message: with it every ID look-up and duplicate
+    check would silently fail. Returns the fingerprint.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    fp = fingerprint(secret_key(create=create, url=url))
+    stored = db.get_meta(engine, "key_fingerprint")
+    if stored is None:
+        with Session(engine) as s, s.begin():
+            db.set_meta(s, "key_fingerprint", fp)
+    elif stored != fp:
+        raise SecretKeyError(
+            f"the hashing key is not the one this database was set up with (key fingerprint "
+            f"{fp}, database expects {stored}). Point HEALTHMAP_SECRET_FILE at the database's "
+            "key file (or restore it); with another key every ID look-up and duplicate "
+            "check would silently fail.")
+    return fp
 
 
 def sync_disease_groups(engine: Engine) -> bool:

@@ -7,10 +7,12 @@ a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from healthmap import __version__
+from healthmap.access import ROLES, Actor
 
 
 class CliError(Exception):
@@ -18,9 +20,14 @@ class CliError(Exception):
 
 
 def _engine(args):
-    from healthmap.db import make_engine
+    """The database engine, after checking that the hashing key is this database's."""
+    from healthmap.bootstrap import check_key
+    from healthmap.db import is_initialised, make_engine
 
-    return make_engine(args.db)
+    engine = make_engine(args.db)
+    if is_initialised(engine):
+        check_key(engine)
+    return engine
 
 
 def _progress_printer(label: str):
@@ -47,7 +54,7 @@ def cmd_init(args) -> int:
 
         if args.admin_password is None:
             raise CliError("init needs --admin-password (or --skip-admin to add users later)")
-        problem = auth.password_problem(args.admin_password)
+        problem = auth.password_problem(args.admin_password, args.admin_user)
         if problem:
             raise CliError(f"weak administrator password: {problem}")
         auth.ensure_admin(engine, args.admin_user, args.admin_password)
@@ -155,7 +162,8 @@ def cmd_users(args) -> int:
     engine = _engine(args)
     if args.action == "list":
         for u in auth.list_users(engine):
-            print(f"{u['username']:<16} {u['role']:<12} {'active' if u['active'] else 'disabled'}"
+            print(f"{u['username']:<16} {u['role']:<14} {'active' if u['active'] else 'disabled'}"
+                  f"{'  area=' + u['area_code'] if u['area_code'] else ''}"
                   f"{'  (demo)' if u['demo'] else ''}")
         return 0
     if not args.username:
@@ -164,13 +172,18 @@ def cmd_users(args) -> int:
         if args.action == "add":
             if not args.role or not args.password:
                 raise CliError("users add needs --role and --password")
-            auth.create_user(engine, args.username, args.password, args.role, actor="cli")
+            auth.create_user(engine, args.username, args.password, args.role,
+                             actor=Actor.cli(args.actor).username, area_code=args.area,
+                             team=args.team)
         elif args.action == "disable":
-            auth.set_active(engine, args.username, False, actor="cli")
+            auth.set_active(engine, args.username, False, actor=Actor.cli(args.actor).username)
+        elif args.action == "enable":
+            auth.set_active(engine, args.username, True, actor=Actor.cli(args.actor).username)
         elif args.action == "reset-password":
             if not args.password:
                 raise CliError("users reset-password needs --password")
-            auth.reset_password(engine, args.username, args.password, actor="cli")
+            auth.reset_password(engine, args.username, args.password,
+                                actor=Actor.cli(args.actor).username)
     except auth.AuthError as exc:
         raise CliError(str(exc)) from exc
     print(f"{args.action}: {args.username} done")
@@ -244,11 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_bench)
 
     s = command("users", help="manage staff accounts")
-    s.add_argument("action", choices=["add", "disable", "reset-password", "list"])
+    s.add_argument("action", choices=["add", "disable", "enable", "reset-password", "list"])
     s.add_argument("username", nargs="?")
-    s.add_argument("--role", help="administrator, leader, planner, screening, points, "
-                                  "data_manager")
+    s.add_argument("--role", choices=list(ROLES), help="the account's role")
     s.add_argument("--password")
+    s.add_argument("--area", help="limit the account to one township (area code)")
+    s.add_argument("--team", help="limit the account to one family-doctor team")
+    s.add_argument("--actor", help="who is acting (default: the operating-system user)")
     s.set_defaults(func=cmd_users)
 
     from healthmap.commands import register_all
@@ -260,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    before = os.environ.get("HEALTHMAP_DATABASE_URL")
+    if getattr(args, "db", None):  # one command, one database: its key follows it
+        os.environ["HEALTHMAP_DATABASE_URL"] = args.db
     try:
         return args.func(args)
     except CliError as exc:
@@ -272,3 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
               file=sys.stderr)
         return 1
+    finally:
+        if before is None:
+            os.environ.pop("HEALTHMAP_DATABASE_URL", None)
+        else:
+            os.environ["HEALTHMAP_DATABASE_URL"] = before

@@ -6,6 +6,8 @@ tests can point the package at a throw-away database with ``HEALTHMAP_DATABASE_U
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -13,7 +15,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_DB_PATH = DATA_DIR / "healthmap.db"
-DEFAULT_SECRET_PATH = DATA_DIR / ".secret_key"
+FINGERPRINT_LABEL = b"healthmap key fingerprint v1"
+
+
+class SecretKeyError(RuntimeError):
+    """The hashing key is missing or is not the key this database was set up with."""
 
 
 def database_url(override: str | None = None) -> str:
@@ -32,35 +38,76 @@ def database_url(override: str | None = None) -> str:
     return f"sqlite:///{DEFAULT_DB_PATH}"
 
 
-def secret_path() -> Path:
-    return Path(os.environ.get("HEALTHMAP_SECRET_FILE", str(DEFAULT_SECRET_PATH)))
+def key_dir() -> Path:
+    """Where key files live by default: outside the project and away from the databases
+    (``$HEALTHMAP_KEY_DIR``, else ``$XDG_CONFIG_HOME/healthmap/keys`` or
+    ``~/.config/healthmap/keys``)."""
+    env = os.environ.get("HEALTHMAP_KEY_DIR", "").strip()
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME", "").strip() or str(Path.home() / ".config")
+    return Path(base) / "healthmap" / "keys"
 
 
-def secret_key(create: bool = False) -> bytes:
-    """Return the key used for keyed hashes of ID numbers.
+def secret_path(url: str | None = None) -> Path:
+    """The key file of the database at ``url``: ``HEALTHMAP_SECRET_FILE`` if set, else one
+    file per database in :func:`key_dir`, named after the database.
 
-    Taken from ``HEALTHMAP_SECRET_KEY`` if set, else from the secret file (created with a
-    random 32-byte key when ``create`` is true). The key is never committed: the default
-    file lives under ``data/`` which git ignores.
+    >>> secret_path("sqlite:////srv/a/county.db").name[:7], secret_path("sqlite:////srv/b/county.db") != secret_path("sqlite:////srv/a/county.db")
+    ('county-', True)
+    """
+    env = os.environ.get("HEALTHMAP_SECRET_FILE", "").strip()
+    if env:
+        return Path(env)
+    url = database_url(url)
+    stem = Path(url.split("?")[0].rsplit("/", 1)[-1]).stem or "database"
+    tag = hashlib.sha256(_canonical(url).encode("utf-8")).hexdigest()[:12]
+    return key_dir() / f"{stem}-{tag}.key"
+
+
+def _canonical(url: str) -> str:
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        return "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).resolve())
+    return url
+
+
+def secret_key(create: bool = False, url: str | None = None) -> bytes:
+    """Return the key used for keyed hashes of ID numbers (and derived keys).
+
+    Taken from ``HEALTHMAP_SECRET_KEY`` if set, else from the database's key file
+    (:func:`secret_path`; created with a random 32-byte key, mode 0600, when ``create`` is
+    true). The key never lives in the project folder or beside the database by default.
     """
     env = os.environ.get("HEALTHMAP_SECRET_KEY", "").strip()
     if env:
         return env.encode("utf-8")
-    path = secret_path()
+    path = secret_path(url)
     if path.exists():
         return path.read_text(encoding="utf-8").strip().encode("utf-8")
     if not create:
-        raise RuntimeError(
-            "no secret key: run `python -m healthmap init` or set HEALTHMAP_SECRET_KEY"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
+        raise SecretKeyError(
+            f"no key file {path}: run `python -m healthmap init` for this database, set "
+            "HEALTHMAP_SECRET_FILE to its key file, or HEALTHMAP_SECRET_KEY")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_hex(32)
-    path.write_text(key, encoding="utf-8")
-    try:
-        path.chmod(0o600)
-    except OSError:  # pragma: no cover - filesystems without chmod
-        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key)
     return key.encode("utf-8")
+
+
+def engine_key(engine) -> bytes:
+    """The key of the database behind ``engine`` (see :func:`secret_key`)."""
+    return secret_key(url=engine.url.render_as_string(hide_password=False))
+
+
+def fingerprint(key: bytes) -> str:
+    """A short, non-reversible fingerprint of a key (stored in the database at ``init``).
+
+    >>> fingerprint(b"k") == fingerprint(b"k"), fingerprint(b"k") != fingerprint(b"j")
+    (True, True)
+    """
+    return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
 
 
 def tile_basemap() -> dict[str, str] | None:

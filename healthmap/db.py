@@ -78,6 +78,25 @@ def set_meta(session: Session, key: str, value: str) -> None:
         row.value = value
 
 
+class DemoDatabaseError(RuntimeError):
+    """Demo data asked for in a real database, or real data in a demo database."""
+
+
+def database_kind(engine: Engine) -> str | None:
+    """``demo`` (made by ``demo`` or the app's first start), ``real`` (made by ``init``)
+    or ``None`` (not initialised). Databases older than this setting count as demo when
+    they hold demo data."""
+    kind = get_meta(engine, "database_kind")
+    if kind is None and get_meta(engine, "demo_data") == "1":
+        return "demo"
+    return kind if kind is not None else ("real" if is_initialised(engine) else None)
+
+
+def is_demo(engine: Engine) -> bool:
+    """Whether this is a demo database (synthetic data and published demo accounts)."""
+    return database_kind(engine) == "demo"
+
+
 def bump_version(session: Session) -> None:
     """Advance the data version (a cache key of the pages) inside the caller's transaction.
 

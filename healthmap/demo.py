@@ -302,7 +302,7 @@ def load_demo(engine: Engine, progress: Progress | None = None, n_residents: int
     """Initialise the database and load the demo data through the normal import path."""
     progress = progress or (lambda f, m: None)
     rng = np.random.default_rng(SEED)
-    init_database(engine)
+    init_database(engine, kind="demo")
     areas = load_reference_areas()
     towns = areas[areas["level"] == "township"].reset_index(drop=True)
     progress(0.02, "institutions")

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from healthmap import audit, auth, exports
+from healthmap import access, audit, auth, exports
 
 AUDIT_ACTIONS = ["login", "login_failed", "account_locked", "logout", "access_denied",
                  "view_personal", "export", "import", "import_rejected", "user_add",
@@ -13,22 +13,30 @@ AUDIT_ACTIONS = ["login", "login_failed", "account_locked", "logout", "access_de
 user = ui.guard("admin")
 engine = ui.engine()
 st.title(ui.t("admin.title"))
-zh = ui.lang() == "zh"
 
 st.subheader(ui.t("admin.users"))
 users = pd.DataFrame(auth.list_users(engine))
-st.dataframe(ui.headers(users), hide_index=True, width="stretch", key="users_table")
+shown_users = users.assign(role=users["role"].map(lambda r: access.role_label(r, ui.lang())))
+st.dataframe(ui.headers(shown_users), hide_index=True, width="stretch", key="users_table")
 
 with st.form("add_user"):
     st.markdown(f"**{ui.t('admin.add')}**")
     c1, c2, c3 = st.columns(3)
     name = c1.text_input(ui.t("auth.username"))
     pw = c2.text_input(ui.t("auth.password"), type="password")
-    role = c3.selectbox(ui.t("admin.role"), auth.ROLES,
-                        format_func=lambda r: auth.ROLE_LABELS[r][0 if zh else 1])
+    # least privileged first (access.ROLES order): a new account never starts as admin
+    role = c3.selectbox(ui.t("admin.role"), access.ROLES,
+                        format_func=lambda r: access.role_label(r, ui.lang()))
+    c4, c5 = st.columns(2)
+    towns = ui.area_set("township", ui.version(), str(engine.url)).areas
+    area = c4.selectbox(ui.t("admin.scope_area"), [None] + towns["code"].tolist(),
+                        format_func=lambda c: ui.t("common.all") if c is None else
+                        towns.set_index("code").at[c, "name"])
+    team = c5.text_input(ui.t("admin.scope_team"))
     if st.form_submit_button(ui.t("admin.save")):
         try:
-            auth.create_user(engine, name.strip(), pw, role, actor=user["username"])
+            auth.create_user(engine, name.strip(), pw, role, actor=user["username"],
+                             area_code=area, team=team.strip() or None)
             st.success(ui.t("admin.done"))
             st.rerun()
         except auth.AuthError as exc:
@@ -50,6 +58,12 @@ if len(users):
                 st.success(ui.t("admin.done"))
             except auth.AuthError as exc:
                 st.error(str(exc))
+
+st.subheader(ui.t("admin.failures"))
+st.dataframe(ui.headers(pd.DataFrame(auth.failures_by_account(engine),
+                                     columns=["username", "failures", "last_failure",
+                                              "wait_until"])),
+             hide_index=True, width="stretch", key="failures_table")
 
 st.subheader(ui.t("admin.audit"))
 a1, a2, a3, a4 = st.columns([2, 1.2, 1, 1])

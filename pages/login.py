@@ -1,36 +1,37 @@
 """Login / logout (local accounts; optional OpenID Connect single sign-on)."""
 
-import datetime as dt
-
 import streamlit as st
 
 import ui
-from healthmap import audit, auth, db
+from healthmap import access, audit, auth, db
 
 engine = ui.engine()
-st.title(ui.t("auth.login"))
+user = ui.current_user()
+st.title(ui.t("nav.account") if user else ui.t("auth.login"))
 if st.session_state.pop("timed_out", False):
     st.warning(ui.t("auth.timed_out"))
 
-user = ui.current_user()
 if user:
-    st.success(ui.t("auth.logged_in_as", user=user["username"], role=user["role"]))
+    st.success(ui.t("auth.logged_in_as", user=user["username"],
+                    role=access.role_label(user["role"], ui.lang())))
+    if user.get("area_code"):
+        st.caption(ui.t("auth.scope", area=user["area_code"]))
     if st.button(ui.t("auth.logout"), key="logout"):
-        audit.record(engine, user["username"], "logout", role=user["role"])
-        st.session_state.pop("user", None)
-        st.rerun()
+        ui.log_out()
+        st.stop()
     st.stop()
 
 with st.form("login"):
     name = st.text_input(ui.t("auth.username"), key="login_user")
     pw = st.text_input(ui.t("auth.password"), type="password", key="login_pw")
     submitted = st.form_submit_button(ui.t("auth.login"))
+st.caption(ui.t("auth.throttle_note"))
 if submitted:
-    found, reason = auth.authenticate(engine, name.strip(), pw)
+    with st.spinner(ui.t("auth.checking")):
+        found, reason = auth.authenticate(engine, name, pw, client=ui.client_address())
     if found:
-        st.session_state["user"] = found
-        st.session_state["last_seen"] = dt.datetime.now()
-        st.rerun()
+        ui.log_in(found)
+        st.stop()
     st.error(ui.t(f"auth.{reason}"))
 
 # Single sign-on is configuration: [auth] in .streamlit/secrets.toml (see README).
@@ -43,13 +44,13 @@ if sso_configured:
         subject = st.user.get("email") or st.user.get("sub")
         mapped = auth.user_for_sso(engine, str(subject))
         if mapped:
-            st.session_state["user"] = mapped
-            st.session_state["last_seen"] = dt.datetime.now()
             audit.record(engine, mapped["username"], "login_sso", role=mapped["role"])
-            st.rerun()
+            ui.log_in(mapped)
+            st.stop()
         st.error(ui.t("auth.sso_unmapped"))
     elif st.button(ui.t("auth.sso")):
         st.login()
 
-if db.get_meta(engine, "demo_data") == "1":
-    st.caption(ui.t("auth.demo_accounts", pw=auth.DEMO_PASSWORD))
+if db.is_demo(engine):
+    st.caption(ui.t("auth.demo_accounts", pw=auth.DEMO_PASSWORD,
+                    users="、".join(auth.DEMO_USERS.values())))

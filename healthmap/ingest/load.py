@@ -18,8 +18,8 @@ from sqlalchemy import (Boolean, Column, Connection, Date, Engine, Float, Intege
 
 from healthmap import i18n, ids, summary
 from healthmap.areas import AreaResolver
-from healthmap.config import secret_key
-from healthmap.db import bulk_insert, set_meta
+from healthmap.config import engine_key
+from healthmap.db import bulk_insert, is_demo, set_meta
 from healthmap.ingest.readers import FileReadError, file_bytes, read_table, sha256
 from healthmap.ingest.validate import Problems, ValidationContext, validate
 from healthmap.models import (Area, AreaAlias, Episode, ImportLog, Institution, Population,
@@ -117,6 +117,10 @@ def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
                  today: dt.date | None = None, demo: bool = False) -> ImportResult:
     """Validate an all-text frame (as :func:`read_table` returns) and write it atomically."""
     progress = progress or _noop
+    if not demo and kind in ("episodes", "residents", "population") and is_demo(engine):
+        p = Problems()  # real records never mix with synthetic ones (demo safety)
+        p.add(-1, "", "", "demo_database")
+        return _rejected(engine, kind, filename, file_sha256, len(df), p.frame(lang), username)
     progress(0.0, i18n.t("progress.validate", lang, n=f"{len(df):,}"))
     ctx = build_context(engine, today)
     geometry = df.pop("_geometry") if "_geometry" in df.columns else None
@@ -180,7 +184,7 @@ def _check_area_parents(df, clean, ctx, problems: Problems) -> None:
 
 def _prepare_residents(engine, df, clean, problems: Problems) -> None:
     """Hash and mask ID numbers; an ID already held by another resident id is an error."""
-    key = secret_key(create=True)
+    key = engine_key(engine)
     clean["id_hash"] = clean["id_number"].map(lambda v: ids.hash_id(v, key))
     clean["id_masked"] = clean["id_number"].map(ids.mask_id)
     with engine.connect() as conn:

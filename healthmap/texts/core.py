@@ -7,3 +7,25 @@ TEXT = {
     "nav.group.points": ("健康积分", "Health points"),
     "nav.group.account": ("账号", "Account"),
 }
+TEXT.update({
+    "err.demo_database": (
+        "这是演示数据库（合成数据和公开的演示账号），不接受真实数据。请新建数据库：python -m healthmap init --db sqlite:///data/county.db --admin-password …，再导入。",
+        "This is a demo database (synthetic data and published demo accounts); it does not take real data. Make a new one: python -m healthmap init --db sqlite:///data/county.db --admin-password …, then import."),
+})
+TEXT.update({
+    "auth.scope": ("数据范围：{area}", "Data scope: {area}"),
+    "auth.throttle_note": ("连续输错后，每次重试需等待的时间会逐步延长（不会锁定账号）。",
+                           "After repeated failures each new attempt waits a little longer (accounts are never locked)."),
+    "auth.checking": ("正在验证……", "Checking…"),
+    "auth.redirecting": ("登录成功，正在进入……", "Logged in, opening your page…"),
+    "admin.failures": ("登录失败记录（按账号）", "Failed logins by account"),
+    "admin.scope_area": ("乡镇范围（可选）", "Township scope (optional)"),
+    "admin.scope_team": ("家庭医生团队（可选）", "Family-doctor team (optional)"),
+})
+TEXT.update({
+    "col.failures": ("失败次数", "Failures"),
+    "col.last_failure": ("最近失败时间", "Last failure"),
+    "col.wait_until": ("下次可尝试时间", "Next attempt from"),
+    "col.team": ("家庭医生团队", "Family-doctor team"),
+    "col.area_code": ("乡镇范围", "Township scope"),
+})

@@ -33,6 +33,14 @@ def upgrade() -> None:
     )
     op.create_index('ix_user_sessions_username', 'user_sessions', ['username'])
     op.create_table(
+        'login_tickets',
+        sa.Column('ticket_hash', sa.String(64), primary_key=True),
+        sa.Column('username', sa.String(64), sa.ForeignKey('users.username'), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.Column('expires_at', sa.DateTime(), nullable=False),
+        sa.Column('used_at', sa.DateTime(), nullable=True),
+    )
+    op.create_table(
         'login_throttle',
         sa.Column('key_hash', sa.String(64), primary_key=True),
         sa.Column('kind', sa.String(16), nullable=False),
@@ -44,6 +52,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('login_throttle')
+    op.drop_table('login_tickets')
     op.drop_index('ix_user_sessions_username', 'user_sessions')
     op.drop_table('user_sessions')
     with op.batch_alter_table('users') as b:
