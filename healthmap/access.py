@@ -60,9 +60,18 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "audit.view": ("admin",),
     "export.staff": STAFF,
     "view_personal": ("admin", "screening", "family_doctor", "expert", "points"),
+    # sending a file to the server at all (web.py refuses uploads from anyone else)
+    "upload": ("admin", "data_manager", "screening", "points"),
+    # health points (healthmap/points): recording an activity (the activity's own
+    # `recorded_by` narrows it further), redemptions, reversals, bulk import, aggregates
+    "points.award": ("admin", "points", "family_doctor", "screening"),
+    "points.redeem": ("admin", "points"),
+    "points.reverse": ("admin", "points"),
+    "points.import": ("admin", "points"),
+    "points.report": ("admin", "points", "planner", "leader"),
 }
 # actions whose resource must lie in the actor's township (when the actor has one)
-SCOPED: set[str] = {"view_personal"}
+SCOPED: set[str] = {"view_personal", "points.award", "points.redeem", "points.reverse"}
 
 
 class PermissionDenied(PermissionError):
