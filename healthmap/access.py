@@ -60,6 +60,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "audit.view": ("admin",),
     "export.staff": STAFF,
     "view_personal": ("admin", "screening", "family_doctor", "expert", "points"),
+    # full phone numbers (healthmap.crypto.phone_for): only the roles that call residents
+    "contact_resident": ("screening", "family_doctor"),
     # sending a file to the server at all (web.py refuses uploads from anyone else)
     "upload": ("admin", "data_manager", "screening", "points"),
     # health points (healthmap/points): recording an activity (the activity's own
@@ -69,9 +71,15 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "points.reverse": ("admin", "points"),
     "points.import": ("admin", "points"),
     "points.report": ("admin", "points", "planner", "leader"),
+    # key-specialty catalogue (healthmap/catalogue.py): planners draft; the expert panel
+    # decides (a planner may record its decision); the commission adopts
+    "catalogue.draft": ("admin", "planner"),
+    "catalogue.decide": ("admin", "expert", "planner"),
+    "catalogue.adopt": ("admin", "leader", "planner"),
 }
 # actions whose resource must lie in the actor's township (when the actor has one)
-SCOPED: set[str] = {"view_personal", "points.award", "points.redeem", "points.reverse"}
+SCOPED: set[str] = {"view_personal", "contact_resident",
+                     "points.award", "points.redeem", "points.reverse"}
 
 
 class PermissionDenied(PermissionError):

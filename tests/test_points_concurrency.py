@@ -1,0 +1,96 @@
+"""50 concurrent award and redeem processes on one resident end in a consistent ledger:
+balance = sum of entries, never negative at any point, every source id once."""
+
+import datetime as dt
+import multiprocessing as mp
+from dataclasses import replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from healthmap.points.models import PointsEntry
+from points_helpers import add_residents
+
+N = 50
+DUPLICATES = 4  # the last 4 processes repeat the operation of processes 0-3
+
+
+def _rules():
+    from healthmap.points.rules import load_rules
+
+    rules = load_rules()
+    acts = tuple(replace(a, max_per_day=1000, max_per_year=1000) for a in rules.activities)
+    return replace(rules, activities=acts)
+
+
+def _operation(i: int) -> tuple[str, str]:
+    j = i - (N - DUPLICATES) if i >= N - DUPLICATES else i
+    return ("award", f"a{j}") if j % 2 == 0 else ("redeem", f"r{j}")
+
+
+def _worker(url, i, barrier, results):
+    from healthmap.access import Actor
+    from healthmap.db import make_engine
+    from healthmap.points import ledger as L
+
+    engine = make_engine(url)
+    kind, source = _operation(i)
+    barrier.wait(timeout=60)
+    try:
+        with Session(engine) as s, s.begin():
+            if kind == "award":
+                out = L.award(s, Actor(f"w{i}", "points"), "R1", "health_lecture", source,
+                              dt.date(2024, 5, 6), rules=_rules())
+            else:
+                out = L.redeem(s, Actor(f"w{i}", "points"), "R1", "health_kit", source,
+                               dt.date(2024, 5, 6), rules=_rules())
+        results.put((i, "recorded" if out.recorded else "repeat", out.balance))
+    except L.PointsRefused as exc:
+        results.put((i, "refused", str(exc)))
+    except Exception as exc:  # reported to the test, which fails on it
+        results.put((i, "error", repr(exc)))
+    finally:
+        engine.dispose()
+
+
+def test_fifty_concurrent_award_and_redeem_processes_stay_consistent(engine):
+    add_residents(engine)
+    url = engine.url.render_as_string(hide_password=False)
+    engine.dispose()
+    ctx = mp.get_context("fork")
+    barrier, results = ctx.Barrier(N), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(url, i, barrier, results)) for i in range(N)]
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=120) for _ in range(N)]
+    for p in procs:
+        p.join(timeout=60)
+    assert all(p.exitcode == 0 for p in procs)
+    errors = [g for g in got if g[1] == "error"]
+    assert not errors, errors
+    refused = [g for g in got if g[1] == "refused"]
+    assert all("balance" in g[2] and "less than" in g[2] for g in refused), refused
+
+    with Session(engine) as s:
+        entries = list(s.scalars(select(PointsEntry).where(PointsEntry.resident_id == "R1")
+                                 .order_by(PointsEntry.id)))
+    ids = [e.source_id for e in entries]
+    assert len(ids) == len(set(ids))  # every source id once, duplicates included
+    awards = [e for e in entries if e.kind == "award"]
+    redeems = [e for e in entries if e.kind == "redeem"]
+    assert len(awards) == 23  # a0, a2, ..., a44 all credited once
+    running = 0
+    for e in entries:  # in commit order, the balance never dipped below zero
+        running += e.points
+        assert running >= 0
+    assert running == 5 * len(awards) - 30 * len(redeems)
+    from healthmap.points.ledger import balance
+
+    with Session(engine) as s:
+        assert balance(s, "R1") == running
+    # what each process was told matches the ledger
+    recorded = {_operation(i)[1] for i, status, _ in got if status == "recorded"}
+    assert recorded == set(ids)
+    refused_ids = {_operation(i)[1] for i, status, _ in got if status == "refused"}
+    assert not refused_ids & set(ids)
+    assert refused  # more redemptions than points: some must be refused
