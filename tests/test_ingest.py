@@ -117,11 +117,22 @@ def test_population_totals_and_detail_cannot_mix(loaded):
            "331083001,2024,60,M,60-64\n").encode()
     res = import_file(loaded, "population", csv, "pop.csv", today=TODAY)
     assert not res.ok and "重复计数" in res.problems["reason"].iloc[0]
-    ok = "area_code,year,population,sex,age_group\n331083001,2024,60,男,60-64\n331083001,2024,50,F,85岁及以上\n"
-    r1 = import_file(loaded, "population", ok.encode(), "pop.csv", today=TODAY)
-    r2 = import_file(loaded, "population", ok.encode(), "pop.csv", today=TODAY)
-    assert r1.ok and (r2.inserted, r2.updated, r2.unchanged) == (0, 0, 2)
-    assert _count(loaded, Population) == 2
+    ok = split_csv("331083001", 2024, 100)
+    r1 = import_file(loaded, "population", ok, "pop.csv", today=TODAY)
+    r2 = import_file(loaded, "population", ok, "pop.csv", today=TODAY)
+    assert r1.ok and (r2.inserted, r2.updated, r2.unchanged) == (0, 0, 36)
+    assert _count(loaded, Population) == 36
+    partial = b"area_code,year,population,sex,age_group\n331083001,2025,60,M,60-64\n"
+    res = import_file(loaded, "population", partial, "pop.csv", today=TODAY, lang="en")
+    assert list(res.problems["code"]) == ["split_incomplete"]
+    assert "1 of 36 cells" in res.problems["reason"].iloc[0]
+
+
+def split_csv(area, year, persons_per_cell):
+    """A complete sex × age split (36 cells) for one area-year."""
+    from healthmap.codes import AGE_GROUPS
+    rows = [f"{area},{year},{persons_per_cell},{s},{g}" for s in "MF" for g in AGE_GROUPS]
+    return ("area_code,year,population,sex,age_group\n" + "\n".join(rows) + "\n").encode()
 
 
 def test_excel_with_chinese_headers(loaded, tmp_path):
@@ -136,10 +147,10 @@ def test_residents_id_numbers_hashed_masked_and_checked(loaded):
     from healthmap import ids
     good = ids.make_id("339900", dt.date(1960, 5, 1), 13)  # odd sequence → male
     bad_check = good[:-1] + ("0" if good[-1] != "0" else "1")
-    csv = ("resident_id,id_number,name,sex,birth_date,area_code,smoking_pack_years,copd,local_extra\n"
-           f"R1,{good},张三,M,1960-05-01,331083001,35,true,x\n"
-           f"R2,{bad_check},李四,M,1960-05-01,331083001,,,\n"
-           f"R3,{good},王五,F,1961-05-01,331083001,,,\n")
+    csv = ("resident_id,id_number,name,sex,birth_date,area_code,smoking_pack_years,copd\n"
+           f"R1,{good},张三,M,1960-05-01,331083001,35,true\n"
+           f"R2,{bad_check},李四,M,1960-05-01,331083001,,\n"
+           f"R3,{good},王五,F,1961-05-01,331083001,,\n")
     res = import_file(loaded, "residents", csv.encode(), "res.csv", today=TODAY)
     assert not res.ok
     reasons = res.problems.set_index("row")["reason"]
@@ -152,7 +163,31 @@ def test_residents_id_numbers_hashed_masked_and_checked(loaded):
         r = c.execute(select(Resident)).one()[0] if False else c.execute(select(
             Resident.id_hash, Resident.id_masked, Resident.risk_factors)).one()
     assert r.id_hash != good and len(r.id_hash) == 64 and r.id_masked == ids.mask_id(good)
-    assert r.risk_factors == {"smoking_pack_years": 35.0, "copd": True, "local_extra": "x"}
+    assert r.risk_factors == {"smoking_pack_years": 35.0, "copd": True}
+
+
+def test_undeclared_columns_refused_unless_declared_locally(loaded, tmp_path, monkeypatch):
+    from healthmap import ids
+    good = ids.make_id("339900", dt.date(1960, 5, 1), 13)
+    csv = ("resident_id,id_number,name,sex,birth_date,area_code,local_extra\n"
+           f"R1,{good},张三,M,1960-05-01,331083001,x\n").encode()
+    res = import_file(loaded, "residents", csv, "r.csv", today=TODAY, lang="en")
+    assert list(res.problems["code"]) == ["unknown_column"]
+    assert _count(loaded, Resident) == 0
+    ignored = import_file(loaded, "residents", csv, "r.csv", today=TODAY,
+                          ignore_unknown_columns=True)
+    assert ignored.ok and list(ignored.warnings["column"]) == ["local_extra"]
+    local = tmp_path / "local_columns.csv"
+    local.write_text("kind,name,type,zh,lo,hi,max_len,note\n"
+                     "residents,local_extra,text,本地字段,,,10,a local marker\n", encoding="utf-8")
+    monkeypatch.setenv("HEALTHMAP_LOCAL_COLUMNS", str(local))
+    res = import_file(loaded, "residents", csv.replace(b"R1,", b"R2,").replace(
+        good.encode(), ids.make_id("339900", dt.date(1960, 5, 1), 15).encode()), "r.csv",
+        today=TODAY)
+    assert res.ok, res.problems
+    with loaded.connect() as c:
+        kept = c.scalar(select(Resident.risk_factors).where(Resident.resident_id == "R2"))
+    assert kept == {"local_extra": "x"}
 
 
 def test_unreadable_file_is_a_clear_problem(loaded):

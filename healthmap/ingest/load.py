@@ -16,11 +16,14 @@ import pandas as pd
 from sqlalchemy import (Boolean, Column, Connection, Date, Engine, Float, Integer, MetaData,
                         String, Table, delete, func, insert, or_, select, true, tuple_)
 
-from healthmap import i18n, ids, summary
+from healthmap import audit, i18n, ids, summary
 from healthmap.areas import AreaResolver
 from healthmap.config import engine_key
 from healthmap.db import bulk_insert, is_demo, set_meta
-from healthmap.ingest.readers import FileReadError, file_bytes, read_table, sha256
+from healthmap.ingest import changes as reference_changes
+from healthmap.ingest.contract import Limits
+from healthmap.ingest.readers import (FileReadError, check_file_size, file_bytes, read_table,
+                                      sha256)
 from healthmap.ingest.validate import Problems, ValidationContext, validate
 from healthmap.models import (Area, AreaAlias, Episode, ImportLog, Institution, Population,
                               Resident)
@@ -40,6 +43,12 @@ class ImportResult:
     unchanged: int = 0
     years_refreshed: list[int] = field(default_factory=list)
     import_id: int | None = None
+    # accepted with a recorded warning (same columns as ``problems``)
+    warnings: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # refused only for changes to reference rows: importing again with
+    # ``confirm_changes=True`` applies (and audits) them
+    needs_confirmation: bool = False
+    changes: list = field(default_factory=list)
 
 
 class _Phrased:
@@ -57,46 +66,65 @@ def _noop(_f: float, _m: str) -> None:
     pass
 
 
-def build_context(engine: Engine, today: dt.date | None = None) -> ValidationContext:
+def build_context(engine: Engine, today: dt.date | None = None, limits: Limits | None = None,
+                  ignore_unknown_columns: bool = False) -> ValidationContext:
     with engine.connect() as conn:
         areas = pd.DataFrame(conn.execute(select(Area.code, Area.name, Area.level)).all(),
                              columns=["code", "name", "level"])
         aliases = pd.DataFrame(conn.execute(select(AreaAlias.alias, AreaAlias.code)).all(),
                                columns=["alias", "code"])
         inst = set(conn.scalars(select(Institution.code)).all())
-    return ValidationContext(AreaResolver(areas, aliases), inst, today or dt.date.today())
+    return ValidationContext(AreaResolver(areas, aliases), inst, today or dt.date.today(),
+                             area_levels=dict(zip(areas["code"], areas["level"])),
+                             limits=limits or Limits.from_env(),
+                             ignore_unknown_columns=ignore_unknown_columns)
 
 
 def import_file(engine: Engine, kind: str, source, filename: str | None = None, *,
                 progress: Progress | None = None, username: str | None = None,
                 lang: str = "zh", today: dt.date | None = None,
-                demo: bool = False, **area_options) -> ImportResult:
+                demo: bool = False, limits: Limits | None = None,
+                ignore_unknown_columns: bool = False, confirm_changes: bool = False,
+                **area_options) -> ImportResult:
     """Validate and import one file (path, bytes or file-like) of ``kind``.
 
     ``kind`` is one of ``areas``, ``population``, ``institutions``, ``episodes``,
     ``residents``. Area files may be GeoJSON / Shapefile (zipped) / GeoPackage, with
     ``code_field``, ``name_field``, ``level``, ``parent_field`` and ``crs`` options.
+    ``limits`` (default: :meth:`Limits.from_env`) bound sizes and plausible values;
+    ``ignore_unknown_columns`` drops undeclared columns with a warning instead of refusing
+    the file; ``confirm_changes`` applies (and audits) changes to reference rows that
+    existing records depend on.
     """
-    data = file_bytes(source)
+    limits = limits or Limits.from_env()
     filename = filename or (str(source) if isinstance(source, str) else "upload")
+    try:
+        check_file_size(source, limits)
+    except FileReadError as exc:
+        return _rejected(engine, kind, filename, None, 0, _file_problem(exc, lang), username)
+    data = file_bytes(source)
     digest = sha256(data)
     if kind == "areas" and filename.lower().endswith((".geojson", ".json", ".zip", ".shp",
                                                        ".gpkg")):
         from healthmap.geo import read_area_file
+        from healthmap.ingest.geocheck import precheck
 
         try:
+            precheck(data, filename, limits)
             df = read_area_file(data, filename, **area_options)
         except FileReadError as exc:
             return _rejected(engine, kind, filename, digest, 0, _file_problem(exc, lang),
                              username)
     else:
         try:
-            df = read_table(data, filename)
+            df = read_table(data, filename, limits)
         except FileReadError as exc:
             return _rejected(engine, kind, filename, digest, 0, _file_problem(exc, lang),
                              username)
     return import_frame(engine, kind, df, filename, file_sha256=digest, progress=progress,
-                        username=username, lang=lang, today=today, demo=demo)
+                        username=username, lang=lang, today=today, demo=demo, limits=limits,
+                        ignore_unknown_columns=ignore_unknown_columns,
+                        confirm_changes=confirm_changes)
 
 
 def _file_problem(exc: Exception, lang: str) -> pd.DataFrame:
@@ -106,6 +134,8 @@ def _file_problem(exc: Exception, lang: str) -> pd.DataFrame:
         p.add(-1, field_name, "", "field", field=field_name)
     elif getattr(exc, "no_crs", False):
         p.add(-1, "crs", "", "no_crs")
+    elif getattr(exc, "code", "unreadable") != "unreadable":
+        p.add(-1, "", "", exc.code, **exc.params)
     else:
         p.add(-1, "", "", "unreadable", detail=str(exc))
     return p.frame(lang)
@@ -114,25 +144,36 @@ def _file_problem(exc: Exception, lang: str) -> pd.DataFrame:
 def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
                  file_sha256: str | None = None, progress: Progress | None = None,
                  username: str | None = None, lang: str = "zh",
-                 today: dt.date | None = None, demo: bool = False) -> ImportResult:
-    """Validate an all-text frame (as :func:`read_table` returns) and write it atomically."""
+                 today: dt.date | None = None, demo: bool = False,
+                 limits: Limits | None = None, ignore_unknown_columns: bool = False,
+                 confirm_changes: bool = False) -> ImportResult:
+    """Validate an all-text frame (as :func:`read_table` returns) and write it atomically
+    (options as for :func:`import_file`)."""
     progress = progress or _noop
     if not demo and kind in ("episodes", "residents", "population") and is_demo(engine):
         p = Problems()  # real records never mix with synthetic ones (demo safety)
         p.add(-1, "", "", "demo_database")
         return _rejected(engine, kind, filename, file_sha256, len(df), p.frame(lang), username)
     progress(0.0, i18n.t("progress.validate", lang, n=f"{len(df):,}"))
-    ctx = build_context(engine, today)
+    ctx = build_context(engine, today, limits, ignore_unknown_columns)
     geometry = df.pop("_geometry") if "_geometry" in df.columns else None
     result = validate(kind, df, ctx)
-    if kind == "areas" and result.ok:
-        _check_area_parents(df, result.clean, ctx, result.problems)
+    confirmed: list[reference_changes.Change] = []
+    if result.ok and geometry is not None:
+        _check_geometry(df, geometry, ctx, result.problems)
+    if result.ok:
+        confirmed = reference_changes.check(engine, kind, df, result.clean, result.problems,
+                                            ctx.limits, confirm_changes)
     if kind == "residents" and result.ok:
         _prepare_residents(engine, df, result.clean, result.problems)
     if not result.ok:
-        return _rejected(engine, kind, filename, file_sha256, len(df),
-                         result.problems.frame(lang), username)
+        out = _rejected(engine, kind, filename, file_sha256, len(df),
+                        result.problems.frame(lang), username)
+        out.needs_confirmation = result.problems.codes() <= reference_changes.CONFIRMABLE
+        out.warnings = result.warnings.frame(lang)
+        return out
     clean = result.clean
+    warnings = result.warnings.frame(lang)
     if geometry is not None:
         clean["geometry"] = geometry
     started = dt.datetime.now()
@@ -152,14 +193,27 @@ def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
                      if years else [])
         conn.execute(ImportLog.__table__.update().where(ImportLog.id == log_id).values(
             status="success", finished_at=dt.datetime.now(), rows_inserted=counts[0],
-            rows_updated=counts[1], rows_unchanged=counts[2], n_errors=0))
+            rows_updated=counts[1], rows_unchanged=counts[2], n_errors=0,
+            message=_warning_message(warnings)))
         with Session(bind=conn) as s:
+            for change in confirmed:  # in the import's transaction: both or neither
+                audit.record(s, username or "system", "reference_change", change.target,
+                             change.detail)
             if not demo and kind in ("episodes", "population") and counts[0] + counts[1]:
                 set_meta(s, "demo_data", "0")
             s.flush()
     progress(1.0, i18n.t("progress.done", lang))
     return ImportResult(kind, True, len(clean), inserted=counts[0], updated=counts[1],
-                        unchanged=counts[2], years_refreshed=refreshed, import_id=log_id)
+                        unchanged=counts[2], years_refreshed=refreshed, import_id=log_id,
+                        warnings=warnings, changes=confirmed)
+
+
+def _warning_message(warnings: pd.DataFrame) -> str | None:
+    """The import log's note of the warnings: their number and reasons (no values)."""
+    if not len(warnings):
+        return None
+    reasons = warnings.groupby("reason").size().sort_values(ascending=False)
+    return f"warnings: {len(warnings)} — " + "; ".join(f"{r} ×{n}" for r, n in reasons.items())
 
 
 def _rejected(engine, kind, filename, digest, n_rows, problems: pd.DataFrame,
@@ -175,11 +229,14 @@ def _rejected(engine, kind, filename, digest, n_rows, problems: pd.DataFrame,
 
 
 # ---------------------------------------------------------------- per-kind pre-checks
-def _check_area_parents(df, clean, ctx, problems: Problems) -> None:
-    known = ctx.resolver.codes | set(clean["code"].astype(str))
-    parent = clean["parent_code"]
-    bad = parent.notna() & ~parent.astype(str).isin(known)
-    problems.add_mask(df, bad.to_numpy(), "parent_code", "unknown_parent", df["parent_code"])
+def _check_geometry(df, geometry: pd.Series, ctx, problems: Problems) -> None:
+    """Boundaries from a boundary file: polygons within the county outline."""
+    from healthmap.ingest.geocheck import geometry_problem
+
+    for i, text in enumerate(geometry.astype(str)):
+        code = geometry_problem(text, ctx.limits)
+        if code:
+            problems.add(i, "geometry", "", code)
 
 
 def _prepare_residents(engine, df, clean, problems: Problems) -> None:
@@ -306,6 +363,10 @@ def _write_residents(conn, clean, import_id, progress):
 
     rec["risk_factors"] = [risk(r) for r in clean[risk_cols].to_dict("records")] \
         if risk_cols else [{} for _ in range(len(rec))]
+    if "phone" in rec:  # stored encrypted; decrypted only by healthmap.crypto.phone_for
+        from healthmap import crypto
+
+        rec["phone"] = crypto.encrypt_column(conn, rec["resident_id"], rec["phone"])
     # JSON compares as text; make it canonical for change detection
     counts = _upsert_changed(conn, Resident, rec, ["resident_id"], import_id)
     return counts, []

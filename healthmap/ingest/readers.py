@@ -1,18 +1,57 @@
-"""Read CSV / Excel files into all-text frames with contract column names."""
+"""Read CSV / Excel files into all-text frames with contract column names, within limits.
+
+Every limit (file size, unpacked size, rows, columns) comes from
+:class:`healthmap.ingest.contract.Limits` and is checked before the expensive step it
+protects: the file size before reading, the unpacked size of an ``.xlsx`` before opening
+it, the row count while streaming its rows.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 
-from healthmap.ingest.contract import HEADER_ALIASES
+from healthmap.ingest.contract import HEADER_ALIASES, Limits
 
 
 class FileReadError(ValueError):
-    pass
+    """The file cannot be read; ``code`` names the reason (a text key ``err.<code>``)."""
+
+    def __init__(self, message: str, code: str = "unreadable", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+def file_size(source) -> int | None:
+    """Size in bytes of a path, bytes or seekable file, without reading it."""
+    if isinstance(source, (str, Path)):
+        return Path(source).stat().st_size
+    if isinstance(source, (bytes, bytearray)):
+        return len(source)
+    size = getattr(source, "size", None)
+    if isinstance(size, int):
+        return size
+    try:
+        pos = source.tell()
+        source.seek(0, io.SEEK_END)
+        end = source.tell()
+        source.seek(pos)
+        return end - pos
+    except (AttributeError, OSError):
+        return None
+
+
+def check_file_size(source, limits: Limits) -> None:
+    size = file_size(source)
+    if size is not None and size > limits.max_file_bytes:
+        raise FileReadError("file too large", "file_too_large", size=f"{size / 2**20:,.1f}",
+                            limit=f"{limits.max_file_mb:g}")
 
 
 def file_bytes(source) -> bytes:
@@ -36,38 +75,130 @@ def normalize_header(name: str) -> str:
     return HEADER_ALIASES.get(low, low)
 
 
-def read_table(data: bytes, filename: str) -> pd.DataFrame:
+def check_unpacked_size(data: bytes, limits: Limits) -> None:
+    """Refuse a zip container (xlsx, zipped Shapefile) whose members unpack to more than
+    the limit (zip bombs), judged from the zip directory without unpacking anything."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except zipfile.BadZipFile as exc:
+        raise FileReadError("not a zip file") from exc
+    if total > limits.max_unpacked_bytes:
+        raise FileReadError("unpacks too large", "unpacked_too_large",
+                            size=f"{total / 2**20:,.0f}", limit=f"{limits.max_unpacked_mb:g}")
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or GBK/GB18030; a UTF-8 file with a line in another
+    encoding is refused with that line's number (no mojibake is stored)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    utf8_line = bad_line = None
+    for i, line in enumerate(data.split(b"\n")):
+        try:
+            line.decode("utf-8")
+            if utf8_line is None and any(b > 127 for b in line):
+                utf8_line = i
+        except UnicodeDecodeError:
+            bad_line = i if bad_line is None else bad_line
+        if utf8_line is not None and bad_line is not None:
+            raise FileReadError("mixed encodings", "mixed_encoding", line=bad_line + 1)
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise FileReadError("encoding is neither UTF-8 nor GBK", "encoding") from exc
+
+
+def _cell_text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dt.datetime):
+        return f"{v:%Y-%m-%d}" if v.time() == dt.time() else v.isoformat(" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _read_excel(data: bytes, limits: Limits) -> list[list[str]]:
+    """Rows of the first sheet as text, streamed, stopping at the row and column limits."""
+    import openpyxl
+
+    check_unpacked_size(data, limits)
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # corrupt workbook: the parser's first line, no cell values
+        raise FileReadError(str(exc).splitlines()[0][:200] if str(exc) else "bad workbook") \
+            from exc
+    try:
+        ws = wb.worksheets[0]
+        rows: list[list[str]] = []
+        for row in ws.iter_rows(values_only=True):
+            if len(rows) > limits.max_excel_rows:  # header + max_excel_rows data rows
+                raise FileReadError("too many rows", "too_many_rows",
+                                    limit=f"{limits.max_excel_rows:,}")
+            if len(row) > limits.max_columns and any(
+                    v is not None for v in row[limits.max_columns:]):
+                raise FileReadError("too many columns", "too_many_columns",
+                                    limit=limits.max_columns)
+            rows.append([_cell_text(v) for v in row[:limits.max_columns]])
+    finally:
+        wb.close()
+    while rows and not any(rows[-1]):  # trailing empty (formatted) rows
+        rows.pop()
+    if rows:  # drop trailing empty header cells (and their columns)
+        width = max((i + 1 for i, v in enumerate(rows[0]) if v), default=0)
+        rows = [r[:width] + [""] * (width - len(r)) for r in rows]
+    return rows
+
+
+def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.DataFrame:
     """Parse ``data`` as CSV (UTF-8, UTF-8-BOM or GBK) or Excel, every cell as text.
 
     Empty cells become ``""``. Row ``i`` of the frame is line ``i + 2`` of the file (the
-    header is line 1), which is how problems are reported.
+    header is line 1), which is how problems are reported. Column names are the contract's
+    (aliases mapped); a name may occur twice (validation refuses that, naming both headers,
+    which are kept in ``df.attrs["headers"]``).
     """
+    limits = limits or Limits.from_env()
+    if len(data) > limits.max_file_bytes:
+        raise FileReadError("file too large", "file_too_large",
+                            size=f"{len(data) / 2**20:,.1f}", limit=f"{limits.max_file_mb:g}")
     name = filename.lower()
     try:
-        if name.endswith((".xlsx", ".xlsm", ".xls")):
-            df = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False)
+        if name.endswith((".xlsx", ".xlsm")):
+            rows = _read_excel(data, limits)
+            if not rows:
+                return pd.DataFrame()
+            raw = pd.DataFrame(rows[1:], columns=range(len(rows[0])), dtype=object)
+            headers = rows[0]
+        elif name.endswith(".xls"):
+            raise FileReadError("old Excel format", "xls_format")
         else:
-            text = None
-            for enc in ("utf-8-sig", "gb18030"):
-                try:
-                    text = data.decode(enc)
-                    break
-                except UnicodeDecodeError:
-                    continue
-            if text is None:
-                raise FileReadError("encoding is neither UTF-8 nor GBK")
-            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                             skipinitialspace=True)
+            text = _decode(data)
+            raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                              skipinitialspace=True, header=None)
+            if len(raw.columns) > limits.max_columns:
+                raise FileReadError("too many columns", "too_many_columns",
+                                    limit=limits.max_columns)
+            headers = [str(h) for h in raw.iloc[0]] if len(raw) else []
+            raw = raw.iloc[1:]
     except FileReadError:
         raise
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
     except Exception as exc:  # parser errors carry no personal data, only positions
         raise FileReadError(str(exc).splitlines()[0][:200]) from exc
-    df.columns = [normalize_header(c) for c in df.columns]
-    df = df.loc[:, ~pd.Index(df.columns).duplicated()]
-    df = df.fillna("").astype(object)
-    for c in df.columns:
-        df[c] = df[c].astype(str).str.strip()
-        # Excel dates come back as "2024-03-15 00:00:00"
-        df[c] = df[c].str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", r"\1", regex=True)
-    df = df.reset_index(drop=True)
+    headers = [str(h).strip().lstrip("\ufeff") for h in headers]
+    cols = {}
+    for i in range(len(headers)):
+        cols[i] = raw.iloc[:, i].fillna("").astype(str).str.strip().to_numpy(dtype=object)
+    df = pd.DataFrame(cols, index=pd.RangeIndex(len(raw)))
+    df.columns = [normalize_header(h) for h in headers]
+    df.attrs["headers"] = headers
     return df

@@ -8,6 +8,8 @@ of problems; callers write nothing when there is any problem.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +18,10 @@ import pandas as pd
 from healthmap import codes, ids
 from healthmap.areas import AreaResolver
 from healthmap.i18n import t
-from healthmap.ingest.contract import SPECS, Column
+from healthmap.ingest import icd10
+from healthmap.ingest.contract import (CELL_BAD_CHARS, HEADER_ALIASES, KEY_BAD_CHARS,
+                                       LOCAL_REGIONS,
+                                       SPECS, Column, Limits, declared)
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S",
                  "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
@@ -30,6 +35,17 @@ class ValidationContext:
     institution_codes: set[str] = field(default_factory=set)
     today: dt.date = field(default_factory=dt.date.today)
     secret_key: bytes | None = None
+    area_levels: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits.from_env)
+    ignore_unknown_columns: bool = False
+
+
+# columns a boundary-file reader adds to the areas frame (not part of the contract)
+INTERNAL_COLUMNS = {"areas": ("label_lon", "label_lat")}
+_SHOWN_CHARS = 60  # a problem shows at most this much of a value
+# an 18-character resident ID number anywhere in a value (checked further by check digit)
+_ID_LIKE = re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
+                      r"(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])")
 
 
 class Problems:
@@ -49,17 +65,26 @@ class Problems:
                 else np.array([""] * len(idx), dtype=object))
         if column == "id_number":
             vals = np.array([ids.mask_id(v) for v in vals], dtype=object)
+        vals = np.array([_shown(v) for v in vals], dtype=object)
         self._items.append((column, code, params, np.column_stack([idx, vals])))
 
     def add(self, row_index: int, column: str, value: str, code: str, **params) -> None:
-        self._items.append((column, code, params, np.array([[row_index, value]], dtype=object)))
+        self._items.append((column, code, params,
+                            np.array([[row_index, _shown(value)]], dtype=object)))
+
+    def codes(self) -> set[str]:
+        """The named reasons present (``err.<code>`` text keys)."""
+        return {code for _c, code, _p, arr in self._items if len(arr)}
+
+    def extend(self, other: "Problems") -> None:
+        self._items.extend(other._items)
 
     def __len__(self) -> int:
         return sum(len(a) for *_, a in self._items)
 
     def frame(self, lang: str = "zh") -> pd.DataFrame:
-        """Problems as a table: ``row`` (file line; 1 = header), ``column``, ``value``,
-        ``reason``, sorted by row."""
+        """Problems as a table: ``row`` (file line; 1 = header), ``column``, ``value``
+        (shortened, ID numbers masked), ``reason`` and its ``code``, sorted by row."""
         parts = []
         for column, code, params, arr in self._items:
             idx = arr[:, 0].astype(int)
@@ -71,11 +96,20 @@ class Problems:
             else:
                 reasons = [t(f"err.{code}", lang, **row_params)] * len(idx)
             parts.append(pd.DataFrame({"row": np.where(idx < 0, 1, idx + 2), "column": column,
-                                       "value": arr[:, 1], "reason": reasons}))
+                                       "value": arr[:, 1], "reason": reasons, "code": code}))
         if not parts:
-            return pd.DataFrame(columns=["row", "column", "value", "reason"])
+            return pd.DataFrame(columns=["row", "column", "value", "reason", "code"])
         out = pd.concat(parts, ignore_index=True)
         return out.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
+
+
+def _shown(value) -> str:
+    """A value as a problem shows it: at most ``_SHOWN_CHARS`` characters, ID-number-like
+    runs masked."""
+    v = str(value)
+    if len(v) > _SHOWN_CHARS:
+        v = f"{v[:_SHOWN_CHARS]}…({len(v):,})"
+    return _ID_LIKE.sub(lambda m: ids.mask_id(m.group(0)), v)
 
 
 @dataclass
@@ -84,6 +118,7 @@ class ValidationResult:
     clean: pd.DataFrame | None
     problems: Problems
     n_rows: int
+    warnings: Problems = field(default_factory=Problems)
 
     @property
     def ok(self) -> bool:
@@ -106,6 +141,22 @@ def _empty(s: pd.Series) -> np.ndarray:
     return (s.astype(str) == "").to_numpy()
 
 
+def _rule_bounds(col: Column, ctx: ValidationContext) -> tuple[float, float, str]:
+    """(lo, hi, problem code above hi) of a numeric column, from the contract's Limits."""
+    lim = ctx.limits
+    lo = col.lo if col.lo is not None else -np.inf
+    hi = col.hi if col.hi is not None else np.inf
+    if col.rule == "year":
+        return lim.year_min, lim.year_max(ctx.today), "range"
+    if col.rule == "population":
+        return lo, lim.max_population, "range"
+    if col.rule == "cost":
+        return lo, lim.cost_ceiling_yuan, "cost_ceiling"
+    if col.rule == "age":
+        return lo, lim.max_age, "range"
+    return lo, hi, "range"
+
+
 def _parse_column(df: pd.DataFrame, col: Column, ctx: ValidationContext,
                   problems: Problems) -> pd.Series:
     """Typed values of one column; problems are recorded, bad cells become missing."""
@@ -114,7 +165,7 @@ def _parse_column(df: pd.DataFrame, col: Column, ctx: ValidationContext,
     if col.required:
         problems.add_mask(df, empty, col.name, "required", raw)
     typ = col.type
-    if typ == "text":
+    if typ in ("text", "key"):
         return raw.astype(object).where(~empty, None)
     if typ in ("int", "number"):
         num = pd.to_numeric(raw.where(~empty, None), errors="coerce").astype(float)
@@ -128,10 +179,9 @@ def _parse_column(df: pd.DataFrame, col: Column, ctx: ValidationContext,
             neg = (num < 0).to_numpy()
             problems.add_mask(df, neg, col.name, "negative", raw)
             num = num.where(~neg)
-        lo = col.lo if col.lo is not None else -np.inf
-        hi = col.hi if col.hi is not None else np.inf
+        lo, hi, code = _rule_bounds(col, ctx)
         out_of = ((num < lo) | (num > hi)).to_numpy()
-        problems.add_mask(df, out_of, col.name, "range", raw, lo=f"{lo:g}", hi=f"{hi:g}")
+        problems.add_mask(df, out_of, col.name, code, raw, lo=f"{lo:,.10g}", hi=f"{hi:,.10g}")
         return num.where(~out_of)
     if typ == "date":
         d = parse_dates(raw)
@@ -141,7 +191,14 @@ def _parse_column(df: pd.DataFrame, col: Column, ctx: ValidationContext,
         problems.add_mask(df, future, col.name, "future_date", raw)
         old = (d < pd.Timestamp(1900, 1, 1)).to_numpy(dtype=bool)
         problems.add_mask(df, old, col.name, "old_date", raw)
-        return d.where(~(future | old))
+        out = future | old
+        if col.rule == "episode_date":
+            start = pd.Timestamp(ctx.limits.data_start)
+            early = ~old & (d < start).to_numpy(dtype=bool)
+            problems.add_mask(df, early, col.name, "before_data_period", raw,
+                              start=ctx.limits.data_start)
+            out |= early
+        return d.where(~out)
     normalizers = {"bool": (codes.normalize_bool, "bool"), "sex": (codes.normalize_sex, "sex"),
                    "setting": (codes.normalize_setting, "setting"),
                    "insurance": (codes.normalize_insurance, "insurance"),
@@ -175,6 +232,12 @@ def _parse_column(df: pd.DataFrame, col: Column, ctx: ValidationContext,
     if typ == "icd10":
         val = codes.normalize_icd10_series(raw)
         problems.add_mask(df, ~empty & val.isna().to_numpy(), col.name, "icd10", raw)
+        uniq = pd.unique(val.dropna())
+        unknown = set(icd10.unknown_codes(uniq))
+        if unknown:
+            miss = val.isin(unknown).to_numpy()
+            problems.add_mask(df, miss, col.name, "icd10_unknown", raw)
+            val = val.where(~miss)
         return val
     if typ == "id_number":
         why = raw.map(lambda v: ids.id_problem(v, ctx.today) if v else None)
@@ -190,71 +253,208 @@ def _parse_column(df: pd.DataFrame, col: Column, ctx: ValidationContext,
 
 def _duplicates(df: pd.DataFrame, keys: list[str], column: str, problems: Problems,
                 code: str = "duplicate") -> None:
-    """Flag every repeat of a key after its first occurrence, naming the first row."""
-    key = df[keys].astype(str).agg("\x1f".join, axis=1) if len(keys) > 1 else df[keys[0]]
+    """Flag every repeat of a key after its first occurrence, naming the first row.
+
+    Keys that differ only in upper/lower case are repeats too (``duplicate_case``)."""
+    parts = df[keys].astype(str)
+    key = parts.agg("\x1f".join, axis=1) if len(keys) > 1 else parts[keys[0]]
     key = key.astype(str)
-    valid = key.str.len() > 0
-    dup = key.duplicated(keep="first") & valid
+    folded = key.str.casefold()
+    valid = (key.str.len() > 0).to_numpy()
+    dup = folded.duplicated(keep="first").to_numpy() & valid
     if not dup.any():
         return
-    first = pd.Series(np.arange(len(key)), index=key.index).groupby(key.to_numpy()).transform("min")
-    problems.add_mask(df, dup.to_numpy(), column, code, df[column],
-                      other=(first.to_numpy() + 2)[dup.to_numpy()].astype(str))
+    first = pd.Series(np.arange(len(key)), index=key.index).groupby(
+        folded.to_numpy()).transform("min").to_numpy()
+    exact = key.duplicated(keep="first").to_numpy() & valid
+    for mask, c in ((exact, code), (dup & ~exact, "duplicate_case")):
+        problems.add_mask(df, mask, column, c, df[column], other=(first + 2)[mask].astype(str))
+
+
+def _header_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext, problems: Problems,
+                   warnings: Problems) -> pd.DataFrame:
+    """Refuse duplicate and undeclared columns (or drop undeclared ones with a warning when
+    the user chose to ignore them). Returns the frame with only declared columns."""
+    spec = declared(kind)
+    names = [c.name for c in spec]
+    headers = df.attrs.get("headers") or list(df.columns)
+    cols = list(df.columns)
+    seen: dict[str, int] = {}
+    for i, c in enumerate(cols):
+        if c in seen:
+            problems.add(-1, c, f"{headers[seen[c]]} / {headers[i]}", "duplicate_column",
+                         first=headers[seen[c]], second=headers[i])
+        else:
+            seen[c] = i
+    allowed = set(names) | set(INTERNAL_COLUMNS.get(kind, ()))
+    keep = []
+    for i, c in enumerate(cols):
+        if c in allowed:
+            keep.append(i)
+            continue
+        if c == "" and not (df.iloc[:, i].astype(str) != "").any():
+            continue  # an unnamed, empty column (a trailing comma)
+        choices = names + [z for z, n in HEADER_ALIASES.items() if n in names]
+        near = difflib.get_close_matches(str(headers[i]), choices, n=1, cutoff=0.6)
+        if not near:
+            near = difflib.get_close_matches(c, choices, n=1, cutoff=0.6)
+        hint = HEADER_ALIASES.get(near[0], near[0]) if near else ""
+        if ctx.ignore_unknown_columns:
+            warnings.add(-1, str(headers[i]), "", "ignored_column")
+        else:
+            problems.add(-1, str(headers[i]), "",
+                         "unknown_column_hint" if hint else "unknown_column",
+                         name=str(headers[i]), hint=hint)
+    if problems.codes() & {"duplicate_column", "unknown_column", "unknown_column_hint"}:
+        return df
+    out = df.iloc[:, keep].copy()
+    out.attrs = {}
+    return out
+
+
+def _form_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext,
+                 problems: Problems) -> None:
+    """Checks that run before any parsing: lengths, characters, digits, ID numbers."""
+    spec = {c.name: c for c in declared(kind)}
+    for name in df.columns:
+        col = spec.get(name)
+        s = df[name].astype(str)
+        limit = col.max_chars if col else ctx.limits.max_cell_chars
+        lengths = s.str.len().to_numpy()
+        long = lengths > limit
+        problems.add_mask(df, long, name, "too_long", s, limit=limit)
+        if long.any():
+            s = s.where(~long, "")
+        # only values that are not plain printable ASCII can hold the characters below
+        odd = ~s.str.fullmatch(r"[\x20-\x7e]*").to_numpy(dtype=bool)
+        typ = col.type if col else "text"
+        if typ == "key":
+            bad = s.str.contains(KEY_BAD_CHARS, regex=True).to_numpy(dtype=bool)
+            problems.add_mask(df, bad, name, "key_chars", s)
+        elif odd.any():
+            bad = odd & s.str.contains(CELL_BAD_CHARS, regex=True).to_numpy(dtype=bool)
+            problems.add_mask(df, bad, name, "control_chars", s)
+        else:
+            bad = np.zeros(len(s), dtype=bool)
+        if odd.any() and typ not in ("text", "area"):
+            digits = odd & ~bad & s.str.contains(r"(?![0-9])\d", regex=True).to_numpy(dtype=bool)
+            problems.add_mask(df, digits, name, "nonascii_digit", s)
+        if name != "id_number":
+            cand = (lengths >= 18) & ~long & s.str.contains(r"[0-9]{17}", regex=True).to_numpy(
+                dtype=bool)
+            if cand.any():
+                hit = np.zeros(len(s), dtype=bool)
+                for i in np.flatnonzero(cand):
+                    hit[i] = any(ids.check_digit(m[:17]) == m[17].upper()
+                                 for m in _ID_LIKE.findall(s.iloc[i]))
+                problems.add_mask(df, hit, name, "id_number_elsewhere", s)
 
 
 def validate(kind: str, df: pd.DataFrame, ctx: ValidationContext) -> ValidationResult:
-    """Check every row of a file of ``kind`` against the contract and return typed values."""
+    """Check every row of a file of ``kind`` against the contract and return typed values.
+
+    Order: columns (duplicate, undeclared, missing), then the form of every cell (length
+    first, characters, digits, ID numbers) — a file failing these is refused before any
+    value is parsed — then values, then rules across columns and rows."""
     if kind not in SPECS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {list(SPECS)}")
-    problems = Problems()
-    spec = SPECS[kind]
+    problems, warnings = Problems(), Problems()
+    spec = declared(kind)
+    df = _header_checks(kind, df, ctx, problems, warnings)
+    if len(problems):
+        return ValidationResult(kind, None, problems, len(df), warnings)
     missing = [c.name for c in spec if c.required and c.name not in df.columns]
     for name in missing:
         problems.add(-1, name, "", "missing_column")
     if len(df) == 0:
         problems.add(-1, "", "", "empty_file")
     if len(problems):
-        return ValidationResult(kind, None, problems, len(df))
+        return ValidationResult(kind, None, problems, len(df), warnings)
+    _form_checks(kind, df, ctx, problems)
+    if len(problems):
+        return ValidationResult(kind, None, problems, len(df), warnings)
     df = df.assign(**{c.name: "" for c in spec if c.name not in df.columns})
     clean = pd.DataFrame(index=df.index)
     for col in spec:
         clean[col.name] = _parse_column(df, col, ctx, problems)
-    extra = [c for c in df.columns if c not in clean.columns and c not in {x.name for x in spec}]
-    _CHECKS[kind](df, clean, ctx, problems)
+    _CHECKS[kind](df, clean, ctx, problems, warnings)
     if len(problems):
-        return ValidationResult(kind, None, problems, len(df))
-    if kind == "residents":  # local deployments may add risk-factor columns
-        for c in extra:
-            clean[c] = df[c].where(df[c] != "", None)
-    return ValidationResult(kind, clean, problems, len(df))
+        return ValidationResult(kind, None, problems, len(df), warnings)
+    for c in INTERNAL_COLUMNS.get(kind, ()):
+        if c in df.columns:
+            clean[c] = pd.to_numeric(df[c], errors="coerce")
+    return ValidationResult(kind, clean, problems, len(df), warnings)
 
 
-def _check_areas(df, clean, ctx, problems):
+def _county_level(df, clean, ctx, problems, column="area_code"):
+    """Episodes and residents live in a township or village, never in the county as a
+    whole (no township to show them in): refused."""
+    county = clean[column].map(ctx.area_levels).eq("county").to_numpy(dtype=bool)
+    problems.add_mask(df, county, column, "county_area", df[column])
+
+
+def _check_areas(df, clean, ctx, problems, warnings):
     _duplicates(df, ["code"], "code", problems)
+    own = (clean["parent_code"].astype(str) == clean["code"].astype(str)).to_numpy()
+    problems.add_mask(df, own, "parent_code", "own_parent", df["parent_code"])
 
 
-def _check_population(df, clean, ctx, problems):
+def _check_population(df, clean, ctx, problems, warnings):
     clean["sex"] = clean["sex"].where(clean["sex"].notna(), "T")
     clean["age_group"] = clean["age_group"].where(clean["age_group"].notna(), "all")
-    _duplicates(clean.assign(**{"area_code": clean["area_code"].astype(str)}),
+    _duplicates(clean.assign(area_code=clean["area_code"].astype(str),
+                             year=clean["year"].astype(str)),
                 ["area_code", "year", "sex", "age_group"], "area_code", problems)
     total = (clean["sex"] == "T") & (clean["age_group"] == "all")
     key = clean["area_code"].astype(str) + "|" + clean["year"].astype(str)
     both = key.isin(set(key[total])) & key.isin(set(key[~total]))
     problems.add_mask(df, both.to_numpy(), "area_code", "mixed_detail", df["area_code"])
+    # an area-year's population (its total, or the sum of its split) must be at least 1
+    sums = clean.groupby(key.to_numpy())["population"].transform("sum")
+    zero = (clean["population"].notna() & (sums <= 0)).to_numpy()
+    problems.add_mask(df, zero, "population", "population_zero", df["population"])
+    # a split is complete: every sex (M, F) × every age group of the form it uses
+    split = ~total & ~both
+    if split.any():
+        form = np.where(clean["sex"] == "T", "age", np.where(clean["age_group"] == "all",
+                                                              "sex", "sex_age"))
+        need = {"age": len(codes.AGE_GROUPS), "sex": len(codes.SEXES),
+                "sex_age": len(codes.SEXES) * len(codes.AGE_GROUPS)}
+        grp = pd.DataFrame({"key": key, "form": form})[split.to_numpy()]
+        n_forms = grp.groupby("key")["form"].transform("nunique")
+        n_cells = grp.groupby("key")["form"].transform("size")
+        expected = grp["form"].map(need)
+        bad = (n_forms > 1) | (n_cells != expected)
+        mask = np.zeros(len(clean), dtype=bool)
+        mask[np.flatnonzero(split.to_numpy())[bad.to_numpy()]] = True
+        exp = np.zeros(len(clean), dtype=object)
+        exp[np.flatnonzero(split.to_numpy())] = expected.astype(str).to_numpy()
+        got = np.zeros(len(clean), dtype=object)
+        got[np.flatnonzero(split.to_numpy())] = n_cells.astype(str).to_numpy()
+        problems.add_mask(df, mask, "area_code", "split_incomplete", df["area_code"],
+                          expected=exp[mask], got=got[mask])
 
 
-def _check_institutions(df, clean, ctx, problems):
+def _check_institutions(df, clean, ctx, problems, warnings):
     _duplicates(df, ["code"], "code", problems)
+    region = clean["region"].fillna("").astype(str).str.strip()
+    foreign = (clean["in_county"].fillna(False).astype(bool)
+               & ~region.isin(LOCAL_REGIONS)).to_numpy(dtype=bool)
+    problems.add_mask(df, foreign, "region", "in_county_region", df["region"])
 
 
-def _check_episodes(df, clean, ctx, problems):
+def _check_episodes(df, clean, ctx, problems, warnings):
     _duplicates(df, ["record_id"], "record_id", problems)
+    _county_level(df, clean, ctx, problems)
     over = (clean["fund_paid"] > clean["total_cost"] + 1e-9).to_numpy()
     problems.add_mask(df, over, "fund_paid", "fund_gt_cost", df["fund_paid"])
     after = (clean["birth_date"] > clean["date"]).fillna(False).to_numpy(dtype=bool)
     problems.add_mask(df, after, "birth_date", "birth_after_date", df["birth_date"])
     age_from_birth = _age_at(clean["birth_date"], clean["date"])
+    too_old = (age_from_birth > ctx.limits.max_age).to_numpy(dtype=bool)
+    problems.add_mask(df, too_old, "birth_date", "age_implausible", df["birth_date"],
+                      max_age=ctx.limits.max_age)
+    age_from_birth = age_from_birth.where(~too_old)
     mismatch = (clean["age"].notna() & age_from_birth.notna()
                 & ((clean["age"] - age_from_birth).abs() > 1)).to_numpy()
     problems.add_mask(df, mismatch, "age", "age_mismatch", df["age"],
@@ -265,6 +465,13 @@ def _check_episodes(df, clean, ctx, problems):
     clean["sex"] = clean["sex"].where(clean["sex"].notna(), "U")
     clean["insurance_type"] = clean["insurance_type"].where(clean["insurance_type"].notna(),
                                                             "unknown")
+    # plausibility: costs above the setting's threshold are imported with a warning
+    for setting in codes.SETTINGS:
+        limit = ctx.limits.cost_warn(setting)
+        high = ((clean["setting"] == setting) & (clean["total_cost"] > limit)).to_numpy(
+            dtype=bool)
+        warnings.add_mask(df, high, "total_cost", "cost_high", df["total_cost"],
+                          limit=f"{limit:,.0f}", setting=setting)
 
 
 def _age_at(birth: pd.Series, when: pd.Series) -> pd.Series:
@@ -275,8 +482,13 @@ def _age_at(birth: pd.Series, when: pd.Series) -> pd.Series:
     return (years - before_birthday.astype(float)).astype(float)
 
 
-def _check_residents(df, clean, ctx, problems):
+def _check_residents(df, clean, ctx, problems, warnings):
     _duplicates(df, ["resident_id"], "resident_id", problems)
+    _county_level(df, clean, ctx, problems)
+    today = pd.Series(pd.Timestamp(ctx.today), index=clean.index)
+    too_old = (_age_at(clean["birth_date"], today) > ctx.limits.max_age).to_numpy(dtype=bool)
+    problems.add_mask(df, too_old, "birth_date", "age_implausible", df["birth_date"],
+                      max_age=ctx.limits.max_age)
     _duplicates(clean.assign(id_number=clean["id_number"].fillna("")), ["id_number"],
                 "id_number", problems, "duplicate_id_number")
     has = clean["id_number"].notna() & clean["birth_date"].notna()
