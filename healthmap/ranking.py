@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 
 def _matrix(matrix) -> np.ndarray:
@@ -236,8 +237,7 @@ def ranks(scores) -> np.ndarray:
     >>> ranks([0.2, 0.9, 0.2, 0.5]).tolist()
     [3, 1, 3, 2]
     """
-    s = pd.Series(np.asarray(scores, dtype="float64"))
-    return s.rank(ascending=False, method="min").astype(int).to_numpy()
+    return rankdata(-np.asarray(scores, dtype="float64"), method="min").astype(int)
 
 
 def rollup_specialties(groups: pd.DataFrame, score_col: str = "score",

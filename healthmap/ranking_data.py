@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, distinct, func, select
 
-from healthmap import metrics, queries
+from healthmap import metrics, queries, ranking, ranking_stability
 from healthmap.codes import AGE_GROUPS
 from healthmap.models import DiseaseGroup, Episode, Icd3Group
 from healthmap.queries import Filters
@@ -259,3 +259,42 @@ def specialty_persons(engine: Engine, years: tuple[int, ...]) -> pd.Series:
         rows = conn.execute(stmt).all()
     df = pd.DataFrame(rows, columns=["specialty_code", "year", "persons"])
     return df.groupby("specialty_code")["persons"].sum().astype(int)
+
+
+def rank_groups(table: pd.DataFrame, criteria=DEFAULT_CRITERIA,
+                weights: dict[str, float] | None = None, method: str = "topsis",
+                top_n: int = 10, runs: int = 500, jitter: float = 0.2,
+                seed: int = ranking_stability.DEFAULT_SEED,
+                persons: pd.Series | None = None) -> dict:
+    """Rank the indicator table's groups and roll them up to specialties.
+
+    ``weights`` (criterion → weight) default to the entropy weights of the raw matrix.
+    Returns a dict with ``groups`` (the ranked rows: ``score``, ``rank``, rank interval,
+    ``top_share``, ``tier``, and the other method's rank as ``rank_other``),
+    ``entropy`` and ``weights`` (criterion → weight), ``specialties`` (the roll-up, with
+    each specialty's best tier) and ``spearman`` (agreement of the two methods).
+    """
+    rows, x, n, b = decision_matrix(table, criteria)
+    if len(rows) < 2:
+        raise ValueError("fewer than two disease groups with cases: nothing to rank")
+    ent = dict(zip(criteria, ranking.entropy_weights(x)))
+    w = dict(ent) if weights is None else {c: float(weights.get(c, 0.0)) for c in criteria}
+    wv = np.array([w[c] for c in criteria])
+    st = ranking_stability.rank_stability(x, wv, b, counts=n, method=method, top_n=top_n,
+                                          runs=runs, jitter=jitter, seed=seed)
+    other = "weighted_sum" if method == "topsis" else "topsis"
+    other_rank = ranking.ranks(ranking.score(x, wv, b, other))
+    ranked = pd.concat([rows, st.drop(columns=["top2_share"])], axis=1)
+    ranked["rank_other"] = other_rank
+    ranked = ranked.sort_values(["rank", "group_code"], kind="stable").reset_index(drop=True)
+    spec = ranking.rollup_specialties(ranked.assign(name=ranked["name_zh"]), "score",
+                                      persons=persons)
+    names = ranked.drop_duplicates("specialty_code").set_index("specialty_code")
+    spec["specialty_zh"] = spec["specialty_code"].map(names["specialty_zh"])
+    spec["specialty_en"] = spec["specialty_code"].map(names["specialty_en"])
+    order = {t: i for i, t in enumerate(ranking_stability.TIERS)}
+    best = ranked.assign(o=ranked["tier"].map(order)).groupby("specialty_code")["o"].min()
+    spec["tier"] = spec["specialty_code"].map(best).map(dict(enumerate(ranking_stability.TIERS)))
+    return {"groups": ranked, "entropy": ent, "weights": {c: w[c] / wv.sum() for c in criteria},
+            "specialties": spec, "spearman": ranking_stability.spearman(ranked["rank"],
+                                                                        ranked["rank_other"])}

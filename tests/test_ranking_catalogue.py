@@ -1,0 +1,222 @@
+"""Catalogue drafts: snapshot, decisions (append-only), adoption (frozen at the database),
+permissions, history independent of the live disease groups; the indicator table on the
+demo data."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DatabaseError, IntegrityError
+from sqlalchemy.orm import Session
+
+from healthmap import catalogue, ranking_data
+from healthmap.access import Actor, PermissionDenied
+from healthmap.catalogue import CatalogueError
+from healthmap.db import make_engine
+from healthmap.models import AuditLog, DiseaseGroup, Icd3Group
+
+PLANNER = Actor("demo_planner", "planner")
+EXPERT = Actor("demo_expert", "expert")
+LEADER = Actor("demo_leader", "leader")
+
+
+def _table() -> pd.DataFrame:
+    """A small indicator table shaped like ranking_data.group_indicators's output."""
+    rng = np.random.default_rng(11)
+    specs = [("GI_SURG", "胃肠外科", "GI surgery"), ("CARDIO", "心血管内科", "Cardiology"),
+             ("RESP", "呼吸内科", "Respiratory"), ("ONCO", "肿瘤科", "Oncology")]
+    rows = []
+    for i in range(10):
+        code, zh, en = specs[i % 4]
+        n = int(rng.integers(5, 400))
+        ep = int(n * 3)
+        out = int(ep * rng.uniform(0.1, 0.6))
+        rows.append(dict(group_code=f"G{i}", name_zh=f"病组{i}", name_en=f"Group {i}",
+                         icd_ranges=f"C{i:02d}", specialty_code=code, specialty_zh=zh,
+                         specialty_en=en, new_cases=float(n), population=438000.0,
+                         incidence=n / 438000 * 1e5, asr=n / 438000 * 0.9e5,
+                         episodes=float(ep), out_episodes=float(out),
+                         outward_referral=out / ep * 100, cost_per_case=1234.565 * (i + 1),
+                         cost_in_county=1000.0 * (i + 1), cost_out_county=2000.0 * (i + 1),
+                         fund_outflow=out * 800.25, trend=1.5, unstable=n < 20))
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def ranked():
+    table = _table()
+    res = ranking_data.rank_groups(table, runs=100, top_n=3,
+                                   persons=pd.Series({"GI_SURG": 300, "CARDIO": 500,
+                                                      "RESP": 200, "ONCO": 100}))
+    return (2024,), table, res
+
+
+def _save(e, res, years, name="2025 草案", actor=PLANNER):
+    return catalogue.save_draft(
+        e, actor, name, years=years, setting="inpatient", method="topsis",
+        criteria=ranking_data.DEFAULT_CRITERIA, weights=res["weights"],
+        weight_source="entropy", entropy_weights=res["entropy"], groups=res["groups"],
+        specialties=res["specialties"], top_n=5, runs=100, seed=1)
+
+
+def test_indicator_table_on_demo_data(demo_db):
+    e = make_engine(demo_db)
+    years = (max(ranking_data.queries.periods(e)),)
+    table = ranking_data.group_indicators(e, years)
+    res = ranking_data.rank_groups(table, runs=100, top_n=5,
+                                   persons=ranking_data.specialty_persons(e, years))
+    assert table["group_code"].is_unique
+    has = table[table["episodes"] > 0]
+    assert (has["outward_referral"].between(0, 100)).all()
+    # cost per case over in- and out-of-county episodes lies between the two
+    both = has.dropna(subset=["cost_in_county", "cost_out_county"])
+    lo = np.minimum(both["cost_in_county"], both["cost_out_county"]) - 1e-6
+    hi = np.maximum(both["cost_in_county"], both["cost_out_county"]) + 1e-6
+    assert both["cost_per_case"].between(lo, hi).all()
+    assert (table["unstable"] == (table["new_cases"] < 20)).all()
+    assert table.loc[table["new_cases"] > 0, "incidence"].gt(0).all()
+    # new cases by hand from the summary cells of one group
+    e = make_engine(demo_db)
+    with e.connect() as conn:
+        n = conn.execute(text(
+            "SELECT SUM(new_cases) FROM summary_cells c JOIN icd3_groups g ON g.icd3 = c.icd3 "
+            "WHERE g.group_code = 'C_LUNG' AND c.year = :y"), {"y": years[0]}).scalar()
+        persons = conn.execute(text(
+            "SELECT COUNT(DISTINCT person_id) FROM episodes e JOIN icd3_groups g "
+            "ON g.icd3 = e.icd3 JOIN disease_groups d ON d.group_code = g.group_code "
+            "WHERE d.specialty_code = 'GI_SURG' AND e.year = :y"), {"y": years[0]}).scalar()
+    e.dispose()
+    assert table.set_index("group_code").at["C_LUNG", "new_cases"] == n
+    assert ranking_data.specialty_persons(make_engine(demo_db), years)["GI_SURG"] == persons
+    # ranking output: every ranked group has a tier, entropy weights sum to 1
+    g = res["groups"]
+    assert g["tier"].isin(["high", "middle", "low"]).all()
+    assert sum(res["entropy"].values()) == pytest.approx(1.0)
+    spec = res["specialties"]
+    assert spec["specialty_code"].is_unique and spec["persons"].notna().all()
+
+
+def test_draft_decide_adopt_and_frozen(engine, ranked):
+    years, _, res = ranked
+    did = _save(engine, res, years)
+    snap = catalogue.snapshot_groups(engine, did)
+    assert len(snap) == len(res["groups"])
+    top = res["groups"].iloc[0]
+    assert snap.iloc[0]["group_code"] == top["group_code"]
+    # money is stored in integer fen: 1234.565 yuan -> 123457 fen -> 1234.57 yuan
+    assert snap.iloc[0]["cost_per_case"] == pytest.approx(top["cost_per_case"], abs=0.005)
+    with engine.connect() as conn:
+        fen = conn.execute(text("SELECT cost_per_case_fen FROM catalogue_groups WHERE "
+                                "draft_id = :i AND group_code = 'G0'"), {"i": did}).scalar()
+    assert fen == 123457
+    with pytest.raises(CatalogueError, match="exists"):
+        _save(engine, res, years)
+    spec = res["specialties"]["specialty_code"].tolist()
+    with pytest.raises(CatalogueError, match="no specialty is included"):
+        catalogue.adopt(engine, PLANNER, did)
+    catalogue.decide(engine, EXPERT, did, spec[0], "watch", "先观察")
+    catalogue.decide(engine, EXPERT, did, spec[0], "include", "发病多、外转多")
+    catalogue.decide(engine, PLANNER, did, spec[1], "exclude", "已是省级重点专科")
+    with pytest.raises(CatalogueError, match="reason"):
+        catalogue.decide(engine, EXPERT, did, spec[2], "include", "  ")
+    with pytest.raises(CatalogueError, match="not in draft"):
+        catalogue.decide(engine, EXPERT, did, "NOPE", "include", "x")
+    ent = catalogue.entries(engine, did).set_index("specialty_code")
+    assert ent.at[spec[0], "decision"] == "include" and ent.at[spec[1], "decision"] == "exclude"
+    assert pd.isna(ent.at[spec[2], "decision"])
+    hist = catalogue.decision_history(engine, did)
+    assert hist["decision"].tolist() == ["watch", "include", "exclude"]  # nothing overwritten
+
+    when = dt.datetime(2025, 3, 1, 10, 0)
+    assert catalogue.adopt(engine, LEADER, did, now=when) == dt.date(2028, 3, 1)
+    cur = catalogue.current(engine, today=dt.date(2026, 1, 1))
+    assert cur["id"] == did and cur["review_due"] == dt.date(2028, 3, 1) and not cur["overdue"]
+    assert catalogue.current(engine, today=dt.date(2028, 3, 2))["overdue"]
+    # refused by the module ...
+    with pytest.raises(CatalogueError, match="adopted"):
+        catalogue.decide(engine, EXPERT, did, spec[2], "include", "补充")
+    with pytest.raises(CatalogueError, match="adopted already"):
+        catalogue.adopt(engine, PLANNER, did)
+    # ... and by the database itself, whoever writes
+    with pytest.raises(DatabaseError, match="cannot be changed"):
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE catalogue_drafts SET method = 'weighted_sum' "
+                              "WHERE id = :i"), {"i": did})
+    with pytest.raises(DatabaseError, match="cannot be changed"):
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE catalogue_drafts SET status = 'draft' WHERE id = :i"),
+                         {"i": did})
+    for sql in ("DELETE FROM catalogue_drafts WHERE id = :i",
+                "UPDATE catalogue_groups SET score = 1 WHERE draft_id = :i",
+                "DELETE FROM catalogue_decisions WHERE draft_id = :i",
+                "UPDATE catalogue_specialties SET rank = 1 WHERE draft_id = :i"):
+        with pytest.raises(DatabaseError):
+            with engine.begin() as conn:
+                conn.execute(text(sql), {"i": did})
+    with pytest.raises(DatabaseError, match="cannot be changed"):
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO catalogue_decisions (source_id, draft_id, specialty_code, "
+                "decision, reason, decided_by, decided_at) VALUES ('x', :i, :s, 'include', "
+                "'r', 'sql', '2025-03-02 00:00:00')"), {"i": did, "s": spec[2]})
+    assert catalogue.decision_history(engine, did)["decision"].tolist() == [
+        "watch", "include", "exclude"]
+    actions = set(pd.read_sql(select(AuditLog.action), engine)["action"])
+    assert {"catalogue.draft", "catalogue.decide", "catalogue.adopt"} <= actions
+
+
+def test_a_draft_changes_only_by_adoption(engine, ranked):
+    years, _, res = ranked
+    did = _save(engine, res, years, name="改权重试试")
+    with pytest.raises(DatabaseError):
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE catalogue_drafts SET weights = '{}' WHERE id = :i"),
+                         {"i": did})
+    with pytest.raises(DatabaseError):
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE catalogue_drafts SET status = 'adopted', name = 'x' "
+                              "WHERE id = :i"), {"i": did})
+    assert catalogue.draft(engine, did)["status"] == "draft"
+
+
+def test_permissions(engine, ranked):
+    years, _, res = ranked
+    for who in (EXPERT, LEADER, Actor("s", "screening"), Actor("anonymous", None)):
+        with pytest.raises(PermissionDenied):
+            _save(engine, res, years, actor=who)
+    did = _save(engine, res, years)
+    code = res["specialties"]["specialty_code"].iloc[0]
+    with pytest.raises(PermissionDenied):
+        catalogue.decide(engine, LEADER, did, code, "include", "r")
+    catalogue.decide(engine, EXPERT, did, code, "include", "r")
+    with pytest.raises(PermissionDenied):
+        catalogue.adopt(engine, EXPERT, did)
+    assert catalogue.drafts(engine).iloc[0]["included"] == 1
+
+
+def test_history_survives_disease_groups_being_replaced(engine, ranked):
+    years, _, res = ranked
+    old = _save(engine, res, years, name="2022-2024 目录")
+    code = res["specialties"]["specialty_code"].iloc[0]
+    catalogue.decide(engine, EXPERT, old, code, "include", "r")
+    catalogue.adopt(engine, PLANNER, old, now=dt.datetime(2022, 1, 10))
+    before = catalogue.snapshot_groups(engine, old)
+    # what `init` does when the shipped file changes: delete and re-insert every group
+    with Session(engine) as s, s.begin():
+        s.execute(delete(Icd3Group))
+        s.execute(delete(DiseaseGroup))
+        s.add(DiseaseGroup(group_code="NEW", name_zh="新分组", name_en="New", icd_ranges="A00",
+                           specialty_code="X", specialty_zh="新专科", specialty_en="New"))
+    pd.testing.assert_frame_equal(catalogue.snapshot_groups(engine, old), before)
+    # a later catalogue is compared with the earlier one per specialty
+    new = _save(engine, res, years, name="2025-2027 目录")
+    catalogue.decide(engine, EXPERT, new, code, "exclude", "已达标")
+    catalogue.adopt(engine, PLANNER, new, now=dt.datetime(2025, 1, 10)) \
+        if (catalogue.entries(engine, new)["decision"] == "include").any() else None
+    cmp = catalogue.compare(engine, old, new).set_index("specialty_code")
+    assert cmp.at[code, "decision_a"] == "include" and cmp.at[code, "decision_b"] == "exclude"
+    assert bool(cmp.at[code, "changed"])
+    assert set(catalogue.drafts(engine)["name"]) == {"2022-2024 目录", "2025-2027 目录"}
+    assert catalogue.current(engine)["id"] == old  # the new one is not adopted
