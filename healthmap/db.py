@@ -7,6 +7,7 @@ here keeps module-level state.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -28,7 +29,10 @@ def make_engine(url: str | None = None) -> Engine:
     """
     url = database_url(url)
     if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # created owner-only (0600); SQLite's -wal/-shm follow it
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
 

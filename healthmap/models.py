@@ -166,7 +166,7 @@ class Resident(Base):
     sex: Mapped[str] = mapped_column(String(1))
     birth_date: Mapped[dt.date] = mapped_column(Date)
     area_code: Mapped[str] = mapped_column(String(32), ForeignKey("areas.code"), index=True)
-    phone: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(80))  # encrypted (healthmap.crypto)
     doctor_team: Mapped[str | None] = mapped_column(String(100))
     risk_factors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     import_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("import_log.id"))
@@ -289,6 +289,7 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(40), index=True)
     target: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
+    row_hash: Mapped[str | None] = mapped_column(String(64))  # chain (healthmap.audit)
 
 
 class UserSession(Base):
