@@ -29,3 +29,6 @@ def add_residents(engine, n: int = 6) -> pd.DataFrame:
     result = import_frame(engine, "residents", df, "test-residents.csv")
     assert result.ok, result.problems
     return df
+
+
+ROOT_DIR = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
