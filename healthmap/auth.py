@@ -72,6 +72,8 @@ def password_problem(password: str, username: str = "") -> str | None:
         return f"at most {MAX_LENGTH} characters"
     if password == DEMO_PASSWORD:
         return "the published demo password cannot be used"
+    if len(username) >= 3 and username.lower() in password.lower():
+        return "must not contain the user name"
     context = [w for w in (*CONTEXT_WORDS, username) if w]
     if zxcvbn(password, user_inputs=context)["score"] < 3:
         return "too easy to guess (common word, name or pattern)"
@@ -193,7 +195,7 @@ def authenticate(engine: Engine, username: str, password: str, client: str | Non
     wait = throttle.wait_seconds(engine, keys, now)
     if wait > 0:
         sleep(wait)
-    now = now or dt.datetime.now()
+    now = now + dt.timedelta(seconds=wait) if now else dt.datetime.now()
     demo_db = is_demo(engine)
     with Session(engine) as s, s.begin():
         user = s.get(User, name) if name else None

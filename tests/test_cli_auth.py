@@ -60,20 +60,6 @@ def test_cli_init_import_report(tmp_path, capsys):
     assert main(["--db", db, "import", "episodes", str(bad)]) == 2
 
 
-def test_lockout_and_audit(engine):
-    auth.create_user(engine, "alice", "Strong-pass-2024", "leader", actor="test")
-    for _ in range(auth.MAX_FAILURES):
-        assert auth.authenticate(engine, "alice", "wrong")[1] == "invalid"
-    assert auth.authenticate(engine, "alice", "Strong-pass-2024")[1] == "locked"
-    later = dt.datetime.now() + auth.LOCKOUT + dt.timedelta(seconds=1)
-    user, why = auth.authenticate(engine, "alice", "Strong-pass-2024", now=later)
-    assert why == "ok" and user["role"] == "leader"
-    assert auth.authenticate(engine, "nobody", "x")[1] == "invalid"  # same answer as wrong pw
-    with engine.connect() as c:
-        actions = [r[0] for r in c.execute(text("select action from audit_log"))]
-    assert actions.count("login_failed") >= 6 and "account_locked" in actions and "login" in actions
-
-
 def test_audit_log_is_append_only(engine):
     audit.record(engine, "x", "test")
     with pytest.raises(Exception):
