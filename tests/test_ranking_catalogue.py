@@ -220,3 +220,33 @@ def test_history_survives_disease_groups_being_replaced(engine, ranked):
     assert bool(cmp.at[code, "changed"])
     assert set(catalogue.drafts(engine)["name"]) == {"2022-2024 目录", "2025-2027 目录"}
     assert catalogue.current(engine)["id"] == old  # the new one is not adopted
+
+
+def test_excel_export_has_a_sheet_per_specialty_and_the_method(engine, ranked):
+    import io
+
+    from healthmap import catalogue_export
+
+    years, _, res = ranked
+    did = _save(engine, res, years, name="=HYPERLINK(\"x\")")  # formula-looking name
+    code = res["specialties"]["specialty_code"].iloc[0]
+    catalogue.decide(engine, EXPERT, did, code, "include", "发病多")
+    data = catalogue_export.workbook(engine, did, "demo_planner")
+    book = pd.read_excel(io.BytesIO(data), sheet_name=None)
+    names = list(book)
+    assert names[0] == "方法与权重" and names[1] == "专科汇总"
+    spec = res["specialties"]
+    per_spec = [n for n in names if n[:2].isdigit()]
+    assert len(per_spec) == len(spec)
+    first = book[per_spec[0]]
+    top = spec.iloc[0]
+    assert per_spec[0].endswith(top["specialty_zh"])
+    assert len(first) == top["n_groups"] and "外转率（%）" in first.columns
+    method = book["方法与权重"].astype(str)
+    assert method.apply(lambda c: c.str.contains("熵权")).any().any()
+    assert not method.iloc[:, 1].str.startswith("=").any()  # no formula from the name
+    assert book["专科汇总"].iloc[0]["决定"] == "纳入"
+    assert "导出信息" in names
+    en = pd.read_excel(io.BytesIO(catalogue_export.workbook(engine, did, "u", "en")),
+                       sheet_name=None)
+    assert list(en)[:2] == ["Method and weights", "Specialties"]
