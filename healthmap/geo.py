@@ -109,18 +109,29 @@ def read_area_file(data: bytes, filename: str, code_field: str = "code",
     return out.fillna("")
 
 
+def has_geometry(geom) -> bool:
+    """Whether a stored geometry is there (an area imported from a CSV has none: ``None``,
+    ``NaN`` in a frame, or ``""``).
+
+    >>> has_geometry('{"type":"Point","coordinates":[121,28]}'), has_geometry(float("nan"))
+    (True, False)
+    """
+    return isinstance(geom, str) and bool(geom.strip())
+
+
 def feature_collection(areas: pd.DataFrame) -> dict:
-    """GeoJSON FeatureCollection (``id`` = area code) for plotly choropleth maps."""
+    """GeoJSON FeatureCollection (``id`` = area code) for plotly choropleth maps; areas
+    without a boundary are left out (the map lists them as "no boundary")."""
     feats = []
     for code, geom in zip(areas["code"], areas["geometry"]):
-        if geom:
+        if has_geometry(geom):
             feats.append({"type": "Feature", "id": str(code), "properties": {"code": str(code)},
                           "geometry": json.loads(geom)})
     return {"type": "FeatureCollection", "features": feats}
 
 
 def bounds(areas: pd.DataFrame) -> tuple[float, float, float, float]:
-    geoms = [shape(json.loads(g)) for g in areas["geometry"] if g]
+    geoms = [shape(json.loads(g)) for g in areas["geometry"] if has_geometry(g)]
     if not geoms:
         return (121.1, 28.0, 121.6, 28.3)
     return tuple(shapely.union_all(geoms).bounds)

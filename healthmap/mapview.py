@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from sqlalchemy import Engine
 
-from healthmap import geo, i18n, metrics, privacy, queries
+from healthmap import geo, i18n, metrics, privacy, queries, textsafe
 from healthmap.indicators import IndicatorResult, compute
 from healthmap.queries import Filters
 
@@ -93,7 +93,8 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
     fig = go.Figure(go.Choroplethmap(
         geojson=geo.feature_collection(areas), locations=t["area_code"], z=z,
         zmin=0, zmax=k, colorscale=scale, marker_opacity=0.7 if tiles else 0.85,
-        customdata=np.column_stack([t["area_name"], t["shown"], t["ci"],
+        customdata=np.column_stack([t["area_name"].map(textsafe.plotly_text), t["shown"],
+                                    t["ci"],
                                     t["numerator"].map("{:,.0f}".format),
                                     t["denominator"].map("{:,.0f}".format), t["class"]]),
         hovertemplate=("<b>%{customdata[0]}</b><br>" + value_label + ": %{customdata[1]}"
@@ -109,6 +110,16 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
     fig.update_traces(marker_line_width=1, marker_line_color="#555")
     labelled = t if len(t) <= 40 else t.iloc[0:0]
     lab = areas.set_index("code").loc[labelled["area_code"], ["label_lon", "label_lat", "name"]]
+    # map text layers: CJK names only (other glyphs are fetched from a font server)
+    lab = lab.assign(name=lab["name"].map(textsafe.map_label)).dropna()
+    bare = areas.loc[~areas["geometry"].map(geo.has_geometry), "name"]
+    if len(bare):  # areas imported without a boundary: named, not drawn
+        fig.add_annotation(x=0.01, y=0.01, xref="paper", yref="paper", showarrow=False,
+                           xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
+                           text=i18n.t("map.no_boundary", "zh") + " / " + i18n.t(
+                               "map.no_boundary", "en") + ": " + "、".join(
+                               textsafe.plotly_text(n, textsafe.LABEL_MAX) for n in bare[:10])
+                           + (" …" if len(bare) > 10 else ""))
     fig.add_trace(go.Scattermap(lon=lab["label_lon"], lat=lab["label_lat"], mode="text",
                                 text=lab["name"], textfont={"size": 12, "color": "#222"},
                                 hoverinfo="skip", showlegend=False))
@@ -129,6 +140,7 @@ def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: st
     ``scale`` 1e5); ``target`` is in the same units as the plotted values.
     """
     t = table[(table["denominator"] > 0) & ~table["suppressed"]].dropna(subset=["value"])
+    t = t.assign(area_name=t["area_name"].map(lambda s: textsafe.plotly_text(s, 40)))
     fig = go.Figure()
     if len(t) == 0:
         return fig
@@ -203,7 +215,8 @@ def flow_figure(flows: pd.DataFrame, source_label: str, public: bool = False) ->
         src.append(0), dst.append(idx[d]), val.append(n)
     for r in by_inst.itertuples():
         src.append(idx[r.dest]), dst.append(idx[r.institution]), val.append(r.episodes)
-    fig = go.Figure(go.Sankey(node=dict(label=list(idx), pad=12, thickness=14),
+    labels = [textsafe.plotly_text(n, textsafe.LABEL_MAX) for n in idx]
+    fig = go.Figure(go.Sankey(node=dict(label=labels, pad=12, thickness=14),
                               link=dict(source=src, target=dst, value=val)))
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10))
     return fig
@@ -329,6 +342,7 @@ def local_moran(table: pd.DataFrame, areas: pd.DataFrame, permutations: int = 99
     import libpysal
     from shapely.geometry import shape
 
+    areas = areas[areas["geometry"].map(geo.has_geometry)]  # no boundary: no neighbours
     g = gpd.GeoDataFrame(areas[["code", "name"]].copy(),
                          geometry=[shape(json.loads(x)) for x in areas["geometry"]], crs=4326)
     w = libpysal.weights.Queen.from_dataframe(g, use_index=False, silence_warnings=True)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 import ui
+from healthmap.textsafe import markdown_text
 from healthmap import audit, auth, exports, summary
 from healthmap.ingest import KINDS, import_file
 from healthmap.ingest.contract import columns_doc, template_frame
@@ -75,7 +76,8 @@ c1, c2 = st.columns(2)
 c1.dataframe(ui.headers(info["episode_years"]), hide_index=True, width="stretch")
 c2.dataframe(ui.headers(info["population_years"]), hide_index=True, width="stretch")
 st.markdown(f"**{ui.t('data.no_data_areas')}**: "
-            + ("、".join(info["no_data"]["name"]) if len(info["no_data"]) else ui.t("data.none")))
+            + ("、".join(info["no_data"]["name"].map(markdown_text)) if len(info["no_data"])
+               else ui.t("data.none")))
 if st.button(ui.t("data.refresh"), key="refresh"):
     with engine.begin() as conn:
         years = summary.refresh_all(conn)

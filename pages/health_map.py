@@ -7,6 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 import ui
+from healthmap.textsafe import markdown_text
 from healthmap import exports, i18n, mapview, queries
 from healthmap.codes import AGE_GROUPS, INSURANCE_TYPES
 from healthmap.config import tile_basemap
@@ -201,7 +202,7 @@ with st.expander(ui.t("map.explain"), expanded=False):
         st.write(ui.t("map.suppressed"))
     else:
         st.markdown(
-            f"**{row['area_name']}** · {label}: **{row['value']:,.2f}**  \n"
+            f"**{markdown_text(row['area_name'])}** · {label}: **{row['value']:,.2f}**  \n"
             f"{ui.t('col.numerator')}: {row['numerator']:,.0f} · "
             f"{ui.t('col.denominator')}: {row['denominator']:,.0f} · "
             f"{ui.t('col.ci')}: {row['ci_low']:,.2f} – {row['ci_high']:,.2f}  \n"
