@@ -110,7 +110,6 @@ class LookupSettings:
     first_delay_seconds: int = 30
     max_delay_seconds: int = 3600
     forget_after_hours: int = 24
-    client_header: str | None = None
 
 
 @dataclass(frozen=True)
