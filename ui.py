@@ -20,12 +20,32 @@ from healthmap.db import make_engine
 
 
 def engine(url: str | None = None):
-    """The process-wide engine for ``url`` (default: the configured database)."""
-    return _engine(url or database_url())
+    """The process-wide engine for ``url`` (default: the configured database).
+
+    A database file that cannot work (not a database, damaged, in a folder that cannot be
+    made or written, see :mod:`healthmap.dbhealth`) stops the page with a message that
+    names the file and what to do, instead of Streamlit's exception page.
+    """
+    from healthmap import dbhealth
+
+    try:
+        return _engine(url or database_url())
+    except Exception as exc:
+        problem = dbhealth.explain(exc, url or database_url())
+        if problem is None:
+            raise
+        st.error(problem.message(lang()), icon=":material/database:")
+        st.stop()
 
 
 @st.cache_resource
 def _engine(url: str):
+    from healthmap import dbhealth
+
+    # a missing file is made by the first start; a read-only one still serves the map
+    problem = dbhealth.diagnose(url, must_exist=False, need_write=False)
+    if problem is not None:
+        raise problem
     return make_engine(url)
 
 

@@ -287,6 +287,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted: nothing was written by the unfinished step", file=sys.stderr)
         return 130
     except Exception as exc:  # one line, no traceback, no data values
+        from healthmap import dbhealth
+        from healthmap.config import database_url
+
+        problem = dbhealth.explain(exc, database_url(getattr(args, "db", None)))
+        if problem is not None:  # a named problem with the database file, and what to do
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
               file=sys.stderr)
         return 1

@@ -6,9 +6,30 @@
 """
 
 from healthmap.ingest.contract import KINDS, SPECS, Column
-from healthmap.ingest.load import ImportResult, build_context, import_file, import_frame
+from healthmap.ingest.load import ImportResult, build_context, import_frame
+from healthmap.ingest.load import import_file as _import_file_unguarded
 from healthmap.ingest.readers import FileReadError, read_table
 from healthmap.ingest.validate import ValidationContext, validate
 
 __all__ = ["KINDS", "SPECS", "Column", "ImportResult", "build_context", "import_file",
            "import_frame", "FileReadError", "read_table", "ValidationContext", "validate"]
+
+
+def import_file(engine, kind: str, source, filename: str | None = None, **options
+                ) -> ImportResult:
+    """:func:`healthmap.ingest.load.import_file`, one at a time per database: while
+    another import runs, refused at once with a problem naming it (kind, file, user,
+    since; :func:`healthmap.dbhealth.import_lock`), nothing written."""
+    import pandas as pd
+
+    from healthmap import dbhealth
+
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        with dbhealth.import_lock(url, kind, filename or "upload", options.get("username")):
+            return _import_file_unguarded(engine, kind, source, filename, **options)
+    except dbhealth.ImportRunning as exc:
+        lang = options.get("lang", "zh")
+        return ImportResult(kind, False, 0, problems=pd.DataFrame({
+            "row": [1], "column": [""], "value": [""], "reason": [exc.message(lang)],
+            "code": ["import_running"]}))

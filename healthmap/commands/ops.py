@@ -1,0 +1,62 @@
+"""``python -m healthmap check`` and ``python -m healthmap backup DEST``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def cmd_check(args) -> int:
+    from healthmap import dbhealth
+    from healthmap.cli import CliError
+    from healthmap.config import database_url
+    from healthmap.db import is_initialised, make_engine
+
+    url = database_url(args.db)
+    problem = dbhealth.diagnose(url, need_write=False)
+    if problem:
+        raise CliError(str(problem))
+    engine = make_engine(url)
+    if not is_initialised(engine):
+        raise CliError(str(dbhealth.DatabaseProblem(
+            "not_initialised", str(dbhealth.sqlite_path(url) or url))))
+    report = dbhealth.check(engine)
+    for item, value, ok in report["lines"]:
+        print(f"{'ok ' if ok else 'BAD'}  {item:<12} {value}")
+    running = dbhealth.running_import(url)
+    if running:
+        print(f"     {'import':<12} running: {running['kind']} {running['file']!r} by "
+              f"{running['user']} since {running['since']}")
+    if not report["ok"]:
+        raise CliError("check found problems (lines marked BAD)")
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from healthmap import dbhealth
+    from healthmap.cli import CliError
+    from healthmap.config import database_url
+    from healthmap.db import make_engine
+
+    url = database_url(args.db)
+    problem = dbhealth.diagnose(url, need_write=False)
+    if problem:
+        raise CliError(str(problem))
+    try:
+        out = dbhealth.backup(make_engine(url), Path(args.dest), overwrite=args.force)
+    except (ValueError, FileExistsError) as exc:
+        raise CliError(str(exc)) from exc
+    print(f"backup written: {out['path']} ({out['bytes'] / 2**20:,.1f} MB, integrity ok)",
+          file=sys.stdout)
+    return 0
+
+
+def register(command) -> None:
+    s = command("check", help="database integrity, migration level, key fingerprint, audit "
+                              "chain, free disk space")
+    s.set_defaults(func=cmd_check)
+    s = command("backup", help="consistent copy of the SQLite database while the app runs "
+                               "(PostgreSQL: pg_dump, see docs/security.md)")
+    s.add_argument("dest", help="backup file, or a folder (a dated file is made in it)")
+    s.add_argument("--force", action="store_true", help="overwrite an existing file")
+    s.set_defaults(func=cmd_backup)

@@ -1,0 +1,344 @@
+"""A broken environment, named: what is wrong with which database file and what to do.
+
+The driver's own words (``no such table: areas``, ``database disk image is malformed``,
+``attempt to write a readonly database``, ``FileExistsError``) tell a county's IT staff
+little. :func:`explain` turns such an error into a :class:`DatabaseProblem` with a code,
+the file, and the remedy (run ``init``, restore from a backup, fix permissions), in
+Chinese and English; :func:`diagnose` finds the same problems before anything is opened
+(the app's first page and ``python -m healthmap check`` use it). :func:`check` reports
+integrity, migration level, key fingerprint and free disk space; :func:`backup` makes a
+consistent copy with SQLite's online backup API while the app runs.
+
+Examples
+--------
+>>> p = explain(Exception("(sqlite3.OperationalError) no such table: areas"),
+...             "sqlite:////srv/hm/county.db")
+>>> p.code, p.path
+('not_initialised', '/srv/hm/county.db')
+>>> print(p.message("en").splitlines()[0])
+the database /srv/hm/county.db has no HealthMap tables (not set up, or the wrong file)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+# code → (what is wrong, what to do), each (zh, en); {path} is the file
+_TEXT: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "missing": (("数据库文件 {path} 不存在", "the database file {path} does not exist"),
+                ("请运行 `python -m healthmap init` 建库，或从备份恢复",
+                 "run `python -m healthmap init` to create it, or restore it from a backup")),
+    "not_initialised": (("数据库 {path} 中没有健康地图的数据表（尚未建库或文件不对）",
+                         "the database {path} has no HealthMap tables (not set up, or the "
+                         "wrong file)"),
+                        ("请运行 `python -m healthmap init`，或检查 HEALTHMAP_DATABASE_URL 指向的文件",
+                         "run `python -m healthmap init`, or check which file "
+                         "HEALTHMAP_DATABASE_URL points to")),
+    "malformed": (("数据库文件 {path} 已损坏（可能被截断）", "the database file {path} is damaged "
+                   "(malformed or truncated)"),
+                  ("请停止应用，从备份恢复（`python -m healthmap backup` 做的副本）",
+                   "stop the app and restore the file from a backup (made with "
+                   "`python -m healthmap backup`)")),
+    "not_a_database": (("{path} 不是 SQLite 数据库文件", "{path} is not an SQLite database file"),
+                       ("请检查 HEALTHMAP_DATABASE_URL / --db 指向的文件，或从备份恢复",
+                        "check the file HEALTHMAP_DATABASE_URL / --db points to, or restore "
+                        "it from a backup")),
+    "readonly_file": (("数据库文件 {path} 只读，无法写入", "the database file {path} is read-only"),
+                      ("请让运行应用的用户可写该文件（如 chmod u+w），只读时仅能查看",
+                       "make it writable for the user that runs the app (e.g. chmod u+w); "
+                       "read-only, it can only be viewed")),
+    "readonly_folder": (("数据库所在文件夹 {path} 不可写（SQLite 需要在旁边建立日志文件）",
+                         "the folder {path} of the database is not writable (SQLite keeps "
+                         "its journal files beside the database)"),
+                        ("请让运行应用的用户可写该文件夹，或把数据库放到可写的位置",
+                         "make the folder writable for the user that runs the app, or move "
+                         "the database to a writable place")),
+    "folder_blocked": (("无法建立数据库文件夹 {path}（路径中有同名文件或无权限）",
+                        "the folder {path} for the database cannot be made (a file of that "
+                        "name is in the way, or no permission)"),
+                       ("请改用其他路径（--db / HEALTHMAP_DATABASE_URL），或移开挡路的文件",
+                        "choose another path (--db / HEALTHMAP_DATABASE_URL), or move the "
+                        "file out of the way")),
+    "busy": (("数据库 {path} 正被其他进程长时间占用写入（例如正在导入）",
+              "the database {path} is busy with another writer (for example a running "
+              "import)"),
+             ("请等待导入结束后重试", "try again when the import has finished")),
+    "cannot_open": (("无法打开数据库文件 {path}", "the database file {path} cannot be opened"),
+                    ("请检查路径和权限", "check the path and the permissions")),
+}
+
+
+@dataclass
+class DatabaseProblem(RuntimeError):
+    """A named problem with a database file (``code`` is a key of the message table)."""
+
+    code: str
+    path: str
+
+    def message(self, lang: str = "en") -> str:
+        what, todo = _TEXT[self.code]
+        i = 1 if lang == "en" else 0
+        return f"{what[i].format(path=self.path)}\n{todo[i]}"
+
+    def __str__(self) -> str:
+        return self.message("en").replace("\n", ": ", 1)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL (``None`` for other databases and ``:memory:``)."""
+    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?")[0])
+
+
+def _blocked_folder(path: Path) -> Path | None:
+    """The first ancestor of ``path`` that exists but is not a folder."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def diagnose(url: str, must_exist: bool = True, need_write: bool = True
+             ) -> DatabaseProblem | None:
+    """A problem with the SQLite file at ``url`` found without opening it, or ``None``."""
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    blocked = _blocked_folder(path)
+    if blocked is not None:
+        return DatabaseProblem("folder_blocked", str(path.parent))
+    if not path.exists():
+        if not path.parent.exists():
+            return DatabaseProblem("missing", str(path)) if must_exist else None
+        if need_write and not os.access(path.parent, os.W_OK | os.X_OK):
+            return DatabaseProblem("readonly_folder", str(path.parent))
+        return DatabaseProblem("missing", str(path)) if must_exist else None
+    if path.is_dir():
+        return DatabaseProblem("not_a_database", str(path))
+    with open(path, "rb") as fh:
+        head = fh.read(len(SQLITE_HEADER))
+    if head and head != SQLITE_HEADER:
+        return DatabaseProblem("not_a_database", str(path))
+    if need_write:
+        if not os.access(path, os.W_OK):
+            return DatabaseProblem("readonly_file", str(path))
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            return DatabaseProblem("readonly_folder", str(path.parent))
+    if head and path.stat().st_size < 512:  # a header and nothing else: cut short
+        return DatabaseProblem("malformed", str(path))
+    return None
+
+
+def explain(exc: BaseException, url: str) -> DatabaseProblem | None:
+    """The named problem behind a driver or file-system error, or ``None``."""
+    if isinstance(exc, DatabaseProblem):
+        return exc
+    path = sqlite_path(url)
+    where = str(path) if path else url.split("@")[-1]
+    text = str(exc).lower()
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return DatabaseProblem("folder_blocked", str(path.parent if path else where))
+    if "no such table" in text:
+        return DatabaseProblem("not_initialised", where)
+    if "malformed" in text or "database disk image" in text:
+        return DatabaseProblem("malformed", where)
+    if "file is not a database" in text or "file is encrypted" in text:
+        return DatabaseProblem("not_a_database", where)
+    if "readonly database" in text or "read-only" in text:
+        if path is not None and path.exists() and not os.access(path, os.W_OK):
+            return DatabaseProblem("readonly_file", where)
+        return DatabaseProblem("readonly_folder", str(path.parent) if path else where)
+    if "database is locked" in text:
+        return DatabaseProblem("busy", where)
+    if "unable to open database file" in text:
+        return diagnose(url) or DatabaseProblem("cannot_open", where)
+    if isinstance(exc, PermissionError):
+        return DatabaseProblem("readonly_folder", str(path.parent) if path else where)
+    return None
+
+
+# ---------------------------------------------------------------------- check and backup
+
+def check(engine) -> dict:
+    """Integrity, migration level, key fingerprint, free disk space and the audit chain.
+
+    Returns ``{"ok": bool, "lines": [(item, value, ok)]}``; nothing is written.
+    """
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from healthmap import audit, config, db
+
+    lines: list[tuple[str, str, bool]] = []
+    url = engine.url.render_as_string(hide_password=False)
+    path = sqlite_path(url)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            res = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check").all()]
+            lines.append(("integrity", "ok" if res == ["ok"] else "; ".join(res[:5]),
+                          res == ["ok"]))
+        have = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    head = ScriptDirectory.from_config(db.alembic_config()).get_current_head()
+    lines.append(("migration", f"{have} (newest {head})" if have != head else f"{have}",
+                  have == head))
+    stored = db.get_meta(engine, "key_fingerprint")
+    try:
+        current = config.fingerprint(config.engine_key(engine))
+    except RuntimeError as exc:
+        current, why = None, str(exc).splitlines()[0]
+    if current is None:
+        lines.append(("key", f"missing: {why}", False))
+    elif stored is None:
+        lines.append(("key", f"fingerprint {current} (none stored in the database)", True))
+    else:
+        lines.append(("key", f"fingerprint {current}" + ("" if stored == current else
+                                                         f" ≠ database's {stored}"),
+                      stored == current))
+    if current is not None:
+        v = audit.verify(engine)
+        lines.append(("audit chain", f"{v.rows:,} rows intact" if v.ok else
+                      (f"broken at row {v.broken_id}: {v.reason}" if v.broken_id else v.reason),
+                      v.ok))
+    if path is not None:
+        free = shutil.disk_usage(path.parent).free
+        size = path.stat().st_size
+        # an import rewrites summaries and the WAL grows: want room for the file twice over
+        lines.append(("disk", f"{free / 2**30:,.1f} GB free, database {size / 2**20:,.1f} MB",
+                      free > 2 * size + 100 * 2**20))
+    return {"ok": all(ok for _, _, ok in lines), "lines": lines}
+
+
+def backup(engine, dest: Path, overwrite: bool = False, progress=None) -> dict:
+    """A consistent copy of the SQLite database behind ``engine`` at ``dest`` (online
+    backup API: readers and writers may go on), checked with ``integrity_check``;
+    created owner-only (0600). PostgreSQL: use ``pg_dump`` (see docs/security.md)."""
+    src_path = sqlite_path(engine.url.render_as_string(hide_password=False))
+    if src_path is None:
+        raise ValueError("backup copies SQLite databases; for PostgreSQL use pg_dump "
+                         "(docs/security.md)")
+    dest = Path(dest)
+    if dest.is_dir():
+        dest = dest / f"{src_path.stem}-{dt.datetime.now():%Y%m%d-%H%M%S}.db"
+    if dest.exists() and not overwrite:
+        raise FileExistsError(f"{dest} exists (use --force to overwrite)")
+    if dest.resolve() == src_path.resolve():
+        raise ValueError("the backup cannot overwrite the database itself")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    tmp.unlink(missing_ok=True)
+    os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))
+    src = sqlite3.connect(src_path, timeout=30)
+    try:
+        out = sqlite3.connect(tmp)
+        try:
+            src.backup(out, pages=1024, progress=(lambda s, r, t: progress((t - r) / t))
+                       if progress else None)
+            out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            ok = out.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            out.close()
+    finally:
+        src.close()
+    if ok != "ok":
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"the copy failed its integrity check: {ok}")
+    os.replace(tmp, dest)
+    return {"path": str(dest), "bytes": dest.stat().st_size}
+
+
+# ---------------------------------------------------------------------- one import at a time
+
+def _lock_path(url: str) -> Path | None:
+    path = sqlite_path(url)
+    return None if path is None else path.with_name(path.name + ".import-lock")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def running_import(url: str) -> dict | None:
+    """The import running on this database (kind, file, user, since, pid), or ``None``.
+    A lock left by a killed process is not a running import."""
+    import json
+
+    lock = _lock_path(url)
+    if lock is None or not lock.exists():
+        return None
+    try:
+        info = json.loads(lock.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if info.get("host") == os.uname().nodename and not _alive(int(info.get("pid", 0))):
+        return None
+    return info
+
+
+class ImportRunning(RuntimeError):
+    """Another import is running on the same database."""
+
+    def __init__(self, info: dict):
+        self.info = info
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str = "en") -> str:
+        i = self.info
+        if lang == "en":
+            return (f"another import is running: {i.get('kind')} file {i.get('file')!r} by "
+                    f"{i.get('user')} since {i.get('since')} (process {i.get('pid')}); "
+                    "try again when it has finished")
+        return (f"另一个导入正在进行：{i.get('kind')} 文件 “{i.get('file')}”，由 {i.get('user')} "
+                f"于 {i.get('since')} 开始（进程 {i.get('pid')}）；请在其结束后再试")
+
+
+class import_lock:
+    """``with import_lock(url, kind, file, user):`` — refuse at once
+    (:class:`ImportRunning`, naming the running import) when another import holds the
+    database; SQLite only (PostgreSQL serialises writers itself). The lock is a small
+    owner-only file beside the database; a lock left by a killed process is taken over."""
+
+    def __init__(self, url: str, kind: str, filename: str, user: str | None):
+        self.lock = _lock_path(url)
+        self.url = url
+        self.info = {"kind": kind, "file": str(filename)[:200], "user": user or "?",
+                     "since": dt.datetime.now().isoformat(sep=" ", timespec="seconds"),
+                     "pid": os.getpid(), "host": os.uname().nodename}
+
+    def __enter__(self):
+        import json
+
+        if self.lock is None or not self.lock.parent.is_dir():
+            self.lock = None
+            return self
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                other = running_import(self.url)
+                if other is not None:
+                    raise ImportRunning(other) from None
+                self.lock.unlink(missing_ok=True)  # left by a killed process
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.info, fh, ensure_ascii=False)
+            return self
+        raise ImportRunning(running_import(self.url) or self.info)
+
+    def __exit__(self, *exc):
+        if self.lock is not None:
+            self.lock.unlink(missing_ok=True)
+        return False
