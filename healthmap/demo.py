@@ -24,6 +24,7 @@ from healthmap.bootstrap import init_database
 from healthmap.codes import AGE_GROUPS
 from healthmap.config import DATA_DIR
 from healthmap.ingest.load import import_frame
+from healthmap.points.demo import load_points_demo
 from healthmap.reference import load_reference_areas
 
 SEED = 20240930
@@ -325,6 +326,7 @@ def load_demo(engine: Engine, progress: Progress | None = None, n_residents: int
     residents = build_residents(towns, rng, n_residents)
     _ok(import_frame(engine, "residents", residents, "demo:residents", demo=True,
                      today=DEMO_TODAY))
+    load_points_demo(engine, DEMO_TODAY)  # health points for some demo residents
     with Session(engine) as s, s.begin():
         db.set_meta(s, "demo_data", "1")
         db.set_meta(s, "demo_seed", str(SEED))
