@@ -58,6 +58,8 @@ PAGES: tuple[PageSpec, ...] = (
              ("admin",), "admin", landing_for=("admin",)),
     PageSpec("login", "pages/login.py", "nav.login", ":material/account_circle:", ALL,
              "account"),
+    PageSpec("ranking", "pages/ranking.py", "ranking.nav", ":material/leaderboard:",
+             ("planner", "leader", "expert", "admin"), "specialty", landing_for=("planner",)),
 )
 BY_KEY: dict[str, PageSpec] = {p.key: p for p in PAGES}
 DEFAULT = "map"

@@ -142,12 +142,12 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
     t["new_cases"] = cases.to_numpy(dtype=float)
 
     # denominators: person-years, women or men only where the group says so
-    sexes = (groups["denominator_sex"].where(groups["denominator_sex"].isin(["M", "F"]))
-             if "denominator_sex" in groups.columns else pd.Series([None] * len(groups)))
+    sexes = ([v if v in ("M", "F") else None for v in groups["denominator_sex"]]
+             if "denominator_sex" in groups.columns else [None] * len(groups))
     persons, asr, asr_lo, asr_hi = [], [], [], []
     weights = cached_standard_weights()[standard].reindex(list(AGE_GROUPS)).to_numpy()
     age_pop: dict = {}
-    for i, sex in enumerate(sexes.where(sexes.notna(), None)):
+    for i, sex in enumerate(sexes):
         key = sex or "T"
         if key not in age_pop:
             total = _county_population(engine, years, False, sex, pop_rows, up)

@@ -1,0 +1,83 @@
+"""The ranking page through streamlit's AppTest: who may open it, the workflow in the page."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from healthmap import pagespec
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "pages/ranking.py"
+
+
+@pytest.fixture()
+def app(demo_copy, monkeypatch):
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_copy)
+    return AppTest.from_file(APP, default_timeout=240)
+
+
+def as_role(at, role):
+    at.session_state["user"] = {"username": f"demo_{role}", "role": role, "demo": True}
+    return at
+
+
+def test_planner_lands_on_the_ranking_page():
+    assert pagespec.landing_page("planner") == "ranking"
+    assert pagespec.landing_page("leader") == "map"
+
+
+@pytest.mark.parametrize("role", [None, "screening", "family_doctor", "points", "data_manager"])
+def test_refused_roles_see_no_data(app, role):
+    if role:
+        as_role(app, role)
+    app.run()
+    app.switch_page(PAGE).run()
+    assert not app.exception
+    warnings = " ".join(w.value for w in app.warning)
+    assert ("需要登录" in warnings) if role is None else ("无权" in warnings)
+    assert not app.dataframe and not app.get("plotly_chart")
+
+
+@pytest.mark.parametrize("role", ["leader", "expert"])
+def test_allowed_roles_see_the_ranking_but_cannot_draft(app, role):
+    as_role(app, role).run()
+    app.switch_page(PAGE).run()
+    assert not app.exception
+    assert any("重点专科" in t.value for t in app.title)
+    assert len(app.dataframe) >= 4  # weights, indicators, ranking, specialties
+    assert len(app.get("plotly_chart")) >= 3  # stability, comparison, map
+    assert not [f for f in app.text_input if f.key == "rk_draft_name"]
+
+
+def test_planner_ranks_saves_and_expert_decides_then_adopted_is_frozen(app):
+    as_role(app, "planner").run()
+    app.switch_page(PAGE).run()
+    assert not app.exception
+    first = app.dataframe[2].value.iloc[0, 2]  # top group, TOPSIS with entropy weights
+    app.radio(key="rk_method").set_value("weighted_sum").run()
+    assert not app.exception
+    app.radio(key="rk_source").set_value("planner").run()
+    app.slider(key="rk_w_incidence").set_value(100).run()
+    app.slider(key="rk_w_outward_referral").set_value(0).run()
+    app.slider(key="rk_w_cost_per_case").set_value(0).run()
+    assert not app.exception
+    ranking = app.dataframe[2].value
+    # with all weight on incidence the top group is the one with the highest incidence
+    table = app.dataframe[1].value
+    top_by_incidence = table.sort_values("发病率（/10万）", ascending=False).iloc[0, 0]
+    assert ranking.iloc[0, 2] == top_by_incidence
+    assert isinstance(first, str)
+    app.text_input(key="rk_draft_name").input("2025-2027 草案")
+    app.button(key="FormSubmitter:rk_save-保存为草案").click().run()
+    assert not app.exception
+    assert any("已保存草案" in s.value for s in app.success)
+    # a planner may record the panel's decision and adopt
+    app.text_input(key="rk_dec_reason").input("外转率高")
+    app.radio(key="rk_dec").set_value("include")
+    app.button(key="FormSubmitter:rk_decide-记录决定").click().run()
+    assert not app.exception
+    app.button(key="rk_adopt").click().run()
+    assert not app.exception
+    assert any("下次评审" in s.value for s in app.success)
+    assert any("不能再修改" in i.value for i in app.info)
+    assert not [f for f in app.text_input if f.key == "rk_dec_reason"]  # no decision form
+    assert not [b for b in app.button if b.key == "rk_adopt"]
