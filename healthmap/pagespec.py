@@ -58,6 +58,12 @@ PAGES: tuple[PageSpec, ...] = (
              ("admin",), "admin", landing_for=("admin",)),
     PageSpec("login", "pages/login.py", "nav.login", ":material/account_circle:", ALL,
              "account"),
+    PageSpec("points", "pages/points_staff.py", "points.nav.staff", ":material/loyalty:",
+             ("points", "family_doctor", "admin"), "points", landing_for=("points",)),
+    PageSpec("points_planning", "pages/points_planning.py", "points.nav.planning",
+             ":material/query_stats:", ("planner", "leader", "points", "admin"), "points"),
+    PageSpec("points_lookup", "pages/points_lookup.py", "points.nav.lookup",
+             ":material/person_search:", ALL, "points"),
     PageSpec("ranking", "pages/ranking.py", "ranking.nav", ":material/leaderboard:",
              ("planner", "leader", "expert", "admin"), "specialty", landing_for=("planner",)),
 )

@@ -14,7 +14,7 @@ def resident_rows(n: int = 6) -> pd.DataFrame:
     rows = []
     for i in range(1, n + 1):
         born = dt.date(1960 + i % 10, 1 + i % 12, 1 + i % 27)
-        rows.append({"resident_id": f"R{i}", "id_number": ids.make_id("339900", born, 2 * i + 1),
+        rows.append({"resident_id": f"R{i}", "id_number": ids.make_id("331083", born, 2 * i + 1),
                      "name": ["张三", "李四", "王五", "赵六", "钱七", "孙八"][(i - 1) % 6]
                      + ("" if i <= 6 else str(i)),
                      "sex": "M", "birth_date": born.isoformat(), "area_code": TOWNS[i % 3],
@@ -22,11 +22,12 @@ def resident_rows(n: int = 6) -> pd.DataFrame:
     return pd.DataFrame(rows).astype(str)
 
 
-def add_residents(engine, n: int = 6) -> pd.DataFrame:
+def add_residents(engine, n: int = 6, demo: bool = False) -> pd.DataFrame:
+    """Import :func:`resident_rows` (``demo=True`` into a demo database)."""
     from healthmap.ingest.load import import_frame
 
     df = resident_rows(n)
-    result = import_frame(engine, "residents", df, "test-residents.csv")
+    result = import_frame(engine, "residents", df, "test-residents.csv", demo=demo)
     assert result.ok, result.problems
     return df
 

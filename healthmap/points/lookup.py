@@ -13,10 +13,8 @@ Examples
 --------
 >>> normalize_name(" 张 三 "), normalize_name("ＬＩ Ｍｉｎｇ")
 ('张三', 'liming')
->>> client_key({"X-Real-IP": "10.0.0.7"}, "sess-1", "X-Real-IP")
-'ip:10.0.0.7'
->>> client_key({}, "sess-1", "X-Real-IP"), client_key({"X-Real-IP": "1.2.3.4"}, "s", None)
-('session:sess-1', 'session:s')
+>>> client_key("10.0.0.7", "sess-1"), client_key(None, "sess-1")
+('ip:10.0.0.7', 'session:sess-1')
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ import datetime as dt
 import hmac
 import unicodedata
 from dataclasses import dataclass
-from typing import Mapping
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -58,15 +55,11 @@ def normalize_name(value: str | None) -> str:
     return "".join(text.split()).casefold()
 
 
-def client_key(headers: Mapping[str, str] | None, session_id: str,
-               proxy_header: str | None) -> str:
-    """The throttle's client: the address in ``proxy_header`` when one is configured and
-    present (its first entry, as :func:`ui.client_address` reads it), else the session."""
-    if proxy_header and headers:
-        value = headers.get(proxy_header)
-        if value:
-            return "ip:" + value.split(",")[0].strip()
-    return "session:" + session_id
+def client_key(proxy_address: str | None, session_id: str) -> str:
+    """The throttle's client: the address a configured, trusted proxy reports (the page
+    passes :func:`ui.client_address` only when ``HEALTHMAP_PROXY_HEADER`` is set), else
+    the browser session."""
+    return f"ip:{proxy_address}" if proxy_address else f"session:{session_id}"
 
 
 def delay_seconds(failures: int, cfg: LookupSettings) -> float:
