@@ -1,0 +1,30 @@
+"""Texts of the screening job (issue 12): pages, tiers, stages, import problems."""
+
+TEXT = {
+    # import problems (healthmap/screening/results_import.py)
+    "screening.err.required": ("必填", "required"),
+    "screening.err.date": ("不是有效日期", "not a date"),
+    "screening.err.fee": ("不是有效金额（元，最多两位小数，不能为负）", "not an amount in yuan (at most 2 decimals, not negative)"),
+    "screening.err.result": ("应为 正常 / 异常 / 确诊", "normal, abnormal or diagnosed"),
+    "screening.err.bool": ("应为 是 / 否", "true or false"),
+    "screening.err.duplicate": ("文件内筛查记录号重复", "source_id repeated in the file"),
+    "screening.err.missing_column": ("缺少该列", "column missing"),
+    "screening.err.unreadable": ("文件无法读取", "file not readable"),
+    "screening.err.unknown_resident": ("无此居民", "no such resident"),
+    "screening.err.unknown_ruleset": ("无此筛查规则", "no such rule set"),
+    "screening.err.not_flagged": ("最近一次评估未判为高危", "not flagged high risk by the latest assessment"),
+    "screening.err.bad_decision": ("评审结论应为 确认 或 排除", "decision must be confirmed or excluded"),
+    "screening.err.reason_required": ("须填写理由", "a reason is required"),
+    "screening.err.not_confirmed": ("未经专家评审确认", "not confirmed by an expert review"),
+    "screening.err.not_invited": ("无邀请记录", "no invitation recorded"),
+    "screening.err.not_screened": ("无筛查记录", "no screening record"),
+    "screening.err.bad_result": ("结果应为 正常 / 异常 / 确诊", "result must be normal, abnormal or diagnosed"),
+    "screening.err.unknown_institution": ("无此机构", "unknown institution"),
+    "screening.err.bad_fee": ("费用应为非负金额", "fee must be a non-negative amount"),
+    "screening.err.no_screening": ("所指筛查记录不存在", "the screening it refers to is not recorded for this person"),
+    "screening.err.already_reduced": ("该次筛查已减免", "that screening already has its fee reduction"),
+    "screening.err.future_date": ("日期在未来", "date is in the future"),
+    "screening.err.before_screening": ("结果日期早于筛查日期", "result date before the screening date"),
+    "screening.err.out_of_scope": ("超出本人负责的乡镇或团队", "outside the user's township or team"),
+    "screening.err.not_allowed": ("当前角色无权记录", "the user's role may not record this"),
+}
