@@ -42,25 +42,53 @@ if kind == "areas" and upload is not None and not upload.name.lower().endswith((
         if crs:
             area_opts["crs"] = crs
 
-if upload is not None and st.button(ui.t("data.import"), type="primary", key="do_import"):
+
+def _problem_table(frame):
+    """Problems or warnings with translated headers (the reason code left out)."""
+    return frame.drop(columns="code").rename(columns={
+        "row": ui.t("col.row"), "column": ui.t("col.column"), "value": ui.t("col.value"),
+        "reason": ui.t("col.reason")})
+
+
+ignore_unknown = st.checkbox(ui.t("data.ignore_unknown"), key="ignore_unknown")
+# second step: a file refused only for changes to reference data can be confirmed
+this_file = (kind, upload.name, upload.size) if upload is not None else None
+pending = st.session_state.get("import_pending")
+confirm = False
+if this_file is not None and pending is not None and pending[0] == this_file:
+    st.warning(ui.t("data.confirm_intro"))
+    st.dataframe(pending[1], hide_index=True, width="stretch", key="pending_changes")
+    confirm = st.button(ui.t("data.confirm"), key="do_confirm")
+if upload is not None and (st.button(ui.t("data.import"), type="primary", key="do_import")
+                           or confirm):
     bar = st.progress(0.0, text=ui.t("data.progress"))
     result = import_file(engine, kind, upload.getvalue(), upload.name,
                          progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
-                         username=user["username"], lang=ui.lang(), **area_opts)
+                         username=user["username"], lang=ui.lang(),
+                         ignore_unknown_columns=ignore_unknown, confirm_changes=confirm,
+                         **area_opts)
     audit.record(engine, user["username"], "import", f"{kind}:{upload.name}",
-                f"ok={result.ok} rows={result.n_rows} errors={len(result.problems)}",
-                role=user["role"])
+                 f"ok={result.ok} rows={result.n_rows} errors={len(result.problems)} "
+                 f"warnings={len(result.warnings)} changes={len(result.changes)}",
+                 role=user["role"])
+    st.session_state["import_pending"] = None
     if result.ok:
         bar.progress(1.0, text="✓")
         st.success(ui.t("data.imported", inserted=f"{result.inserted:,}",
                         updated=f"{result.updated:,}", unchanged=f"{result.unchanged:,}"))
+        if len(result.warnings):
+            st.warning(ui.t("data.warnings", n=len(result.warnings)))
+            st.dataframe(_problem_table(result.warnings), hide_index=True, width="stretch",
+                         key="warnings")
         st.cache_data.clear()
+    elif result.needs_confirmation:
+        bar.empty()
+        st.session_state["import_pending"] = (this_file, _problem_table(result.problems))
+        st.rerun()
     else:
         bar.empty()
         st.error(ui.t("data.invalid", n=len(result.problems)))
-        problems = result.problems.rename(columns={
-            "row": ui.t("col.row"), "column": ui.t("col.column"), "value": ui.t("col.value"),
-            "reason": ui.t("col.reason")})
+        problems = _problem_table(result.problems)
         st.dataframe(problems, hide_index=True, width="stretch", key="problems")
         st.download_button(ui.t("common.download_csv"), exports.to_csv_bytes(
             problems, exports.Stamp(user["username"], f"{ui.t('data.invalid', n=len(problems))}"

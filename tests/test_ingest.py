@@ -211,3 +211,97 @@ def test_geojson_areas_import_reprojects_and_requires_crs(loaded, tmp_path):
     assert '121.24' in v["geometry"].iloc[0]  # back in WGS84
     res = import_file(loaded, "areas", path, "v.geojson", code_field="nope", today=TODAY)
     assert not res.ok and "nope" in res.problems["reason"].iloc[0]
+
+
+def test_cli_import_audited_with_actor_and_changes_need_confirmation(loaded, tmp_path, capsys):
+    from healthmap import audit
+    from healthmap.cli import main
+    url = loaded.url.render_as_string(hide_password=False)
+    assert import_file(loaded, "episodes", _episodes_csv(GOOD), "ep.csv", today=TODAY).ok
+    flipped = tmp_path / "inst.csv"
+    flipped.write_text(INST.replace("H1,玉环市人民医院,三级,是,玉城街道,玉环",
+                                    "H1,玉环市人民医院,三级,否,玉城街道,台州"), encoding="utf-8")
+    assert main(["import", "institutions", str(flipped), "--db", url, "--actor", "alice",
+                 "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert "--confirm-changes" in err and "3 records depend on" in err  # E1, E3, E4 use H1
+    with loaded.connect() as c:
+        assert c.scalar(select(func.count()).select_from(Episode)) == 4
+    assert main(["import", "institutions", str(flipped), "--db", url, "--actor", "alice",
+                 "--confirm-changes"]) == 0
+    log = audit.search_audit(loaded)
+    imports = log[log["action"] == "import"]
+    assert set(imports["actor"]) == {"cli:alice"} and len(imports) == 2
+    change = log[log["action"] == "reference_change"]
+    assert list(change["target"]) == ["institutions:H1"]
+    assert "in_county: true→false" in change["detail"].iloc[0] and "records=3" in \
+        change["detail"].iloc[0]
+    from healthmap.models import Institution
+    with loaded.connect() as c:
+        assert c.scalar(select(Institution.in_county).where(Institution.code == "H1")) is False
+
+
+def test_cli_import_actor_defaults_to_the_os_user(loaded, tmp_path):
+    import getpass
+
+    from healthmap import audit
+    from healthmap.cli import main
+    path = tmp_path / "inst.csv"
+    path.write_text(INST, encoding="utf-8")
+    url = loaded.url.render_as_string(hide_password=False)
+    assert main(["import", "institutions", str(path), "--db", url]) == 0
+    log = audit.search_audit(loaded, action="import")
+    assert log["actor"].iloc[0] == f"cli:{getpass.getuser()}"
+
+
+def test_warnings_are_recorded_shown_and_the_import_succeeds(loaded):
+    rows = GOOD[:1] + ["E9,P9,331083001,C18.9,2024-03-01,inpatient,H1,800000,M,66,,false"]
+    res = import_file(loaded, "episodes", _episodes_csv(rows), "ep.csv", today=TODAY, lang="en")
+    assert res.ok and res.inserted == 2
+    assert list(res.warnings["row"]) == [3] and list(res.warnings["code"]) == ["cost_high"]
+    assert "inpatient plausibility threshold of 500,000" in res.warnings["reason"].iloc[0]
+    with loaded.connect() as c:
+        note = c.scalar(select(ImportLog.message).where(ImportLog.id == res.import_id))
+    assert note.startswith("warnings: 1")
+
+
+def test_limits_come_from_the_environment(loaded, monkeypatch):
+    monkeypatch.setenv("HEALTHMAP_LIMIT_COST_CEILING_YUAN", "10000")
+    res = import_file(loaded, "episodes", _episodes_csv(GOOD), "ep.csv", today=TODAY)
+    assert not res.ok and set(res.problems["code"]) == {"cost_ceiling"}
+    assert set(res.problems["row"]) == {2, 3}  # 20,000 and 40,000 yuan
+
+
+def test_readme_states_every_limit_with_its_default():
+    from dataclasses import fields
+    from pathlib import Path
+
+    from healthmap.ingest.contract import Limits
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Data formats", 1)[1].split("\n## ", 1)[0]
+    for f in fields(Limits):
+        default = getattr(Limits(), f.name)
+        if isinstance(default, float) and default.is_integer():
+            default = int(default)
+        shown = f"{default:,}" if isinstance(default, int) and default >= 10_000 else str(default)
+        shown = f"({shown})"  # the README gives each default in brackets after the name
+        assert f"`{f.name}`" in section and shown in section, f.name
+
+
+def test_map_page_renders_with_a_township_without_boundary(demo_copy, monkeypatch):
+    """A township imported without a boundary (CSV) is accepted; the map keeps working."""
+    from streamlit.testing.v1 import AppTest
+
+    from healthmap.db import make_engine
+    engine = make_engine(demo_copy)
+    csv = "code,name,level,parent_code\n331083009,新建镇,township,331083\n".encode()
+    res = import_file(engine, "areas", csv, "a.csv")
+    assert res.ok, res.problems
+    engine.dispose()
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_copy)
+    at = AppTest.from_file(str(__import__("pathlib").Path(__file__).resolve().parent.parent
+                               / "app.py"), default_timeout=180)
+    at.session_state["user"] = {"username": "demo_leader", "role": "leader", "demo": True}
+    at.run()
+    assert not at.exception
+    assert at.get("plotly_chart") and at.metric

@@ -29,7 +29,8 @@ class Limits:
 
     max_file_mb: float = 300.0            # refused before the file is read
     max_unpacked_mb: float = 500.0        # xlsx / zip contents after unpacking (zip bombs)
-    max_excel_rows: int = 300_000         # Excel rows, empty formatted rows included
+    max_excel_rows: int = 100_000         # Excel rows, empty formatted rows included (CSV has no
+    #                                       row limit; openpyxl parses about 10,000 rows a second here)
     max_columns: int = 200
     max_features: int = 20_000            # features in a boundary file
     max_cell_chars: int = 200             # any cell without a limit of its own

@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import shapely
-import shapely.ops
 import shapely.prepared
 from shapely.geometry import shape
 
@@ -70,7 +69,7 @@ def geometry_problem(text: str, limits: Limits) -> str | None:
         return "geometry_type"
     if _outside_share(geom, limits) <= limits.boundary_outside_share:
         return None
-    swapped = shapely.ops.transform(lambda x, y, z=None: (y, x), geom)
+    swapped = shapely.transform(geom, lambda xy: xy[:, ::-1])
     if _outside_share(swapped, limits) <= limits.boundary_outside_share:
         return "latlon_swapped"
     return "outside_county"

@@ -367,10 +367,6 @@ def _write_residents(conn, clean, import_id, progress):
         from healthmap import crypto
 
         rec["phone"] = crypto.encrypt_column(conn, rec["resident_id"], rec["phone"])
-    if "phone" in rec:  # stored encrypted; decrypted only by healthmap.crypto.phone_for
-        from healthmap import crypto
-
-        rec["phone"] = crypto.encrypt_column(conn, rec["resident_id"], rec["phone"])
     # JSON compares as text; make it canonical for change detection
     counts = _upsert_changed(conn, Resident, rec, ["resident_id"], import_id)
     return counts, []

@@ -256,7 +256,7 @@ def _duplicates(df: pd.DataFrame, keys: list[str], column: str, problems: Proble
     """Flag every repeat of a key after its first occurrence, naming the first row.
 
     Keys that differ only in upper/lower case are repeats too (``duplicate_case``)."""
-    parts = df[keys].astype(str)
+    parts = df[keys].astype(object).fillna("").astype(str)
     key = parts.agg("\x1f".join, axis=1) if len(keys) > 1 else parts[keys[0]]
     key = key.astype(str)
     folded = key.str.casefold()
@@ -278,7 +278,10 @@ def _header_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext, problems
     spec = declared(kind)
     names = [c.name for c in spec]
     headers = df.attrs.get("headers") or list(df.columns)
-    cols = list(df.columns)
+    # a Chinese header means this kind's column (区划编码 is ``code`` in an areas file)
+    own = {c.zh: c.name for c in spec if c.zh}
+    cols = [own.get(str(h).strip(), c) for h, c in zip(headers, df.columns)]
+    df = df.set_axis(cols, axis=1)
     seen: dict[str, int] = {}
     for i, c in enumerate(cols):
         if c in seen:
@@ -337,7 +340,8 @@ def _form_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext,
         else:
             bad = np.zeros(len(s), dtype=bool)
         if odd.any() and typ not in ("text", "area"):
-            digits = odd & ~bad & s.str.contains(r"(?![0-9])\d", regex=True).to_numpy(dtype=bool)
+            digits = odd & ~bad
+            digits[digits] = [_nonascii_digit(v) for v in s[digits]]
             problems.add_mask(df, digits, name, "nonascii_digit", s)
         if name != "id_number":
             cand = (lengths >= 18) & ~long & s.str.contains(r"[0-9]{17}", regex=True).to_numpy(
@@ -348,6 +352,11 @@ def _form_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext,
                     hit[i] = any(ids.check_digit(m[:17]) == m[17].upper()
                                  for m in _ID_LIKE.findall(s.iloc[i]))
                 problems.add_mask(df, hit, name, "id_number_elsewhere", s)
+
+
+def _nonascii_digit(value: str) -> bool:
+    """A digit other than 0-9: full-width ５, superscript ², Arabic-Indic ٥ …"""
+    return any(not c.isascii() and c.isdigit() for c in value)
 
 
 def validate(kind: str, df: pd.DataFrame, ctx: ValidationContext) -> ValidationResult:
