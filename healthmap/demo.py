@@ -1,11 +1,15 @@
 """Deterministic synthetic demo data for Yuhuan (``python -m healthmap demo``).
 
-Honest about being synthetic: every figure it relies on is in ``data/demo_parameters.csv``
-and ``data/demo_age_structure.csv`` with its basis (mostly "illustrative"). Township totals
-are the registered populations in ``data/yuhuan_areas.csv``. Built-in stories so the map
-has something to show: the two island townships (海山乡, 鸡山乡) send more patients out of the
-county, 干江镇 has a gastric/oesophageal cancer excess, respiratory admissions peak in
-winter. Demo ID numbers use the unassigned region prefix 339900, so they can never be a
+Honest about being synthetic: persons first, then their care (:mod:`healthmap.demo_care`);
+every figure it relies on is in ``data/demo_care_parameters.csv``,
+``data/demo_age_structure.csv``, ``data/demo_townships.csv`` and
+``data/demo_cost_index.csv`` with its basis (mostly "illustrative"; ``data/README.md``).
+Township totals are the registered populations in ``data/yuhuan_areas.csv``. Inpatient
+stays are at full volume; outpatient visits are a sample (the README says so).
+Built-in stories so the map has something to show: the two island townships (海山乡,
+鸡山乡) are older and send more patients out of the county, 干江镇 has a gastric/oesophageal
+cancer excess, respiratory admissions peak in winter with the December 2022 - January 2023
+surge. Demo ID numbers use the unassigned region prefix 339900, so they can never be a
 real person's number.
 """
 
@@ -21,16 +25,12 @@ from sqlalchemy.orm import Session
 
 from healthmap import db, ids
 from healthmap.bootstrap import init_database
-from healthmap.codes import AGE_GROUPS
-from healthmap.config import DATA_DIR
+from healthmap.demo_care import build_demo
 from healthmap.ingest.load import import_frame
 from healthmap.points.demo import load_points_demo
 from healthmap.reference import load_reference_areas
 
 SEED = 20240930
-YEARS = (2021, 2022, 2023, 2024)
-ISLANDS = {"海山乡", "鸡山乡"}
-HOTSPOT = {"干江镇": {"C_STOMACH": 2.2, "C_OESOPHAGUS": 2.0}}
 DEMO_TODAY = dt.date(2025, 6, 30)
 
 Progress = Callable[[float, str], None]
@@ -60,182 +60,6 @@ INSTITUTIONS = pd.DataFrame([
     ("SH002", "上海交通大学医学院附属瑞金医院", "tertiary", False, "", "上海"),
     ("WZ001", "温州医科大学附属第一医院", "tertiary", False, "", "其他"),
 ], columns=["code", "name", "level", "in_county", "area_code", "region"])
-
-_COST_FACTOR = {"YH001": 1.0, "YH002": 0.8, "YH003": 0.75, "YH004": 0.8, "TZ001": 1.3,
-                "TZ002": 1.25, "HZ001": 1.8, "HZ002": 1.75, "SH001": 2.2, "SH002": 2.2,
-                "WZ001": 1.4}
-_AGE_MID = np.array([2.5 + 5 * i for i in range(17)] + [88.0])
-
-
-def _age_shape(pattern: str) -> np.ndarray:
-    a = _AGE_MID
-    shapes = {
-        "old": np.exp(0.075 * (a - 60)),
-        "very_old": np.exp(0.11 * (a - 70)),
-        "mid_old": np.exp(0.05 * (a - 55)) * (a > 25),
-        "adult_old": np.exp(0.03 * (a - 50)) * (a > 12),
-        "adult": ((a > 15) & (a < 75)) * 1.0 + 0.15,
-        "mid": np.exp(-((a - 50) / 13) ** 2) * (a > 20),
-        "u_shape": np.exp(-a / 6) * 3 + np.exp(0.07 * (a - 70)),
-        "child": np.exp(-a / 8) * 4 + 0.2,
-        "infant": (a < 5) * 1.0,
-        "repro": np.exp(-((a - 29) / 6) ** 2),
-        "repro_mid": np.exp(-((a - 40) / 12) ** 2),
-    }
-    return shapes[pattern]
-
-
-def build_population(areas: pd.DataFrame) -> pd.DataFrame:
-    """Population by township × year × sex × age group (integers, 2024 totals exact)."""
-    ages = pd.read_csv(DATA_DIR / "demo_age_structure.csv", dtype={"age_group": str})
-    rows = []
-    for area in areas.itertuples():
-        shares = ages["old_island_share_percent" if area.name in ISLANDS else "share_percent"]
-        for year in YEARS:
-            total = area.registered_population * (1 + 0.003 * (2024 - year))
-            counts = _round_to_total(shares.to_numpy() / shares.sum() * total, round(total))
-            for g, n, male in zip(ages["age_group"], counts, ages["male_share_percent"]):
-                m = int(round(n * male / 100))
-                rows.append((area.code, year, "M", g, m))
-                rows.append((area.code, year, "F", g, int(n - m)))
-    return pd.DataFrame(rows, columns=["area_code", "year", "sex", "age_group", "population"])
-
-
-def _round_to_total(x: np.ndarray, total: int) -> np.ndarray:
-    base = np.floor(x).astype(int)
-    short = total - base.sum()
-    base[np.argsort(-(x - base))[:short]] += 1
-    return base
-
-
-def build_episodes(areas: pd.DataFrame, pop: pd.DataFrame, rng: np.random.Generator,
-                   ) -> pd.DataFrame:
-    params = pd.read_csv(DATA_DIR / "demo_parameters.csv")
-    pop = pop.copy()
-    pop["age_idx"] = pop["age_group"].map({g: i for i, g in enumerate(AGE_GROUPS)})
-    county_pop = pop[pop["year"] == 2024].groupby("age_idx")["population"].sum().to_numpy()
-    area_names = dict(zip(areas["code"], areas["name"]))
-    frames = []
-    for p in params.itertuples():
-        shape = _age_shape(p.age_pattern)
-        # scale so the county's crude rate matches persons_per_100k
-        scale = p.persons_per_100k / 1e5 / (shape @ county_pop / county_pop.sum())
-        male_w, female_w = _sex_weights(p.male_ratio)
-        lam = pop["population"].to_numpy() * scale * shape[pop["age_idx"].to_numpy()]
-        lam *= np.where(pop["sex"] == "M", male_w, female_w)
-        hot = pop["area_code"].map(lambda c: HOTSPOT.get(area_names[c], {}).get(p.group_code, 1.0))
-        lam *= hot.to_numpy() * rng.lognormal(0, 0.08, len(pop))
-        n_persons = rng.poisson(lam)
-        idx = np.repeat(np.arange(len(pop)), n_persons)
-        if len(idx) == 0:
-            continue
-        cell = pop.iloc[idx].reset_index(drop=True)
-        n_ep = 1 + rng.poisson(p.episodes_per_person - 1, len(cell))
-        person_slot = rng.integers(0, np.maximum(cell["population"].to_numpy(), 1))
-        person = (cell["area_code"].str.slice(-3) + cell["sex"] + cell["age_idx"].astype(str)
-                  .str.zfill(2) + "-" + pd.Series(person_slot).astype(str).str.zfill(5))
-        rep = np.repeat(np.arange(len(cell)), n_ep)
-        ep = cell.iloc[rep].reset_index(drop=True)
-        ep["person_id"] = "P" + person.iloc[rep].reset_index(drop=True)
-        ep["group_code"] = p.group_code
-        ep["setting"] = p.setting
-        codes_ = p.icd_codes.split(";")
-        ep["icd10"] = rng.choice(codes_, len(ep), p=_first_heavy(len(codes_)))
-        ep["month"] = _months(rng, len(ep), p.season_amp)
-        ep["age"] = ep["age_idx"] * 5 + rng.integers(0, 5, len(ep))
-        ep.loc[ep["age_idx"] == 17, "age"] = 85 + rng.integers(0, 12, (ep["age_idx"] == 17).sum())
-        _institutions(ep, p, area_names, rng)
-        _costs(ep, p, rng)
-        frames.append(ep)
-    ep = pd.concat(frames, ignore_index=True)
-    day = rng.integers(1, 29, len(ep))
-    ep["date"] = pd.to_datetime(dict(year=ep["year"], month=ep["month"], day=day))
-    ep = ep.sort_values(["date", "person_id"], kind="stable").reset_index(drop=True)
-    ep["record_id"] = "E" + pd.Series(np.arange(1, len(ep) + 1)).astype(str).str.zfill(8)
-    # a few records with unknown sex or age, as in real extracts
-    unknown = rng.random(len(ep)) < 0.004
-    ep["sex_out"] = ep["sex"].where(~unknown, "")
-    ep["age_out"] = ep["age"].astype(str).where(rng.random(len(ep)) >= 0.004, "")
-    return pd.DataFrame({
-        "record_id": ep["record_id"], "person_id": ep["person_id"],
-        "area_code": ep["area_code"], "icd10": ep["icd10"],
-        "date": ep["date"].dt.strftime("%Y-%m-%d"), "setting": ep["setting"],
-        "institution_code": ep["institution_code"],
-        "total_cost": ep["total_cost"].map("{:.2f}".format),
-        "sex": ep["sex_out"], "age": ep["age_out"], "birth_date": "",
-        "fund_paid": ep["fund_paid"].map("{:.2f}".format),
-        "insurance_type": ep["insurance_type"],
-        "referral": ep["referral"].map({True: "true", False: "false"}),
-    })
-
-
-def _sex_weights(ratio: float) -> tuple[float, float]:
-    if ratio == 0:  # women only
-        return 0.0, 2.0
-    if ratio < 0:  # men only
-        return 2.0, 0.0
-    return 2 * ratio / (1 + ratio), 2 / (1 + ratio)
-
-
-def _first_heavy(n: int) -> np.ndarray:
-    w = 1 / np.arange(1, n + 1)
-    return w / w.sum()
-
-
-def _months(rng, n: int, amp: float) -> np.ndarray:
-    w = 1 + amp * np.cos(2 * np.pi * np.arange(12) / 12)
-    return rng.choice(np.arange(1, 13), n, p=w / w.sum())
-
-
-def _institutions(ep: pd.DataFrame, p, area_names: dict, rng) -> None:
-    share = np.full(len(ep), p.in_county_share)
-    island = ep["area_code"].map(area_names).isin(ISLANDS).to_numpy()
-    out_odds = (1 - share) / share * np.where(island, 2.6, 1.0)
-    out_odds *= np.where(ep["age"] >= 75, 0.6, 1.0)
-    out_odds *= np.exp(-0.05 * (ep["year"] - 2021).to_numpy())  # slow improvement
-    in_county = rng.random(len(ep)) < 1 / (1 + out_odds)
-    cancer = p.group_code.startswith("C_")
-    out_choice = rng.choice(["TZ001", "TZ002", "HZ001", "HZ002", "SH001", "SH002", "WZ001"],
-                            len(ep), p=([0.2, 0.12, 0.18, 0.18, 0.14, 0.1, 0.08] if cancer
-                                        else [0.34, 0.26, 0.12, 0.04, 0.08, 0.04, 0.12]))
-    town_code = ep["area_code"].map(_TOWN_CENTRE)
-    if p.setting == "outpatient":
-        in_choice = np.where(rng.random(len(ep)) < 0.65, town_code,
-                             rng.choice(["YH001", "YH002", "YH003"], len(ep), p=[0.5, 0.3, 0.2]))
-    elif p.group_code in ("PREGNANCY", "PERINATAL", "GYN", "NEO_FIBROID"):
-        in_choice = rng.choice(["YH004", "YH001", "YH002"], len(ep), p=[0.55, 0.3, 0.15])
-    else:
-        in_choice = rng.choice(["YH001", "YH002", "YH003", "TOWN"], len(ep),
-                               p=[0.55, 0.22, 0.11, 0.12] if not cancer else [0.8, 0.15, 0.05, 0])
-        in_choice = np.where(in_choice == "TOWN", town_code, in_choice)
-    ep["institution_code"] = np.where(in_county, in_choice, out_choice)
-    ep["in_county"] = in_county
-    ep["referral"] = np.where(in_county, False, rng.random(len(ep)) < 0.55)
-
-
-_TOWN_CENTRE = {"331083001": "YH101", "331083002": "YH102", "331083003": "YH103",
-                "331083101": "YH104", "331083102": "YH105", "331083103": "YH106",
-                "331083104": "YH107", "331083105": "YH108", "331083106": "YH109",
-                "331083201": "YH110", "331083202": "YH111"}
-
-
-def _costs(ep: pd.DataFrame, p, rng) -> None:
-    factor = ep["institution_code"].map(_COST_FACTOR).fillna(0.45).to_numpy()
-    inflation = 1.03 ** (ep["year"].to_numpy() - 2021)
-    sigma = 0.45 if p.setting == "inpatient" else 0.6
-    cost = p.cost_median * factor * inflation * rng.lognormal(0, sigma, len(ep))
-    ep["total_cost"] = np.round(cost, 2)
-    working = (ep["age"] >= 20) & (ep["age"] < 60)
-    u = rng.random(len(ep))
-    ep["insurance_type"] = np.where(u < 0.03, "self_pay", np.where(
-        working & (u < 0.55) | (~working & (u < 0.15)), "employee", "resident"))
-    base = np.where(ep["insurance_type"] == "employee", 0.74,
-                    np.where(ep["insurance_type"] == "resident", 0.6, 0.0))
-    base = base - np.where(ep["in_county"], 0.0, np.where(ep["referral"], 0.08, 0.2))
-    share = np.clip(base + rng.normal(0, 0.04, len(ep)), 0, 0.95)
-    share = np.where(ep["insurance_type"] == "self_pay", 0.0, share)
-    ep["fund_paid"] = np.round(ep["total_cost"] * share, 2)
-
 
 _SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢姚沈钟姜崔谭陆范汪廖石金韦贾夏付方邹熊白孟秦邱侯江尹薛闫段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严莫孔向常汤康易乔赖文")
 _GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文辉力鹏斌宇浩凯健俊帆帅旭宁欣怡佳雪琳晨阳海波")
@@ -311,11 +135,10 @@ def load_demo(engine: Engine, progress: Progress | None = None, n_residents: int
     _ok(import_frame(engine, "institutions", inst, "demo:institutions", demo=True,
                      today=DEMO_TODAY))
     progress(0.05, "population")
-    pop = build_population(towns)
+    pop, episodes = build_demo(towns, np.random.default_rng([SEED, 1]))
     _ok(import_frame(engine, "population", pop.astype(str), "demo:population", demo=True,
                      today=DEMO_TODAY))
     progress(0.1, "episodes")
-    episodes = build_episodes(towns, pop, rng)
 
     def ep_progress(f, m):
         progress(0.1 + 0.8 * f, m)
