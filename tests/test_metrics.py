@@ -238,3 +238,24 @@ def test_asr_reweights_over_populated_groups_loudly():
 def test_asr_without_any_population_is_nan_not_an_error():
     r, lo, hi = metrics.age_standardized_rate([[0, 0]], [[0, 0]], [1, 1])
     assert np.isnan(r[0]) and np.isnan(hi[0])
+
+
+def test_potential_saving_per_group_and_setting_by_hand():
+    # A inpatient: 100 in at 1,000, 10 out at 3,000 → 10 × 2,000 = 20,000.
+    # B inpatient: 50 in at 20,000, 50 out at 15,000 → negative, counts 0.
+    # A outpatient: 200 in at 100, 20 out at 160 → 20 × 60 = 1,200 (a separate setting).
+    # C: only out-of-county episodes → no in-county mean, adds nothing.
+    import pandas as pd
+    c = pd.DataFrame({
+        "group_code": ["A", "A", "B", "B", "A", "A", "C"],
+        "setting": ["inpatient"] * 4 + ["outpatient"] * 2 + ["inpatient"],
+        "in_county": [True, False, True, False, True, False, False],
+        "episodes": [100, 10, 50, 50, 200, 20, 7],
+        "cost_sum": [100000, 30000, 1000000, 750000, 20000, 3200, 70000]})
+    s = metrics.potential_saving(c).set_index(["group_code", "setting"])["saving"]
+    assert s.to_dict() == {("A", "inpatient"): 20000.0, ("A", "outpatient"): 1200.0,
+                           ("B", "inpatient"): 0.0, ("C", "inpatient"): 0.0}
+    assert s.sum() == 21200.0
+    # pooled over groups (the old way) the inpatient figure would be 60 × (13,000 − 7,333.3)
+    pooled = 60 * (780000 / 60 - 1100000 / 150)
+    assert pooled == pytest.approx(340000.0)
