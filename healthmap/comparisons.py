@@ -1,0 +1,98 @@
+"""Age-fair township comparison and sex-specific denominators (issue 9 items 2 and 8).
+
+Tables in, tables out; the formulas are in :mod:`healthmap.metrics` and
+``docs/definitions.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from healthmap import metrics
+from healthmap.codes import AGE_GROUPS
+
+
+def sir_table(num: pd.DataFrame, pop: pd.DataFrame, areas: pd.DataFrame,
+              count_col: str = "new_cases", scale: float = 1.0) -> pd.DataFrame:
+    """Indirectly standardised ratio (SIR = observed / expected) per area.
+
+    The reference is the selection's own total (the county): its age-specific rates from
+    all areas' cases of known age and population. Each area's observed count is its cases
+    of known age, so the SIRs average to 1 over the county (Σ O = Σ E).
+
+    Parameters
+    ----------
+    num : DataFrame
+        ``area_code``, ``age_group``, ``count_col`` (cases; unknown ages are left out).
+    pop : DataFrame
+        ``area_code``, ``age_group``, ``persons``.
+    areas : DataFrame
+        ``code``, ``name``: the rows of the result, in order.
+    scale : float
+        Person-time factor (months / 12) applied to the population; it cancels in O/E.
+
+    Returns
+    -------
+    DataFrame
+        ``area_code``, ``area_name``, ``observed``, ``expected``, ``sir``, ``ci_low``,
+        ``ci_high``, ``funnel`` (see :func:`healthmap.metrics.indirect_standardization`).
+        Empty (with these columns) when the selection has no population by age.
+
+    Examples
+    --------
+    Two townships with the county's age-specific rates but different ages: SIR 1 for both.
+
+    >>> num = pd.DataFrame({"area_code": ["a", "a", "b", "b"], "age_group": ["0-4", "85+"] * 2,
+    ...                     "new_cases": [1, 10, 1, 1]})
+    >>> pop = pd.DataFrame({"area_code": ["a", "a", "b", "b"], "age_group": ["0-4", "85+"] * 2,
+    ...                     "persons": [1000, 1000, 1000, 100]})
+    >>> areas = pd.DataFrame({"code": ["a", "b"], "name": ["A", "B"]})
+    >>> sir_table(num, pop, areas)[["observed", "expected", "sir"]].round(3).values.tolist()
+    [[11.0, 11.0, 1.0], [2.0, 2.0, 1.0]]
+    """
+    columns = ["area_code", "area_name", "observed", "expected", "sir", "ci_low", "ci_high",
+               "funnel"]
+    if pop.empty or "age_group" not in pop.columns:
+        return pd.DataFrame(columns=columns)
+    codes = areas["code"].tolist()
+    known = num[num["age_group"].isin(AGE_GROUPS)]
+    d = _matrix(known, count_col, codes)
+    n = _matrix(pop, "persons", codes) * scale
+    ref_d, ref_n = d.sum(axis=0), n.sum(axis=0)
+    if ref_n.sum() <= 0:
+        return pd.DataFrame(columns=columns)
+    t = metrics.indirect_standardization(d.sum(axis=1), n, ref_d, ref_n)
+    t.insert(0, "area_name", areas["name"].tolist())
+    t.insert(0, "area_code", codes)
+    return t[columns]
+
+
+def _matrix(df: pd.DataFrame, col: str, codes: list[str]) -> np.ndarray:
+    m = (df.groupby(["area_code", "age_group"], observed=True)[col].sum().unstack()
+         .reindex(index=codes, columns=list(AGE_GROUPS)).fillna(0).astype(float))
+    return m.to_numpy()
+
+
+def selection_sex(groups: tuple[str, ...] | list[str], disease_groups: pd.DataFrame,
+                  ) -> str | None:
+    """The sex whose population is the denominator for a selection of disease groups.
+
+    ``M`` or ``F`` when every selected group is specific to that sex (column
+    ``denominator_sex`` of ``data/disease_groups.csv``); ``None`` otherwise (no group, or
+    groups of both sexes or of either sex: the all-sex rate, where for example male
+    breast cancer counts in the numerator). The rate for a sex-specific selection counts
+    that sex in both numerator and denominator.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"group_code": ["C_PROSTATE", "C_BREAST", "C_LUNG"],
+    ...                   "denominator_sex": ["M", "F", None]})
+    >>> selection_sex(["C_PROSTATE"], g), selection_sex(["C_BREAST", "C_LUNG"], g)
+    ('M', None)
+    """
+    if not groups:
+        return None
+    sexes = set(disease_groups.set_index("group_code")["denominator_sex"]
+                .reindex(list(groups)).tolist())
+    return sexes.pop() if len(sexes) == 1 and next(iter(sexes)) in ("M", "F") else None
