@@ -66,7 +66,11 @@ def age_shape(pattern: str) -> np.ndarray:
 
 def sex_weights(ratio: float) -> tuple[float, float]:
     """(male, female) risk multipliers averaging 1: ratio = male:female, 0 women only,
-    negative men only."""
+    negative men only.
+
+    >>> sex_weights(3.0), sex_weights(0), sex_weights(-1)
+    ((1.5, 0.5), (0.0, 2.0), (2.0, 0.0))
+    """
     if ratio == 0:
         return 0.0, 2.0
     if ratio < 0:
@@ -75,7 +79,11 @@ def sex_weights(ratio: float) -> tuple[float, float]:
 
 
 def round_to_total(x: np.ndarray, total: int) -> np.ndarray:
-    """Integers proportional to ``x`` that sum exactly to ``total`` (largest remainders)."""
+    """Integers proportional to ``x`` that sum exactly to ``total`` (largest remainders).
+
+    >>> round_to_total(np.array([1.5, 1.5, 1.0]), 4).tolist()
+    [2, 1, 1]
+    """
     base = np.floor(x).astype(int)
     base[np.argsort(-(x - base))[:total - base.sum()]] += 1
     return base
