@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from healthmap import __version__
+from healthmap.measures import REPORTED
 from healthmap.access import ROLES, Actor
 
 
@@ -232,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_refresh)
 
     s = command("report", help="one indicator for every area")
-    s.add_argument("measure", choices=["incidence", "outward_referral", "cost_per_case"])
+    s.add_argument("measure", choices=REPORTED, help="a measure of healthmap/measures.py")
     s.add_argument("--year", type=int, action="append", help="year (repeatable; default: "
                                                               "latest)")
     s.add_argument("--group", action="append", help="disease group code, e.g. C_COLORECTAL")

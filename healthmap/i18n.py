@@ -302,5 +302,7 @@ _merge_job_texts()
 
 
 def explain(measure: str, lang: str = "zh") -> str:
-    pair = EXPLAIN.get(measure, ("", ""))
+    """What a measure means: :data:`EXPLAIN`, or the text ``explain.<measure>`` that a
+    measure added later brings in its own ``healthmap/texts`` module."""
+    pair = EXPLAIN.get(measure) or TEXT.get(f"explain.{measure}", ("", ""))
     return pair[1] if lang == "en" else pair[0]

@@ -1,4 +1,4 @@
-"""Indicator tables by area: incidence, outward referral, cost per case (domain.md §4).
+"""Indicator tables by area (or any key): incidence, outward referral, cost per case.
 
 :func:`compute` fetches pre-aggregated sums through :mod:`healthmap.queries` and hands them
 to pure functions that return one row per area with ``numerator``, ``denominator``,
@@ -15,51 +15,104 @@ from sqlalchemy import Engine
 
 from healthmap import metrics, privacy, queries
 from healthmap.codes import AGE_GROUPS
+from healthmap.measures import REGISTRY
+from healthmap.measures import get as get_measure
 from healthmap.queries import Filters
 from healthmap.reference import cached_standard_weights
 
 UNSTABLE_BELOW = 20  # domain.md §4: flag rates from fewer than 20 cases
 SUPPRESS_RANGE = (1, 4)  # public views suppress cells of 1-4 cases
 
-# measure key → (unit, numerator description key)
-MEASURES: dict[str, str] = {
-    "incidence": "per 100,000",
-    "incidence_asr": "per 100,000",
-    "incidence_eb": "per 100,000",
-    "episode_rate": "per 100,000",
-    "outward_referral": "%",
-    "in_county_rate": "%",
-    "cost_per_case": "yuan",
-    "fund_per_case": "yuan",
-    "oop_share": "%",
-    "fund_outflow": "yuan",
-}
-RATE_MEASURES = {"incidence", "incidence_asr", "incidence_eb", "episode_rate"}
+#: measure key → unit text key (from the registry, kept for callers of the old name)
+MEASURES: dict[str, str] = {k: m.unit for k, m in REGISTRY.items()}
+TOTAL = "__total__"  # the key value of the all-rows total (the county row)
 
 
 @dataclass
 class IndicatorResult:
     measure: str
-    table: pd.DataFrame  # one row per area
-    county: pd.Series  # the county total, same columns
+    table: pd.DataFrame  # one row per key value (per area by default)
+    county: pd.Series  # the total over all rows, same columns
     notes: list[str]
+    key: str = "area_code"
 
 
-def rate_table(num: pd.DataFrame, pop: pd.DataFrame, areas: pd.DataFrame, months: int = 12,
-               weights: pd.Series | None = None, count_col: str = "new_cases",
-               ci_method: str = "fay_feuer") -> pd.DataFrame:
-    """Crude, age-standardised and EB-smoothed rates per 100,000 for each area.
+def name_column(key: str) -> str:
+    """The label column that goes with a grouping key in indicator tables.
 
-    ``num`` has ``area_code``, ``age_group`` and ``count_col``; ``pop`` has ``area_code``,
-    ``age_group``, ``persons`` (person-years over the selected years; scaled by
-    ``months / 12`` for part-year periods). Cases of unknown age count in crude rates only.
+    >>> name_column("area_code"), name_column("group_code"), name_column("year")
+    ('area_name', 'group_name', 'year_name')
+    """
+    return f"{key.removesuffix('_code')}_name"
+
+
+def _rows(rows: pd.DataFrame | None, present: pd.Series, key: str) -> tuple[list, list]:
+    """Row keys and labels: those of ``rows`` (``code``, optional ``name``) in order, or
+    the values of ``present`` sorted when ``rows`` is ``None``."""
+    if rows is None:
+        codes = sorted(pd.unique(present.dropna()).tolist())
+        return codes, [str(c) for c in codes]
+    codes = rows["code"].tolist()
+    names = rows["name"].tolist() if "name" in rows.columns else [str(c) for c in codes]
+    return codes, names
+
+
+def rate_table(num: pd.DataFrame, pop: pd.DataFrame, rows: pd.DataFrame | None = None,
+               months: float = 12, weights: pd.Series | None = None,
+               count_col: str = "new_cases", ci_method: str = "fay_feuer",
+               key: str = "area_code") -> pd.DataFrame:
+    """Crude, age-standardised and EB-smoothed rates per 100,000, one row per ``key``.
+
+    Parameters
+    ----------
+    num : DataFrame
+        Cases: ``key``, ``count_col`` and (for standardisation) ``age_group``.
+    pop : DataFrame
+        Person-years over the selected years: ``persons`` (and ``age_group`` for
+        standardisation). With a ``key`` column each row gets its own denominator (areas,
+        years, sexes); without one, every row shares the whole population (disease
+        groups, specialties, settings: the population at risk is everyone).
+    rows : DataFrame, optional
+        The rows to report, in order: ``code`` (values of ``key``) and optional ``name``
+        (an area set's ``areas`` frame works as it is). Rows without cases appear with 0.
+        Default: the ``key`` values present in ``num``.
+    months : float
+        Months of person-time per row and selected year (12 = whole years; 1 for rows
+        that are calendar months).
+    weights : Series, optional
+        Standard population weights by age group: adds ``asr``, ``asr_low``, ``asr_high``.
+    count_col : str
+        ``new_cases`` (incidence) or ``episodes`` (episode rate).
+    ci_method : str
+        Gamma interval of the ASR: ``fay_feuer`` or ``tiwari``.
+    key : str
+        The grouping column (``area_code``, ``year``, ``month``, ``group_code`` …).
+
+    Returns
+    -------
+    DataFrame
+        ``key``, its :func:`name_column`, ``numerator``, ``denominator``, ``crude``,
+        ``crude_low``, ``crude_high``, ``eb``, ``asr``, ``asr_low``, ``asr_high``,
+        ``unknown_age``.
+
+    Examples
+    --------
+    Rates by year; the population has a ``year`` column, so each year has its own:
+
+    >>> num = pd.DataFrame({"year": [2023, 2024], "new_cases": [10, 30]})
+    >>> pop = pd.DataFrame({"year": [2023, 2024], "persons": [100_000, 100_000]})
+    >>> rate_table(num, pop, key="year")[["year", "numerator", "crude"]].round(6).to_dict("list")
+    {'year': [2023, 2024], 'numerator': [10.0, 30.0], 'crude': [10.0, 30.0]}
     """
     scale = months / 12
-    codes = areas["code"].tolist()
-    by_area = num.groupby("area_code")[count_col].sum().reindex(codes, fill_value=0)
-    persons = pop.groupby("area_code")["persons"].sum().reindex(codes, fill_value=0) * scale
-    out = pd.DataFrame({"area_code": codes, "area_name": areas["name"].tolist(),
-                        "numerator": by_area.to_numpy(dtype=float),
+    codes, names = _rows(rows, num[key], key)
+    by_key = num.groupby(key)[count_col].sum().reindex(codes, fill_value=0)
+    if key in pop.columns:
+        persons = pop.groupby(key)["persons"].sum().reindex(codes, fill_value=0) * scale
+    else:
+        persons = pd.Series(float(pop["persons"].sum()) * scale, index=codes)
+    out = pd.DataFrame({key: codes, name_column(key): names,
+                        "numerator": by_key.to_numpy(dtype=float),
                         "denominator": persons.to_numpy(dtype=float)})
     out["crude"] = metrics.crude_rate(out["numerator"], out["denominator"])
     lo, hi = metrics.crude_rate_ci(out["numerator"], out["denominator"])
@@ -71,8 +124,13 @@ def rate_table(num: pd.DataFrame, pop: pd.DataFrame, areas: pd.DataFrame, months
     out["asr"] = out["asr_low"] = out["asr_high"] = np.nan
     out["unknown_age"] = 0.0
     if weights is not None and "age_group" in pop.columns and len(pop):
-        e = _by_area_age(num[num["age_group"].isin(AGE_GROUPS)], count_col, codes)
-        n = _by_area_age(pop, "persons", codes) * scale
+        e = _by_key_age(num[num["age_group"].isin(AGE_GROUPS)], count_col, codes, key)
+        if key in pop.columns:
+            n = _by_key_age(pop, "persons", codes, key) * scale
+        else:
+            shared = pop.groupby("age_group")["persons"].sum().reindex(list(AGE_GROUPS))
+            n = pd.DataFrame([shared.fillna(0).to_numpy(float)] * len(codes), index=codes,
+                             columns=list(AGE_GROUPS)) * scale
         w = weights.reindex(list(AGE_GROUPS)).to_numpy()
         r, lo, hi = metrics.age_standardized_rate(e.to_numpy(), n.to_numpy(), w,
                                                   method=ci_method)
@@ -81,25 +139,39 @@ def rate_table(num: pd.DataFrame, pop: pd.DataFrame, areas: pd.DataFrame, months
     return out
 
 
-def _by_area_age(df: pd.DataFrame, col: str, codes: list[str]) -> pd.DataFrame:
-    """``col`` summed into an area × age-group matrix (rows ``codes``, all age groups)."""
-    return (df.groupby(["area_code", "age_group"], observed=True)[col].sum().unstack()
+def _by_key_age(df: pd.DataFrame, col: str, codes: list, key: str) -> pd.DataFrame:
+    """``col`` summed into a key × age-group matrix (rows ``codes``, all age groups)."""
+    return (df.groupby([key, "age_group"], observed=True)[col].sum().unstack()
             .reindex(index=codes, columns=list(AGE_GROUPS)).fillna(0).astype(float))
 
 
-def referral_table(c: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
-    """Outward referral (%) per area from cells with ``area_code``, ``in_county``,
-    ``episodes``, ``referrals`` (formal referral flags)."""
-    codes = areas["code"].tolist()
-    total = c.groupby("area_code")["episodes"].sum().reindex(codes, fill_value=0)
+def referral_table(c: pd.DataFrame, rows: pd.DataFrame | None = None,
+                   key: str = "area_code") -> pd.DataFrame:
+    """Outward referral and in-county treatment (%) per ``key``, with Wilson intervals.
+
+    ``c`` has ``key``, ``in_county``, ``episodes`` and ``referrals`` (formal referral
+    flags); ``rows`` as in :func:`rate_table`. Columns: ``numerator`` (episodes outside
+    the county), ``denominator`` (all episodes), ``value``, ``ci_low``, ``ci_high``,
+    ``formal``, ``self_directed``, ``formal_pct``, and the complement ``inside``,
+    ``inside_pct``, ``inside_low``, ``inside_high`` (in-county treatment).
+
+    >>> c = pd.DataFrame({"setting": ["inpatient", "inpatient"], "in_county": [True, False],
+    ...                   "episodes": [90, 10], "referrals": [0, 4]})
+    >>> t = referral_table(c, key="setting")
+    >>> t[["numerator", "value", "formal", "inside_pct"]].iloc[0].tolist()
+    [10.0, 10.0, 4.0, 90.0]
+    """
+    codes, names = _rows(rows, c[key], key)
+    total = c.groupby(key)["episodes"].sum().reindex(codes, fill_value=0)
     outside = c[~c["in_county"].astype(bool)]
-    out_n = outside.groupby("area_code")["episodes"].sum().reindex(codes, fill_value=0)
-    formal = outside.groupby("area_code")["referrals"].sum().reindex(codes, fill_value=0)
-    t = pd.DataFrame({"area_code": codes, "area_name": areas["name"].tolist(),
+    out_n = outside.groupby(key)["episodes"].sum().reindex(codes, fill_value=0)
+    formal = outside.groupby(key)["referrals"].sum().reindex(codes, fill_value=0)
+    t = pd.DataFrame({key: codes, name_column(key): names,
                       "numerator": out_n.to_numpy(dtype=float),
                       "denominator": total.to_numpy(dtype=float),
                       "formal": formal.to_numpy(dtype=float)})
     t["self_directed"] = t["numerator"] - t["formal"]
+    t["inside"] = t["denominator"] - t["numerator"]
     with np.errstate(divide="ignore", invalid="ignore"):
         t["value"] = np.where(t["denominator"] > 0, t["numerator"] / t["denominator"] * 100,
                               np.nan)
@@ -107,19 +179,35 @@ def referral_table(c: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
                                    np.nan)
     lo, hi = metrics.proportion_ci(t["numerator"], t["denominator"])
     t["ci_low"], t["ci_high"] = lo * 100, hi * 100
+    # the complement, as the former page computed it (Wilson is symmetric under it)
+    t["inside_pct"] = 100 - t["value"]
+    t["inside_low"], t["inside_high"] = 100 - t["ci_high"], 100 - t["ci_low"]
     return t
 
 
-def cost_table(c: pd.DataFrame, areas: pd.DataFrame) -> pd.DataFrame:
-    """Cost per case, fund per case, out-of-pocket share and fund outflow per area."""
-    codes = areas["code"].tolist()
-    g = c.groupby("area_code")[["episodes", "cost_sum", "cost_sq_sum", "fund_sum",
-                                "fund_n"]].sum().reindex(codes, fill_value=0)
-    outside = c[~c["in_county"].astype(bool)].groupby("area_code")[
+def cost_table(c: pd.DataFrame, rows: pd.DataFrame | None = None,
+               key: str = "area_code") -> pd.DataFrame:
+    """Cost per case, fund per case, out-of-pocket share and fund outflow per ``key``.
+
+    ``c`` has ``key``, ``in_county``, ``episodes``, ``cost_sum``, ``cost_sq_sum``,
+    ``fund_sum``, ``fund_n``; ``rows`` as in :func:`rate_table`. ``numerator`` is the
+    cost sum, ``denominator`` the episodes, ``value`` the mean cost with its interval.
+
+    >>> c = pd.DataFrame({"group_code": ["A", "A", "B"], "in_county": [True, False, True],
+    ...                   "episodes": [2, 1, 1], "cost_sum": [30.0, 30.0, 8.0],
+    ...                   "cost_sq_sum": [500.0, 900.0, 64.0], "fund_sum": [15.0, 20.0, 4.0],
+    ...                   "fund_n": [2, 1, 1]})
+    >>> cost_table(c, key="group_code")[["group_code", "value", "fund_outflow"]].values.tolist()
+    [['A', 20.0, 20.0], ['B', 8.0, 0.0]]
+    """
+    codes, names = _rows(rows, c[key], key)
+    g = c.groupby(key)[["episodes", "cost_sum", "cost_sq_sum", "fund_sum",
+                        "fund_n"]].sum().reindex(codes, fill_value=0)
+    outside = c[~c["in_county"].astype(bool)].groupby(key)[
         ["fund_sum", "episodes", "cost_sum"]].sum().reindex(codes, fill_value=0)
-    inside = c[c["in_county"].astype(bool)].groupby("area_code")[
+    inside = c[c["in_county"].astype(bool)].groupby(key)[
         ["episodes", "cost_sum"]].sum().reindex(codes, fill_value=0)
-    t = pd.DataFrame({"area_code": codes, "area_name": areas["name"].tolist(),
+    t = pd.DataFrame({key: codes, name_column(key): names,
                       "numerator": g["cost_sum"].to_numpy(dtype=float),
                       "denominator": g["episodes"].to_numpy(dtype=float)})
     mean, lo, hi = metrics.mean_ci(g["cost_sum"], g["cost_sq_sum"], g["episodes"])
@@ -161,77 +249,141 @@ def flag(table: pd.DataFrame, count_col: str = "numerator", public: bool = False
     return table
 
 
+#: grouping keys derived from the ICD-10 category (not columns of the summary cube)
+DERIVED_KEYS = ("group_code", "specialty_code")
+#: keys whose population is known per value (other keys share the whole population)
+POPULATION_KEYS = ("area_code", "year", "sex", "age_group")
+
+
+def _derive(c: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Add a derived key (disease group or specialty) from ``icd3``; categories in no
+    group get ``—``."""
+    from healthmap.reference import cached_disease_groups, icd3_to_group
+
+    groups = cached_disease_groups()
+    group = c["icd3"].map(icd3_to_group(groups))
+    if key == "specialty_code":
+        group = group.map(dict(zip(groups["group_code"], groups["specialty_code"])))
+    return c.assign(**{key: group.fillna("—")})
+
+
+def _cells_by(engine: Engine, sel: queries.Selection, key: str, extra: list[str],
+              frame: pd.DataFrame | None, aset: queries.AreaSet | None) -> pd.DataFrame:
+    """Summary sums by ``key`` (+ ``extra``), restricted to the areas of ``aset``."""
+    base = "icd3" if key in DERIVED_KEYS else key
+    by = list(dict.fromkeys(["area_code", base, *extra]))
+    c = queries.cells(engine, sel.filters, by, sel.icd3_list, frame)
+    if aset is not None:
+        c["area_code"] = c["area_code"].map(aset.up)
+        c = c.dropna(subset=["area_code"])
+        if key != "area_code":
+            c = c[c["area_code"].isin(set(aset.areas["code"]))]
+    if key in DERIVED_KEYS:
+        c = _derive(c, key)
+    return c
+
+
+def _population_by(engine: Engine, f: Filters, key: str, by_age: bool,
+                   pop_all: pd.DataFrame | None, aset: queries.AreaSet | None
+                   ) -> pd.DataFrame:
+    """Person-years by ``key`` (when the population has it) and age group, restricted to
+    the areas of ``aset``."""
+    own = [key] if key in POPULATION_KEYS and key != "area_code" else []
+    pop = queries.population(engine, f.years, by_age=by_age, sex=f.sex,
+                             age_groups=f.age_groups, rows=pop_all,
+                             by=("area_code", *own))
+    if aset is not None:
+        pop["area_code"] = pop["area_code"].map(aset.up)
+        pop = pop.dropna(subset=["area_code"])
+        if key != "area_code":
+            pop = pop[pop["area_code"].isin(set(aset.areas["code"]))]
+    return pop
+
+
 def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_2000",
             ci_method: str = "fay_feuer", public: bool = False,
             frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
-            pop_all: pd.DataFrame | None = None) -> IndicatorResult:
-    """One indicator for every area of ``f.level``, plus the county total."""
-    if measure not in MEASURES:
-        raise ValueError(f"unknown measure {measure!r}; choose from {sorted(MEASURES)}")
-    aset = aset or queries.area_set(engine, f.level)
-    areas = aset.areas
-    icd3 = queries.selected_icd3(engine, f)
+            pop_all: pd.DataFrame | None = None, key: str = "area_code",
+            rows: pd.DataFrame | None = None,
+            sel: queries.Selection | None = None) -> IndicatorResult:
+    """One indicator (a :data:`healthmap.measures.REGISTRY` key) per value of ``key``,
+    plus the total over all rows, with intervals, flags and (``public``) suppression.
+
+    Parameters
+    ----------
+    engine, f
+        Database and filters (``sel``, if given, is ``f`` already resolved by
+        :func:`healthmap.queries.resolve`; then no disease-group lookup is repeated).
+    measure : str
+        Registry key, e.g. ``incidence``, ``outward_referral``, ``cost_per_case``.
+    key : str
+        Rows per ``area_code`` (default: the areas of ``f.level``), or any cube dimension
+        (``year``, ``month``, ``sex``, ``age_group``, ``setting``, ``insurance_type``,
+        ``icd3``), or ``group_code`` (disease group) / ``specialty_code``. Rates by year,
+        sex or age group use that part of the population; by any other key every row
+        shares the whole population; rows that are months count one month of
+        person-time per selected year.
+    rows : DataFrame, optional
+        Rows to report (``code``, optional ``name``); default: the areas for
+        ``area_code``, otherwise the key values present in the data.
+    aset : AreaSet, optional
+        The areas (default: every area of ``f.level``); for other keys, only cases and
+        people in these areas count (a drill-down).
+    frame, pop_all
+        The cached period frame and population rows (in-memory sums); else SQL.
+
+    Returns
+    -------
+    IndicatorResult
+        ``table`` with ``key``, its :func:`name_column`, ``numerator``,
+        ``denominator``, ``value``, ``ci_low``, ``ci_high``, ``unstable``,
+        ``suppressed``, ``suppression`` (and the family's other columns); ``county``
+        is the total row.
+    """
+    m = get_measure(measure)
+    sel = sel or queries.resolve(engine, f)
+    if aset is None and key == "area_code":
+        aset = queries.area_set(engine, f.level)
+    if rows is None and key == "area_code":
+        rows = aset.areas
     notes: list[str] = []
-    county_areas = pd.DataFrame({"code": ["__county__"], "name": ["county"]})
-    if measure in RATE_MEASURES:
-        count_col = "episodes" if measure == "episode_rate" else "new_cases"
-        by = ["area_code", "age_group"] if measure == "incidence_asr" else ["area_code"]
-        c = queries.cells(engine, f, by, icd3, frame)
-        c["area_code"] = c["area_code"].map(aset.up)
-        c = c.dropna(subset=["area_code"])
-        by_age = measure == "incidence_asr"
-        pop = queries.population(engine, f.years, by_age=by_age, sex=f.sex,
-                                 age_groups=f.age_groups, rows=pop_all)
+    total_rows = pd.DataFrame({"code": [TOTAL], "name": ["county"]})
+    if m.family == "rate":
+        by_age = m.by_age
+        c = _cells_by(engine, sel, key, ["age_group"] if by_age else [], frame, aset)
+        pop = _population_by(engine, f, key, by_age, pop_all, aset)
         if by_age and pop.empty:
             by_age = False
-            pop = queries.population(engine, f.years, by_age=False, sex=f.sex,
-                                     age_groups=f.age_groups, rows=pop_all)
-            if measure == "incidence_asr":
-                notes.append("no_age_population")
-        pop["area_code"] = pop["area_code"].map(aset.up)
-        pop = pop.dropna(subset=["area_code"])
+            pop = _population_by(engine, f, key, False, pop_all, aset)
+            notes.append("no_age_population")
         weights = cached_standard_weights()[standard] if by_age else None
-        t = rate_table(c, pop, areas, f.months, weights, count_col, ci_method)
-        ct = rate_table(c.assign(area_code="__county__"), pop.assign(area_code="__county__"),
-                        county_areas, f.months, weights, count_col, ci_method)
+        months = 1 if key == "month" else f.months
+        t = rate_table(c, pop, rows, months, weights, m.cases, ci_method, key=key)
+        ct = rate_table(c.assign(**{key: TOTAL}), pop.drop(columns=[key], errors="ignore"),
+                        total_rows, f.months, weights, m.cases, ci_method, key=key)
         if ((t["numerator"] > 0) & (t["denominator"] == 0)).any():
             notes.append("missing_population")
-        for tab in (t, ct):
-            if measure == "incidence_asr":
-                tab["value"], tab["ci_low"], tab["ci_high"] = tab["asr"], tab["asr_low"], tab["asr_high"]
-            else:
-                tab["value"], tab["ci_low"], tab["ci_high"] = tab["crude"], tab["crude_low"], tab["crude_high"]
-            if measure == "incidence_eb":  # a smoothed estimate, not an interval estimate
-                tab["value"], tab["ci_low"], tab["ci_high"] = tab["eb"], np.nan, np.nan
-        if t["unknown_age"].sum() > 0 and measure == "incidence_asr":
+        if by_age and t["unknown_age"].sum() > 0:
             notes.append("unknown_age_excluded")
     else:
-        c = queries.cells(engine, f, ["area_code", "in_county"], icd3, frame)
-        c["area_code"] = c["area_code"].map(aset.up)
-        c = c.dropna(subset=["area_code"])
-        fn = referral_table if measure in ("outward_referral", "in_county_rate") else cost_table
-        t = fn(c, areas)
-        ct = fn(c.assign(area_code="__county__"), county_areas)
-        for tab in (t, ct):
-            if measure == "in_county_rate":
-                tab["value"] = 100 - tab["value"]
-                tab["ci_low"], tab["ci_high"] = 100 - tab["ci_high"], 100 - tab["ci_low"]
-                tab["numerator"] = tab["denominator"] - tab["numerator"]
-            elif measure in ("fund_per_case", "oop_share", "fund_outflow"):
-                tab["value"] = tab[measure]
-                tab["ci_low"] = tab["ci_high"] = np.nan
-    # The count that public suppression looks at: cases for rates; episodes (and the
-    # outward episodes, themselves a count of cases) for proportions and costs.
-    count_col, also = "numerator", ()
-    if measure in ("cost_per_case", "fund_per_case", "oop_share", "fund_outflow"):
-        count_col = "denominator"
-    elif measure in ("outward_referral", "in_county_rate"):
-        count_col, also = "denominator", ("numerator",)
-    t["group"] = areas["parent_code"].fillna("").astype(str).to_numpy() \
-        if "parent_code" in areas.columns else ""
-    t = flag(t, count_col, public, also, group_col="group")
-    ct = flag(ct, count_col, public, also)
-    return IndicatorResult(measure, t, ct.iloc[0], notes)
+        fn = referral_table if m.family == "referral" else cost_table
+        c = _cells_by(engine, sel, key, ["in_county"], frame, aset)
+        t = fn(c, rows, key=key)
+        ct = fn(c.assign(**{key: TOTAL}), total_rows, key=key)
+    for tab in (t, ct):
+        tab["numerator"], tab["denominator"] = tab[m.numerator], tab[m.denominator]
+        tab["value"] = tab[m.value]
+        tab["ci_low"], tab["ci_high"] = (tab[m.ci[0]], tab[m.ci[1]]) if m.ci else (np.nan,
+                                                                                   np.nan)
+    # suppression groups: areas within their parent (villages of one township); other
+    # keys over the whole table
+    group = "group" if key == "area_code" else None
+    if group:
+        t["group"] = rows["parent_code"].fillna("").astype(str).to_numpy() \
+            if "parent_code" in rows.columns else ""
+    t = flag(t, m.suppress_on, public, m.suppress_also, group_col=group)
+    ct = flag(ct, m.suppress_on, public, m.suppress_also)
+    return IndicatorResult(measure, t, ct.iloc[0], notes, key)
 
 
 REPORT_COLUMNS = ["area_code", "area_name", "numerator", "denominator", "value", "ci_low",
@@ -242,7 +394,7 @@ def report(engine: Engine, measure: str, f: Filters, standard: str | None = None
            public: bool = False) -> pd.DataFrame:
     """The CLI report: one row per area with the standard columns.
 
-    ``incidence`` reports crude incidence per 100,000 (exact Poisson CI) or, with a
+    ``measure`` is one of :data:`healthmap.measures.REPORTED`; ``incidence`` reports crude incidence per 100,000 (exact Poisson CI) or, with a
     ``standard``, the age-standardised rate (gamma CI). ``public`` applies small-cell
     suppression (hidden figures are empty) and adds a ``suppressed`` column.
     """

@@ -6,6 +6,8 @@ they render offline. A tile basemap can be switched on by configuration.
 
 from __future__ import annotations
 
+import warnings
+
 import mapclassify
 import numpy as np
 import pandas as pd
@@ -13,11 +15,10 @@ import plotly.graph_objects as go
 from sqlalchemy import Engine
 
 from healthmap import geo, i18n, metrics, privacy, queries, textsafe
-from healthmap.indicators import IndicatorResult, compute
 from healthmap.queries import Filters
 
 SCHEMES = ("quantiles", "equal_interval", "natural_breaks", "fixed")
-NO_DATA, SUPPRESSED = "无数据 / no data", "已抑制 / suppressed"
+NO_DATA, SUPPRESSED = "map.legend_no_data", "map.legend_suppressed"  # text keys
 PALETTE = ["#fff5eb", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603", "#7f2704"]
 
 
@@ -25,9 +26,14 @@ def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5,
              fixed_bins: list[float] | None = None) -> tuple[pd.Series, list[str]]:
     """Legend class label for each value (mapclassify); missing values stay missing.
 
-    >>> labels, order = classify(pd.Series([1.0, 2.0, 3.0, 4.0, np.nan]), "equal_interval", 2)
+    >>> labels, order = classify(pd.Series([1.5, 2.0, 3.0, 4.0, np.nan]), "equal_interval", 2)
     >>> order
-    ['1.0 – 2.5', '2.5 – 4.0']
+    ['1.5 – 2.8', '2.8 – 4.0']
+
+    Whole numbers (counts) get whole-number classes, and a class of one value its value:
+
+    >>> classify(pd.Series([0, 0, 0, 0, 0, 0, 3, 41.0]), "quantiles", 5)[1]
+    ['0', '1 – 41']
     """
     v = values.astype(float)
     ok = v.notna()
@@ -47,23 +53,45 @@ def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5,
     elif scheme == "natural_breaks":
         c = mapclassify.NaturalBreaks(x, k=k)
     else:
-        c = mapclassify.Quantiles(x, k=k)
+        with warnings.catch_warnings():  # ties: fewer classes than asked, repaired below
+            warnings.simplefilter("ignore", UserWarning)
+            c = mapclassify.Quantiles(x, k=k)
+    # ties (many equal small counts) make repeated edges: keep each edge once
+    bins = np.unique(np.asarray(c.bins, dtype=float))
+    if len(bins) < len(c.bins):
+        c = mapclassify.UserDefined(x, bins.tolist())
     edges = [float(x.min())] + [float(b) for b in c.bins]
-    fmt = _fmt(edges)
-    names = [f"{fmt(edges[i])} – {fmt(edges[i + 1])}" for i in range(len(c.bins))]
+    integers = bool(np.all(x == np.round(x)))
+    fmt = _fmt(edges, integers=integers)
+    names = []
+    for i in range(len(c.bins)):
+        # classes are (lower, upper]: with whole numbers they hold ⌊lower⌋ + 1 … ⌊upper⌋
+        low, high = edges[i], edges[i + 1]
+        if integers:
+            low, high = (np.floor(low) + 1 if i > 0 else low), np.floor(high)
+        lo, hi = fmt(min(low, high)), fmt(high)
+        names.append(lo if lo == hi else f"{lo} – {hi}")
     labels[ok] = [names[i] for i in c.yb]
     return labels, names
 
 
-def _fmt(edges):
+def _fmt(edges, integers: bool = False):
+    """A number format with just enough decimals that distinct edges read distinct.
+
+    >>> _fmt([0, 0.5, 41])(0.5), _fmt([0, 3, 41], integers=True)(3)
+    ('0.5', '3')
+    """
     span = max(edges) - min(edges) if edges else 0
-    digits = 0 if span >= 100 else 1 if span >= 1 else 2
+    digits = 0 if integers or span >= 100 else 1 if span >= 1 else 2
+    distinct = len(set(edges))
+    while not integers and digits < 4 and len({f"{v:.{digits}f}" for v in edges}) < distinct:
+        digits += 1
     return lambda v: f"{v:,.{digits}f}"
 
 
 def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
                scheme: str = "quantiles", k: int = 5, fixed_bins=None,
-               tiles: dict[str, str] | None = None) -> go.Figure:
+               tiles: dict[str, str] | None = None, lang: str = "zh") -> go.Figure:
     """Choropleth of ``table['value']`` by area, with hover showing value, CI, n and N.
 
     Without ``tiles`` the map needs no network at all (MapLibre ``white-bg`` style). With
@@ -73,13 +101,14 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
     t = table.copy()
     labels, order = classify(t["value"].where(~t["suppressed"]), scheme, k, fixed_bins)
     t["class"] = labels
-    t.loc[t["value"].isna(), "class"] = NO_DATA
-    t.loc[t["suppressed"], "class"] = SUPPRESSED
+    no_data, suppressed = i18n.t(NO_DATA, lang), i18n.t(SUPPRESSED, lang)
+    t.loc[t["value"].isna(), "class"] = no_data
+    t.loc[t["suppressed"], "class"] = suppressed
     t["ci"] = [("—" if np.isnan(lo) else f"{lo:,.1f} – {hi:,.1f}")
                for lo, hi in zip(t["ci_low"].astype(float), t["ci_high"].astype(float))]
     t["shown"] = [("—" if s else ("—" if np.isnan(v) else f"{v:,.1f}"))
                   for v, s in zip(t["value"].astype(float), t["suppressed"])]
-    names = order + [SUPPRESSED, NO_DATA]
+    names = order + [suppressed, no_data]
     palette = [PALETTE[min(i + (1 if len(order) < 6 else 0), len(PALETTE) - 1)]
                for i in range(len(order))] + ["#9e9ac8", "#d9d9d9"]
     code_of = {n: i for i, n in enumerate(names)}
@@ -162,19 +191,39 @@ def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: st
     out998 = ((t["value"].to_numpy() > pts["upper_99.8"].to_numpy() * scale)
               | (t["value"].to_numpy() < pts["lower_99.8"].to_numpy() * scale))
     color = np.where(out998, "#a50f15", np.where(out95, "#fb6a4a", "#3182bd"))
+    # names only on the areas outside the 95 % limits (the ones to look at), so labels of
+    # the crowd in the middle cannot overlap; every point has its name on hover
+    names = np.where(out95, t["area_name"].astype(str), "")
     fig.add_trace(go.Scatter(x=t["denominator"], y=t["value"], mode="markers+text",
-                             text=t["area_name"], textposition="top center",
+                             text=names, textposition="middle right",
+                             customdata=t["area_name"], textfont=dict(size=12),
                              marker=dict(size=11, color=color, line=dict(width=1, color="#fff")),
                              name=value_label,
-                             hovertemplate="%{text}<br>%{y:,.1f}<br>N=%{x:,.0f}<extra></extra>"))
+                             hovertemplate="%{customdata}<br>%{y:,.1f}<br>N=%{x:,.0f}"
+                                           "<extra></extra>"))
     fig.add_annotation(x=np.log10(hi), y=target, text=i18n.t("funnel.county", lang),
                        showarrow=False, xanchor="right", yanchor="bottom",
                        font=dict(size=11, color="#444"))
-    fig.update_layout(xaxis=dict(type="log", title=i18n.t("funnel.x", lang)),
+    ticks = log_ticks(lo, hi)
+    fig.update_layout(xaxis=dict(type="log", title=i18n.t("funnel.x", lang),
+                                 tickvals=ticks, ticktext=[f"{v:,.0f}" for v in ticks]),
                       yaxis=dict(title=value_label),
-                      height=420, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", y=1.08))
+                      height=440, margin=dict(l=10, r=10, t=10, b=10),
+                      # below the plot: a legend on top would cover the highest points
+                      legend=dict(orientation="h", y=-0.22, yanchor="top", x=0))
     return fig
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Ticks 1, 2, 5 × 10^k between ``lo`` and ``hi`` (plain numbers on a log axis).
+
+    >>> log_ticks(3000, 150000)
+    [5000.0, 10000.0, 20000.0, 50000.0, 100000.0]
+    """
+    out = []
+    for e in range(int(np.floor(np.log10(max(lo, 1e-9)))), int(np.ceil(np.log10(hi))) + 1):
+        out += [m * 10.0 ** e for m in (1, 2, 5) if lo <= m * 10.0 ** e <= hi]
+    return out
 
 
 def funnel_outliers(table: pd.DataFrame, target: float, kind: str, scale: float) -> pd.Series:
@@ -255,16 +304,18 @@ def potential_saving(flows: pd.DataFrame, public: bool = False) -> dict[str, flo
 
 def panels(engine: Engine, f: Filters, area_codes: list[str] | None = None,
            frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
-           public: bool = False) -> dict[str, pd.DataFrame]:
+           public: bool = False, sel: queries.Selection | None = None
+           ) -> dict[str, pd.DataFrame]:
     """Side panels: top disease groups, age × sex, insurance, monthly trend.
 
     ``area_codes`` (of ``f.level``) narrows the panels to those areas. With ``public``
     every panel gets primary and secondary suppression (:mod:`healthmap.privacy`): the
-    age panel within each sex, the others over the whole panel.
+    age panel within each sex, the others over the whole panel. ``sel`` is ``f``
+    already resolved (:func:`healthmap.queries.resolve`).
     """
     from healthmap.reference import cached_disease_groups, icd3_to_group
 
-    icd3 = queries.selected_icd3(engine, f)
+    icd3 = (sel or queries.resolve(engine, f)).icd3_list
     if area_codes:
         aset = aset or queries.area_set(engine, f.level)
         finer = [c for c, up in aset.up.items() if up in set(area_codes)]
@@ -293,38 +344,6 @@ def panels(engine: Engine, f: Filters, area_codes: list[str] | None = None,
         ins = privacy.suppress(ins, "episodes", ["cost_sum", "fund_sum"])
         trend = privacy.suppress(trend, "episodes", ["new_cases", "cost_sum"])
     return {"top": top, "age": age, "insurance": ins, "trend": trend}
-
-
-def map_page_scenario(engine: Engine, f: Filters, measure: str = "incidence_asr",
-                      frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
-                      pop_all: pd.DataFrame | None = None,
-                      inst_frame: pd.DataFrame | None = None) -> IndicatorResult:
-    """Everything the map page computes on one filter change (for the benchmark).
-
-    The page caches the period's summary frames, the area set and the population rows,
-    so a filter change costs this call with ``frame``, ``inst_frame``, ``aset`` and
-    ``pop_all`` given.
-    """
-    from healthmap.indicators import MEASURES
-
-    frame = frame if frame is not None else queries.load_cells_frame(engine, f.years)
-    aset = aset or queries.area_set(engine, f.level)
-    pop_all = pop_all if pop_all is not None else queries.population_rows(engine)
-    res = compute(engine, f, measure, frame=frame, aset=aset, pop_all=pop_all)
-    choropleth(res.table, aset.areas, "value")
-    if measure in ("incidence", "episode_rate", "outward_referral", "in_county_rate"):
-        pct = MEASURES[measure] == "%"
-        kind, scale = ("proportion", 100) if pct else ("rate", 1e5)
-        target = float(res.county["value"])
-        funnel_outliers(res.table, target, kind, scale)
-        funnel_figure(res.table, target, kind, "value", scale)
-    flows = queries.institution_cells(engine, f, queries.selected_icd3(engine, f),
-                                      frame=inst_frame)
-    flow_figure(flows, "county")
-    flow_table(flows)
-    potential_saving(flows)
-    panels(engine, f, frame=frame, aset=aset)
-    return res
 
 
 def local_moran(table: pd.DataFrame, areas: pd.DataFrame, permutations: int = 999,

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from healthmap import cube
+from healthmap.cube import CELL_DIMS, INST_DIMS, INST_MEASURES, MEASURES
 from healthmap.models import (Area, DiseaseGroup, Icd3Group, ImportLog, Institution,
                               Population, SummaryArea, SummaryCell,
                               SummaryInstitution)
 
-MEASURES = ["episodes", "new_cases", "persons", "referrals", "cost_sum", "cost_sq_sum",
-            "fund_sum", "fund_n"]
+__all__ = ["CELL_DIMS", "INST_DIMS", "INST_MEASURES", "MEASURES"]  # re-exported from cube
 
 
 @dataclass(frozen=True)
@@ -98,22 +99,7 @@ def disease_groups(engine: Engine) -> pd.DataFrame:
 
 
 def _where(stmt, table, f: Filters, icd3: list[str] | None):
-    if f.years:
-        stmt = stmt.where(table.year.in_(f.years))
-    if f.month_from is not None and f.month_to is not None and hasattr(table, "month"):
-        stmt = stmt.where(table.month.between(f.month_from, f.month_to))
-    if icd3 is not None:
-        stmt = stmt.where(table.icd3.in_(icd3))
-    if f.setting and hasattr(table, "setting"):
-        stmt = stmt.where(table.setting == f.setting)
-    if hasattr(table, "sex"):
-        if f.sex:
-            stmt = stmt.where(table.sex == f.sex)
-        if f.age_groups:
-            stmt = stmt.where(table.age_group.in_(f.age_groups))
-        if f.insurance:
-            stmt = stmt.where(table.insurance_type.in_(f.insurance))
-    return stmt
+    return cube.sql_where(stmt, table, cube.conditions(f, icd3))
 
 
 def selected_icd3(engine: Engine, f: Filters) -> list[str] | None:
@@ -121,10 +107,6 @@ def selected_icd3(engine: Engine, f: Filters) -> list[str] | None:
     if not f.groups and not f.icd3:
         return None
     return sorted(set(group_icd3(engine, f.groups)) | set(f.icd3))
-
-
-CELL_DIMS = ["year", "month", "area_code", "sex", "age_group", "icd3", "setting", "in_county",
-             "insurance_type"]
 
 
 def data_version(engine: Engine) -> int:
@@ -135,6 +117,29 @@ def data_version(engine: Engine) -> int:
     with engine.connect() as conn:
         imports = int(conn.scalar(select(func.coalesce(func.max(ImportLog.id), 0))))
     return imports * 1_000_000 + written(engine)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A filter resolved once per change: the user's :class:`Filters` plus the ICD-10
+    categories its disease groups and codes select (``None`` = no disease filter).
+
+    Pages resolve a selection once (:func:`resolve`) and hand it to every table, panel
+    and flow, instead of each of them looking the groups up again.
+    """
+
+    filters: Filters
+    icd3: tuple[str, ...] | None
+
+    @property
+    def icd3_list(self) -> list[str] | None:
+        return None if self.icd3 is None else list(self.icd3)
+
+
+def resolve(engine: Engine, f: Filters) -> Selection:
+    """``f`` with its disease groups resolved to ICD-10 categories (one database read)."""
+    icd3 = selected_icd3(engine, f)
+    return Selection(f, None if icd3 is None else tuple(icd3))
 
 
 def load_cells_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
@@ -153,22 +158,7 @@ def load_cells_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
 
 def _frame_mask(frame: pd.DataFrame, f: Filters, icd3: list[str] | None) -> np.ndarray:
     """Rows of a loaded summary frame that the filters keep."""
-    m = np.ones(len(frame), dtype=bool)
-    if f.years:
-        m &= frame["year"].isin(f.years).to_numpy()
-    if f.month_from is not None and f.month_to is not None:
-        m &= frame["month"].between(f.month_from, f.month_to).to_numpy()
-    if icd3 is not None:
-        m &= frame["icd3"].isin(icd3).to_numpy()
-    if f.setting:
-        m &= (frame["setting"] == f.setting).to_numpy()
-    if f.sex:
-        m &= (frame["sex"] == f.sex).to_numpy()
-    if f.age_groups:
-        m &= frame["age_group"].isin(f.age_groups).to_numpy()
-    if f.insurance:
-        m &= frame["insurance_type"].isin(f.insurance).to_numpy()
-    return m
+    return cube.frame_mask(frame, cube.conditions(f, icd3))
 
 
 def frame_cells(frame: pd.DataFrame, f: Filters, by: list[str], icd3: list[str] | None,
@@ -215,11 +205,6 @@ def _area_rollup_answers(f: Filters, by: list[str], icd3: list[str] | None) -> b
 def _frame(result, columns: list[str]) -> pd.DataFrame:
     """A result as a DataFrame, built from plain tuples (much faster than from Row objects)."""
     return pd.DataFrame.from_records([tuple(r) for r in result.all()], columns=columns)
-
-
-INST_DIMS = ["year", "month", "area_code", "icd3", "setting", "institution_code", "sex",
-             "age_group", "insurance_type"]
-INST_MEASURES = ["episodes", "cost_sum", "fund_sum"]
 
 
 def load_institution_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
@@ -277,17 +262,19 @@ def population_rows(engine: Engine) -> pd.DataFrame:
 
 def population(engine: Engine, years: tuple[int, ...], by_age: bool,
                sex: str | None = None, age_groups: tuple[str, ...] = (),
-               rows: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Persons by area (and age group), summed over ``years`` (person-years).
+               rows: pd.DataFrame | None = None,
+               by: tuple[str, ...] = ("area_code",)) -> pd.DataFrame:
+    """Persons by ``by`` (area; also ``year``, ``sex``, ``age_group``) and, with
+    ``by_age``, age group, summed over ``years`` (person-years).
 
-    Uses sex/age-detailed rows where they exist. Returns columns ``area_code``,
+    Uses sex/age-detailed rows where they exist. Returns columns ``by``,
     [``age_group``], ``persons``; empty when the detail asked for is not available.
     """
     df = rows if rows is not None else population_rows(engine)
     if years:
         df = df[df["year"].isin(years)]
     detailed = df[(df["sex"] != "T") & (df["age_group"] != "all")]
-    needs_detail = by_age or sex or age_groups
+    needs_detail = by_age or sex or age_groups or {"sex", "age_group"} & set(by)
     if needs_detail:
         df = detailed
         if sex:
@@ -301,7 +288,7 @@ def population(engine: Engine, years: tuple[int, ...], by_age: bool,
         keep = ~pd.Series([k in has_detail for k in zip(total["area_code"], total["year"])],
                           index=total.index, dtype=bool)
         df = pd.concat([detailed, total[keep]])
-    keys = ["area_code", "age_group"] if by_age else ["area_code"]
+    keys = list(dict.fromkeys([*by, *(["age_group"] if by_age else [])]))
     return df.groupby(keys, as_index=False)["persons"].sum()
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, String, cast, delete, select
 
+from healthmap import cube
 from healthmap.db import bulk_insert
 
 from healthmap.models import (Episode, Icd3Group, Institution, SummaryArea, SummaryCell,
@@ -24,11 +25,8 @@ from healthmap.models import (Episode, Icd3Group, Institution, SummaryArea, Summ
 
 Progress = Callable[[float, str], None]
 
-CELL_KEYS = ["year", "month", "area_code", "sex", "age_group", "icd3", "setting", "in_county",
-             "insurance_type"]
-AREA_KEYS = [k for k in CELL_KEYS if k not in ("icd3", "month", "insurance_type")]
-INST_KEYS = ["year", "month", "area_code", "icd3", "setting", "institution_code", "sex",
-             "age_group", "insurance_type"]
+# the cube's dimensions are listed once, in healthmap.cube
+CELL_KEYS, AREA_KEYS, INST_KEYS = cube.CELL_DIMS, cube.AREA_DIMS, cube.INST_DIMS
 _EPISODE_COLS = ["record_id", "person_id", "area_code", "icd3", "date", "month", "setting",
                  "institution_code", "total_cost", "fund_paid", "insurance_type", "referral",
                  "sex", "age_group"]
@@ -75,7 +73,9 @@ def aggregate_cells(ep: pd.DataFrame) -> pd.DataFrame:
     work["cost_sq_sum"] = cost * cost
     work["fund_sum"] = fund.fillna(0.0)
     work["fund_n"] = fund.notna().astype(int)
-    return work.groupby(CELL_KEYS, as_index=False, sort=False, observed=True).sum()
+    # selecting cube.MEASURES fails loudly if the model gains a measure not computed here
+    return work.groupby(CELL_KEYS, as_index=False, sort=False, observed=True).sum()[
+        CELL_KEYS + cube.MEASURES]
 
 
 def aggregate_institutions(ep: pd.DataFrame) -> pd.DataFrame:

@@ -60,14 +60,14 @@ def test_map_filters_change_the_numbers(app):
     first = app.metric[0].value
     app.sidebar.multiselect(key="groups").set_value(["C_STOMACH"]).run()
     assert not app.exception and app.metric[0].value != first
-    app.sidebar.selectbox(key="measure").set_value("incidence_asr").run()
+    app.sidebar.selectbox(key="measure_zh").set_value("incidence_asr").run()
     assert not app.exception
-    app.sidebar.radio(key="sex").set_value("M").run()
-    app.sidebar.selectbox(key="measure").set_value("outward_referral").run()
+    app.sidebar.radio(key="sex_zh").set_value("M").run()
+    app.sidebar.selectbox(key="measure_zh").set_value("outward_referral").run()
     assert not app.exception and "%" in app.metric[0].label
     assert any("政策目标" in c.value for c in app.caption)
-    app.sidebar.selectbox(key="measure").set_value("cost_per_case").run()
-    app.sidebar.radio(key="setting").set_value("outpatient").run()
+    app.sidebar.selectbox(key="measure_zh").set_value("cost_per_case").run()
+    app.sidebar.radio(key="setting_zh").set_value("outpatient").run()
     assert not app.exception
     app.switch_page("pages/health_map.py")
 
@@ -101,6 +101,21 @@ def test_english_switch(app):
     app.sidebar.radio(key="lang").set_value("en").run()
     assert not app.exception
     assert app.metric[0].label.startswith("County")
+
+
+def test_language_switch_keeps_every_choice_shown(app):
+    """Issue 15 §3.2: the radios and select boxes show the chosen value, translated,
+    after a language switch (one widget per language, started from the kept value)."""
+    app.run()
+    app.sidebar.radio(key="sex_zh").set_value("M").run()
+    app.sidebar.selectbox(key="measure_zh").set_value("outward_referral").run()
+    app.sidebar.selectbox(key="scheme_zh").set_value("natural_breaks").run()
+    app.sidebar.radio(key="lang").set_value("en").run()
+    assert not app.exception
+    assert app.sidebar.radio(key="sex_en").value == "M"
+    assert app.sidebar.selectbox(key="measure_en").value == "outward_referral"
+    assert app.sidebar.selectbox(key="scheme_en").value == "natural_breaks"
+    assert app.metric[0].label.startswith("County") and "%" in app.metric[0].label
 
 
 def test_tile_basemap_is_an_option_only_when_configured(app, monkeypatch):

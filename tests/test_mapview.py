@@ -31,18 +31,36 @@ def _table(values, suppressed=None, n=None, d=None):
 
 
 def test_quantile_classes_by_hand():
-    # 1..10 in 5 quantile classes: upper edges at the 20th, 40th … percentiles
-    # (2.8, 4.6, 6.4, 8.2, 10), two values in each class
-    labels, order = mapview.classify(pd.Series(np.arange(1.0, 11.0)), "quantiles", 5)
-    assert order == ["1.0 – 2.8", "2.8 – 4.6", "4.6 – 6.4", "6.4 – 8.2", "8.2 – 10.0"]
+    # 1.5..10.5 in 5 quantile classes: upper edges at the 20th, 40th … percentiles
+    # (3.3, 5.1, 6.9, 8.7, 10.5), two values in each class
+    labels, order = mapview.classify(pd.Series(np.arange(1.5, 11.5)), "quantiles", 5)
+    assert order == ["1.5 – 3.3", "3.3 – 5.1", "5.1 – 6.9", "6.9 – 8.7", "8.7 – 10.5"]
     assert labels.value_counts().tolist() == [2] * 5
+    # whole numbers (counts): classes (a, b] hold ⌊a⌋+1 … ⌊b⌋ and say so
+    labels, order = mapview.classify(pd.Series(np.arange(1.0, 11.0)), "quantiles", 5)
+    assert order == ["1 – 2", "3 – 4", "5 – 6", "7 – 8", "9 – 10"]
+    assert labels.tolist() == [o for o in order for _ in range(2)]
+
+
+def test_legend_classes_do_not_degenerate_with_small_counts():
+    """Issue 15 §3.6: many equal small counts gave "0 – 0" and "0 – 41"."""
+    labels, order = mapview.classify(pd.Series([0.0] * 6 + [3.0, 41.0]), "quantiles", 5)
+    assert order == ["0", "1 – 41"]
+    assert labels.tolist() == ["0"] * 6 + ["1 – 41"] * 2
+    _, order = mapview.classify(pd.Series([0.0, 0.0, 0.0, 2.0, 2.0]), "natural_breaks", 5)
+    assert order == ["0", "1 – 2"] and len(set(order)) == len(order)
+    # fractions close together get enough decimals to read distinct
+    _, order = mapview.classify(pd.Series([0.11, 0.12, 0.13, 0.14]), "equal_interval", 3)
+    assert len({o for o in order}) == 3 and all("–" in o for o in order)
 
 
 def test_fixed_legend_and_missing_values():
     labels, order = mapview.classify(pd.Series([1.0, 4.0, 9.0, np.nan]), "fixed",
                                      fixed_bins=[3, 6])
-    assert order == ["1.0 – 3.0", "3.0 – 6.0", "6.0 – 9.0"]
+    assert order == ["1 – 3", "4 – 6", "7 – 9"]
     assert labels.tolist()[:3] == order and labels.iloc[3] is None
+    labels, order = mapview.classify(pd.Series([1.5, 4.0, 9.0]), "fixed", fixed_bins=[3, 6])
+    assert order == ["1.5 – 3.0", "3.0 – 6.0", "6.0 – 9.0"]
 
 
 def test_choropleth_is_offline_and_marks_no_data_and_suppressed():
@@ -55,11 +73,15 @@ def test_choropleth_is_offline_and_marks_no_data_and_suppressed():
     assert "http" not in json.dumps(spec["layout"])  # no tile or style server to reach
     trace = spec["data"][0]
     classes = [row[5] for row in trace["customdata"]]
-    assert classes[1] == mapview.NO_DATA and classes[2] == mapview.SUPPRESSED
+    assert classes[1] == "无数据" and classes[2] == "已抑制"
     assert trace["customdata"][2][1] == "—"  # a hidden value is not in the hover either
     assert "95% CI" in trace["hovertemplate"] and "n = " in trace["hovertemplate"]
     # suppressed and no data have their own legend entries
-    assert list(trace["colorbar"]["ticktext"])[-2:] == [mapview.SUPPRESSED, mapview.NO_DATA]
+    assert list(trace["colorbar"]["ticktext"])[-2:] == ["已抑制", "无数据"]
+    # and in English mode they are English (issue 15 §3.9: no English in Chinese mode
+    # and no Chinese in English mode)
+    en = mapview.choropleth(t, _areas(), "rate", lang="en").to_plotly_json()["data"][0]
+    assert list(en["colorbar"]["ticktext"])[-2:] == ["Suppressed", "No data"]
 
 
 def test_optional_tile_basemap(monkeypatch):
@@ -83,6 +105,20 @@ def test_funnel_flags_by_hand():
     fig = mapview.funnel_figure(t, 10.0, "proportion", "外转率", 100)
     legend = [tr.name for tr in fig.data if tr.showlegend is not False]
     assert legend == ["95% 控制限", "99.8% 控制限", "外转率"]
+
+
+def test_funnel_legend_below_labels_on_outliers_and_plain_ticks():
+    """Issue 15 §3.3: the legend covered the outliers, labels overlapped, the log axis
+    read "5, 10k, 2, 5, 100k"."""
+    t = _table([30.0, 10.0, 11.0, 0.1], n=[30, 10, 11, 1], d=[100, 100, 100, 1000])
+    fig = mapview.funnel_figure(t, 10.0, "proportion", "外转率", 100)
+    lay = fig.layout
+    assert lay.legend.y < 0 and lay.legend.yanchor == "top"  # below the plotting area
+    points = fig.data[-1]
+    assert list(points.text) == ["区域0", "", "", "区域3"]  # names on the outliers only
+    assert list(points.customdata) == ["区域0", "区域1", "区域2", "区域3"]  # all on hover
+    assert list(lay.xaxis.ticktext) == [f"{v:,.0f}" for v in lay.xaxis.tickvals]
+    assert "k" not in "".join(lay.xaxis.ticktext)
 
 
 def test_flow_table_and_saving_by_hand():

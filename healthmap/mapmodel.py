@@ -1,0 +1,270 @@
+"""What the health-map page computes, as plain functions: filters → tables → figures.
+
+``pages/health_map.py`` only reads widgets, calls these functions (each cached on its
+own inputs in ``ui.py``, so a change recomputes only what depends on it) and draws what
+they return. :func:`map_page` runs the same pieces in the order the page draws them;
+``python -m healthmap bench`` times it, so the benchmark measures the real page.
+
+A filter is resolved once per change (:func:`healthmap.queries.resolve`: the ICD-10
+categories of the chosen disease groups) and the resolved selection is handed to the
+indicator table, the panels and the flows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from sqlalchemy import Engine
+
+from healthmap import i18n, mapview, queries
+from healthmap.codes import AGE_GROUPS
+from healthmap.indicators import IndicatorResult, compute
+from healthmap.measures import Measure
+from healthmap.measures import get as get_measure
+
+
+@dataclass(frozen=True)
+class MapInputs:
+    """Everything the page's widgets decide (hashable: a cache key)."""
+
+    filters: queries.Filters
+    measure: str = "incidence"
+    standard: str = "china_2000"
+    public: bool = False
+    counts: bool = False  # show case counts instead of the measure
+    scheme: str = "quantiles"
+    fixed_bins: tuple[float, ...] = ()
+    drill: str | None = None  # township whose villages are shown
+    lang: str = "zh"
+
+
+def t(key: str, lang: str, **kw) -> str:
+    return i18n.t(key, lang, **kw)
+
+
+def narrow(aset: queries.AreaSet, drill: str | None) -> queries.AreaSet:
+    """The area set, narrowed to the villages of township ``drill`` when one is chosen."""
+    if not drill:
+        return aset
+    keep = aset.areas["parent_code"] == drill
+    return queries.AreaSet(aset.areas[keep].reset_index(drop=True), aset.up)
+
+
+def indicator(engine: Engine, inp: MapInputs, sel: queries.Selection,
+              aset: queries.AreaSet, frame: pd.DataFrame | None,
+              pop_all: pd.DataFrame | None) -> IndicatorResult:
+    """The measure per area of the (narrowed) area set, plus the county total; with
+    ``counts`` the value shown is the numerator."""
+    res = compute(engine, inp.filters, inp.measure, standard=inp.standard, public=inp.public,
+                  frame=frame, aset=aset, pop_all=pop_all, sel=sel)
+    if inp.counts:
+        res.table = res.table.assign(value=res.table["numerator"], ci_low=np.nan,
+                                     ci_high=np.nan)
+    return res
+
+
+def value_label(inp: MapInputs) -> str:
+    return t("col.numerator", inp.lang) if inp.counts else t(f"m.{inp.measure}", inp.lang)
+
+
+def number(v: float, digits: int = 1) -> str:
+    """A figure for display: blank when missing, no decimals from 1,000 up.
+
+    >>> number(48275.734444), number(12.345), number(float("nan"))
+    ('48,276', '12.3', '')
+    """
+    if v is None or pd.isna(v):
+        return ""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.{digits}f}"
+
+
+def funnel_applies(m: Measure, inp: MapInputs) -> bool:
+    return m.funnel and not inp.counts
+
+
+def reliability(table: pd.DataFrame, lang: str) -> pd.Series:
+    """Per row: hidden (secondary or primary), no data (denominator 0), unstable, reliable."""
+    return pd.Series(np.select(
+        [table["suppression"] == "secondary", table["suppressed"].astype(bool),
+         ~(table["denominator"] > 0), table["unstable"].astype(bool)],
+        [t("map.suppressed_secondary", lang), t("map.suppressed", lang),
+         t("out.no_data", lang), t("map.unstable", lang)], t("ok", lang)), index=table.index)
+
+
+def area_view(res: IndicatorResult, inp: MapInputs) -> pd.DataFrame:
+    """The area table as shown: translated headers, figures as text (blank when there is
+    no figure, the reason in the reliability column), CI in one column so it fits."""
+    m, lang, tab = get_measure(inp.measure), inp.lang, res.table
+    hidden = tab["suppressed"].astype(bool)
+    mark = t("map.hidden_cell", lang)
+    cols = {t("col.area", lang): tab["area_name"],
+            value_label(inp): [mark if h else number(v) for v, h in zip(tab["value"], hidden)],
+            t("col.ci", lang): ["" if pd.isna(lo) else f"{number(lo)} – {number(hi)}"
+                                for lo, hi in zip(tab["ci_low"], tab["ci_high"])],
+            t("col.numerator", lang): [number(v, 0) for v in tab["numerator"]],
+            t("col.denominator", lang): [number(v, 0) for v in tab["denominator"]],
+            t("col.reliability", lang): reliability(tab, lang)}
+    if funnel_applies(m, inp):
+        out = mapview.funnel_outliers(tab, float(res.county["value"]), m.funnel_kind, m.scale)
+        cols[t("map.outlier", lang)] = out.map(lambda o: t(f"out.{o}", lang)).where(~hidden, "")
+    for c in m.extra:
+        cols[t(f"col.{c}", lang)] = [number(v, 0) for v in tab[c]]
+    return pd.DataFrame(cols)
+
+
+def export_table(res: IndicatorResult, inp: MapInputs) -> pd.DataFrame:
+    """The area table for download: numbers stay numbers, rounded (1 decimal for
+    values, whole counts as integers), headers translated."""
+    m, lang, tab = get_measure(inp.measure), inp.lang, res.table
+    out = pd.DataFrame({t("col.area", lang): tab["area_name"],
+                        value_label(inp): tab["value"].round(2 if m.scale == 1 else 1),
+                        t("col.ci_low", lang): tab["ci_low"].round(1),
+                        t("col.ci_high", lang): tab["ci_high"].round(1),
+                        t("col.numerator", lang): tab["numerator"].round().astype("Int64"),
+                        t("col.denominator", lang): tab["denominator"].round().astype("Int64"),
+                        t("col.reliability", lang): reliability(tab, lang)})
+    if m.family == "rate":  # person-years can be fractional (month ranges)
+        out[t("col.denominator", lang)] = tab["denominator"].round(1)
+    for c in m.extra:
+        out[t(f"col.{c}", lang)] = tab[c].round().astype("Int64")
+    return out
+
+
+def describe(f: queries.Filters, lang: str) -> str:
+    """The selection in words, for export stamps: names, not codes.
+
+    >>> describe(queries.Filters(years=(2024,), groups=("C_COLORECTAL",), sex="M"), "en")
+    'Years: 2024; Setting: Inpatient; Disease groups: Colorectal cancer; Sex: Male'
+    """
+    from healthmap.reference import cached_disease_groups
+
+    groups = cached_disease_groups().set_index("group_code")
+    name = "name_en" if lang == "en" else "name_zh"
+    parts = [(t("map.years", lang), ", ".join(map(str, f.years)) or t("common.all", lang))]
+    if f.month_from and f.month_to and f.months < 12:
+        parts.append((t("map.months", lang), f"{f.month_from}–{f.month_to}"))
+    parts.append((t("map.setting", lang), t(f"setting.{f.setting}", lang) if f.setting
+                  else t("common.all", lang)))
+    if f.groups:
+        parts.append((t("map.groups", lang).split("（")[0].split(" (")[0],
+                      ", ".join(str(groups[name].get(g, g)) for g in f.groups)))
+    if f.icd3:
+        parts.append(("ICD-10", ", ".join(f.icd3)))
+    if f.sex:
+        parts.append((t("map.sex", lang), t(f"sex.{f.sex}", lang)))
+    if f.age_groups:
+        parts.append((t("map.age", lang), ", ".join(f.age_groups)))
+    if f.insurance:
+        parts.append((t("map.insurance", lang),
+                      ", ".join(t(f"insurance.{i}", lang) for i in f.insurance)))
+    if f.level != "township":
+        parts.append((t("map.level", lang), t(f"level.{f.level}", lang)))
+    return "; ".join(f"{k}: {v}" for k, v in parts)
+
+
+def map_figure(res: IndicatorResult, aset: queries.AreaSet, inp: MapInputs,
+               tiles: dict | None = None) -> go.Figure:
+    return mapview.choropleth(res.table, aset.areas, value_label(inp), scheme=inp.scheme,
+                              fixed_bins=list(inp.fixed_bins) or None, tiles=tiles,
+                              lang=inp.lang)
+
+
+def funnel(res: IndicatorResult, inp: MapInputs) -> go.Figure | None:
+    """The funnel plot when the measure has one (``None`` otherwise)."""
+    m = get_measure(inp.measure)
+    if not funnel_applies(m, inp):
+        return None
+    return mapview.funnel_figure(res.table, float(res.county["value"]), m.funnel_kind,
+                                 value_label(inp), m.scale, inp.lang)
+
+
+def panel_figures(engine: Engine, sel: queries.Selection, frame: pd.DataFrame | None,
+                  aset: queries.AreaSet, public: bool, drill: str | None, lang: str
+                  ) -> dict[str, go.Figure]:
+    """The four breakdown charts (leading groups, age × sex, insurance, monthly trend)."""
+    pan = mapview.panels(engine, sel.filters, frame=frame, aset=aset, public=public, sel=sel,
+                         area_codes=aset.areas["code"].tolist() if drill else None)
+    name = "name_en" if lang == "en" else "name_zh"
+    top = pan["top"].assign(name=lambda d: d[name].fillna(d["group_code"]))
+    top_fig = px.bar(top.iloc[::-1], x="episodes", y="name", orientation="h",
+                     labels={"episodes": t("col.episodes", lang), "name": t("col.group", lang)},
+                     title=t("map.top_groups", lang), height=420)
+    age = pan["age"][pan["age"]["age_group"].isin(AGE_GROUPS)].copy()
+    age["signed"] = np.where(age["sex"] == "M", -age["episodes"], age["episodes"])
+    age["sex"] = age["sex"].map(lambda s: t(f"sex.{s}", lang))
+    age_fig = px.bar(age, y="age_group", x="signed", color="sex", orientation="h",
+                     category_orders={"age_group": list(AGE_GROUPS)[::-1]},
+                     labels={"signed": t("col.episodes", lang), "age_group": t("map.age", lang),
+                             "sex": t("map.sex", lang)},
+                     title=t("map.age_sex", lang), height=420)
+    ins = pan["insurance"].dropna(subset=["episodes"]).assign(
+        name=lambda d: d["insurance_type"].map(lambda s: t(f"insurance.{s}", lang)))
+    ins_fig = px.pie(ins, names="name", values="episodes", title=t("map.insurance_panel", lang),
+                     height=360)
+    trend = pan["trend"].assign(period=lambda d: pd.to_datetime(
+        dict(year=d["year"], month=d["month"], day=1)))
+    trend_fig = px.line(trend.sort_values("period"), x="period", y="episodes", markers=True,
+                        labels={"episodes": t("col.episodes", lang), "period": ""},
+                        title=t("map.trend", lang), height=360)
+    trend_fig.update_xaxes(tickformat="%Y-%m")
+    return {"top": top_fig, "pyramid": age_fig, "insurance_pie": ins_fig, "trend": trend_fig}
+
+
+@dataclass
+class FlowView:
+    figure: go.Figure | None
+    table: pd.DataFrame
+    saving: dict[str, float] = field(default_factory=dict)
+
+
+def flow_view(engine: Engine, sel: queries.Selection, inst_frame: pd.DataFrame | None,
+              aset: queries.AreaSet, flow_area: str | None, source_name: str,
+              public: bool, lang: str) -> FlowView:
+    """Patient flow of the county or of one area: Sankey, table by destination, saving."""
+    finer = None if flow_area is None else [c for c, u in aset.up.items() if u == flow_area]
+    flows = queries.institution_cells(engine, sel.filters, sel.icd3_list, finer,
+                                      frame=inst_frame)
+    if flows.empty:
+        return FlowView(None, pd.DataFrame())
+    ft = mapview.flow_table(flows, public=public)
+    shown = pd.DataFrame({t("col.destination", lang): ft["dest"],
+                          t("col.episodes", lang): [number(v, 0) for v in ft["episodes"]],
+                          t("col.share", lang): [number(v) for v in ft["share_pct"]],
+                          t("col.cost_per_case", lang): [number(v) for v in ft["cost_per_case"]]})
+    return FlowView(mapview.flow_figure(flows, source_name, public=public), shown,
+                    mapview.potential_saving(flows, public=public))
+
+
+@dataclass
+class MapPage:
+    """Everything one rerun of the map page shows."""
+
+    result: IndicatorResult
+    table: pd.DataFrame
+    map: go.Figure
+    funnel: go.Figure | None
+    panels: dict[str, go.Figure]
+    flows: FlowView
+
+
+def map_page(engine: Engine, inp: MapInputs, frame: pd.DataFrame | None = None,
+             inst_frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
+             pop_all: pd.DataFrame | None = None, tiles: dict | None = None) -> MapPage:
+    """The whole page for one set of inputs (the benchmark's unit of work).
+
+    The page caches the period frames (``frame``, ``inst_frame``), the area set and the
+    population rows, so a filter change costs this call with them given.
+    """
+    f = inp.filters
+    frame = frame if frame is not None else queries.load_cells_frame(engine, f.years)
+    aset = narrow(aset or queries.area_set(engine, f.level), inp.drill)
+    sel = queries.resolve(engine, f)
+    res = indicator(engine, inp, sel, aset, frame, pop_all)
+    return MapPage(res, area_view(res, inp), map_figure(res, aset, inp, tiles), funnel(res, inp),
+                   panel_figures(engine, sel, frame, aset, inp.public, inp.drill, inp.lang),
+                   flow_view(engine, sel, inst_frame, aset, None,
+                             t("map.county_value", inp.lang), inp.public, inp.lang))

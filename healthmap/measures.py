@@ -1,0 +1,144 @@
+"""The measures the product shows, one :class:`Measure` entry each (domain.md §4).
+
+:func:`healthmap.indicators.compute`, the map page (choice list, units, funnel plot,
+explanation), the CLI's ``report`` choices and ``bench`` all read :data:`REGISTRY`.
+
+Adding a measure
+----------------
+1. One :class:`Measure` entry in :data:`REGISTRY`: which indicator-table family computes
+   it (``rate`` = cases over population, ``referral`` = in/out-of-county episodes,
+   ``cost`` = costs per episode) and which of that table's columns are its numerator,
+   denominator, value and interval.
+2. Its texts: ``m.<key>`` (name with unit) and ``explain.<key>`` (what it means) in a
+   ``healthmap/texts`` module.
+A measure the families cannot compute yet needs its column added to the family's table
+function in :mod:`healthmap.indicators` first (one column, with its test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One indicator and every fact the pages, reports and tests need about it.
+
+    Attributes
+    ----------
+    key : str
+        Identifier (``incidence``); texts are ``m.<key>`` and ``explain.<key>``.
+    kind : {"rate", "proportion", "mean", "total"}
+        Statistical kind: a rate per person-time, a share of episodes, a mean per
+        episode, or a plain sum.
+    family : {"rate", "referral", "cost"}
+        The indicator-table function that computes it (``rate_table``,
+        ``referral_table``, ``cost_table``).
+    numerator, denominator : str
+        Columns of the family's table reported as numerator and denominator.
+    value : str
+        Column holding the value.
+    ci : tuple of two str, or None
+        Columns holding the 95 % interval; ``None`` when no interval is stated.
+    suppress_on : str
+        The count whose 1-4 values are suppressed in public views (``numerator`` or
+        ``denominator``), with ``suppress_also`` the further counts that must not be 1-4.
+    cases : str
+        For the ``rate`` family: the summary column counted (``new_cases`` or
+        ``episodes``).
+    by_age : bool
+        Needs the population by age group (age standardisation).
+    scale : float
+        Multiplier of the underlying ratio (1e5 per 100,000; 100 for %; 1 for yuan).
+    unit : str
+        Text key of the unit.
+    funnel : bool
+        Whether a funnel plot (Spiegelhalter control limits) applies.
+    higher_is : {"worse", "better"}
+        Direction, for colours and rankings.
+    extra : tuple of str
+        Further columns of the family's table shown beside the value (e.g. formal and
+        self-directed referrals).
+    """
+
+    key: str
+    kind: Literal["rate", "proportion", "mean", "total"]
+    family: Literal["rate", "referral", "cost"]
+    numerator: str
+    denominator: str
+    value: str
+    ci: tuple[str, str] | None
+    scale: float
+    unit: str
+    suppress_on: Literal["numerator", "denominator"] = "numerator"
+    suppress_also: tuple[str, ...] = ()
+    cases: str = "new_cases"
+    by_age: bool = False
+    funnel: bool = False
+    higher_is: Literal["worse", "better"] = "worse"
+    extra: tuple[str, ...] = ()
+
+    @property
+    def label_key(self) -> str:
+        """Text key of the measure's name (with its unit)."""
+        return f"m.{self.key}"
+
+    @property
+    def explain_key(self) -> str:
+        """Text key of the explanation shown beside the map."""
+        return f"explain.{self.key}"
+
+    @property
+    def funnel_kind(self) -> str:
+        """``rate`` or ``proportion``: the control-limit model of the funnel plot."""
+        return "proportion" if self.kind == "proportion" else "rate"
+
+
+_RATE = dict(kind="rate", family="rate", numerator="numerator", denominator="denominator",
+             scale=1e5, unit="unit.per100k")
+_PROP = dict(kind="proportion", family="referral", denominator="denominator", scale=100,
+             unit="unit.pct", suppress_on="denominator", suppress_also=("numerator",))
+_COST = dict(family="cost", numerator="numerator", denominator="denominator",
+             suppress_on="denominator")
+
+REGISTRY: dict[str, Measure] = {m.key: m for m in [
+    Measure("incidence", value="crude", ci=("crude_low", "crude_high"), funnel=True, **_RATE),
+    Measure("incidence_asr", value="asr", ci=("asr_low", "asr_high"), by_age=True, **_RATE),
+    Measure("incidence_eb", value="eb", ci=None, **_RATE),
+    Measure("episode_rate", value="crude", ci=("crude_low", "crude_high"), cases="episodes",
+            funnel=True, **_RATE),
+    Measure("outward_referral", numerator="numerator", value="value",
+            ci=("ci_low", "ci_high"), funnel=True, extra=("formal", "self_directed"), **_PROP),
+    Measure("in_county_rate", numerator="inside", value="inside_pct",
+            ci=("inside_low", "inside_high"), funnel=True, higher_is="better", **_PROP),
+    Measure("cost_per_case", kind="mean", value="value", ci=("ci_low", "ci_high"), scale=1,
+            unit="unit.yuan", **_COST),
+    Measure("fund_per_case", kind="mean", value="fund_per_case", ci=None, scale=1,
+            unit="unit.yuan", **_COST),
+    Measure("oop_share", kind="proportion", value="oop_share", ci=None, scale=100,
+            unit="unit.pct", **_COST),
+    Measure("fund_outflow", kind="total", value="fund_outflow", ci=None, scale=1,
+            unit="unit.yuan", **_COST),
+]}
+
+#: the measures the CLI's ``report`` offers (a standard turns incidence into the ASR)
+REPORTED = ("incidence", "outward_referral", "cost_per_case", "in_county_rate",
+            "episode_rate", "fund_per_case", "oop_share", "fund_outflow")
+
+
+def get(key: str) -> Measure:
+    """The registered measure ``key``; a clear error naming the choices otherwise.
+
+    >>> get("incidence").funnel, get("cost_per_case").kind
+    (True, 'mean')
+    >>> get("nope")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown measure 'nope'; choose from cost_per_case, episode_rate, ...
+    """
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        raise ValueError(f"unknown measure {key!r}; choose from "
+                         f"{', '.join(sorted(REGISTRY))}") from None
