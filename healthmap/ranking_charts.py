@@ -47,8 +47,9 @@ def stability_figure(groups: pd.DataFrame, lang: str = "zh", show: int = 30) -> 
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=list(label),
                      title=None)
     fig.update_xaxes(title=t("ranking.col.rank"), rangemode="tozero")
-    fig.update_layout(height=max(320, 22 * len(g) + 90), margin=dict(l=10, r=10, t=30, b=40),
-                      legend=dict(orientation="h", y=1.02, x=0, title=t("ranking.col.tier")))
+    fig.update_layout(height=max(320, 22 * len(g) + 120), margin=dict(l=10, r=10, t=50, b=40),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0,
+                                  title=t("ranking.col.tier")))
     return fig
 
 

@@ -94,7 +94,7 @@ if len(x) < 2:
     st.info(ui.t("ranking.no_data"))
     st.stop()
 entropy = ranking.entropy_weights(x)
-wl, wr = st.columns([1, 1])
+wl, wr = st.columns([3, 2])
 source = wr.radio(ui.t("ranking.weight_source"), ["entropy", "planner"], key="rk_source",
                   horizontal=True, format_func=lambda s: ui.t(f"ranking.weight_source.{s}"))
 sliders = [wr.slider(ui.t(f"ranking.c.{c}"), 0, 100, int(round(e * 100)), key=f"rk_w_{c}")
@@ -145,15 +145,19 @@ st.dataframe(labelled(view[["rank", "tier", "group", "specialty", "score", "rank
                  ui.t("ranking.col.score"): st.column_config.NumberColumn(format="%.3f"),
                  ui.t("ranking.col.top_share"): st.column_config.ProgressColumn(
                      min_value=0.0, max_value=1.0, format="percent")})
-left, right = st.columns([3, 2])
+st.subheader(ui.t("ranking.stability"))
+st.plotly_chart(ranking_charts.stability_figure(groups, lang), key="rk_stability")
+st.caption(ui.t("ranking.stability_note", j=20, runs=500, n=top_n, n2=2 * top_n))
+left, right = st.columns([1, 1])
 with left:
-    st.subheader(ui.t("ranking.stability"))
-    st.plotly_chart(ranking_charts.stability_figure(groups, lang), key="rk_stability")
-    st.caption(ui.t("ranking.stability_note", j=20, runs=500, n=top_n, n2=2 * top_n))
-with right:
     st.subheader(ui.t("ranking.compare"))
     st.plotly_chart(ranking_charts.compare_figure(groups, method, lang), key="rk_compare")
     st.caption(ui.t("ranking.spearman", r=f"{result['spearman']:.2f}"))
+with right:
+    moved = groups.assign(diff=(groups["rank_other"] - groups["rank"]).abs()).sort_values(
+        "diff", ascending=False).head(8)
+    st.dataframe(labelled(moved.assign(group=moved[NAME])[["group", "rank", "rank_other"]]),
+                 hide_index=True, width="stretch", key="rk_moved")
 
 # ---------------------------------------------------------------- specialties
 st.subheader(ui.t("ranking.rollup"))

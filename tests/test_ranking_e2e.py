@@ -1,0 +1,106 @@
+"""The ranking page in headless Debian Chromium: a planner logs in, lands on it, and the
+ranking and the stability chart are saved as screenshots to docs/ (Chinese and English)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs Debian's chromium for the browser tests")
+    pytest.skip("chromium not installed", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(demo_db, tmp_path_factory):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, HEALTHMAP_DATABASE_URL=demo_db)
+    log = open(tmp_path_factory.mktemp("rk") / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                             "--server.port", str(port), "--server.headless", "true",
+                             "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        from playwright.sync_api import sync_playwright  # noqa: F401
+        import urllib.request
+
+        for _ in range(240):  # wait until the server answers its health check
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                proc.poll()
+                assert proc.returncode is None, "streamlit exited"
+                import time
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def _scroll_to(page, heading):
+    page.get_by_role("heading", name=heading).first.evaluate(
+        "e => e.scrollIntoView({block: 'start'})")
+
+
+def test_planner_lands_on_ranking_and_screenshots(server, browser):
+    from healthmap.auth import DEMO_PASSWORD
+
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server)
+               or route.request.url.startswith("data:") else route.abort())  # no internet
+    page.goto(server + "/login")
+    page.wait_for_selector("input[type=password]", timeout=90_000)
+    page.get_by_label("用户名").fill("demo_planner")
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    # the planner's landing page: the ranking, with its charts drawn
+    page.get_by_role("heading", name="重点专科优先排序与目录草案").wait_for(timeout=120_000)
+    page.get_by_role("heading", name="排名稳定性").wait_for(timeout=120_000)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2",
+                           timeout=120_000)
+    assert page.get_by_text("越高越优先").count() > 0
+    page.screenshot(path=str(DOCS / "screenshot-ranking.png"))
+    _scroll_to(page, "排名稳定性")
+    page.wait_for_function("document.querySelector('.js-plotly-plot .scatterlayer .trace')",
+                           timeout=60_000)
+    page.screenshot(path=str(DOCS / "screenshot-ranking-stability.png"))
+    # English (open the sidebar first if it is collapsed)
+    expand = page.locator("[data-testid=stExpandSidebarButton], "
+                          "[data-testid=stSidebarCollapsedControl] button")
+    if expand.count() and not page.locator("[data-testid=stSidebar]").is_visible():
+        expand.first.click()
+    page.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
+    page.get_by_role("heading", name="Rank stability").wait_for(timeout=120_000)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2",
+                           timeout=120_000)
+    _scroll_to(page, "Rank stability")
+    page.get_by_text("higher = higher priority").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(DOCS / "screenshot-ranking-stability-en.png"))
+    assert page.get_by_text("Traceback").count() == 0
+    page.close()
