@@ -1,4 +1,6 @@
-"""健康积分查询 — public self-lookup (no login): ID number + name or phone tail."""
+"""健康积分查询 — public self-lookup (no login): ID number + name or phone tail.
+
+Tables are static (``st.table``): no download toolbar on a public page."""
 
 import os
 import secrets
@@ -53,8 +55,8 @@ if me.history.empty:
 else:
     h = me.history[["date", "what", "points", "kind"]].copy()
     h["kind"] = h["kind"].map(lambda k: ui.t(f"points.kind.{k}"))
-    st.dataframe(h.rename(columns={c: ui.t(f"points.col.{c}") for c in h.columns}),
-                 hide_index=True, width="stretch")
+    st.table(h.rename(columns={c: ui.t(f"points.col.{c}") for c in h.columns})
+             .set_index(ui.t("points.col.date")))
 
 st.subheader(ui.t("points.pub.redeem"))
 st.caption(ui.t("points.pub.redeem_note"))
@@ -64,9 +66,9 @@ r["status"] = [ui.t("points.pub.available") if ok else
                 ui.t("points.pub.short", n=short))
                for ok, stock, short in zip(r["can_redeem"], r["stock"], r["short"])]
 r = r[["what", "points", "status"]]
-st.dataframe(r.rename(columns={"what": ui.t("points.col.what"),
-                               "points": ui.t("points.col.points"), "status": ""}),
-             hide_index=True, width="stretch")
+st.table(r.rename(columns={"what": ui.t("points.col.what"),
+                           "points": ui.t("points.col.points"), "status": ""})
+         .set_index(ui.t("points.col.what")))
 
 st.subheader(ui.t("points.pub.earn"))
 for row in me.earn[me.earn["eligible"] & (me.earn["left_this_year"] > 0)].itertuples():

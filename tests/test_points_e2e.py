@@ -1,0 +1,167 @@
+"""The public points lookup on a phone-sized window and the planners' points map, in real
+headless Chromium; screenshots saved to docs/ (Chinese and English)."""
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from points_helpers import ROOT_DIR, add_residents
+
+ROOT = Path(ROOT_DIR)
+DOCS = ROOT / "docs"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+if not Path(CHROMIUM).exists():
+    pytest.skip("chromium not installed", allow_module_level=True)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def site(demo_db, tmp_path_factory):
+    from sqlalchemy.orm import Session
+
+    from healthmap.access import Actor
+    from healthmap.db import make_engine
+    from healthmap.points import ledger as L
+
+    path = tmp_path_factory.mktemp("points_e2e") / "demo.db"
+    shutil.copy(demo_db.removeprefix("sqlite:///"), path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    people = add_residents(engine, demo=True).set_index("resident_id")
+    staff = Actor("demo_points", "points")
+    with Session(engine) as s, s.begin():
+        for code, day in (("annual_checkup", 3), ("family_doctor_contract", 4),
+                          ("health_lecture", 10), ("knowledge_quiz", 12),
+                          ("vaccination", 20)):
+            L.award(s, staff, "R2", code, f"e2e-{code}", dt.date(2025, 3, day))
+        L.redeem(s, staff, "R2", "health_kit", "e2e-kit", dt.date(2025, 4, 1))
+    engine.dispose()
+    port = _port()
+    env = dict(os.environ, HEALTHMAP_DATABASE_URL=url)
+    log = open(path.parent / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                             "--server.port", str(port), "--server.headless", "true",
+                             "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(480):  # wait for the port; the process ending early fails the test
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                try:
+                    proc.wait(timeout=0.25)
+                    raise RuntimeError(f"streamlit exited: {log.name}")
+                except subprocess.TimeoutExpired:
+                    pass
+        yield f"http://127.0.0.1:{port}", people, path.parent / "server.log"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def _offline(page, server):
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server)
+               or route.request.url.startswith("data:") else route.abort())
+
+
+def _english(page, narrow=False):
+    """Switch the language to English (on a phone: open the sidebar first, close it after)."""
+    if narrow:
+        page.locator("[data-testid=stExpandSidebarButton]").first.click()
+    page.locator("[data-testid=stSidebar]").get_by_text("English").click()
+    if narrow:
+        page.locator("[data-testid=stSidebarCollapseButton] button, "
+                     "[data-testid=stSidebarCollapseButton]").first.click()
+
+
+def _shoot_sections(page, name, headings):
+    """A phone screen shows one part of the page: one screenshot per section."""
+    page.screenshot(path=str(DOCS / f"{name}.png"))
+    for i, heading in enumerate(headings, start=2):
+        page.get_by_role("heading", name=heading).first.evaluate(
+            "e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_function("h => { const r = [...document.querySelectorAll('h2,h3')].find("
+                               "e => e.innerText.includes(h)); return r && "
+                               "r.getBoundingClientRect().top < 200; }", arg=heading)
+        page.screenshot(path=str(DOCS / f"{name}-{i}.png"))
+
+
+def test_public_lookup_on_a_phone(site, browser):
+    server, people, log = site
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    _offline(page, server)
+    page.goto(server + "/points_lookup")
+    page.get_by_label("身份证号").wait_for(timeout=90_000)
+    # a wrong name: the one "no match" answer
+    page.get_by_label("身份证号").fill(people.loc["R2", "id_number"])
+    page.get_by_label("姓名 / 手机号后4位").fill("不是我")
+    page.get_by_role("button", name="查询").click()
+    page.get_by_text("信息不匹配").wait_for(timeout=30_000)
+    page.screenshot(path=str(DOCS / "screenshot-points-lookup-refused.png"))
+    page.get_by_label("身份证号").fill(people.loc["R2", "id_number"])
+    page.get_by_label("姓名 / 手机号后4位").fill("李四")
+    page.get_by_role("button", name="查询").click()
+    page.get_by_text("可用积分").wait_for(timeout=30_000)
+    page.get_by_text("如何获得更多积分").wait_for()
+    assert page.locator("[data-testid=stMetricValue]").first.inner_text() == "35"  # 65 earned, 30 redeemed
+    body = page.locator("body").inner_text()
+    assert people.loc["R2", "id_number"] not in body and "李四" not in body
+    # nothing overflows the phone's width
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    _shoot_sections(page, "screenshot-points-lookup", ["可兑换"])
+    _english(page, narrow=True)
+    page.get_by_text("Points available").wait_for(timeout=30_000)
+    _shoot_sections(page, "screenshot-points-lookup-en", ["How to earn more"])
+    page.close()
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert people.loc["R2", "id_number"] not in text and "不是我" not in text
+
+
+def test_planners_points_map(site, browser):
+    from healthmap.auth import DEMO_PASSWORD
+
+    server, _, _ = site
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _offline(page, server)
+    page.goto(server + "/login")
+    page.get_by_label("用户名").fill("demo_planner")
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.locator("[data-testid=stSidebar]").get_by_text("积分统计").wait_for(timeout=60_000)
+    page.locator("[data-testid=stSidebar]").get_by_role("link", name="积分统计").click()
+    page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+    page.get_by_text("参与居民").first.wait_for()
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot canvas').length > 0",
+                           timeout=30_000)
+    page.screenshot(path=str(DOCS / "screenshot-points-map.png"))
+    _english(page)
+    page.get_by_text("Residents credited").first.wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot canvas').length > 0",
+                           timeout=30_000)
+    page.screenshot(path=str(DOCS / "screenshot-points-map-en.png"))
+    page.close()
