@@ -93,14 +93,29 @@ def cmd_import(args) -> int:
         opts = {k: v for k, v in dict(code_field=args.code_field, name_field=args.name_field,
                                       level=args.level, parent_field=args.parent_field,
                                       crs=args.crs).items() if v is not None}
+    from healthmap import audit
+
+    actor = Actor.cli(args.actor)
     result = import_file(engine, args.kind, path, path.name,
                          progress=_progress_printer(f"import {args.kind}"),
-                         username="cli", lang=args.lang, **opts)
+                         username=actor.username, lang=args.lang,
+                         ignore_unknown_columns=args.ignore_unknown_columns,
+                         confirm_changes=args.confirm_changes, **opts)
+    audit.record(engine, actor.username, "import", f"{args.kind}:{path.name}",
+                 f"ok={result.ok} rows={result.n_rows} errors={len(result.problems)} "
+                 f"warnings={len(result.warnings)} changes={len(result.changes)}",
+                 role=actor.role)
     if not result.ok:
-        print(result.problems.to_string(index=False), file=sys.stderr)
-        raise CliError(f"{len(result.problems)} problem(s) in {path.name}; nothing was written")
+        print(result.problems.drop(columns="code").to_string(index=False), file=sys.stderr)
+        hint = ("; to apply these changes, run again with --confirm-changes"
+                if result.needs_confirmation else "")
+        raise CliError(f"{len(result.problems)} problem(s) in {path.name}; nothing was "
+                       f"written{hint}")
+    if len(result.warnings):
+        print(result.warnings.drop(columns="code").to_string(index=False), file=sys.stderr)
     print(f"imported {result.n_rows:,} rows: {result.inserted:,} new, {result.updated:,} "
-          f"updated, {result.unchanged:,} unchanged; summaries refreshed for "
+          f"updated, {result.unchanged:,} unchanged, {len(result.warnings):,} warning(s), "
+          f"{len(result.changes)} confirmed change(s); summaries refreshed for "
           f"{result.years_refreshed or 'no years'}")
     return 0
 
@@ -227,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--crs", help="areas: CRS when the file has none, e.g. EPSG:4326")
     s.add_argument("--lang", choices=["zh", "en"], default="zh",
                    help="language of problem reasons")
+    s.add_argument("--ignore-unknown-columns", action="store_true",
+                   help="drop undeclared columns (with a warning) instead of refusing the file")
+    s.add_argument("--confirm-changes", action="store_true",
+                   help="apply changes to reference rows that existing records depend on "
+                        "(institutions, area parents, large population changes); audited")
+    s.add_argument("--actor", help="who runs the import, for the audit log (default: the "
+                                   "operating-system user)")
     s.set_defaults(func=cmd_import)
 
     s = command("refresh", help="rebuild all summary tables")
