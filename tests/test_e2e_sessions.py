@@ -1,0 +1,85 @@
+"""Sessions in a real browser (issue 8): log in, reload, open a page by URL, new tab, logout
+in one tab ends the other; the cookie is HttpOnly and SameSite=Strict; the server's very
+first request may be a page URL; security headers, no public metrics, no anonymous uploads
+(issue 18 §6)."""
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from healthmap import auth
+from tests.e2e_util import ART, app_server, chromium, have_chromium, log_in
+
+if not have_chromium():
+    pytest.skip("chromium not installed", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(demo_db):
+    with app_server(demo_db, ART / "server_sessions.log") as url:
+        yield url
+
+
+def test_first_request_is_a_page_url_and_login_survives_reload_url_and_new_tab(server):
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = ctx.new_page()
+        # the server's first visitor opens /admin directly: the frame (sidebar) is there
+        page.goto(server + "/admin")
+        expect(page.get_by_text("此页面需要登录").first).to_be_visible(timeout=90_000)
+        expect(page.get_by_text("语言 / Language").first).to_be_visible()
+        log_in(page, server, "demo_admin", auth.DEMO_PASSWORD)
+        assert re.search(r"/admin$", page.url)  # the administrator's landing page
+        cookie = next(c for c in ctx.cookies() if c["name"] == "hm_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert "hm_session" not in page.evaluate("document.cookie")
+        page.reload()
+        expect(page.get_by_text("当前用户：demo_admin").first).to_be_visible(timeout=90_000)
+        page.goto(server + "/data")  # typed URL
+        expect(page.get_by_text("当前用户：demo_admin").first).to_be_visible(timeout=90_000)
+        expect(page.locator("h1").filter(has_text="数据管理")).to_be_visible()
+        other = ctx.new_page()  # a new tab
+        other.goto(server + "/admin")
+        expect(other.get_by_text("当前用户：demo_admin").first).to_be_visible(timeout=90_000)
+        page.screenshot(path=str(ART / "session_logged_in.png"))
+        # log out in the first tab ...
+        page.goto(server + "/login")
+        page.get_by_role("button", name="退出登录").click()
+        page.wait_for_url(re.compile(r".*/login$"), timeout=90_000)
+        expect(page.get_by_role("button", name="登录")).to_be_visible(timeout=90_000)
+        # ... and the other tab shows the login state on its next interaction
+        other.bring_to_front()
+        other.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
+        expect(other.get_by_text("Public access").first).to_be_visible(timeout=90_000)
+        other.goto(server + "/data")
+        expect(other.get_by_text("This page needs a login").first.or_(
+            other.get_by_text("此页面需要登录").first)).to_be_visible(timeout=90_000)
+        other.screenshot(path=str(ART / "session_other_tab_after_logout.png"))
+
+
+def _status(url, method="GET"):
+    req = urllib.request.Request(url, method=method, data=b"x" if method == "PUT" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers)
+
+
+def test_security_headers_metrics_and_anonymous_upload(server):
+    code, headers = _status(server + "/")
+    assert code == 200
+    lower = {k.lower(): v for k, v in headers.items()}
+    assert lower["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in lower["content-security-policy"]
+    assert lower["x-content-type-options"] == "nosniff"
+    assert lower["referrer-policy"] == "no-referrer"
+    assert _status(server + "/_stcore/metrics")[0] == 404
+    assert _status(server + "/_stcore/upload_file/s/f", "PUT")[0] == 403
+    # a made-up ticket sets no cookie and goes back to the login page
+    code, headers = _status(server + "/api/session?ticket=made-up")
+    assert "hm_session=" not in str(headers.get("set-cookie", ""))
