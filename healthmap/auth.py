@@ -102,11 +102,21 @@ def throttle_keys(engine: Engine, username: str, client: str | None) -> dict[str
     return keys
 
 
-def create_user(engine: Engine, username: str, password: str, role: str, *, actor: str,
-                demo: bool = False, check_strength: bool = True,
+def _acting(actor: Actor | str) -> Actor:
+    """The actor of an account change, checked for ``users.manage``. A plain name is a
+    system process (``init``, ``demo``) acting as administrator: only code passes one;
+    pages pass ``Actor.from_user`` and the CLI ``Actor.cli``."""
+    who = actor if isinstance(actor, Actor) else Actor(actor, "admin")
+    access.require(who, "users.manage")
+    return who
+
+
+def create_user(engine: Engine, username: str, password: str, role: str, *,
+                actor: Actor | str, demo: bool = False, check_strength: bool = True,
                 area_code: str | None = None, team: str | None = None) -> None:
     """Add a staff account (``area_code``/``team``: optional township / family-doctor
-    team scope)."""
+    team scope). ``actor`` must be allowed ``users.manage``."""
+    actor = _acting(actor).username
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{3,64}", username):
@@ -130,7 +140,8 @@ def create_user(engine: Engine, username: str, password: str, role: str, *, acto
                f"role={role}" + (f" area={area_code}" if area_code else ""), role=role)
 
 
-def _change(engine: Engine, username: str, actor: str, action: str, apply) -> None:
+def _change(engine: Engine, username: str, actor: Actor | str, action: str, apply) -> None:
+    actor = _acting(actor).username
     with Session(engine) as s, s.begin():
         user = s.get(User, username)
         if user is None:
@@ -142,19 +153,19 @@ def _change(engine: Engine, username: str, actor: str, action: str, apply) -> No
         record(s, actor, action, username, role=user.role)
 
 
-def set_active(engine: Engine, username: str, active: bool, *, actor: str) -> None:
+def set_active(engine: Engine, username: str, active: bool, *, actor: Actor | str) -> None:
     """Enable or disable an account (disabling ends its sessions)."""
     _change(engine, username, actor, "user_enable" if active else "user_disable",
             lambda u: setattr(u, "active", active))
 
 
-def set_role(engine: Engine, username: str, role: str, *, actor: str) -> None:
+def set_role(engine: Engine, username: str, role: str, *, actor: Actor | str) -> None:
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}")
     _change(engine, username, actor, "user_role", lambda u: setattr(u, "role", role))
 
 
-def reset_password(engine: Engine, username: str, password: str, *, actor: str,
+def reset_password(engine: Engine, username: str, password: str, *, actor: Actor | str,
                    check_strength: bool = True) -> None:
     """Set a new password (ends the account's sessions)."""
     if check_strength and (problem := password_problem(password, username)):

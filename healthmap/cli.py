@@ -189,17 +189,17 @@ def cmd_users(args) -> int:
             if not args.role or not args.password:
                 raise CliError("users add needs --role and --password")
             auth.create_user(engine, args.username, args.password, args.role,
-                             actor=Actor.cli(args.actor).username, area_code=args.area,
+                             actor=Actor.cli(args.actor), area_code=args.area,
                              team=args.team)
         elif args.action == "disable":
-            auth.set_active(engine, args.username, False, actor=Actor.cli(args.actor).username)
+            auth.set_active(engine, args.username, False, actor=Actor.cli(args.actor))
         elif args.action == "enable":
-            auth.set_active(engine, args.username, True, actor=Actor.cli(args.actor).username)
+            auth.set_active(engine, args.username, True, actor=Actor.cli(args.actor))
         elif args.action == "reset-password":
             if not args.password:
                 raise CliError("users reset-password needs --password")
             auth.reset_password(engine, args.username, args.password,
-                                actor=Actor.cli(args.actor).username)
+                                actor=Actor.cli(args.actor))
     except auth.AuthError as exc:
         raise CliError(str(exc)) from exc
     print(f"{args.action}: {args.username} done")

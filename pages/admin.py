@@ -11,6 +11,7 @@ AUDIT_ACTIONS = ["login", "login_failed", "account_locked", "logout", "access_de
                  "user_disable", "user_enable", "user_role", "user_password_reset"]
 
 user = ui.guard("admin")
+me = access.Actor.from_user(user)
 engine = ui.engine()
 st.title(ui.t("admin.title"))
 
@@ -35,7 +36,7 @@ with st.form("add_user"):
     team = c5.text_input(ui.t("admin.scope_team"))
     if st.form_submit_button(ui.t("admin.save")):
         try:
-            auth.create_user(engine, name.strip(), pw, role, actor=user["username"],
+            auth.create_user(engine, name.strip(), pw, role, actor=me,
                              area_code=area, team=team.strip() or None)
             st.success(ui.t("admin.done"))
             st.rerun()
@@ -52,9 +53,9 @@ if len(users):
         if st.form_submit_button(ui.t("admin.save")):
             try:
                 if action == "reset":
-                    auth.reset_password(engine, target, new_pw, actor=user["username"])
+                    auth.reset_password(engine, target, new_pw, actor=me)
                 else:
-                    auth.set_active(engine, target, action == "enable", actor=user["username"])
+                    auth.set_active(engine, target, action == "enable", actor=me)
                 st.success(ui.t("admin.done"))
             except auth.AuthError as exc:
                 st.error(str(exc))
