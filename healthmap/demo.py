@@ -28,6 +28,7 @@ from healthmap.bootstrap import init_database
 from healthmap.demo_care import build_demo
 from healthmap.ingest.load import import_frame
 from healthmap.points.demo import load_points_demo
+from healthmap.screening import demo as screening_demo
 from healthmap.reference import load_reference_areas
 
 SEED = 20240930
@@ -146,9 +147,10 @@ def load_demo(engine: Engine, progress: Progress | None = None, n_residents: int
     _ok(import_frame(engine, "episodes", episodes, "demo:episodes", demo=True,
                      today=DEMO_TODAY, progress=ep_progress))
     progress(0.92, "residents")
-    residents = build_residents(towns, rng, n_residents)
+    residents = screening_demo.add_questionnaire(build_residents(towns, rng, n_residents))
     _ok(import_frame(engine, "residents", residents, "demo:residents", demo=True,
                      today=DEMO_TODAY))
+    screening_demo.load(engine)  # screening assessments and events for some demo residents
     load_points_demo(engine, DEMO_TODAY)  # health points for some demo residents
     with Session(engine) as s, s.begin():
         db.set_meta(s, "demo_data", "1")
