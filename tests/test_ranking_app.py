@@ -81,3 +81,15 @@ def test_planner_ranks_saves_and_expert_decides_then_adopted_is_frozen(app):
     assert any("不能再修改" in i.value for i in app.info)
     assert not [f for f in app.text_input if f.key == "rk_dec_reason"]  # no decision form
     assert not [b for b in app.button if b.key == "rk_adopt"]
+
+
+def test_english_page_and_choices_kept_across_the_switch(app):
+    as_role(app, "expert").run()
+    app.switch_page(PAGE).run()
+    app.radio(key="rk_method").set_value("weighted_sum").run()
+    app.session_state["lang"] = "en"  # the sidebar's language switch
+    app.run()
+    assert not app.exception
+    assert any("Key-specialty" in t.value for t in app.title)
+    assert app.radio(key="rk_method").value == "weighted_sum"
+    assert any("higher = higher priority" in str(df.value.values) for df in app.dataframe)

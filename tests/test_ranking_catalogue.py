@@ -250,3 +250,25 @@ def test_excel_export_has_a_sheet_per_specialty_and_the_method(engine, ranked):
     en = pd.read_excel(io.BytesIO(catalogue_export.workbook(engine, did, "u", "en")),
                        sheet_name=None)
     assert list(en)[:2] == ["Method and weights", "Specialties"]
+
+
+def test_migration_0007_downgrades_and_upgrades_again(engine):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from healthmap import db
+
+    cfg = db.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    assert not inspect(engine).has_table("catalogue_drafts")
+    db.upgrade(engine)
+    names = set(inspect(engine).get_table_names())
+    assert {"catalogue_drafts", "catalogue_groups", "catalogue_specialties",
+            "catalogue_decisions"} <= names
+    with engine.connect() as conn:
+        triggers = {r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'catalogue%'"))}
+    assert {"catalogue_drafts_frozen", "catalogue_drafts_no_delete",
+            "catalogue_decisions_no_update", "catalogue_decisions_adopted"} <= triggers
