@@ -181,3 +181,9 @@ def search_audit(engine: Engine, text: str | None = None, action: str | None = N
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+
+
+def actions(engine: Engine) -> list[str]:
+    """The actions the log holds (for the administrator's filter), sorted."""
+    with engine.connect() as conn:
+        return sorted(conn.scalars(select(AuditLog.action).distinct()).all())

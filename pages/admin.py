@@ -6,10 +6,6 @@ import streamlit as st
 import ui
 from healthmap import access, audit, auth, exports
 
-AUDIT_ACTIONS = ["login", "login_failed", "account_locked", "logout", "access_denied",
-                 "view_personal", "export", "import", "import_rejected", "user_add",
-                 "user_disable", "user_enable", "user_role", "user_password_reset"]
-
 user = ui.guard("admin")
 me = access.Actor.from_user(user)
 engine = ui.engine()
@@ -69,12 +65,15 @@ st.dataframe(ui.headers(pd.DataFrame(auth.failures_by_account(engine),
 st.subheader(ui.t("admin.audit"))
 a1, a2, a3, a4 = st.columns([2, 1.2, 1, 1])
 query = a1.text_input(ui.t("admin.search"), key="audit_q")
-action = a2.selectbox(ui.t("admin.action"), [""] + AUDIT_ACTIONS, key="audit_action",
-                      format_func=lambda a: ui.t("common.all") if not a else a)
+action = a2.selectbox(ui.t("admin.action"), [""] + audit.actions(engine), key="audit_action",
+                      format_func=lambda a: ui.t("common.all") if not a else ui.label("audit", a))
 since = a3.date_input(ui.t("admin.since"), value=None, key="audit_since")
 until = a4.date_input(ui.t("admin.until"), value=None, key="audit_until")
 audit_rows = audit.search_audit(engine, query or None, action or None, since, until)
-st.dataframe(ui.headers(audit_rows), hide_index=True, width="stretch", key="audit_table")
+st.dataframe(ui.headers(audit_rows.assign(
+    role=audit_rows["role"].map(lambda r: access.role_label(r, ui.lang()) if r else ""),
+    action=audit_rows["action"].map(lambda a: ui.label("audit", a)))),
+    hide_index=True, width="stretch", key="audit_table")
 filters = f"q={query!r} action={action!r} since={since} until={until}"
 st.download_button(ui.t("admin.export"), lambda: exports.to_csv_bytes(audit_rows, exports.Stamp(
     user["username"], ui.t("admin.audit"), personal=True, filters=filters)),

@@ -29,3 +29,15 @@ TEXT.update({
     "col.team": ("家庭医生团队", "Family-doctor team"),
     "col.area_code": ("乡镇范围", "Township scope"),
 })
+# audit actions as the administrator reads them (unknown ones are shown as recorded)
+TEXT.update({f"audit.{k}": v for k, v in {
+    "login": ("登录", "Log in"), "login_failed": ("登录失败", "Failed login"),
+    "login_sso": ("统一身份登录", "Single sign-on"), "logout": ("退出登录", "Log out"),
+    "access_denied": ("拒绝访问页面", "Page refused"),
+    "view_personal": ("查看个人信息", "Personal data viewed"), "export": ("导出", "Export"),
+    "import": ("导入", "Import"), "import_rejected": ("导入被拒绝", "Import refused"),
+    "refresh_summaries": ("刷新汇总表", "Summaries refreshed"),
+    "user_add": ("新增用户", "User added"), "user_disable": ("停用用户", "User disabled"),
+    "user_enable": ("启用用户", "User enabled"), "user_role": ("修改角色", "Role changed"),
+    "user_password_reset": ("重置密码", "Password reset"),
+}.items()})
