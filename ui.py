@@ -57,6 +57,13 @@ def t(key: str, **params) -> str:
     return i18n.t(key, lang(), **params)
 
 
+def label(prefix: str, value) -> str:
+    """``value`` translated through the text ``<prefix>.<value>`` where one exists, else
+    shown as it is (codes, names)."""
+    key = f"{prefix}.{value}"
+    return t(key) if key in i18n.TEXT else ("" if value is None else str(value))
+
+
 def headers(df: pd.DataFrame) -> pd.DataFrame:
     """Column names in the user's language where a ``col.<name>`` text exists."""
     return df.rename(columns={c: t(f"col.{c}") for c in df.columns
