@@ -8,8 +8,6 @@ of problems; callers write nothing when there is any problem.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,11 +15,12 @@ import pandas as pd
 
 from healthmap import codes, ids
 from healthmap.areas import AreaResolver
-from healthmap.i18n import t
 from healthmap.ingest import icd10
-from healthmap.ingest.contract import (CELL_BAD_CHARS, HEADER_ALIASES, KEY_BAD_CHARS,
-                                       LOCAL_REGIONS,
-                                       SPECS, Column, Limits, declared)
+from healthmap.ingest.contract import LOCAL_REGIONS, SPECS, Column, Limits, declared
+from healthmap.ingest.form import INTERNAL_COLUMNS, form_checks, header_checks
+from healthmap.ingest.problems import Problems
+
+__all__ = ["Problems", "ValidationContext", "ValidationResult", "validate", "parse_dates"]
 
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y-%m-%d %H:%M:%S",
                  "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
@@ -38,78 +37,6 @@ class ValidationContext:
     area_levels: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits.from_env)
     ignore_unknown_columns: bool = False
-
-
-# columns a boundary-file reader adds to the areas frame (not part of the contract)
-INTERNAL_COLUMNS = {"areas": ("label_lon", "label_lat")}
-_SHOWN_CHARS = 60  # a problem shows at most this much of a value
-# an 18-character resident ID number anywhere in a value (checked further by check digit)
-_ID_LIKE = re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
-                      r"(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])")
-
-
-class Problems:
-    """Collects problems; values of ID-number columns are masked before they are kept."""
-
-    def __init__(self) -> None:
-        self._rows: list[np.ndarray] = []
-        self._items: list[tuple[str, str, dict, np.ndarray]] = []
-
-    def add_mask(self, df: pd.DataFrame, mask, column: str, code: str,
-                 values: pd.Series | None = None, **params) -> None:
-        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
-        if len(idx) == 0:
-            return
-        src = values if values is not None else (df[column] if column in df else None)
-        vals = (np.asarray(src.astype(str))[idx] if src is not None
-                else np.array([""] * len(idx), dtype=object))
-        if column == "id_number":
-            vals = np.array([ids.mask_id(v) for v in vals], dtype=object)
-        vals = np.array([_shown(v) for v in vals], dtype=object)
-        self._items.append((column, code, params, np.column_stack([idx, vals])))
-
-    def add(self, row_index: int, column: str, value: str, code: str, **params) -> None:
-        self._items.append((column, code, params,
-                            np.array([[row_index, _shown(value)]], dtype=object)))
-
-    def codes(self) -> set[str]:
-        """The named reasons present (``err.<code>`` text keys)."""
-        return {code for _c, code, _p, arr in self._items if len(arr)}
-
-    def extend(self, other: "Problems") -> None:
-        self._items.extend(other._items)
-
-    def __len__(self) -> int:
-        return sum(len(a) for *_, a in self._items)
-
-    def frame(self, lang: str = "zh") -> pd.DataFrame:
-        """Problems as a table: ``row`` (file line; 1 = header), ``column``, ``value``
-        (shortened, ID numbers masked), ``reason`` and its ``code``, sorted by row."""
-        parts = []
-        for column, code, params, arr in self._items:
-            idx = arr[:, 0].astype(int)
-            row_params = {k: v for k, v in params.items() if not isinstance(v, np.ndarray)}
-            per_row = {k: v for k, v in params.items() if isinstance(v, np.ndarray)}
-            if per_row:
-                reasons = [t(f"err.{code}", lang, **row_params,
-                             **{k: per_row[k][i] for k in per_row}) for i in range(len(idx))]
-            else:
-                reasons = [t(f"err.{code}", lang, **row_params)] * len(idx)
-            parts.append(pd.DataFrame({"row": np.where(idx < 0, 1, idx + 2), "column": column,
-                                       "value": arr[:, 1], "reason": reasons, "code": code}))
-        if not parts:
-            return pd.DataFrame(columns=["row", "column", "value", "reason", "code"])
-        out = pd.concat(parts, ignore_index=True)
-        return out.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
-
-
-def _shown(value) -> str:
-    """A value as a problem shows it: at most ``_SHOWN_CHARS`` characters, ID-number-like
-    runs masked."""
-    v = str(value)
-    if len(v) > _SHOWN_CHARS:
-        v = f"{v[:_SHOWN_CHARS]}…({len(v):,})"
-    return _ID_LIKE.sub(lambda m: ids.mask_id(m.group(0)), v)
 
 
 @dataclass
@@ -271,94 +198,6 @@ def _duplicates(df: pd.DataFrame, keys: list[str], column: str, problems: Proble
         problems.add_mask(df, mask, column, c, df[column], other=(first + 2)[mask].astype(str))
 
 
-def _header_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext, problems: Problems,
-                   warnings: Problems) -> pd.DataFrame:
-    """Refuse duplicate and undeclared columns (or drop undeclared ones with a warning when
-    the user chose to ignore them). Returns the frame with only declared columns."""
-    spec = declared(kind)
-    names = [c.name for c in spec]
-    headers = df.attrs.get("headers") or list(df.columns)
-    # a Chinese header means this kind's column (区划编码 is ``code`` in an areas file)
-    own = {c.zh: c.name for c in spec if c.zh}
-    cols = [own.get(str(h).strip(), c) for h, c in zip(headers, df.columns)]
-    df = df.set_axis(cols, axis=1)
-    seen: dict[str, int] = {}
-    for i, c in enumerate(cols):
-        if c in seen:
-            problems.add(-1, c, f"{headers[seen[c]]} / {headers[i]}", "duplicate_column",
-                         first=headers[seen[c]], second=headers[i])
-        else:
-            seen[c] = i
-    allowed = set(names) | set(INTERNAL_COLUMNS.get(kind, ()))
-    keep = []
-    for i, c in enumerate(cols):
-        if c in allowed:
-            keep.append(i)
-            continue
-        if c == "" and not (df.iloc[:, i].astype(str) != "").any():
-            continue  # an unnamed, empty column (a trailing comma)
-        choices = names + [z for z, n in HEADER_ALIASES.items() if n in names]
-        near = difflib.get_close_matches(str(headers[i]), choices, n=1, cutoff=0.6)
-        if not near:
-            near = difflib.get_close_matches(c, choices, n=1, cutoff=0.6)
-        hint = HEADER_ALIASES.get(near[0], near[0]) if near else ""
-        if ctx.ignore_unknown_columns:
-            warnings.add(-1, str(headers[i]), "", "ignored_column")
-        else:
-            problems.add(-1, str(headers[i]), "",
-                         "unknown_column_hint" if hint else "unknown_column",
-                         name=str(headers[i]), hint=hint)
-    if problems.codes() & {"duplicate_column", "unknown_column", "unknown_column_hint"}:
-        return df
-    out = df.iloc[:, keep].copy()
-    out.attrs = {}
-    return out
-
-
-def _form_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext,
-                 problems: Problems) -> None:
-    """Checks that run before any parsing: lengths, characters, digits, ID numbers."""
-    spec = {c.name: c for c in declared(kind)}
-    for name in df.columns:
-        col = spec.get(name)
-        s = df[name].astype(str)
-        limit = col.max_chars if col else ctx.limits.max_cell_chars
-        lengths = s.str.len().to_numpy()
-        long = lengths > limit
-        problems.add_mask(df, long, name, "too_long", s, limit=limit)
-        if long.any():
-            s = s.where(~long, "")
-        # only values that are not plain printable ASCII can hold the characters below
-        odd = ~s.str.fullmatch(r"[\x20-\x7e]*").to_numpy(dtype=bool)
-        typ = col.type if col else "text"
-        if typ == "key":
-            bad = s.str.contains(KEY_BAD_CHARS, regex=True).to_numpy(dtype=bool)
-            problems.add_mask(df, bad, name, "key_chars", s)
-        elif odd.any():
-            bad = odd & s.str.contains(CELL_BAD_CHARS, regex=True).to_numpy(dtype=bool)
-            problems.add_mask(df, bad, name, "control_chars", s)
-        else:
-            bad = np.zeros(len(s), dtype=bool)
-        if odd.any() and typ not in ("text", "area"):
-            digits = odd & ~bad
-            digits[digits] = [_nonascii_digit(v) for v in s[digits]]
-            problems.add_mask(df, digits, name, "nonascii_digit", s)
-        if name != "id_number":
-            cand = (lengths >= 18) & ~long & s.str.contains(r"[0-9]{17}", regex=True).to_numpy(
-                dtype=bool)
-            if cand.any():
-                hit = np.zeros(len(s), dtype=bool)
-                for i in np.flatnonzero(cand):
-                    hit[i] = any(ids.check_digit(m[:17]) == m[17].upper()
-                                 for m in _ID_LIKE.findall(s.iloc[i]))
-                problems.add_mask(df, hit, name, "id_number_elsewhere", s)
-
-
-def _nonascii_digit(value: str) -> bool:
-    """A digit other than 0-9: full-width ５, superscript ², Arabic-Indic ٥ …"""
-    return any(not c.isascii() and c.isdigit() for c in value)
-
-
 def validate(kind: str, df: pd.DataFrame, ctx: ValidationContext) -> ValidationResult:
     """Check every row of a file of ``kind`` against the contract and return typed values.
 
@@ -369,7 +208,7 @@ def validate(kind: str, df: pd.DataFrame, ctx: ValidationContext) -> ValidationR
         raise ValueError(f"unknown import kind {kind!r}; expected one of {list(SPECS)}")
     problems, warnings = Problems(), Problems()
     spec = declared(kind)
-    df = _header_checks(kind, df, ctx, problems, warnings)
+    df = header_checks(kind, df, ctx, problems, warnings)
     if len(problems):
         return ValidationResult(kind, None, problems, len(df), warnings)
     missing = [c.name for c in spec if c.required and c.name not in df.columns]
@@ -379,7 +218,7 @@ def validate(kind: str, df: pd.DataFrame, ctx: ValidationContext) -> ValidationR
         problems.add(-1, "", "", "empty_file")
     if len(problems):
         return ValidationResult(kind, None, problems, len(df), warnings)
-    _form_checks(kind, df, ctx, problems)
+    form_checks(kind, df, ctx, problems)
     if len(problems):
         return ValidationResult(kind, None, problems, len(df), warnings)
     df = df.assign(**{c.name: "" for c in spec if c.name not in df.columns})

@@ -1,0 +1,108 @@
+"""Checks that run before any value is parsed: columns (duplicate, undeclared) and the
+form of every cell (length first, characters, digits, ID numbers anywhere)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from healthmap import ids
+from healthmap.ingest.contract import CELL_BAD_CHARS, HEADER_ALIASES, KEY_BAD_CHARS, declared
+from healthmap.ingest.problems import ID_LIKE, Problems
+
+if TYPE_CHECKING:
+    from healthmap.ingest.validate import ValidationContext
+
+# columns a boundary-file reader adds to the areas frame (not part of the contract)
+INTERNAL_COLUMNS = {"areas": ("label_lon", "label_lat")}
+
+
+def header_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext, problems: Problems,
+                   warnings: Problems) -> pd.DataFrame:
+    """Refuse duplicate and undeclared columns (or drop undeclared ones with a warning when
+    the user chose to ignore them). Returns the frame with only declared columns."""
+    spec = declared(kind)
+    names = [c.name for c in spec]
+    headers = df.attrs.get("headers") or list(df.columns)
+    # a Chinese header means this kind's column (区划编码 is ``code`` in an areas file)
+    own = {c.zh: c.name for c in spec if c.zh}
+    cols = [own.get(str(h).strip(), c) for h, c in zip(headers, df.columns)]
+    df = df.set_axis(cols, axis=1)
+    seen: dict[str, int] = {}
+    for i, c in enumerate(cols):
+        if c in seen:
+            problems.add(-1, c, f"{headers[seen[c]]} / {headers[i]}", "duplicate_column",
+                         first=headers[seen[c]], second=headers[i])
+        else:
+            seen[c] = i
+    allowed = set(names) | set(INTERNAL_COLUMNS.get(kind, ()))
+    keep = []
+    for i, c in enumerate(cols):
+        if c in allowed:
+            keep.append(i)
+            continue
+        if c == "" and not (df.iloc[:, i].astype(str) != "").any():
+            continue  # an unnamed, empty column (a trailing comma)
+        choices = names + [z for z, n in HEADER_ALIASES.items() if n in names]
+        near = difflib.get_close_matches(str(headers[i]), choices, n=1, cutoff=0.6)
+        if not near:
+            near = difflib.get_close_matches(c, choices, n=1, cutoff=0.6)
+        hint = HEADER_ALIASES.get(near[0], near[0]) if near else ""
+        if ctx.ignore_unknown_columns:
+            warnings.add(-1, str(headers[i]), "", "ignored_column")
+        else:
+            problems.add(-1, str(headers[i]), "",
+                         "unknown_column_hint" if hint else "unknown_column",
+                         name=str(headers[i]), hint=hint)
+    if problems.codes() & {"duplicate_column", "unknown_column", "unknown_column_hint"}:
+        return df
+    out = df.iloc[:, keep].copy()
+    out.attrs = {}
+    return out
+
+
+def form_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext,
+                 problems: Problems) -> None:
+    """Checks that run before any parsing: lengths, characters, digits, ID numbers."""
+    spec = {c.name: c for c in declared(kind)}
+    for name in df.columns:
+        col = spec.get(name)
+        s = df[name].astype(str)
+        limit = col.max_chars if col else ctx.limits.max_cell_chars
+        lengths = s.str.len().to_numpy()
+        long = lengths > limit
+        problems.add_mask(df, long, name, "too_long", s, limit=limit)
+        if long.any():
+            s = s.where(~long, "")
+        # only values that are not plain printable ASCII can hold the characters below
+        odd = ~s.str.fullmatch(r"[\x20-\x7e]*").to_numpy(dtype=bool)
+        typ = col.type if col else "text"
+        if typ == "key":
+            bad = s.str.contains(KEY_BAD_CHARS, regex=True).to_numpy(dtype=bool)
+            problems.add_mask(df, bad, name, "key_chars", s)
+        elif odd.any():
+            bad = odd & s.str.contains(CELL_BAD_CHARS, regex=True).to_numpy(dtype=bool)
+            problems.add_mask(df, bad, name, "control_chars", s)
+        else:
+            bad = np.zeros(len(s), dtype=bool)
+        if odd.any() and typ not in ("text", "area"):
+            digits = odd & ~bad
+            digits[digits] = [_nonascii_digit(v) for v in s[digits]]
+            problems.add_mask(df, digits, name, "nonascii_digit", s)
+        if name != "id_number":
+            cand = (lengths >= 18) & ~long & s.str.contains(r"[0-9]{17}", regex=True).to_numpy(
+                dtype=bool)
+            if cand.any():
+                hit = np.zeros(len(s), dtype=bool)
+                for i in np.flatnonzero(cand):
+                    hit[i] = any(ids.check_digit(m[:17]) == m[17].upper()
+                                 for m in ID_LIKE.findall(s.iloc[i]))
+                problems.add_mask(df, hit, name, "id_number_elsewhere", s)
+
+
+def _nonascii_digit(value: str) -> bool:
+    """A digit other than 0-9: full-width ５, superscript ², Arabic-Indic ٥ …"""
+    return any(not c.isascii() and c.isdigit() for c in value)

@@ -1,0 +1,620 @@
+"""The cases of the import corpus (tests/test_import_corpus.py): file builders and, per
+kind, every hostile or plausible file of issue 16 with its expected outcome: ``ok``,
+``warn:<code>`` (imported, the warning recorded) or the code of the refusal (a text key
+``err.<code>``). Each bad value is tried as CSV and, in turn, as Excel or with Chinese
+headers. ``base_rows`` is the small database the cases run against."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from healthmap import ids
+from healthmap.codes import AGE_GROUPS
+from healthmap.ingest.contract import SPECS, Limits
+from healthmap.models import Area, Episode, Institution, Population, Resident
+
+TODAY = dt.date(2025, 6, 30)
+TABLES = (Area, Population, Institution, Episode, Resident)
+ZH = {kind: {c.name: c.zh for c in cols if c.zh} for kind, cols in SPECS.items()}
+
+
+@dataclass
+class Case:
+    kind: str
+    name: str
+    make: Callable[[], bytes]
+    expect: str  # "ok", "warn:<code>" or the code of the refusal
+    filename: str = "f.csv"
+    opts: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ file builders
+def csv_bytes(header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode(encoding)
+
+
+def xlsx_bytes(header: list[str], rows: list[list[str]]) -> bytes:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(header)
+    for r in rows:
+        ws.append(list(r))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def junk_xlsx(n_rows: int) -> bytes:
+    """An .xlsx (XML written directly, so a million rows take seconds) with ``n_rows``."""
+    rows = ['<row r="1"><c r="A1" t="inlineStr"><is><t>record_id</t></is></c></row>']
+    rows += [f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>x</t></is></c></row>'
+             for i in range(2, n_rows + 2)]
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
+    ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/>'
+            '</Types>'))
+        z.writestr("_rels/.rels", f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" '
+                                  f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/>'
+                                  '</Relationships>')
+        z.writestr("xl/workbook.xml", f'<workbook {ns} xmlns:r="{rel}"><sheets><sheet '
+                                      'name="S" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", f'<Relationships xmlns="{pkg}"><Relationship '
+                                                 f'Id="rId1" Type="{rel}/worksheet" '
+                                                 'Target="worksheets/sheet1.xml"/>'
+                                                 '</Relationships>')
+        z.writestr("xl/worksheets/sheet1.xml",
+                   f'<worksheet {ns}><sheetData>{"".join(rows)}</sheetData></worksheet>')
+    return buf.getvalue()
+
+
+_turn = {"n": 0}
+
+
+def variants(kind: str, name: str, header: list[str], rows: list[list[str]], expect: str,
+             **opts) -> list[Case]:
+    """The same content as CSV and, in turn, as Excel or as CSV with Chinese headers."""
+    out = []
+    _turn["n"] += 1
+    for f in ("csv", ("xlsx", "zh", None)[_turn["n"] % 3]):
+        if f == "csv":
+            out.append(Case(kind, f"{name}/csv", lambda: csv_bytes(header, rows), expect,
+                            opts=opts))
+        elif f == "xlsx":
+            out.append(Case(kind, f"{name}/xlsx", lambda: xlsx_bytes(header, rows), expect,
+                            "f.xlsx", opts))
+        elif f == "zh":
+            zh = [ZH[kind].get(h, h) for h in header]
+            out.append(Case(kind, f"{name}/zh", lambda: csv_bytes(zh, rows), expect,
+                            opts=opts))
+    return out
+
+
+# ------------------------------------------------------------------ episodes
+EP = ["record_id", "person_id", "area_code", "icd10", "date", "setting", "institution_code",
+      "total_cost", "sex", "age", "birth_date", "fund_paid", "insurance_type", "referral"]
+EP_OK = dict(record_id="N1", person_id="P1", area_code="331083001", icd10="C18.9",
+             date="2024-03-15", setting="inpatient", institution_code="YH001",
+             total_cost="20000", sex="M", age="66", birth_date="1957-06-01", fund_paid="12000",
+             insurance_type="resident", referral="false")
+
+
+def ep_rows(*overrides: dict) -> list[list[str]]:
+    rows = [dict(EP_OK, record_id="N0", person_id="P0")]
+    rows += [{**EP_OK, "record_id": f"N{i + 1}", **o} for i, o in enumerate(overrides)]
+    return [[r[c] for c in EP] for r in rows]
+
+
+def _not_an_id() -> str:
+    """18 digits shaped like an ID number but with a wrong check digit."""
+    real = ids.make_id("331083", dt.date(1957, 6, 1), 11)
+    return real[:17] + ("0" if real[17] != "0" else "1")
+
+
+def episode_cases() -> list[Case]:
+    bad_value = [  # (name, overrides, expected code)
+        ("date 1900", dict(date="1900-01-01", age="", birth_date=""), "before_data_period"),
+        ("date 1950", dict(date="1950-06-01", age="", birth_date=""), "before_data_period"),
+        ("date 1999", dict(date="1999-12-31", age="", birth_date=""), "before_data_period"),
+        ("date 1899", dict(date="1899-12-31", age="", birth_date=""), "old_date"),
+        ("date full-width digit", dict(date="2024-03-1５"), "nonascii_digit"),
+        ("date full-width year", dict(date="２０２４-03-15"), "nonascii_digit"),
+        ("date future", dict(date="2030-01-01"), "future_date"),
+        ("date 30 Feb", dict(date="2024-02-30"), "date"),
+        ("date month 13", dict(date="2024-13-01"), "date"),
+        ("date text", dict(date="yesterday"), "date"),
+        ("birth gives age 124", dict(birth_date="1900-01-01", age=""), "age_implausible"),
+        ("birth after episode", dict(birth_date="2024-05-01", age=""), "birth_after_date"),
+        ("age 121", dict(age="121", birth_date=""), "range"),
+        ("age negative", dict(age="-1", birth_date=""), "negative"),
+        ("age fraction", dict(age="66.5", birth_date=""), "integer"),
+        ("age full-width", dict(age="６６", birth_date=""), "nonascii_digit"),
+        ("age superscript", dict(age="6²", birth_date=""), "nonascii_digit"),
+        ("age mismatch", dict(age="40"), "age_mismatch"),
+        ("cost 5,000,000", dict(total_cost="5000000", fund_paid=""), "cost_ceiling"),
+        ("cost 99,999,999", dict(total_cost="99999999", fund_paid=""), "cost_ceiling"),
+        ("cost 100,000,000", dict(total_cost="100000000", fund_paid=""), "cost_ceiling"),
+        ("cost just above ceiling", dict(total_cost="3000000.01", fund_paid=""),
+         "cost_ceiling"),
+        ("cost 1e400", dict(total_cost="1e400", fund_paid=""), "cost_ceiling"),
+        ("cost negative", dict(total_cost="-5", fund_paid=""), "negative"),
+        ("cost text", dict(total_cost="lots"), "number"),
+        ("cost full-width", dict(total_cost="２0000"), "nonascii_digit"),
+        ("fund above ceiling", dict(fund_paid="4000000"), "cost_ceiling"),
+        ("fund above cost", dict(fund_paid="30000"), "fund_gt_cost"),
+        ("icd A0Z", dict(icd10="A0Z"), "icd10_unknown"),
+        ("icd X9Z.ZZZZ", dict(icd10="X9Z.ZZZZ"), "icd10_unknown"),
+        ("icd U99.9", dict(icd10="U99.9"), "icd10_unknown"),
+        ("icd B99.ZZZZ", dict(icd10="B99.ZZZZ"), "icd10_unknown"),
+        ("icd I00.0", dict(icd10="I00.0"), "icd10_unknown"),
+        ("icd C18.X", dict(icd10="C18.X"), "icd10_unknown"),
+        ("icd XYZ", dict(icd10="XYZ"), "icd10"),
+        ("icd C1", dict(icd10="C1"), "icd10"),
+        ("icd empty", dict(icd10=""), "required"),
+        ("area county code", dict(area_code="331083"), "county_area"),
+        ("area 玉环市", dict(area_code="玉环市"), "county_area"),
+        ("area 玉环县", dict(area_code="玉环县"), "county_area"),
+        ("area unknown", dict(area_code="上海市徐汇区"), "unknown_area"),
+        ("institution unknown", dict(institution_code="NOPE"), "unknown_institution"),
+        ("setting bad", dict(setting="ward"), "setting"),
+        ("sex bad", dict(sex="X"), "sex"),
+        ("insurance bad", dict(insurance_type="gold"), "insurance"),
+        ("referral bad", dict(referral="maybe"), "bool"),
+        ("record id zero-width", dict(record_id="N0\u200b"), "key_chars"),
+        ("record id space", dict(record_id="N 9"), "key_chars"),
+        ("record id quote", dict(record_id='N"9'), "key_chars"),
+        ("record id apostrophe", dict(record_id="N'9"), "key_chars"),
+        ("record id newline", dict(record_id="N\n9"), "key_chars"),
+        ("record id backslash", dict(record_id="N\\9"), "key_chars"),
+        ("record id full-width", dict(record_id="N９"), "nonascii_digit"),
+        ("record id case", dict(record_id="n0"), "duplicate_case"),
+        ("record id repeated", dict(record_id="N0"), "duplicate"),
+        ("record id 65 chars", dict(record_id="E" * 65), "too_long"),
+        ("person id newline", dict(person_id="P\n1"), "key_chars"),
+        ("person id quotes", dict(person_id='"P1"x'), "key_chars"),
+        ("person id tab", dict(person_id="P\t1"), "key_chars"),
+        ("person id zero-width", dict(person_id="P\u200b1"), "key_chars"),
+        ("person id BOM", dict(person_id="P\ufeff1"), "key_chars"),
+        ("person id is an ID number", dict(person_id=ids.make_id("331083",
+                                                                  dt.date(1957, 6, 1), 11)),
+         "id_number_elsewhere"),
+        ("area with newline", dict(area_code="玉城\n街道"), "control_chars"),
+        ("area 201 chars", dict(area_code="玉" * 201), "too_long"),
+        ("icd 17 chars", dict(icd10="C18.900X001XXXXXX"), "too_long"),
+    ]
+    out = []
+    for name, over, code in bad_value:
+        out += variants("episodes", name, EP, ep_rows({}, over), code)
+    good = [
+        ("plain", {}), ("icd national extension", dict(icd10="C18.900x001")),
+        ("icd leaf with placeholder", dict(icd10="I10.x00x002")), ("icd lower case",
+                                                                   dict(icd10="i10")),
+        ("icd without dot", dict(icd10="C189")), ("icd U07.1", dict(icd10="U07.1")),
+        ("address", dict(area_code="浙江省玉环县楚门镇")), ("old town name",
+                                                      dict(area_code="坎门镇")),
+        ("village", dict(area_code="331083001001")), ("date 2000-01-01",
+                                                     dict(date="2000-01-01", age="",
+                                                          birth_date="")),
+        ("age 120", dict(age="120", birth_date="")),
+        ("inpatient at the warning threshold", dict(total_cost="500000")),
+        ("outpatient 19,999", dict(setting="outpatient", total_cost="19999", fund_paid="")),
+        ("person id of 18 digits that is no ID number", dict(person_id=_not_an_id())),
+        ("record id 64 chars", dict(record_id="E" * 64)),
+    ]
+    for name, over in good:
+        out += variants("episodes", f"ok {name}", EP, ep_rows({}, over), "ok")
+    warned = [
+        ("inpatient 600,000", dict(total_cost="600000", fund_paid="")),
+        ("inpatient 2,999,999", dict(total_cost="2999999", fund_paid="")),
+        ("outpatient 25,000", dict(setting="outpatient", total_cost="25000", fund_paid="")),
+    ]
+    for name, over in warned:
+        out += variants("episodes", f"warn {name}", EP, ep_rows({}, over), "warn:cost_high")
+    rows = ep_rows({})
+    long_rows = ep_rows(dict(record_id="R" * 1_000_000))
+    out += [
+        Case("episodes", "1 MB record id in 10 rows", lambda: csv_bytes(
+            EP, ep_rows(*[{}] * 8, dict(record_id="R" * 1_000_000))), "too_long"),
+        Case("episodes", "100 kB person id", lambda: csv_bytes(
+            EP, ep_rows(dict(person_id="P" * 100_000))), "too_long"),
+        Case("episodes", "1 MB record id/xlsx", lambda: xlsx_bytes(EP, long_rows[:1] + [
+            [v[:32000] for v in long_rows[1]]]), "too_long", "f.xlsx"),
+        Case("episodes", "total_cost twice", lambda: csv_bytes(
+            EP + ["total_cost"], [r + ["1"] for r in rows]), "duplicate_column"),
+        Case("episodes", "total_cost and 总费用", lambda: csv_bytes(
+            EP + ["总费用"], [r + ["99"] for r in rows]), "duplicate_column"),
+        Case("episodes", "record_id and 就诊记录号", lambda: csv_bytes(
+            EP + ["就诊记录号"], [r + ["X"] for r in rows]), "duplicate_column"),
+        Case("episodes", "icd10 and icd", lambda: csv_bytes(
+            EP + ["icd"], [r + ["C18"] for r in rows]), "duplicate_column"),
+        Case("episodes", "fund_payed", lambda: csv_bytes(
+            [c if c != "fund_paid" else "fund_payed" for c in EP], rows),
+            "unknown_column_hint"),
+        Case("episodes", "referal", lambda: csv_bytes(
+            [c if c != "referral" else "referal" for c in EP], rows), "unknown_column_hint"),
+        Case("episodes", "undeclared column", lambda: csv_bytes(
+            EP + ["ward_bed"], [r + ["12"] for r in rows]), "unknown_column"),
+        Case("episodes", "fund_payed ignored", lambda: csv_bytes(
+            [c if c != "fund_paid" else "fund_payed" for c in EP], rows),
+            "warn:ignored_column", opts=dict(ignore_unknown_columns=True)),
+        Case("episodes", "undeclared ignored/xlsx", lambda: xlsx_bytes(
+            EP + ["ward_bed"], [r + ["12"] for r in rows]), "warn:ignored_column", "f.xlsx",
+            dict(ignore_unknown_columns=True)),
+        Case("episodes", "required column missing", lambda: csv_bytes(
+            EP[1:], [r[1:] for r in rows]), "missing_column"),
+        Case("episodes", "header only", lambda: csv_bytes(EP, []), "empty_file"),
+        Case("episodes", "UTF-8 file with a GBK line", lambda: (
+            csv_bytes(EP, ep_rows(dict(area_code="玉城街道")))
+            + ",".join(ep_rows(dict(area_code="楚门镇"))[1]).replace("N1", "N9").encode(
+                "gbk") + b"\n"), "mixed_encoding"),
+        Case("episodes", "GBK file", lambda: csv_bytes(EP, ep_rows(dict(area_code="楚门镇")),
+                                                        "gbk"), "ok"),
+        Case("episodes", "UTF-8 with BOM", lambda: b"\xef\xbb\xbf" + csv_bytes(EP, rows),
+             "ok"),
+        Case("episodes", "file above the size limit", lambda: csv_bytes(EP, rows * 50),
+             "file_too_large", opts=dict(limits=Limits(max_file_mb=0.001))),
+        Case("episodes", "xlsx above the row limit", lambda: xlsx_bytes(EP, rows * 30),
+             "too_many_rows", "f.xlsx", dict(limits=Limits(max_excel_rows=20))),
+        Case("episodes", "xlsx with 1,000,000 junk rows", lambda: junk_xlsx(1_000_000),
+             "too_many_rows", "f.xlsx"),
+        Case("episodes", "xlsx zip bomb", lambda: _zip_bomb_xlsx(), "unpacked_too_large",
+             "f.xlsx", dict(limits=Limits(max_unpacked_mb=1))),
+        Case("episodes", "old .xls", lambda: b"\xd0\xcf\x11\xe0junk", "xls_format", "f.xls"),
+        Case("episodes", "too many columns", lambda: csv_bytes(
+            EP + [f"c{i}" for i in range(300)], [r + [""] * 300 for r in rows]),
+            "too_many_columns"),
+        Case("episodes", "not a workbook", lambda: b"\x00\x01\x02", "unreadable", "f.xlsx"),
+    ]
+    return out
+
+
+def _zip_bomb_xlsx() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", b" " * (3 << 20))
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ residents
+RES = ["resident_id", "id_number", "name", "sex", "birth_date", "area_code", "phone",
+       "doctor_team", "smoking_pack_years", "copd"]
+ID_M = ids.make_id("331083", dt.date(1960, 5, 1), 13)
+ID_F = ids.make_id("331083", dt.date(1962, 7, 9), 24)
+
+
+def res_rows(*overrides: dict) -> list[list[str]]:
+    base = dict(resident_id="Q0", id_number=ID_M, name="张三", sex="M", birth_date="1960-05-01",
+                area_code="331083001", phone="13800001234", doctor_team="玉城1团队",
+                smoking_pack_years="20", copd="false")
+    rows = [base] + [{**base, "resident_id": f"Q{i + 1}", "id_number": ID_F, "sex": "F",
+                      "birth_date": "1962-07-09", **o} for i, o in enumerate(overrides)]
+    return [[r[c] for c in RES] for r in rows]
+
+
+def resident_cases() -> list[Case]:
+    sup = ID_F[:5] + "²" + ID_F[6:]
+    old = ids.make_id("331083", dt.date(1900, 1, 1), 24)
+    bad_value = [
+        ("name 101 chars", dict(name="王" * 101), "too_long"),
+        ("name with newline", dict(name="李\n四"), "control_chars"),
+        ("name with zero-width space", dict(name="李\u200b四"), "control_chars"),
+        ("id superscript digit", dict(id_number=sup), "nonascii_digit"),
+        ("id full-width digit", dict(id_number=ID_F[:-2] + "４" + ID_F[-1]), "nonascii_digit"),
+        ("id check digit", dict(id_number=ID_F[:-1] + ("0" if ID_F[-1] != "0" else "1")),
+         "id_check_digit"),
+        ("id 17 chars", dict(id_number=ID_F[:17]), "id_length"),
+        ("id letters", dict(id_number="33108319620709A24X"), "id_chars"),
+        ("id repeated", dict(id_number=ID_M, sex="M", birth_date="1960-05-01"),
+         "duplicate_id_number"),
+        ("birth mismatch", dict(birth_date="1962-07-10"), "id_birth_mismatch"),
+        ("sex mismatch", dict(sex="M"), "id_sex_mismatch"),
+        ("age 125", dict(id_number=old, birth_date="1900-01-01"), "age_implausible"),
+        ("resident id zero-width", dict(resident_id="Q0\u200b"), "key_chars"),
+        ("resident id case", dict(resident_id="q0"), "duplicate_case"),
+        ("resident id quote", dict(resident_id="Q'1"), "key_chars"),
+        ("phone full-width", dict(phone="1380000123４"), "nonascii_digit"),
+        ("phone short", dict(phone="1380000"), "phone"),
+        ("area county", dict(area_code="玉环市"), "county_area"),
+        ("ID number in doctor_team", dict(doctor_team=f"团队{ID_M}"), "id_number_elsewhere"),
+        ("ID number in name", dict(name=ID_M), "id_number_elsewhere"),
+        ("pack-years 500", dict(smoking_pack_years="500"), "range"),
+        ("copd maybe", dict(copd="maybe"), "bool"),
+        ("doctor team 101 chars", dict(doctor_team="队" * 101), "too_long"),
+    ]
+    out = []
+    for name, over, code in bad_value:
+        out += variants("residents", name, RES, res_rows(over), code)
+    rows = res_rows({})
+    out += variants("residents", "ok two residents", RES, rows, "ok")
+    out += variants("residents", "ok name 100 chars", RES, res_rows(dict(name="王" * 100)), "ok")
+    out += [
+        Case("residents", "1,000,000-character name", lambda: csv_bytes(
+            RES, res_rows(dict(name="名" * 1_000_000))), "too_long"),
+        Case("residents", "extra column of ID numbers", lambda: csv_bytes(
+            RES + ["身份证号2"], [r + [ID_F] for r in rows]), "unknown_column_hint"),
+        Case("residents", "extra column of ID numbers, ignored", lambda: csv_bytes(
+            RES + ["id_copy"], [r + [ID_F] for r in rows]), "warn:ignored_column",
+            opts=dict(ignore_unknown_columns=True)),
+        Case("residents", "200 kB free text column", lambda: csv_bytes(
+            RES + ["notes"], [r + ["x" * 200_000] for r in rows]), "unknown_column"),
+        Case("residents", "200 kB free text ignored", lambda: csv_bytes(
+            RES + ["notes"], [r + ["x" * 200_000] for r in rows]), "warn:ignored_column",
+            opts=dict(ignore_unknown_columns=True)),
+        Case("residents", "misspelt risk factor", lambda: csv_bytes(
+            [c if c != "smoking_pack_years" else "smoking_pack_yeras" for c in RES], rows),
+            "unknown_column_hint"),
+        Case("residents", "id_number twice", lambda: csv_bytes(
+            RES + ["身份证号"], [r + [r[1]] for r in rows]), "duplicate_column"),
+    ]
+    return out
+
+
+# ------------------------------------------------------------------ population
+POP = ["area_code", "year", "population", "sex", "age_group"]
+
+
+def split(area: str, year: str, n: int, drop: int = 0) -> list[list[str]]:
+    cells = [[area, year, str(n), s, g] for s in "MF" for g in AGE_GROUPS]
+    return cells[:len(cells) - drop]
+
+
+def population_cases() -> list[Case]:
+    t = lambda area, year, n: [area, year, str(n), "", ""]  # noqa: E731
+    bad = [
+        ("year 2100", [t("331083003", "2100", 58000)], "range"),
+        ("year 1800", [t("331083003", "1800", 58000)], "range"),
+        ("year 2200", [t("331083003", "2200", 58000)], "range"),
+        ("year 1949", [t("331083003", "1949", 58000)], "range"),
+        ("year next-but-one", [t("331083003", str(TODAY.year + 2), 58000)], "range"),
+        ("year 2024.5", [t("331083003", "2024.5", 58000)], "integer"),
+        ("year full-width", [t("331083003", "２０２４", 58000)], "nonascii_digit"),
+        ("year text", [t("331083003", "last", 58000)], "integer"),
+        ("year 1800 unknown area", [t("nowhere", "1800", 5)], "range"),
+        ("99 million", [t("331083003", "2024", 99_000_000)], "range"),
+        ("population 0", [t("331083003", "2024", 0)], "population_zero"),
+        ("population negative", [t("331083003", "2024", -5)], "negative"),
+        ("population fraction", [t("331083003", "2024", 5.5)], "integer"),
+        ("玉城 2024 replaced by 1", [t("331083001", "2024", 1)], "confirm_population"),
+        ("玉城 2024 doubled and more", [t("331083001", "2024", 300_000)],
+         "confirm_population"),
+        ("坎门 2024 vs 2023 tripled", [t("331083002", "2024", 201_000)], "confirm_population"),
+        ("split 1 of 36", split("331083003", "2024", 800, 35), "split_incomplete"),
+        ("split 35 of 36", split("331083003", "2024", 800, 1), "split_incomplete"),
+        ("split sex only, one sex", [["331083003", "2024", "29000", "M", ""]],
+         "split_incomplete"),
+        ("split all zero", split("331083003", "2024", 0), "population_zero"),
+        ("totals and split", [t("331083003", "2024", 58000)] + split("331083003", "2024",
+                                                                     800), "mixed_detail"),
+        ("unknown area", [t("上海", "2024", 5000)], "unknown_area"),
+        ("repeated row", [t("331083003", "2024", 5000), t("331083003", "2024", 5000)],
+         "duplicate"),
+        ("bad age group", [["331083003", "2024", "5", "M", "0-3"]], "age_group"),
+    ]
+    out = []
+    for name, rows, code in bad:
+        out += variants("population", name, POP, rows, code)
+    good = [
+        ("new area-year", [t("331083003", "2024", 58339)]),
+        ("玉城 small change", [t("331083001", "2024", 111_000)]),
+        ("坎门 2024 close to 2023", [t("331083002", "2024", 67_500)]),
+        ("complete split", split("331083003", "2024", 800)),
+        ("sex split", [["331083003", "2024", "29000", s, ""] for s in "MF"]),
+        ("age split", [["331083003", "2024", "3000", "", g] for g in AGE_GROUPS]),
+        ("year 1950", [t("331083003", "1950", 20000)]),
+        ("next year", [t("331083003", str(TODAY.year + 1), 58000)]),
+    ]
+    for name, rows in good:
+        out += variants("population", f"ok {name}", POP, rows, "ok")
+    for name, rows in [("玉城 replaced by 1, confirmed", [t("331083001", "2024", 1)]),
+                       ("坎门 tripled, confirmed", [t("331083002", "2024", 201_000)])]:
+        out += variants("population", name, POP, rows, "ok", confirm_changes=True)
+    return out
+
+
+# ------------------------------------------------------------------ institutions
+INS = ["code", "name", "level", "in_county", "area_code", "region"]
+YH001 = ["YH001", "玉环市人民医院", "tertiary", "true", "331083001", "玉环"]
+
+
+def institution_cases() -> list[Case]:
+    bad = [
+        ("YH001 flipped out of county", [YH001[:3] + ["false", "331083001", "台州"]],
+         "confirm_institution"),
+        ("YH001 level changed", [YH001[:2] + ["secondary"] + YH001[3:]],
+         "confirm_institution"),
+        ("YH001 moved township", [YH001[:4] + ["331083002", "玉环"]], "confirm_institution"),
+        ("in county with region 上海", [["YH009", "某医院", "primary", "true", "", "上海"]],
+         "in_county_region"),
+        ("in county with region 台州", [["YH009", "某医院", "primary", "是", "", "台州"]],
+         "in_county_region"),
+        ("code zero-width", [["YH\u200b9", "某医院", "primary", "true", "", "玉环"]],
+         "key_chars"),
+        ("code with space", [["YH 9", "某医院", "primary", "true", "", "玉环"]], "key_chars"),
+        ("code case duplicate", [YH001, ["yh001"] + YH001[1:]], "duplicate_case"),
+        ("code repeated", [YH001, YH001], "duplicate"),
+        ("level bad", [["YH009", "某医院", "level 4", "true", "", "玉环"]], "level"),
+        ("in_county bad", [["YH009", "某医院", "primary", "perhaps", "", "玉环"]], "bool"),
+        ("name 101 chars", [["YH009", "院" * 101, "primary", "true", "", "玉环"]], "too_long"),
+        ("name with newline", [["YH009", "某\n医院", "primary", "true", "", "玉环"]],
+         "control_chars"),
+        ("area unknown", [["YH009", "某医院", "primary", "true", "火星", "玉环"]],
+         "unknown_area"),
+        ("code 65 chars", [["Y" * 65, "某医院", "primary", "true", "", "玉环"]], "too_long"),
+    ]
+    out = []
+    for name, rows, code in bad:
+        out += variants("institutions", name, INS, rows, code)
+    good = [
+        ("re-import unchanged", [YH001]),
+        ("YH001 renamed", [["YH001", "玉环市人民医院（新院区）"] + YH001[2:]]),
+        ("new in county", [["YH009", "某卫生院", "基层", "是", "331083101", "玉环市"]]),
+        ("new in county, no region", [["YH009", "某卫生院", "primary", "true", "", ""]]),
+        ("new in Shanghai", [["SH009", "上海某医院", "三级", "否", "", "上海"]]),
+        ("TZ001 with no records changes", [["TZ002", "台州某院", "secondary", "false", "",
+                                            "杭州"]]),
+    ]
+    for name, rows in good:
+        out += variants("institutions", f"ok {name}", INS, rows, "ok")
+    out += variants("institutions", "YH001 flipped, confirmed",
+                    INS, [YH001[:3] + ["false", "331083001", "台州"]], "ok",
+                    confirm_changes=True)
+    return out
+
+
+# ------------------------------------------------------------------ areas
+AR = ["code", "name", "level", "parent_code"]
+
+
+def box(x0, y0, x1, y1):
+    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1],
+                                                [x0, y0]]]}
+
+
+def geojson(features: list[tuple[str, str, dict | None]]) -> bytes:
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": c, "name": n, "parent": "331083001"},
+         "geometry": g} for c, n, g in features]}).encode()
+
+
+def zipped(name: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, data)
+    return buf.getvalue()
+
+
+GEO = dict(code_field="code", name_field="name", level="village", parent_field="parent")
+
+
+def area_cases() -> list[Case]:
+    bad = [
+        ("village its own parent", [["331083001009", "某村", "village", "331083001009"]],
+         "own_parent"),
+        ("county under a township", [["331083", "玉环市", "county", "331083001"]],
+         "parent_level"),
+        ("village without parent", [["331083001009", "某村", "village", ""]],
+         "parent_required"),
+        ("township re-imported as a village", [["331083001", "玉城街道", "village",
+                                                "331083002"]], "level_change"),
+        ("village with a township's name", [["331083002009", "玉城街道", "village",
+                                             "331083002"]], "name_taken"),
+        ("village with the county's name", [["331083002009", "玉环市", "village",
+                                             "331083002"]], "name_taken"),
+        ("township whose parent is a village", [["331083009", "新镇", "township",
+                                                 "331083001001"]], "parent_level"),
+        ("villages each other's parent", [["331083001008", "甲村", "village", "331083001009"],
+                                          ["331083001009", "乙村", "village", "331083001008"]],
+         "parent_level"),
+        ("township under a township", [["331083009", "新镇", "township", "331083001"]],
+         "parent_level"),
+        ("unknown parent", [["331083001009", "某村", "village", "331083999"]],
+         "unknown_parent"),
+        ("bad level", [["331083001009", "某村", "hamlet", "331083001"]], "area_level"),
+        ("code with quote", [["331083'01", "某村", "village", "331083001"]], "key_chars"),
+        ("code 33 chars", [["3" * 33, "某村", "village", "331083001"]], "too_long"),
+        ("code repeated", [["331083001009", "某村", "village", "331083001"]] * 2, "duplicate"),
+        ("two townships one name", [["331083008", "新镇", "township", "331083"],
+                                    ["331083009", "新镇", "township", "331083"]],
+         "name_taken"),
+        ("village with records moved", [["331083001001", "东门村", "village", "331083002"]],
+         "confirm_area_parent"),
+        ("name with newline", [["331083001009", "某\n村", "village", "331083001"]],
+         "control_chars"),
+    ]
+    out = []
+    for name, rows, code in bad:
+        out += variants("areas", name, AR, rows, code)
+    good = [
+        ("new village", [["331083001009", "某村", "village", "331083001"]]),
+        ("new township without boundary", [["331083009", "新镇", "township", "331083"]]),
+        ("villages sharing a name", [["331083001009", "新村", "village", "331083001"],
+                                     ["331083002009", "新村", "village", "331083002"]]),
+        ("re-import a township", [["331083002", "坎门街道", "township", "331083"]]),
+    ]
+    for name, rows in good:
+        out += variants("areas", f"ok {name}", AR, rows, "ok")
+    out += variants("areas", "village with records moved, confirmed",
+                    AR, [["331083001001", "东门村", "village", "331083002"]], "ok",
+                    confirm_changes=True)
+    inside = box(121.24, 28.14, 121.25, 28.15)
+    geo = [
+        ("polygon in the USA", [("331083001009", "某村", box(-100, 40, -99, 41))],
+         "outside_county"),
+        ("polygon in Beijing", [("331083001009", "某村", box(116.3, 39.9, 116.4, 40.0))],
+         "outside_county"),
+        ("swapped lat/lon", [("331083001009", "某村", box(28.14, 121.24, 28.15, 121.25))],
+         "latlon_swapped"),
+        ("point", [("331083001009", "某村", {"type": "Point", "coordinates": [121.24, 28.14]})],
+         "geometry_type"),
+        ("line", [("331083001009", "某村", {"type": "LineString",
+                                            "coordinates": [[121.24, 28.14], [121.25, 28.15]]})],
+         "geometry_type"),
+        ("no geometry", [("331083001009", "某村", None)], "geometry"),
+        ("half outside", [("331083001009", "某村", box(121.24, 28.14, 121.25, 28.15)),
+                          ("331083001008", "外村", box(121.9, 28.14, 122.2, 28.4))],
+         "outside_county"),
+        ("township code as its own parent", [("331083001", "某村", inside)], "own_parent"),
+    ]
+    for name, feats, code in geo:
+        out.append(Case("areas", f"geojson {name}", lambda f=feats: geojson(f), code,
+                        "a.geojson", dict(GEO)))
+        out.append(Case("areas", f"zipped geojson {name}",
+                        lambda f=feats: zipped("a.geojson", geojson(f)), code, "a.zip",
+                        dict(GEO)))
+    out += [
+        Case("areas", "geojson ok village", lambda: geojson([("331083001009", "某村", inside)]),
+             "ok", "a.geojson", dict(GEO)),
+        Case("areas", "300,000 point features", lambda: _points(300_000), "too_many_features",
+             "a.geojson", dict(GEO)),
+        Case("areas", "too many features (limit 50)", lambda: geojson(
+            [(f"3310830010{i:02d}", f"村{i}", inside) for i in range(60)]),
+            "too_many_features", "a.geojson", dict(GEO, limits=Limits(max_features=50))),
+        Case("areas", "zip unpacking to 1 GiB of whitespace", lambda: _whitespace_zip(),
+             "unpacked_too_large", "a.zip", dict(GEO)),
+        Case("areas", "zip above a 1 MB unpack limit", lambda: zipped(
+            "a.geojson", geojson([("331083001009", "某村", inside)]) + b" " * (2 << 20)),
+            "unpacked_too_large", "a.zip", dict(GEO, limits=Limits(max_unpacked_mb=1))),
+    ]
+    return out
+
+
+def _points(n: int) -> bytes:
+    feature = ('{"type":"Feature","properties":{"code":"%d","name":"n%d","parent":"331083001"},'
+               '"geometry":{"type":"Point","coordinates":[121.2,28.1]}}')
+    return ('{"type":"FeatureCollection","features":['
+            + ",".join(feature % (i, i) for i in range(n)) + "]}").encode()
+
+
+def _whitespace_zip() -> bytes:
+    """A zip whose GeoJSON member unpacks to 1 GiB of spaces (about 1 MB compressed)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        with z.open("a.geojson", "w", force_zip64=True) as f:
+            block = b" " * (64 << 20)
+            for _ in range(16):
+                f.write(block)
+    return buf.getvalue()
+
+
+CASES = episode_cases() + resident_cases() + population_cases() + institution_cases() \
+    + area_cases()
