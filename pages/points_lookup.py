@@ -44,10 +44,15 @@ if "points_self" not in st.session_state:
 
 with Session(engine) as s:
     me = views.resident_points(s, st.session_state["points_self"], lang=lang)
+    invitations = views.open_invitations(s, st.session_state["points_self"], lang)
 st.caption(ui.t("points.pub.you", masked=me.id_masked))
 c1, c2 = st.columns(2)
 c1.metric(ui.t("points.pub.balance"), f"{me.balance:,}")
 c2.metric(ui.t("points.pub.level"), me.level.name[lang])
+
+for inv in invitations.itertuples():
+    st.info(ui.t("points.pub.invitation", target=inv.target, date=inv.invited_on,
+                 percent=inv.fee_percent))
 
 st.subheader(ui.t("points.pub.history"))
 if me.history.empty:

@@ -85,6 +85,24 @@ def resident_points(session: Session, resident_id: str, rules: Rules | None = No
                           earned, history(session, resident_id, rules, lang), redeem, earn)
 
 
+def open_invitations(session: Session, resident_id: str, lang: str = "zh") -> pd.DataFrame:
+    """The resident's screening invitations not yet followed by a screening, read through
+    the screening module (:func:`healthmap.screening.records.states`): ``target`` (name),
+    ``invited_on`` and ``fee_percent`` (the reduction a screening after it gets)."""
+    from healthmap.screening import load_all
+    from healthmap.screening.records import states
+    from healthmap.screening.settings import load_settings
+
+    percent = load_settings().fee_percent
+    rows = []
+    for ruleset_id, ruleset in load_all().items():
+        st = states(session, ruleset_id, [resident_id])
+        open_ = st[st["invited_on"].notna() & st["screened_on"].isna()]
+        rows += [{"target": ruleset.name.get(lang, ruleset_id), "invited_on": d,
+                  "fee_percent": percent} for d in open_["invited_on"]]
+    return pd.DataFrame(rows, columns=["target", "invited_on", "fee_percent"])
+
+
 def search_residents(engine: Engine, actor: access.Actor, query: str,
                      limit: int = 50) -> pd.DataFrame:
     """Residents in the actor's township whose name contains ``query``, whose masked ID

@@ -91,6 +91,11 @@ TEXT = {
     "points.pub.you": ("身份证号 {masked}", "ID number {masked}"),
     "points.pub.balance": ("可用积分", "Points available"),
     "points.pub.level": ("会员等级", "Status"),
+    "points.pub.invitation": (
+        "您有一项{target}筛查邀请（{date}）：按邀请完成筛查，检查费用可减免 {percent}%，"
+        "完成后还可获得健康积分。",
+        "You are invited to {target} screening ({date}): screening on this invitation costs "
+        "{percent} % less, and completing it earns health points."),
     "points.pub.history": ("积分记录", "History"),
     "points.pub.no_history": ("还没有积分记录。", "No points yet."),
     "points.pub.redeem": ("可兑换", "What you can redeem"),
