@@ -6,11 +6,11 @@ import streamlit as st
 
 import ui
 from healthmap.textsafe import markdown_text
-from healthmap import exports, i18n, mapmodel, queries
+from healthmap import exports, i18n, mapmodel, queries, targets
 from healthmap.codes import AGE_GROUPS, INSURANCE_TYPES
 from healthmap.config import tile_basemap
 from healthmap.measures import REGISTRY
-from healthmap.reference import STANDARD_LABELS, cached_disease_groups, load_policy_targets
+from healthmap.reference import STANDARD_LABELS, cached_disease_groups
 
 user = ui.guard("map")
 public = user is None
@@ -94,10 +94,12 @@ if not pd.isna(county.get("ci_low", np.nan)):
 c3.metric(ui.t("col.numerator"), f"{county['numerator']:,.0f}")
 c4.metric(ui.t("col.denominator"), f"{county['denominator']:,.0f}")
 if m.family == "referral":
-    target = load_policy_targets().set_index("code").at["in_county_rate", "value"]
-    shown = county["inside_pct"]
-    st.caption(f"{ui.t('map.target')}: {ui.t('m.in_county_rate')} ≥ {target:g}% · "
-               f"{ui.t('map.county_value')} {shown:.1f}% {'✅' if shown >= target else '⚠️'}")
+    tgt, shown = targets.get("in_county_rate"), county["inside_pct"]
+    verdict = (ui.t("board.status." + targets.status(shown, tgt.value, tgt.comparison, ci=(
+        county["inside_low"], county["inside_high"]))) if targets.applies(tgt.code, f)
+        else ui.t("board.target_subgroup"))
+    st.caption(f"{ui.t('map.target')}: {ui.t('m.in_county_rate')} {tgt.text()} · "
+               f"{ui.t('map.county_value')} {shown:.1f}% · {verdict}")
     out_n = county["denominator"] - county["inside"]
     if out_n > 0 and not pd.isna(county["formal"]):
         st.caption(ui.t("map.referral_split", n=f"{out_n:,.0f}", formal=f"{county['formal']:,.0f}",
