@@ -200,3 +200,29 @@ def test_expiry_setting_expires_unspent_old_points_only(eng):
     assert bal(eng) == total(eng) == 20
     assert run(eng, L.expire, STAFF, dt.date(2024, 6, 1), rules=rules) == 0  # once a year
     assert run(eng, L.expire, STAFF, dt.date(2024, 1, 1)) == 0  # shipped setting: never
+
+
+def test_a_source_id_is_required(eng):
+    for bad in ("", "   ", None, "x" * 129):
+        with pytest.raises(L.PointsRefused, match="source id"):
+            run(eng, L.award, STAFF, "R1", "health_lecture", bad, D)
+    assert total(eng) == 0
+
+
+def test_migration_0006_downgrades_and_upgrades_again(engine):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from healthmap.db import alembic_config, upgrade
+
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    assert "points_ledger" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert "points_ledger" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        triggers = {r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='points_ledger'"))}
+    assert triggers == {"points_ledger_no_update", "points_ledger_no_delete"}

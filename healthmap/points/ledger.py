@@ -130,6 +130,15 @@ def _write(session: Session, actor: access.Actor, row: dict, rules: Rules,
     return Outcome(row["source_id"], True, row["points"], balance(session, row["resident_id"]))
 
 
+def _source(source_id) -> str:
+    text = "" if source_id is None else str(source_id).strip()
+    if not text:
+        raise PointsRefused("a source id is needed (one per event)")
+    if len(text) > 128:
+        raise PointsRefused("a source id has at most 128 characters")
+    return text
+
+
 def _check_date(date: dt.date, today: dt.date | None) -> None:
     if date > (today or dt.date.today()):
         raise PointsRefused(f"date {date.isoformat()} is in the future")
@@ -152,7 +161,7 @@ def award(session: Session, actor: access.Actor, resident_id: str, activity: str
     lock_resident(session, resident_id)
     res = _resident(session, resident_id)
     access.require(actor, "points.award", res)
-    row = dict(source_id=str(source_id), resident_id=res.resident_id, kind="award",
+    row = dict(source_id=_source(source_id), resident_id=res.resident_id, kind="award",
                activity_code=act.code, item_code=None, points=act.points, date=date,
                reverses=None, reason=reason or None)
     repeat = _existing(session, row)
@@ -200,7 +209,7 @@ def redeem(session: Session, actor: access.Actor, resident_id: str, item: str,
     lock_resident(session, resident_id, it.code)
     res = _resident(session, resident_id)
     access.require(actor, "points.redeem", res)
-    row = dict(source_id=str(source_id), resident_id=res.resident_id, kind="redeem",
+    row = dict(source_id=_source(source_id), resident_id=res.resident_id, kind="redeem",
                activity_code=None, item_code=it.code, points=-it.points, date=date,
                reverses=None, reason=None)
     repeat = _existing(session, row, given)
@@ -234,7 +243,7 @@ def reverse(session: Session, actor: access.Actor, original_source_id: str, reas
     lock_resident(session, orig.resident_id, orig.item_code)
     res = _resident(session, orig.resident_id)
     access.require(actor, "points.reverse", res)
-    row = dict(source_id=str(source_id or f"reversal:{orig.source_id}"),
+    row = dict(source_id=_source(source_id or f"reversal:{orig.source_id}"),
                resident_id=res.resident_id, kind="reversal", activity_code=orig.activity_code,
                item_code=orig.item_code, points=-orig.points,
                date=date or dt.date.today(), reverses=orig.source_id, reason=reason.strip())
