@@ -45,7 +45,7 @@ def ensure_database(url: str) -> str:
 
 
 def run() -> None:
-    st.set_page_config(page_title="健康地图 HealthMap", page_icon=":material/map:",
+    st.set_page_config(page_title="健康地图 HealthMap", page_icon=ui.FAVICON,
                        layout="wide")
     url = database_url()
     ensure_database(url)

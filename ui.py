@@ -9,6 +9,7 @@ invalidates what was cached. No module-level mutable state: per-user state is in
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -16,6 +17,10 @@ import streamlit as st
 from healthmap import access, audit, auth, i18n, pagespec, queries, sessions
 from healthmap.config import database_url
 from healthmap.db import make_engine
+
+# the browser tab's icon, served by the app (an icon name would make the browser fetch it
+# from fonts.gstatic.com: the app promises to work offline)
+FAVICON = str(Path(__file__).resolve().parent / "assets" / "favicon.png")
 
 
 
