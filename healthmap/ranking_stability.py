@@ -143,8 +143,12 @@ def rank_stability(matrix, weights, benefit=None, counts=None, method: str = "to
 def compare_methods(matrix, weights, benefit=None) -> pd.DataFrame:
     """Both methods' scores and ranks side by side, with the rank difference.
 
-    >>> compare_methods([[3, 1], [1, 3], [2, 2]], [0.5, 0.5])["rank_difference"].tolist()
-    [0, 0, 0]
+    The two methods can order the same groups differently (rows 0 and 3 swap):
+
+    >>> x = [[100, 10.0, 9000], [80, 30.0, 12000], [20, 5.0, 4000], [60, 50.0, 5000]]
+    >>> c = compare_methods(x, [1 / 3] * 3)
+    >>> c["rank_weighted_sum"].tolist(), c["rank_topsis"].tolist()
+    ([2, 1, 4, 3], [3, 1, 4, 2])
     """
     ws = score(matrix, weights, benefit, "weighted_sum")
     tp = score(matrix, weights, benefit, "topsis")
