@@ -98,3 +98,22 @@ def test_audit_csv_neutralises_a_planted_user_name(engine):
     raw = exports.to_csv_bytes(rows, exports.Stamp("admin", "audit", personal=True))
     back = pd.read_csv(io.BytesIO(raw), comment="#", encoding="utf-8-sig")
     assert back["actor"].tolist() == ["'=1+1"]
+
+
+
+def test_anonymous_export_is_audited(engine, monkeypatch):
+    """The public's map download goes through ui.record_export, which records it too."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", str(engine.url))
+    root = str(Path(__file__).resolve().parents[2])
+    at = AppTest.from_string(f"import sys\nsys.path.insert(0, {root!r})\nimport ui\n"
+                             "ui.record_export('map:incidence', 'years=2024')\n",
+                             default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    log = audit.search_audit(engine, action="export")
+    assert log[["actor", "target"]].values.tolist() == [["anonymous", "map:incidence"]]
+    assert audit.verify(engine).ok
