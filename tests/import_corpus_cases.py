@@ -363,6 +363,8 @@ def resident_cases() -> list[Case]:
         Case("residents", "misspelt risk factor", lambda: csv_bytes(
             [c if c != "smoking_pack_years" else "smoking_pack_yeras" for c in RES], rows),
             "unknown_column_hint"),
+        Case("residents", "resident id differs from a held one in case", lambda: csv_bytes(
+            RES, [["q0"] + rows[0][1:]]), "duplicate_case_held"),
         Case("residents", "id_number twice", lambda: csv_bytes(
             RES + ["身份证号"], [r + [r[1]] for r in rows]), "duplicate_column"),
     ]
@@ -451,6 +453,8 @@ def institution_cases() -> list[Case]:
          "key_chars"),
         ("code with space", [["YH 9", "某医院", "primary", "true", "", "玉环"]], "key_chars"),
         ("code case duplicate", [YH001, ["yh001"] + YH001[1:]], "duplicate_case"),
+        ("code differs from a held one in case", [["yh001"] + YH001[1:]],
+         "duplicate_case_held"),
         ("code repeated", [YH001, YH001], "duplicate"),
         ("level bad", [["YH009", "某医院", "level 4", "true", "", "玉环"]], "level"),
         ("in_county bad", [["YH009", "某医院", "primary", "perhaps", "", "玉环"]], "bool"),

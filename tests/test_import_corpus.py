@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from import_corpus_cases import (AR, CASES, EP, EP_OK, INS, POP, TABLES, TODAY, YH001, Case,
-                                 csv_bytes)
+from import_corpus_cases import (AR, CASES, EP, EP_OK, INS, POP, RES, TABLES, TODAY, YH001,
+                                 Case, csv_bytes, res_rows)
 from sqlalchemy import func, select
 
 from healthmap.db import make_engine
@@ -53,6 +53,7 @@ def base_db(tmp_path_factory):
             [dict(EP_OK, record_id="B3", institution_code="TZ001")[c] for c in EP]])),
         ("population", csv_bytes(POP, [["331083001", "2024", "110080", "", ""],
                                        ["331083002", "2023", "67000", "", ""]])),
+        ("residents", csv_bytes(RES, res_rows()[:1])),
     ]
     for kind, data in steps:
         res = import_file(engine, kind, data, f"base_{kind}.csv", today=TODAY)

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from healthmap.ingest.contract import Limits
 from healthmap.ingest.validate import Problems
-from healthmap.models import Area, Episode, Institution, Population
+from healthmap.models import Area, Episode, Institution, Population, Resident
 
 # problems that a confirmation turns into audited changes
 CONFIRMABLE = frozenset({"confirm_institution", "confirm_area_parent", "confirm_population"})
@@ -50,6 +50,9 @@ def check(engine: Engine, kind: str, df: pd.DataFrame, clean: pd.DataFrame,
           problems: Problems, limits: Limits, confirm: bool) -> list[Change]:
     """Record problems of ``kind``'s file against the database; return the changes that
     are confirmed (empty unless ``confirm`` and every problem is confirmable)."""
+    key = _KEYS.get(kind)
+    if key is not None:
+        _case_clashes(engine, key[0], key[1], df, clean, problems)
     fn = {"institutions": _institutions, "areas": _areas, "population": _population}.get(kind)
     if fn is None:
         return []
@@ -59,6 +62,27 @@ def check(engine: Engine, kind: str, df: pd.DataFrame, clean: pd.DataFrame,
         return changes
     problems.extend(pending)
     return []
+
+
+_KEYS = {"areas": (Area.code, "code"), "institutions": (Institution.code, "code"),
+         "residents": (Resident.resident_id, "resident_id")}
+
+
+def _case_clashes(engine, column, name, df, clean, problems) -> None:
+    """A key that differs from a held one only in upper/lower case names the same record
+    twice: refused (``duplicate_case``, naming the held key). Episodes are left out: their
+    record ids are checked within the file (comparing against every held episode would
+    read the whole table)."""
+    with engine.connect() as conn:
+        held = pd.Series(conn.scalars(select(column)).all(), dtype=object)
+    if not len(held):
+        return
+    by_fold = dict(zip(held.str.casefold(), held))
+    keys = clean[name].astype(str)
+    other = keys.str.casefold().map(by_fold)
+    clash = (other.notna() & (other != keys)).to_numpy()
+    problems.add_mask(df, clash, name, "duplicate_case_held", df[name],
+                      other=other[clash].to_numpy())
 
 
 def _fmt(v) -> str:

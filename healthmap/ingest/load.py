@@ -158,6 +158,8 @@ def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
     ctx = build_context(engine, today, limits, ignore_unknown_columns)
     geometry = df.pop("_geometry") if "_geometry" in df.columns else None
     result = validate(kind, df, ctx)
+    if result.frame is not None:
+        df = result.frame  # contract names: what the checks below refer to
     confirmed: list[reference_changes.Change] = []
     if result.ok and geometry is not None:
         _check_geometry(df, geometry, ctx, result.problems)

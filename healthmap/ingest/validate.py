@@ -46,6 +46,8 @@ class ValidationResult:
     problems: Problems
     n_rows: int
     warnings: Problems = field(default_factory=Problems)
+    # the file's frame as validated (contract column names, declared columns only)
+    frame: pd.DataFrame | None = None
 
     @property
     def ok(self) -> bool:
@@ -231,7 +233,7 @@ def validate(kind: str, df: pd.DataFrame, ctx: ValidationContext) -> ValidationR
     for c in INTERNAL_COLUMNS.get(kind, ()):
         if c in df.columns:
             clean[c] = pd.to_numeric(df[c], errors="coerce")
-    return ValidationResult(kind, clean, problems, len(df), warnings)
+    return ValidationResult(kind, clean, problems, len(df), warnings, df)
 
 
 def _county_level(df, clean, ctx, problems, column="area_code"):

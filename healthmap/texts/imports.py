@@ -46,6 +46,9 @@ TEXT = {
                           "not in the ICD-10 code list (WHO 2019 categories and subcategories)"),
     "err.duplicate_case": ("与第 {other} 行仅大小写不同，视为重复",
                            "differs from row {other} only in upper/lower case: a duplicate"),
+    "err.duplicate_case_held": ("与已有的 {other} 仅大小写不同，视为同一记录",
+                                "differs from the held {other} only in upper/lower case: the "
+                                "same record"),
     "err.county_area": ("区划是县（市）本身，没有乡镇，地图无法显示",
                         "the area is the county itself, with no township: the map cannot "
                         "show it"),
