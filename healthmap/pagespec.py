@@ -66,6 +66,9 @@ PAGES: tuple[PageSpec, ...] = (
              ":material/person_search:", ALL, "points"),
     PageSpec("ranking", "pages/ranking.py", "ranking.nav", ":material/leaderboard:",
              ("planner", "leader", "expert", "admin"), "specialty", landing_for=("planner",)),
+    PageSpec("board", "pages/board.py", "board.nav", ":material/dashboard:",
+             ("leader", "planner", "admin", "data_manager"), "analysis",
+             landing_for=("leader",)),
 )
 BY_KEY: dict[str, PageSpec] = {p.key: p for p in PAGES}
 DEFAULT = "map"
