@@ -193,14 +193,26 @@ def version() -> int:
     return queries.data_version(engine())
 
 
-@st.cache_data(ttl=900, max_entries=8, show_spinner=False)
+# The period frames are read-only: kept as objects (no copy per rerun), one per year, so
+# adding a year to the selection reads only that year.
+@st.cache_resource(ttl=900, max_entries=16, show_spinner=False)
+def _year_frames(kind: str, year: int, data_version: int, url: str) -> pd.DataFrame:
+    load = queries.load_cells_frame if kind == "cells" else queries.load_institution_frame
+    return load(engine(url), (year,))
+
+
+@st.cache_resource(ttl=900, max_entries=8, show_spinner=False)
+def _period_frame(kind: str, years: tuple[int, ...], data_version: int, url: str):
+    years = years or tuple(periods(data_version, url))
+    return queries.concat_frames([_year_frames(kind, y, data_version, url) for y in years])
+
+
 def cells_frame(years: tuple[int, ...], data_version: int, url: str) -> pd.DataFrame:
-    return queries.load_cells_frame(engine(url), years)
+    return _period_frame("cells", years, data_version, url)
 
 
-@st.cache_data(ttl=900, max_entries=8, show_spinner=False)
 def institution_frame(years: tuple[int, ...], data_version: int, url: str) -> pd.DataFrame:
-    return queries.load_institution_frame(engine(url), years)
+    return _period_frame("institutions", years, data_version, url)
 
 
 @st.cache_data(ttl=900, max_entries=4, show_spinner=False)
@@ -216,3 +228,103 @@ def population_rows(data_version: int, url: str) -> pd.DataFrame:
 @st.cache_data(ttl=900, max_entries=4, show_spinner=False)
 def periods(data_version: int, url: str) -> list[int]:
     return queries.periods(engine(url))
+
+
+# ---------------------------------------------------------------- map page (healthmap.mapmodel)
+# Each piece is cached on exactly the inputs it depends on, so a widget change recomputes
+# only what it affects (a scheme change redraws the map, not the panels or the flows).
+# Figures are kept as objects (cache_resource: read-only, never mutated) because
+# unpickling a plotly figure re-validates it, which costs more than drawing it.
+from healthmap import mapmodel  # noqa: E402  (the map page's model)
+from healthmap.mapview import SCHEMES  # noqa: E402,F401  (re-exported for the page)
+
+
+def select(name: str, label: str, options: list, fmt, radio: bool = False,
+           disabled: bool = False):
+    """A selectbox (or horizontal radio) whose choice survives a language switch.
+
+    Streamlit's frontend matches the chosen option by its *formatted* label, so when the
+    labels change language the widget shows no choice (radio) or the old label (select)
+    while the old value still applies. The widget therefore gets one key per language,
+    started from the value kept under ``name``.
+    """
+    key = f"{name}_{lang()}"
+    current = st.session_state.get(name, options[0])
+    if current not in options:
+        current = options[0]
+    for other in i18n.LANGS:
+        if other != lang():
+            st.session_state.pop(f"{name}_{other}", None)
+    if key not in st.session_state:
+        st.session_state[key] = current
+    if radio:
+        value = st.radio(label, options, key=key, format_func=fmt, horizontal=True,
+                         disabled=disabled)
+    else:
+        value = st.selectbox(label, options, key=key, format_func=fmt, disabled=disabled)
+    st.session_state[name] = value
+    return value
+
+
+@st.cache_data(ttl=900, max_entries=64, show_spinner=False)
+def _selection(f: queries.Filters, data_version: int, url: str) -> queries.Selection:
+    return queries.resolve(engine(url), f)
+
+
+def _context(inp: mapmodel.MapInputs, data_version: int, url: str):
+    f = inp.filters
+    aset = mapmodel.narrow(area_set(f.level, data_version, url), inp.drill)
+    return (aset, cells_frame(f.years, data_version, url), population_rows(data_version, url),
+            _selection(f, data_version, url))
+
+
+@st.cache_data(ttl=900, max_entries=64, show_spinner=False)
+def map_indicator(inp: mapmodel.MapInputs, data_version: int, url: str):
+    aset, frame, pop, sel = _context(inp, data_version, url)
+    return mapmodel.indicator(engine(url), inp, sel, aset, frame, pop)
+
+
+@st.cache_resource(ttl=900, max_entries=32, show_spinner=False)
+def map_figure(inp: mapmodel.MapInputs, data_version: int, url: str, tiles: dict | None):
+    aset = _context(inp, data_version, url)[0]
+    return mapmodel.map_figure(map_indicator(inp, data_version, url), aset, inp, tiles)
+
+
+@st.cache_resource(ttl=900, max_entries=32, show_spinner=False)
+def funnel_figure(inp: mapmodel.MapInputs, data_version: int, url: str):
+    return mapmodel.funnel(map_indicator(inp, data_version, url), inp)
+
+
+@st.cache_data(ttl=900, max_entries=32, show_spinner=False)
+def area_view(inp: mapmodel.MapInputs, data_version: int, url: str) -> pd.DataFrame:
+    return mapmodel.area_view(map_indicator(inp, data_version, url), inp)
+
+
+@st.cache_data(ttl=900, max_entries=32, show_spinner=False)
+def export_table(inp: mapmodel.MapInputs, data_version: int, url: str) -> pd.DataFrame:
+    return mapmodel.export_table(map_indicator(inp, data_version, url), inp)
+
+
+@st.cache_resource(ttl=900, max_entries=32, show_spinner=False)
+def panel_figures(f: queries.Filters, public: bool, drill: str | None, lang_: str,
+                  data_version: int, url: str) -> dict:
+    inp = mapmodel.MapInputs(f, public=public, drill=drill, lang=lang_)
+    aset, frame, _, sel = _context(inp, data_version, url)
+    return mapmodel.panel_figures(engine(url), sel, frame, aset, public, drill, lang_)
+
+
+@st.cache_resource(ttl=900, max_entries=32, show_spinner=False)
+def flow_view(f: queries.Filters, drill: str | None, flow_area: str | None, name: str,
+              public: bool, lang_: str, data_version: int, url: str):
+    inp = mapmodel.MapInputs(f, drill=drill, lang=lang_)
+    aset, _, _, sel = _context(inp, data_version, url)
+    return mapmodel.flow_view(engine(url), sel, institution_frame(f.years, data_version, url),
+                              aset, flow_area, name, public, lang_)
+
+
+@st.cache_data(ttl=900, max_entries=8, show_spinner=False)
+def local_moran(inp: mapmodel.MapInputs, data_version: int, url: str) -> pd.DataFrame:
+    from healthmap.mapview import local_moran as moran
+
+    aset = _context(inp, data_version, url)[0]
+    return moran(map_indicator(inp, data_version, url).table, aset.areas)

@@ -94,10 +94,75 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
                tiles: dict[str, str] | None = None, lang: str = "zh") -> go.Figure:
     """Choropleth of ``table['value']`` by area, with hover showing value, CI, n and N.
 
-    Without ``tiles`` the map needs no network at all (MapLibre ``white-bg`` style). With
-    ``tiles`` (``{"url": XYZ template, "attribution": text}``, see
-    :func:`healthmap.config.tile_basemap`) a raster basemap is drawn below the areas.
+    Without ``tiles`` the areas are drawn as filled SVG polygons (one legend entry per
+    class): no network, no WebGL, and the browser redraws it in milliseconds when a
+    filter changes. With ``tiles`` (``{"url": XYZ template, "attribution": text}``, see
+    :func:`healthmap.config.tile_basemap`) a MapLibre map with the raster basemap below
+    the areas is drawn instead.
     """
+    t, names, palette = _classes(table, scheme, k, fixed_bins, lang)
+    if tiles:
+        return _tile_map(t, areas, value_label, names, palette, tiles)
+    colour = dict(zip(names, palette))
+    geoms = {c: g for c, g in zip(areas["code"], areas["geometry"]) if geo.has_geometry(g)}
+    fig = go.Figure()
+    shown_in_legend: set[str] = set()
+    # one trace per area (hover on a filled polygon shows its trace's text), grouped in
+    # the legend by class, classes in legend order
+    t = t.assign(order=t["class"].map({n: i for i, n in enumerate(names)})).sort_values(
+        ["order", "area_code"], kind="stable")
+    for r in t.itertuples():
+        if r.area_code not in geoms:
+            continue
+        xs, ys = _rings(geoms[r.area_code])
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", fill="toself", fillcolor=colour[r.klass],
+            line=dict(color="#555", width=1),
+            name=r.klass, legendgroup=r.klass, showlegend=r.klass not in shown_in_legend,
+            hoveron="fills", hoverinfo="text",
+            text=(f"<b>{textsafe.plotly_text(r.area_name)}</b><br>{value_label}: {r.shown}"
+                  f"<br>95% CI: {r.ci}"
+                  f"<br>n = {r.n}<br>N = {r.N}")))
+        shown_in_legend.add(r.klass)
+    lab = areas[areas["code"].isin(geoms) & areas["label_lon"].notna()] if len(t) <= 40 \
+        else areas.iloc[0:0]
+    fig.add_trace(go.Scatter(x=lab["label_lon"], y=lab["label_lat"], mode="text",
+                             text=lab["name"].map(lambda n: textsafe.plotly_text(
+                                 n, textsafe.LABEL_MAX)),
+                             textfont={"size": 12, "color": "#222"},
+                             hoverinfo="skip", showlegend=False))
+    _no_boundary_note(fig, areas)
+    lon0, lat0, lon1, lat1 = geo.bounds(areas)
+    fig.update_layout(
+        xaxis=dict(visible=False, range=[lon0 - 0.01, lon1 + 0.01]),
+        # equal ground distances: one degree of longitude is cos(latitude) of one of latitude
+        yaxis=dict(visible=False, scaleanchor="x",
+                   scaleratio=1 / np.cos(np.radians((lat0 + lat1) / 2))),
+        plot_bgcolor="white", margin=dict(l=0, r=0, t=0, b=0), height=520,
+        legend=dict(title=dict(text=value_label), itemclick=False, itemdoubleclick=False),
+        hoverlabel=dict(align="left"))
+    return fig
+
+
+def _rings(geometry: str) -> tuple[list, list]:
+    """Exterior rings of a GeoJSON (Multi)Polygon as x/y lists separated by ``None``."""
+    import json
+
+    from shapely.geometry import shape
+
+    g = shape(json.loads(geometry))
+    xs: list = []
+    ys: list = []
+    for poly in getattr(g, "geoms", [g]):
+        x, y = poly.exterior.xy
+        xs += list(x) + [None]
+        ys += list(y) + [None]
+    return xs, ys
+
+
+def _classes(table: pd.DataFrame, scheme: str, k: int, fixed_bins, lang: str):
+    """Per area its legend class (``klass``) and hover texts; the class names in legend
+    order (value classes, then suppressed, then no data) and their colours."""
     t = table.copy()
     labels, order = classify(t["value"].where(~t["suppressed"]), scheme, k, fixed_bins)
     t["class"] = labels
@@ -108,9 +173,18 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
                for lo, hi in zip(t["ci_low"].astype(float), t["ci_high"].astype(float))]
     t["shown"] = [("—" if s else ("—" if np.isnan(v) else f"{v:,.1f}"))
                   for v, s in zip(t["value"].astype(float), t["suppressed"])]
+    t["n"] = t["numerator"].map("{:,.0f}".format)
+    t["N"] = t["denominator"].map("{:,.0f}".format)
+    t["klass"] = t["class"]
     names = order + [suppressed, no_data]
     palette = [PALETTE[min(i + (1 if len(order) < 6 else 0), len(PALETTE) - 1)]
                for i in range(len(order))] + ["#9e9ac8", "#d9d9d9"]
+    return t, names, palette
+
+
+def _tile_map(t: pd.DataFrame, areas: pd.DataFrame, value_label: str, names: list[str],
+              palette: list[str], tiles: dict[str, str]) -> go.Figure:
+    """The areas on a MapLibre map over a raster tile basemap."""
     code_of = {n: i for i, n in enumerate(names)}
     z = t["class"].map(code_of).astype(float)
     k = len(names)
@@ -121,18 +195,17 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
     lon0, lat0, lon1, lat1 = geo.bounds(areas)
     fig = go.Figure(go.Choroplethmap(
         geojson=geo.feature_collection(areas), locations=t["area_code"], z=z,
-        zmin=0, zmax=k, colorscale=scale, marker_opacity=0.7 if tiles else 0.85,
+        zmin=0, zmax=k, colorscale=scale, marker_opacity=0.7,
         customdata=np.column_stack([t["area_name"].map(textsafe.plotly_text), t["shown"],
                                     t["ci"],
-                                    t["numerator"].map("{:,.0f}".format),
-                                    t["denominator"].map("{:,.0f}".format), t["class"]]),
+                                    t["n"], t["N"], t["class"]]),
         hovertemplate=("<b>%{customdata[0]}</b><br>" + value_label + ": %{customdata[1]}"
                        "<br>95% CI: %{customdata[2]}<br>n = %{customdata[3]}"
                        "<br>N = %{customdata[4]}<extra></extra>"),
         colorbar=dict(title=dict(text=value_label), tickvals=[i + 0.5 for i in range(k)],
                       ticktext=names, len=0.9, thickness=14)))
     layers = [dict(below="traces", sourcetype="raster", source=[tiles["url"]],
-                   sourceattribution=tiles.get("attribution") or None)] if tiles else []
+                   sourceattribution=tiles.get("attribution") or None)]
     fig.update_layout(map=dict(style="white-bg", layers=layers,
                                center={"lon": (lon0 + lon1) / 2, "lat": (lat0 + lat1) / 2},
                                zoom=_zoom(lon1 - lon0, lat1 - lat0)))
@@ -141,19 +214,24 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
     lab = areas.set_index("code").loc[labelled["area_code"], ["label_lon", "label_lat", "name"]]
     # map text layers: CJK names only (other glyphs are fetched from a font server)
     lab = lab.assign(name=lab["name"].map(textsafe.map_label)).dropna()
+    _no_boundary_note(fig, areas)
+    fig.add_trace(go.Scattermap(lon=lab["label_lon"], lat=lab["label_lat"], mode="text",
+                                text=lab["name"], textfont={"size": 12, "color": "#222"},
+                                hoverinfo="skip", showlegend=False))
+    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), height=520)
+    return fig
+
+
+def _no_boundary_note(fig: go.Figure, areas: pd.DataFrame) -> None:
+    """Areas imported without a boundary: named in a corner note, not drawn."""
     bare = areas.loc[~areas["geometry"].map(geo.has_geometry), "name"]
-    if len(bare):  # areas imported without a boundary: named, not drawn
+    if len(bare):
         fig.add_annotation(x=0.01, y=0.01, xref="paper", yref="paper", showarrow=False,
                            xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
                            text=i18n.t("map.no_boundary", "zh") + " / " + i18n.t(
                                "map.no_boundary", "en") + ": " + "、".join(
                                textsafe.plotly_text(n, textsafe.LABEL_MAX) for n in bare[:10])
                            + (" …" if len(bare) > 10 else ""))
-    fig.add_trace(go.Scattermap(lon=lab["label_lon"], lat=lab["label_lat"], mode="text",
-                                text=lab["name"], textfont={"size": 12, "color": "#222"},
-                                hoverinfo="skip", showlegend=False))
-    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), height=520)
-    return fig
 
 
 def _zoom(dlon: float, dlat: float) -> float:

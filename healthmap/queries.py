@@ -156,6 +156,26 @@ def load_cells_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
     return df
 
 
+def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Loaded summary frames of several years as one, categorical keys kept categorical.
+
+    >>> a = pd.DataFrame({"k": pd.Categorical(["x"]), "n": [1]})
+    >>> b = pd.DataFrame({"k": pd.Categorical(["y"]), "n": [2]})
+    >>> out = concat_frames([a, b])
+    >>> out["k"].tolist(), str(out["k"].dtype)
+    (['x', 'y'], 'category')
+    """
+    from pandas.api.types import union_categoricals
+
+    if len(frames) == 1:
+        return frames[0]
+    cat = [c for c in frames[0].columns if isinstance(frames[0][c].dtype, pd.CategoricalDtype)]
+    out = pd.concat([f.drop(columns=cat) for f in frames], ignore_index=True)
+    for c in cat:
+        out[c] = union_categoricals([f[c] for f in frames])
+    return out[list(frames[0].columns)]
+
+
 def _frame_mask(frame: pd.DataFrame, f: Filters, icd3: list[str] | None) -> np.ndarray:
     """Rows of a loaded summary frame that the filters keep."""
     return cube.frame_mask(frame, cube.conditions(f, icd3))

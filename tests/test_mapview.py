@@ -68,20 +68,23 @@ def test_choropleth_is_offline_and_marks_no_data_and_suppressed():
     t.loc[2, ["numerator", "denominator"]] = np.nan
     fig = mapview.choropleth(t, _areas(), "率")
     spec = fig.to_plotly_json()
-    assert spec["layout"]["map"]["style"] == "white-bg"
-    assert not spec["layout"]["map"].get("layers")
-    assert "http" not in json.dumps(spec["layout"])  # no tile or style server to reach
-    trace = spec["data"][0]
-    classes = [row[5] for row in trace["customdata"]]
-    assert classes[1] == "无数据" and classes[2] == "已抑制"
-    assert trace["customdata"][2][1] == "—"  # a hidden value is not in the hover either
-    assert "95% CI" in trace["hovertemplate"] and "n = " in trace["hovertemplate"]
-    # suppressed and no data have their own legend entries
-    assert list(trace["colorbar"]["ticktext"])[-2:] == ["已抑制", "无数据"]
-    # and in English mode they are English (issue 15 §3.9: no English in Chinese mode
-    # and no Chinese in English mode)
-    en = mapview.choropleth(t, _areas(), "rate", lang="en").to_plotly_json()["data"][0]
-    assert list(en["colorbar"]["ticktext"])[-2:] == ["Suppressed", "No data"]
+    # SVG polygons: no MapLibre, no WebGL, no tile or style server to reach
+    assert "map" not in spec["layout"] and "mapbox" not in spec["layout"]
+    assert "http" not in fig.to_json()
+    areas = [tr for tr in fig.data if tr.fill == "toself"]
+    by_area = {tr.text.split("</b>")[0].removeprefix("<b>"): tr for tr in areas}
+    assert by_area["区域1"].name == "无数据" and by_area["区域2"].name == "已抑制"
+    assert "率: —" in by_area["区域2"].text  # a hidden value is not in the hover either
+    assert "95% CI" in by_area["区域0"].text and "n = 10" in by_area["区域0"].text
+    # one legend entry per class, suppressed and no data last
+    legend = [tr.name for tr in fig.data if tr.showlegend]
+    assert legend[-2:] == ["已抑制", "无数据"] and len(legend) == len(set(legend))
+    # equal ground distances (longitude scaled by the cosine of the latitude)
+    assert fig.layout.yaxis.scaleanchor == "x"
+    assert fig.layout.yaxis.scaleratio == pytest.approx(1 / np.cos(np.radians(28.05)), 1e-3)
+    # and in English mode the legend is English (issue 15 §3.9)
+    en = mapview.choropleth(t, _areas(), "rate", lang="en")
+    assert [tr.name for tr in en.data if tr.showlegend][-2:] == ["Suppressed", "No data"]
 
 
 def test_optional_tile_basemap(monkeypatch):

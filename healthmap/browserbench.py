@@ -1,0 +1,168 @@
+"""``python -m healthmap bench --browser``: the map page as a user waits for it.
+
+Starts the real app (``streamlit run app.py``) on the demo data, drives headless Chromium
+(Playwright, Debian's ``chromium``) through :data:`STEPS` (typical widget changes on the
+map page) and measures, for each, the time from the change until the page has settled:
+Streamlit's "running" indicator gone, no element left stale and two animation frames
+painted (plotly draws inside them). Prints each step, then median and p95.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+# (what the user does, kind, widget label, value): labels as the Chinese page shows them
+STEPS = [
+    ("measure: outward referral", "select", "指标", "外转率（%）"),
+    ("disease group: stomach cancer", "multi", "病种", "胃癌"),
+    ("sex: men", "radio", "性别", "男"),
+    ("setting: outpatient", "radio", "就诊类型", "门诊"),
+    ("legend: natural breaks", "select", "分级方法", "自然断点"),
+    ("show counts", "toggle", "显示例数", None),
+    ("show rates again", "toggle", "显示例数", None),
+    ("age group: 60-64", "multi", "年龄组", "60-64"),
+    ("measure: cost per case", "select", "指标", "均次费用（元）"),
+    ("second year: 2023", "multi", "年份", "2023"),
+    ("insurance: resident", "multi", "险种", "城乡居民医保"),
+    ("measure: crude incidence", "select", "指标", "发病率（粗率，/10万）"),
+    ("patient flow of one township", "select", "选择区域", "玉城街道"),
+]
+
+# The page has settled when no script run is going on, no element is stale and the DOM
+# has been quiet for QUIET_MS; the time of the last DOM change (MutationObserver) minus
+# the time of the input is the step's duration, so the quiet window is not counted.
+OBSERVE = """() => {
+  window.__lastMut = performance.now();
+  if (!window.__obs) {
+    window.__obs = new MutationObserver(() => { window.__lastMut = performance.now(); });
+    window.__obs.observe(document.body, {subtree: true, childList: true, attributes: true,
+                                         characterData: true});
+  }
+  return performance.now();
+}"""
+QUIET_MS = 400
+SETTLED = """(quiet) => {
+  const running = document.querySelector('[data-testid="stStatusWidgetRunningIcon"],'
+      + '[data-testid="stStatusWidgetRunningManIcon"]');
+  return !running && !document.querySelector('[data-stale="true"]')
+      && performance.now() - window.__lastMut > quiet;
+}"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _act(page, kind: str, label: str, value: str | None) -> None:
+    side = page.locator("[data-testid=stSidebar]")
+    if kind == "select":
+        box = page.locator("[data-testid=stSelectbox]").filter(has_text=label).first
+        box.scroll_into_view_if_needed()
+        box.locator("input").click()
+        option = page.locator("[role=listbox]").get_by_text(value, exact=True)
+        if not option.is_visible():  # the list did not open on the first click
+            box.locator("input").click()
+        option.click()
+    elif kind == "multi":
+        box = side.locator("[data-testid=stMultiSelect]").filter(has_text=label).first
+        box.locator("input").fill(value)
+        page.locator("[role=listbox] [role=option]").filter(has_text=value).first.click()
+        page.keyboard.press("Escape")
+    elif kind == "radio":
+        side.locator("[data-testid=stRadio]").filter(has_text=label).first.get_by_text(
+            value, exact=True).click()
+    else:
+        side.locator("[data-testid=stCheckbox], [data-testid=stToggle]").filter(
+            has_text=label).first.locator("label").click()
+
+
+def _settle(page, t0: float, timeout_ms: int = 60_000) -> float:
+    """Wait until the page has settled; milliseconds from ``t0`` to its last change."""
+    page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=timeout_ms, polling=25)
+    return max(page.evaluate("() => window.__lastMut") - t0, 0.0)
+
+
+def run_browser_bench(db_url: str | None = None, rounds: int = 1,
+                      screenshot: str | None = None, app: Path = ROOT / "app.py"
+                      ) -> dict[str, float]:
+    """Time :data:`STEPS` in Chromium against the real app; returns median and p95 (ms).
+
+    Without ``db_url`` a throw-away demo database is built first (about 20 s). ``app``
+    may point at another checkout (to measure a before/after pair).
+    """
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    tmp = tempfile.mkdtemp(prefix="healthmap-browser-bench-")
+    if db_url is None:
+        from healthmap.db import make_engine
+        from healthmap.demo import load_demo
+
+        db_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        print("loading the demo data …")
+        e = make_engine(db_url)
+        load_demo(e)
+        e.dispose()
+    port = _port()
+    env = dict(os.environ, HEALTHMAP_DATABASE_URL=db_url)
+    log = open(Path(tmp) / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app),
+                             "--server.port", str(port), "--server.headless", "true",
+                             "--server.address", "127.0.0.1"],
+                            cwd=app.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    times: list[float] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for _ in range(240):  # the server is up when it answers
+                try:
+                    page.goto(url + "/", timeout=5_000)
+                    break
+                except Exception:
+                    time.sleep(0.5)
+            for r in range(rounds):
+                if r:
+                    page.goto(url + "/")
+                page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+                _settle(page, page.evaluate(OBSERVE), timeout_ms=120_000)
+                for name, kind, label, value in STEPS:
+                    t0 = page.evaluate(OBSERVE)
+                    try:
+                        _act(page, kind, label, value)
+                    except Exception:
+                        page.screenshot(path=str(Path(tempfile.gettempdir())
+                                                  / "healthmap-browser-bench-failed.png"))
+                        raise
+                    ms = _settle(page, t0)
+                    times.append(ms)
+                    print(f"  {name:<32} {ms:7.0f} ms")
+            if screenshot:
+                page.screenshot(path=screenshot, full_page=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    med, p95 = statistics.median(times), float(np.percentile(times, 95))
+    print(f"map page in Chromium, {len(times)} widget changes: click to settled median "
+          f"{med:,.0f} ms   p95 {p95:,.0f} ms   target median < 600 ms, p95 < 1,200 ms")
+    return {"browser median ms": med, "browser p95 ms": p95, "changes": len(times)}
