@@ -65,42 +65,53 @@ def header_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext, problems:
 
 
 def form_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext,
-                 problems: Problems) -> None:
-    """Checks that run before any parsing: lengths, characters, digits, ID numbers."""
+                problems: Problems) -> None:
+    """Checks that run before any parsing: lengths, characters, digits, ID numbers.
+
+    Each check runs once per distinct value of a column (most columns hold few), and the
+    result is spread back to the rows."""
     spec = {c.name: c for c in declared(kind)}
     for name in df.columns:
         col = spec.get(name)
-        s = df[name].astype(str)
-        limit = col.max_chars if col else ctx.limits.max_cell_chars
-        lengths = s.str.len().to_numpy()
-        long = lengths > limit
-        problems.add_mask(df, long, name, "too_long", s, limit=limit)
-        if long.any():
-            s = s.where(~long, "")
-        # only values that are not plain printable ASCII can hold the characters below
-        odd = ~s.str.fullmatch(r"[\x20-\x7e]*").to_numpy(dtype=bool)
         typ = col.type if col else "text"
-        if typ == "key":
-            bad = s.str.contains(KEY_BAD_CHARS, regex=True).to_numpy(dtype=bool)
-            problems.add_mask(df, bad, name, "key_chars", s)
-        elif odd.any():
-            bad = odd & s.str.contains(CELL_BAD_CHARS, regex=True).to_numpy(dtype=bool)
-            problems.add_mask(df, bad, name, "control_chars", s)
-        else:
-            bad = np.zeros(len(s), dtype=bool)
-        if odd.any() and typ not in ("text", "area"):
-            digits = odd & ~bad
-            digits[digits] = [_nonascii_digit(v) for v in s[digits]]
-            problems.add_mask(df, digits, name, "nonascii_digit", s)
-        if name != "id_number":
-            cand = (lengths >= 18) & ~long & s.str.contains(r"[0-9]{17}", regex=True).to_numpy(
-                dtype=bool)
-            if cand.any():
-                hit = np.zeros(len(s), dtype=bool)
-                for i in np.flatnonzero(cand):
-                    hit[i] = any(ids.check_digit(m[:17]) == m[17].upper()
-                                 for m in ID_LIKE.findall(s.iloc[i]))
-                problems.add_mask(df, hit, name, "id_number_elsewhere", s)
+        limit = col.max_chars if col else ctx.limits.max_cell_chars
+        row_of, uniq = pd.factorize(df[name].astype(object), use_na_sentinel=False)
+        u = pd.Series(uniq, dtype=object).astype(str)
+        for code, bad_u in _form_problems(u, typ, limit, name != "id_number"):
+            rows = bad_u[row_of]
+            problems.add_mask(df, rows, name, code, df[name],
+                              **({"limit": limit} if code == "too_long" else {}))
+
+
+def _form_problems(u: pd.Series, typ: str, limit: int, look_for_ids: bool):
+    """(code, mask over the distinct values ``u``) of every form problem found."""
+    lengths = u.str.len().to_numpy()
+    long = lengths > limit
+    yield "too_long", long
+    u = u.where(~long, "")
+    # only values that are not plain printable ASCII can hold the characters below
+    odd = ~u.str.fullmatch(r"[\x20-\x7e]*").to_numpy(dtype=bool)
+    if typ == "key":
+        bad = u.str.contains(KEY_BAD_CHARS, regex=True).to_numpy(dtype=bool)
+        yield "key_chars", bad
+    elif odd.any():
+        bad = odd & u.str.contains(CELL_BAD_CHARS, regex=True).to_numpy(dtype=bool)
+        yield "control_chars", bad
+    else:
+        bad = np.zeros(len(u), dtype=bool)
+    if odd.any() and typ not in ("text", "area"):
+        digits = odd & ~bad
+        digits[digits] = [_nonascii_digit(v) for v in u[digits]]
+        yield "nonascii_digit", digits
+    if look_for_ids:
+        cand = (lengths >= 18) & ~long
+        if cand.any():
+            cand[cand] = u[cand].str.contains(r"[0-9]{17}", regex=True).to_numpy(dtype=bool)
+            hit = np.zeros(len(u), dtype=bool)
+            for i in np.flatnonzero(cand):
+                hit[i] = any(ids.check_digit(m[:17]) == m[17].upper()
+                             for m in ID_LIKE.findall(u.iloc[i]))
+            yield "id_number_elsewhere", hit
 
 
 def _nonascii_digit(value: str) -> bool:
