@@ -141,8 +141,14 @@ def cmd_report(args) -> int:
     icd = tuple(c.strip().upper()[:3] for c in (args.icd or []))
     f = Filters(years=years, groups=tuple(args.group or ()), icd3=icd, level=args.level,
                 setting=None if args.setting == "all" else args.setting)
-    table = report(engine, args.measure, f, standard=args.standard, public=args.public)
-    from healthmap import audit, exports
+    try:
+        table = report(engine, args.measure, f, standard=args.standard, public=args.public)
+    except ValueError as exc:  # e.g. cost per case over all settings (issue 9)
+        raise CliError(str(exc)) from None
+    from healthmap import audit, exports, i18n
+
+    for note in table.attrs.get("notes", []):  # an empty selection is explained, not a crash
+        print(i18n.t(f"map.{note}", "en"), file=sys.stderr)
 
     if args.format == "csv":  # one export writer for every export (formula-safe cells)
         (Path(args.output).write_bytes(exports.to_csv_bytes(table)) if args.output
@@ -166,6 +172,11 @@ def cmd_bench(args) -> int:
     from healthmap.bench import run_bench
 
     try:
+        if args.browser:  # the map page in Chromium, click to settled (issue 15)
+            from healthmap.browserbench import run_browser_bench
+
+            run_browser_bench(args.db, rounds=args.rounds)
+            return 0
         run_bench(args.episodes, args.db, keep=args.keep, demo=not args.no_demo)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
@@ -277,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep", action="store_true", help="keep the benchmark database")
     s.add_argument("--no-demo", action="store_true",
                    help="skip the map-page scenario on the demo data (saves ~25 s)")
+    s.add_argument("--browser", action="store_true",
+                   help="time the map page in headless Chromium (Playwright) through typical "
+                        "widget changes, click to settled; --db: a demo database to serve "
+                        "(default: a fresh one)")
+    s.add_argument("--rounds", type=int, default=1, help="--browser: rounds of changes")
     s.set_defaults(func=cmd_bench)
 
     s = command("users", help="manage staff accounts")

@@ -7,7 +7,8 @@ to pure functions that return one row per area with ``numerator``, ``denominator
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -59,8 +60,8 @@ def _rows(rows: pd.DataFrame | None, present: pd.Series, key: str) -> tuple[list
 
 def rate_table(num: pd.DataFrame, pop: pd.DataFrame, rows: pd.DataFrame | None = None,
                months: float = 12, weights: pd.Series | None = None,
-               count_col: str = "new_cases", ci_method: str = "fay_feuer",
-               key: str = "area_code") -> pd.DataFrame:
+               count_col: str = "new_cases", ci_method: str = "tiwari",
+               key: str = "area_code", on_empty: str = "raise") -> pd.DataFrame:
     """Crude, age-standardised and EB-smoothed rates per 100,000, one row per ``key``.
 
     Parameters
@@ -84,7 +85,11 @@ def rate_table(num: pd.DataFrame, pop: pd.DataFrame, rows: pd.DataFrame | None =
     count_col : str
         ``new_cases`` (incidence) or ``episodes`` (episode rate).
     ci_method : str
-        Gamma interval of the ASR: ``fay_feuer`` or ``tiwari``.
+        Gamma interval of the ASR: ``tiwari`` (default, docs/definitions.md) or
+        ``fay_feuer``.
+    on_empty : str
+        Rows with age groups without population: ``raise`` or ``reweight`` (see
+        :func:`healthmap.metrics.age_standardized_rate`).
     key : str
         The grouping column (``area_code``, ``year``, ``month``, ``group_code`` …).
 
@@ -132,11 +137,28 @@ def rate_table(num: pd.DataFrame, pop: pd.DataFrame, rows: pd.DataFrame | None =
             n = pd.DataFrame([shared.fillna(0).to_numpy(float)] * len(codes), index=codes,
                              columns=list(AGE_GROUPS)) * scale
         w = weights.reindex(list(AGE_GROUPS)).to_numpy()
-        r, lo, hi = metrics.age_standardized_rate(e.to_numpy(), n.to_numpy(), w,
-                                                  method=ci_method)
+        with warnings.catch_warnings():  # the caller notes a deliberate re-weighting
+            warnings.simplefilter("ignore", metrics.EmptyAgeGroupsWarning)
+            r, lo, hi = metrics.age_standardized_rate(e.to_numpy(), n.to_numpy(), w,
+                                                      method=ci_method, on_empty=on_empty)
         out["asr"], out["asr_low"], out["asr_high"] = r, lo, hi
+        if key in pop.columns:  # indirect standardisation against the rows' total
+            _add_sir(out, e.to_numpy(), n.to_numpy())
         out["unknown_age"] = out["numerator"] - e.sum(axis=1).to_numpy()
     return out
+
+
+def _add_sir(out: pd.DataFrame, e: np.ndarray, n: np.ndarray) -> None:
+    """``observed``, ``expected``, ``sir``, ``sir_low``, ``sir_high``: cases of known age
+    against the rows' total age-specific rates (docs/definitions.md)."""
+    out["observed"], out["expected"] = e.sum(axis=1), np.nan
+    out["sir"] = out["sir_low"] = out["sir_high"] = np.nan
+    ref_d, ref_n = e.sum(axis=0), n.sum(axis=0)
+    if ref_n.sum() <= 0 or np.any((ref_n <= 0) & (ref_d > 0)):
+        return  # cases without any population: no reference rate
+    t = metrics.indirect_standardization(out["observed"].to_numpy(), n, ref_d, ref_n)
+    out["expected"], out["sir"] = t["expected"].to_numpy(), t["sir"].to_numpy()
+    out["sir_low"], out["sir_high"] = t["ci_low"].to_numpy(), t["ci_high"].to_numpy()
 
 
 def _by_key_age(df: pd.DataFrame, col: str, codes: list, key: str) -> pd.DataFrame:
@@ -202,15 +224,16 @@ def cost_table(c: pd.DataFrame, rows: pd.DataFrame | None = None,
     """
     codes, names = _rows(rows, c[key], key)
     g = c.groupby(key)[["episodes", "cost_sum", "cost_sq_sum", "fund_sum",
-                        "fund_n"]].sum().reindex(codes, fill_value=0)
+                        "fund_n"]].sum().reindex(codes, fill_value=0).astype(float)
     outside = c[~c["in_county"].astype(bool)].groupby(key)[
-        ["fund_sum", "episodes", "cost_sum"]].sum().reindex(codes, fill_value=0)
+        ["fund_sum", "episodes", "cost_sum"]].sum().reindex(codes, fill_value=0).astype(float)
     inside = c[c["in_county"].astype(bool)].groupby(key)[
-        ["episodes", "cost_sum"]].sum().reindex(codes, fill_value=0)
+        ["episodes", "cost_sum"]].sum().reindex(codes, fill_value=0).astype(float)
     t = pd.DataFrame({key: codes, name_column(key): names,
                       "numerator": g["cost_sum"].to_numpy(dtype=float),
                       "denominator": g["episodes"].to_numpy(dtype=float)})
-    mean, lo, hi = metrics.mean_ci(g["cost_sum"], g["cost_sq_sum"], g["episodes"])
+    # gamma interval: never below zero for skewed costs (docs/definitions.md, issue 9)
+    mean, lo, hi, _ = metrics.mean_cost_ci(g["cost_sum"], g["cost_sq_sum"], g["episodes"])
     t["value"], t["ci_low"], t["ci_high"] = mean, lo, hi
     with np.errstate(divide="ignore", invalid="ignore"):
         t["fund_per_case"] = np.where(g["fund_n"] > 0, g["fund_sum"] / g["fund_n"], np.nan)
@@ -301,7 +324,7 @@ def _population_by(engine: Engine, f: Filters, key: str, by_age: bool,
 
 
 def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_2000",
-            ci_method: str = "fay_feuer", public: bool = False,
+            ci_method: str = "tiwari", public: bool = False,
             frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
             pop_all: pd.DataFrame | None = None, key: str = "area_code",
             rows: pd.DataFrame | None = None,
@@ -341,12 +364,20 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
         is the total row.
     """
     m = get_measure(measure)
+    if m.kind == "mean" and f.setting is None:
+        raise ValueError("cost per case is computed for inpatient stays and outpatient "
+                         "visits separately: choose the inpatient or outpatient setting")
+    notes: list[str] = []
+    sex = _denominator_sex(f) if m.family == "rate" else None
+    if sex:  # a sex-specific group: that sex in numerator and denominator (issue 9)
+        f = replace(f, sex=sex)
+        sel = replace(sel, filters=f) if sel is not None else None
+        notes.append(f"sex_denominator_{sex}")
     sel = sel or queries.resolve(engine, f)
     if aset is None and key == "area_code":
         aset = queries.area_set(engine, f.level)
     if rows is None and key == "area_code":
         rows = aset.areas
-    notes: list[str] = []
     total_rows = pd.DataFrame({"code": [TOTAL], "name": ["county"]})
     if m.family == "rate":
         by_age = m.by_age
@@ -358,9 +389,24 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
             notes.append("no_age_population")
         weights = cached_standard_weights()[standard] if by_age else None
         months = 1 if key == "month" else f.months
-        t = rate_table(c, pop, rows, months, weights, m.cases, ci_method, key=key)
+        # an age-band selection or rows by age standardise over the groups they cover
+        chosen = "reweight" if f.age_groups or key == "age_group" else "raise"
+        try:
+            t = rate_table(c, pop, rows, months, weights, m.cases, ci_method, key=key,
+                           on_empty=chosen)
+        except metrics.EmptyAgeGroupsError:  # population missing in some age groups
+            notes.append("empty_age_groups")
+            chosen = "reweight"
+            t = rate_table(c, pop, rows, months, weights, m.cases, ci_method, key=key,
+                           on_empty=chosen)
         ct = rate_table(c.assign(**{key: TOTAL}), pop.drop(columns=[key], errors="ignore"),
-                        total_rows, f.months, weights, m.cases, ci_method, key=key)
+                        total_rows, f.months, weights, m.cases, ci_method, key=key,
+                        on_empty=chosen)
+        if "sir" in t.columns:  # the total is the reference: O/E = 1 by construction
+            o, e = t["observed"].sum(), t["expected"].sum()
+            ct["observed"], ct["expected"] = o, e
+            ct["sir"], ct["sir_low"], ct["sir_high"] = (
+                v[0] for v in metrics.standardized_ratio([o], [e]))
         if ((t["numerator"] > 0) & (t["denominator"] == 0)).any():
             notes.append("missing_population")
         if by_age and t["unknown_age"].sum() > 0:
@@ -370,6 +416,8 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
         c = _cells_by(engine, sel, key, ["in_county"], frame, aset)
         t = fn(c, rows, key=key)
         ct = fn(c.assign(**{key: TOTAL}), total_rows, key=key)
+        if float(c["episodes"].sum() if len(c) else 0) == 0:
+            notes.append("empty_selection")  # nothing to compute: an explained empty result
     for tab in (t, ct):
         tab["numerator"], tab["denominator"] = tab[m.numerator], tab[m.denominator]
         tab["value"] = tab[m.value]
@@ -386,19 +434,53 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
     return IndicatorResult(measure, t, ct.iloc[0], notes, key)
 
 
+def _denominator_sex(f: Filters) -> str | None:
+    """The sex of a sex-specific group selection when the user chose no sex (issue 9)."""
+    from healthmap.comparisons import selection_sex
+    from healthmap.reference import cached_disease_groups
+
+    return None if f.sex or f.icd3 else selection_sex(f.groups, cached_disease_groups())
+
+
 REPORT_COLUMNS = ["area_code", "area_name", "numerator", "denominator", "value", "ci_low",
                   "ci_high"]
 
 
 def report(engine: Engine, measure: str, f: Filters, standard: str | None = None,
            public: bool = False) -> pd.DataFrame:
-    """The CLI report: one row per area with the standard columns.
+    """The CLI report: one row per area with the standard columns, then the county row.
 
-    ``measure`` is one of :data:`healthmap.measures.REPORTED`; ``incidence`` reports crude incidence per 100,000 (exact Poisson CI) or, with a
-    ``standard``, the age-standardised rate (gamma CI). ``public`` applies small-cell
-    suppression (hidden figures are empty) and adds a ``suppressed`` column.
+    ``measure`` is one of :data:`healthmap.measures.REPORTED`; ``incidence`` reports crude
+    incidence per 100,000 (exact Poisson CI) or, with a ``standard``, the age-standardised
+    rate (gamma CI). ``public`` applies small-cell suppression (hidden figures are empty)
+    and adds a ``suppressed`` column. ``flag`` says ``unstable`` (fewer than 20 cases or
+    episodes), ``suppressed`` or ``no_data``; the last row (``area_name`` ``county``) is
+    the county total. The result's ``attrs["notes"]`` lists what the reader must know
+    (e.g. ``empty_selection``, ``sex_denominator_F``).
     """
     key = {"incidence": "incidence_asr" if standard else "incidence"}.get(measure, measure)
     res = compute(engine, f, key, standard=standard or "china_2000", public=public)
     cols = REPORT_COLUMNS + (["suppressed"] if public else [])
-    return res.table[cols].copy()
+    county = res.county.copy()
+    county["area_code"], county["area_name"] = TOTAL, "county"
+    out = pd.concat([res.table, county.to_frame().T], ignore_index=True)
+    out["flag"] = report_flags(out)
+    out = out[cols + ["flag"]].copy()
+    for c in ("numerator", "denominator", "value", "ci_low", "ci_high"):
+        out[c] = pd.to_numeric(out[c], errors="coerce")
+    out.attrs["notes"] = res.notes
+    return out
+
+
+def report_flags(table: pd.DataFrame) -> pd.Series:
+    """One word per row: ``suppressed``, ``no_data`` (no value), ``unstable`` or empty.
+
+    >>> report_flags(pd.DataFrame({"value": [1.0, None, 2.0], "unstable": [True, True, False],
+    ...                            "suppressed": [False, False, False]})).tolist()
+    ['unstable', 'no_data', '']
+    """
+    suppressed = table["suppressed"].fillna(False).astype(bool)
+    no_data = table["value"].isna() & ~suppressed
+    unstable = table["unstable"].fillna(False).astype(bool)
+    return pd.Series(np.select([suppressed, no_data, unstable],
+                               ["suppressed", "no_data", "unstable"], ""), index=table.index)

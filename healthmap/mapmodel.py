@@ -173,10 +173,18 @@ def map_figure(res: IndicatorResult, aset: queries.AreaSet, inp: MapInputs,
 
 
 def funnel(res: IndicatorResult, inp: MapInputs) -> go.Figure | None:
-    """The funnel plot when the measure has one (``None`` otherwise)."""
+    """The funnel plot when the measure has one (``None`` otherwise). Incidence is
+    compared on its indirectly standardised ratio (O/E against E), so townships are not
+    flagged for their age structure alone (issue 9, docs/definitions.md)."""
     m = get_measure(inp.measure)
     if not funnel_applies(m, inp):
         return None
+    if m.cases == "new_cases" and "sir" in res.table.columns and res.table["expected"].gt(0).any():
+        sir = get_measure("incidence_sir")
+        tab = res.table.assign(numerator=res.table["observed"],
+                               denominator=res.table["expected"], value=res.table["sir"])
+        return mapview.funnel_figure(tab, 1.0, sir.funnel_kind, t("m.incidence_sir", inp.lang),
+                                     sir.scale, inp.lang)
     return mapview.funnel_figure(res.table, float(res.county["value"]), m.funnel_kind,
                                  value_label(inp), m.scale, inp.lang)
 

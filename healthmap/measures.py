@@ -103,9 +103,16 @@ _COST = dict(family="cost", numerator="numerator", denominator="denominator",
              suppress_on="denominator")
 
 REGISTRY: dict[str, Measure] = {m.key: m for m in [
-    Measure("incidence", value="crude", ci=("crude_low", "crude_high"), funnel=True, **_RATE),
+    # by age: the township funnel of incidence is drawn on the SIR (issue 9, age-fair)
+    Measure("incidence", value="crude", ci=("crude_low", "crude_high"), funnel=True,
+            by_age=True, **_RATE),
     Measure("incidence_asr", value="asr", ci=("asr_low", "asr_high"), by_age=True, **_RATE),
     Measure("incidence_eb", value="eb", ci=None, **_RATE),
+    # indirect standardisation (issue 9): the funnel of O/E against E is the age-fair
+    # township comparison (docs/definitions.md)
+    Measure("incidence_sir", kind="rate", family="rate", numerator="observed",
+            denominator="expected", value="sir", ci=("sir_low", "sir_high"), scale=1,
+            unit="unit.ratio", by_age=True, funnel=True),
     Measure("episode_rate", value="crude", ci=("crude_low", "crude_high"), cases="episodes",
             funnel=True, **_RATE),
     Measure("outward_referral", numerator="numerator", value="value",

@@ -39,7 +39,9 @@ with st.sidebar:
                                placeholder=ui.t("common.all_search"),
                                format_func=lambda g: group_names[g])
     icd_text = st.text_input(ui.t("map.icd"), key="icd")
-    setting = ui.select("setting", ui.t("map.setting"), ["inpatient", "outpatient", "all"],
+    # a mean cost over stays and visits together means nothing: no "all" for it (issue 9)
+    setting = ui.select("setting", ui.t("map.setting"), ["inpatient", "outpatient"] + (
+                        [] if REGISTRY[measure].kind == "mean" else ["all"]),
                         lambda s: ui.t(f"setting.{s}") if s != "all" else ui.t("common.all"),
                         radio=True)
     sex = ui.select("sex", ui.t("map.sex"), ["all", "M", "F"],
@@ -121,8 +123,10 @@ if ui.area_set(level, version, url).areas["schematic"].any():
 # ---------------------------------------------------------------- table + funnel
 funnel = ui.funnel_figure(inp, version, url)
 st.subheader(ui.t("map.table"))
-st.dataframe(ui.area_view(inp, version, url), hide_index=True, width="stretch",
-             key="area_table")
+view = ui.area_view(inp, version, url)
+# every township row visible without an inner scroll bar (villages scroll past 20 rows)
+st.dataframe(view, hide_index=True, width="stretch", key="area_table",
+             height=35 * (min(len(view), 20) + 1) + 3)
 if public:
     st.caption(ui.t("map.public_suppression"))
 
