@@ -15,9 +15,11 @@ from import_corpus_cases import (AR, CASES, EP, EP_OK, INS, POP, RES, TABLES, TO
                                  Case, csv_bytes, res_rows)
 from sqlalchemy import func, select
 
+from healthmap import ids
 from healthmap.db import make_engine
 from healthmap.ingest import import_file
 from healthmap.ingest.contract import SPECS
+from healthmap.ingest.problems import ID_LIKE
 from healthmap.models import ImportLog
 
 
@@ -91,6 +93,8 @@ def test_corpus_case(case: Case, base_db, tmp_path):
         assert (named["reason"].str.len() > 0).all() and not named["reason"].str.startswith(
             "err.").any()
         assert named["value"].str.len().max() <= 80  # values are shortened
+        shown = " ".join(res.problems["value"].astype(str))  # and ID numbers masked
+        assert not any(ids.check_digit(m[:17]) == m[17].upper() for m in ID_LIKE.findall(shown))
         assert _counts(engine) == before  # nothing written
     finally:
         engine.dispose()
