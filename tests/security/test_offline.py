@@ -160,11 +160,13 @@ def test_no_request_leaves_the_machine(server):
         ctx.route("**/*", route)
         page = ctx.new_page()
         page.on("request", lambda r: requests.append(r.url))
-        # the public: the map in both languages
-        page.goto(url + "/")
-        _idle(page)
-        assert page.locator(".js-plotly-plot").count() > 0
-        _english(page)
+        # the public: every public page in both languages (the map first)
+        for spec in pagespec.pages_for(None):
+            page.goto(f"{url}/{'' if spec.key == pagespec.DEFAULT else spec.path}")
+            _idle(page)
+            if spec.key == pagespec.DEFAULT:
+                assert page.locator(".js-plotly-plot").count() > 0
+            _english(page)
         # log in as the administrator, then every page the role may open, both languages
         page.goto(url + "/login")
         _idle(page)
