@@ -124,6 +124,7 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
                   f"<br>95% CI: {r.ci}"
                   f"<br>n = {r.n}<br>N = {r.N}")))
         shown_in_legend.add(r.klass)
+    _unstable_outlines(fig, t, geoms, lang)
     lab = areas[areas["code"].isin(geoms) & areas["label_lon"].notna()] if len(t) <= 40 \
         else areas.iloc[0:0]
     fig.add_trace(go.Scatter(x=lab["label_lon"], y=lab["label_lat"], mode="text",
@@ -142,6 +143,20 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
         legend=dict(title=dict(text=value_label), itemclick=False, itemdoubleclick=False),
         hoverlabel=dict(align="left"))
     return fig
+
+
+def _unstable_outlines(fig: go.Figure, t: pd.DataFrame, geoms: dict, lang: str) -> None:
+    """A dashed dark outline around areas whose shown value rests on fewer than 20 cases
+    (issue 9): the colour alone would present an unstable rate like any other."""
+    if "unstable" not in t.columns:
+        return
+    shown = t["unstable"].astype(bool) & ~t["suppressed"].astype(bool) & t["value"].notna()
+    label = i18n.t("map.unstable_outline", lang)
+    for i, code in enumerate(c for c in t.loc[shown, "area_code"] if c in geoms):
+        xs, ys = _rings(geoms[code])
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip",
+                                 line=dict(color="#111", width=2.5, dash="dash"),
+                                 name=label, legendgroup="unstable", showlegend=i == 0))
 
 
 def _rings(geometry: str) -> tuple[list, list]:

@@ -124,3 +124,16 @@ def test_cli_report_does_not_crash_on_an_empty_selection(db, capsys):
     out = capsys.readouterr()
     assert rc == 0 and "no_data" in out.out and "No episodes match" in out.err
     assert cli.main(["report", "cost_per_case", "--setting", "all", "--db", url]) == 2
+
+
+def test_unstable_areas_get_a_dashed_outline_on_the_map(db):
+    from healthmap import mapview, queries
+
+    aset = queries.area_set(db, "township")
+    res = indicators.compute(db, Filters(years=(2024,), groups=("C_STOMACH",)), "incidence")
+    fig = mapview.choropleth(res.table, aset.areas, "rate", lang="en")
+    dashed = [tr for tr in fig.data if tr.line is not None and tr.line.dash == "dash"]
+    # the town (19 cases) is unstable, the island (21) is not, the rest have no data
+    assert len(dashed) == 1 and dashed[0].name.startswith("Dashed outline")
+    town_x = [x for x in mapview._rings(aset.areas.set_index("code").loc[TOWN, "geometry"])[0]]
+    assert list(dashed[0].x) == town_x

@@ -25,7 +25,5 @@ TEXT = {
         "部分区域某些年龄组没有人口数据：其标化率只按有人口的年龄组重新加权计算，请核对人口数据。",
         "Some areas have no population in some age groups: their standardised rate is "
         "re-weighted over the age groups with population; check the population data."),
-    "map.cost_setting_only": ("均次费用须分住院、门诊分别计算（住院一次与门诊一次不可平均）。",
-                              "Cost per case is shown for inpatient stays and outpatient "
-                              "visits separately (a stay and a visit cannot be averaged)."),
+    "map.unstable_outline": ("虚线框：病例数<20，数值不稳定", "Dashed outline: fewer than 20 cases, unstable"),
 }
