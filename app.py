@@ -23,4 +23,4 @@ if get_script_run_ctx() is None:  # imported by the server: build the web app
 else:  # a visitor's script run
     import shell
 
-    shell.run()
+    shell.ui.run_guarded(shell.run)  # a broken database file: a named message

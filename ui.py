@@ -43,6 +43,21 @@ def engine(url: str | None = None):
         st.stop()
 
 
+def run_guarded(run) -> None:
+    """``run()`` (the app's frame and page), with a problem of the database file met on
+    the way (damaged, missing tables, read-only, locked; :mod:`healthmap.dbhealth`) shown
+    as a message naming the file and what to do, instead of Streamlit's exception page."""
+    from healthmap import dbhealth
+
+    try:
+        run()
+    except Exception as exc:
+        problem = dbhealth.explain(exc, database_url())
+        if problem is None:
+            raise
+        st.error(problem.message(lang()), icon=":material/database:")
+
+
 @st.cache_resource
 def _engine(url: str):
     from healthmap import dbhealth

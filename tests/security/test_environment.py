@@ -163,3 +163,29 @@ def test_lock_of_a_killed_import_is_taken_over(engine):
     csv = b"code,name,level,in_county\nH1,\xe5\x8c\xbb\xe9\x99\xa2,primary,true\n"
     assert import_file(engine, "institutions", csv, "inst.csv", username="li").ok
     assert not lock.exists()
+
+
+def test_app_names_a_damaged_database_met_while_drawing(engine, tmp_path, monkeypatch):
+    """A file whose header is fine but whose pages are cut off fails only when a page
+    reads it: the app still names the problem instead of showing the exception page."""
+    from streamlit.testing.v1 import AppTest
+
+    from healthmap.ingest import import_file
+
+    csv = "".join(f"H{i},医院{i},primary,true\n" for i in range(3000))
+    assert import_file(engine, "institutions", ("code,name,level,in_county\n" + csv).encode(),
+                       "inst.csv").ok
+    path = engine.url.database
+    engine.dispose()
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    with open(path, "r+b") as fh:
+        fh.truncate(os.path.getsize(path) // 2)
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", f"sqlite:///{path}")
+    at = AppTest.from_file(str(dbhealth.Path(__file__).resolve().parents[2] / "app.py"),
+                           default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("已损坏" in e.value and path in e.value for e in at.error), \
+        [e.value for e in at.error]
