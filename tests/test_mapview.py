@@ -143,3 +143,49 @@ def test_flow_table_and_saving_by_hand():
     pub = mapview.flow_table(flows, public=True).set_index("dest")
     assert pub.loc[["台州", "上海"], "episodes"].isna().all()
     assert pub.loc["玉环（县域内）", "episodes"] == 10
+
+
+def _result(table):
+    from healthmap.indicators import IndicatorResult
+
+    t = table.assign(unstable=table["numerator"] < 20, suppression="")
+    t.loc[t["suppressed"], "suppression"] = "primary"
+    return IndicatorResult("incidence", t, t.iloc[0], [])
+
+
+def test_area_table_shows_no_none_and_says_why_a_figure_is_missing():
+    """Issue 15 §3.4: suppressed and 0/0 cells showed "None"; 0/0 said 不稳定."""
+    from healthmap import mapmodel
+    from healthmap.queries import Filters
+
+    t = _table([9.5, np.nan, np.nan], suppressed=[False, True, False],
+               n=[30.0, np.nan, 0.0], d=[1000.0, np.nan, 0.0])
+    inp = mapmodel.MapInputs(Filters(years=(2024,)), "incidence", public=True)
+    view = mapmodel.area_view(_result(t), inp)
+    cells = view.astype(str).to_numpy().ravel().tolist()
+    assert "None" not in cells and "nan" not in cells
+    value = view.columns[1]
+    assert view[value].tolist() == ["9.5", "已抑制", ""]
+    assert view["可靠性"].tolist() == ["可靠", "已抑制（1-4例）", "无数据"]
+
+
+def test_export_is_rounded_with_whole_counts_and_words_not_codes():
+    """Issue 15 §3.8: exports carried 48275.734444444446, "9.0" and internal codes."""
+    from healthmap import mapmodel
+    from healthmap.queries import Filters
+
+    t = _table([48275.734444444446, 12.0], n=[9.0, 30.0], d=[9.0, 40.0])
+    t[["ci_low", "ci_high"]] = [[1234.5678, 98765.4321], [1.0, 2.0]]
+    f = Filters(years=(2023, 2024), groups=("C_COLORECTAL",), sex="M")
+    inp = mapmodel.MapInputs(f, "cost_per_case")
+    out = mapmodel.export_table(_result(t), inp)
+    assert out.iloc[0, 1] == 48275.73 and out.iloc[0, 2] == 1234.6
+    assert str(out["分子"].dtype) == "Int64" and out["分母"].tolist() == [9, 40]
+    text = mapmodel.describe(f, "zh")
+    assert "C_COLORECTAL" not in text and "sex=M" not in text
+    assert "结直肠癌" in text and "男" in text and "2023, 2024" in text
+    xlsx = __import__("healthmap.exports", fromlist=["x"]).to_xlsx_bytes(
+        out, sheet="各区域指标")
+    import io
+
+    assert "各区域指标" in pd.ExcelFile(io.BytesIO(xlsx)).sheet_names
