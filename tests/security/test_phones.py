@@ -99,3 +99,25 @@ def test_database_file_created_0600(tmp_path):
     init_database(e)
     mode = stat.S_IMODE(os.stat(e.url.database).st_mode)
     assert mode & 0o077 == 0, oct(mode)
+
+
+def test_migration_0008_down_and_up_again(tmp_path):
+    from alembic import command
+
+    from healthmap.db import alembic_config
+
+    e = make_engine(f"sqlite:///{tmp_path / 'du.db'}")
+    upgrade(e)
+    audit.record(e, "admin", "login", role="admin")
+    cfg = alembic_config()
+    with e.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    with e.connect() as c:
+        cols = [r[1] for r in c.exec_driver_sql("PRAGMA table_info(audit_log)")]
+        trig = c.exec_driver_sql("SELECT COUNT(*) FROM sqlite_master WHERE type='trigger' "
+                                 "AND tbl_name='audit_log'").scalar()
+    assert "row_hash" not in cols and trig == 2  # append-only triggers survive
+    upgrade(e)
+    v = audit.verify(e)
+    assert v.ok and v.rows == 1 and v.unchained == 0  # the old row chained again
