@@ -78,6 +78,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "catalogue.draft": ("admin", "planner"),
     "catalogue.decide": ("admin", "expert", "planner"),
     "catalogue.adopt": ("admin", "leader", "planner"),
+    # leaders' board (healthmap/aggregates.py, healthmap/twodisease.py): entering aggregate
+    # indicators; the monthly 两病 report and the briefing (aggregate figures)
+    "board.enter": ("admin", "data_manager"),
+    "board.report": ("admin", "leader", "planner", "data_manager"),
 }
 # actions whose resource must lie in the actor's township (when the actor has one)
 SCOPED: set[str] = {"view_personal", "contact_resident",

@@ -23,7 +23,7 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from healthmap import db, ids
+from healthmap import board_demo, db, ids
 from healthmap.bootstrap import init_database
 from healthmap.demo_care import build_demo
 from healthmap.ingest.load import import_frame
@@ -152,6 +152,7 @@ def load_demo(engine: Engine, progress: Progress | None = None, n_residents: int
                      today=DEMO_TODAY))
     screening_demo.load(engine)  # screening assessments and events for some demo residents
     load_points_demo(engine, DEMO_TODAY)  # health points for some demo residents
+    board_demo.load(engine, DEMO_TODAY)  # 两病 management register and drug settlements
     with Session(engine) as s, s.begin():
         db.set_meta(s, "demo_data", "1")
         db.set_meta(s, "demo_seed", str(SEED))

@@ -192,3 +192,43 @@ def to_xlsx_book(sheets: Mapping[str, pd.DataFrame], stamp: Stamp | None = None)
 def to_xlsx_bytes(df: pd.DataFrame, stamp: Stamp | None = None, sheet: str = "data") -> bytes:
     """An Excel workbook: the table on ``sheet`` and, with a stamp, a sheet ``导出信息``."""
     return to_xlsx_book({sheet: df}, stamp)
+
+
+def to_xlsx_layout(sheets: Mapping[str, tuple[list[list[Any]], list[str]]],
+                   stamp: Stamp | None = None, widths: Mapping[str, float] | None = None
+                   ) -> bytes:
+    """A workbook of fixed layouts (a form's exact table): per sheet, rows of cells
+    (``None`` = blank) and the ranges to merge (``"A1:O1"``). Text cells pass
+    :func:`safe_cell` and are string cells; with a stamp, a sheet ``导出信息``.
+
+    >>> b = to_xlsx_layout({"表": ([["标题", None], ["=1+1", 2]], ["A1:B1"])})
+    >>> import openpyxl; ws = openpyxl.load_workbook(io.BytesIO(b))["表"]
+    >>> ws["A2"].value, ws["B2"].value, [str(r) for r in ws.merged_cells.ranges]
+    ("'=1+1", 2, ['A1:B1'])
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment
+
+    if not sheets:
+        raise ValueError("a workbook needs at least one sheet")
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, (rows, merges) in sheets.items():
+        ws = wb.create_sheet(title=str(name)[:31])
+        for row in rows:
+            ws.append([None if _missing(v) else _excel_value(safe_cell(v)) for v in row])
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+                cell.alignment = Alignment(wrap_text=True, vertical="center")
+        for rng in merges:
+            ws.merge_cells(rng)
+        for col, w in (widths or {}).items():
+            ws.column_dimensions[col].width = w
+    if stamp:
+        _write_sheet(wb, STAMP_SHEET, pd.DataFrame(stamp.lines(),
+                                                   columns=["项目 / item", "内容 / value"]))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

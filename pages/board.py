@@ -6,9 +6,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from healthmap import board, board_maps, i18n, targets
+from healthmap import (access, aggregates, board, board_maps, exports, queries, subsidies,
+                       targets, twodisease, twodisease_import)
 
 user = ui.guard("board")
+actor = access.Actor.from_user(user)
 engine = ui.engine()
 url = str(engine.url)
 lang = ui.lang()
@@ -40,6 +42,53 @@ def maps(year: int, groups: tuple, lang: str, data_version: int, url: str):
     return board_maps.small_multiples(ui.engine(url), year, groups, lang)
 
 
+@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
+def managed(years: tuple, data_version: int, url: str):
+    return twodisease.managed_by_year(ui.engine(url), list(years))
+
+
+@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
+def agg_values(data_version: int, url: str) -> pd.DataFrame:
+    return aggregates.values(ui.engine(url))
+
+
+@st.cache_data(ttl=900, max_entries=8, show_spinner=False)
+def subsidy_table(year: int, lang: str, role: str, data_version: int, url: str):
+    e = ui.engine(url)
+    fees = None
+    if access.can(access.Actor("board", role), "screening.report"):
+        from sqlalchemy.orm import Session
+
+        from healthmap.screening.views import fee_totals
+        with Session(e) as s:
+            fees = fee_totals(s, access.Actor("board", role))
+    return subsidies.subsidy_lines(year, agg_values(data_version, url), fees,
+                                   twodisease.new_managed(e, year), lang)
+
+
+def enter(df: pd.DataFrame, source: str) -> None:
+    """Validate and save entries (all or nothing); show every bad row otherwise."""
+    clean, problems = aggregates.validate(df)
+    if clean is None:
+        st.error(ui.t("board.agg.refused"))
+        problems["problem"] = problems["problem"].map(lambda k: ui.t(f"board.err.{k}"))
+        st.dataframe(problems.rename(columns=lambda k: ui.t(f"board.col.{k}")
+                                     if k != "value" else ui.t("board.agg.value")),
+                     hide_index=True)
+        return
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as s, s.begin():
+        n = aggregates.save(s, actor, clean, source)
+    st.success(ui.t("board.agg.saved", n=n))
+    agg_values.clear()
+    subsidy_table.clear()
+
+
+def named(name: str, unit: str) -> str:
+    return f"{name} ({unit})" if lang == "en" else f"{name}（{unit}）"
+
+
 st.title(ui.t("board.title"))
 c = cells(version, url)
 if c.empty:
@@ -52,12 +101,12 @@ st.caption(ui.t("board.period", year=year, months=months))
 
 # ---------------------------------------------------------------- tiles
 st.subheader(ui.t("board.tiles"))
-tiles = board.tiles(c, year, screening(version, url))
+tiles = board.tiles(c, year, screening(version, url), managed(tuple(years), version, url))
 cols = st.columns(4)
 for i, t in enumerate(tiles):
     with cols[i % 4]:
         delta = None if t.change is None else board.fmt(t.change, t.unit)
-        st.metric(ui.t(f"board.tile.{t.key}") + f"（{ui.t(t.unit)}）", board.fmt(t.value, t.unit),
+        st.metric(named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)), board.fmt(t.value, t.unit),
                   delta=delta, delta_color="off", border=True,
                   chart_data=t.series.dropna().tolist() or None,
                   help=ui.t("board.vs_last"))
@@ -115,6 +164,100 @@ for i, t in enumerate(tile for tile in tiles if len(t.series.dropna()) > 1):
                      text=ui.t("board.policy_start"), xanchor="left")
     if t.target:
         f.add_hline(y=t.target.value, line=dict(color="#555", dash="dot"))
-    f.update_layout(title=ui.t(f"board.tile.{t.key}") + f"（{ui.t(t.unit)}）", height=260,
+    f.update_layout(title=named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)), height=260,
                     margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(dtick=1))
     tcols[i % 2].plotly_chart(f, width="stretch", key=f"board_trend_{t.key}")
+
+# ---------------------------------------------------------------- aggregate indicators
+st.subheader(ui.t("board.agg"))
+vals = agg_values(version, url)
+agg_tiles = aggregates.tiles(vals, year, lang=lang)
+if vals.empty:
+    st.caption(ui.t("board.agg.none"))
+acols = st.columns(4)
+for i, t in enumerate(agg_tiles):
+    with acols[i % 4]:
+        st.metric(named(t.params["name"], t.unit), board.fmt(t.value, "unit.pct"),
+                  delta=None if t.change is None else board.fmt(t.change, "unit.pct"),
+                  delta_color="off", border=True, help=t.params["definition"],
+                  chart_data=t.series.dropna().tolist() or None)
+        if t.status:
+            st.caption(f"{ui.t('board.target')} {t.params.get('target_text', '')} · "
+                       f"**{ui.t('board.status.' + t.status)}**")
+
+# ---------------------------------------------------------------- subsidies
+st.subheader(ui.t("board.subsidies"))
+sub = subsidy_table(year, lang, user["role"], version, url)
+st.dataframe(sub.drop(columns=["code", "amount_fen"]).rename(
+    columns=lambda k: ui.t(f"board.sub.{k}")), hide_index=True, key="board_subsidies")
+st.caption(ui.t("board.sub.total", total=f"{sub['amount_yuan'].fillna(0).sum():,.2f}"))
+
+# ---------------------------------------------------------------- entry (data managers)
+if access.can(actor, "board.enter"):
+    with st.expander(ui.t("board.agg.entry")):
+        defs = aggregates.load_definitions()
+        name = "name_en" if lang == "en" else "name_zh"
+        with st.form("board_agg_form"):
+            code = st.selectbox(ui.t("board.agg.indicator"), defs["code"].tolist(),
+                                format_func=dict(zip(defs["code"], defs[name])).get)
+            period = st.number_input(ui.t("board.agg.period"), 2000, 2100, year, step=1)
+            value = st.number_input(ui.t("board.agg.value"), value=0.0)
+            if st.form_submit_button(ui.t("board.agg.save")):
+                enter(pd.DataFrame({"indicator": [code], "period": [str(int(period))],
+                                    "value": [str(value)]}), "form")
+        st.download_button(ui.t("board.agg.template"), exports.to_csv_bytes(
+            aggregates.template_frame()), "board_indicators_template.csv", "text/csv",
+            on_click=ui.record_export, kwargs={"target": "board:template"})
+        up = st.file_uploader(ui.t("board.agg.upload"), type=["csv", "xlsx"],
+                              key="board_agg_upload")
+        if up is not None and st.button(ui.t("board.agg.save"), key="board_agg_upload_save"):
+            from healthmap.ingest.readers import read_table
+
+            enter(read_table(up.getvalue(), up.name), up.name)
+        st.dataframe(defs[["code", name, "unit", "definition_en" if lang == "en" else
+                           "definition_zh", "source"]], hide_index=True, key="board_defs")
+
+# ---------------------------------------------------------------- 两病 report
+st.subheader(ui.t("board.report"))
+if access.can(actor, "board.report"):
+    county = queries.area_set(engine, "county").areas["name"]
+    county = str(county.iloc[0]) if len(county) else ""
+    r1, r2, _ = st.columns([1, 1, 2])
+    r_year = r1.selectbox(ui.t("board.year"), list(range(max(years) + 1, 2019, -1)),
+                          index=1, key="board_report_year")
+    r_month = r2.selectbox(ui.t("board.month"), list(range(1, 13)), key="board_report_month")
+
+    def report_file() -> bytes:  # made at click time: the stamp carries the export time
+        return twodisease.report_xlsx(engine, r_year, r_month, county, exports.Stamp(
+            user["username"], f"两病门诊用药保障情况表 {r_year}-{r_month:02d}"))
+
+    st.download_button(ui.t("board.report.download"), report_file,
+                       f"两病报表_{r_year}{r_month:02d}.xlsx", on_click=ui.record_export,
+                       kwargs={"target": f"board:two_disease:{r_year}-{r_month}"},
+                       key="board_report_dl")
+    st.caption(ui.t("board.report.note"))
+if access.can(actor, "import"):
+    with st.expander(ui.t("board.import")):
+        kind = st.radio(ui.t("board.import.kind"), twodisease_import.KINDS,
+                        format_func=lambda k: ui.t(f"board.kind.{k}"), horizontal=True,
+                        key="board_import_kind")
+        st.dataframe(pd.DataFrame([{"column": col.name, "中文列名": col.zh, "type": col.type,
+                                    "note": col.note} for col in twodisease_import.SPECS[kind]]),
+                     hide_index=True, key="board_import_contract")
+        st.download_button(ui.t("board.agg.template"), exports.to_csv_bytes(
+            twodisease_import.template_frame(kind)), f"{kind}_template.csv", "text/csv",
+            on_click=ui.record_export, kwargs={"target": f"board:template:{kind}"},
+            key="board_import_template")
+        f = st.file_uploader(ui.t("board.import.file"), type=["csv", "xlsx"],
+                             key="board_import_file")
+        if f is not None and st.button(ui.t("board.import.go"), key="board_import_go"):
+            from healthmap.ingest.readers import read_table
+
+            clean, problems = twodisease_import.validate(
+                engine, kind, read_table(f.getvalue(), f.name))
+            if clean is None:
+                st.error(ui.t("board.agg.refused"))
+                st.dataframe(problems[["row", "column", "value", "reason"]], hide_index=True)
+            else:
+                n = twodisease_import.write(engine, actor, kind, clean, f.name)
+                st.success(ui.t("board.agg.saved", n=n))

@@ -1,0 +1,92 @@
+"""The board page through AppTest (the page file run directly, as each role): leader,
+planner in English, a data manager entering an aggregate value, refused roles; and the
+map page's target caption honouring the target rule."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from healthmap import aggregates, pagespec
+from healthmap.db import make_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "board.py")
+sys.path.insert(0, str(ROOT))  # the page imports ui.py from the project root
+
+
+def _page(url, monkeypatch, role, lang="zh"):
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", url)
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    at.session_state["user"] = {"username": f"demo_{role}", "role": role, "demo": True}
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_leader_lands_on_the_board_and_sees_tiles_with_status(demo_db, monkeypatch):
+    assert pagespec.landing_page("leader") == "board"
+    at = _page(demo_db, monkeypatch, "leader")
+    labels = [m.label for m in at.metric]
+    assert any("县域就诊率" in x for x in labels) and any("基金" in x for x in labels)
+    assert any("规范管理人数" in x for x in labels)
+    managed = next(m for m in at.metric if "规范管理人数" in m.label)
+    assert managed.value not in ("—", "0")  # the demo register is loaded
+    assert any("目标 ≥ 90 %" in c.value for c in at.caption)
+    assert any("目标 ≤ 10 %" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) >= 5  # funnel, maps, trends
+    assert any("潜在节约" in c.value for c in at.caption)  # the assumptions are shown
+    assert at.get("download_button"), "the 两病 report download is offered to leaders"
+    assert not at.get("file_uploader"), "leaders do not enter data"
+    at.selectbox(key="board_year").set_value(2023).run()
+    assert not at.exception and "2023" in at.caption[0].value
+
+
+def test_planner_in_english(demo_db, monkeypatch):
+    at = _page(demo_db, monkeypatch, "planner", "en")
+    assert any(m.label == "In-county treatment rate (inpatient) (%)" for m in at.metric)
+    assert any("Target ≥ 90 %" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("role", ["screening", "points", "family_doctor", None])
+def test_other_roles_are_refused(demo_db, monkeypatch, role):
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_db)
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    if role:
+        at.session_state["user"] = {"username": f"demo_{role}", "role": role, "demo": True}
+    at.run()
+    assert not at.metric and at.warning and not at.get("download_button")
+
+
+def test_data_manager_enters_a_value_through_the_form(demo_copy, monkeypatch):
+    at = _page(demo_copy, monkeypatch, "data_manager")
+    assert at.get("file_uploader")
+    next(s for s in at.selectbox if s.label == "指标").set_value("hospice_beds")
+    next(n for n in at.number_input if n.label == "年份").set_value(2024)
+    next(n for n in at.number_input if n.label == "数值").set_value(6.0)
+    next(b for b in at.button if b.label == "保存").click().run()
+    assert not at.exception
+    assert any("已保存 1" in s.value for s in at.success)
+    vals = aggregates.values(make_engine(demo_copy))
+    assert aggregates.value_of(vals, "hospice_beds", 2024) == 6
+    # a value outside the indicator's range is refused with its reason
+    next(s for s in at.selectbox if s.label == "指标").set_value("nego_drugs_hospital")
+    next(n for n in at.number_input if n.label == "数值").set_value(150.0)
+    next(b for b in at.button if b.label == "保存").click().run()
+    assert at.error and aggregates.value_of(aggregates.values(make_engine(demo_copy)),
+                                            "nego_drugs_hospital", 2024) is None
+
+
+def test_map_caption_judges_the_target_only_on_its_own_definition(demo_db, monkeypatch):
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_db)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.session_state["user"] = {"username": "demo_leader", "role": "leader", "demo": True}
+    at.run()
+    at.sidebar.selectbox(key="measure_zh").set_value("in_county_rate").run()
+    cap = next(c.value for c in at.caption if "政策目标" in c.value)
+    assert "≥ 90 %" in cap and any(s in cap for s in ("达标", "预警", "未达标"))
+    at.sidebar.multiselect(key="groups").set_value(["C_STOMACH"]).run()
+    cap = next(c.value for c in at.caption if "政策目标" in c.value)
+    assert "不作达标判断" in cap
