@@ -305,3 +305,50 @@ def test_map_page_renders_with_a_township_without_boundary(demo_copy, monkeypatc
     at.run()
     assert not at.exception
     assert at.get("plotly_chart") and at.metric
+
+
+def test_data_page_second_step_confirms_a_reference_change(demo_copy, monkeypatch):
+    """The data page refuses a change to YH001 that episodes depend on, shows it with the
+    number of records, and applies it (audited) only after the confirmation button."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from healthmap import audit
+    from healthmap.db import make_engine
+    from healthmap.models import Institution
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_copy)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
+                           default_timeout=180)
+    at.session_state["user"] = {"username": "demo_data_manager", "role": "data_manager",
+                                "demo": True}
+    at.run()
+    at.switch_page("pages/data_management.py").run()
+    at.selectbox(key="data_kind").set_value("institutions").run()
+    flipped = ("code,name,level,in_county,area_code,region\n"
+               "YH001,玉环市人民医院,tertiary,false,331083001,台州\n").encode()
+    at.file_uploader[0].set_value(("inst.csv", flipped, "text/csv")).run()
+    at.button(key="do_import").click().run()
+    assert not at.exception
+    shown = " ".join(d.value.to_string() for d in at.dataframe)
+    assert "in_county: true→false" in shown and "条就诊记录" in shown
+    engine = make_engine(demo_copy)
+    with engine.connect() as c:
+        assert c.scalar(select(Institution.in_county).where(Institution.code == "YH001"))
+    at.button(key="do_confirm").click().run()
+    assert not at.exception and at.success
+    with engine.connect() as c:
+        assert not c.scalar(select(Institution.in_county).where(Institution.code == "YH001"))
+    change = audit.search_audit(engine, action="reference_change")
+    assert list(change["target"]) == ["institutions:YH001"]
+    assert change["actor"].iloc[0] == "demo_data_manager"
+    # an undeclared column: refused, then imported without it when the box is ticked
+    extra = ("code,name,level,in_county,region,beds\nYH099,某卫生院,primary,true,玉环,30\n"
+             ).encode()
+    at.file_uploader[0].set_value(("inst2.csv", extra, "text/csv")).run()
+    at.button(key="do_import").click().run()
+    assert "未知列 beds" in " ".join(d.value.to_string() for d in at.dataframe)
+    at.checkbox(key="ignore_unknown").check().run()
+    at.button(key="do_import").click().run()
+    assert not at.exception and at.success and at.warning
+    engine.dispose()
