@@ -59,8 +59,8 @@ def password_problem(password: str, username: str = "") -> str | None:
 
     >>> password_problem("short"), password_problem("Qwerty12345")
     ('at least 10 characters', 'too easy to guess (common word, name or pattern)')
-    >>> password_problem("Yuhuan-health-2024") is None, password_problem(DEMO_PASSWORD)
-    (False, 'the published demo password cannot be used')
+    >>> password_problem("Yuhuan-health-2024"), password_problem(DEMO_PASSWORD)
+    ('too close to the product, county or user name', 'the published demo password cannot be used')
     >>> password_problem("tide-lantern-47-orchid") is None
     True
     """
@@ -75,6 +75,11 @@ def password_problem(password: str, username: str = "") -> str | None:
     if len(username) >= 3 and username.lower() in password.lower():
         return "must not contain the user name"
     context = [w for w in (*CONTEXT_WORDS, username) if w]
+    rest = password.lower()
+    for word in sorted(context, key=len, reverse=True):
+        rest = rest.replace(word.lower(), "")
+    if sum(ch.isalpha() for ch in rest) < 4:  # e.g. Yuhuan-health-2024
+        return "too close to the product, county or user name"
     if zxcvbn(password, user_inputs=context)["score"] < 3:
         return "too easy to guess (common word, name or pattern)"
     return None
@@ -116,7 +121,7 @@ def create_user(engine: Engine, username: str, password: str, role: str, *,
                 area_code: str | None = None, team: str | None = None) -> None:
     """Add a staff account (``area_code``/``team``: optional township / family-doctor
     team scope). ``actor`` must be allowed ``users.manage``."""
-    actor = _acting(actor).username
+    who = _acting(actor)
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{3,64}", username):
@@ -136,12 +141,12 @@ def create_user(engine: Engine, username: str, password: str, role: str, *,
         s.add(User(username=username, password_hash=hash_password(password), role=role,
                    active=True, demo=demo, failed_logins=0, created_at=dt.datetime.now(),
                    area_code=area_code or None, team=team or None, password_epoch=0))
-        record(s, actor, "user_add", username,
-               f"role={role}" + (f" area={area_code}" if area_code else ""), role=role)
+        record(s, who.username, "user_add", username,
+               f"role={role}" + (f" area={area_code}" if area_code else ""), role=who.role)
 
 
 def _change(engine: Engine, username: str, actor: Actor | str, action: str, apply) -> None:
-    actor = _acting(actor).username
+    who = _acting(actor)
     with Session(engine) as s, s.begin():
         user = s.get(User, username)
         if user is None:
@@ -150,7 +155,7 @@ def _change(engine: Engine, username: str, actor: Actor | str, action: str, appl
         if action in ("user_disable", "user_password_reset"):
             user.password_epoch = (user.password_epoch or 0) + 1
             sessions.end_all(s, username, action.removeprefix("user_"))
-        record(s, actor, action, username, role=user.role)
+        record(s, who.username, action, username, f"role={user.role}", role=who.role)
 
 
 def set_active(engine: Engine, username: str, active: bool, *, actor: Actor | str) -> None:

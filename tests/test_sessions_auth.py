@@ -67,7 +67,8 @@ def test_same_answer_for_unknown_wrong_disabled_and_demo_outside_demo(engine):
     assert not any(a == "nobody" or (d or "").find("nobody") >= 0 for a, _, d, _ in logged)
     assert any(a.startswith("unknown:") for a, act, _, _ in logged if act == "login_failed")
     # the role of account changes is recorded
-    assert ("test", "user_disable", None, "planner") in logged
+    # account changes record the actor's role, the target's role in the detail
+    assert ("test", "user_disable", "role=planner", "admin") in logged
 
 
 @pytest.mark.parametrize("pw,ok", [
@@ -199,5 +200,5 @@ def test_scoped_user_and_cli_actor_audited(engine, tmp_path):
                  STRONG, "--area", "999"]) == 2
     users = {u["username"]: u for u in auth.list_users(engine)}
     assert users["gina"]["area_code"] == "331083101"
-    assert ("cli:wang", "user_add", "role=screening area=331083101", "screening") in \
+    assert ("cli:wang", "user_add", "role=screening area=331083101", "admin") in \
         actions(engine)
