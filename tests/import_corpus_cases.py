@@ -283,6 +283,8 @@ def episode_cases() -> list[Case]:
         Case("episodes", "too many columns", lambda: csv_bytes(
             EP + [f"c{i}" for i in range(300)], [r + [""] * 300 for r in rows]),
             "too_many_columns"),
+        Case("episodes", "a million columns", lambda: ("c," * 1_000_000 + "c\n").encode(),
+             "too_many_columns"),
         Case("episodes", "not a workbook", lambda: b"\x00\x01\x02", "unreadable", "f.xlsx"),
     ]
     return out

@@ -8,6 +8,7 @@ it, the row count while streaming its rows.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import io
@@ -227,6 +228,10 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
             raise FileReadError("old Excel format", "xls_format")
         else:
             text = _decode(data)
+            first = next(csv.reader([text.split("\n", 1)[0]]), [])
+            if len(first) > limits.max_columns:  # before parsing a file of a million columns
+                raise FileReadError("too many columns", "too_many_columns",
+                                    limit=limits.max_columns)
             raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                               skipinitialspace=True, header=None)
             if len(raw.columns) > limits.max_columns:
