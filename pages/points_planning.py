@@ -48,7 +48,8 @@ c2.metric(ui.t("points.plan.points"), f"{total['points'].iloc[0]:,.0f}"
           if not total["suppressed"].iloc[0] else "—")
 
 table = views.township_map_table(e, areas, registered(ui.version(), url))
-st.plotly_chart(mapview.choropleth(table, areas, ui.t("points.plan.rate")), width="stretch",
+st.plotly_chart(mapview.choropleth(table, areas, ui.t("points.plan.rate"), lang=lang),
+                width="stretch",
                 key="pp_map")
 
 st.subheader(ui.t("points.plan.by_activity"))

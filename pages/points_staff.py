@@ -29,13 +29,26 @@ def headers(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns={c: ui.t(f"points.col.{c}") for c in df.columns})
 
 
+def refusal(code: str, params: dict) -> str:
+    """A refusal in the user's language, activities and items by their names."""
+    named = dict(params)
+    for key, find in (("activity", rules.activity), ("item", rules.item)):
+        try:
+            named[key] = find(named[key]).name[lang]
+        except KeyError:
+            pass
+    return ui.t(f"points.refused.{code}", **named)
+
+
 def write(fn, *args, **kw) -> None:
     """One ledger write in its own transaction; the outcome is shown after the rerun."""
     try:
         with Session(engine) as s, s.begin():
             out = fn(s, actor, *args, **kw)
     except (pts.PointsRefused, LedgerConflict, access.PermissionDenied) as exc:
-        st.session_state["pts_msg"] = ("error", ui.t("points.staff.refused", reason=str(exc)))
+        code = getattr(exc, "code", "conflict" if isinstance(exc, LedgerConflict) else "denied")
+        reason = refusal(code, getattr(exc, "params", {}))
+        st.session_state["pts_msg"] = ("error", ui.t("points.staff.refused", reason=reason))
         return
     key = "points.staff.recorded" if out.recorded else "points.staff.repeat"
     st.session_state["pts_msg"] = ("success", ui.t(key, points=out.points, balance=out.balance))
@@ -148,4 +161,10 @@ with tab_imp:
                                     recorded=result.recorded, unchanged=result.unchanged))
                 else:
                     st.error(ui.t("points.staff.import_refused", n=len(result.problems)))
-                    st.dataframe(result.problems, hide_index=True, width="stretch")
+                    shown = result.problems.assign(reason=[
+                        refusal(c, p) for c, p in zip(result.problems["code"],
+                                                      result.problems["params"])])
+                    shown["column"] = shown["column"].map(
+                        lambda c: ui.t(f"points.col.{c}") if c in REQUIRED + OPTIONAL else c)
+                    st.dataframe(headers(shown[["row", "column", "value", "reason"]]),
+                                 hide_index=True, width="stretch")

@@ -142,26 +142,60 @@ def test_public_lookup_on_a_phone(site, browser):
     assert people.loc["R2", "id_number"] not in text and "不是我" not in text
 
 
-def test_planners_points_map(site, browser):
+def _login(browser, server, user):
     from healthmap.auth import DEMO_PASSWORD
 
-    server, _, _ = site
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _offline(page, server)
     page.goto(server + "/login")
-    page.get_by_label("用户名").fill("demo_planner")
+    page.get_by_label("用户名").fill(user)
     page.get_by_label("密码").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
+    return page
+
+
+def test_staff_bulk_import_names_every_bad_row_then_records(site, browser, tmp_path):
+    server, _, _ = site
+    page = _login(browser, server, "demo_points")  # lands on the points desk
+    page.get_by_role("tab", name="批量导入").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="批量导入").click()
+    bad = tmp_path / "活动记录.csv"
+    bad.write_text("居民编号,活动代码,来源编号,日期\nR1,health_lecture,imp-1,2025-05-06\n"
+                   "R1,health_lecture,imp-2,2025-05-06\nR404,vaccination,imp-3,2025-05-06\n"
+                   "R2,jogging,imp-4,2025-05-06\n", encoding="utf-8")
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(bad))
+    page.get_by_text("发现 3 个问题").wait_for(timeout=60_000)
+    page.get_by_text("已达每日上限").wait_for(state="attached")  # a canvas grid cell
+    page.locator("[data-testid=stDataFrame]").first.wait_for()
+    page.screenshot(path=str(DOCS / "screenshot-points-import.png"))
+    good = tmp_path / "good.csv"
+    good.write_text("resident_id,activity,source_id,date\nR1,health_lecture,imp-1,2025-05-06\n"
+                    "R5,vaccination,imp-5,2025-05-06\n", encoding="utf-8")
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(good))
+    page.get_by_text("新登记 2 条").wait_for(timeout=60_000)
+    page.close()
+
+
+# the township map is drawn: SVG area polygons (or a MapLibre canvas with a tile basemap)
+MAP_DRAWN = ("document.querySelectorAll('.js-plotly-plot .js-fill, "
+             ".js-plotly-plot canvas').length >= 11")
+
+
+def test_planners_points_map(site, browser):
+    server, _, _ = site
+    page = _login(browser, server, "demo_planner")
     page.locator("[data-testid=stSidebar]").get_by_text("积分统计").wait_for(timeout=60_000)
     page.locator("[data-testid=stSidebar]").get_by_role("link", name="积分统计").click()
     page.wait_for_selector(".js-plotly-plot", timeout=90_000)
     page.get_by_text("参与居民").first.wait_for()
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot canvas').length > 0",
-                           timeout=30_000)
+    page.wait_for_function(MAP_DRAWN, timeout=60_000)
     page.screenshot(path=str(DOCS / "screenshot-points-map.png"))
     _english(page)
     page.get_by_text("Residents credited").first.wait_for(timeout=30_000)
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot canvas').length > 0",
-                           timeout=30_000)
+    # the map redrawn in English (its legend title), and the rerun finished
+    page.locator(".js-plotly-plot").get_by_text("Residents credited per 1,000").first.wait_for(
+        timeout=60_000)
+    page.wait_for_function(MAP_DRAWN, timeout=60_000)
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="detached", timeout=60_000)
     page.screenshot(path=str(DOCS / "screenshot-points-map-en.png"))
     page.close()

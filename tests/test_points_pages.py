@@ -107,14 +107,14 @@ def test_staff_search_record_redeem_reverse(db, monkeypatch):
     assert not at.exception and any("已登记" in s.value for s in at.success)
     assert at.metric[0].value == "45"
     at.button(key="FormSubmitter:pts_redeem-确认兑换").click().run()  # bp_monitor costs 200
-    assert any("less than" in e.value for e in at.error) and at.metric[0].value == "45"
+    assert any("积分不足" in e.value for e in at.error) and at.metric[0].value == "45"
     at.text_input(key="pts_query").set_value("李四").run()
     boxes = [b for b in at.selectbox if b.label == "兑换项目"]
     boxes[0].set_value("health_kit")
     at.button(key="FormSubmitter:pts_redeem-确认兑换").click().run()
     assert at.metric[0].value == "15"
     at.button(key="FormSubmitter:pts_reverse-确认冲正").click().run()  # no reason: refused
-    assert any("reason" in e.value for e in at.error)
+    assert any("冲正需要填写原因" in e.value for e in at.error)
     [t for t in at.text_input if t.label == "冲正原因（必填）"][0].set_value("未领取")
     at.button(key="FormSubmitter:pts_reverse-确认冲正").click().run()
     assert not at.exception and at.metric[0].value == "45"  # the redemption reversed

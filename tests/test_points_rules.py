@@ -76,3 +76,21 @@ def test_unparseable_yaml_is_one_clear_error(tmp_path):
     (folder / "activities.yaml").write_text("version: [unclosed\n", encoding="utf-8")
     with pytest.raises(RulesError, match="cannot read"):
         load_rules_from(folder)
+
+
+def test_every_refusal_code_has_a_text_in_both_languages():
+    import re
+
+    from healthmap.i18n import TEXT
+    from points_helpers import ROOT_DIR
+
+    codes = set()
+    for name in ("ledger.py", "imports.py"):
+        src = open(f"{ROOT_DIR}/healthmap/points/{name}", encoding="utf-8").read()
+        codes |= set(re.findall(r'PointsRefused\(.*?,\s*"([a-z_]+)"', src, re.S))
+        codes |= set(re.findall(r'"code": "([a-z_]+)"', src))
+    codes |= {"conflict", "denied"}
+    assert {"balance", "daily_cap", "yearly_cap", "not_a_date", "reversal_negative"} <= codes
+    for code in codes:
+        zh, en = TEXT[f"points.refused.{code}"]
+        assert zh and en

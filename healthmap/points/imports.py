@@ -31,10 +31,15 @@ from healthmap.points.rules import Rules, load_rules
 
 REQUIRED = ("resident_id", "activity", "source_id", "date")
 OPTIONAL = ("reason",)
+# the column a refusal of the ledger points at (by PointsRefused.code)
+COLUMN_OF = {"conflict": "source_id", "source_needed": "source_id", "source_long": "source_id",
+             "unknown_activity": "activity", "daily_cap": "activity", "yearly_cap": "activity",
+             "not_eligible": "activity", "denied": "activity", "future_date": "date"}
 ALIASES = {"居民编号": "resident_id", "居民id": "resident_id", "活动代码": "activity",
            "活动": "activity", "activity_code": "activity", "来源编号": "source_id",
            "日期": "date", "活动日期": "date", "备注": "reason", "原因": "reason"}
-PROBLEM_COLUMNS = ["row", "column", "value", "reason"]
+# ``reason`` is English (command line); ``code`` + ``params`` let a page translate it
+PROBLEM_COLUMNS = ["row", "column", "value", "reason", "code", "params"]
 
 
 @dataclass
@@ -79,14 +84,15 @@ def import_records(engine: Engine, frame: pd.DataFrame, actor: access.Actor,
     problems: list[dict] = []
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        problems += [{"row": 1, "column": c, "value": "", "reason": "missing column"}
-                     for c in missing]
+        problems += [{"row": 1, "column": c, "value": "", "reason": "missing column",
+                      "code": "missing_column", "params": {}} for c in missing]
     extra = [c for c in df.columns if c not in REQUIRED + OPTIONAL]
-    problems += [{"row": 1, "column": c, "value": "", "reason": "unknown column"}
-                 for c in extra]
+    problems += [{"row": 1, "column": c, "value": "", "reason": "unknown column",
+                  "code": "unknown_column", "params": {}} for c in extra]
     if problems or df.empty:
         if df.empty and not problems:
-            problems.append({"row": 1, "column": "", "value": "", "reason": "no rows"})
+            problems.append({"row": 1, "column": "", "value": "", "reason": "no rows",
+                             "code": "no_rows", "params": {}})
         return PointsImport(len(df), problems=pd.DataFrame(problems, columns=PROBLEM_COLUMNS))
     result = PointsImport(rows=len(df))
     session = Session(engine)
@@ -96,13 +102,14 @@ def import_records(engine: Engine, frame: pd.DataFrame, actor: access.Actor,
             line = i + 2
             blank = [c for c in REQUIRED if not str(r.get(c, "")).strip()]
             if blank:
-                problems += [{"row": line, "column": c, "value": "", "reason": "empty"}
-                             for c in blank]
+                problems += [{"row": line, "column": c, "value": "", "reason": "empty",
+                              "code": "empty", "params": {}} for c in blank]
                 continue
             date = _date(r["date"])
             if date is None:
                 problems.append({"row": line, "column": "date", "value": r["date"],
-                                 "reason": "not a date (YYYY-MM-DD)"})
+                                 "reason": "not a date (YYYY-MM-DD)", "code": "not_a_date",
+                                 "params": {}})
                 continue
             try:
                 out = award(session, actor, r["resident_id"].strip(), r["activity"].strip(),
@@ -110,11 +117,12 @@ def import_records(engine: Engine, frame: pd.DataFrame, actor: access.Actor,
                             reason=str(r.get("reason") or "").strip() or None, rules=rules,
                             today=today)
             except (PointsRefused, LedgerConflict, access.PermissionDenied) as exc:
-                column = ("source_id" if isinstance(exc, LedgerConflict) else
-                          "activity" if "activity" in str(exc) or "cap" in str(exc)
-                          else "date" if "date" in str(exc) else "resident_id")
+                code = getattr(exc, "code", "conflict" if isinstance(exc, LedgerConflict)
+                               else "denied")
+                column = COLUMN_OF.get(code, "resident_id")
                 problems.append({"row": line, "column": column, "value": r[column],
-                                 "reason": str(exc)})
+                                 "reason": str(exc), "code": code,
+                                 "params": dict(getattr(exc, "params", {}))})
                 continue
             if out.recorded:
                 result.recorded += 1

@@ -35,7 +35,15 @@ SAME_ENTRY = ("resident_id", "kind", "activity_code", "item_code", "points", "da
 
 
 class PointsRefused(ValueError):
-    """A write the rules refuse (unknown resident, cap reached, balance too low, ...)."""
+    """A write the rules refuse (unknown resident, cap reached, balance too low, ...).
+
+    ``str()`` is the English one-line reason (command line); ``code`` and ``params`` let
+    a page say it in the user's language (texts ``points.refused.<code>``)."""
+
+    def __init__(self, message: str, code: str = "other", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,8 @@ def stock_left(session: Session, rules: Rules | None = None) -> dict[str, int]:
 def _resident(session: Session, resident_id: str) -> Resident:
     row = session.get(Resident, str(resident_id))
     if row is None:
-        raise PointsRefused(f"no resident with resident_id {resident_id!r}")
+        raise PointsRefused(f"no resident with resident_id {resident_id!r}", "unknown_resident",
+                            resident=str(resident_id))
     return row
 
 
@@ -133,15 +142,16 @@ def _write(session: Session, actor: access.Actor, row: dict, rules: Rules,
 def _source(source_id) -> str:
     text = "" if source_id is None else str(source_id).strip()
     if not text:
-        raise PointsRefused("a source id is needed (one per event)")
+        raise PointsRefused("a source id is needed (one per event)", "source_needed")
     if len(text) > 128:
-        raise PointsRefused("a source id has at most 128 characters")
+        raise PointsRefused("a source id has at most 128 characters", "source_long")
     return text
 
 
 def _check_date(date: dt.date, today: dt.date | None) -> None:
     if date > (today or dt.date.today()):
-        raise PointsRefused(f"date {date.isoformat()} is in the future")
+        raise PointsRefused(f"date {date.isoformat()} is in the future", "future_date",
+                            date=date.isoformat())
 
 
 def award(session: Session, actor: access.Actor, resident_id: str, activity: str,
@@ -157,7 +167,7 @@ def award(session: Session, actor: access.Actor, resident_id: str, activity: str
     try:
         act = rules.activity(activity)
     except KeyError as exc:
-        raise PointsRefused(exc.args[0]) from None
+        raise PointsRefused(exc.args[0], "unknown_activity", activity=activity) from None
     lock_resident(session, resident_id)
     res = _resident(session, resident_id)
     access.require(actor, "points.award", res)
@@ -173,14 +183,17 @@ def award(session: Session, actor: access.Actor, resident_id: str, activity: str
     _check_date(date, today)
     why = act.ineligible(res.birth_date, res.sex, date)
     if why:
-        raise PointsRefused(f"resident {res.resident_id} is not eligible for {act.code}: {why}")
+        raise PointsRefused(f"resident {res.resident_id} is not eligible for {act.code}: {why}",
+                            "not_eligible", activity=act.code)
     if awards_counted(session, res.resident_id, act.code, date, date) >= act.max_per_day:
         raise PointsRefused(f"daily cap reached: {act.code} at most {act.max_per_day} a day "
-                            f"({date.isoformat()})")
+                            f"({date.isoformat()})", "daily_cap", activity=act.code,
+                            n=act.max_per_day, date=date.isoformat())
     year = (dt.date(date.year, 1, 1), dt.date(date.year, 12, 31))
     if awards_counted(session, res.resident_id, act.code, *year) >= act.max_per_year:
         raise PointsRefused(f"yearly cap reached: {act.code} at most {act.max_per_year} "
-                            f"in {date.year}")
+                            f"in {date.year}", "yearly_cap", activity=act.code,
+                            n=act.max_per_year, year=date.year)
     return _write(session, actor, row, rules, "points.award")
 
 
@@ -203,7 +216,7 @@ def redeem(session: Session, actor: access.Actor, resident_id: str, item: str,
     try:
         it = rules.item(item)
     except KeyError as exc:
-        raise PointsRefused(exc.args[0]) from None
+        raise PointsRefused(exc.args[0], "unknown_item", item=item) from None
     given = date is not None
     date = date or (today or dt.date.today())
     lock_resident(session, resident_id, it.code)
@@ -219,9 +232,9 @@ def redeem(session: Session, actor: access.Actor, resident_id: str, item: str,
     have = balance(session, res.resident_id)
     if have < it.points:
         raise PointsRefused(f"balance {have} is less than the {it.points} points {it.code} "
-                            f"costs")
+                            f"costs", "balance", balance=have, cost=it.points, item=it.code)
     if units_redeemed(session, it.code) >= it.stock:
-        raise PointsRefused(f"{it.code} is out of stock")
+        raise PointsRefused(f"{it.code} is out of stock", "out_of_stock", item=it.code)
     return _write(session, actor, row, rules, "points.redeem")
 
 
@@ -235,11 +248,12 @@ def reverse(session: Session, actor: access.Actor, original_source_id: str, reas
     """
     rules = rules or load_rules()
     if not (reason or "").strip():
-        raise PointsRefused("a reversal needs a reason")
+        raise PointsRefused("a reversal needs a reason", "reason_needed")
     orig = session.scalar(select(PointsEntry).where(
         PointsEntry.source_id == str(original_source_id)))
     if orig is None:
-        raise PointsRefused(f"no ledger entry with source id {original_source_id!r}")
+        raise PointsRefused(f"no ledger entry with source id {original_source_id!r}",
+                            "no_entry", source=str(original_source_id))
     lock_resident(session, orig.resident_id, orig.item_code)
     res = _resident(session, orig.resident_id)
     access.require(actor, "points.reverse", res)
@@ -252,14 +266,17 @@ def reverse(session: Session, actor: access.Actor, original_source_id: str, reas
         return repeat
     if orig.kind not in ("award", "redeem"):
         raise PointsRefused(f"{orig.source_id} is a {orig.kind} entry; only awards and "
-                            f"redemptions can be reversed")
+                            f"redemptions can be reversed", "not_reversible",
+                            source=orig.source_id)
     if session.scalar(select(PointsEntry.source_id).where(
             PointsEntry.reverses == orig.source_id)) is not None:
-        raise PointsRefused(f"{orig.source_id} is already reversed")
+        raise PointsRefused(f"{orig.source_id} is already reversed", "already_reversed",
+                            source=orig.source_id)
     have = balance(session, res.resident_id)
     if have - orig.points < 0:
         raise PointsRefused(f"reversing {orig.source_id} would make the balance negative "
-                            f"({have} - {orig.points}); reverse the redemption first")
+                            f"({have} - {orig.points}); reverse the redemption first",
+                            "reversal_negative", source=orig.source_id)
     return _write(session, actor, row, rules, "points.reverse")
 
 
