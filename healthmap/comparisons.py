@@ -96,3 +96,27 @@ def selection_sex(groups: tuple[str, ...] | list[str], disease_groups: pd.DataFr
     sexes = set(disease_groups.set_index("group_code")["denominator_sex"]
                 .reindex(list(groups)).tolist())
     return sexes.pop() if len(sexes) == 1 and next(iter(sexes)) in ("M", "F") else None
+
+
+def flow_saving(cells: pd.DataFrame) -> float:
+    """Potential saving of a patient flow, per disease group and setting (decision §6).
+
+    ``cells`` are institution cells with ``icd3``, ``setting``, ``in_county``,
+    ``episodes`` and ``cost_sum`` (:func:`healthmap.queries.institution_cells` with
+    ``extra=("icd3", "setting")``); categories outside every group form their own group.
+
+    Examples
+    --------
+    C16 (gastric cancer) costs 10,000 more outside, 2 stays; I10 costs less outside:
+
+    >>> c = pd.DataFrame({"icd3": ["C16", "C16", "I10", "I10"], "setting": "inpatient",
+    ...                   "in_county": [True, False, True, False], "episodes": [5, 2, 10, 10],
+    ...                   "cost_sum": [100000, 60000, 50000, 40000]})
+    >>> flow_saving(c)
+    20000.0
+    """
+    from healthmap.reference import cached_disease_groups, icd3_to_group
+
+    group = cells["icd3"].map(icd3_to_group(cached_disease_groups()))
+    c = cells.assign(group_code=group.fillna(cells["icd3"]))
+    return float(metrics.potential_saving(c, keys=("group_code", "setting"))["saving"].sum())

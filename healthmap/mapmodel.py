@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from sqlalchemy import Engine
 
-from healthmap import i18n, mapview, queries
+from healthmap import comparisons, i18n, mapview, queries
 from healthmap.codes import AGE_GROUPS
 from healthmap.indicators import IndicatorResult, compute
 from healthmap.measures import Measure
@@ -254,8 +254,12 @@ def flow_view(engine: Engine, sel: queries.Selection, inst_frame: pd.DataFrame |
                           t("col.episodes", lang): [number(v, 0) for v in ft["episodes"]],
                           t("col.share", lang): [number(v) for v in ft["share_pct"]],
                           t("col.cost_per_case", lang): [number(v) for v in ft["cost_per_case"]]})
-    return FlowView(mapview.flow_figure(flows, source_name, public=public), shown,
-                    mapview.potential_saving(flows, public=public))
+    saving = mapview.potential_saving(flows, public=public)
+    if not np.isnan(saving["saving"]):  # per disease group and setting (issue 9, decision §6)
+        saving["saving"] = comparisons.flow_saving(queries.institution_cells(
+            engine, sel.filters, sel.icd3_list, finer, frame=inst_frame,
+            extra=("icd3", "setting")))
+    return FlowView(mapview.flow_figure(flows, source_name, public=public), shown, saving)
 
 
 @dataclass

@@ -243,12 +243,14 @@ def load_institution_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFra
 
 def institution_cells(engine: Engine, f: Filters, icd3: list[str] | None,
                       area_codes: list[str] | None = None,
-                      frame: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Episodes and costs by area and institution, with institution details.
+                      frame: pd.DataFrame | None = None,
+                      extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Episodes and costs by area and institution (and ``extra`` dimensions of the
+    institution summary, e.g. ``icd3``, ``setting``), with institution details.
 
     With ``frame`` (from :func:`load_institution_frame`) the sums are taken in memory.
     """
-    keys = ["area_code", "institution_code"]
+    keys = ["area_code", "institution_code", *extra]
     if frame is not None:
         m = _frame_mask(frame, f, icd3)
         if area_codes:
@@ -257,13 +259,13 @@ def institution_cells(engine: Engine, f: Filters, icd3: list[str] | None,
         df[keys] = df[keys].astype(str)
     else:
         t = SummaryInstitution
-        stmt = _where(select(t.area_code, t.institution_code, func.sum(t.episodes),
-                             func.sum(t.cost_sum), func.sum(t.fund_sum)), t, f, icd3)
+        cols = [getattr(t, k) for k in keys]
+        stmt = _where(select(*cols, func.sum(t.episodes), func.sum(t.cost_sum),
+                             func.sum(t.fund_sum)), t, f, icd3)
         if area_codes:
             stmt = stmt.where(t.area_code.in_(area_codes))
         with engine.connect() as conn:
-            df = _frame(conn.execute(stmt.group_by(t.area_code, t.institution_code)),
-                        keys + INST_MEASURES)
+            df = _frame(conn.execute(stmt.group_by(*cols)), keys + INST_MEASURES)
     with engine.connect() as conn:
         inst = _frame(conn.execute(select(Institution.code, Institution.name,
                                           Institution.level, Institution.in_county,

@@ -137,3 +137,20 @@ def test_unstable_areas_get_a_dashed_outline_on_the_map(db):
     assert len(dashed) == 1 and dashed[0].name.startswith("Dashed outline")
     town_x = [x for x in mapview._rings(aset.areas.set_index("code").loc[TOWN, "geometry"])[0]]
     assert list(dashed[0].x) == town_x
+
+
+def test_flow_saving_is_summed_per_group_and_setting(db):
+    from healthmap import mapmodel, queries
+
+    f = Filters(years=(2024,), groups=("C_PANCREAS", "C_STOMACH"))
+    sel = queries.resolve(db, f)
+    aset = queries.area_set(db, "township")
+    fv = mapmodel.flow_view(db, sel, None, aset, None, "county", False, "en")
+    # pooled: inside 41 stays (40 × 5,000 + 1,000) = 5,000 mean 201,000/41; outside 1 stay
+    # of 100,000. Per group: pancreas 1 × (100,000 − 1,000) = 99,000; stomach has no
+    # out-of-county stay. So 99,000, not the pooled 1 × (100,000 − 4,902.4) = 95,097.6.
+    assert fv.saving["saving"] == pytest.approx(99000.0)
+    assert fv.saving["cost_in"] == pytest.approx(201000 / 41)
+    frame = queries.load_institution_frame(db, (2024,))  # the page's in-memory path
+    fv2 = mapmodel.flow_view(db, sel, frame, aset, None, "county", False, "en")
+    assert fv2.saving["saving"] == pytest.approx(99000.0)
