@@ -21,7 +21,7 @@ from healthmap.measures import get as get_measure
 from healthmap.queries import Filters
 from healthmap.reference import cached_standard_weights
 
-UNSTABLE_BELOW = 20  # domain.md §4: flag rates from fewer than 20 cases
+UNSTABLE_BELOW = metrics.UNSTABLE_BELOW  # docs/definitions.md: fewer than 20 cases
 SUPPRESS_RANGE = (1, 4)  # public views suppress cells of 1-4 cases
 
 #: measure key → unit text key (from the registry, kept for callers of the old name)

@@ -36,7 +36,7 @@ from healthmap.models import DiseaseGroup, Episode, Icd3Group
 from healthmap.queries import Filters
 from healthmap.reference import cached_standard_weights
 
-UNSTABLE_BELOW = 20  # domain.md §4
+UNSTABLE_BELOW = metrics.UNSTABLE_BELOW
 
 
 @dataclass(frozen=True)
