@@ -59,8 +59,9 @@ def village_db(demo_db, tmp_path_factory):
     assert res.ok, res.problems
     # 1,000 residents per village; cases rise from west to east (a spatial gradient)
     pop = pd.DataFrame({"area_code": v["code"], "year": 2024, "population": 1000})
+    # synthetic rows added to the demo database, so they are imported as demo data
     assert import_file(engine, "population", pop.to_csv(index=False).encode(), "vpop.csv",
-                       today=TODAY).ok
+                       today=TODAY, demo=True).ok
     rank = v["lon"].rank(method="first").astype(int).to_numpy()
     counts = 5 + rank  # 6 … 5 + n villages
     rows = []
@@ -71,7 +72,7 @@ def village_db(demo_db, tmp_path_factory):
     ep = pd.DataFrame(rows, columns=["record_id", "person_id", "area_code", "icd10", "date",
                                      "setting", "institution_code", "total_cost"])
     res = import_file(engine, "episodes", ep.to_csv(index=False).encode(), "vep.csv",
-                      today=TODAY)
+                      today=TODAY, demo=True)
     assert res.ok, res.problems
     engine.dispose()
     return url, v.assign(cases=counts)
