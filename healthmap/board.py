@@ -291,25 +291,33 @@ def fmt(value, unit: str) -> str:
     return f"{value:,.1f}" if unit == "unit.pct" else f"{value:,.0f}"
 
 
-def tiles_frame(ts: list[Tile], lang: str = "zh") -> pd.DataFrame:
-    """The tiles as a table (for exports): indicator, period value, last year, change,
-    target, status, and the series as text."""
+def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False) -> pd.DataFrame:
+    """The tiles as a table (for exports): indicator, period value, last year, target,
+    status, and the series as text; ``formatted`` gives the values as display text
+    (:func:`fmt`) instead of numbers."""
     from healthmap import i18n
+
+    def num(v, unit):
+        if v is None or pd.isna(v):
+            return None
+        return fmt(v, unit) if formatted else round(float(v), 2)
 
     rows = []
     for t in ts:
+        unit = t.unit if t.unit.startswith("unit.") else "unit.pct"
         rows.append({
-            i18n.t("board.col.indicator", lang): i18n.t(f"board.tile.{t.key}", lang),
-            i18n.t("board.col.unit", lang): i18n.t(t.unit, lang),
-            i18n.t("board.col.actual", lang): None if t.value is None or pd.isna(t.value)
-            else round(float(t.value), 2),
-            i18n.t("board.col.last_year", lang): None if t.previous is None
-            or pd.isna(t.previous) else round(float(t.previous), 2),
-            i18n.t("board.target", lang): t.target.text(lang) if t.target else "",
+            i18n.t("board.col.indicator", lang): t.params.get("name")
+            or i18n.t(f"board.tile.{t.key}", lang),
+            i18n.t("board.col.unit", lang): i18n.t(t.unit, lang) if t.unit.startswith("unit.")
+            else t.unit,
+            i18n.t("board.col.actual", lang): num(t.value, unit),
+            i18n.t("board.col.last_year", lang): num(t.previous, unit),
+            i18n.t("board.target", lang): t.target.text(lang) if t.target
+            else t.params.get("target_text", ""),
             i18n.t("board.col.status", lang): i18n.t(f"board.status.{t.status}", lang)
             if t.status else "",
             i18n.t("board.col.series", lang): "; ".join(
-                f"{y}: {fmt(v, t.unit)}" for y, v in t.series.items()),
+                f"{y}: {fmt(v, unit)}" for y, v in t.series.items()),
             i18n.t("board.col.note", lang): i18n.t(t.note, lang) if t.note else "",
         })
     return pd.DataFrame(rows)

@@ -6,8 +6,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from healthmap import (access, aggregates, board, board_maps, exports, queries, subsidies,
-                       targets, twodisease, twodisease_import)
+from healthmap import (access, aggregates, board, board_maps, briefing, exports, queries,
+                       subsidies, targets, twodisease, twodisease_import)
 
 user = ui.guard("board")
 actor = access.Actor.from_user(user)
@@ -261,3 +261,31 @@ if access.can(actor, "import"):
             else:
                 n = twodisease_import.write(engine, actor, kind, clean, f.name)
                 st.success(ui.t("board.agg.saved", n=n))
+
+# ---------------------------------------------------------------- briefing
+st.subheader(ui.t("board.briefing"))
+st.caption(ui.t("board.briefing.note"))
+if access.can(actor, "board.report"):
+    if st.button(ui.t("board.briefing.make"), key="board_briefing_make"):
+        with st.spinner(ui.t("board.briefing.make")):
+            parts = briefing.assemble(engine, year, lang, actor)
+            stamp = exports.Stamp(user["username"], parts["title"])
+            book = briefing.book(parts, lang, stamp)
+            try:
+                doc = briefing.document(parts)
+            except briefing.FontMissing as e:
+                doc = None
+                st.error(str(e))
+            st.session_state["board_briefing"] = (year, lang, book, doc)
+    made = st.session_state.get("board_briefing")
+    if made and made[:2] == (year, lang):
+        b1, b2, _ = st.columns([1, 1, 2])
+        b1.download_button(ui.t("board.briefing.xlsx"), made[2], f"briefing_{year}.xlsx",
+                           on_click=ui.record_export,
+                           kwargs={"target": f"board:briefing:{year}:xlsx"},
+                           key="board_briefing_xlsx")
+        if made[3] is not None:
+            b2.download_button(ui.t("board.briefing.pdf"), made[3], f"briefing_{year}.pdf",
+                               "application/pdf", on_click=ui.record_export,
+                               kwargs={"target": f"board:briefing:{year}:pdf"},
+                               key="board_briefing_pdf")

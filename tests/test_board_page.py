@@ -90,3 +90,11 @@ def test_map_caption_judges_the_target_only_on_its_own_definition(demo_db, monke
     at.sidebar.multiselect(key="groups").set_value(["C_STOMACH"]).run()
     cap = next(c.value for c in at.caption if "政策目标" in c.value)
     assert "不作达标判断" in cap
+
+
+def test_leader_makes_the_briefing_in_one_click(demo_db, monkeypatch):
+    at = _page(demo_db, monkeypatch, "leader")
+    n = len(at.get("download_button"))
+    next(b for b in at.button if b.label == "生成简报").click().run()
+    assert not at.exception and not at.error
+    assert len(at.get("download_button")) == n + 2  # Excel and PDF

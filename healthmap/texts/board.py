@@ -138,3 +138,14 @@ TEXT.update({
     "board.import.file": ("选择文件（CSV 或 Excel）", "Choose a file (CSV or Excel)"),
     "board.import.go": ("校验并导入", "Validate and import"),
 })
+TEXT.update({
+    "board.sheet.outflow": ("基金外流与潜在节约", "Outflow and saving"),
+    "board.sheet.fund": ("各险种基金支出", "Fund by insurance type"),
+    "board.sheet.townships": ("乡镇比较", "Townships"),
+    "board.briefing": ("会议简报（一键生成）", "Meeting briefing (one click)"),
+    "board.briefing.make": ("生成简报", "Make the briefing"),
+    "board.briefing.xlsx": ("下载简报（Excel）", "Download the briefing (Excel)"),
+    "board.briefing.pdf": ("下载简报（PDF）", "Download the briefing (PDF)"),
+    "board.briefing.note": ("简报包含核心指标、关键指标地图和基金外流表；PDF 内嵌中文字体（Debian 软件包 fonts-noto-cjk）。",
+                            "The briefing holds the headline tiles, the key maps and the outflow table; the PDF embeds a Chinese font (Debian package fonts-noto-cjk)."),
+})
