@@ -101,7 +101,9 @@ def client_address() -> str | None:
         value = st.context.headers.get(header) if header else st.context.ip_address
     except Exception:  # no request context (AppTest)
         return None
-    return value.split(",")[0].strip() if isinstance(value, str) and value else None
+    # X-Forwarded-For lists the hops; the last one was added by our own proxy, the
+    # earlier ones come from the client and could be anything
+    return value.split(",")[-1].strip() if isinstance(value, str) and value else None
 
 
 def _cookie_token() -> str | None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from healthmap.models import LoginThrottle
 
 FREE_FAILURES = 3  # failures before any delay
-CAPS = {"account": 30.0, "client": 300.0, "id_number": 300.0, "lookup_client": 300.0}
+CAPS = {"account": 30.0, "client": 300.0}  # staff logins; the public look-up has its own
 
 
 def delay(failures: int, cap: float = 300.0, free: int = FREE_FAILURES) -> float:
