@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from sqlalchemy import Engine
 
 from healthmap import comparisons, i18n, mapview, queries
+from healthmap import publictables
 from healthmap.codes import AGE_GROUPS
 from healthmap.indicators import IndicatorResult, compute
 from healthmap.measures import Measure
@@ -39,6 +40,7 @@ class MapInputs:
     fixed_bins: tuple[float, ...] = ()
     drill: str | None = None  # township whose villages are shown
     lang: str = "zh"
+    margin: str = "all"  # public: the published table's margin (healthmap.publictables)
 
 
 def t(key: str, lang: str, **kw) -> str:
@@ -57,7 +59,16 @@ def indicator(engine: Engine, inp: MapInputs, sel: queries.Selection,
               aset: queries.AreaSet, frame: pd.DataFrame | None,
               pop_all: pd.DataFrame | None) -> IndicatorResult:
     """The measure per area of the (narrowed) area set, plus the county total; with
-    ``counts`` the value shown is the numerator."""
+    ``counts`` the value shown is the numerator. The public gets the published table of
+    the chosen year, disease group and margin, suppressed jointly over every published
+    margin (:mod:`healthmap.publictables`, decisions.md §10)."""
+    if inp.public:
+        f = inp.filters
+        cells = queries.cells(engine, f, ["area_code", "sex", "age_group"], sel.icd3_list,
+                              frame)
+        pop = queries.population(engine, f.years, by_age=False, rows=pop_all,
+                                 **publictables.margin_filter(inp.margin))
+        return publictables.public_result(cells, pop, aset.areas, aset.up, inp.margin)
     res = compute(engine, inp.filters, inp.measure, standard=inp.standard, public=inp.public,
                   frame=frame, aset=aset, pop_all=pop_all, sel=sel)
     if inp.counts:

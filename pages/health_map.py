@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from healthmap.textsafe import markdown_text
-from healthmap import exports, i18n, mapmodel, queries, targets
+from healthmap import exports, i18n, mapmodel, publictables, queries, targets
 from healthmap.codes import AGE_GROUPS, INSURANCE_TYPES
 from healthmap.config import tile_basemap
 from healthmap.measures import REGISTRY
@@ -30,30 +30,44 @@ groups = cached_disease_groups()
 group_names = {g: f"{n}（{r}）" for g, n, r in zip(groups["group_code"], groups["name_zh"],
                                                  groups["icd_ranges"])}
 with st.sidebar:
-    measure = ui.select("measure", ui.t("map.measure"), list(REGISTRY),
-                        lambda m: ui.t(f"m.{m}"))
-    years = st.multiselect(ui.t("map.years"), years_all, default=years_all[-1:], key="years",
-                           placeholder=ui.t("common.choose"))
-    months = st.slider(ui.t("map.months"), 1, 12, (1, 12), key="months")
-    group_sel = st.multiselect(ui.t("map.groups"), groups["group_code"].tolist(), key="groups",
-                               placeholder=ui.t("common.all_search"),
-                               format_func=lambda g: group_names[g])
-    icd_text = st.text_input(ui.t("map.icd"), key="icd")
-    # a mean cost over stays and visits together means nothing: no "all" for it (issue 9)
-    setting = ui.select("setting", ui.t("map.setting"), ["inpatient", "outpatient"] + (
-                        [] if REGISTRY[measure].kind == "mean" else ["all"]),
-                        lambda s: ui.t(f"setting.{s}") if s != "all" else ui.t("common.all"),
-                        radio=True)
-    sex = ui.select("sex", ui.t("map.sex"), ["all", "M", "F"],
-                    lambda s: ui.t(f"sex.{s}") if s != "all" else ui.t("common.all"), radio=True)
-    ages = st.multiselect(ui.t("map.age"), list(AGE_GROUPS), key="ages",
-                          placeholder=ui.t("common.all"))
-    insurance = st.multiselect(ui.t("map.insurance"), list(INSURANCE_TYPES), key="insurance",
-                               placeholder=ui.t("common.all"),
-                               format_func=lambda s: ui.t(f"insurance.{s}"))
-    standard = ui.select("standard", ui.t("map.standard"), list(STANDARD_LABELS),
-                         lambda s: STANDARD_LABELS[s][0 if lang == "zh" else 1],
-                         disabled=not REGISTRY[measure].by_age)
+    if public:
+        # the public chooses one of the published tables and nothing else (decisions.md
+        # §10): year × township × disease group, with the sex and age-band margins
+        st.caption(ui.t("map.public_tables"))
+        measure, months, icd_text, setting, sex, ages, insurance = ("incidence", (1, 12), "",
+                                                                    "all", "all", (), ())
+        standard, counts = "china_2000", False
+        years = [st.selectbox(ui.t("map.year"), years_all[::-1], key="pub_year")]
+        group_sel = [st.selectbox(ui.t("map.group"), groups["group_code"].tolist(),
+                                  key="pub_group", format_func=lambda g: group_names[g])]
+        margin = ui.select("pub_margin", ui.t("map.margin"), list(publictables.MARGINS),
+                           lambda m: ui.t(f"margin.{m}"))
+    else:
+        margin = "all"
+        measure = ui.select("measure", ui.t("map.measure"), list(REGISTRY),
+                            lambda m: ui.t(f"m.{m}"))
+        years = st.multiselect(ui.t("map.years"), years_all, default=years_all[-1:], key="years",
+                               placeholder=ui.t("common.choose"))
+        months = st.slider(ui.t("map.months"), 1, 12, (1, 12), key="months")
+        group_sel = st.multiselect(ui.t("map.groups"), groups["group_code"].tolist(), key="groups",
+                                   placeholder=ui.t("common.all_search"),
+                                   format_func=lambda g: group_names[g])
+        icd_text = st.text_input(ui.t("map.icd"), key="icd")
+        # a mean cost over stays and visits together means nothing: no "all" for it (issue 9)
+        setting = ui.select("setting", ui.t("map.setting"), ["inpatient", "outpatient"] + (
+                            [] if REGISTRY[measure].kind == "mean" else ["all"]),
+                            lambda s: ui.t(f"setting.{s}") if s != "all" else ui.t("common.all"),
+                            radio=True)
+        sex = ui.select("sex", ui.t("map.sex"), ["all", "M", "F"],
+                        lambda s: ui.t(f"sex.{s}") if s != "all" else ui.t("common.all"), radio=True)
+        ages = st.multiselect(ui.t("map.age"), list(AGE_GROUPS), key="ages",
+                              placeholder=ui.t("common.all"))
+        insurance = st.multiselect(ui.t("map.insurance"), list(INSURANCE_TYPES), key="insurance",
+                                   placeholder=ui.t("common.all"),
+                                   format_func=lambda s: ui.t(f"insurance.{s}"))
+        standard = ui.select("standard", ui.t("map.standard"), list(STANDARD_LABELS),
+                             lambda s: STANDARD_LABELS[s][0 if lang == "zh" else 1],
+                             disabled=not REGISTRY[measure].by_age)
     scheme = ui.select("scheme", ui.t("map.scheme"), list(ui.SCHEMES),
                        lambda s: ui.t(f"scheme.{s}"))
     fixed = st.text_input(ui.t("map.fixed_bins"), "", key="fixed") if scheme == "fixed" else ""
@@ -68,7 +82,7 @@ icd3 = tuple(sorted({c.strip().upper()[:3] for c in icd_text.replace("，", ",")
                      if len(c.strip()) >= 3}))
 aset_t = ui.area_set("township", version, url)
 level, drill = "township", None
-if len(ui.area_set("village", version, url).areas):
+if len(ui.area_set("village", version, url).areas) and not public:
     level = ui.select("level", ui.t("map.level"), ["township", "village"],
                       lambda v: ui.t(f"level.{v}"), radio=True)
     if level == "village":
@@ -81,7 +95,8 @@ f = queries.Filters(years=tuple(sorted(years)), month_from=months[0], month_to=m
                     age_groups=tuple(ages), insurance=tuple(insurance),
                     setting=None if setting == "all" else setting, level=level)
 bins = tuple(float(x) for x in fixed.replace("，", ",").split(",") if x.strip())
-inp = mapmodel.MapInputs(f, measure, standard, public, counts, scheme, bins, drill, lang)
+inp = mapmodel.MapInputs(f, measure, standard, public, counts, scheme, bins, drill, lang,
+                         margin)
 m = REGISTRY[measure]
 res = ui.map_indicator(inp, version, url)
 label = mapmodel.value_label(inp)
@@ -182,6 +197,10 @@ def explain_one_area() -> None:
 
 
 explain_one_area()
+
+if public:  # breakdowns and flows are staff views: the public sees the published tables
+    st.caption(ui.t("map.public_only_tables"))
+    st.stop()
 
 # ---------------------------------------------------------------- breakdown panels
 st.subheader(ui.t("map.panels"))

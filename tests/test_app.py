@@ -23,6 +23,14 @@ def as_role(at, role):
 def test_public_sees_map_with_suppression_and_no_staff_pages(app):
     app.run()
     assert not app.exception
+    # the public chooses one published table: year, disease group, margin; nothing else
+    keys = {w.key for w in (*app.sidebar.selectbox, *app.sidebar.multiselect,
+                            *app.sidebar.radio, *app.sidebar.text_input, *app.sidebar.slider)}
+    assert {"pub_year", "pub_group", "pub_margin_zh"} <= keys
+    assert not keys & {"years", "groups", "months", "icd", "ages", "insurance", "sex_zh",
+                       "setting_zh", "measure_zh"}
+    app.sidebar.selectbox(key="pub_margin_zh").set_value("sex:F").run()
+    assert not app.exception and not app.get("plotly_chart")[3:]  # no panels or flows
     assert any("演示数据" in i.value for i in app.info)  # demo marker
     labels = [m.label for m in app.metric]
     assert labels and labels[0].startswith("全市")
@@ -106,7 +114,7 @@ def test_english_switch(app):
 def test_language_switch_keeps_every_choice_shown(app):
     """Issue 15 §3.2: the radios and select boxes show the chosen value, translated,
     after a language switch (one widget per language, started from the kept value)."""
-    app.run()
+    as_role(app, "planner").run()
     app.sidebar.radio(key="sex_zh").set_value("M").run()
     app.sidebar.selectbox(key="measure_zh").set_value("outward_referral").run()
     app.sidebar.selectbox(key="scheme_zh").set_value("natural_breaks").run()
