@@ -95,26 +95,35 @@ if c.empty:
     st.info(ui.t("board.no_data"))
     st.stop()
 years = sorted(int(y) for y in c["year"].unique())
-year = st.selectbox(ui.t("board.year"), years[::-1], key="board_year")
+year = st.columns([1, 3])[0].selectbox(ui.t("board.year"), years[::-1], key="board_year")
 months = board.last_month(c, year)
 st.caption(ui.t("board.period", year=year, months=months))
 
 # ---------------------------------------------------------------- tiles
 st.subheader(ui.t("board.tiles"))
 tiles = board.tiles(c, year, screening(version, url), managed(tuple(years), version, url))
-cols = st.columns(4)
-for i, t in enumerate(tiles):
-    with cols[i % 4]:
-        delta = None if t.change is None else board.fmt(t.change, t.unit)
-        st.metric(named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)), board.fmt(t.value, t.unit),
-                  delta=delta, delta_color="off", border=True,
-                  chart_data=t.series.dropna().tolist() or None,
-                  help=ui.t("board.vs_last"))
-        if t.target:
-            st.caption(f"{ui.t('board.target')} {t.target.text(lang)} · "
-                       f"**{ui.t('board.status.' + t.status)}**")
-        if t.note:
-            st.caption(ui.t(t.note))
+COLOUR = {"met": "green", "at_risk": "orange", "missed": "red", "no_data": "gray"}
+
+
+def tile_grid(items: list, name, unit, target_text) -> None:
+    """Tiles four to a row: value, change from last year, sparkline, target and status."""
+    for start in range(0, len(items), 4):
+        for col, t in zip(st.columns(4), items[start:start + 4]):
+            with col:
+                delta = None if t.change is None else board.fmt(t.change, unit(t))
+                st.metric(name(t), board.fmt(t.value, unit(t)), delta=delta,
+                          delta_color="off", border=True,
+                          chart_data=t.series.dropna().tolist() or None,
+                          help=t.params.get("definition") or ui.t("board.vs_last"))
+                if t.status:
+                    st.badge(ui.t("board.status." + t.status), color=COLOUR[t.status])
+                    st.caption(f"{ui.t('board.target')} {target_text(t)}")
+                if t.note:
+                    st.caption(ui.t(t.note))
+
+
+tile_grid(tiles, lambda t: named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)),
+          lambda t: t.unit, lambda t: t.target.text(lang) if t.target else "")
 st.caption(f"{ui.t('board.rule')}: {targets.rule_text(lang)}")
 
 st.subheader(ui.t("board.fund_table"))
@@ -157,7 +166,7 @@ for i, (title, mfig) in enumerate(maps(year, groups, lang, version, url)):
 # ---------------------------------------------------------------- trends
 st.subheader(ui.t("board.trends"))
 tcols = st.columns(2)
-for i, t in enumerate(tile for tile in tiles if len(t.series.dropna()) > 1):
+for i, t in enumerate(tile for tile in tiles if len(tile.series.dropna()) > 1):
     f = go.Figure(go.Scatter(x=t.series.index, y=t.series.values, mode="lines+markers"))
     f.add_vline(x=board.POLICY_START, line=dict(color="#c0392b", dash="dash"))
     f.add_annotation(x=board.POLICY_START, y=1, yref="paper", showarrow=False,
@@ -174,16 +183,9 @@ vals = agg_values(version, url)
 agg_tiles = aggregates.tiles(vals, year, lang=lang)
 if vals.empty:
     st.caption(ui.t("board.agg.none"))
-acols = st.columns(4)
-for i, t in enumerate(agg_tiles):
-    with acols[i % 4]:
-        st.metric(named(t.params["name"], t.unit), board.fmt(t.value, "unit.pct"),
-                  delta=None if t.change is None else board.fmt(t.change, "unit.pct"),
-                  delta_color="off", border=True, help=t.params["definition"],
-                  chart_data=t.series.dropna().tolist() or None)
-        if t.status:
-            st.caption(f"{ui.t('board.target')} {t.params.get('target_text', '')} · "
-                       f"**{ui.t('board.status.' + t.status)}**")
+tile_grid(agg_tiles, lambda t: named(t.params["name"], t.unit),
+          lambda t: "unit.pct" if t.unit in ("%", "/10万") else "unit.cases",
+          lambda t: t.params.get("target_text", ""))
 
 # ---------------------------------------------------------------- subsidies
 st.subheader(ui.t("board.subsidies"))

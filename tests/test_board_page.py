@@ -35,6 +35,7 @@ def test_leader_lands_on_the_board_and_sees_tiles_with_status(demo_db, monkeypat
     managed = next(m for m in at.metric if "规范管理人数" in m.label)
     assert managed.value not in ("—", "0")  # the demo register is loaded
     assert any("目标 ≥ 90 %" in c.value for c in at.caption)
+    assert any(m.value == ":red-badge[未达标]" for m in at.markdown)  # in-county 88.6 %
     assert any("目标 ≤ 10 %" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 5  # funnel, maps, trends
     assert any("潜在节约" in c.value for c in at.caption)  # the assumptions are shown

@@ -1,0 +1,52 @@
+"""The board in headless Debian Chromium on the demo data: a leader logs in and lands on
+it; screenshots of the tiles in Chinese and English are saved to docs/."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e_util import app_server, chromium, have_chromium, log_in
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+if not have_chromium():
+    pytest.skip("chromium not installed", allow_module_level=True)
+
+
+def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path):
+    from healthmap.auth import DEMO_PASSWORD
+
+    with app_server(demo_db, tmp_path / "server.log") as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1500, "height": 1150})
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base)
+                   or r.request.url.startswith("data:") else r.abort())  # no internet
+        log_in(page, base, "demo_leader", DEMO_PASSWORD)
+        page.get_by_role("heading", name="改革指标看板").wait_for(timeout=120_000)
+        assert "/board" in page.url
+        page.get_by_text("县域就诊率（住院）（%）").first.wait_for(timeout=120_000)
+        page.wait_for_function(
+            "document.querySelectorAll('[data-testid=stMetric]').length >= 10",
+            timeout=120_000)
+        page.get_by_text("未达标").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(DOCS / "screenshot-board.png"))
+        page.get_by_role("heading", name="乡镇比较（与全县值比较，漏斗图）").evaluate(
+            "e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length"
+                               " >= 1", timeout=120_000)
+        page.screenshot(path=str(DOCS / "screenshot-board-townships.png"))
+        expand = page.locator("[data-testid=stExpandSidebarButton], "
+                              "[data-testid=stSidebarCollapsedControl] button")
+        if expand.count() and not page.locator("[data-testid=stSidebar]").is_visible():
+            expand.first.click()
+        page.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
+        page.get_by_role("heading", name="Reform indicator board").wait_for(timeout=120_000)
+        page.get_by_text("In-county treatment rate (inpatient) (%)").first.wait_for(
+            timeout=120_000)
+        page.evaluate("window.scrollTo(0, 0)")
+        page.get_by_role("heading", name="Reform indicator board").evaluate(
+            "e => e.scrollIntoView({block: 'start'})")
+        page.get_by_text("Missed").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(DOCS / "screenshot-board-en.png"))
+        assert page.get_by_text("Traceback").count() == 0
+        page.close()
