@@ -129,3 +129,24 @@ def test_templates_match_the_contract():
     for kind, cols in twodisease_import.SPECS.items():
         t = twodisease_import.template_frame(kind)
         assert list(t.columns) == [c.name for c in cols]
+
+
+def test_cli_imports_and_writes_the_report(engine, tmp_path, capsys):
+    from healthmap.cli import main
+
+    db = str(engine.url)
+    SETTLEMENTS.to_csv(tmp_path / "s.csv", index=False)
+    assert main(["import-two-disease", "drug_settlements", str(tmp_path / "s.csv"),
+                 "--db", db]) == 0
+    bad = REGISTER.assign(disease="asthma")
+    bad.to_csv(tmp_path / "r.csv", index=False)
+    assert main(["import-two-disease", "chronic_register", str(tmp_path / "r.csv"),
+                 "--db", db]) == 2
+    assert "asthma" in capsys.readouterr().out
+    out = tmp_path / "r.xlsx"
+    assert main(["two-disease-report", "--year", "2025", "--month", "5", "--out", str(out),
+                 "--db", db]) == 0
+    ws = openpyxl.load_workbook(out)["两病门诊用药保障情况表"]
+    assert ws["C6"].value is None and ws["E6"].value == 3  # no register: managed blank
+    assert main(["two-disease-report", "--year", "2025", "--month", "13", "--out",
+                 str(out), "--db", db]) == 2
