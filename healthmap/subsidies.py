@@ -38,7 +38,7 @@ def subsidy_lines(year: int, vals: pd.DataFrame, fee_totals: pd.DataFrame | None
     fee_totals : DataFrame or None
         The screening ledger's fee reductions by institution and month
         (:func:`healthmap.screening.views.fee_totals`; ``month`` as ``YYYY-MM``,
-        ``reductions``, ``reduction_fen``); ``None`` when there is no ledger.
+        ``reductions``, ``reduction_fen``); ``None`` when the caller may not read it.
     new_managed : int or None
         Persons first under standardised chronic-disease management in ``year`` (from the
         register); ``None`` when no register was imported.
@@ -63,9 +63,13 @@ def subsidy_lines(year: int, vals: pd.DataFrame, fee_totals: pd.DataFrame | None
     en = lang == "en"
     rows = []
     t = ts["screening_fee_reduction"]
-    if fee_totals is None or fee_totals.empty:
-        rows.append(_line(t, lang, None, None, "", "No fee reductions recorded in the "
-                          "screening ledger." if en else "筛查台账中没有费用减免记录。"))
+    if fee_totals is None:
+        rows.append(_line(t, lang, None, None, "", "The screening ledger is not available "
+                          "to this role." if en else "当前角色无权读取筛查台账。"))
+    elif fee_totals.empty:
+        rows.append(_line(t, lang, 0, 0, "screening ledger" if en else "筛查台账",
+                          "No fee reductions recorded in the screening ledger." if en
+                          else "筛查台账中没有费用减免记录。"))
     else:
         y = fee_totals[fee_totals["month"].astype(str).str.startswith(f"{year}-")]
         rows.append(_line(t, lang, int(y["reductions"].sum()),

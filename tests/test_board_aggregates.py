@@ -91,6 +91,9 @@ def test_subsidy_lines_hand_worked():
     assert int(t.at["hospice_home", "amount_fen"]) == 7 * 100_000
     assert pd.isna(t.at["tumour_surgery_g3", "amount_fen"])
     assert "手术分级" in t.at["tumour_surgery_g3", "note"]
-    assert pd.isna(t.at["screening_fee_reduction", "count"])
+    assert pd.isna(t.at["screening_fee_reduction", "count"])  # ledger not readable
+    empty = subsidies.subsidy_lines(2024, v, pd.DataFrame(columns=["month", "reductions",
+                                                                 "reduction_fen"]), 0, "zh")
+    assert int(empty.set_index("code").at["screening_fee_reduction", "amount_fen"]) == 0
     assert pd.isna(t.at["chronic_new_managed", "amount_fen"])
     assert t.at["hospice_home", "amount_yuan"] == 7000
