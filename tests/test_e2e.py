@@ -76,37 +76,30 @@ def test_map_page_renders_offline_and_filters(server, browser):
     # the areas are filled SVG polygons (no WebGL map, no tile server)
     assert page.locator(".js-plotly-plot .scatterlayer .js-fill").count() >= 11
     page.screenshot(path=str(ART / "map.png"), full_page=False)
-    # change the measure to outward referral and look at the funnel and flow charts
-    _act(page, "select", "指标", "外转率（%）")
-    _settle(page, page.evaluate(OBSERVE), timeout_ms=120_000)
+    # the public chooses a published table: men only
     metric = page.locator("[data-testid=stMetricValue]").first
     all_sexes = metric.inner_text()
-    # and a filter: men only
-    _act(page, "radio", "性别", "男")
+    _act(page, "select", "人群", "男")
     page.wait_for_function(
         "v => document.querySelector('[data-testid=stMetricValue]').innerText !== v",
         arg=all_sexes, timeout=120_000)
     _settle(page, page.evaluate(OBSERVE), timeout_ms=120_000)
     assert metric.inner_text() != all_sexes
-    for heading, shot in (("漏斗图", "funnel.png"), ("患者流向", "flow.png")):
-        page.get_by_role("heading", name=heading).first.evaluate(
-            "e => e.scrollIntoView({block: 'start'})")
-        _settle(page, page.evaluate(OBSERVE))
-        page.screenshot(path=str(ART / shot))
-    assert page.get_by_text("显著偏高").count() > 0
-    # switching the language keeps the chosen values shown, translated (issue 15 §3.2)
-    page.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
+    page.get_by_role("heading", name="漏斗图").first.evaluate(
+        "e => e.scrollIntoView({block: 'start'})")
+    _settle(page, page.evaluate(OBSERVE))
+    page.screenshot(path=str(ART / "funnel.png"))
+    # no free filters and no staff panels for the public (decisions.md §10)
+    side = page.locator("[data-testid=stSidebar]")
+    assert side.get_by_text("月份范围").count() == 0
+    assert page.get_by_role("heading", name="患者流向").count() == 0
+    # switching the language keeps the chosen value shown, translated (issue 15 §3.2)
+    side.get_by_text("English", exact=True).click()
     page.wait_for_selector("text=Health map", timeout=120_000)
     _settle(page, page.evaluate(OBSERVE), timeout_ms=120_000)
-    side = page.locator("[data-testid=stSidebar]")
-    measure = side.locator("[data-testid=stSelectbox]").filter(has_text="Measure").first
-    assert "Outward referral rate (%)" in measure.text_content() + (
-        measure.locator("input").first.input_value() or "")
-    assert side.get_by_text("外转率（%）").count() == 0  # not left in Chinese
-    sex = side.locator("[data-testid=stRadio]").filter(has_text="Sex").first
-    assert sex.locator("input[type=radio]:checked").count() == 1
-    assert sex.locator("label").filter(has=page.locator("input:checked")).inner_text() \
-        .strip() == "Male"
+    margin = side.locator("[data-testid=stSelectbox]").filter(has_text="Population").first
+    assert "Men" in margin.text_content() + (margin.locator("input").first.input_value() or "")
+    assert side.get_by_text("男", exact=True).count() == 0  # not left in Chinese
 
 
 def _login(page, server, user):
