@@ -38,8 +38,10 @@ with st.sidebar:
                                                                     "all", "all", (), ())
         standard, counts = "china_2000", False
         years = [st.selectbox(ui.t("map.year"), years_all[::-1], key="pub_year")]
-        group_sel = [st.selectbox(ui.t("map.group"), groups["group_code"].tolist(),
-                                  key="pub_group", format_func=lambda g: group_names[g])]
+        codes = groups["group_code"].tolist()
+        group_sel = [st.selectbox(ui.t("map.group"), codes, key="pub_group",
+                                  index=codes.index("C_COLORECTAL") if "C_COLORECTAL" in codes
+                                  else 0, format_func=lambda g: group_names[g])]
         margin = ui.select("pub_margin", ui.t("map.margin"), list(publictables.MARGINS),
                            lambda m: ui.t(f"margin.{m}"))
     else:
