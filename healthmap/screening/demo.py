@@ -70,7 +70,7 @@ def load(engine: Engine) -> dict[str, int]:
             run = records.run_assessment(s, ACTOR, rid, as_of=AS_OF)
             counts["assessed"] += run["assessed"]
             st = records.states(s, rid)
-            people = records.residents_frame(s).set_index("resident_id")
+            people = records.residents_frame(s, risk=False).set_index("resident_id")
         flagged = sorted(st.loc[st["eligible"].map(records.is_true), "resident_id"])
         chosen = [p for p in flagged if rng.random() < SHARE][:MAX_PEOPLE]
         events = _path(rid, chosen, people, rng)
