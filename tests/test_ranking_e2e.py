@@ -1,66 +1,29 @@
 """The ranking page in headless Debian Chromium: a planner logs in, lands on it, and the
 ranking and the stability chart are saved as screenshots to docs/ (Chinese and English)."""
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e_util import app_server, chromium, have_chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs Debian's chromium for the browser tests")
+if not have_chromium():
     pytest.skip("chromium not installed", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def server(demo_db, tmp_path_factory):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, HEALTHMAP_DATABASE_URL=demo_db)
-    log = open(tmp_path_factory.mktemp("rk") / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                             "--server.port", str(port), "--server.headless", "true",
-                             "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        from playwright.sync_api import sync_playwright  # noqa: F401
-        import urllib.request
-
-        for _ in range(240):  # wait until the server answers its health check
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                proc.poll()
-                assert proc.returncode is None, "streamlit exited"
-                import time
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+    with app_server(demo_db, tmp_path_factory.mktemp("rk") / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _scroll_to(page, heading):
