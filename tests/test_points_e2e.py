@@ -2,30 +2,18 @@
 headless Chromium; screenshots saved to docs/ (Chinese and English)."""
 
 import datetime as dt
-import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from points_helpers import ROOT_DIR, add_residents
+from tests.e2e_util import CHROMIUM, FLAGS, app_server, have_chromium
 
 ROOT = Path(ROOT_DIR)
 DOCS = ROOT / "docs"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
-if not Path(CHROMIUM).exists():
+if not have_chromium():
     pytest.skip("chromium not installed", allow_module_level=True)
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,29 +37,9 @@ def site(demo_db, tmp_path_factory):
             L.award(s, staff, "R2", code, f"e2e-{code}", dt.date(2025, 3, day))
         L.redeem(s, staff, "R2", "health_kit", "e2e-kit", dt.date(2025, 4, 1))
     engine.dispose()
-    port = _port()
-    env = dict(os.environ, HEALTHMAP_DATABASE_URL=url)
-    log = open(path.parent / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                             "--server.port", str(port), "--server.headless", "true",
-                             "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(480):  # wait for the port; the process ending early fails the test
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                try:
-                    proc.wait(timeout=0.25)
-                    raise RuntimeError(f"streamlit exited: {log.name}")
-                except subprocess.TimeoutExpired:
-                    pass
-        yield f"http://127.0.0.1:{port}", people, path.parent / "server.log"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+    log = path.parent / "server.log"
+    with app_server(url, log) as base:
+        yield base, people, log
 
 
 @pytest.fixture(scope="module")
