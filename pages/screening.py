@@ -35,6 +35,14 @@ def tier_text(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def refusal(exc: Exception) -> str:
+    """A refused record in the user's language (reason codes → texts)."""
+    if isinstance(exc, records.TransitionError):
+        return "; ".join(f"{p['resident_id']}: {ui.t('screening.err.' + p['reason'])}"
+                         for p in exc.problems)
+    return str(exc)
+
+
 sets = rules.load_all()
 c1, c2, c3 = st.columns([2, 2, 2])
 rid = c1.selectbox(ui.t("screening.ruleset"), list(sets), key="scr_set",
@@ -130,7 +138,7 @@ with tabs[1]:
                         records.record_review(s, actor, rid, who, decision, reason)
                     st.success(ui.t("screening.saved"))
                 except records.TransitionError as exc:
-                    st.error(str(exc))
+                    st.error(refusal(exc))
     if len(pending):
         st.dataframe(headers(tier_text(pending[["resident_id", "name", "id_number", "age",
                                                 "township", "tier", "score", "reasons"]])),
@@ -157,7 +165,7 @@ with tabs[2]:
                         records.record_invitation(s, actor, rid, who, date=day)
                     st.success(ui.t("screening.saved"))
                 except records.TransitionError as exc:
-                    st.error(str(exc))
+                    st.error(refusal(exc))
     if len(lst) and access.can(actor, "screening.record"):
         invited = lst[lst["invited_on"].notna()]
         with st.form("scr_screen"):
@@ -173,9 +181,12 @@ with tabs[2]:
             reduce = c.checkbox(ui.t("screening.use_reduction"), True, key="scr_reduce")
             if st.form_submit_button(ui.t("screening.save")) and who:
                 sid = f"ui:{rid}:{who}:{day.isoformat()}"
+                try:
+                    fee_fen = ledger.to_fen(fee.replace(",", "").strip())
+                except (ArithmeticError, ValueError):
+                    fee_fen = -1  # refused below as "fee must be a non-negative amount"
                 events = [dict(kind="screened", ruleset_id=rid, resident_id=who, date=day,
-                               source_id=sid, institution_code=inst.strip(),
-                               fee_fen=ledger.to_fen(fee) if fee.strip() else -1)]
+                               source_id=sid, institution_code=inst.strip(), fee_fen=fee_fen)]
                 if result:
                     events.append(dict(kind="result", ruleset_id=rid, resident_id=who,
                                        date=day, source_id=f"{sid}:result:{result}",
@@ -188,7 +199,7 @@ with tabs[2]:
                         records.record_events(s, actor, events)
                     st.success(ui.t("screening.saved"))
                 except (records.TransitionError, ledger.LedgerConflict) as exc:
-                    st.error(str(exc))
+                    st.error(refusal(exc))
 
 with tabs[3]:
     if access.can(actor, "screening.import"):

@@ -100,3 +100,20 @@ def test_expert_confirms_a_person_and_english_switch(app):
     app.run()
     assert not app.exception
     assert any("High-risk screening" in t.value for t in app.title)
+
+
+def test_staff_record_a_screening_with_its_reduction_and_a_bad_fee(app, demo_copy):
+    as_user(app, "admin").run()
+    app.switch_page(WORK).run()
+    assert not app.exception
+    saves = [b for b in app.button if "保存" in str(b.label)]
+    app.text_input(key="scr_fee").input("abc")
+    saves[-1].click()
+    app.run()
+    assert not app.exception
+    assert any("费用应为非负金额" in e.value for e in app.error)
+    app.text_input(key="scr_fee").input("260.00")
+    [b for b in app.button if "保存" in str(b.label)][-1].click()
+    app.run()
+    assert not app.exception
+    assert any("已保存" in s.value for s in app.success), [e.value for e in app.error]
