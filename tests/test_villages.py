@@ -131,7 +131,7 @@ def test_map_page_village_level_and_drill_down(village_db, monkeypatch):
     at.session_state["user"] = {"username": "demo_planner", "role": "planner", "demo": True}
     at.run()
     at.sidebar.multiselect(key="groups").set_value(["C_STOMACH"]).run()
-    at.radio(key="level").set_value("village").run()
+    at.radio(key="level_zh").set_value("village").run()  # one widget per language
     assert not at.exception
     table = _table_with(at, "区域")
     assert len(table) == len(v)
