@@ -76,6 +76,19 @@ def test_map_page_renders_offline_and_filters(server, browser):
     # the areas are filled SVG polygons (no WebGL map, no tile server)
     assert page.locator(".js-plotly-plot .scatterlayer .js-fill").count() >= 11
     page.screenshot(path=str(ART / "map.png"), full_page=False)
+    # Chinese mode shows no English words (issue 15 §3.9): only method names, file
+    # formats, codes, the language switch and the icon font's ligature names remain
+    import re
+
+    allowed = {"CSV", "Excel", "English", "Language", "ICD-", "Fay-Feuer", "Garwood", "gamma",
+               "Voronoi", "Wilson", "Moran", "init", "SIR"}
+    hidden = {"Skip", "main", "content", "available", "options"}  # screen-reader and empty list
+    icons = {"account", "arrow", "circle", "keyboard", "double", "left", "right", "person",
+             "search", "map", "dashboard", "leaderboard", "monitoring", "query", "stats"}
+    text = page.locator("body").inner_text() + " ".join(
+        t or "" for t in page.locator("svg text").all_text_contents())
+    english = set(re.findall(r"[A-Za-z][A-Za-z\-]{2,}", text)) - allowed - hidden - icons
+    assert not english, english
     # the public chooses a published table: men only
     metric = page.locator("[data-testid=stMetricValue]").first
     all_sexes = metric.inner_text()
