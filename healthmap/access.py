@@ -73,6 +73,14 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "points.reverse": ("admin", "points"),
     "points.import": ("admin", "points"),
     "points.report": ("admin", "points", "planner", "leader"),
+    # screening (healthmap/screening): run a rule set, expert review, invitations, records
+    # of screenings / results / fee reductions, bulk result import, aggregate views
+    "screening.assess": ("admin", "screening", "family_doctor"),
+    "screening.review": ("admin", "expert"),
+    "screening.invite": ("admin", "screening", "family_doctor"),
+    "screening.record": ("admin", "screening"),
+    "screening.import": ("admin", "screening", "data_manager"),
+    "screening.report": ("admin", "screening", "family_doctor", "expert", "leader", "planner"),
     # key-specialty catalogue (healthmap/catalogue.py): planners draft; the expert panel
     # decides (a planner may record its decision); the commission adopts
     "catalogue.draft": ("admin", "planner"),
@@ -86,7 +94,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 # actions whose resource must lie in the actor's township (when the actor has one)
 SCOPED: set[str] = {"view_personal", "contact_resident",
                      "contact_resident",
-                     "points.award", "points.redeem", "points.reverse"}
+                     "points.award", "points.redeem", "points.reverse",
+                     "screening.assess", "screening.review", "screening.invite",
+                     "screening.record"}
 
 
 class PermissionDenied(PermissionError):

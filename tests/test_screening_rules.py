@@ -589,3 +589,29 @@ def test_all_problems_are_reported_together(tmp_path):
 def test_unknown_rule_set_is_named():
     with pytest.raises(KeyError, match="known: colorectal, diabetes, gastric, lung"):
         load_ruleset("liver")
+
+
+# ---------------------------------------------------------------- settings.yaml
+@pytest.mark.parametrize("fee_fen,reduction", [(10000, 3000), (12345, 3704), (1, 0), (2, 1),
+                                               (5, 2), (0, 0), (99999, 30000)])
+def test_fee_reduction_is_30_percent_in_whole_fen_half_up(fee_fen, reduction):
+    """Clause (八): 30 % of the fee; integer fen, half up (2 fen → 0.6 → 1; 5 → 1.5 → 2)."""
+    from healthmap.screening.settings import load_settings
+
+    assert load_settings().reduction_fen(fee_fen) == reduction
+
+
+def test_settings_are_validated(tmp_path):
+    from healthmap.screening.settings import SETTINGS_FILE, load_settings
+
+    s = load_settings()
+    assert s.uptake("colorectal") == (52.0, 60.0) and s.invitation_overdue_days == 90
+    bad = SETTINGS_FILE.read_text(encoding="utf-8").replace("percent: 30", "percent: 130") \
+        .replace("acceptable: 52, achievable: 60}\n    lung", "acceptable: 70, achievable: 60}\n"
+                 "    lung")
+    path = tmp_path / "settings.yaml"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(RuleSetError) as err:
+        load_settings(path)
+    assert "fee_reduction.percent" in str(err.value)
+    assert "acceptable must not exceed achievable" in str(err.value)
