@@ -269,7 +269,7 @@ def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: st
     lo = max(t["denominator"].min() * 0.5, 1)
     hi = t["denominator"].max() * 1.5
     grid = np.geomspace(lo, hi, 200)
-    lim = metrics.funnel_limits(target / scale, grid, kind=kind)
+    lim = funnel_lines(target / scale, grid, kind)
     for level, dash in (("95", "dash"), ("99.8", "dot")):
         for side in ("lower", "upper"):
             fig.add_trace(go.Scatter(x=grid, y=lim[f"{side}_{level}"] * scale, mode="lines",
@@ -305,6 +305,28 @@ def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: st
                       # below the plot: a legend on top would cover the highest points
                       legend=dict(orientation="h", y=-0.22, yanchor="top", x=0))
     return fig
+
+
+def funnel_lines(target: float, grid: np.ndarray, kind: str) -> pd.DataFrame:
+    """Control limits to draw: the exact limits made monotone in the denominator.
+
+    Exact binomial and Poisson quantiles step at small denominators, so the interpolated
+    limits wobble (a zig-zag line); drawn, the upper limit is the largest exact limit at
+    this or any larger denominator and the lower limit the smallest, so the lines narrow
+    steadily and never pass inside a limit used to flag an area.
+
+    >>> g = np.geomspace(5, 200, 25)
+    >>> lines = funnel_lines(0.1, g, "proportion")
+    >>> bool((np.diff(lines["upper_95"]) <= 0).all() and (np.diff(lines["lower_95"]) >= 0).all())
+    True
+    """
+    lim = metrics.funnel_limits(target, grid, kind=kind)
+    for c in lim.columns:
+        if c.startswith("upper_"):
+            lim[c] = np.maximum.accumulate(lim[c].to_numpy()[::-1])[::-1]
+        elif c.startswith("lower_"):
+            lim[c] = np.minimum.accumulate(lim[c].to_numpy()[::-1])[::-1]
+    return lim
 
 
 def log_ticks(lo: float, hi: float) -> list[float]:

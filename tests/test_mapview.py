@@ -122,6 +122,16 @@ def test_funnel_legend_below_labels_on_outliers_and_plain_ticks():
     assert list(points.customdata) == ["区域0", "区域1", "区域2", "区域3"]  # all on hover
     assert list(lay.xaxis.ticktext) == [f"{v:,.0f}" for v in lay.xaxis.tickvals]
     assert "k" not in "".join(lay.xaxis.ticktext)
+    # control limits narrow steadily, no zig-zag at small denominators, and never lie
+    # inside the exact limits used to flag an area
+    from healthmap import metrics
+
+    for tr in fig.data[:4]:
+        y = np.asarray(tr.y)
+        steps = np.diff(y)
+        assert (steps <= 1e-9).all() or (steps >= -1e-9).all(), tr.name
+    exact = metrics.funnel_limits(0.1, np.asarray(fig.data[0].x), kind="proportion")
+    assert (np.asarray(fig.data[1].y) >= exact["upper_95"].to_numpy() * 100 - 1e-9).all()
 
 
 def test_flow_table_and_saving_by_hand():
