@@ -295,10 +295,16 @@ def _context(inp: mapmodel.MapInputs, data_version: int, url: str):
             _selection(f, data_version, url))
 
 
-@st.cache_data(ttl=900, max_entries=64, show_spinner=False)
 def map_indicator(inp: mapmodel.MapInputs, data_version: int, url: str):
-    aset, frame, pop, sel = _context(inp, data_version, url)
-    return mapmodel.indicator(engine(url), inp, sel, aset, frame, pop)
+    """The indicator as shown; computed once per :func:`mapmodel.computed_part`."""
+    return mapmodel.with_counts(_indicator(mapmodel.computed_part(inp), data_version, url),
+                                inp)
+
+
+@st.cache_data(ttl=900, max_entries=64, show_spinner=False)
+def _indicator(core: mapmodel.MapInputs, data_version: int, url: str):
+    aset, frame, pop, sel = _context(core, data_version, url)
+    return mapmodel.indicator(engine(url), core, sel, aset, frame, pop)
 
 
 @st.cache_resource(ttl=900, max_entries=32, show_spinner=False)

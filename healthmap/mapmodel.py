@@ -12,7 +12,7 @@ indicator table, the panels and the flows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -68,13 +68,25 @@ def indicator(engine: Engine, inp: MapInputs, sel: queries.Selection,
                               frame)
         pop = queries.population(engine, f.years, by_age=False, rows=pop_all,
                                  **publictables.margin_filter(inp.margin))
-        return publictables.public_result(cells, pop, aset.areas, aset.up, inp.margin)
+        return with_counts(publictables.public_result(cells, pop, aset.areas, aset.up,
+                                                      inp.margin), inp)
     res = compute(engine, inp.filters, inp.measure, standard=inp.standard, public=inp.public,
                   frame=frame, aset=aset, pop_all=pop_all, sel=sel)
-    if inp.counts:
-        res.table = res.table.assign(value=res.table["numerator"], ci_low=np.nan,
-                                     ci_high=np.nan)
-    return res
+    return with_counts(res, inp)
+
+
+def computed_part(inp: MapInputs) -> MapInputs:
+    """The inputs that change the numbers (legend, counts and language do not): the
+    cache key of :func:`indicator`, so a legend change recomputes nothing."""
+    return replace(inp, counts=False, scheme="quantiles", fixed_bins=(), lang="zh")
+
+
+def with_counts(res: IndicatorResult, inp: MapInputs) -> IndicatorResult:
+    """``res`` as shown: with ``counts`` the value is the numerator (no interval)."""
+    if not inp.counts:
+        return res
+    return replace(res, table=res.table.assign(value=res.table["numerator"], ci_low=np.nan,
+                                               ci_high=np.nan))
 
 
 def value_label(inp: MapInputs) -> str:

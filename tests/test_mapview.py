@@ -199,3 +199,23 @@ def test_export_is_rounded_with_whole_counts_and_words_not_codes():
     import io
 
     assert "各区域指标" in pd.ExcelFile(io.BytesIO(xlsx)).sheet_names
+
+
+def test_legend_counts_and_language_do_not_recompute_the_numbers():
+    """Issue 15 §1: a legend, counts or language change reuses the computed indicator."""
+    from dataclasses import replace
+
+    from healthmap import mapmodel
+    from healthmap.queries import Filters
+
+    inp = mapmodel.MapInputs(Filters(years=(2024,)), "incidence")
+    for change in ({"scheme": "natural_breaks"}, {"fixed_bins": (5.0,)}, {"counts": True},
+                   {"lang": "en"}):
+        assert mapmodel.computed_part(replace(inp, **change)) == mapmodel.computed_part(inp)
+    for change in ({"measure": "episode_rate"}, {"public": True}, {"margin": "sex:F"},
+                   {"filters": Filters(years=(2023,))}):
+        assert mapmodel.computed_part(replace(inp, **change)) != mapmodel.computed_part(inp)
+    res = _result(_table([9.5, 3.0], n=[30.0, 7.0]))
+    shown = mapmodel.with_counts(res, replace(inp, counts=True))
+    assert shown.table["value"].tolist() == [30.0, 7.0] and shown.table["ci_low"].isna().all()
+    assert res.table["value"].tolist() == [9.5, 3.0]  # the computed result is unchanged
