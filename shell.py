@@ -8,40 +8,63 @@ accounts, whatever it holds.
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 import ui
 from healthmap import access, db, pagespec
 from healthmap.config import database_url
-from healthmap.i18n import t as tr
 
 
 @st.cache_resource(show_spinner=False)
-def ensure_database(url: str) -> str:
-    """Create and fill the database once per process (the lock makes concurrent first
-    visitors wait instead of loading twice). Returns ``demo`` or ``real``."""
+def _first_start_lock(url: str) -> threading.Lock:
+    """One lock per database and process: concurrent first visitors wait for one load."""
+    return threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def _prepared(url: str, kind: str) -> str:
+    """Apply new migrations (and check the key's fingerprint) once per process. Draws
+    nothing: elements drawn inside a cached function are replayed on every cache hit."""
     from healthmap.bootstrap import init_database
 
-    engine = ui.engine(url)
+    init_database(ui.engine(url), kind=kind)
+    return kind
+
+
+def _ready(engine) -> str | None:
     kind = db.database_kind(engine)
-    if kind == "real":
-        init_database(engine)  # apply new migrations; checks the key's fingerprint
-        return "real"
-    if kind == "demo" and db.get_meta(engine, "demo_data") is not None:
-        init_database(engine, kind="demo")
-        return "demo"
+    if kind == "real" or (kind == "demo" and db.get_meta(engine, "demo_data") is not None):
+        return kind
+    return None
+
+
+def ensure_database(url: str) -> str:
+    """Make the database ready: ``real`` or ``demo``. With no database yet, load the demo
+    data once, with progress shown only to the visitors who wait for it."""
+    engine = ui.engine(url)
+    kind = _ready(engine)
+    if kind is None:
+        with _first_start_lock(url):
+            kind = _ready(engine)  # another visitor may have loaded it meanwhile
+            if kind is None:
+                _load_demo(engine)
+                kind = "demo"
+    return _prepared(url, kind)
+
+
+def _load_demo(engine) -> None:
     from healthmap import auth
     from healthmap.demo import load_demo
 
-    lang = st.session_state.get("lang", "zh")
     box = st.empty()
-    with box.status(tr("app.first_start", lang), expanded=True) as status:
+    with box.status(ui.t("app.first_start"), expanded=True) as status:
         bar = st.progress(0.0)
         load_demo(engine, lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
         auth.ensure_demo_accounts(engine)
-        status.update(label=tr("app.first_start_done", lang), state="complete")
-    box.empty()  # not replayed at the top of later pages
-    return "demo"
+        status.update(label=ui.t("app.first_start_done"), state="complete")
+    box.empty()
 
 
 def run() -> None:
@@ -52,7 +75,7 @@ def run() -> None:
     engine = ui.engine(url)
 
     with st.sidebar:
-        st.radio(tr("app.language"), ["zh", "en"], key="lang", horizontal=True,
+        st.radio(ui.t("app.language"), ["zh", "en"], key="lang", horizontal=True,
                  format_func=lambda v: "中文" if v == "zh" else "English")
 
     user = ui.current_user()

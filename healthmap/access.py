@@ -62,8 +62,6 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "view_personal": ("admin", "screening", "family_doctor", "expert", "points"),
     # full phone numbers (healthmap.crypto.phone_for): only the roles that call residents
     "contact_resident": ("screening", "family_doctor"),
-    # full phone numbers (healthmap.crypto.phone_for): only the roles that call residents
-    "contact_resident": ("screening", "family_doctor"),
     # sending a file to the server at all (web.py refuses uploads from anyone else)
     "upload": ("admin", "data_manager", "screening", "points"),
     # health points (healthmap/points): recording an activity (the activity's own
@@ -93,7 +91,6 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 # actions whose resource must lie in the actor's township (when the actor has one)
 SCOPED: set[str] = {"view_personal", "contact_resident",
-                     "contact_resident",
                      "points.award", "points.redeem", "points.reverse",
                      "screening.assess", "screening.review", "screening.invite",
                      "screening.record"}
