@@ -98,7 +98,7 @@ def cmd_import(args) -> int:
     actor = Actor.cli(args.actor)
     result = import_file(engine, args.kind, path, path.name,
                          progress=_progress_printer(f"import {args.kind}"),
-                         username=actor.username, lang=args.lang,
+                         actor=actor, lang=args.lang,
                          ignore_unknown_columns=args.ignore_unknown_columns,
                          confirm_changes=args.confirm_changes, **opts)
     audit.record(engine, actor.username, "import", f"{args.kind}:{path.name}",

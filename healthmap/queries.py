@@ -351,3 +351,16 @@ def overview(engine: Engine) -> dict[str, pd.DataFrame]:
     no_data = areas[(areas["level"] != "county") & ~areas["code"].isin(with_data)]
     return {"counts": pd.DataFrame([counts]), "episode_years": ep_years,
             "population_years": pop_years, "log": log, "no_data": no_data}
+
+
+def reference_codes(engine: Engine) -> dict[str, pd.DataFrame]:
+    """The area and institution codes an import may use (for the data page's guide)."""
+    with engine.connect() as conn:
+        areas = pd.DataFrame(conn.execute(select(Area.code, Area.name, Area.level,
+                                                 Area.parent_code).order_by(Area.code)).all(),
+                             columns=["code", "name", "level", "parent_code"])
+        inst = pd.DataFrame(conn.execute(select(
+            Institution.code, Institution.name, Institution.level, Institution.in_county,
+            Institution.region).order_by(Institution.code)).all(),
+            columns=["code", "name", "level", "in_county", "region"])
+    return {"areas": areas, "institutions": inst}

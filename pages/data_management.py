@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui
 from healthmap.textsafe import markdown_text
-from healthmap import audit, auth, exports, summary
+from healthmap import access, audit, auth, exports, queries, summary
 from healthmap.ingest import KINDS, import_file
 from healthmap.ingest.contract import columns_doc, template_frame
 from healthmap.queries import overview
@@ -27,6 +27,15 @@ with st.expander(ui.t("data.columns"), expanded=False):
 
 types = ["csv", "xlsx", "xls"] + (["geojson", "json", "zip", "gpkg"] if kind == "areas" else [])
 upload = st.file_uploader(ui.t("data.file"), type=types, key=f"upload_{kind}")
+with st.expander(ui.t("data.codes"), expanded=False):
+    st.caption(ui.t("data.codes_help"))
+    codes = queries.reference_codes(engine)
+    k1, k2 = st.columns(2)
+    k1.dataframe(ui.headers(codes["areas"].assign(level=codes["areas"]["level"].map(
+        lambda v: ui.label("level", v)))), hide_index=True, width="stretch", key="area_codes")
+    k2.dataframe(ui.headers(codes["institutions"].assign(
+        level=codes["institutions"]["level"].map(lambda v: ui.label("level", v)))),
+        hide_index=True, width="stretch", key="institution_codes")
 area_opts = {}
 if kind == "areas" and upload is not None and not upload.name.lower().endswith((".csv", ".xlsx",
                                                                                  ".xls")):
@@ -64,7 +73,7 @@ if upload is not None and (st.button(ui.t("data.import"), type="primary", key="d
     bar = st.progress(0.0, text=ui.t("data.progress"))
     result = import_file(engine, kind, upload.getvalue(), upload.name,
                          progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
-                         username=user["username"], lang=ui.lang(),
+                         actor=access.Actor.from_user(user), lang=ui.lang(),
                          ignore_unknown_columns=ignore_unknown, confirm_changes=confirm,
                          **area_opts)
     audit.record(engine, user["username"], "import", f"{kind}:{upload.name}",
@@ -72,6 +81,7 @@ if upload is not None and (st.button(ui.t("data.import"), type="primary", key="d
                  f"warnings={len(result.warnings)} changes={len(result.changes)}",
                  role=user["role"])
     st.session_state["import_pending"] = None
+    st.session_state["import_refused"] = None
     if result.ok:
         bar.progress(1.0, text="✓")
         st.success(ui.t("data.imported", inserted=f"{result.inserted:,}",
@@ -87,15 +97,19 @@ if upload is not None and (st.button(ui.t("data.import"), type="primary", key="d
         st.rerun()
     else:
         bar.empty()
-        st.error(ui.t("data.invalid", n=len(result.problems)))
-        problems = _problem_table(result.problems)
-        st.dataframe(problems, hide_index=True, width="stretch", key="problems")
-        st.download_button(ui.t("common.download_csv"), exports.to_csv_bytes(
-            problems, exports.Stamp(user["username"], f"{ui.t('data.invalid', n=len(problems))}"
-                                    f" · {kind}:{upload.name}", personal=True)),
-                           f"problems_{kind}.csv", "text/csv", key="problems_csv",
-                           on_click=ui.record_export,
-                           kwargs={"target": f"problems:{kind}", "detail": f"rows={len(problems)}"})
+        # kept for this file, so downloading the list (a rerun) does not make it disappear
+        st.session_state["import_refused"] = (this_file, _problem_table(result.problems))
+refused = st.session_state.get("import_refused")
+if this_file is not None and refused is not None and refused[0] == this_file:
+    problems = refused[1]
+    st.error(ui.t("data.invalid", n=len(problems)))
+    st.dataframe(problems, hide_index=True, width="stretch", key="problems")
+    st.download_button(ui.t("common.download_csv"), exports.to_csv_bytes(
+        problems, exports.Stamp(user["username"], f"{ui.t('data.invalid', n=len(problems))}"
+                                f" · {kind}:{upload.name}", personal=True)),
+                       f"problems_{kind}.csv", "text/csv", key="problems_csv",
+                       on_click=ui.record_export,
+                       kwargs={"target": f"problems:{kind}", "detail": f"rows={len(problems)}"})
 
 st.subheader(ui.t("data.loaded"))
 info = overview(engine)

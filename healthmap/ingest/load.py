@@ -19,6 +19,7 @@ from sqlalchemy import (Boolean, Column, Connection, Date, Engine, Float, Intege
 from healthmap import audit, i18n, ids, summary
 from healthmap.areas import AreaResolver
 from healthmap.config import engine_key
+from healthmap.access import Actor, require
 from healthmap.db import bulk_insert, is_demo, set_meta
 from healthmap.ingest import changes as reference_changes
 from healthmap.ingest.contract import Limits
@@ -85,8 +86,12 @@ def import_file(engine: Engine, kind: str, source, filename: str | None = None, 
                 lang: str = "zh", today: dt.date | None = None,
                 demo: bool = False, limits: Limits | None = None,
                 ignore_unknown_columns: bool = False, confirm_changes: bool = False,
-                **area_options) -> ImportResult:
+                actor: Actor | None = None, **area_options) -> ImportResult:
     """Validate and import one file (path, bytes or file-like) of ``kind``.
+
+    ``actor`` (the page's user or the CLI's :meth:`Actor.cli`) must be allowed ``import``
+    (:class:`healthmap.access.PermissionDenied` otherwise); it also names the importer.
+    Only code that loads shipped data (the demo) leaves it out.
 
     ``kind`` is one of ``areas``, ``population``, ``institutions``, ``episodes``,
     ``residents``. Area files may be GeoJSON / Shapefile (zipped) / GeoPackage, with
@@ -96,6 +101,9 @@ def import_file(engine: Engine, kind: str, source, filename: str | None = None, 
     the file; ``confirm_changes`` applies (and audits) changes to reference rows that
     existing records depend on.
     """
+    if actor is not None:
+        require(actor, "import")
+        username = actor.username
     limits = limits or Limits.from_env()
     filename = filename or (str(source) if isinstance(source, str) else "upload")
     try:

@@ -41,3 +41,12 @@ TEXT.update({f"audit.{k}": v for k, v in {
     "user_enable": ("启用用户", "User enabled"), "user_role": ("修改角色", "Role changed"),
     "user_password_reset": ("重置密码", "Password reset"),
 }.items()})
+TEXT.update({
+    "data.codes": ("可用的区划编码和机构编码", "Area and institution codes you can use"),
+    "data.codes_help": ("导入文件中的 area_code 和 institution_code 必须是下列编码之一（区划也可写名称或旧名）。模板中的示例编码仅为示例。",
+                        "area_code and institution_code in an import must be one of these codes (areas may also be given by name or old name). The codes in the templates are examples only."),
+    "level.county": ("县/市", "County"),
+    "col.code": ("编码", "Code"), "col.name": ("名称", "Name"), "col.level": ("层级/级别", "Level"),
+    "col.parent_code": ("上级编码", "Parent code"), "col.in_county": ("县域内", "In county"),
+    "col.region": ("地区", "Region"),
+})
