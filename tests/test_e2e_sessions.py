@@ -83,3 +83,26 @@ def test_security_headers_metrics_and_anonymous_upload(server):
     # a made-up ticket sets no cookie and goes back to the login page
     code, headers = _status(server + "/api/session?ticket=made-up")
     assert "hm_session=" not in str(headers.get("set-cookie", ""))
+
+
+def test_first_start_loads_the_demo_with_progress_and_never_replays_it(tmp_path):
+    """The README's run command on a machine with no database (issue 15 §3.1, §3.16)."""
+    from playwright.sync_api import expect
+
+    url = f"sqlite:///{tmp_path / 'first.db'}"
+    # no key given: the first start makes the database's own key file, outside the project
+    with app_server(url, ART / "server_first_start.log", HEALTHMAP_SECRET_KEY="",
+                    HEALTHMAP_KEY_DIR=str(tmp_path / "keys")) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(base + "/")
+        expect(page.get_by_text("首次启动").first).to_be_visible(timeout=90_000)
+        page.wait_for_selector(".js-plotly-plot", timeout=600_000)
+        later = browser.new_page(viewport={"width": 1400, "height": 900})
+        later.goto(base + "/")  # a later visitor: no first-start box
+        later.wait_for_selector(".js-plotly-plot", timeout=120_000)
+        assert later.get_by_text("首次启动").count() == 0
+        later.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
+        expect(later.get_by_text("Public access").first).to_be_visible(timeout=90_000)
+        assert later.get_by_text("First start").count() == 0
+    keys = list((tmp_path / "keys").iterdir())
+    assert len(keys) == 1 and oct(keys[0].stat().st_mode & 0o777) == "0o600"
