@@ -420,6 +420,10 @@ def record_events(session: Session, actor: access.Actor, events: list[dict[str, 
     compare = ["ruleset_id", "resident_id", "kind", "date", "decision", "result",
                "institution_code", "fee_fen", "refers_to"]
     res = ledger.insert_only(session, ScreeningEvent, rows, key="source_id", compare=compare)
+    new = set(res.inserted_ids)
+    for r in rows:
+        if r["kind"] == "screened" and r["source_id"] in new:
+            _award_points(session, r)
     if res.inserted:
         kinds = pd.Series([r["kind"] for r in rows if r["source_id"] in set(
             res.inserted_ids)]).value_counts().to_dict()
@@ -428,6 +432,25 @@ def record_events(session: Session, actor: access.Actor, events: list[dict[str, 
                      " ".join(f"{k}={v}" for k, v in sorted(kinds.items())), role=actor.role)
         db.bump_version(session)
     return RecordResult(res.inserted, res.unchanged, res.inserted_ids)
+
+
+SCREENING_SYSTEM = access.Actor("system:screening", "screening")
+
+
+def _award_points(session: Session, event: dict[str, Any]) -> None:
+    """A completed screening earns health points (domain.md §6.2, the activity
+    ``cancer_screening``), credited by this module as an integrated system. Recording the
+    same screening again awards nothing more (the points source id derives from the
+    screening's); where the points rules refuse (e.g. the yearly cap is reached) the
+    screening is recorded all the same, without points."""
+    from healthmap.points import ledger as points
+
+    try:
+        with session.begin_nested():
+            points.award_for_screening(session, event["resident_id"], event["source_id"],
+                                       event["date"], SCREENING_SYSTEM)
+    except points.PointsRefused:
+        pass
 
 
 def _one(session, actor, kind: str, ruleset_id: str, resident_id: str, date: dt.date | None,
