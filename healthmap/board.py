@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from healthmap import metrics, queries, targets
+from healthmap import comparisons, metrics, queries, targets
 from healthmap.queries import Filters
 
 POLICY_START = 2024  # 玉政发〔2024〕24号
@@ -241,7 +241,7 @@ def outflow_by_group(cells_by_group: pd.DataFrame, top: int = 10) -> pd.DataFram
     by fund outflow.
 
     ``cells_by_group`` has ``group_code``, ``setting``, ``in_county``, ``episodes``,
-    ``cost_sum``, ``fund_sum``. Potential saving: :func:`healthmap.metrics.potential_saving`
+    ``cost_sum``, ``fund_sum``. Potential saving: :func:`healthmap.comparisons.potential_saving`
     (out-of-county episodes × (mean out-of-county cost − mean in-county cost) within the
     group and setting, negatives as zero; decisions §6).
 
@@ -253,7 +253,7 @@ def outflow_by_group(cells_by_group: pd.DataFrame, top: int = 10) -> pd.DataFram
     [['B', 400000.0, 0.0], ['A', 18000.0, 20000.0]]
     """
     keys = ["group_code", "setting"]
-    sav = metrics.potential_saving(cells_by_group, keys)
+    sav = comparisons.potential_saving(cells_by_group, keys)
     out_rows = cells_by_group[~cells_by_group["in_county"].astype(bool)]
     flow = out_rows.groupby(keys)["fund_sum"].sum().rename("fund_outflow").reset_index()
     t = sav.merge(flow, on=keys, how="left").fillna({"fund_outflow": 0.0})

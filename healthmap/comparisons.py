@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from healthmap import metrics
+from healthmap import standardization
 from healthmap.codes import AGE_GROUPS
 
 
@@ -36,7 +36,7 @@ def sir_table(num: pd.DataFrame, pop: pd.DataFrame, areas: pd.DataFrame,
     -------
     DataFrame
         ``area_code``, ``area_name``, ``observed``, ``expected``, ``sir``, ``ci_low``,
-        ``ci_high``, ``funnel`` (see :func:`healthmap.metrics.indirect_standardization`).
+        ``ci_high``, ``funnel`` (see :func:`healthmap.standardization.indirect_standardization`).
         Empty (with these columns) when the selection has no population by age.
 
     Examples
@@ -62,7 +62,7 @@ def sir_table(num: pd.DataFrame, pop: pd.DataFrame, areas: pd.DataFrame,
     ref_d, ref_n = d.sum(axis=0), n.sum(axis=0)
     if ref_n.sum() <= 0:
         return pd.DataFrame(columns=columns)
-    t = metrics.indirect_standardization(d.sum(axis=1), n, ref_d, ref_n)
+    t = standardization.indirect_standardization(d.sum(axis=1), n, ref_d, ref_n)
     t.insert(0, "area_name", areas["name"].tolist())
     t.insert(0, "area_code", codes)
     return t[columns]
@@ -119,4 +119,57 @@ def flow_saving(cells: pd.DataFrame) -> float:
 
     group = cells["icd3"].map(icd3_to_group(cached_disease_groups()))
     c = cells.assign(group_code=group.fillna(cells["icd3"]))
-    return float(metrics.potential_saving(c, keys=("group_code", "setting"))["saving"].sum())
+    return float(potential_saving(c, keys=("group_code", "setting"))["saving"].sum())
+
+
+def potential_saving(cells: pd.DataFrame, keys=("group_code", "setting")) -> pd.DataFrame:
+    """Potential saving had out-of-county episodes cost the in-county mean, per group.
+
+    For each disease group and setting (``keys``): out-of-county episodes × (mean
+    out-of-county cost − mean in-county cost), a negative difference counted as zero
+    (decision §6); sum the ``saving`` column for the total. Pooling groups first would
+    credit the cost gap between expensive and cheap conditions as a saving. Assumptions:
+    the same case mix inside and outside the county within a group; a group without
+    in-county episodes has no in-county mean and adds nothing (``mean_in`` is ``nan``).
+
+    Parameters
+    ----------
+    cells : DataFrame
+        ``keys``, ``in_county`` (bool), ``episodes`` and ``cost_sum`` (any number of rows
+        per key; summed).
+
+    Returns
+    -------
+    DataFrame
+        One row per key with ``episodes_out``, ``mean_out``, ``mean_in``, ``difference``
+        and ``saving`` (cost units of ``cost_sum``).
+
+    Examples
+    --------
+    Group A: 10 stays outside at 3,000 vs 1,000 inside → 10 × 2,000 = 20,000; group B costs
+    less outside → 0. Pooled, the same episodes would claim 340,000.
+
+    >>> c = pd.DataFrame({"group_code": ["A", "A", "B", "B"], "setting": "inpatient",
+    ...                   "in_county": [True, False, True, False],
+    ...                   "episodes": [100, 10, 50, 50],
+    ...                   "cost_sum": [100000, 30000, 1000000, 750000]})
+    >>> potential_saving(c)[["group_code", "difference", "saving"]]
+      group_code  difference  saving
+    0          A      2000.0 20000.0
+    1          B     -5000.0     0.0
+    """
+    keys = list(keys)
+    c = cells.assign(in_county=cells["in_county"].astype(bool))
+    g = c.groupby([*keys, "in_county"])[["episodes", "cost_sum"]].sum().unstack(
+        "in_county", fill_value=0)
+    ep_in = g["episodes"].get(True, 0) * 1.0
+    ep_out = g["episodes"].get(False, 0) * 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_in = np.where(ep_in > 0, g["cost_sum"].get(True, 0) / ep_in, np.nan)
+        mean_out = np.where(ep_out > 0, g["cost_sum"].get(False, 0) / ep_out, np.nan)
+    out = pd.DataFrame({"episodes_out": ep_out, "mean_out": mean_out, "mean_in": mean_in},
+                       index=g.index).reset_index()
+    out["difference"] = out["mean_out"] - out["mean_in"]
+    out["saving"] = np.where(out["difference"] > 0, out["episodes_out"] * out["difference"],
+                             0.0)
+    return out

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from healthmap import metrics, privacy, queries
+from healthmap import metrics, privacy, queries, standardization
 from healthmap.codes import AGE_GROUPS
 from healthmap.measures import REGISTRY
 from healthmap.measures import get as get_measure
@@ -156,7 +156,7 @@ def _add_sir(out: pd.DataFrame, e: np.ndarray, n: np.ndarray) -> None:
     ref_d, ref_n = e.sum(axis=0), n.sum(axis=0)
     if ref_n.sum() <= 0 or np.any((ref_n <= 0) & (ref_d > 0)):
         return  # cases without any population: no reference rate
-    t = metrics.indirect_standardization(out["observed"].to_numpy(), n, ref_d, ref_n)
+    t = standardization.indirect_standardization(out["observed"].to_numpy(), n, ref_d, ref_n)
     out["expected"], out["sir"] = t["expected"].to_numpy(), t["sir"].to_numpy()
     out["sir_low"], out["sir_high"] = t["ci_low"].to_numpy(), t["ci_high"].to_numpy()
 
@@ -406,7 +406,7 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
             o, e = t["observed"].sum(), t["expected"].sum()
             ct["observed"], ct["expected"] = o, e
             ct["sir"], ct["sir_low"], ct["sir_high"] = (
-                v[0] for v in metrics.standardized_ratio([o], [e]))
+                v[0] for v in standardization.standardized_ratio([o], [e]))
         if ((t["numerator"] > 0) & (t["denominator"] == 0)).any():
             notes.append("missing_population")
         if by_age and t["unknown_age"].sum() > 0:

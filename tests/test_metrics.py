@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from healthmap import metrics
+from healthmap import comparisons, metrics, standardization
 
 
 def test_crude_rate_by_hand():
@@ -173,10 +173,10 @@ def test_cost_interval_approaches_t_interval_for_large_n():
 def test_expected_counts_and_sir_by_hand():
     # Reference (county): 10 cases in 10,000 young (1/1000), 50 in 5,000 old (10/1000).
     # Area A: 2,000 young + 500 old → E = 2 + 5 = 7; observed 12 → SIR 12/7 = 1.714.
-    e = metrics.expected_counts([10, 50], [10000, 5000], [[2000, 500], [1000, 100]])
+    e = standardization.expected_counts([10, 50], [10000, 5000], [[2000, 500], [1000, 100]])
     assert e.tolist() == pytest.approx([7.0, 2.0])
     # Garwood limits for O = 12 (Ulm 1990 table): 6.201 and 20.962; divided by E = 7.
-    r, lo, hi = metrics.standardized_ratio([12], [7])
+    r, lo, hi = standardization.standardized_ratio([12], [7])
     assert r[0] == pytest.approx(12 / 7)
     assert lo[0] == pytest.approx(6.201 / 7, abs=1e-3)
     assert hi[0] == pytest.approx(20.962 / 7, abs=1e-3)
@@ -187,7 +187,7 @@ def test_sir_removes_an_age_effect_that_the_crude_rate_shows():
     # SIR is exactly 1.
     ref_d, ref_n = np.array([10, 50]), np.array([10000, 5000])
     old = np.array([1000, 1000])  # expected 1 + 10 = 11
-    t = metrics.indirect_standardization([11], [old], ref_d, ref_n)
+    t = standardization.indirect_standardization([11], [old], ref_d, ref_n)
     assert t["expected"][0] == pytest.approx(11) and t["sir"][0] == pytest.approx(1)
     assert t["funnel"][0] == "within"
     assert 11 / 2000 > ref_d.sum() / ref_n.sum()  # crude 550 vs 400 per 100,000
@@ -198,18 +198,18 @@ def test_sir_funnel_limits_by_hand_from_poisson_table():
     # (17 − (0.98572 − 0.975)/(0.98572 − 0.97296))/10 = 1.616; P(O ≤ 3) = 0.01034,
     # P(O ≤ 4) = 0.02925 → lower 95 % limit (4 − (0.02925 − 0.025)/(0.02925 − 0.01034))/10
     # = 0.378. An area with O = 17 at E = 10 lies above the 95 % but not the 99.8 % limit.
-    f = metrics.ratio_funnel_limits([10])
+    f = standardization.ratio_funnel_limits([10])
     assert f["upper_95"][0] == pytest.approx(1.616, abs=1e-3)
     assert f["lower_95"][0] == pytest.approx(0.378, abs=1e-3)
-    t = metrics.indirect_standardization([17], [[10000]], [1], [1000])
+    t = standardization.indirect_standardization([17], [[10000]], [1], [1000])
     assert t["expected"][0] == 10 and t["funnel"][0] == "above_95"
 
 
 def test_expected_counts_refuses_undefined_reference_rates():
     with pytest.raises(ValueError, match="no population"):
-        metrics.expected_counts([1, 2], [100, 0], [10, 10])
+        standardization.expected_counts([1, 2], [100, 0], [10, 10])
     with pytest.raises(ValueError, match="reference lacks"):
-        metrics.expected_counts([1, 0], [100, 0], [10, 10])
+        standardization.expected_counts([1, 0], [100, 0], [10, 10])
 
 
 def test_asr_refuses_empty_age_groups_with_their_cases_listed():
@@ -252,7 +252,7 @@ def test_potential_saving_per_group_and_setting_by_hand():
         "in_county": [True, False, True, False, True, False, False],
         "episodes": [100, 10, 50, 50, 200, 20, 7],
         "cost_sum": [100000, 30000, 1000000, 750000, 20000, 3200, 70000]})
-    s = metrics.potential_saving(c).set_index(["group_code", "setting"])["saving"]
+    s = comparisons.potential_saving(c).set_index(["group_code", "setting"])["saving"]
     assert s.to_dict() == {("A", "inpatient"): 20000.0, ("A", "outpatient"): 1200.0,
                            ("B", "inpatient"): 0.0, ("C", "inpatient"): 0.0}
     assert s.sum() == 21200.0
