@@ -239,6 +239,8 @@ def episode_cases() -> list[Case]:
             EP, ep_rows(dict(person_id="P" * 100_000))), "too_long"),
         Case("episodes", "1 MB record id/xlsx", lambda: xlsx_bytes(EP, long_rows[:1] + [
             [v[:32000] for v in long_rows[1]]]), "too_long", "f.xlsx"),
+        Case("episodes", "record id differs from a held one in case", lambda: csv_bytes(
+            EP, [[dict(EP_OK, record_id="b1")[c] for c in EP]]), "duplicate_case_held"),
         Case("episodes", "total_cost twice", lambda: csv_bytes(
             EP + ["total_cost"], [r + ["1"] for r in rows]), "duplicate_column"),
         Case("episodes", "total_cost and 总费用", lambda: csv_bytes(

@@ -53,6 +53,8 @@ def check(engine: Engine, kind: str, df: pd.DataFrame, clean: pd.DataFrame,
     key = _KEYS.get(kind)
     if key is not None:
         _case_clashes(engine, key[0], key[1], df, clean, problems)
+    elif kind == "episodes":
+        _episode_case_clashes(engine, df, clean, problems)
     fn = {"institutions": _institutions, "areas": _areas, "population": _population}.get(kind)
     if fn is None:
         return []
@@ -70,9 +72,8 @@ _KEYS = {"areas": (Area.code, "code"), "institutions": (Institution.code, "code"
 
 def _case_clashes(engine, column, name, df, clean, problems) -> None:
     """A key that differs from a held one only in upper/lower case names the same record
-    twice: refused (``duplicate_case``, naming the held key). Episodes are left out: their
-    record ids are checked within the file (comparing against every held episode would
-    read the whole table)."""
+    twice: refused (``duplicate_case``, naming the held key). Episodes:
+    :func:`_episode_case_clashes`."""
     with engine.connect() as conn:
         held = pd.Series(conn.scalars(select(column)).all(), dtype=object)
     if not len(held):
@@ -82,6 +83,32 @@ def _case_clashes(engine, column, name, df, clean, problems) -> None:
     other = keys.str.casefold().map(by_fold)
     clash = (other.notna() & (other != keys)).to_numpy()
     problems.add_mask(df, clash, name, "duplicate_case_held", df[name],
+                      other=other[clash].to_numpy())
+
+
+def _episode_case_clashes(engine, df, clean, problems, chunk: int = 5000) -> None:
+    """Episode record ids that differ from held ones only in case (ASCII letters: record
+    ids allow no other letters) are refused like other keys. Looked up through the index
+    on ``lower(record_id)`` (migration 0011) in chunks, never by reading the table."""
+    from healthmap.models import Episode
+
+    keys = clean["record_id"].astype(str)
+    folded = keys.str.lower()
+    held: dict[str, str] = {}
+    with engine.connect() as conn:
+        if conn.scalar(select(Episode.record_id).limit(1)) is None:
+            return  # nothing held yet (first loads)
+        values = folded.unique().tolist()
+        for start in range(0, len(values), chunk):
+            part = values[start:start + chunk]
+            for rid in conn.scalars(select(Episode.record_id).where(
+                    func.lower(Episode.record_id).in_(part))):
+                held.setdefault(rid.lower(), rid)
+    if not held:
+        return
+    other = folded.map(held)
+    clash = (other.notna() & (other != keys)).to_numpy()
+    problems.add_mask(df, clash, "record_id", "duplicate_case_held", df["record_id"],
                       other=other[clash].to_numpy())
 
 
