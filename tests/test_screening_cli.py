@@ -123,3 +123,15 @@ def test_chinese_headers_and_excel_input(tmp_path, capsys):
                          "2025-06-30", "--lang", "zh")
     assert code == 0, err
     assert "R1,,high,true,2021肺癌指南" in out
+
+
+def test_csv_output_neutralises_formula_like_ids(tmp_path, capsys):
+    """An imported id beginning with '=' is printed as text, not as a live formula."""
+    from healthmap.cli import main
+
+    f = tmp_path / "r.csv"
+    f.write_text("resident_id,sex,birth_date,smoking_pack_years,quit_years\n"
+                 "=1+1,M,1960-01-01,35,0\n", encoding="utf-8")
+    assert main(["screen", "lung", "--input", str(f), "--as-of", "2025-01-01"]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row.startswith("'=1+1,")

@@ -132,7 +132,11 @@ def cmd_screen(args) -> int:
         text = out.assign(
             score=out["score"].astype(object).where(out["score"].notna(), ""),
             eligible=out["eligible"].map({True: "true", False: "false"}).fillna(""))
-        text.to_csv(sys.stdout, index=False, lineterminator="\n")
+        # through the export writer's cell guard: an imported id beginning with "=" must
+        # not become a formula when the output is opened in a spreadsheet
+        from healthmap.exports import safe_frame
+
+        safe_frame(text).to_csv(sys.stdout, index=False, lineterminator="\n")
     return 0
 
 
