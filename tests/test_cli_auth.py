@@ -31,7 +31,7 @@ def test_cli_bad_input_is_one_line_without_traceback(tmp_path):
 
 def test_cli_init_import_report(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'x.db'}"
-    assert main(["--db", db, "init", "--admin-password", "Yuhuan-health-2024"]) == 0
+    assert main(["--db", db, "init", "--admin-password", "tide-lantern-47-orchid"]) == 0
     inst = tmp_path / "inst.csv"
     inst.write_text("code,name,level,in_county\nH1,医院,tertiary,true\nT1,台州医院,tertiary,false\n",
                     encoding="utf-8")
