@@ -1,64 +1,28 @@
 """End to end in real headless Debian Chromium: load pages, click, save screenshots."""
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.e2e_util import ART, app_server, chromium, have_chromium, log_in
+
 ROOT = Path(__file__).resolve().parent.parent
-ART = ROOT / "tests" / "artifacts"
-SERVER_LOG = ART / "server.log"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+SERVER_LOG = ART / "server.log"  # the application log, scanned for personal data below
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs Debian's chromium for the browser tests")
+if not have_chromium():
     pytest.skip("chromium not installed", allow_module_level=True)
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(demo_db):
-    port = _port()
-    env = dict(os.environ, HEALTHMAP_DATABASE_URL=demo_db)
-    ART.mkdir(parents=True, exist_ok=True)
-    log = open(SERVER_LOG, "w")  # the application log, scanned for personal data below
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                             "--server.port", str(port), "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--logger.level", "debug"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with app_server(demo_db, SERVER_LOG) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_map_page_renders_offline_and_filters(server, browser):
@@ -118,10 +82,14 @@ def test_map_page_renders_offline_and_filters(server, browser):
 def _login(page, server, user):
     from healthmap.auth import DEMO_PASSWORD
 
-    page.get_by_label("用户名").fill(user)
-    page.get_by_label("密码").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_timeout(3000)
+    log_in(page, server, user, DEMO_PASSWORD)
+
+
+def _settled(page):
+    """Wait until the page has settled after an action (no fixed times)."""
+    from healthmap.browserbench import OBSERVE, _settle
+
+    _settle(page, page.evaluate(OBSERVE), timeout_ms=120_000)
 
 
 def test_login_roles_and_forbidden_page(server, browser):
@@ -133,11 +101,14 @@ def test_login_roles_and_forbidden_page(server, browser):
         assert page.get_by_text("导入日志").count() == 0
         assert page.locator("[data-testid=stDataFrame]").count() == 0
         if user == "demo_leader":
-            page.wait_for_timeout(1500)
+            _settled(page)
             page.screenshot(path=str(ART / "forbidden.png"))
         page.get_by_text("前往登录").click()
         page.wait_for_selector("input[type=password]", timeout=60_000)
         _login(page, server, user)
+        page.locator("[data-testid=stSidebar]").get_by_text("健康地图").wait_for(
+            timeout=60_000)
+        _settled(page)
         nav = page.locator("[data-testid=stSidebar]").inner_text()
         assert "退出登录" not in nav and "健康地图" in nav
         assert ("数据管理" in nav) == can_see_data
@@ -145,7 +116,7 @@ def test_login_roles_and_forbidden_page(server, browser):
         if can_see_data:
             page.locator("[data-testid=stSidebar]").get_by_role("link", name="数据管理").click()
             page.get_by_text("导入日志").first.wait_for(timeout=60_000)
-            page.wait_for_timeout(1500)
+            _settled(page)
             page.screenshot(path=str(ART / "data_page.png"))
         page.close()
 
@@ -178,18 +149,18 @@ def test_bad_resident_upload_reports_masked_and_logs_nothing_personal(server, br
     page.locator("[data-testid=stSelectbox]").filter(has_text="数据类型").locator(
         "input").click()
     page.locator("[role=listbox]").get_by_text("居民", exact=False).first.click()
-    page.wait_for_timeout(1500)
+    _settled(page)
     page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(path))
-    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="导入", exact=True).wait_for(timeout=60_000)
+    _settled(page)
     page.get_by_role("button", name="导入", exact=True).click()
     page.get_by_text("未写入任何数据").wait_for(timeout=60_000)
-    page.wait_for_timeout(1500)
+    _settled(page)
     page.screenshot(path=str(ART / "import_problems.png"))
     html = page.content()
     for secret in ids + names:
         assert secret not in html
     page.close()
-    time.sleep(1)
     logged = SERVER_LOG.read_text(encoding="utf-8", errors="replace")
     assert "Uncaught app exception" not in logged
     for secret in ids + names:
