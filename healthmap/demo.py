@@ -150,8 +150,10 @@ def load_demo(engine: Engine, progress: Progress | None = None, n_residents: int
     residents = screening_demo.add_questionnaire(build_residents(towns, rng, n_residents))
     _ok(import_frame(engine, "residents", residents, "demo:residents", demo=True,
                      today=DEMO_TODAY))
-    screening_demo.load(engine)  # screening assessments and events for some demo residents
+    # health points first: the screening demo's completed screenings then add their own
+    # awards (points.award_for_screening), within the same caps
     load_points_demo(engine, DEMO_TODAY)  # health points for some demo residents
+    screening_demo.load(engine)  # screening assessments and events for some demo residents
     board_demo.load(engine, DEMO_TODAY)  # 两病 management register and drug settlements
     with Session(engine) as s, s.begin():
         db.set_meta(s, "demo_data", "1")

@@ -34,6 +34,12 @@ DEFAULT_MARGIN = 0.05  # relative margin of the "at risk" band
 SYMBOL = {">=": "≥", "<=": "≤", "=": "="}
 
 
+# English for the units of data/policy_targets.csv (the file writes them in Chinese)
+UNITS_EN = {"%/年": "%/year", "元/人": "yuan/person", "元/例": "yuan/case",
+            "元/张": "yuan/prescription", "元/床日": "yuan/bed-day", "元/床": "yuan/bed",
+            "年": "years", "元/年": "yuan/year"}
+
+
 @dataclass(frozen=True)
 class Target:
     """One policy target: ``value`` in ``unit``, met when ``actual comparison value``."""
@@ -50,12 +56,14 @@ class Target:
     explanation_en: str
 
     def text(self, lang: str = "zh") -> str:
-        """The target as a short text.
+        """The target as a short text, its unit in ``lang`` (units are written in Chinese
+        in the data file; :data:`UNITS_EN` gives their English).
 
-        >>> get("in_county_rate").text()
-        '≥ 90 %'
+        >>> get("in_county_rate").text(), get("fund_growth").text(), get("fund_growth").text("en")
+        ('≥ 90 %', '≤ 10 %/年', '≤ 10 %/year')
         """
-        return f"{SYMBOL[self.comparison]} {self.value:g} {self.unit}"
+        unit = UNITS_EN.get(self.unit, self.unit) if lang == "en" else self.unit
+        return f"{SYMBOL[self.comparison]} {self.value:g} {unit}"
 
     def name(self, lang: str = "zh") -> str:
         return self.name_en if lang == "en" else self.name_zh

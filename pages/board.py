@@ -216,8 +216,11 @@ if access.can(actor, "board.enter"):
             from healthmap.ingest.readers import read_table
 
             enter(read_table(up.getvalue(), up.name), up.name)
-        st.dataframe(defs[["code", name, "unit", "definition_en" if lang == "en" else
-                           "definition_zh", "source"]], hide_index=True, key="board_defs")
+        definition = "definition_en" if lang == "en" else "definition_zh"
+        st.dataframe(defs[["code", name, "unit", definition, "source"]].rename(columns={
+            "code": ui.t("col.code"), name: ui.t("board.col.indicator"),
+            "unit": ui.t("board.col.unit"), definition: ui.t("board.col.definition"),
+            "source": ui.t("board.col.source")}), hide_index=True, key="board_defs")
 
 # ---------------------------------------------------------------- 两病 report
 st.subheader(ui.t("board.report"))
@@ -243,9 +246,11 @@ if access.can(actor, "import"):
         kind = st.radio(ui.t("board.import.kind"), twodisease_import.KINDS,
                         format_func=lambda k: ui.t(f"board.kind.{k}"), horizontal=True,
                         key="board_import_kind")
-        st.dataframe(pd.DataFrame([{"column": col.name, "中文列名": col.zh, "type": col.type,
-                                    "note": col.note} for col in twodisease_import.SPECS[kind]]),
-                     hide_index=True, key="board_import_contract")
+        st.dataframe(pd.DataFrame([{
+            ui.t("board.col.column"): col.name, ui.t("board.col.column_zh"): col.zh,
+            ui.t("board.col.type"): col.type, ui.t("board.col.note"): col.note}
+            for col in twodisease_import.SPECS[kind]]), hide_index=True,
+            key="board_import_contract")
         st.download_button(ui.t("board.agg.template"), exports.to_csv_bytes(
             twodisease_import.template_frame(kind)), f"{kind}_template.csv", "text/csv",
             on_click=ui.record_export, kwargs={"target": f"board:template:{kind}"},

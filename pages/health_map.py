@@ -117,7 +117,7 @@ if m.family == "referral":
     verdict = (ui.t("board.status." + targets.status(shown, tgt.value, tgt.comparison, ci=(
         county["inside_low"], county["inside_high"]))) if targets.applies(tgt.code, f)
         else ui.t("board.target_subgroup"))
-    st.caption(f"{ui.t('map.target')}: {ui.t('m.in_county_rate')} {tgt.text()} · "
+    st.caption(f"{ui.t('map.target')}: {ui.t('m.in_county_rate')} {tgt.text(ui.lang())} · "
                f"{ui.t('map.county_value')} {shown:.1f}% · {verdict}")
     out_n = county["denominator"] - county["inside"]
     if out_n > 0 and not pd.isna(county["formal"]):

@@ -67,4 +67,5 @@ monthly = views.summarise(e, ["month"])
 fig = px.bar(monthly, x="month", y="residents",
              labels={"month": ui.t("points.col.month"), "residents": ui.t("points.col.residents")})
 fig.update_layout(height=300, margin=dict(l=0, r=0, t=10, b=0))
+fig.update_xaxes(tickformat="%Y-%m")  # numeric months: no English month names
 st.plotly_chart(fig, width="stretch", key="pp_month")

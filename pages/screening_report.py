@@ -67,7 +67,7 @@ shown = fun.drop(columns=["area_code"]).assign(
     uptake_level=fun["uptake_level"].map(lambda v: ui.t(f"screening.level.{v}")))
 st.dataframe(headers(shown), hide_index=True, width="stretch", key="scr_funnel")
 st.caption(ui.t("screening.uptake_levels", a=f"{acceptable:g}", b=f"{achievable:g}",
-                basis=settings.basis["uptake"]))
+                basis=settings.basis["uptake"][ui.lang()]))
 up = views.uptake_table(fun)
 county = fun[fun["area_code"] == "county"].iloc[0]
 if county["invited"] > 0:

@@ -88,3 +88,41 @@ def log_in(page, base: str, username: str, password: str) -> None:
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(lambda u: "/login" not in u, timeout=90_000)
     expect(page.get_by_text(f"当前用户：{username}").first).to_be_visible(timeout=90_000)
+
+
+# Words allowed on a page in Chinese mode (issue 15 §3.9): method and standard names, file
+# formats and a package name, Streamlit's own widget text that the app cannot translate
+# (the uploader's "Drag and drop file here / per file", a date input's "YYYY"), the icon
+# font's ligature names, screen-reader texts, and user names.
+ALLOWED_LATIN = {
+    "CSV", "Excel", "English", "Language", "ICD-", "Fay-Feuer", "Garwood", "gamma",
+    "Voronoi", "Wilson", "Moran", "init", "SIR", "TOPSIS", "APCS", "CDRS", "PDF", "Spearman",
+    "NHS", "England", "Debian", "fonts-noto-cjk", "GeoJSON", "GEOJSON", "GPKG", "GeoPackage",
+    "JSON", "Shapefile", "XLS", "XLSX", "ZIP",
+    "Upload", "upload", "file", "per", "yyyy", "Drag", "and", "drop", "here", "Limit",
+    "Skip", "main", "content", "available", "options",
+}
+# the page's text without Material icons (ligature names are not words) and without
+# Streamlit's running-status widget ("Stop")
+_VISIBLE_TEXT = """() => {
+    const hide = document.createElement('style');
+    hide.textContent = '[data-testid=stIconMaterial], .material-icons, [data-testid=stStatusWidget] '
+        + '{display: none !important}';
+    document.head.appendChild(hide);
+    const text = document.body.innerText;
+    hide.remove();
+    return text;
+}"""
+
+
+def english_words(page, names: tuple[str, ...] = ()) -> set[str]:
+    """Latin words shown on the page (SVG chart text included, icons left out) that are
+    not in :data:`ALLOWED_LATIN`, a demo user name or one of ``names`` (data, such as a
+    place name written in Latin letters)."""
+    import re
+
+    text = page.evaluate(_VISIBLE_TEXT) + " " + " ".join(
+        t or "" for t in page.locator("svg text").all_text_contents())
+    allowed = ALLOWED_LATIN | {w for n in names for w in n.split()}
+    words = set(re.findall(r"[A-Za-z][A-Za-z_\-]{2,}", text))
+    return {w for w in words - allowed if not w.startswith("demo_")}

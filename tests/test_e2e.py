@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e_util import ART, app_server, chromium, have_chromium, log_in
+from tests.e2e_util import ART, app_server, chromium, english_words, have_chromium, log_in
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_LOG = ART / "server.log"  # the application log, scanned for personal data below
@@ -40,18 +40,8 @@ def test_map_page_renders_offline_and_filters(server, browser):
     # the areas are filled SVG polygons (no WebGL map, no tile server)
     assert page.locator(".js-plotly-plot .scatterlayer .js-fill").count() >= 11
     page.screenshot(path=str(ART / "map.png"), full_page=False)
-    # Chinese mode shows no English words (issue 15 §3.9): only method names, file
-    # formats, codes, the language switch and the icon font's ligature names remain
-    import re
-
-    allowed = {"CSV", "Excel", "English", "Language", "ICD-", "Fay-Feuer", "Garwood", "gamma",
-               "Voronoi", "Wilson", "Moran", "init", "SIR"}
-    hidden = {"Skip", "main", "content", "available", "options"}  # screen-reader and empty list
-    icons = {"account", "arrow", "circle", "keyboard", "double", "left", "right", "person",
-             "search", "map", "dashboard", "leaderboard", "monitoring", "query", "stats"}
-    text = page.locator("body").inner_text() + " ".join(
-        t or "" for t in page.locator("svg text").all_text_contents())
-    english = set(re.findall(r"[A-Za-z][A-Za-z\-]{2,}", text)) - allowed - hidden - icons
+    # Chinese mode shows no English words (issue 15 §3.9; every page: security/test_offline)
+    english = english_words(page)
     assert not english, english
     # the public chooses a published table: men only
     metric = page.locator("[data-testid=stMetricValue]").first
@@ -149,8 +139,11 @@ def test_bad_resident_upload_reports_masked_and_logs_nothing_personal(server, br
     page.locator("[data-testid=stSelectbox]").filter(has_text="数据类型").locator(
         "input").click()
     page.locator("[role=listbox]").get_by_text("居民", exact=False).first.click()
+    # the residents' uploader (its key names the file type) has replaced the previous one
+    uploader = page.locator(".st-key-upload_residents input[type=file]")
+    uploader.wait_for(state="attached", timeout=60_000)
     _settled(page)
-    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(path))
+    uploader.set_input_files(str(path))
     page.get_by_role("button", name="导入", exact=True).wait_for(timeout=60_000)
     _settled(page)
     page.get_by_role("button", name="导入", exact=True).click()

@@ -615,3 +615,10 @@ def test_settings_are_validated(tmp_path):
         load_settings(path)
     assert "fee_reduction.percent" in str(err.value)
     assert "acceptable must not exceed achievable" in str(err.value)
+    # every basis is explained in both languages
+    assert set(s.basis["uptake"]) == {"zh", "en"} and "NHS" in s.basis["uptake"]["zh"]
+    one_language = SETTINGS_FILE.read_text(encoding="utf-8").replace(
+        '    zh: "本地工作规则', '    xx: "本地工作规则')
+    path.write_text(one_language, encoding="utf-8")
+    with pytest.raises(RuleSetError, match="follow_up.basis"):
+        load_settings(path)

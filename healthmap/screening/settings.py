@@ -24,7 +24,7 @@ class Settings:
     invitation_overdue_days: int
     abnormal_overdue_days: int
     thresholds: dict[str, tuple[float, float]] = field(default_factory=dict)
-    basis: dict[str, str] = field(default_factory=dict)
+    basis: dict[str, dict[str, str]] = field(default_factory=dict)  # part → {zh, en}
 
     def reduction_fen(self, fee_fen: int) -> int:
         """``fee_percent`` % of ``fee_fen``, in integer fen, rounded half up (exact:
@@ -67,12 +67,14 @@ def load_settings(path: Path | None = None) -> Settings:
             problems.append(f"uptake.{target}: acceptable must not exceed achievable")
         thresholds[str(target)] = (float(a), float(b))
     for key, part in (("fee_reduction", fee), ("follow_up", fu), ("uptake", up)):
-        if not str(part.get("basis", "")).strip():
-            problems.append(f"{key}.basis: say where the values come from")
+        basis = part.get("basis")
+        if not isinstance(basis, dict) or not all(str(basis.get(lang, "")).strip()
+                                                  for lang in ("zh", "en")):
+            problems.append(f"{key}.basis: say where the values come from, in zh and en")
     if not str(d.get("version", "")).strip():
         problems.append("version is required")
     if problems:
         raise RuleSetError(path, problems)
     return Settings(str(d["version"]), int(pct), int(inv), int(ab), thresholds,
-                    {k: str(v.get("basis")) for k, v in (("fee_reduction", fee),
-                                                         ("follow_up", fu), ("uptake", up))})
+                    {k: {lang: str(v["basis"][lang]) for lang in ("zh", "en")}
+                     for k, v in (("fee_reduction", fee), ("follow_up", fu), ("uptake", up))})

@@ -79,6 +79,10 @@ TEXT.update({
 TEXT.update({
     "board.col.indicator": ("指标", "Indicator"),
     "board.col.unit": ("单位", "Unit"),
+    "board.col.definition": ("定义", "Definition"),
+    "board.col.source": ("来源", "Source"),
+    "board.col.column_zh": ("中文列名", "Chinese column name"),
+    "board.col.type": ("类型", "Type"),
     "board.col.actual": ("本期", "Actual"),
     "board.col.last_year": ("上年同期", "Same months last year"),
     "board.col.status": ("状态", "Status"),
