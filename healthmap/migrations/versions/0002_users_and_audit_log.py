@@ -48,17 +48,11 @@ def upgrade() -> None:
 
 
 def _append_only_triggers() -> None:
-    """Refuse UPDATE and DELETE on audit_log at the database level."""
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
-                       "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
-    elif bind.dialect.name == "postgresql":
-        op.execute("CREATE FUNCTION audit_log_append_only() RETURNS trigger AS $$ BEGIN "
-                   "RAISE EXCEPTION 'audit_log is append-only'; END; $$ LANGUAGE plpgsql")
-        op.execute("CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
-                   "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()")
+    """Refuse UPDATE and DELETE on audit_log at the database level (the one helper every
+    ledger uses; the DDL it emits is what this migration always wrote)."""
+    from healthmap.ledger import install_append_only
+
+    install_append_only(op.get_bind(), "audit_log")
 
 
 def downgrade() -> None:
