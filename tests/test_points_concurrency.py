@@ -91,6 +91,9 @@ def test_fifty_concurrent_award_and_redeem_processes_stay_consistent(engine):
     # what each process was told matches the ledger
     recorded = {_operation(i)[1] for i, status, _ in got if status == "recorded"}
     assert recorded == set(ids)
-    refused_ids = {_operation(i)[1] for i, status, _ in got if status == "refused"}
+    # a refused redemption may be resubmitted and succeed once the balance has grown
+    # (processes 46-49 repeat 0-3), so only ids that no process had recorded must be absent
+    answered = {_operation(i)[1] for i, status, _ in got if status in ("recorded", "repeat")}
+    refused_ids = {_operation(i)[1] for i, status, _ in got if status == "refused"} - answered
     assert not refused_ids & set(ids)
     assert refused  # more redemptions than points: some must be refused
