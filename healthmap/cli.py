@@ -127,6 +127,10 @@ def cmd_refresh(args) -> int:
     with engine.begin() as conn:
         years = summary.refresh_all(conn, _progress_printer("refresh"))
     print(f"summary tables rebuilt for {years}")
+    from healthmap import store
+
+    manifest = store.rebuild(engine)  # the episode store is rebuilt with everything derived
+    print(f"episode store rebuilt: {manifest.rows:,} episodes in {len(manifest.years)} year(s)")
     return 0
 
 
@@ -262,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "operating-system user)")
     s.set_defaults(func=cmd_import)
 
-    s = command("refresh", help="rebuild all summary tables")
+    s = command("refresh", help="rebuild all summary tables and the episode store")
     s.set_defaults(func=cmd_refresh)
 
     s = command("report", help="one indicator for every area")
