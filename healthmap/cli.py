@@ -181,7 +181,11 @@ def cmd_bench(args) -> int:
 
             run_browser_bench(args.db, rounds=args.rounds)
             return 0
-        run_bench(args.episodes, args.db, keep=args.keep, demo=not args.no_demo)
+        if not args.store_only:
+            run_bench(args.episodes, args.db, keep=args.keep, demo=not args.no_demo)
+        from healthmap.store.bench import run_store_bench  # the episode store (issue 14)
+
+        run_store_bench(args.episodes, keep=args.keep)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     return 0
@@ -297,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "widget changes, click to settled; --db: a demo database to serve "
                         "(default: a fresh one)")
     s.add_argument("--rounds", type=int, default=1, help="--browser: rounds of changes")
+    s.add_argument("--store-only", action="store_true",
+                   help="only the episode store's part: write speed and the distinct-person "
+                        "query beside DuckDB on CSV and pandas")
     s.set_defaults(func=cmd_bench)
 
     s = command("users", help="manage staff accounts")

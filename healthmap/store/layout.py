@@ -214,7 +214,10 @@ def to_arrow(frame: pd.DataFrame):
                 arr = pa.array(pd.to_datetime(col).to_numpy().astype("datetime64[D]"),
                                pa.date32())
         elif arrow == "string":
-            arr = pa.array(frame[name].astype(str).to_numpy(object), pa.string())
+            try:  # already text (the usual case): no copy through Python objects
+                arr = pa.array(frame[name], pa.string())
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                arr = pa.array(frame[name].astype(str).to_numpy(object), pa.string())
         elif arrow == "bool":
             col = frame[name]
             missing = col.isna().to_numpy()

@@ -22,7 +22,8 @@ from healthmap.store.layout import COLUMNS, engine_store_dir, read_manifest
 from healthmap.store.sync import ensure_current
 
 _LOCK = threading.Lock()
-_BASES: dict[str, tuple[tuple, object]] = {}
+_BASES: dict[str, tuple[tuple, object]] = {}  # store folder -> (key, DuckDB), oldest first
+_MAX_STORES = 8
 
 # the episodes view's columns in order: the file columns with ``year`` after ``date``
 VIEW_COLUMNS: list[tuple[str, str]] = [(c[0], c[1]) for c in COLUMNS]
@@ -97,7 +98,10 @@ def connect(engine: Engine, ensure: bool = True):
         cached = _BASES.get(str(root))
         if cached is None or cached[0] != key:
             base = _open(root, manifest.files() if manifest else [], groups, inst)
+            _BASES.pop(str(root), None)
             _BASES[str(root)] = (key, base)
+            while len(_BASES) > _MAX_STORES:  # open cursors keep their own database alive
+                _BASES.pop(next(iter(_BASES)))
         else:
             base = cached[1]
         return base.cursor()

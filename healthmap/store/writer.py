@@ -95,7 +95,7 @@ class StoreWriter:
             files = self._chunks.setdefault(int(year), [])
             folder = make_private_dir(self.stage / "chunks" / f"year={year}")
             path = folder / f"chunk-{len(files):05d}.parquet"
-            pq.write_table(part, path, compression="lz4")
+            pq.write_table(part, path, compression="none")  # read once, soon
             files.append(path)
 
     def build(self) -> None:
@@ -137,7 +137,7 @@ class StoreWriter:
         order = ", ".join(SORT_ORDER)
         (n,) = self._db().execute(
             f"COPY (SELECT * FROM ({select_sql}) ORDER BY {order}) TO '{_sql_path(path)}' "
-            "(FORMAT parquet, COMPRESSION zstd)").fetchone()
+            "(FORMAT parquet, COMPRESSION snappy)").fetchone()
         if not n:
             path.unlink()
             self.years.pop(year, None)
