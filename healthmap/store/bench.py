@@ -46,9 +46,10 @@ def source_rows(raw: pd.DataFrame) -> pd.DataFrame:
     ...     "icd10": ["C16.9"], "date": ["2024-03-05"], "setting": ["inpatient"],
     ...     "institution_code": ["H"], "total_cost": ["12.30"], "fund_paid": [""],
     ...     "insurance_type": ["resident"], "referral": ["true"], "sex": ["F"], "age": ["61"]})
-    >>> source_rows(raw)[["icd3", "year", "month", "total_cost", "referral", "age_group"]
-    ...                  ].iloc[0].tolist()
-    ['C16', 2024, 3, 12.3, True, '60-64']
+    >>> row = source_rows(raw).iloc[0]
+    >>> row["icd3"], int(row["year"]), int(row["month"]), float(row["total_cost"]), \
+    ...     bool(row["referral"]), row["age_group"]
+    ('C16', 2024, 3, 12.3, True, '60-64')
     """
     date = pd.to_datetime(raw["date"], format="%Y-%m-%d")
     age = pd.to_numeric(raw["age"], errors="coerce")
