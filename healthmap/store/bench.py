@@ -47,8 +47,8 @@ def source_rows(raw: pd.DataFrame) -> pd.DataFrame:
     ...     "institution_code": ["H"], "total_cost": ["12.30"], "fund_paid": [""],
     ...     "insurance_type": ["resident"], "referral": ["true"], "sex": ["F"], "age": ["61"]})
     >>> row = source_rows(raw).iloc[0]
-    >>> row["icd3"], int(row["year"]), int(row["month"]), float(row["total_cost"]), \
-    ...     bool(row["referral"]), row["age_group"]
+    >>> (row["icd3"], int(row["year"]), int(row["month"]), float(row["total_cost"]),
+    ...  bool(row["referral"]), row["age_group"])
     ('C16', 2024, 3, 12.3, True, '60-64')
     """
     date = pd.to_datetime(raw["date"], format="%Y-%m-%d")
