@@ -24,10 +24,21 @@ TABLES = ("summary_cells", "summary_areas", "summary_institutions")
 FEN_PER_YUAN = {"cost_sum": 100.0, "cost_sq_sum": 10_000.0, "fund_sum": 100.0}
 
 
-def episode_files(folder: str) -> list[str]:
-    """The Parquet files of an episode store (``episodes/year=*/``) or of a plain folder."""
-    files = sorted(glob.glob(os.path.join(folder, "episodes", "year=*", "*.parquet")))
-    return files or sorted(glob.glob(os.path.join(folder, "**", "*.parquet"), recursive=True))
+def episode_files(folder: str) -> tuple[str, list[str]]:
+    """The base folder and live Parquet files of an episode store: the files its
+    ``manifest.json`` names (never staged or retired files), else every file under
+    ``episodes/year=*/``."""
+    import json
+
+    base = os.path.join(folder, "episodes")
+    manifest = os.path.join(folder, "manifest.json")
+    if os.path.exists(manifest):
+        with open(manifest, encoding="utf-8") as fh:
+            years = json.load(fh)["years"]
+        files = [os.path.join(folder, f) for y in sorted(years) for f in years[y]["files"]]
+    else:
+        files = sorted(glob.glob(os.path.join(base, "year=*", "*.parquet")))
+    return base, files
 
 
 def session(master: str = "local[2]"):
@@ -42,7 +53,7 @@ def session(master: str = "local[2]"):
             .getOrCreate())
 
 
-def build(spark, files: list[str], reference: str) -> dict:
+def build(spark, base: str, files: list[str], reference: str) -> dict:
     """The three roll-ups as Spark DataFrames, keyed by table name.
 
     Same definitions as :func:`healthmap.summary.flag_first_episodes` and
@@ -53,7 +64,8 @@ def build(spark, files: list[str], reference: str) -> dict:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    ep = spark.read.parquet(*files)
+    # the year is the hive partition (``year=YYYY`` folders), not a column in the files
+    ep = spark.read.option("basePath", base).parquet(*files)
     groups = spark.read.parquet(os.path.join(reference, "icd3_groups.parquet"))
     inst = spark.read.parquet(os.path.join(reference, "institutions.parquet"))
     ep = (ep.join(F.broadcast(groups), "icd3", "left")
@@ -93,13 +105,13 @@ def build(spark, files: list[str], reference: str) -> dict:
 
 def run(episodes: str, reference: str, out: str, master: str = "local[2]") -> dict[str, int]:
     """Build the roll-ups and write ``OUT/<table>/`` as Parquet; rows written per table."""
-    files = episode_files(episodes)
+    base, files = episode_files(episodes)
     if not files:
         raise FileNotFoundError(f"no Parquet episode files under {episodes}")
     spark = session(master)
     try:
         counts = {}
-        for name, frame in build(spark, files, reference).items():
+        for name, frame in build(spark, base, files, reference).items():
             frame.write.mode("overwrite").parquet(os.path.join(out, name))
             counts[name] = spark.read.parquet(os.path.join(out, name)).count()
         return counts
