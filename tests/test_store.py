@@ -254,3 +254,15 @@ def test_cli_status_and_rebuild(loaded, capsys):
     assert "6 episodes in 2 year(s)" in capsys.readouterr().out
     assert main(["refresh", "--db", url]) == 0
     assert "episode store rebuilt: 6 episodes" in capsys.readouterr().out
+
+
+def test_import_into_a_stale_store_rebuilds_it_whole(loaded):
+    import shutil
+
+    root = store.engine_store_dir(loaded)
+    shutil.rmtree(root)  # e.g. a database copied without its store
+    more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
+    assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
+    m = read_manifest(root)
+    assert m.rows == 7 and m.generation == 1  # the 6 earlier rows too, in one write
+    assert_store_equals_database(loaded)

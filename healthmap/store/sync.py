@@ -73,8 +73,7 @@ def stage_import(conn: Connection, kind: str, import_id: int, counts) -> StoreWr
     writer = StoreWriter(engine_store_dir(conn))  # waits while another writer works
     try:
         event.listen(conn, "rollback", lambda _c: writer.discard(), once=True)
-        base = writer.base
-        if base is not None and base.data_version == episodes_version(conn, exclude=import_id):
+        if _current(writer.base, writer.root, episodes_version(conn, exclude=import_id)):
             changed = list(read_episodes(conn, Episode.import_id == import_id))
         else:
             changed = []
