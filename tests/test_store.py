@@ -215,6 +215,11 @@ def test_distinct_persons_by_area_one_year_one_group_inpatient(loaded):
                                   "cost_fen": [14352, 1999]}
     inst = store.query(loaded, "SELECT code, in_county FROM institutions ORDER BY code")
     assert inst.to_dict("list") == {"code": ["H1", "T1"], "in_county": [True, False]}
+    # the area hierarchy: both codes are townships of the county 331083
+    areas = store.query(loaded, "SELECT code, level, parent_code FROM areas WHERE code IN "
+                                "(?, ?) ORDER BY code", [A, B])
+    assert areas.to_dict("list") == {"code": [A, B], "level": ["township"] * 2,
+                                     "parent_code": ["331083"] * 2}
 
 
 def test_missing_store_is_rebuilt_and_files_are_owner_only(loaded):
