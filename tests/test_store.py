@@ -271,3 +271,26 @@ def test_import_into_a_stale_store_rebuilds_it_whole(loaded):
     m = read_manifest(root)
     assert m.rows == 7 and m.generation == 1  # the 6 earlier rows too, in one write
     assert_store_equals_database(loaded)
+
+
+def test_readers_read_the_old_generation_while_a_writer_stages(loaded):
+    from healthmap.store.layout import to_arrow
+    from healthmap.store.writer import StoreWriter
+
+    root = store.engine_store_dir(loaded)
+    row = pd.DataFrame({"record_id": ["E1"], "person_id": ["P1"], "area_code": [A],
+                        "icd10": ["C16.9"], "icd3": ["C16"], "date": ["2024-03-01"],
+                        "year": [2024], "month": [3], "setting": ["inpatient"],
+                        "institution_code": ["H1"], "total_cost": [1.0], "fund_paid": [None],
+                        "insurance_type": ["resident"], "referral": [None], "sex": ["M"],
+                        "age": [66], "age_group": ["65-69"]})
+    writer = StoreWriter(root)  # holds the lock; readers take none
+    writer.update(to_arrow(row))  # E1 now costs 100 fen, staged only
+    during = store.connect(loaded, ensure=False)
+    sql = "SELECT total_cost_fen FROM episodes WHERE record_id = 'E1'"
+    assert during.execute(sql).fetchone()[0] == 12345
+    writer.publish("manual")
+    assert during.execute(sql).fetchone()[0] == 12345  # its generation's files are kept
+    after = store.connect(loaded, ensure=False)
+    assert after.execute(sql).fetchone()[0] == 100
+    during.close(), after.close()
