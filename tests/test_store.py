@@ -16,8 +16,8 @@ from healthmap.store.layout import MANIFEST, STAGING, read_manifest
 TODAY = dt.date(2025, 6, 30)
 INST = ("code,name,level,in_county,area_code,region\n"
         "H1,玉环市人民医院,三级,是,玉城街道,玉环\nT1,台州医院,tertiary,false,,台州\n")
-HEAD = "record_id,person_id,area_code,icd10,date,setting,institution_code,total_cost,sex,age," \
-       "fund_paid,referral\n"
+HEAD = ("record_id,person_id,area_code,icd10,date,setting,institution_code,total_cost,sex,"
+        "age,fund_paid,referral\n")
 A, B = "331083001", "331083101"  # two townships of the built-in areas
 
 
@@ -38,6 +38,8 @@ def loaded(engine):
     assert import_file(engine, "institutions", INST.encode(), "inst.csv", today=TODAY).ok
     res = import_file(engine, "episodes", csv(FIRST), "first.csv", today=TODAY)
     assert res.ok, res.problems
+    st = store.status(engine)  # published by the import itself (status never rebuilds)
+    assert st["in_sync"] and st["generation"] == 1 and st["store_version"] == str(res.import_id)
     return engine
 
 

@@ -76,6 +76,8 @@ def store_dir(url: str) -> Path:
     >>> import os; os.environ.pop("HEALTHMAP_STORE_DIR", None) and None
     >>> store_dir("sqlite:////srv/hm/county.db").as_posix()
     '/srv/hm/county.db.store'
+    >>> store_dir("sqlite+pysqlite:////srv/hm/county.db").name
+    'county.db.store'
     >>> a = store_dir("postgresql://u:secret@db/county"); b = store_dir("postgresql://u@db/county")
     >>> a.name[:7], a == b, a.parent.name
     ('county-', True, 'stores')
@@ -83,16 +85,15 @@ def store_dir(url: str) -> Path:
     env = os.environ.get("HEALTHMAP_STORE_DIR", "").strip()
     if env:
         return Path(env)
-    if url.startswith("sqlite:"):
-        path = url.split("?")[0].removeprefix("sqlite:///")
-        if url.startswith("sqlite://") and path in ("", ":memory:", "sqlite://"):
-            raise StoreLocationError("an in-memory database needs HEALTHMAP_STORE_DIR for its "
-                                     "episode store")
-        p = Path(path).resolve()
-        return p.with_name(p.name + ".store")
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database in (None, "", ":memory:") or "mode=memory" in url:
+            raise StoreLocationError("an in-memory database needs HEALTHMAP_STORE_DIR for its "
+                                     "episode store")
+        p = Path(u.database).resolve()
+        return p.with_name(p.name + ".store")
     plain = (f"{u.drivername.split('+')[0]}://{u.username or ''}@{u.host or ''}:"
              f"{u.port or ''}/{u.database or ''}")  # the same database whatever the driver
     tag = hashlib.sha256(plain.encode("utf-8")).hexdigest()[:12]
