@@ -61,7 +61,8 @@ def _open(root: Path, files: list[str], groups: pd.DataFrame, inst: pd.DataFrame
           areas: pd.DataFrame | None = None):
     import duckdb
 
-    db = duckdb.connect(":memory:", config={"enable_progress_bar": False})
+    db = duckdb.connect(":memory:")
+    db.execute("SET enable_progress_bar = false")
     db.execute(f"CREATE VIEW episodes AS {_episodes_sql(root, files)}")
     tables = {"icd3_groups": ("icd3 VARCHAR, group_code VARCHAR", groups),
               "institutions": ("code VARCHAR, in_county BOOLEAN", inst),
