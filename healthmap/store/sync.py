@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, event, func, select
 
 from healthmap.models import Episode, ImportLog
@@ -41,16 +40,28 @@ def episodes_version(conn: Connection, exclude: int | None = None) -> str:
     return str(conn.scalar(q) or 0)
 
 
-def read_episodes(conn: Connection, where=None, chunk: int = CHUNK_ROWS):
-    """Yield the episodes table's rows (all, or those matching ``where``) as Arrow tables of
-    the store's columns, ``chunk`` rows at a time."""
-    cols = [Episode.__table__.c[c] for c in SOURCE_COLUMNS]
-    q = select(*cols)
-    if where is not None:
-        q = q.where(where)
-    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(q)
-    for part in result.partitions(chunk):
-        yield to_arrow(pd.DataFrame.from_records(part, columns=SOURCE_COLUMNS))
+def read_episodes(conn: Connection, import_id: int | None = None, chunk: int = CHUNK_ROWS):
+    """Yield the episodes table's rows (all, or those import ``import_id`` last wrote) as
+    Arrow tables of the store's columns, ``chunk`` rows at a time.
+
+    Rows come through the driver without SQLAlchemy's per-value type processing (dates
+    stay ISO text on SQLite): several times faster, and :func:`to_arrow` reads both forms.
+    """
+    sql = f"SELECT {', '.join(SOURCE_COLUMNS)} FROM {Episode.__tablename__}"
+    params: tuple = ()
+    if import_id is not None:
+        sql += " WHERE import_id = " + ("?" if conn.dialect.paramstyle == "qmark" else "%s")
+        params = (int(import_id),)
+    if conn.dialect.name == "sqlite":  # the transaction's own DBAPI connection: plain tuples
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.execute(sql, params)
+    else:  # server-side cursor: memory bounded by one chunk
+        cursor = conn.execution_options(stream_results=True).exec_driver_sql(sql, params)
+    try:
+        while rows := cursor.fetchmany(chunk):
+            yield to_arrow(dict(zip(SOURCE_COLUMNS, zip(*rows))))
+    finally:
+        cursor.close()
 
 
 def _fill(writer: StoreWriter, conn: Connection) -> None:
@@ -73,9 +84,8 @@ def stage_import(conn: Connection, kind: str, import_id: int, counts) -> StoreWr
     writer = StoreWriter(engine_store_dir(conn))  # waits while another writer works
     try:
         event.listen(conn, "rollback", lambda _c: writer.discard(), once=True)
-        base = writer.base
-        if base is not None and base.data_version == episodes_version(conn, exclude=import_id):
-            changed = list(read_episodes(conn, Episode.import_id == import_id))
+        if _current(writer.base, writer.root, episodes_version(conn, exclude=import_id)):
+            changed = list(read_episodes(conn, import_id))
         else:
             changed = []
         if changed:
