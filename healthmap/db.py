@@ -15,7 +15,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, select
 from sqlalchemy.orm import Session
 
-from healthmap.config import database_url
+from healthmap.config import busy_timeout_ms, database_url
 from healthmap.models import AppMeta
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -24,8 +24,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 def make_engine(url: str | None = None) -> Engine:
     """Create an engine for ``url`` (default: :func:`healthmap.config.database_url`).
 
-    For SQLite the parent folder is created, foreign keys are enforced and WAL journaling
-    lets the app read while an import writes.
+    For SQLite the parent folder is created, foreign keys are enforced, WAL journaling
+    lets the app read while an import writes, and a writer waits up to
+    :func:`healthmap.config.busy_timeout_ms` for another's write lock.
     """
     url = database_url(url)
     if url.startswith("sqlite:///") and not url.endswith(":memory:"):
@@ -35,6 +36,7 @@ def make_engine(url: str | None = None) -> Engine:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
+        timeout = busy_timeout_ms()  # read when the engine is made (tests vary it)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -42,7 +44,7 @@ def make_engine(url: str | None = None) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={timeout}")
             cur.close()
 
     return engine

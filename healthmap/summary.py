@@ -250,6 +250,17 @@ def refresh_all(conn: Connection, progress: Progress | None = None) -> list[int]
     return refresh_years(conn, years_with_episodes(conn), progress)
 
 
+def rebuild(engine, user: str | None, progress: Progress | None = None) -> list[int]:
+    """:func:`refresh_all` in its own transaction, holding the database's import lock (a
+    refresh while an import runs raises :class:`healthmap.dbhealth.ImportRunning`, which
+    names that import)."""
+    from healthmap import dbhealth
+
+    url = engine.url.render_as_string(hide_password=False)
+    with dbhealth.import_lock(url, "refresh", "summary tables", user), engine.begin() as conn:
+        return refresh_all(conn, progress)
+
+
 def _read_frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:
     """Rows of ``stmt`` as a frame of plain columns (faster than ``pd.read_sql``)."""
     rows = conn.execute(stmt).all()
