@@ -82,9 +82,10 @@ def secret_path(url: str | None = None) -> Path:
 
 
 def _canonical(url: str) -> str:
-    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-        return "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).resolve())
-    return url
+    from healthmap.dbhealth import sqlite_path
+
+    path = sqlite_path(url)  # the file, however the URL names it (e.g. read-only)
+    return url if path is None else "sqlite:///" + str(path.resolve())
 
 
 def secret_key(create: bool = False, url: str | None = None) -> bytes:

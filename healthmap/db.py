@@ -8,6 +8,7 @@ here keeps module-level state.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -28,9 +29,11 @@ def make_engine(url: str | None = None) -> Engine:
     lets the app read while an import writes, and a writer waits up to
     :func:`healthmap.config.busy_timeout_ms` for another's write lock.
     """
+    from healthmap.dbhealth import read_only_url, sqlite_path
+
     url = database_url(url)
-    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-        path = Path(url.removeprefix("sqlite:///"))
+    path = sqlite_path(url)
+    if path is not None and not read_only_url(url):
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():  # created owner-only (0600); SQLite's -wal/-shm follow it
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -42,7 +45,11 @@ def make_engine(url: str | None = None) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
+            try:
+                cur.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:  # a read-only file: read as it is
+                if "readonly" not in str(exc):
+                    raise
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={timeout}")
             cur.close()
