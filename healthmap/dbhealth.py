@@ -25,7 +25,6 @@ import datetime as dt
 import os
 import shutil
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -359,22 +358,15 @@ class ImportRunning(RuntimeError):
                 f"于 {i.get('since')} 开始（进程 {i.get('pid')}）；请在其结束后再试")
 
 
-#: lock files this thread holds (an import inside another's lock, e.g. ``import_file``
-#: calling ``import_frame``, enters again instead of refusing itself)
-_HELD = threading.local()
-
-
 class import_lock:
     """``with import_lock(url, kind, file, user):`` — refuse at once
     (:class:`ImportRunning`, naming the running import) when another import holds the
     database; SQLite only (PostgreSQL serialises writers itself). The lock is a small
     owner-only file beside the database; a lock left by a killed process is taken over.
-    Every writer of episodes or summaries takes it (imports, ``refresh``); the thread
-    that holds it may enter again."""
+    Every writer of episodes or summaries takes it (imports, ``refresh``)."""
 
     def __init__(self, url: str, kind: str, filename: str, user: str | None):
         self.lock = _lock_path(url)
-        self.nested = False
         self.url = url
         self.info = {"kind": kind, "file": str(filename)[:200], "user": user or "?",
                      "since": dt.datetime.now().isoformat(sep=" ", timespec="seconds"),
@@ -385,10 +377,6 @@ class import_lock:
 
         if self.lock is None or not self.lock.parent.is_dir():
             self.lock = None
-            return self
-        held = _HELD.__dict__.setdefault("paths", set())
-        if self.lock in held:
-            self.nested = True
             return self
         for _ in range(2):
             try:
@@ -401,12 +389,10 @@ class import_lock:
                 continue
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(self.info, fh, ensure_ascii=False)
-            held.add(self.lock)
             return self
         raise ImportRunning(running_import(self.url) or self.info)
 
     def __exit__(self, *exc):
-        if self.lock is not None and not self.nested:
-            _HELD.paths.discard(self.lock)
+        if self.lock is not None:
             self.lock.unlink(missing_ok=True)
         return False
