@@ -181,7 +181,7 @@ def write_manifest(root: Path, manifest: Manifest) -> None:
 
 def to_arrow(frame):
     """Episode rows as the episodes table holds them -> an Arrow table of the store's
-    columns plus ``year`` (money: float yuan -> int64 fen, ``round(yuan * 100)``).
+    columns plus ``year`` (money: float yuan -> int64 fen, half up as :func:`_fen`).
 
     ``frame`` is a DataFrame or a dict of column sequences (a database cursor's rows,
     transposed); dates may be ISO strings (SQLite), dates or timestamps, booleans 0/1.
@@ -241,14 +241,17 @@ def _date32(col):
 
 
 def _fen(yuan: pd.Series):
-    """Float yuan -> an Arrow int64 array of fen (``round(yuan * 100)``; missing = null).
+    """Float yuan -> an Arrow int64 array of fen (:func:`healthmap.ledger.fen_array`, the
+    one conversion every engine uses; missing = null).
 
-    >>> _fen(pd.Series([0.1 + 0.2, 19.99, None])).to_pylist()
-    [30, 1999, None]
+    >>> _fen(pd.Series([0.1 + 0.2, 19.99, 1.005, None])).to_pylist()
+    [30, 1999, 101, None]
     """
     import pyarrow as pa
 
+    from healthmap.ledger import fen_array
+
     values = np.asarray(pd.to_numeric(pd.Series(yuan), errors="coerce"), dtype=float)
-    fen = np.round(values * 100)
-    missing = np.isnan(fen)
-    return pa.array(np.where(missing, 0, fen).astype(np.int64), pa.int64(), mask=missing)
+    missing = np.isnan(values)
+    fen = fen_array(np.where(missing, 0.0, values))
+    return pa.array(fen, pa.int64(), mask=missing)
