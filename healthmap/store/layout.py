@@ -181,7 +181,7 @@ def write_manifest(root: Path, manifest: Manifest) -> None:
 
 def to_arrow(frame):
     """Episode rows as the episodes table holds them -> an Arrow table of the store's
-    columns plus ``year`` (money: float yuan -> int64 fen, ``round(yuan * 100)``).
+    columns plus ``year`` (money: float yuan -> int64 fen, half up as :func:`_fen`).
 
     ``frame`` is a DataFrame or a dict of column sequences (a database cursor's rows,
     transposed); dates may be ISO strings (SQLite), dates or timestamps, booleans 0/1.
