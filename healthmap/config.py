@@ -66,8 +66,20 @@ def secret_path(url: str | None = None) -> Path:
 
 
 def _canonical(url: str) -> str:
+    """The database's identity: an SQLite file's absolute path; a server URL without its
+    password (changing the password keeps the key file).
+
+    >>> _canonical("postgresql+psycopg://hm:secret@db:5432/county")
+    'postgresql+psycopg://hm@db:5432/county'
+    """
     if url.startswith("sqlite:///") and not url.endswith(":memory:"):
         return "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).resolve())
+    if "@" in url:
+        from sqlalchemy.engine import URL, make_url
+
+        u = make_url(url)
+        return URL.create(u.drivername, u.username, None, u.host, u.port, u.database,
+                          u.query).render_as_string(hide_password=False)
     return url
 
 

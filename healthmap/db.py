@@ -33,7 +33,8 @@ def make_engine(url: str | None = None) -> Engine:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():  # created owner-only (0600); SQLite's -wal/-shm follow it
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    engine = create_engine(url)
+    # a server may restart under a long-running app: test pooled connections before use
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

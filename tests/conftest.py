@@ -84,19 +84,11 @@ def engine(backend, tmp_path, request):
     e.dispose()
 
 
-@pytest.fixture(scope="session")
-def _demo_source(backend, tmp_path_factory, request):
-    """The full demo database, built once per test session and back end (about 25 s on
-    SQLite); a template that nobody connects to on PostgreSQL."""
+def _build_demo(url: str) -> str:
     from healthmap import auth
     from healthmap.db import make_engine
     from healthmap.demo import load_demo
 
-    if backend == "postgresql":
-        server = request.getfixturevalue("pg_server")
-        url = server.create(name="hm_demo_source")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
     e = make_engine(url)
     load_demo(e, n_residents=2000)
     auth.ensure_demo_accounts(e)
@@ -105,16 +97,32 @@ def _demo_source(backend, tmp_path_factory, request):
 
 
 @pytest.fixture(scope="session")
-def demo_clone(backend, _demo_source, request):
+def demo_sqlite(tmp_path_factory):
+    """The full demo database on SQLite, built once per session (about 25 s); never
+    written to (tests get copies)."""
+    return _build_demo(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}")
+
+
+@pytest.fixture(scope="session")
+def demo_postgresql(pg_server):
+    """The same on PostgreSQL (1-2 min): a template nobody connects to afterwards."""
+    return _build_demo(pg_server.create(name="hm_demo_source"))
+
+
+@pytest.fixture(scope="session")
+def demo_clone(backend, request):
     """``demo_clone(folder)``: the URL of a new private copy of the demo database (a file
     in ``folder`` on SQLite, a database cloned from the template on PostgreSQL)."""
+    source = request.getfixturevalue(f"demo_{backend}")
     if backend == "postgresql":
         server = request.getfixturevalue("pg_server")
-        return lambda folder: server.create(template="hm_demo_source")
+        from sqlalchemy.engine import make_url
+
+        return lambda folder: server.create(template=make_url(source).database)
 
     def clone(folder):
         dst = Path(folder) / "copy.db"
-        shutil.copy(_demo_source.removeprefix("sqlite:///"), dst)
+        shutil.copy(source.removeprefix("sqlite:///"), dst)
         return f"sqlite:///{dst}"
 
     return clone
