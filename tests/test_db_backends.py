@@ -2,6 +2,7 @@
 append-only triggers, key files of server databases."""
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,6 +10,8 @@ from sqlalchemy import (Boolean, Column, Date, Float, Integer, MetaData, String,
                         select, text)
 
 from healthmap import db
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _table():
@@ -85,3 +88,21 @@ def test_key_file_of_a_server_database_ignores_the_password(monkeypatch, tmp_pat
     b = config.secret_path("postgresql+psycopg://hm:new@db:5432/county")
     c = config.secret_path("postgresql+psycopg://hm:new@db:5432/other")
     assert a == b != c and a.name.startswith("county-") and "old" not in str(a)
+
+
+def test_app_on_an_empty_server_database_asks_for_init_and_writes_nothing(pg_server,
+                                                                         monkeypatch):
+    """The first start loads the demo into a new SQLite file; a server database is never
+    filled with demo data by a visitor: the page says to run `init` (or `demo`)."""
+    from streamlit.testing.v1 import AppTest
+    from sqlalchemy import create_engine, inspect
+
+    url = pg_server.create()
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", url)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert any("healthmap init" in e.value for e in at.error), [e.value for e in at.error]
+    e = create_engine(url)
+    assert inspect(e).get_table_names() == []
+    e.dispose()
