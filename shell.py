@@ -48,6 +48,10 @@ def ensure_database(url: str) -> str:
     data once, with progress shown only to the visitors who wait for it."""
     engine = ui.engine(url)
     kind = _ready(engine)
+    if kind is None and engine.dialect.name != "sqlite" and not db.is_initialised(engine):
+        from healthmap import dbhealth  # a server database is set up on purpose: init/demo
+
+        raise dbhealth.DatabaseProblem("not_initialised", url.split("@")[-1])
     if kind is None:
         with _first_start_lock(url):
             kind = _ready(engine)  # another visitor may have loaded it meanwhile

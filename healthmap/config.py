@@ -82,10 +82,25 @@ def secret_path(url: str | None = None) -> Path:
 
 
 def _canonical(url: str) -> str:
+    """The database's identity: an SQLite file's absolute path, however the URL names it
+    (e.g. read-only); a server URL without its password (changing the password keeps the
+    key file).
+
+    >>> _canonical("postgresql+psycopg://hm:secret@db:5432/county")
+    'postgresql+psycopg://hm@db:5432/county'
+    """
     from healthmap.dbhealth import sqlite_path
 
-    path = sqlite_path(url)  # the file, however the URL names it (e.g. read-only)
-    return url if path is None else "sqlite:///" + str(path.resolve())
+    path = sqlite_path(url)
+    if path is not None:
+        return "sqlite:///" + str(path.resolve())
+    if "@" in url:
+        from sqlalchemy.engine import URL, make_url
+
+        u = make_url(url)
+        return URL.create(u.drivername, u.username, None, u.host, u.port, u.database,
+                          u.query).render_as_string(hide_password=False)
+    return url
 
 
 def secret_key(create: bool = False, url: str | None = None) -> bytes:

@@ -84,6 +84,13 @@ _TEXT: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
              ("请等待导入结束后重试", "try again when the import has finished")),
     "cannot_open": (("无法打开数据库文件 {path}", "the database file {path} cannot be opened"),
                     ("请检查路径和权限", "check the path and the permissions")),
+    "server_unreachable": (("无法连接数据库服务器 {path}（未运行、地址不对或登录被拒绝）",
+                            "the database server {path} cannot be reached (not running, "
+                            "wrong address, or the login was refused)"),
+                           ("请检查 HEALTHMAP_DATABASE_URL / --db 中的主机、端口、用户名和密码，"
+                            "以及 PostgreSQL 服务是否在运行",
+                            "check host, port, user and password in HEALTHMAP_DATABASE_URL "
+                            "/ --db, and that the PostgreSQL server is running")),
 }
 
 
@@ -197,8 +204,11 @@ def explain(exc: BaseException, url: str) -> DatabaseProblem | None:
     text = str(exc).lower()
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
         return DatabaseProblem("folder_blocked", str(path.parent if path else where))
-    if "no such table" in text:
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
         return DatabaseProblem("not_initialised", where)
+    if any(w in text for w in ("connection refused", "could not connect", "connection failed",
+                               "password authentication failed", "no password supplied")):
+        return DatabaseProblem("server_unreachable", where)
     if "malformed" in text or "database disk image" in text:
         return DatabaseProblem("malformed", where)
     if "file is not a database" in text or "file is encrypted" in text:
@@ -238,6 +248,12 @@ def check(engine) -> dict:
             res = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check").all()]
             lines.append(("integrity", "ok" if res == ["ok"] else "; ".join(res[:5]),
                           res == ["ok"]))
+        if engine.dialect.name == "postgresql":  # integrity is the server's job
+            version, size = conn.execute(text(
+                "SELECT current_setting('server_version'), "
+                "pg_database_size(current_database())")).one()
+            lines.append(("server", f"PostgreSQL {version}, database {size / 2**20:,.1f} MB",
+                          True))
         have = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     head = ScriptDirectory.from_config(db.alembic_config()).get_current_head()
     lines.append(("migration", f"{have} (newest {head})" if have != head else f"{have}",

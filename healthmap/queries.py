@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import BigInteger, Engine, Float, case, cast, func, select
 
 from healthmap import cube
 from healthmap.cube import CELL_DIMS, INST_DIMS, INST_MEASURES, MEASURES
@@ -205,7 +205,7 @@ def cells(engine: Engine, f: Filters, by: list[str], icd3: list[str] | None = No
         return frame_cells(frame, f, by, icd3)
     table = SummaryArea if _area_rollup_answers(f, by, icd3) else SummaryCell
     cols = [getattr(table, c) for c in by]
-    sums = [func.sum(getattr(table, m)).label(m) for m in MEASURES]
+    sums = [_sum(getattr(table, m), engine.dialect.name).label(m) for m in MEASURES]
     stmt = _where(select(*cols, *sums), table, f, icd3)
     if cols:
         stmt = stmt.group_by(*cols)
@@ -213,6 +213,27 @@ def cells(engine: Engine, f: Filters, by: list[str], icd3: list[str] | None = No
         df = _frame(conn.execute(stmt), by + MEASURES)
     df[MEASURES] = df[MEASURES].fillna(0)
     return df
+
+
+#: float measures whose SQL sums are taken exactly (see :func:`_sum`)
+_FLOAT_SUMS = ("cost_sum", "cost_sq_sum", "fund_sum")
+
+
+def _sum(column, dialect: str):
+    """SUM that every back end gives bit for bit. A float sum depends on the order of its
+    terms, which differs between SQLite and PostgreSQL; so the float measures (money in
+    yuan with 2 decimals, squares with 4) are summed as two integer sums, the whole part
+    and the ten-thousandths (each term rounded half away from zero by the same IEEE
+    operations on both back ends), joined in the same float operations at the end. Integer
+    measures are exact anyway."""
+    if column.key not in _FLOAT_SUMS:
+        return func.sum(column)
+    whole = func.trunc(column) if dialect == "postgresql" else cast(column, BigInteger)
+    frac = (column - whole) * 10000
+    frac = frac + case((frac < 0, -0.5), else_=0.5)
+    frac = cast(func.trunc(frac) if dialect == "postgresql" else frac, BigInteger)
+    return (cast(func.sum(cast(whole, BigInteger)), Float)
+            + cast(func.sum(frac), Float) / 10000.0)
 
 
 def _area_rollup_answers(f: Filters, by: list[str], icd3: list[str] | None) -> bool:
@@ -260,8 +281,8 @@ def institution_cells(engine: Engine, f: Filters, icd3: list[str] | None,
     else:
         t = SummaryInstitution
         cols = [getattr(t, k) for k in keys]
-        stmt = _where(select(*cols, func.sum(t.episodes), func.sum(t.cost_sum),
-                             func.sum(t.fund_sum)), t, f, icd3)
+        stmt = _where(select(*cols, *[_sum(getattr(t, m), engine.dialect.name)
+                                      for m in INST_MEASURES]), t, f, icd3)
         if area_codes:
             stmt = stmt.where(t.area_code.in_(area_codes))
         with engine.connect() as conn:

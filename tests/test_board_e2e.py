@@ -14,8 +14,12 @@ if not have_chromium():
     pytest.skip("chromium not installed", allow_module_level=True)
 
 
-def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path):
+def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path, backend):
+    """Runs on both back ends (the whole app in a browser over PostgreSQL too); the
+    screenshots in docs/ come from the SQLite run."""
     from healthmap.auth import DEMO_PASSWORD
+
+    shots = DOCS if backend == "sqlite" else tmp_path
 
     with app_server(demo_db, tmp_path / "server.log") as base, chromium() as browser:
         page = browser.new_page(viewport={"width": 1500, "height": 1150})
@@ -29,12 +33,12 @@ def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path):
             "document.querySelectorAll('[data-testid=stMetric]').length >= 10",
             timeout=120_000)
         page.get_by_text("未达标").first.wait_for(timeout=60_000)
-        page.screenshot(path=str(DOCS / "screenshot-board.png"))
+        page.screenshot(path=str(shots / "screenshot-board.png"))
         page.get_by_role("heading", name="乡镇比较（与全县值比较，漏斗图）").evaluate(
             "e => e.scrollIntoView({block: 'start'})")
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length"
                                " >= 1", timeout=120_000)
-        page.screenshot(path=str(DOCS / "screenshot-board-townships.png"))
+        page.screenshot(path=str(shots / "screenshot-board-townships.png"))
         expand = page.locator("[data-testid=stExpandSidebarButton], "
                               "[data-testid=stSidebarCollapsedControl] button")
         if expand.count() and not page.locator("[data-testid=stSidebar]").is_visible():
@@ -47,6 +51,6 @@ def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path):
         page.get_by_role("heading", name="Reform indicator board").evaluate(
             "e => e.scrollIntoView({block: 'start'})")
         page.get_by_text("Missed").first.wait_for(timeout=60_000)
-        page.screenshot(path=str(DOCS / "screenshot-board-en.png"))
+        page.screenshot(path=str(shots / "screenshot-board-en.png"))
         assert page.get_by_text("Traceback").count() == 0
         page.close()

@@ -6,6 +6,9 @@ import pytest
 
 from tests.e2e_util import ART, app_server, chromium, english_words, have_chromium, log_in
 
+# browser behaviour; the data paths run on both back ends elsewhere (board e2e runs on both)
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_LOG = ART / "server.log"  # the application log, scanned for personal data below
 

@@ -10,6 +10,9 @@ import pytest
 from points_helpers import ROOT_DIR, add_residents
 from tests.e2e_util import CHROMIUM, FLAGS, app_server, have_chromium
 
+# browser behaviour; the data paths run on both back ends elsewhere (board e2e runs on both)
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = Path(ROOT_DIR)
 DOCS = ROOT / "docs"
 if not have_chromium():

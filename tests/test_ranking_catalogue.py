@@ -267,8 +267,12 @@ def test_migration_0007_downgrades_and_upgrades_again(engine):
     names = set(inspect(engine).get_table_names())
     assert {"catalogue_drafts", "catalogue_groups", "catalogue_specialties",
             "catalogue_decisions"} <= names
+    from tests.dbutil import trigger_names
+
     with engine.connect() as conn:
-        triggers = {r[0] for r in conn.execute(text(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'catalogue%'"))}
-    assert {"catalogue_drafts_frozen", "catalogue_drafts_no_delete",
-            "catalogue_decisions_no_update", "catalogue_decisions_adopted"} <= triggers
+        triggers = trigger_names(conn, "catalogue%")
+    assert ({"catalogue_drafts_frozen", "catalogue_drafts_no_delete",
+             "catalogue_decisions_no_update", "catalogue_decisions_adopted"}
+            if engine.dialect.name == "sqlite" else
+            {"catalogue_drafts_guard", "catalogue_decisions_no_change",
+             "catalogue_decisions_adopted"}) <= triggers

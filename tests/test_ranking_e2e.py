@@ -7,6 +7,9 @@ import pytest
 
 from tests.e2e_util import app_server, chromium, have_chromium
 
+# browser behaviour; the data paths run on both back ends elsewhere (board e2e runs on both)
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 

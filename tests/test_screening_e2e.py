@@ -8,6 +8,9 @@ import pytest
 
 from e2e_util import ROOT, app_server, chromium, have_chromium, log_in
 
+# browser behaviour; the data paths run on both back ends elsewhere (board e2e runs on both)
+pytestmark = pytest.mark.sqlite_only
+
 if not have_chromium():
     pytest.skip("chromium not installed", allow_module_level=True)
 

@@ -40,12 +40,8 @@ def _villages(engine) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def village_db(demo_db, tmp_path_factory):
-    import shutil
-
-    path = tmp_path_factory.mktemp("villages") / "v.db"
-    shutil.copy(demo_db.removeprefix("sqlite:///"), path)
-    url = f"sqlite:///{path}"
+def village_db(demo_clone, tmp_path_factory):
+    url = demo_clone(tmp_path_factory.mktemp("villages"))
     engine = make_engine(url)
     v = _villages(engine)
     gj = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {

@@ -19,8 +19,18 @@ def _fill(engine, n=6):
 
 
 def _behind_the_back(engine, *sql):
-    """Edit the file with plain sqlite3 as an intruder would: lift the trigger, edit,
-    put the trigger back."""
+    """Edit the database as an intruder would: lift the trigger, edit, put the trigger
+    back (SQLite: the file with plain sqlite3; PostgreSQL: as the database owner)."""
+    from tests.dbutil import trigger_names
+
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as c:
+            assert trigger_names(c, "audit_log") == {"audit_log_no_change"}
+            c.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+            for s in sql:
+                c.exec_driver_sql(s)
+            c.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change")
+        return
     engine.dispose()
     con = sqlite3.connect(_db_path(engine))
     trig = con.execute("SELECT sql FROM sqlite_master WHERE type='trigger' "
@@ -71,12 +81,9 @@ def test_deleted_middle_row_and_forged_row_are_named(engine):
 
 def test_forged_insert_at_the_end_is_named(engine):
     _fill(engine)
-    engine.dispose()
-    con = sqlite3.connect(_db_path(engine))  # inserts are allowed by the triggers
-    con.execute("INSERT INTO audit_log (at, actor, role, action) "
-                "VALUES ('2025-01-01 00:00:00.000000', 'admin', 'admin', 'login')")
-    con.commit()
-    con.close()
+    # inserts are allowed by the triggers
+    _behind_the_back(engine, "INSERT INTO audit_log (at, actor, role, action) "
+                             "VALUES ('2025-01-01 00:00:00.000000', 'admin', 'admin', 'login')")
     assert audit.verify(engine).broken_id == 7
 
 

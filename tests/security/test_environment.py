@@ -45,6 +45,7 @@ def test_folder_cannot_be_made(tmp_path, capsys):
     assert "FileExistsError" not in err and "NotADirectoryError" not in err
 
 
+@pytest.mark.sqlite_only  # the database file itself
 def test_truncated_database(engine, tmp_path, capsys):
     audit.record(engine, "admin", "login", role="admin")
     path = engine.url.database
@@ -61,6 +62,7 @@ def test_truncated_database(engine, tmp_path, capsys):
     assert code == 2 and "damaged" in err, err
 
 
+@pytest.mark.sqlite_only  # the database file itself
 def test_read_only_file_and_folder_named(engine, tmp_path, monkeypatch, capsys):
     path = engine.url.database
     real = os.access
@@ -100,11 +102,35 @@ def test_check_reports_integrity_migration_key_disk(engine, capsys):
     code = main(["check", "--db", str(engine.url)])
     out = capsys.readouterr().out
     assert code == 0, out
-    for item in ("integrity", "migration", "key", "audit chain", "disk"):
+    items = (("integrity", "migration", "key", "audit chain", "disk")
+             if engine.dialect.name == "sqlite" else
+             ("server", "PostgreSQL 1", "MB", "migration", "key", "audit chain"))
+    for item in items:
         assert item in out
     assert "BAD" not in out
 
 
+def test_backup_of_a_server_database_is_refused_naming_pg_dump(engine, tmp_path, capsys):
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite databases are backed up by `backup` (the test above)")
+    assert main(["backup", str(tmp_path / "copy.db"), "--db", str(engine.url)]) == 2
+    assert "pg_dump" in capsys.readouterr().err
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_unreachable_server_is_named_without_the_password(capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+psycopg://hm:s3cret@127.0.0.1:{port}/county"
+    code, err = _err(capsys, "report", "incidence", "--db", url)
+    assert code == 2 and "cannot be reached" in err and f"127.0.0.1:{port}/county" in err, err
+    assert "s3cret" not in err
+
+
+@pytest.mark.sqlite_only  # the database file itself
 def test_backup_while_writing_and_restore(engine, tmp_path, capsys):
     for i in range(50):
         audit.record(engine, "admin", "login", role="admin", detail=str(i))
@@ -139,6 +165,7 @@ def test_backup_while_writing_and_restore(engine, tmp_path, capsys):
     assert main(["check", "--db", f"sqlite:///{restored}"]) == 0
 
 
+@pytest.mark.sqlite_only  # the database file itself
 def test_second_import_refused_naming_the_running_one(engine, tmp_path):
     url = engine.url.render_as_string(hide_password=False)
     csv = b"code,name,level,in_county\nH1,\xe5\x8c\xbb\xe9\x99\xa2,primary,true\n"
@@ -152,6 +179,7 @@ def test_second_import_refused_naming_the_running_one(engine, tmp_path):
     assert import_file(engine, "institutions", csv, "inst.csv", username="li").ok
 
 
+@pytest.mark.sqlite_only  # the database file itself
 def test_lock_of_a_killed_import_is_taken_over(engine):
     url = engine.url.render_as_string(hide_password=False)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -165,6 +193,7 @@ def test_lock_of_a_killed_import_is_taken_over(engine):
     assert not lock.exists()
 
 
+@pytest.mark.sqlite_only  # the database file itself
 def test_app_names_a_damaged_database_met_while_drawing(engine, tmp_path, monkeypatch):
     """A file whose header is fine but whose pages are cut off fails only when a page
     reads it: the app still names the problem instead of showing the exception page."""

@@ -22,6 +22,9 @@ from sqlalchemy import text
 
 from tests.e2e_util import english_words
 
+# network behaviour of the app and the browser, not of the database
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
