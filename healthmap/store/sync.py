@@ -30,14 +30,17 @@ CHUNK_ROWS = 250_000
 
 
 def episodes_version(conn: Connection, exclude: int | None = None) -> str:
-    """The database's episode version: the id of the last successful import that inserted
-    or changed episodes (``"0"`` before any), optionally leaving out import ``exclude``."""
-    q = select(func.max(ImportLog.id)).where(
+    """The database's episode version: the id and start time of the last successful
+    import that inserted or changed episodes (``"0"`` before any), optionally leaving out
+    import ``exclude``. The time tells a re-created database from the old one whose store
+    folder is still there (ids restart; times do not repeat)."""
+    q = select(ImportLog.id, ImportLog.started_at).where(
         ImportLog.kind == "episodes", ImportLog.status == "success",
         func.coalesce(ImportLog.rows_inserted, 0) + func.coalesce(ImportLog.rows_updated, 0) > 0)
     if exclude is not None:
         q = q.where(ImportLog.id != exclude)
-    return str(conn.scalar(q) or 0)
+    row = conn.execute(q.order_by(ImportLog.id.desc()).limit(1)).first()
+    return "0" if row is None else f"{row[0]}@{row[1].isoformat()}"
 
 
 def read_episodes(conn: Connection, import_id: int | None = None, chunk: int = CHUNK_ROWS):
