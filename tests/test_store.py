@@ -117,25 +117,28 @@ def test_identical_reimport_changes_nothing(loaded):
 
 
 def test_failure_after_staging_rolls_back_both(loaded, monkeypatch):
+    """The store's files are staged before the write transaction; the transaction then
+    fails (injected in its summary swap): the database rolls back, the staged files go."""
+    from healthmap import summary
+
     root = store.engine_store_dir(loaded)
     before = (root / MANIFEST).read_bytes()
-    real = store.stage_import
+    real = summary.Staged.swap
     seen = {}
 
-    def stage_then_fail(conn, kind, import_id, counts):
-        writer = real(conn, kind, import_id, counts)
+    def swap_then_fail(self, conn, years):
         seen["staged"] = sorted(p.name for p in (root / STAGING).rglob("*.parquet"))
         raise RuntimeError("injected after staging")
 
-    monkeypatch.setattr(store, "stage_import", stage_then_fail)
+    monkeypatch.setattr(summary.Staged, "swap", swap_then_fail)
     more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
     with pytest.raises(RuntimeError, match="injected"):
         import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY)
     assert seen["staged"]  # files were staged …
-    assert not (root / STAGING).exists()  # … and discarded with the rollback
+    assert not list((root / STAGING).rglob("*.parquet"))  # … and discarded with the rollback
     assert (root / MANIFEST).read_bytes() == before
     assert store_rows(loaded)["record_id"].tolist() == ["E1", "E2", "E3", "E4", "E5", "E6"]
-    monkeypatch.setattr(store, "stage_import", real)  # the lock was released: next write works
+    monkeypatch.setattr(summary.Staged, "swap", real)  # the lock was released: next write works
     assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
     assert len(store_rows(loaded)) == 7
 
@@ -144,7 +147,7 @@ def test_crash_between_commit_and_swap_is_repaired_by_ensure_current(loaded, mon
     root = store.engine_store_dir(loaded)
     before = (root / MANIFEST).read_bytes()
 
-    def crash(writer):  # the process dies after the commit: its lock goes with it
+    def crash(writer, version):  # the process dies after the commit: its lock goes with it
         writer._unlock()
         raise SystemExit("killed")
 
