@@ -1,7 +1,7 @@
 """Keep the episode store equal to the database's episodes table.
 
 The database (SQLite or PostgreSQL) stays the system of record. Its *episode version* is
-the id of the last successful import that inserted or changed episodes
+the id and start time of the last successful import that inserted or changed episodes
 (:func:`episodes_version`); the manifest records the version its files equal.
 
 - An import calls :func:`stage_import` before its (short) write transaction, with the
@@ -30,14 +30,21 @@ CHUNK_ROWS = 250_000
 
 
 def episodes_version(conn: Connection, exclude: int | None = None) -> str:
-    """The database's episode version: the id of the last successful import that inserted
-    or changed episodes (``"0"`` before any), optionally leaving out import ``exclude``."""
-    q = select(func.max(ImportLog.id)).where(
+    """The database's episode version: the id and start time of the last successful
+    import that inserted or changed episodes (``"0"`` before any), optionally leaving out
+    import ``exclude``. The time tells a re-created database from the old one whose store
+    folder is still there (ids restart; times do not repeat)."""
+    q = select(ImportLog.id, ImportLog.started_at).where(
         ImportLog.kind == "episodes", ImportLog.status == "success",
         func.coalesce(ImportLog.rows_inserted, 0) + func.coalesce(ImportLog.rows_updated, 0) > 0)
     if exclude is not None:
         q = q.where(ImportLog.id != exclude)
-    return str(conn.scalar(q) or 0)
+    row = conn.execute(q.order_by(ImportLog.id.desc()).limit(1)).first()
+    return "0" if row is None else _version(*row)
+
+
+def _version(import_id: int, started_at) -> str:
+    return f"{import_id}@{started_at.isoformat()}"
 
 
 def read_episodes(conn: Connection, import_id: int | None = None, chunk: int = CHUNK_ROWS):
@@ -83,6 +90,7 @@ def stage_import(conn: Connection, rows) -> StoreWriter:
     import pyarrow.compute as pc
 
     writer = StoreWriter(engine_store_dir(conn))  # waits while another writer works
+    writer.engine = conn.engine  # for publish: the version of the committed import
     try:
         new = to_arrow(rows)
         if _current(writer.base, writer.root, episodes_version(conn)):
@@ -101,12 +109,14 @@ def stage_import(conn: Connection, rows) -> StoreWriter:
     return writer
 
 
-def publish(writer: StoreWriter | None, data_version: str) -> Manifest | None:
-    """Make an import's staged files live, at the database's new episode version (the
-    import's id), after its transaction committed."""
+def publish(writer: StoreWriter | None, import_id) -> Manifest | None:
+    """Make an import's staged files live after its transaction committed, at the
+    database's new episode version (import ``import_id``'s, :func:`episodes_version`)."""
     if writer is None or writer.done:
         return None
-    return writer.publish(data_version)
+    with writer.engine.connect() as conn:
+        started = conn.scalar(select(ImportLog.started_at).where(ImportLog.id == int(import_id)))
+    return writer.publish(_version(int(import_id), started))
 
 
 def _snapshot(engine: Engine):

@@ -69,6 +69,7 @@ class StoreWriter:
             y: dict(v) for y, v in self.base.years.items()}
         self._chunks: dict[int, list[Path]] = {}
         self._duck = None
+        self.engine = None  # set by healthmap.store.sync.stage_import (for publish)
         self.done = False
 
     # ------------------------------------------------------------ writing
