@@ -129,7 +129,12 @@ def current_user() -> dict | None:
     The session cookie (see :mod:`healthmap.sessions`) is checked on every run, so a
     reload, a typed URL or a new tab stay logged in, and a logout, an idle or absolute
     timeout, a disabled account or a password reset end it on the next interaction.
+    A read-only database keeps no sessions (they, and staff pages' audit entries, are
+    written): everyone gets the public view.
     """
+    if read_only() is not None:
+        st.session_state.pop("user", None)
+        return None
     token = _cookie_token()
     if token:
         user, reason = sessions.validate(engine(), token)

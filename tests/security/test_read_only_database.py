@@ -108,6 +108,19 @@ def test_map_is_served_from_a_read_only_database(ro_url, monkeypatch):
     assert not (Path(os.getcwd()) / "file:").exists()  # no stray folder from the URL
 
 
+def test_a_staff_session_gets_the_public_view_on_a_read_only_database(ro_url, monkeypatch):
+    """Staff views audit what they show, which a read-only database cannot record."""
+    url, _path = ro_url
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", url)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["user"] = {"username": "zhou", "role": "points", "demo": False}
+    at.run()
+    assert not at.exception, at.exception
+    assert "user" not in at.session_state
+    assert any("公众视图" in c.value for c in at.caption)
+    assert at.metric and not at.error
+
+
 def test_login_on_a_read_only_database_says_so_in_chinese_and_english(ro_url, monkeypatch):
     url, path = ro_url
     at = _app(url, monkeypatch)
