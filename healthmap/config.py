@@ -82,16 +82,15 @@ def secret_path(url: str | None = None) -> Path:
 
 
 def _canonical(url: str) -> str:
-    """The database's identity: an SQLite file's absolute path, however the URL names it
-    (e.g. read-only); a server URL without its password (changing the password keeps the
-    key file).
+    """The database's identity: an SQLite file's absolute path (however the URL names
+    it); a server URL without its password (changing the password keeps the key file).
 
     >>> _canonical("postgresql+psycopg://hm:secret@db:5432/county")
     'postgresql+psycopg://hm@db:5432/county'
     """
     from healthmap.dbhealth import sqlite_path
 
-    path = sqlite_path(url)
+    path = sqlite_path(url)  # the file, however the URL names it (e.g. read-only)
     if path is not None:
         return "sqlite:///" + str(path.resolve())
     if "@" in url:

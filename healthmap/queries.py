@@ -212,7 +212,10 @@ def cells(engine: Engine, f: Filters, by: list[str], icd3: list[str] | None = No
     with engine.connect() as conn:
         df = _frame(conn.execute(stmt), by + MEASURES)
     df[MEASURES] = df[MEASURES].fillna(0)
-    return df
+    # groups in one order on every back end (PostgreSQL hashes them), so sums over these
+    # rows (county totals) add their floats in the same order; sorted here, not by the
+    # database's collation
+    return df.sort_values(by, ignore_index=True) if by else df
 
 
 #: float measures whose SQL sums are taken exactly (see :func:`_sum`)
@@ -286,7 +289,8 @@ def institution_cells(engine: Engine, f: Filters, icd3: list[str] | None,
         if area_codes:
             stmt = stmt.where(t.area_code.in_(area_codes))
         with engine.connect() as conn:
-            df = _frame(conn.execute(stmt.group_by(*cols)), keys + INST_MEASURES)
+            df = _frame(conn.execute(stmt.group_by(*cols)), keys + INST_MEASURES
+                        ).sort_values(keys, ignore_index=True)  # as in cells()
     with engine.connect() as conn:
         inst = _frame(conn.execute(select(Institution.code, Institution.name,
                                           Institution.level, Institution.in_county,

@@ -52,12 +52,12 @@ def pg_server():
 
 
 @pytest.fixture(scope="session")
-def pg_empty(backend, request):
+def pg_empty(pg_server):
     """PostgreSQL only: an initialised template database (cloned for each `engine`)."""
     from healthmap.bootstrap import init_database
     from healthmap.db import make_engine
 
-    server = request.getfixturevalue("pg_server")
+    server = pg_server
     url = server.create(name="hm_empty")
     e = make_engine(url)
     init_database(e)

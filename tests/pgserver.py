@@ -89,7 +89,11 @@ class Server:
 def _run(cmd: list[str], user: str | None, **kw) -> subprocess.CompletedProcess:
     if user:
         cmd = ["runuser", "-u", user, "--", *cmd]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+    done = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): "
+                           f"{(done.stderr or done.stdout).strip()[-2000:]}")
+    return done
 
 
 def _free_port() -> int:
@@ -107,14 +111,19 @@ def start() -> Server:
         pw = pwd.getpwnam(user)
         os.chown(folder, pw.pw_uid, pw.pw_gid)
     data = folder / "data"
-    _run([str(bin_ / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-          "-E", "UTF8", "--locale=C", "--no-sync"], user, cwd=folder)
-    port = _free_port()
-    opts = (f"-c port={port} -c listen_addresses=127.0.0.1 "
-            f"-c unix_socket_directories={folder} -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB")
-    _run([str(bin_ / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"),
-          "-o", opts, "-w", "-t", "60", "start"], user, cwd=folder)
+    try:
+        _run([str(bin_ / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+              "-E", "UTF8", "--locale=C", "--no-sync"], user, cwd=folder)
+        port = _free_port()
+        opts = (f"-c port={port} -c listen_addresses=127.0.0.1 "
+                f"-c unix_socket_directories={folder} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
+                "-c shared_buffers=64MB")
+        _run([str(bin_ / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"),
+              "-o", opts, "-w", "-t", "60", "start"], user, cwd=folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return Server(folder, port, bin_, user)
 
 

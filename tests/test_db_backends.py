@@ -106,3 +106,35 @@ def test_app_on_an_empty_server_database_asks_for_init_and_writes_nothing(pg_ser
     e = create_engine(url)
     assert inspect(e).get_table_names() == []
     e.dispose()
+
+
+def test_pg_dump_backup_restores_with_chain_and_triggers(engine, request, tmp_path):
+    """The README's PostgreSQL backup: pg_dump, pg_restore into an empty database; the copy
+    checks, its audit chain verifies and its triggers still refuse edits."""
+    import subprocess
+
+    from sqlalchemy.engine import make_url
+
+    from healthmap import audit
+    from healthmap.cli import main
+
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite is backed up by `backup` (tests/security/test_environment.py)")
+    server = request.getfixturevalue("pg_server")
+    for i in range(3):
+        audit.record(engine, "admin", "login", role="admin", detail=str(i))
+    libpq = make_url(engine.url).set(drivername="postgresql").render_as_string(False)
+    dump = tmp_path / "county.dump"
+    subprocess.run([str(server.bin / "pg_dump"), "-Fc", "-f", str(dump), libpq], check=True)
+    copy = server.create()
+    subprocess.run([str(server.bin / "pg_restore"), "-d",
+                    make_url(copy).set(drivername="postgresql").render_as_string(False),
+                    str(dump)], check=True)
+    assert main(["check", "--db", copy]) == 0
+    restored = db.make_engine(copy)
+    assert audit.verify(restored).rows == audit.verify(engine).rows >= 3
+    with pytest.raises(Exception, match="append-only"):
+        with restored.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log"))
+    restored.dispose()
+    server.drop(make_url(copy).database)
