@@ -178,10 +178,10 @@ def test_person_level_referral_beside_episode_level():
     t = indicators.referral_table(c).iloc[0]
     # persons: 1 of 2 = 50 %; Wilson with z = 1.959964 (z² = 3.841459): centre
     # (0.5 + z²/4)/(1 + z²/2) = 0.5, half-width z·sqrt(0.25/2 + z²/16)/(1 + z²/2)
-    # = 1.959964 · 0.604228 / 2.920729 = 0.405471
+    # = 1.959964 · 0.604228 / 2.920729 = 0.405469
     assert (t["numerator"], t["denominator"], t["value"]) == (1, 2, 50.0)
-    assert t["ci_low"] == pytest.approx(9.4529, abs=2e-4)
-    assert t["ci_high"] == pytest.approx(90.5471, abs=2e-4)
+    assert t["ci_low"] == pytest.approx(9.4531, abs=1e-4)
+    assert t["ci_high"] == pytest.approx(90.5469, abs=1e-4)
     assert (t["formal"], t["self_directed"]) == (1, 0)
     # episodes: 1 of 4 = 25 %, the stays of one patient counted as independent
     ep = pd.DataFrame({"area_code": ["A", "A"], "in_county": [True, False],
