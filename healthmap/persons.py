@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from healthmap.measures import DEFAULT_LOOKBACK  # noqa: F401  (re-exported)
 from healthmap.queries import Selection
 
 #: person attributes, taken from the first qualifying episode
@@ -35,6 +36,7 @@ UNIT_KEYS = ("year", "group_code")
 KEYS = PERSON_KEYS + UNIT_KEYS
 NO_GROUP = "—"  # the group of a category in no disease group
 NEW, DIAGNOSED = "new", "diagnosed"
+LOOKBACK_CHOICES = (0, 1, 2, 3, 5)  # years offered on the map page
 
 
 def _keys(by) -> tuple[list[str], list[str]]:
@@ -217,3 +219,13 @@ def label(years, lookback: int, first_year: int | None) -> str:
     per_year = year_labels(years, lookback, first_year)
     return NEW if per_year and all(v == NEW for v in per_year.values()) else DIAGNOSED
 
+
+
+def period_label(con, years, lookback: int) -> tuple[str, tuple[int, ...]]:
+    """The label of a person count over ``years`` (all years with data when empty) and
+    the years among them without a full look-back window (:func:`year_labels`)."""
+    first, last = con.execute("SELECT min(year), max(year) FROM episodes").fetchone()
+    years = tuple(years) or (tuple(range(first, last + 1)) if first is not None else ())
+    per_year = year_labels(years, lookback, first)
+    short = tuple(y for y, v in per_year.items() if v == DIAGNOSED) if lookback > 0 else ()
+    return label(years, lookback, first), short
