@@ -17,6 +17,7 @@ from sqlalchemy import (Boolean, Column, Connection, Date, Engine, Float, Intege
                         String, Table, delete, func, insert, or_, select, true, tuple_)
 
 from healthmap import audit, i18n, ids, summary
+from healthmap import store as episode_store
 from healthmap.areas import AreaResolver
 from healthmap.config import engine_key
 from healthmap.access import Actor, require
@@ -212,6 +213,8 @@ def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
             if not demo and kind in ("episodes", "population") and counts[0] + counts[1]:
                 set_meta(s, "demo_data", "0")
             s.flush()
+        staged = episode_store.stage_import(conn, kind, log_id, counts)  # live after commit
+    episode_store.publish(staged)  # the episode store's new files (healthmap.store)
     progress(1.0, i18n.t("progress.done", lang))
     return ImportResult(kind, True, len(clean), inserted=counts[0], updated=counts[1],
                         unchanged=counts[2], years_refreshed=refreshed, import_id=log_id,
