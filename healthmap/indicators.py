@@ -19,6 +19,8 @@ from healthmap.codes import AGE_GROUPS
 from healthmap.measures import REGISTRY
 from healthmap.measures import get as get_measure
 from healthmap.queries import Filters
+from healthmap.indicator_inputs import (DERIVED_KEYS, POPULATION_KEYS,  # noqa: F401
+                                        cells_by, person_cells, population_by)
 from healthmap.reference import cached_standard_weights
 
 UNSTABLE_BELOW = metrics.UNSTABLE_BELOW  # docs/definitions.md: fewer than 20 cases
@@ -277,78 +279,6 @@ def flag(table: pd.DataFrame, count_col: str = "numerator", public: bool = False
     return table
 
 
-#: grouping keys derived from the ICD-10 category (not columns of the summary cube)
-DERIVED_KEYS = ("group_code", "specialty_code")
-#: keys whose population is known per value (other keys share the whole population)
-POPULATION_KEYS = ("area_code", "year", "sex", "age_group")
-
-
-def _derive(c: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Add a derived key (disease group or specialty) from ``icd3``; categories in no
-    group get ``—``."""
-    from healthmap.reference import cached_disease_groups, icd3_to_group
-
-    groups = cached_disease_groups()
-    group = c["icd3"].map(icd3_to_group(groups))
-    if key == "specialty_code":
-        group = group.map(dict(zip(groups["group_code"], groups["specialty_code"])))
-    return c.assign(**{key: group.fillna("—")})
-
-
-def _cells_by(engine: Engine, sel: queries.Selection, key: str, extra: list[str],
-              frame: pd.DataFrame | None, aset: queries.AreaSet | None) -> pd.DataFrame:
-    """Summary sums by ``key`` (+ ``extra``), restricted to the areas of ``aset``."""
-    base = "icd3" if key in DERIVED_KEYS else key
-    by = list(dict.fromkeys(["area_code", base, *extra]))
-    c = _in_areas(queries.cells(engine, sel.filters, by, sel.icd3_list, frame), key, aset)
-    if key in DERIVED_KEYS:
-        c = _derive(c, key)
-    return c
-
-
-def _in_areas(c: pd.DataFrame, key: str, aset: queries.AreaSet | None) -> pd.DataFrame:
-    """Rows of ``c`` with their area mapped up to the level of ``aset`` (rows of other
-    keys: only those inside its areas)."""
-    if aset is not None:
-        c["area_code"] = c["area_code"].map(aset.up)
-        c = c.dropna(subset=["area_code"])
-        if key != "area_code":
-            c = c[c["area_code"].isin(set(aset.areas["code"]))]
-    return c
-
-
-def _person_cells(con, sel: queries.Selection, key: str | None, by_age: bool,
-                  referral: bool, lookback: int, aset: queries.AreaSet | None
-                  ) -> pd.DataFrame:
-    """Person counts from the episode store (:mod:`healthmap.persons`) by area, ``key``
-    (``None``: the whole selection) and, with ``by_age``, age group, in the layout of the
-    summary sums: ``new_cases`` (rates) or ``in_county``/``episodes``/``referrals``
-    (person-level referral, one "episode" per patient)."""
-    by = ["area_code", *([key] if key else []), *(["age_group"] if by_age else [])]
-    if referral:
-        c = persons.referrals(con, sel, by)
-    else:
-        c = persons.cases(con, sel, by, lookback).rename(columns={"persons": "new_cases"})
-    return _in_areas(c, key or "", aset)
-
-
-def _population_by(engine: Engine, f: Filters, key: str, by_age: bool,
-                   pop_all: pd.DataFrame | None, aset: queries.AreaSet | None
-                   ) -> pd.DataFrame:
-    """Person-years by ``key`` (when the population has it) and age group, restricted to
-    the areas of ``aset``."""
-    own = [key] if key in POPULATION_KEYS and key != "area_code" else []
-    pop = queries.population(engine, f.years, by_age=by_age, sex=f.sex,
-                             age_groups=f.age_groups, rows=pop_all,
-                             by=("area_code", *own))
-    if aset is not None:
-        pop["area_code"] = pop["area_code"].map(aset.up)
-        pop = pop.dropna(subset=["area_code"])
-        if key != "area_code":
-            pop = pop[pop["area_code"].isin(set(aset.areas["code"]))]
-    return pop
-
-
 def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_2000",
             ci_method: str = "tiwari", public: bool = False,
             frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
@@ -427,18 +357,18 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
     basis, short = ("patients" if m.per_person else "episodes"), ()
     if m.family == "rate":
         by_age = m.by_age
-        pop = _population_by(engine, f, key, by_age, pop_all, aset)
+        pop = population_by(engine, f, key, by_age, pop_all, aset)
         if by_age and pop.empty:
             by_age = False
-            pop = _population_by(engine, f, key, False, pop_all, aset)
+            pop = population_by(engine, f, key, False, pop_all, aset)
             notes.append("no_age_population")
         if m.counts_persons:  # each person once in the period (issue 9 item 1)
-            c = _person_cells(con, sel, key, by_age, False, lookback, aset)
-            whole = c if key == "area_code" else _person_cells(con, sel, None, by_age, False,
-                                                               lookback, aset)
+            c = person_cells(con, sel, key, by_age, False, lookback, aset)
+            whole = c if key == "area_code" else person_cells(con, sel, None, by_age, False,
+                                                              lookback, aset)
             basis, short = persons.period_label(con, f.years, lookback)
         else:
-            c = _cells_by(engine, sel, key, ["age_group"] if by_age else [], frame, aset)
+            c = cells_by(engine, sel, key, ["age_group"] if by_age else [], frame, aset)
             whole = c
         weights = cached_standard_weights()[standard] if by_age else None
         months = 1 if key == "month" else f.months
@@ -467,11 +397,11 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
     else:
         fn = referral_table if m.family == "referral" else cost_table
         if m.per_person:  # patients treated outside at least once (issue 9 item 7)
-            c = _person_cells(con, sel, key, False, True, 0, aset)
-            whole = c if key == "area_code" else _person_cells(con, sel, None, False, True,
-                                                               0, aset)
+            c = person_cells(con, sel, key, False, True, 0, aset)
+            whole = c if key == "area_code" else person_cells(con, sel, None, False, True,
+                                                              0, aset)
         else:
-            c = whole = _cells_by(engine, sel, key, ["in_county"], frame, aset)
+            c = whole = cells_by(engine, sel, key, ["in_county"], frame, aset)
         t = fn(c, rows, key=key)
         ct = fn(whole.assign(**{key: TOTAL}), total_rows, key=key)
         if float(c["episodes"].sum() if len(c) else 0) == 0:
