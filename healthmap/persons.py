@@ -24,10 +24,13 @@ lists below are written into the statement.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pandas as pd
 
 from healthmap.measures import DEFAULT_LOOKBACK  # noqa: F401  (re-exported)
-from healthmap.queries import Selection
+from healthmap.queries import Filters, Selection
 
 #: person attributes, taken from the first qualifying episode
 PERSON_KEYS = ("area_code", "sex", "age_group")
@@ -47,35 +50,53 @@ def _keys(by) -> tuple[list[str], list[str]]:
     return by, [k for k in UNIT_KEYS if k in by]
 
 
-def _params(sel: Selection, **more) -> dict:
+def _run(con, sql: str, sel: Selection, **more) -> pd.DataFrame:
+    """Run ``sql`` with the selection's values (and ``more``) as bound parameters, passing
+    only those the statement names (DuckDB refuses unused ones)."""
     f = sel.filters
-    return {"all_years": not f.years, "years": [int(y) for y in f.years],
-            "m0": f.month_from or 1,
-            "m1": f.month_to or 12, "all_codes": sel.icd3 is None,
-            "codes": list(sel.icd3 or ()), "setting": f.setting,
-            "all_ins": not f.insurance, "ins": list(f.insurance), "sex": f.sex,
-            "all_ages": not f.age_groups, "ages": list(f.age_groups), **more}
+    years = [int(y) for y in f.years]
+    values = {"years": years, "m0": f.month_from or 1, "m1": f.month_to or 12,
+              "codes": list(sel.icd3 or ()), "setting": f.setting, "ins": list(f.insurance),
+              "sex": f.sex, "ages": list(f.age_groups), "no_group": NO_GROUP,
+              "first_year": min(years, default=0), "last_year": max(years, default=0),
+              **more}
+    used = set(re.findall(r"\$(\w+)", sql))
+    return con.execute(sql, {k: v for k, v in values.items() if k in used}).df()
 
 
-def _qualifying(unit: list[str], extra: str = "") -> str:
+def _period(alias: str, sel: Selection) -> str:
+    """Conditions of the period and code set on episodes ``alias``: only those the
+    selection sets, so DuckDB can skip the year files and row groups outside it."""
+    f = sel.filters
+    cond = ["TRUE"]
+    if f.years:
+        cond.append(f"{alias}.year = ANY($years)")
+    if (f.month_from or 1) > 1 or (f.month_to or 12) < 12:
+        cond.append(f"{alias}.month BETWEEN $m0 AND $m1")
+    if sel.icd3 is not None:
+        cond.append(f"{alias}.icd3 = ANY($codes)")
+    return " AND ".join(cond)
+
+
+def _qualifying(sel: Selection, unit: list[str], extra: str = "") -> str:
     """CTEs ``coded`` (episodes with a selected code in the period, any setting),
     ``qualifying`` (also in the setting and insurance types), ``firsts`` (each person's
     first qualifying episode per unit, carrying their attributes) and ``starts`` (each
     person's index date per unit: first coded episode, any setting)."""
     part = ", ".join(["person_id", *unit])
+    f = sel.filters
+    setting = "setting = $setting" if f.setting else "TRUE"
+    insurance = "insurance_type = ANY($ins)" if f.insurance else "TRUE"
     return f"""
     coded AS (
         SELECT e.person_id, e.record_id, e.date, e.year, e.area_code, e.sex, e.age_group,
                e.setting, e.insurance_type{extra},
-               coalesce(g.group_code, '{NO_GROUP}') AS group_code
+               coalesce(g.group_code, $no_group) AS group_code
         FROM episodes e LEFT JOIN icd3_groups g ON g.icd3 = e.icd3
-        WHERE ($all_years OR list_contains($years, e.year)) AND e.month BETWEEN $m0 AND $m1
-          AND ($all_codes OR list_contains($codes, e.icd3))
+        WHERE {_period("e", sel)}
     ),
     qualifying AS (
-        SELECT * FROM coded
-        WHERE ($setting IS NULL OR setting = $setting)
-          AND ($all_ins OR list_contains($ins, insurance_type))
+        SELECT * FROM coded WHERE {setting} AND {insurance}
     ),
     firsts AS (
         SELECT * FROM qualifying
@@ -86,8 +107,11 @@ def _qualifying(unit: list[str], extra: str = "") -> str:
     )"""
 
 
-_PERSON_FILTER = """
-    ($sex IS NULL OR f.sex = $sex) AND ($all_ages OR list_contains($ages, f.age_group))"""
+def _person_filter(sel: Selection) -> str:
+    """The sex and age-band filters, on the person's first qualifying episode ``f``."""
+    f = sel.filters
+    return " AND ".join(["TRUE", *(["f.sex = $sex"] if f.sex else []),
+                         *(["f.age_group = ANY($ages)"] if f.age_groups else [])])
 
 
 def cases(con, sel: Selection, by=("area_code",), lookback: int = 0) -> pd.DataFrame:
@@ -117,22 +141,26 @@ def cases(con, sel: Selection, by=("area_code",), lookback: int = 0) -> pd.DataF
     """
     by, unit = _keys(by)
     keys = ", ".join(f"f.{k}" for k in by)
-    group_match = "AND coalesce(pg.group_code, $no_group) = f.group_code" if (
-        "group_code" in unit) else ""
+    if lookback > 0:  # no episode with a selected code in the window, in any setting
+        same_group = ("AND coalesce(pg.group_code, $no_group) = f.group_code"
+                      if "group_code" in unit else "")
+        years = "AND p.year BETWEEN $first_year - $lookback AND $last_year" if (
+            sel.filters.years) else ""
+        new = f"""AND NOT EXISTS (
+            SELECT 1 FROM episodes p LEFT JOIN icd3_groups pg ON pg.icd3 = p.icd3
+            WHERE p.person_id = f.person_id {same_group} {years}
+              AND {_period("p", replace(sel, filters=Filters()))}
+              AND p.date >= s.start - to_years($lookback) AND p.date < s.start)"""
+    else:
+        new = ""
     sql = f"""
-    WITH {_qualifying(unit)}
+    WITH {_qualifying(sel, unit)}
     SELECT {keys + ',' if keys else ''} count(*) AS persons
     FROM firsts f JOIN starts s USING (person_id{''.join(', ' + u for u in unit)})
-    WHERE {_PERSON_FILTER}
-      AND ($lookback = 0 OR NOT EXISTS (
-            SELECT 1 FROM episodes p LEFT JOIN icd3_groups pg ON pg.icd3 = p.icd3
-            WHERE p.person_id = f.person_id
-              AND ($all_codes OR list_contains($codes, p.icd3)) {group_match}
-              AND p.date >= s.start - to_years($lookback) AND p.date < s.start))
+    WHERE {_person_filter(sel)} {new}
     {'GROUP BY ' + keys if keys else ''}
     ORDER BY ALL"""
-    more = {"no_group": NO_GROUP} if group_match else {}
-    df = con.execute(sql, _params(sel, lookback=int(lookback), **more)).df()
+    df = _run(con, sql, sel, lookback=int(lookback))
     df["persons"] = df["persons"].astype(int)
     return df
 
@@ -168,7 +196,7 @@ def referrals(con, sel: Selection, by=("area_code",)) -> pd.DataFrame:
     part = ", ".join(["person_id", *unit])
     keys = ", ".join(f"f.{k}" for k in by)
     sql = f"""
-    WITH {_qualifying(unit, ", e.institution_code, e.referral")},
+    WITH {_qualifying(sel, unit, ", e.institution_code, e.referral")},
     per_person AS (
         SELECT {part},
                bool_or(NOT i.in_county) AS outside,
@@ -179,10 +207,10 @@ def referrals(con, sel: Selection, by=("area_code",)) -> pd.DataFrame:
     SELECT {keys + ',' if keys else ''} NOT pp.outside AS in_county,
            count(*) AS episodes, count(*) FILTER (WHERE pp.formal) AS referrals
     FROM firsts f JOIN per_person pp USING ({part})
-    WHERE {_PERSON_FILTER}
+    WHERE {_person_filter(sel)}
     GROUP BY ALL
     ORDER BY ALL"""
-    df = con.execute(sql, _params(sel)).df()
+    df = _run(con, sql, sel)
     df["in_county"] = df["in_county"].astype(bool)
     for c in ("episodes", "referrals"):
         df[c] = df[c].astype(int)
