@@ -78,11 +78,13 @@ def _period(alias: str, sel: Selection) -> str:
     return " AND ".join(cond)
 
 
-def _qualifying(sel: Selection, unit: list[str], extra: str = "") -> str:
+def _qualifying(sel: Selection, unit: list[str], extra: str = "", starts: bool = False
+                ) -> str:
     """CTEs ``coded`` (episodes with a selected code in the period, any setting),
     ``qualifying`` (also in the setting and insurance types), ``firsts`` (each person's
-    first qualifying episode per unit, carrying their attributes) and ``starts`` (each
-    person's index date per unit: first coded episode, any setting)."""
+    first qualifying episode per unit, carrying their attributes) and, with ``starts``,
+    ``starts`` (each person's index date per unit: first coded episode, any setting;
+    DuckDB computes a CTE even when nothing reads it)."""
     part = ", ".join(["person_id", *unit])
     f = sel.filters
     setting = "setting = $setting" if f.setting else "TRUE"
@@ -101,10 +103,10 @@ def _qualifying(sel: Selection, unit: list[str], extra: str = "") -> str:
     firsts AS (
         SELECT * FROM qualifying
         QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY date, record_id) = 1
-    ),
+    )""" + (f""",
     starts AS (
         SELECT {part}, min(date) AS start FROM coded GROUP BY {part}
-    )"""
+    )""" if starts else "")
 
 
 def _person_filter(sel: Selection) -> str:
@@ -153,10 +155,11 @@ def cases(con, sel: Selection, by=("area_code",), lookback: int = 0) -> pd.DataF
               AND p.date >= s.start - to_years($lookback) AND p.date < s.start)"""
     else:
         new = ""
+    join = f"JOIN starts s USING (person_id{''.join(', ' + u for u in unit)})" if new else ""
     sql = f"""
-    WITH {_qualifying(sel, unit)}
+    WITH {_qualifying(sel, unit, starts=bool(new))}
     SELECT {keys + ',' if keys else ''} count(*) AS persons
-    FROM firsts f JOIN starts s USING (person_id{''.join(', ' + u for u in unit)})
+    FROM firsts f {join}
     WHERE {_person_filter(sel)} {new}
     {'GROUP BY ' + keys if keys else ''}
     ORDER BY ALL"""
