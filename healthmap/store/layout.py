@@ -235,14 +235,17 @@ def to_arrow(frame: pd.DataFrame):
 
 
 def _fen(yuan: pd.Series):
-    """Float yuan -> an Arrow int64 array of fen (``round(yuan * 100)``; missing = null).
+    """Float yuan -> an Arrow int64 array of fen (:func:`healthmap.ledger.fen_array`, the
+    one conversion every engine uses; missing = null).
 
-    >>> _fen(pd.Series([0.1 + 0.2, 19.99, None])).to_pylist()
-    [30, 1999, None]
+    >>> _fen(pd.Series([0.1 + 0.2, 19.99, 1.005, None])).to_pylist()
+    [30, 1999, 101, None]
     """
     import pyarrow as pa
 
+    from healthmap.ledger import fen_array
+
     values = pd.to_numeric(yuan, errors="coerce").to_numpy(dtype=float)
-    fen = np.round(values * 100)
-    missing = np.isnan(fen)
-    return pa.array(np.where(missing, 0, fen).astype(np.int64), pa.int64(), mask=missing)
+    missing = np.isnan(values)
+    fen = fen_array(np.where(missing, 0.0, values))
+    return pa.array(fen, pa.int64(), mask=missing)
