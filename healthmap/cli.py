@@ -123,9 +123,13 @@ def cmd_import(args) -> int:
 def cmd_refresh(args) -> int:
     from healthmap import summary
 
+    from healthmap.dbhealth import ImportRunning
+
     engine = _engine(args)
-    with engine.begin() as conn:
-        years = summary.refresh_all(conn, _progress_printer("refresh"))
+    try:  # one writer of episodes and summaries at a time
+        years = summary.rebuild(engine, Actor.cli().username, _progress_printer("refresh"))
+    except ImportRunning as exc:
+        raise CliError(exc.message("en")) from None
     print(f"summary tables rebuilt for {years}")
     from healthmap import store
 

@@ -166,6 +166,7 @@ TEXT.update({
     "progress.write": ("正在写入 {done} / {total} 行", "Writing {done} / {total} rows"),
     "progress.merge": ("正在合并到正式表（重复记录不会重复写入）", "Merging into the tables (repeated records are not written twice)"),
     "progress.summary": ("正在刷新汇总表：{year}", "Refreshing summary tables: {year}"),
+    "progress.store": ("正在写入病例列存储（按年份的 Parquet 文件）", "Writing the episode store (Parquet files per year)"),
     "progress.done": ("导入完成", "Import finished"),
     "auth.no_role": ("您的角色（{role}）无权打开此页面。", "Your role ({role}) may not open this page."),
     "map.suppressed_secondary": ("已隐藏（防推算）", "Hidden (protects a small cell)"),

@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, String, cast, delete, select
+from sqlalchemy import (Connection, Integer, String, cast, delete, insert, select,
+                        table, update)
 
 from healthmap import cube, ledger
 from healthmap.db import bulk_insert
 
-from healthmap.models import (Episode, Icd3Group, Institution, SummaryArea, SummaryCell,
-                              SummaryInstitution)
+from healthmap.models import (AppMeta, Episode, Icd3Group, Institution, SummaryArea,
+                              SummaryCell, SummaryInstitution)
 
 Progress = Callable[[float, str], None]
 
@@ -154,49 +155,172 @@ def years_with_episodes(conn: Connection) -> list[int]:
     return sorted(conn.scalars(select(Episode.year).distinct()).all())
 
 
-def refresh_years(conn: Connection, years: Iterable[int], progress: Progress | None = None,
-                  frames: dict[int, pd.DataFrame] | None = None) -> list[int]:
-    """Rebuild the summary rows of ``years`` inside the caller's transaction.
-
-    ``frames`` may give, per year, every episode of that year already in memory (with the
-    columns of the episodes table); other years are read from the database.
-    """
-    frames = frames or {}
-    years = sorted(set(int(y) for y in years))
+def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, bool]]:
+    """What the summaries need besides the episodes: ICD-10 category → disease group and
+    institution → in the county."""
     icd3_group = dict(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)).all())
     in_county = dict(conn.execute(select(Institution.code, Institution.in_county)).all())
+    return icd3_group, in_county
+
+
+def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
+                   in_county: dict[str, bool]) -> dict[type, pd.DataFrame]:
+    """The summary rows of one year from all of that year's episodes (columns of the
+    episodes table; ``date`` as ISO text or dates), per summary model.
+
+    Examples
+    --------
+    >>> ep = pd.DataFrame({"record_id": ["a", "b"], "person_id": ["p", "p"],
+    ...     "area_code": ["331083001"] * 2, "icd3": ["C18", "C18"],
+    ...     "date": ["2024-01-05", "2024-03-01"], "month": [1, 3],
+    ...     "setting": ["inpatient"] * 2, "institution_code": ["H1"] * 2,
+    ...     "total_cost": [100.0, 300.0], "fund_paid": [60.0, None],
+    ...     "insurance_type": ["resident"] * 2, "referral": [True, None],
+    ...     "sex": ["F"] * 2, "age_group": ["60-64"] * 2})
+    >>> rows = summarise_year(ep, 2024, {"C18": "CRC"}, {"H1": True})
+    >>> area = rows[SummaryArea].iloc[0]
+    >>> [int(area[c]) for c in ("episodes", "new_cases", "persons", "referrals", "cost_sum",
+    ...                         "fund_n")]
+    [2, 1, 1, 1, 400, 1]
+    >>> len(rows[SummaryCell]), len(rows[SummaryInstitution])
+    (2, 2)
+    """
+    if ep.empty:
+        return {}
+    ep = ep[_EPISODE_COLS].reset_index(drop=True)
+    ep["date"] = ep["date"].astype(str)
+    ep["year"] = year
+    ep["in_county"] = ep["institution_code"].map(in_county).astype(bool)
+    ep = flag_first_episodes(ep, icd3_group)
+    tables = rollups(ep)
+    return {model: tables[model.__tablename__]
+            for model in (SummaryCell, SummaryArea, SummaryInstitution)}
+
+
+def year_episodes(conn: Connection, year: int, replaced=None) -> pd.DataFrame:
+    """The held episodes of ``year``, less those whose ``record_id`` is in the one-column
+    selectable ``replaced`` (the rows an import is about to write)."""
     # dates as ISO text: ordering is all the flags need, and it skips per-row conversion
     cols = [cast(Episode.date, String).label("date") if c == "date" else getattr(Episode, c)
             for c in _EPISODE_COLS]
+    stmt = select(*cols).where(Episode.year == year)
+    if replaced is not None:
+        stmt = stmt.where(Episode.record_id.not_in(replaced))
+    return _read_frame(conn, stmt, _EPISODE_COLS)
+
+
+def refresh_years(conn: Connection, years: Iterable[int], progress: Progress | None = None
+                  ) -> list[int]:
+    """Rebuild the summary rows of ``years`` from the held episodes, inside the caller's
+    transaction (imports instead stage the rows first: :class:`Staged`)."""
+    years = sorted(set(int(y) for y in years))
+    icd3_group, in_county = lookups(conn)
     for i, year in enumerate(years):
         if progress:
             progress(i / max(len(years), 1), str(year))
-        conn.execute(delete(SummaryCell).where(SummaryCell.year == year))
-        conn.execute(delete(SummaryInstitution).where(SummaryInstitution.year == year))
-        conn.execute(delete(SummaryArea).where(SummaryArea.year == year))
-        if year in frames:
-            ep = frames[year][_EPISODE_COLS].reset_index(drop=True)
-        else:
-            ep = _read_frame(conn, select(*cols).where(Episode.year == year), _EPISODE_COLS)
-        if ep.empty:
-            continue
-        ep["year"] = year
-        ep["in_county"] = ep["institution_code"].map(in_county).astype(bool)
-        ep = flag_first_episodes(ep, icd3_group)
-        tables = rollups(ep)
-        for model in (SummaryCell, SummaryArea, SummaryInstitution):
-            _insert_frame(conn, model, tables[model.__tablename__])
+        rows = summarise_year(year_episodes(conn, year), year, icd3_group, in_county)
+        _delete_years(conn, [year])
+        for model, frame in rows.items():
+            _insert_frame(conn, model, frame)
+    bump_generation(conn)
     if progress:
         progress(1.0, ", ".join(map(str, years)))
     return years
 
 
+class Staged:
+    """New summary rows computed before the write transaction and kept in temporary
+    tables of the connection, so the transaction only swaps them in (:meth:`swap`): a
+    short write lock however many episodes the years hold.
+
+    >>> from sqlalchemy import create_engine
+    >>> from healthmap.models import Base
+    >>> e = create_engine("sqlite://")
+    >>> Base.metadata.create_all(e)
+    >>> with e.connect() as c:
+    ...     st = Staged(c)
+    ...     st.add({SummaryArea: pd.DataFrame([dict(year=2024, area_code="A", sex="F",
+    ...         age_group="0-4", setting="inpatient", in_county=True, episodes=1,
+    ...         new_cases=1, persons=1, referrals=0, cost_sum=9.5, cost_sq_sum=90.25,
+    ...         fund_sum=0.0, fund_n=0)])})
+    ...     st.swap(c, [2024])
+    ...     c.exec_driver_sql("SELECT year, cost_sum FROM summary_areas").all()
+    [(2024, 9.5)]
+    """
+
+    MODELS = (SummaryCell, SummaryArea, SummaryInstitution)
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+        self.names = {m: f"stage_{m.__tablename__}" for m in self.MODELS}
+        self.drop(conn)
+        for model, name in self.names.items():
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM "
+                                 f"{model.__tablename__} WHERE 1 = 0")
+
+    def add(self, rows: dict[type, pd.DataFrame]) -> None:
+        """Stage one year's rows (as :func:`summarise_year` gives them)."""
+        for model, frame in rows.items():
+            bulk_insert(self._conn, table(self.names[model]), frame)
+
+    def swap(self, conn: Connection, years: Iterable[int]) -> None:
+        """Inside the write transaction: replace the summary rows of ``years`` by the
+        staged ones."""
+        _delete_years(conn, years)
+        for model, name in self.names.items():
+            cols = ", ".join(c.name for c in model.__table__.columns if c.name != "id")
+            conn.exec_driver_sql(f"INSERT INTO {model.__tablename__} ({cols}) "
+                                 f"SELECT {cols} FROM {name}")
+        bump_generation(conn)
+
+    def drop(self, conn: Connection) -> None:
+        for name in self.names.values():
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+
+
+def _delete_years(conn: Connection, years: Iterable[int]) -> None:
+    years = [int(y) for y in years]
+    for model in Staged.MODELS:
+        conn.execute(delete(model).where(model.year.in_(years)))
+
+
+#: a counter every writer of episodes, summaries or what they are built from (disease
+#: groups, institutions) advances in its transaction: an import that computed summaries
+#: before its write transaction checks inside it that nothing changed meanwhile
+GENERATION_KEY = "summary_inputs_generation"
+
+
+def generation(conn: Connection, for_update: bool = False) -> int:
+    """The current :data:`GENERATION_KEY` (0 before any write)."""
+    stmt = select(AppMeta.value).where(AppMeta.key == GENERATION_KEY)
+    value = conn.scalar(stmt.with_for_update() if for_update else stmt)
+    return int(value or 0)
+
+
+def bump_generation(conn: Connection) -> None:
+    """Advance :data:`GENERATION_KEY` inside the caller's transaction."""
+    done = conn.execute(update(AppMeta).where(AppMeta.key == GENERATION_KEY).values(
+        value=cast(cast(AppMeta.value, Integer) + 1, String))).rowcount
+    if not done:
+        conn.execute(insert(AppMeta).values(key=GENERATION_KEY, value="1"))
+
+
 def refresh_all(conn: Connection, progress: Progress | None = None) -> list[int]:
     """Rebuild every year's summaries (after disease groups or institutions change)."""
-    conn.execute(delete(SummaryCell))
-    conn.execute(delete(SummaryInstitution))
-    conn.execute(delete(SummaryArea))
+    for model in Staged.MODELS:
+        conn.execute(delete(model))
     return refresh_years(conn, years_with_episodes(conn), progress)
+
+
+def rebuild(engine, user: str | None, progress: Progress | None = None) -> list[int]:
+    """:func:`refresh_all` in its own transaction, holding the database's import lock (a
+    refresh while an import runs raises :class:`healthmap.dbhealth.ImportRunning`, which
+    names that import)."""
+    from healthmap import dbhealth
+
+    url = engine.url.render_as_string(hide_password=False)
+    with dbhealth.import_lock(url, "refresh", "summary tables", user), engine.begin() as conn:
+        return refresh_all(conn, progress)
 
 
 def _read_frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:

@@ -16,8 +16,8 @@ from healthmap.store.layout import MANIFEST, STAGING, read_manifest
 TODAY = dt.date(2025, 6, 30)
 INST = ("code,name,level,in_county,area_code,region\n"
         "H1,玉环市人民医院,三级,是,玉城街道,玉环\nT1,台州医院,tertiary,false,,台州\n")
-HEAD = "record_id,person_id,area_code,icd10,date,setting,institution_code,total_cost,sex,age," \
-       "fund_paid,referral\n"
+HEAD = ("record_id,person_id,area_code,icd10,date,setting,institution_code,total_cost,sex,"
+        "age,fund_paid,referral\n")
 A, B = "331083001", "331083101"  # two townships of the built-in areas
 
 
@@ -38,6 +38,8 @@ def loaded(engine):
     assert import_file(engine, "institutions", INST.encode(), "inst.csv", today=TODAY).ok
     res = import_file(engine, "episodes", csv(FIRST), "first.csv", today=TODAY)
     assert res.ok, res.problems
+    st = store.status(engine)  # published by the import itself (status never rebuilds)
+    assert st["in_sync"] and st["generation"] == 1 and st["store_version"] == str(res.import_id)
     return engine
 
 
@@ -114,25 +116,28 @@ def test_identical_reimport_changes_nothing(loaded):
 
 
 def test_failure_after_staging_rolls_back_both(loaded, monkeypatch):
+    """The store's files are staged before the write transaction; the transaction then
+    fails (injected in its summary swap): the database rolls back, the staged files go."""
+    from healthmap import summary
+
     root = store.engine_store_dir(loaded)
     before = (root / MANIFEST).read_bytes()
-    real = store.stage_import
+    real = summary.Staged.swap
     seen = {}
 
-    def stage_then_fail(conn, kind, import_id, counts):
-        writer = real(conn, kind, import_id, counts)
+    def swap_then_fail(self, conn, years):
         seen["staged"] = sorted(p.name for p in (root / STAGING).rglob("*.parquet"))
         raise RuntimeError("injected after staging")
 
-    monkeypatch.setattr(store, "stage_import", stage_then_fail)
+    monkeypatch.setattr(summary.Staged, "swap", swap_then_fail)
     more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
     with pytest.raises(RuntimeError, match="injected"):
         import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY)
     assert seen["staged"]  # files were staged …
-    assert not (root / STAGING).exists()  # … and discarded with the rollback
+    assert not list((root / STAGING).rglob("*.parquet"))  # … and discarded with the rollback
     assert (root / MANIFEST).read_bytes() == before
     assert store_rows(loaded)["record_id"].tolist() == ["E1", "E2", "E3", "E4", "E5", "E6"]
-    monkeypatch.setattr(store, "stage_import", real)  # the lock was released: next write works
+    monkeypatch.setattr(summary.Staged, "swap", real)  # the lock was released: next write works
     assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
     assert len(store_rows(loaded)) == 7
 
@@ -141,7 +146,7 @@ def test_crash_between_commit_and_swap_is_repaired_by_ensure_current(loaded, mon
     root = store.engine_store_dir(loaded)
     before = (root / MANIFEST).read_bytes()
 
-    def crash(writer):  # the process dies after the commit: its lock goes with it
+    def crash(writer, version):  # the process dies after the commit: its lock goes with it
         writer._unlock()
         raise SystemExit("killed")
 
@@ -215,6 +220,11 @@ def test_distinct_persons_by_area_one_year_one_group_inpatient(loaded):
                                   "cost_fen": [14352, 1999]}
     inst = store.query(loaded, "SELECT code, in_county FROM institutions ORDER BY code")
     assert inst.to_dict("list") == {"code": ["H1", "T1"], "in_county": [True, False]}
+    # the area hierarchy: both codes are townships of the county 331083
+    areas = store.query(loaded, "SELECT code, level, parent_code FROM areas WHERE code IN "
+                                "(?, ?) ORDER BY code", [A, B])
+    assert areas.to_dict("list") == {"code": [A, B], "level": ["township"] * 2,
+                                     "parent_code": ["331083"] * 2}
 
 
 def test_missing_store_is_rebuilt_and_files_are_owner_only(loaded):
@@ -254,3 +264,38 @@ def test_cli_status_and_rebuild(loaded, capsys):
     assert "6 episodes in 2 year(s)" in capsys.readouterr().out
     assert main(["refresh", "--db", url]) == 0
     assert "episode store rebuilt: 6 episodes" in capsys.readouterr().out
+
+
+def test_import_into_a_stale_store_rebuilds_it_whole(loaded):
+    import shutil
+
+    root = store.engine_store_dir(loaded)
+    shutil.rmtree(root)  # e.g. a database copied without its store
+    more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
+    assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
+    m = read_manifest(root)
+    assert m.rows == 7 and m.generation == 1  # the 6 earlier rows too, in one write
+    assert_store_equals_database(loaded)
+
+
+def test_readers_read_the_old_generation_while_a_writer_stages(loaded):
+    from healthmap.store.layout import to_arrow
+    from healthmap.store.writer import StoreWriter
+
+    root = store.engine_store_dir(loaded)
+    row = pd.DataFrame({"record_id": ["E1"], "person_id": ["P1"], "area_code": [A],
+                        "icd10": ["C16.9"], "icd3": ["C16"], "date": ["2024-03-01"],
+                        "year": [2024], "month": [3], "setting": ["inpatient"],
+                        "institution_code": ["H1"], "total_cost": [1.0], "fund_paid": [None],
+                        "insurance_type": ["resident"], "referral": [None], "sex": ["M"],
+                        "age": [66], "age_group": ["65-69"]})
+    writer = StoreWriter(root)  # holds the lock; readers take none
+    writer.update(to_arrow(row))  # E1 now costs 100 fen, staged only
+    during = store.connect(loaded, ensure=False)
+    sql = "SELECT total_cost_fen FROM episodes WHERE record_id = 'E1'"
+    assert during.execute(sql).fetchone()[0] == 12345
+    writer.publish("manual")
+    assert during.execute(sql).fetchone()[0] == 12345  # its generation's files are kept
+    after = store.connect(loaded, ensure=False)
+    assert after.execute(sql).fetchone()[0] == 100
+    during.close(), after.close()

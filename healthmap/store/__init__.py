@@ -44,6 +44,10 @@ per ICD-3 category; categories outside every group are absent).
 ``institutions(code VARCHAR, in_county BOOLEAN)``: whether each institution is in the
 county (the current reference data).
 
+``areas(code VARCHAR, level VARCHAR, parent_code VARCHAR)``: the area hierarchy
+(``county`` / ``township`` / ``village``; a village's ``parent_code`` is its township), to
+roll village codes up to townships.
+
 Disease group and in-county status are not stored with the episodes (they change when
 reference data changes): join these tables.
 

@@ -76,6 +76,8 @@ def store_dir(url: str) -> Path:
     >>> import os; os.environ.pop("HEALTHMAP_STORE_DIR", None) and None
     >>> store_dir("sqlite:////srv/hm/county.db").as_posix()
     '/srv/hm/county.db.store'
+    >>> store_dir("sqlite+pysqlite:////srv/hm/county.db").name
+    'county.db.store'
     >>> a = store_dir("postgresql://u:secret@db/county"); b = store_dir("postgresql://u@db/county")
     >>> a.name[:7], a == b, a.parent.name
     ('county-', True, 'stores')
@@ -83,16 +85,15 @@ def store_dir(url: str) -> Path:
     env = os.environ.get("HEALTHMAP_STORE_DIR", "").strip()
     if env:
         return Path(env)
-    if url.startswith("sqlite:"):
-        path = url.split("?")[0].removeprefix("sqlite:///")
-        if url.startswith("sqlite://") and path in ("", ":memory:", "sqlite://"):
-            raise StoreLocationError("an in-memory database needs HEALTHMAP_STORE_DIR for its "
-                                     "episode store")
-        p = Path(path).resolve()
-        return p.with_name(p.name + ".store")
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database in (None, "", ":memory:") or "mode=memory" in url:
+            raise StoreLocationError("an in-memory database needs HEALTHMAP_STORE_DIR for its "
+                                     "episode store")
+        p = Path(u.database).resolve()
+        return p.with_name(p.name + ".store")
     plain = (f"{u.drivername.split('+')[0]}://{u.username or ''}@{u.host or ''}:"
              f"{u.port or ''}/{u.database or ''}")  # the same database whatever the driver
     tag = hashlib.sha256(plain.encode("utf-8")).hexdigest()[:12]
@@ -178,11 +179,12 @@ def write_manifest(root: Path, manifest: Manifest) -> None:
         os.close(dir_fd)
 
 
-def to_arrow(frame: pd.DataFrame):
+def to_arrow(frame):
     """Episode rows as the episodes table holds them -> an Arrow table of the store's
-    columns plus ``year`` (money: float yuan -> int64 fen, ``round(yuan * 100)``).
+    columns plus ``year`` (money: float yuan -> int64 fen, half up as :func:`_fen`).
 
-    Dates may be ISO strings (SQLite), dates or timestamps.
+    ``frame`` is a DataFrame or a dict of column sequences (a database cursor's rows,
+    transposed); dates may be ISO strings (SQLite), dates or timestamps, booleans 0/1.
 
     Examples
     --------
@@ -196,42 +198,46 @@ def to_arrow(frame: pd.DataFrame):
     ([123457], [None])
     >>> str(t.schema.field("date").type), t.column("date").to_pylist()[0].isoformat()
     ('date32[day]', '2024-03-05')
+    >>> rows = {c: tuple(v) for c, v in f.to_dict("list").items()} | {"referral": (1,)}
+    >>> to_arrow(rows).equals(to_arrow(f.assign(referral=[True])))
+    True
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arrays, names = [], []
     for name, _duck, arrow, _nullable in COLUMNS:
-        if name == "total_cost_fen":
-            arr = _fen(frame["total_cost"])
-        elif name == "fund_paid_fen":
-            arr = _fen(frame["fund_paid"])
+        if name in ("total_cost_fen", "fund_paid_fen"):
+            arr = _fen(frame[name.removesuffix("_fen")])
         elif name == "date":
-            col = frame["date"]
-            if col.dtype == object and len(col) and isinstance(col.iloc[0], str):
-                arr = pc.cast(pa.array(col.str.slice(0, 10), pa.string()), pa.date32())
-            else:
-                arr = pa.array(pd.to_datetime(col).to_numpy().astype("datetime64[D]"),
-                               pa.date32())
+            arr = _date32(frame["date"])
         elif arrow == "string":
             try:  # already text (the usual case): no copy through Python objects
                 arr = pa.array(frame[name], pa.string())
             except (pa.ArrowTypeError, pa.ArrowInvalid):
-                arr = pa.array(frame[name].astype(str).to_numpy(object), pa.string())
-        elif arrow == "bool":
-            col = frame[name]
-            missing = col.isna().to_numpy()
-            arr = pa.array(col.where(~missing, False).astype(bool).to_numpy(), pa.bool_(),
-                           mask=missing)
-        else:
-            col = pd.to_numeric(frame[name], errors="coerce")
-            arr = pa.array(col.to_numpy(dtype=float), pa.float64(),
-                           mask=col.isna().to_numpy()).cast(pa.int32())
+                arr = pa.array([str(v) for v in frame[name]], pa.string())
+        else:  # bool, int32: 0/1 and whole floats convert; None / NaN become null
+            arr = pa.array(frame[name], from_pandas=True)
+            arr = arr.cast(pa.bool_() if arrow == "bool" else pa.int32())
         arrays.append(arr)
         names.append(name)
-    arrays.append(pa.array(pd.to_numeric(frame["year"]).to_numpy(dtype=np.int32), pa.int32()))
+    arrays.append(pa.array(frame["year"], from_pandas=True).cast(pa.int32()))
     names.append("year")
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _date32(col):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    first = next(iter(col), None) if not isinstance(col, pd.Series) else (
+        col.iloc[0] if len(col) else None)
+    if isinstance(first, str):
+        return pc.cast(pc.utf8_slice_codeunits(pa.array(col, pa.string()), 0, 10),
+                       pa.date32())
+    if isinstance(col, pd.Series) and not pd.api.types.is_object_dtype(col):
+        return pa.array(pd.to_datetime(col).to_numpy().astype("datetime64[D]"), pa.date32())
+    return pa.array(col, pa.date32())
 
 
 def _fen(yuan: pd.Series):
@@ -245,7 +251,7 @@ def _fen(yuan: pd.Series):
 
     from healthmap.ledger import fen_array
 
-    values = pd.to_numeric(yuan, errors="coerce").to_numpy(dtype=float)
+    values = np.asarray(pd.to_numeric(pd.Series(yuan), errors="coerce"), dtype=float)
     missing = np.isnan(values)
     fen = fen_array(np.where(missing, 0.0, values))
     return pa.array(fen, pa.int64(), mask=missing)

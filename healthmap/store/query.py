@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from healthmap.models import Icd3Group, Institution
+from healthmap.models import Area, Icd3Group, Institution
 from healthmap.store.layout import COLUMNS, engine_store_dir, read_manifest
 from healthmap.store.sync import ensure_current
 
@@ -30,8 +30,11 @@ VIEW_COLUMNS: list[tuple[str, str]] = [(c[0], c[1]) for c in COLUMNS]
 VIEW_COLUMNS.insert(6, ("year", "INTEGER"))
 
 
-def _mappings(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def _mappings(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
     with engine.connect() as conn:
+        areas = pd.DataFrame(conn.execute(select(Area.code, Area.level, Area.parent_code)
+                                          .order_by(Area.code)).all(),
+                             columns=["code", "level", "parent_code"])
         groups = pd.DataFrame(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)
                                            .order_by(Icd3Group.icd3)).all(),
                               columns=["icd3", "group_code"]).astype(str)
@@ -39,9 +42,9 @@ def _mappings(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, str]:
                                          .order_by(Institution.code)).all(),
                             columns=["code", "in_county"])
     inst = inst.astype({"code": str, "in_county": bool})
-    digest = hashlib.sha256(groups.to_csv(index=False).encode()
-                            + inst.to_csv(index=False).encode()).hexdigest()
-    return groups, inst, digest
+    digest = hashlib.sha256("\n".join(f.to_csv(index=False) for f in (groups, inst, areas))
+                            .encode()).hexdigest()
+    return groups, inst, areas, digest
 
 
 def _episodes_sql(root: Path, files: list[str]) -> str:
@@ -54,17 +57,23 @@ def _episodes_sql(root: Path, files: list[str]) -> str:
             "hive_types = {'year': INTEGER})")
 
 
-def _open(root: Path, files: list[str], groups: pd.DataFrame, inst: pd.DataFrame):
+def _open(root: Path, files: list[str], groups: pd.DataFrame, inst: pd.DataFrame,
+          areas: pd.DataFrame | None = None):
     import duckdb
 
     db = duckdb.connect(":memory:")
+    db.execute("SET enable_progress_bar = false")
     db.execute(f"CREATE VIEW episodes AS {_episodes_sql(root, files)}")
-    db.execute("CREATE TABLE icd3_groups (icd3 VARCHAR, group_code VARCHAR)")
-    db.execute("CREATE TABLE institutions (code VARCHAR, in_county BOOLEAN)")
-    if len(groups):
-        db.execute("INSERT INTO icd3_groups SELECT icd3, group_code FROM groups")
-    if len(inst):
-        db.execute("INSERT INTO institutions SELECT code, in_county FROM inst")
+    tables = {"icd3_groups": ("icd3 VARCHAR, group_code VARCHAR", groups),
+              "institutions": ("code VARCHAR, in_county BOOLEAN", inst),
+              "areas": ("code VARCHAR, level VARCHAR, parent_code VARCHAR", areas)}
+    for name, (columns, frame) in tables.items():
+        db.execute(f"CREATE TABLE {name} ({columns})")
+        if frame is not None and len(frame):
+            db.register("_frame", frame)
+            names = ", ".join(c.split()[0] for c in columns.split(", "))
+            db.execute(f"INSERT INTO {name} SELECT {names} FROM _frame")
+            db.unregister("_frame")
     return db
 
 
@@ -91,13 +100,13 @@ def connect(engine: Engine, ensure: bool = True):
         ensure_current(engine)
     root = engine_store_dir(engine)
     manifest = read_manifest(root)
-    groups, inst, digest = _mappings(engine)
+    groups, inst, areas, digest = _mappings(engine)
     key = (manifest.generation if manifest else None,
            manifest.data_version if manifest else None, digest)
     with _LOCK:
         cached = _BASES.get(str(root))
         if cached is None or cached[0] != key:
-            base = _open(root, manifest.files() if manifest else [], groups, inst)
+            base = _open(root, manifest.files() if manifest else [], groups, inst, areas)
             _BASES.pop(str(root), None)
             _BASES[str(root)] = (key, base)
             while len(_BASES) > _MAX_STORES:  # open cursors keep their own database alive

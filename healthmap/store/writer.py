@@ -80,6 +80,7 @@ class StoreWriter:
             self._duck = duckdb.connect(config={
                 "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
                 "temp_directory": str(tmp), "preserve_insertion_order": True})
+            self._duck.execute("SET enable_progress_bar = false")
         return self._duck
 
     def append(self, table) -> None:
