@@ -27,7 +27,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 # (what the user does, kind, widget label, value): labels as the Chinese page shows them
 STEPS = [
-    ("measure: outward referral", "select", "指标", "外转率（%）"),
+    ("measure: outward referral", "select", "指标", "外转率（按人次，%）"),
     ("disease group: stomach cancer", "multi", "病种", "胃癌"),
     ("sex: men", "radio", "性别", "男"),
     ("setting: outpatient", "radio", "就诊类型", "门诊"),

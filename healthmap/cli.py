@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from healthmap import __version__
-from healthmap.measures import REPORTED
+from healthmap.measures import DEFAULT_LOOKBACK, REPORTED
 from healthmap.access import ROLES, Actor
 
 
@@ -150,11 +150,16 @@ def cmd_report(args) -> int:
     f = Filters(years=years, groups=tuple(args.group or ()), icd3=icd, level=args.level,
                 setting=None if args.setting == "all" else args.setting)
     try:
-        table = report(engine, args.measure, f, standard=args.standard, public=args.public)
+        table = report(engine, args.measure, f, standard=args.standard, public=args.public,
+                       lookback=args.lookback)
     except ValueError as exc:  # e.g. cost per case over all settings (issue 9)
         raise CliError(str(exc)) from None
     from healthmap import audit, exports, i18n
 
+    from healthmap.mapmodel import basis_text
+
+    # what was counted: new cases (新发) or diagnosed cases (就诊患者); episodes or patients
+    print(basis_text(table.attrs["result"], "en"), file=sys.stderr)
     for note in table.attrs.get("notes", []):  # an empty selection is explained, not a crash
         print(i18n.t(f"map.{note}", "en"), file=sys.stderr)
 
@@ -288,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--standard", choices=["china_2000", "who_2000_2025", "segi_world",
                                           "us_2000"],
                    help="incidence: age-standardise to this standard")
+    s.add_argument("--lookback", type=int, default=DEFAULT_LOOKBACK, metavar="N",
+                   help="incidence: count new cases, persons without an episode of the "
+                        "selected codes in any setting in the N years before (default "
+                        "%(default)s); 0 counts diagnosed cases (persons treated), not "
+                        "incidence")
     s.add_argument("--public", action="store_true",
                    help="for publication: hide cells of 1-4 cases and the cells that would "
                         "reveal them (primary and secondary suppression)")

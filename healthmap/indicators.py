@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from healthmap import metrics, privacy, queries, standardization
+from healthmap import metrics, persons, privacy, queries, standardization
 from healthmap.codes import AGE_GROUPS
 from healthmap.measures import REGISTRY
 from healthmap.measures import get as get_measure
 from healthmap.queries import Filters
+from healthmap.indicator_inputs import (DERIVED_KEYS, POPULATION_KEYS,  # noqa: F401
+                                        cells_by, person_cells, population_by)
 from healthmap.reference import cached_standard_weights
 
 UNSTABLE_BELOW = metrics.UNSTABLE_BELOW  # docs/definitions.md: fewer than 20 cases
@@ -36,6 +38,11 @@ class IndicatorResult:
     county: pd.Series  # the total over all rows, same columns
     notes: list[str]
     key: str = "area_code"
+    #: what one count is: ``new`` / ``diagnosed`` (persons, :mod:`healthmap.persons`),
+    #: ``patients`` (person-level referral) or ``episodes``
+    basis: str = "episodes"
+    lookback: int = 0  # years of look-back of a person count (0: none)
+    short_years: tuple[int, ...] = ()  # years without a full look-back window
 
 
 def name_column(key: str) -> str:
@@ -272,63 +279,13 @@ def flag(table: pd.DataFrame, count_col: str = "numerator", public: bool = False
     return table
 
 
-#: grouping keys derived from the ICD-10 category (not columns of the summary cube)
-DERIVED_KEYS = ("group_code", "specialty_code")
-#: keys whose population is known per value (other keys share the whole population)
-POPULATION_KEYS = ("area_code", "year", "sex", "age_group")
-
-
-def _derive(c: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Add a derived key (disease group or specialty) from ``icd3``; categories in no
-    group get ``—``."""
-    from healthmap.reference import cached_disease_groups, icd3_to_group
-
-    groups = cached_disease_groups()
-    group = c["icd3"].map(icd3_to_group(groups))
-    if key == "specialty_code":
-        group = group.map(dict(zip(groups["group_code"], groups["specialty_code"])))
-    return c.assign(**{key: group.fillna("—")})
-
-
-def _cells_by(engine: Engine, sel: queries.Selection, key: str, extra: list[str],
-              frame: pd.DataFrame | None, aset: queries.AreaSet | None) -> pd.DataFrame:
-    """Summary sums by ``key`` (+ ``extra``), restricted to the areas of ``aset``."""
-    base = "icd3" if key in DERIVED_KEYS else key
-    by = list(dict.fromkeys(["area_code", base, *extra]))
-    c = queries.cells(engine, sel.filters, by, sel.icd3_list, frame)
-    if aset is not None:
-        c["area_code"] = c["area_code"].map(aset.up)
-        c = c.dropna(subset=["area_code"])
-        if key != "area_code":
-            c = c[c["area_code"].isin(set(aset.areas["code"]))]
-    if key in DERIVED_KEYS:
-        c = _derive(c, key)
-    return c
-
-
-def _population_by(engine: Engine, f: Filters, key: str, by_age: bool,
-                   pop_all: pd.DataFrame | None, aset: queries.AreaSet | None
-                   ) -> pd.DataFrame:
-    """Person-years by ``key`` (when the population has it) and age group, restricted to
-    the areas of ``aset``."""
-    own = [key] if key in POPULATION_KEYS and key != "area_code" else []
-    pop = queries.population(engine, f.years, by_age=by_age, sex=f.sex,
-                             age_groups=f.age_groups, rows=pop_all,
-                             by=("area_code", *own))
-    if aset is not None:
-        pop["area_code"] = pop["area_code"].map(aset.up)
-        pop = pop.dropna(subset=["area_code"])
-        if key != "area_code":
-            pop = pop[pop["area_code"].isin(set(aset.areas["code"]))]
-    return pop
-
-
 def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_2000",
             ci_method: str = "tiwari", public: bool = False,
             frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
             pop_all: pd.DataFrame | None = None, key: str = "area_code",
             rows: pd.DataFrame | None = None,
-            sel: queries.Selection | None = None) -> IndicatorResult:
+            sel: queries.Selection | None = None,
+            lookback: int = persons.DEFAULT_LOOKBACK, con=None) -> IndicatorResult:
     """One indicator (a :data:`healthmap.measures.REGISTRY` key) per value of ``key``,
     plus the total over all rows, with intervals, flags and (``public``) suppression.
 
@@ -354,6 +311,15 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
         people in these areas count (a drill-down).
     frame, pop_all
         The cached period frame and population rows (in-memory sums); else SQL.
+    lookback : int
+        Years of look-back of a person count (incidence): 0 counts diagnosed cases
+        (就诊患者), N > 0 new cases (新发) without a qualifying episode in any setting in
+        the N years before (:mod:`healthmap.persons`).
+    con
+        A DuckDB connection with the episode store's views for the person counts
+        (incidence, person-level referral); default: :func:`healthmap.store.connect`.
+        Rows by ``key`` with person counts: ``area_code``, ``year``, ``sex``,
+        ``age_group``, ``group_code``.
 
     Returns
     -------
@@ -361,9 +327,18 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
         ``table`` with ``key``, its :func:`name_column`, ``numerator``,
         ``denominator``, ``value``, ``ci_low``, ``ci_high``, ``unstable``,
         ``suppressed``, ``suppression`` (and the family's other columns); ``county``
-        is the total row.
+        is the total row; ``basis`` says what one count is.
     """
     m = get_measure(measure)
+    if m.counts_persons and con is None:
+        from healthmap import store
+
+        con = store.connect(engine)
+        try:
+            return compute(engine, f, measure, standard, ci_method, public, frame, aset,
+                           pop_all, key, rows, sel, lookback, con)
+        finally:
+            con.close()
     if m.kind == "mean" and f.setting is None:
         raise ValueError("cost per case is computed for inpatient stays and outpatient "
                          "visits separately: choose the inpatient or outpatient setting")
@@ -379,14 +354,22 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
     if rows is None and key == "area_code":
         rows = aset.areas
     total_rows = pd.DataFrame({"code": [TOTAL], "name": ["county"]})
+    basis, short = ("patients" if m.per_person else "episodes"), ()
     if m.family == "rate":
         by_age = m.by_age
-        c = _cells_by(engine, sel, key, ["age_group"] if by_age else [], frame, aset)
-        pop = _population_by(engine, f, key, by_age, pop_all, aset)
+        pop = population_by(engine, f, key, by_age, pop_all, aset)
         if by_age and pop.empty:
             by_age = False
-            pop = _population_by(engine, f, key, False, pop_all, aset)
+            pop = population_by(engine, f, key, False, pop_all, aset)
             notes.append("no_age_population")
+        if m.counts_persons:  # each person once in the period (issue 9 item 1)
+            c = person_cells(con, sel, key, by_age, False, lookback, aset)
+            whole = c if key == "area_code" else person_cells(con, sel, None, by_age, False,
+                                                              lookback, aset)
+            basis, short = persons.period_label(con, f.years, lookback)
+        else:
+            c = cells_by(engine, sel, key, ["age_group"] if by_age else [], frame, aset)
+            whole = c
         weights = cached_standard_weights()[standard] if by_age else None
         months = 1 if key == "month" else f.months
         # an age-band selection or rows by age standardise over the groups they cover
@@ -399,7 +382,7 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
             chosen = "reweight"
             t = rate_table(c, pop, rows, months, weights, m.cases, ci_method, key=key,
                            on_empty=chosen)
-        ct = rate_table(c.assign(**{key: TOTAL}), pop.drop(columns=[key], errors="ignore"),
+        ct = rate_table(whole.assign(**{key: TOTAL}), pop.drop(columns=[key], errors="ignore"),
                         total_rows, f.months, weights, m.cases, ci_method, key=key,
                         on_empty=chosen)
         if "sir" in t.columns:  # the total is the reference: O/E = 1 by construction
@@ -413,9 +396,14 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
             notes.append("unknown_age_excluded")
     else:
         fn = referral_table if m.family == "referral" else cost_table
-        c = _cells_by(engine, sel, key, ["in_county"], frame, aset)
+        if m.per_person:  # patients treated outside at least once (issue 9 item 7)
+            c = person_cells(con, sel, key, False, True, 0, aset)
+            whole = c if key == "area_code" else person_cells(con, sel, None, False, True,
+                                                              0, aset)
+        else:
+            c = whole = cells_by(engine, sel, key, ["in_county"], frame, aset)
         t = fn(c, rows, key=key)
-        ct = fn(c.assign(**{key: TOTAL}), total_rows, key=key)
+        ct = fn(whole.assign(**{key: TOTAL}), total_rows, key=key)
         if float(c["episodes"].sum() if len(c) else 0) == 0:
             notes.append("empty_selection")  # nothing to compute: an explained empty result
     for tab in (t, ct):
@@ -431,7 +419,9 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
             if "parent_code" in rows.columns else ""
     t = flag(t, m.suppress_on, public, m.suppress_also, group_col=group)
     ct = flag(ct, m.suppress_on, public, m.suppress_also)
-    return IndicatorResult(measure, t, ct.iloc[0], notes, key)
+    return IndicatorResult(measure, t, ct.iloc[0], notes, key, basis,
+                           lookback if basis in (persons.NEW, persons.DIAGNOSED) else 0,
+                           short)
 
 
 def _denominator_sex(f: Filters) -> str | None:
@@ -447,7 +437,7 @@ REPORT_COLUMNS = ["area_code", "area_name", "numerator", "denominator", "value",
 
 
 def report(engine: Engine, measure: str, f: Filters, standard: str | None = None,
-           public: bool = False) -> pd.DataFrame:
+           public: bool = False, lookback: int = persons.DEFAULT_LOOKBACK) -> pd.DataFrame:
     """The CLI report: one row per area with the standard columns, then the county row.
 
     ``measure`` is one of :data:`healthmap.measures.REPORTED`; ``incidence`` reports crude
@@ -456,10 +446,13 @@ def report(engine: Engine, measure: str, f: Filters, standard: str | None = None
     and adds a ``suppressed`` column. ``flag`` says ``unstable`` (fewer than 20 cases or
     episodes), ``suppressed`` or ``no_data``; the last row (``area_name`` ``county``) is
     the county total. The result's ``attrs["notes"]`` lists what the reader must know
-    (e.g. ``empty_selection``, ``sex_denominator_F``).
+    (e.g. ``empty_selection``, ``sex_denominator_F``). ``basis`` says on every row what
+    was counted (:func:`basis_word`: ``new_cases_lookback_1y``, ``diagnosed_cases``,
+    ``patients`` or ``episodes``); ``attrs["result"]`` is the :class:`IndicatorResult`.
     """
     key = {"incidence": "incidence_asr" if standard else "incidence"}.get(measure, measure)
-    res = compute(engine, f, key, standard=standard or "china_2000", public=public)
+    res = compute(engine, f, key, standard=standard or "china_2000", public=public,
+                  lookback=lookback)
     cols = REPORT_COLUMNS + (["suppressed"] if public else [])
     county = res.county.copy()
     county["area_code"], county["area_name"] = TOTAL, "county"
@@ -468,8 +461,25 @@ def report(engine: Engine, measure: str, f: Filters, standard: str | None = None
     out = out[cols + ["flag"]].copy()
     for c in ("numerator", "denominator", "value", "ci_low", "ci_high"):
         out[c] = pd.to_numeric(out[c], errors="coerce")
+    out["basis"] = basis_word(res)
     out.attrs["notes"] = res.notes
+    out.attrs["result"] = res
     return out
+
+
+def basis_word(res: IndicatorResult) -> str:
+    """What the figures count, as one word for reports and exports.
+
+    >>> basis_word(IndicatorResult("incidence", pd.DataFrame(), pd.Series(), [],
+    ...                            basis="new", lookback=2))
+    'new_cases_lookback_2y'
+    >>> basis_word(IndicatorResult("incidence", pd.DataFrame(), pd.Series(), [],
+    ...                            basis="diagnosed", lookback=1))
+    'diagnosed_cases'
+    """
+    if res.basis == persons.NEW:
+        return f"new_cases_lookback_{res.lookback}y"
+    return {persons.DIAGNOSED: "diagnosed_cases"}.get(res.basis, res.basis)
 
 
 def report_flags(table: pd.DataFrame) -> pd.Series:

@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from sqlalchemy import Engine
 
-from healthmap import comparisons, i18n, mapview, queries
+from healthmap import comparisons, i18n, mapview, persons, queries
 from healthmap import publictables
 from healthmap.codes import AGE_GROUPS
 from healthmap.indicators import IndicatorResult, compute
@@ -41,6 +41,7 @@ class MapInputs:
     drill: str | None = None  # township whose villages are shown
     lang: str = "zh"
     margin: str = "all"  # public: the published table's margin (healthmap.publictables)
+    lookback: int = persons.DEFAULT_LOOKBACK  # years; 0 = diagnosed cases (issue 9)
 
 
 def t(key: str, lang: str, **kw) -> str:
@@ -71,7 +72,7 @@ def indicator(engine: Engine, inp: MapInputs, sel: queries.Selection,
         return with_counts(publictables.public_result(cells, pop, aset.areas, aset.up,
                                                       inp.margin), inp)
     res = compute(engine, inp.filters, inp.measure, standard=inp.standard, public=inp.public,
-                  frame=frame, aset=aset, pop_all=pop_all, sel=sel)
+                  frame=frame, aset=aset, pop_all=pop_all, sel=sel, lookback=inp.lookback)
     return with_counts(res, inp)
 
 
@@ -89,8 +90,29 @@ def with_counts(res: IndicatorResult, inp: MapInputs) -> IndicatorResult:
                                                ci_high=np.nan))
 
 
-def value_label(inp: MapInputs) -> str:
-    return t("col.numerator", inp.lang) if inp.counts else t(f"m.{inp.measure}", inp.lang)
+def value_label(inp: MapInputs, res: IndicatorResult | None = None) -> str:
+    """The name of the figure shown; a person count says whether it is new cases (新发)
+    or diagnosed cases (就诊患者)."""
+    name = t("col.numerator", inp.lang) if inp.counts else t(f"m.{inp.measure}", inp.lang)
+    if res is not None and res.basis in (persons.NEW, persons.DIAGNOSED):
+        name += " · " + t(f"basis.{res.basis}", inp.lang, n=res.lookback)
+    return name
+
+
+def basis_text(res: IndicatorResult, lang: str) -> str:
+    """What the numerator counts, in a sentence (shown under the headline figures).
+
+    >>> r = IndicatorResult("incidence", pd.DataFrame(), pd.Series(), [], basis="diagnosed",
+    ...                     lookback=1, short_years=(2019,))
+    >>> basis_text(r, "en").split(":")[0]
+    'The numerator counts diagnosed cases (not incidence)'
+    """
+    if res.basis == persons.DIAGNOSED:
+        if res.short_years:
+            return t("basis.diagnosed_short", lang, n=res.lookback,
+                     years=", ".join(map(str, res.short_years)))
+        return t("basis.diagnosed_none", lang)
+    return t(f"basis.{res.basis}_long", lang, n=res.lookback)
 
 
 def number(v: float, digits: int = 1) -> str:
@@ -124,7 +146,8 @@ def area_view(res: IndicatorResult, inp: MapInputs) -> pd.DataFrame:
     hidden = tab["suppressed"].astype(bool)
     mark = t("map.hidden_cell", lang)
     cols = {t("col.area", lang): tab["area_name"],
-            value_label(inp): [mark if h else number(v) for v, h in zip(tab["value"], hidden)],
+            value_label(inp, res): [mark if h else number(v)
+                                    for v, h in zip(tab["value"], hidden)],
             t("col.ci", lang): ["" if pd.isna(lo) else f"{number(lo)} – {number(hi)}"
                                 for lo, hi in zip(tab["ci_low"], tab["ci_high"])],
             t("col.numerator", lang): [number(v, 0) for v in tab["numerator"]],
@@ -143,7 +166,7 @@ def export_table(res: IndicatorResult, inp: MapInputs) -> pd.DataFrame:
     values, whole counts as integers), headers translated."""
     m, lang, tab = get_measure(inp.measure), inp.lang, res.table
     out = pd.DataFrame({t("col.area", lang): tab["area_name"],
-                        value_label(inp): tab["value"].round(2 if m.scale == 1 else 1),
+                        value_label(inp, res): tab["value"].round(2 if m.scale == 1 else 1),
                         t("col.ci_low", lang): tab["ci_low"].round(1),
                         t("col.ci_high", lang): tab["ci_high"].round(1),
                         t("col.numerator", lang): tab["numerator"].round().astype("Int64"),
@@ -190,7 +213,7 @@ def describe(f: queries.Filters, lang: str) -> str:
 
 def map_figure(res: IndicatorResult, aset: queries.AreaSet, inp: MapInputs,
                tiles: dict | None = None) -> go.Figure:
-    return mapview.choropleth(res.table, aset.areas, value_label(inp), scheme=inp.scheme,
+    return mapview.choropleth(res.table, aset.areas, value_label(inp, res), scheme=inp.scheme,
                               fixed_bins=list(inp.fixed_bins) or None, tiles=tiles,
                               lang=inp.lang)
 
@@ -209,7 +232,7 @@ def funnel(res: IndicatorResult, inp: MapInputs) -> go.Figure | None:
         return mapview.funnel_figure(tab, 1.0, sir.funnel_kind, t("m.incidence_sir", inp.lang),
                                      sir.scale, inp.lang)
     return mapview.funnel_figure(res.table, float(res.county["value"]), m.funnel_kind,
-                                 value_label(inp), m.scale, inp.lang)
+                                 value_label(inp, res), m.scale, inp.lang)
 
 
 def panel_figures(engine: Engine, sel: queries.Selection, frame: pd.DataFrame | None,

@@ -60,6 +60,9 @@ class Measure:
     extra : tuple of str
         Further columns of the family's table shown beside the value (e.g. formal and
         self-directed referrals).
+    per_person : bool
+        For the ``referral`` family: count patients (treated outside the county at least
+        once) instead of episodes (issue 9 item 7).
     """
 
     key: str
@@ -78,6 +81,20 @@ class Measure:
     funnel: bool = False
     higher_is: Literal["worse", "better"] = "worse"
     extra: tuple[str, ...] = ()
+    per_person: bool = False
+
+    @property
+    def counts_persons(self) -> bool:
+        """Whether the numerator counts distinct persons on the episode store
+        (:mod:`healthmap.persons`): incidence (new or diagnosed cases) and person-level
+        referral; otherwise episodes from the summary tables.
+
+        >>> get("incidence").counts_persons, get("episode_rate").counts_persons
+        (True, False)
+        >>> get("outward_referral").counts_persons, get("outward_referral_persons").counts_persons
+        (False, True)
+        """
+        return self.per_person or (self.family == "rate" and self.cases == "new_cases")
 
     @property
     def label_key(self) -> str:
@@ -117,6 +134,11 @@ REGISTRY: dict[str, Measure] = {m.key: m for m in [
             funnel=True, **_RATE),
     Measure("outward_referral", numerator="numerator", value="value",
             ci=("ci_low", "ci_high"), funnel=True, extra=("formal", "self_directed"), **_PROP),
+    # patients treated outside the county at least once (issue 9 item 7: a patient's
+    # several stays are not independent)
+    Measure("outward_referral_persons", numerator="numerator", value="value",
+            ci=("ci_low", "ci_high"), funnel=True, extra=("formal", "self_directed"),
+            per_person=True, **_PROP),
     Measure("in_county_rate", numerator="inside", value="inside_pct",
             ci=("inside_low", "inside_high"), funnel=True, higher_is="better", **_PROP),
     Measure("cost_per_case", kind="mean", value="value", ci=("ci_low", "ci_high"), scale=1,
@@ -129,9 +151,14 @@ REGISTRY: dict[str, Measure] = {m.key: m for m in [
             unit="unit.yuan", **_COST),
 ]}
 
+#: years of look-back of incidence (issue 9 item 1): a person is a new case without an
+#: episode of the selected codes in any setting in that many years before; 0 counts
+#: diagnosed cases (healthmap.persons)
+DEFAULT_LOOKBACK = 1
+
 #: the measures the CLI's ``report`` offers (a standard turns incidence into the ASR)
-REPORTED = ("incidence", "outward_referral", "cost_per_case", "in_county_rate",
-            "episode_rate", "fund_per_case", "oop_share", "fund_outflow")
+REPORTED = ("incidence", "outward_referral", "outward_referral_persons", "cost_per_case",
+            "in_county_rate", "episode_rate", "fund_per_case", "oop_share", "fund_outflow")
 
 
 def get(key: str) -> Measure:

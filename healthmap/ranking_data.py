@@ -5,15 +5,17 @@ tables through :mod:`healthmap.queries` (never the raw episodes, except for the
 specialties' distinct persons, see :func:`specialty_persons`):
 
 * ``new_cases`` and ``incidence`` (crude, per 100,000, exact Poisson interval) and ``asr``
-  (age-standardised, gamma interval) over **all settings**: a new case is a person's first
-  diagnosis in the group in the year, wherever it was made;
+  (age-standardised, gamma interval) over **all settings**: persons with an episode of the
+  group in the period and none in any setting in the look-back years before
+  (:mod:`healthmap.persons`, decisions §5 and §7), each once; ``case_basis`` says ``new``
+  or, for a period the data cannot look back from, ``diagnosed``;
 * ``episodes``, ``out_episodes`` and ``outward_referral`` (%, Wilson interval) in the chosen
   setting (inpatient by default);
 * ``cost_per_case`` over all the group's residents' episodes in the setting, in and out of
   the county (decisions §7), and ``cost_in_county`` / ``cost_out_county`` beside it (yuan);
 * ``fund_outflow``: fund paid for out-of-county episodes in the setting (yuan);
-* ``trend``: change of new cases per year over up to the last 5 years (log-linear fit,
-  % a year) and ``trend_cases`` (the yearly counts);
+* ``trend``: change of new cases per year over up to the last 5 years with a full
+  look-back window (log-linear fit, % a year) and ``trend_cases`` (the yearly counts);
 * ``unstable``: fewer than 20 new cases (domain.md §4).
 
 The ranking criteria are all "higher = higher priority" (decisions §7):
@@ -30,10 +32,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, distinct, func, select
 
-from healthmap import metrics, queries, ranking, ranking_stability
+from healthmap import metrics, persons, queries, ranking, ranking_stability
 from healthmap.codes import AGE_GROUPS
 from healthmap.models import DiseaseGroup, Episode, Icd3Group
-from healthmap.queries import Filters
+from healthmap.queries import Filters, Selection
 from healthmap.reference import cached_standard_weights
 
 UNSTABLE_BELOW = metrics.UNSTABLE_BELOW
@@ -89,7 +91,8 @@ def _log_linear_trend(counts: np.ndarray) -> float:
 def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None = "inpatient",
                      standard: str = "china_2000", frame: pd.DataFrame | None = None,
                      pop_rows: pd.DataFrame | None = None, trend_years: int = 5,
-                     all_years: list[int] | None = None) -> pd.DataFrame:
+                     all_years: list[int] | None = None,
+                     lookback: int = persons.DEFAULT_LOOKBACK, con=None) -> pd.DataFrame:
     """The indicator table: one row per disease group (see the module text).
 
     Parameters
@@ -106,23 +109,35 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
         How many years up to the period's last year the trend covers.
     all_years : list of int, optional
         The years with data (default: read from the database).
+    lookback : int
+        Years of look-back of a new case (0: diagnosed cases).
+    con
+        DuckDB connection with the episode store's views (default:
+        :func:`healthmap.store.connect`).
     """
     if not years:
         raise ValueError("choose at least one year")
+    if con is None:
+        from healthmap import store
+
+        con = store.connect(engine)
+        try:
+            return group_indicators(engine, years, setting, standard, frame, pop_rows,
+                                    trend_years, all_years, lookback, con)
+        finally:
+            con.close()
     years = tuple(sorted(years))
     groups = queries.disease_groups(engine)
     to_group = icd3_group_map(engine)
     up = queries.area_set(engine, "township").up
 
-    # new cases by group and age, all settings
-    nc = queries.cells(engine, Filters(years=years, setting=None), ["icd3", "age_group"],
-                       None, frame)
-    nc["group_code"] = nc["icd3"].map(to_group)
-    nc = nc.dropna(subset=["group_code"])
-    cases_age = (nc.groupby(["group_code", "age_group"])["new_cases"].sum().unstack()
+    # new cases by group and age, all settings: each person once per group in the period
+    everything = Selection(Filters(years=years, setting=None), None)
+    nc = persons.cases(con, everything, ("group_code", "age_group"), lookback)
+    cases_age = (nc.groupby(["group_code", "age_group"])["persons"].sum().unstack()
                  .reindex(index=groups["group_code"], columns=list(AGE_GROUPS)).fillna(0.0))
-    cases = nc.groupby("group_code")["new_cases"].sum().reindex(groups["group_code"],
-                                                                fill_value=0)
+    cases = nc.groupby("group_code")["persons"].sum().reindex(groups["group_code"],
+                                                              fill_value=0)
     # episodes, referral, cost and fund in the setting, by in/out of county
     ep = queries.cells(engine, Filters(years=years, setting=setting), ["icd3", "in_county"],
                        None, frame)
@@ -140,11 +155,12 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
               "specialty_en"):
         t[c] = groups[c].to_numpy()
     t["new_cases"] = cases.to_numpy(dtype=float)
+    t["case_basis"] = persons.period_label(con, years, lookback)[0]
 
     # denominators: person-years, women or men only where the group says so
     sexes = ([v if v in ("M", "F") else None for v in groups["denominator_sex"]]
              if "denominator_sex" in groups.columns else [None] * len(groups))
-    persons, asr, asr_lo, asr_hi = [], [], [], []
+    population, asr, asr_lo, asr_hi = [], [], [], []
     weights = cached_standard_weights()[standard].reindex(list(AGE_GROUPS)).to_numpy()
     age_pop: dict = {}
     for i, sex in enumerate(sexes):
@@ -156,7 +172,7 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
                             by_age.set_index("age_group")["persons"].reindex(
                                 list(AGE_GROUPS)).fillna(0.0).to_numpy())
         n_total, n_age = age_pop[key]
-        persons.append(n_total)
+        population.append(n_total)
         if n_age.sum() > 0:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -165,7 +181,7 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
             asr.append(float(r)), asr_lo.append(float(lo)), asr_hi.append(float(hi))
         else:
             asr.append(np.nan), asr_lo.append(np.nan), asr_hi.append(np.nan)
-    t["population"] = persons
+    t["population"] = population
     t["incidence"] = metrics.crude_rate(t["new_cases"], t["population"])
     t["incidence_low"], t["incidence_high"] = metrics.crude_rate_ci(t["new_cases"],
                                                                     t["population"])
@@ -186,14 +202,19 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
                                         outside["cost_sum"] / outside["episodes"], np.nan)
     t["fund_outflow"] = outside["fund_sum"].to_numpy(dtype=float)
 
-    # trend of new cases over the last years up to the period's end
+    # trend of new cases over the last years up to the period's end, over the years with
+    # a full look-back window (a first data year counts earlier patients as new)
     known = all_years if all_years is not None else queries.periods(engine)
-    span = tuple(y for y in known if years[-1] - trend_years < y <= years[-1])
-    yearly = queries.cells(engine, Filters(years=span, setting=None), ["year", "icd3"], None)
-    yearly["group_code"] = yearly["icd3"].map(to_group)
-    per_year = (yearly.dropna(subset=["group_code"]).groupby(["group_code", "year"])[
-        "new_cases"].sum().unstack().reindex(index=groups["group_code"], columns=list(span))
-        .fillna(0.0))
+    full = persons.year_labels(known, lookback, persons.first_data_year(con))
+    span = tuple(y for y in known if years[-1] - trend_years < y <= years[-1]
+                 and (lookback == 0 or full[y] == persons.NEW))
+    per_year = pd.DataFrame(0.0, index=groups["group_code"], columns=list(span))
+    if span:  # (an empty year list would mean every year)
+        yearly = persons.cases(con, Selection(Filters(years=span, setting=None), None),
+                               ("group_code", "year"), lookback)
+        per_year = (yearly.pivot_table(index="group_code", columns="year", values="persons",
+                                       aggfunc="sum")
+                    .reindex(index=groups["group_code"], columns=list(span)).fillna(0.0))
     t["trend"] = [_log_linear_trend(row) for row in per_year.to_numpy()]
     t["trend_cases"] = [[int(v) for v in row] for row in per_year.to_numpy()]
     t["trend_years"] = ",".join(map(str, span))

@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from healthmap.textsafe import markdown_text
-from healthmap import exports, i18n, mapmodel, publictables, queries, targets
+from healthmap import exports, i18n, mapmodel, persons, publictables, queries, targets
 from healthmap.codes import AGE_GROUPS, INSURANCE_TYPES
 from healthmap.config import tile_basemap
 from healthmap.measures import REGISTRY
@@ -36,7 +36,7 @@ with st.sidebar:
         st.caption(ui.t("map.public_tables"))
         measure, months, icd_text, setting, sex, ages, insurance = ("incidence", (1, 12), "",
                                                                     "all", "all", (), ())
-        standard, counts = "china_2000", False
+        standard, counts, lookback = "china_2000", False, persons.DEFAULT_LOOKBACK
         years = [st.selectbox(ui.t("map.year"), years_all[::-1], key="pub_year")]
         codes = groups["group_code"].tolist()
         group_sel = [st.selectbox(ui.t("map.group"), codes, key="pub_group",
@@ -70,6 +70,12 @@ with st.sidebar:
         standard = ui.select("standard", ui.t("map.standard"), list(STANDARD_LABELS),
                              lambda s: STANDARD_LABELS[s][0 if lang == "zh" else 1],
                              disabled=not REGISTRY[measure].by_age)
+        # new cases (新发) need a look-back; none gives diagnosed cases (就诊患者), issue 9
+        st.session_state.setdefault("lookback", persons.DEFAULT_LOOKBACK)
+        person_rate = REGISTRY[measure].counts_persons and REGISTRY[measure].family == "rate"
+        lookback = ui.select("lookback", ui.t("map.lookback"), list(persons.LOOKBACK_CHOICES),
+                             lambda n: ui.t("lookback.0") if n == 0 else ui.t("lookback.n", n=n),
+                             disabled=not person_rate)
     scheme = ui.select("scheme", ui.t("map.scheme"), list(ui.SCHEMES),
                        lambda s: ui.t(f"scheme.{s}"))
     fixed = st.text_input(ui.t("map.fixed_bins"), "", key="fixed") if scheme == "fixed" else ""
@@ -98,10 +104,10 @@ f = queries.Filters(years=tuple(sorted(years)), month_from=months[0], month_to=m
                     setting=None if setting == "all" else setting, level=level)
 bins = tuple(float(x) for x in fixed.replace("，", ",").split(",") if x.strip())
 inp = mapmodel.MapInputs(f, measure, standard, public, counts, scheme, bins, drill, lang,
-                         margin)
+                         margin, lookback=lookback)
 m = REGISTRY[measure]
 res = ui.map_indicator(inp, version, url)
-label = mapmodel.value_label(inp)
+label = mapmodel.value_label(inp, res)
 
 # ---------------------------------------------------------------- headline figures
 county = res.county
@@ -124,10 +130,10 @@ if m.family == "referral":
         st.caption(ui.t("map.referral_split", n=f"{out_n:,.0f}", formal=f"{county['formal']:,.0f}",
                         formal_pct=county["formal"] / out_n * 100,
                         self=f"{out_n - county['formal']:,.0f}"))
+if not public and (m.counts_persons or m.family == "referral"):  # what is counted
+    st.caption("ℹ️ " + mapmodel.basis_text(res, lang))
 for note in res.notes:
     st.caption("ℹ️ " + ui.t(f"map.{note}"))
-if icd3 and m.family == "rate":
-    st.caption("ℹ️ " + ui.t("map.custom_icd_note"))
 
 # ---------------------------------------------------------------- map
 st.plotly_chart(ui.map_figure(inp, version, url, basemap if show_tiles else None),

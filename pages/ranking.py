@@ -134,6 +134,8 @@ st.dataframe(labelled(show[show["new_cases"].gt(0) | show["episodes"].gt(0)][col
                     for c in ("cost_per_case", "cost_in_county", "cost_out_county",
                               "fund_outflow")}})
 st.caption(ui.t("ranking.unstable_note"))
+if table["case_basis"].eq("diagnosed").any():  # a period the data cannot look back from
+    st.caption("ℹ️ " + ui.t("ranking.cases_diagnosed"))
 
 # ---------------------------------------------------------------- ranking and stability
 st.subheader(ui.t("ranking.result"))

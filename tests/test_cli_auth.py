@@ -44,7 +44,8 @@ def test_cli_init_import_report(tmp_path, capsys):
     capsys.readouterr()
     assert main(["--db", db, "report", "outward_referral", "--year", "2024"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "area_code,area_name,numerator,denominator,value,ci_low,ci_high,flag"
+    assert out[0] == ("area_code,area_name,numerator,denominator,value,ci_low,ci_high,flag,"
+                      "basis")
     yucheng = [l for l in out if l.startswith("331083001,")][0].split(",")
     assert yucheng[2:5] == ["1.0", "2.0", "50.0"]
     assert main(["--db", db, "report", "cost_per_case", "--format", "json"]) == 0
@@ -52,8 +53,9 @@ def test_cli_init_import_report(tmp_path, capsys):
     # for publication: 2 episodes is a small cell, so nothing about 玉城街道 is shown
     assert main(["report", "outward_referral", "--year", "2024", "--public", "--db", db]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].endswith(",suppressed,flag")
-    assert [l for l in out if l.startswith("331083001,")][0] == "331083001,玉城街道,,,,,,True,suppressed"
+    assert out[0].endswith(",suppressed,flag,basis")
+    assert [l for l in out if l.startswith("331083001,")][0] == \
+        "331083001,玉城街道,,,,,,True,suppressed,episodes"
     bad = tmp_path / "bad.csv"
     bad.write_text("record_id,person_id,area_code,icd10,date,setting,institution_code,total_cost\n"
                    "E9,P1,nowhere,C18,2024-01-01,inpatient,H1,100\n", encoding="utf-8")

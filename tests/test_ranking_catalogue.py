@@ -77,12 +77,18 @@ def test_indicator_table_on_demo_data(demo_db):
     assert both["cost_per_case"].between(lo, hi).all()
     assert (table["unstable"] == (table["new_cases"] < 20)).all()
     assert table.loc[table["new_cases"] > 0, "incidence"].gt(0).all()
-    # new cases by hand from the summary cells of one group
+    # new cases by hand from the episodes of one group (issue 9 item 1): persons with a
+    # lung episode in the year, any setting, and none in the year before their first one
     e = make_engine(demo_db)
     with e.connect() as conn:
         n = conn.execute(text(
-            "SELECT SUM(new_cases) FROM summary_cells c JOIN icd3_groups g ON g.icd3 = c.icd3 "
-            "WHERE g.group_code = 'C_LUNG' AND c.year = :y"), {"y": years[0]}).scalar()
+            "WITH lung AS (SELECT e.person_id, e.date, e.year FROM episodes e "
+            "JOIN icd3_groups g ON g.icd3 = e.icd3 WHERE g.group_code = 'C_LUNG'), "
+            "starts AS (SELECT person_id, min(date) AS s FROM lung WHERE year = :y "
+            "GROUP BY person_id) "
+            "SELECT count(*) FROM starts WHERE NOT EXISTS (SELECT 1 FROM lung l "
+            "WHERE l.person_id = starts.person_id AND l.date < starts.s "
+            "AND l.date >= date(starts.s, '-1 year'))"), {"y": years[0]}).scalar()
         persons = conn.execute(text(
             "SELECT COUNT(DISTINCT person_id) FROM episodes e JOIN icd3_groups g "
             "ON g.icd3 = e.icd3 JOIN disease_groups d ON d.group_code = g.group_code "

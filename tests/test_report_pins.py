@@ -2,6 +2,9 @@
 
 ``tests/golden/reports_demo.csv`` was written by the code *before* the measure registry
 existed (see ``write_golden`` below); the test recomputes every report and compares.
+The incidence cases (0, 1, 2 and 9) were rewritten when incidence became distinct persons
+with a 1-year look-back (issue 9 item 1, docs/definitions.md); the other cases are the
+original pins (the ``basis`` column the reports gained is not pinned).
 """
 
 from pathlib import Path

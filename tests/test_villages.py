@@ -84,14 +84,18 @@ def test_village_rates_and_roll_up_to_townships(village_db):
     assert t.loc[v["code"], "numerator"].tolist() == v["cases"].astype(float).tolist()
     # hand check: 1,000 people, n cases → n × 100 per 100,000
     assert t.loc[v["code"], "value"].tolist() == pytest.approx((v["cases"] * 100.0).tolist())
-    # township level = the township's own (demo) cases + its villages' cases
+    # township level = the township's own (demo) persons + its villages' persons
+    # (diagnosed cases: persons placed by their first qualifying episode, issue 9)
     town = indicators.compute(engine, Filters(years=(2024,), groups=("C_STOMACH",),
-                                              setting="inpatient"), "incidence").table
+                                              setting="inpatient"), "incidence",
+                              lookback=0).table
     by_town = v.groupby("parent")["cases"].sum()
     with engine.connect() as c:
         own = pd.read_sql(
-            "select area_code, sum(new_cases) n from summary_cells where year = 2024 and "
-            "icd3 = 'C16' and setting = 'inpatient' and length(area_code) = 9 "
+            "with q as (select area_code, row_number() over (partition by person_id "
+            "order by date, record_id) as k from episodes where year = 2024 and "
+            "icd3 = 'C16' and setting = 'inpatient') "
+            "select area_code, count(*) n from q where k = 1 and length(area_code) = 9 "
             "group by area_code", c).set_index("area_code")["n"]
     expected = own.reindex(town["area_code"]).fillna(0).to_numpy() + \
         by_town.reindex(town["area_code"]).fillna(0).to_numpy()
