@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import (Connection, Integer, String, cast, delete, insert, select,
                         table, update)
 
-from healthmap import cube
+from healthmap import cube, ledger
 from healthmap.db import bulk_insert
 
 from healthmap.models import (AppMeta, Episode, Icd3Group, Institution, SummaryArea,
@@ -61,30 +61,94 @@ def flag_first_episodes(ep: pd.DataFrame, icd3_group: dict[str, str]) -> pd.Data
     return ep.assign(is_new_case=new_case, is_first_of_year=first)
 
 
-def aggregate_cells(ep: pd.DataFrame) -> pd.DataFrame:
-    """Sum flagged episodes into summary cells (``ep`` carries flags and ``in_county``)."""
+def _fen_columns(ep: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cost and fund in integer fen (decisions §2), and whether the fund amount is known.
+
+    Sums are taken in integer fen and turned into yuan once per summary row, so every engine
+    that sums the same episodes (pandas here, Spark in :mod:`healthmap.spark`, SQL) gets
+    bit-identical results whatever order it adds them in.
+    """
+    cost = ledger.fen_array(ep["total_cost"].astype(float))
     fund = ep["fund_paid"].astype(float)
-    cost = ep["total_cost"].astype(float)
+    known = fund.notna().to_numpy()
+    return cost, ledger.fen_array(fund.fillna(0.0)), known
+
+
+def _squares(cost_fen: np.ndarray) -> np.ndarray:
+    """fen², exact: int64 while no summary row can overflow, Python integers beyond."""
+    top = int(cost_fen.max()) if len(cost_fen) else 0
+    if top * top * len(cost_fen) < 2 ** 63:
+        return cost_fen * cost_fen
+    return np.array([int(v) * int(v) for v in cost_fen], dtype=object)
+
+
+FEN_MEASURES = {"cost_sum": 100, "cost_sq_sum": 10_000, "fund_sum": 100}  # fen, fen², fen
+
+
+def _cells_fen(ep: pd.DataFrame) -> pd.DataFrame:
+    cost, fund, known = _fen_columns(ep)
     work = ep[CELL_KEYS].copy()
     work["episodes"] = 1
     work["new_cases"] = ep["is_new_case"].astype(int)
     work["persons"] = ep["is_first_of_year"].astype(int)
     work["referrals"] = ep["referral"].fillna(False).astype(bool).astype(int)
     work["cost_sum"] = cost
-    work["cost_sq_sum"] = cost * cost
-    work["fund_sum"] = fund.fillna(0.0)
-    work["fund_n"] = fund.notna().astype(int)
+    work["cost_sq_sum"] = _squares(cost)
+    work["fund_sum"] = fund
+    work["fund_n"] = known.astype(int)
     # selecting cube.MEASURES fails loudly if the model gains a measure not computed here
     return work.groupby(CELL_KEYS, as_index=False, sort=False, observed=True).sum()[
         CELL_KEYS + cube.MEASURES]
 
 
+def _to_yuan(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col, per_yuan in FEN_MEASURES.items():
+        if col in out:
+            out[col] = out[col].astype(float) / per_yuan
+    return out
+
+
+def aggregate_cells(ep: pd.DataFrame) -> pd.DataFrame:
+    """Sum flagged episodes into summary cells (``ep`` carries flags and ``in_county``).
+
+    Money is summed in integer fen and converted to yuan once per cell (``cost_sq_sum`` in
+    yuan² from fen²), so the result does not depend on the order of addition.
+
+    Examples
+    --------
+    >>> ep = pd.DataFrame({k: ["x"] * 3 for k in CELL_KEYS})
+    >>> ep = ep.assign(is_new_case=[True, False, True], is_first_of_year=[True, False, False],
+    ...                referral=[True, None, False], total_cost=[0.1, 0.2, 100.0],
+    ...                fund_paid=[0.05, None, 50.0])
+    >>> aggregate_cells(ep)[["episodes", "new_cases", "persons", "referrals", "cost_sum",
+    ...                      "cost_sq_sum", "fund_sum", "fund_n"]].iloc[0].tolist()
+    [3.0, 2.0, 1.0, 1.0, 100.3, 10000.05, 50.05, 2.0]
+    """
+    return _to_yuan(_cells_fen(ep))
+
+
 def aggregate_institutions(ep: pd.DataFrame) -> pd.DataFrame:
+    """Episodes, cost and fund per institution row (money summed in fen, as above)."""
+    cost, fund, _ = _fen_columns(ep)
     work = ep[INST_KEYS].copy()
     work["episodes"] = 1
-    work["cost_sum"] = ep["total_cost"].astype(float)
-    work["fund_sum"] = ep["fund_paid"].astype(float).fillna(0.0)
-    return work.groupby(INST_KEYS, as_index=False, sort=False).sum()
+    work["cost_sum"] = cost
+    work["fund_sum"] = fund
+    return _to_yuan(work.groupby(INST_KEYS, as_index=False, sort=False).sum())
+
+
+def rollups(ep: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The three summary tables of one year's flagged episodes, keyed by table name.
+
+    ``summary_areas`` is summed from the cells while still in fen, so it too is exact.
+    """
+    cells = _cells_fen(ep)
+    areas = cells.drop(columns=["icd3", "month", "insurance_type"]).groupby(
+        AREA_KEYS, as_index=False, sort=False, observed=True).sum()
+    return {SummaryCell.__tablename__: _to_yuan(cells),
+            SummaryArea.__tablename__: _to_yuan(areas),
+            SummaryInstitution.__tablename__: aggregate_institutions(ep)}
 
 
 def years_with_episodes(conn: Connection) -> list[int]:
@@ -128,11 +192,9 @@ def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
     ep["year"] = year
     ep["in_county"] = ep["institution_code"].map(in_county).astype(bool)
     ep = flag_first_episodes(ep, icd3_group)
-    cells = aggregate_cells(ep)
-    areas = cells.drop(columns=["icd3", "month", "insurance_type"]).groupby(
-        AREA_KEYS, as_index=False, sort=False, observed=True).sum()
-    return {SummaryCell: cells, SummaryArea: areas,
-            SummaryInstitution: aggregate_institutions(ep)}
+    tables = rollups(ep)
+    return {model: tables[model.__tablename__]
+            for model in (SummaryCell, SummaryArea, SummaryInstitution)}
 
 
 def year_episodes(conn: Connection, year: int, replaced=None) -> pd.DataFrame:

@@ -3,7 +3,9 @@
 Before the write transaction, holding no write lock: the file's rows are staged in a
 temporary table, compared with the held ones, and the changed years' summaries computed
 from the held rows plus the file's and staged too (:class:`healthmap.summary.Staged`).
-Inside it, :attr:`Plan.apply` only merges the staged rows and swaps the summaries in.
+The episode store's new files are staged then too (:func:`healthmap.store.stage_import`).
+Inside it, :attr:`Plan.apply` only merges the staged rows and swaps the summaries in; after
+the commit, :attr:`Plan.after_commit` makes the store's staged files live.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 from sqlalchemy import (Boolean, Column, Connection, Date, Float, Integer, MetaData, String,
                         Table, func, or_, select, true)
 
+from healthmap import store as episode_store
 from healthmap import summary
 from healthmap.db import bulk_insert
 from healthmap.models import Episode
@@ -28,6 +31,8 @@ class Plan:
 
     apply: Callable[[Connection, int], tuple[tuple[int, int, int], list[int]]]
     cleanup: Callable[[Connection], None] = lambda conn: None
+    #: after the commit, with the import's id (publishes the episode store's staged files)
+    after_commit: Callable[[int], None] = lambda import_id: None
 
 
 def dialect_insert(conn: Connection, table):
@@ -93,11 +98,14 @@ def plan_episodes(conn, clean, progress) -> Plan:
     rec = _episode_records(clean)
     staging = _staging_table()
     staged: list[summary.Staged] = []
+    store_files = []  # the episode store's staged generation (healthmap.store)
 
     def cleanup(c: Connection) -> None:
         staging.drop(c, checkfirst=True)
         for st in staged:
             st.drop(c)
+        for writer in store_files:
+            writer.discard()  # a no-op once published
 
     cleanup(conn)
     staging.create(conn)
@@ -129,6 +137,8 @@ def plan_episodes(conn, clean, progress) -> Plan:
             year_rows = pd.concat([summary.year_episodes(conn, year, select(s.record_id)),
                                    iso[iso["year"] == year]], ignore_index=True)
             staged[0].add(summary.summarise_year(year_rows, year, icd3_group, in_county))
+        progress(0.95, "store")
+        store_files.append(episode_store.stage_import(conn, rec))
 
     def apply(c: Connection, import_id: int):
         if touched:
@@ -145,4 +155,8 @@ def plan_episodes(conn, clean, progress) -> Plan:
             staged[0].swap(c, years)
         return (n - existing, changed, existing - changed), years
 
-    return Plan(apply, cleanup)
+    def after_commit(import_id: int) -> None:
+        for writer in store_files:
+            episode_store.publish(writer, str(import_id))
+
+    return Plan(apply, cleanup, after_commit)

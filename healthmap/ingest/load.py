@@ -268,6 +268,7 @@ def _write(engine, kind, clean, filename, file_sha256, username, demo, confirmed
                     set_meta(s, "demo_data", "0")
                 bump_version(s)
             conn.commit()
+            plan.after_commit(log_id)  # e.g. the episode store's staged files go live
         except BaseException:
             conn.rollback()
             raise
