@@ -352,3 +352,32 @@ def test_data_page_second_step_confirms_a_reference_change(demo_copy, monkeypatc
     at.button(key="do_import").click().run()
     assert not at.exception and at.success and at.warning
     engine.dispose()
+
+
+def test_an_in_county_change_rebuilds_the_summaries_it_moves(loaded):
+    """H1 becomes an out-of-county hospital: its three episodes (2023 and 2024) move from
+    in-county to out-of-county cells at once, exactly as a full rebuild would put them."""
+    from healthmap import summary
+
+    assert import_file(loaded, "episodes", _episodes_csv(GOOD), "ep.csv", today=TODAY).ok
+
+    def by_county():
+        with loaded.connect() as c:
+            return dict(c.execute(select(SummaryCell.in_county, func.sum(SummaryCell.episodes))
+                                  .group_by(SummaryCell.in_county)).all())
+
+    assert by_county() == {True: 3, False: 1}  # E1, E3, E4 at H1; E2 at T1
+    flipped = INST.replace("H1,玉环市人民医院,三级,是,玉城街道,玉环",
+                           "H1,玉环市人民医院,三级,否,玉城街道,台州")
+    res = import_file(loaded, "institutions", flipped.encode(), "inst.csv", today=TODAY,
+                      confirm_changes=True)
+    assert res.ok and res.years_refreshed == [2023, 2024]
+    assert by_county() == {False: 4}
+    with loaded.connect() as c:
+        incremental = c.execute(select(SummaryCell.year, SummaryCell.icd3, SummaryCell.in_county,
+                                       SummaryCell.episodes).order_by(SummaryCell.icd3)).all()
+    with loaded.begin() as c:
+        summary.refresh_all(c)
+        assert c.execute(select(SummaryCell.year, SummaryCell.icd3, SummaryCell.in_county,
+                                SummaryCell.episodes).order_by(SummaryCell.icd3)).all() \
+            == incremental

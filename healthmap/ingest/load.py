@@ -36,7 +36,7 @@ from healthmap.ingest.episodes import Plan, dialect_insert, plan_episodes
 from healthmap.ingest.readers import (FileReadError, check_file_size, file_bytes, read_table,
                                       sha256)
 from healthmap.ingest.validate import Problems, ValidationContext, validate
-from healthmap.models import (Area, AreaAlias, ImportLog, Institution, Population,
+from healthmap.models import (Area, AreaAlias, Episode, ImportLog, Institution, Population,
                               Resident)
 from sqlalchemy.orm import Session
 
@@ -420,9 +420,23 @@ def _write_population(conn, clean, import_id, progress):
 
 
 def _write_institutions(conn, clean, import_id, progress):
+    """Upsert institutions; an institution whose in-county status changed moves its
+    episodes between "in county" and "out of county", so the summaries of every year with
+    an episode there are rebuilt in the same transaction (the episode store joins the status
+    at query time and needs nothing)."""
     rec = clean.copy()
     rec["in_county"] = rec["in_county"].astype(bool)
-    return _upsert_changed(conn, Institution, rec, ["code"]), []
+    held = dict(conn.execute(select(Institution.code, Institution.in_county)).all())
+    moved = sorted(c for c, v in zip(rec["code"].astype(str), rec["in_county"])
+                   if c in held and bool(held[c]) != bool(v))
+    counts = _upsert_changed(conn, Institution, rec, ["code"])
+    years: set[int] = set()
+    for start in range(0, len(moved), 500):
+        years |= set(conn.scalars(select(Episode.year).where(
+            Episode.institution_code.in_(moved[start:start + 500])).distinct()))
+    if years:
+        summary.refresh_years(conn, sorted(years))
+    return counts, sorted(years)
 
 
 def _write_residents(conn, clean, import_id, progress):
