@@ -204,46 +204,67 @@ if public:  # breakdowns and flows are staff views: the public sees the publishe
     st.caption(ui.t("map.public_only_tables"))
     st.stop()
 
-# ---------------------------------------------------------------- breakdown panels
-st.subheader(ui.t("map.panels"))
-figs = ui.panel_figures(f, public, drill, lang, version, url)
-p1, p2 = st.columns(2)
-p1.plotly_chart(figs["top"], width="stretch", key="top")
-p2.plotly_chart(figs["pyramid"], width="stretch", key="pyramid")
-p3, p4 = st.columns(2)
-p3.plotly_chart(figs["insurance_pie"], width="stretch", key="insurance_pie")
-p4.plotly_chart(figs["trend"], width="stretch", key="trend")
+# ---------------------------------------------------------------- on demand: below the fold
+# The breakdowns, the patient flows and the clusters are computed and drawn only while
+# their expander is open (lazy expanders, each in its own fragment: opening one reruns
+# only it), so a filter change redraws the figures in view, not five charts below them.
+@st.fragment
+def breakdowns() -> None:
+    box = st.expander(ui.t("map.panels"), key="open_panels", on_change="rerun",
+                      icon=":material/bar_chart:")
+    if not box.open:
+        return
+    figs = ui.panel_figures(f, public, drill, lang, version, url)
+    with box:
+        p1, p2 = st.columns(2)
+        p1.plotly_chart(figs["top"], width="stretch", key="top")
+        p2.plotly_chart(figs["pyramid"], width="stretch", key="pyramid")
+        p3, p4 = st.columns(2)
+        p3.plotly_chart(figs["insurance_pie"], width="stretch", key="insurance_pie")
+        p4.plotly_chart(figs["trend"], width="stretch", key="trend")
 
 
-# ---------------------------------------------------------------- patient flow
 @st.fragment
 def patient_flow() -> None:
-    st.subheader(ui.t("map.flow"))
-    names = res.table.set_index("area_code")["area_name"]
-    flow_area = st.selectbox(ui.t("map.flow_area"), [None] + names.index.tolist(),
-                             key="flow_area", format_func=lambda c: ui.t("map.county_value")
-                             if c is None else names[c])
-    name = ui.t("map.county_value") if flow_area is None else names[flow_area]
-    fv = ui.flow_view(f, drill, flow_area, name, public, lang, version, url)
-    if fv.figure is None:
-        st.info(ui.t("map.no_data"))
+    box = st.expander(ui.t("map.flow"), key="open_flow", on_change="rerun",
+                      icon=":material/alt_route:")
+    if not box.open:
         return
-    fl1, fl2 = st.columns([1.3, 1])
-    fl1.plotly_chart(fv.figure, width="stretch", key="sankey")
-    fl2.dataframe(fv.table, hide_index=True, width="stretch", key="flow_table")
-    sv = fv.saving
-    if not np.isnan(sv["saving"]):
-        fl2.caption(ui.t("map.flow_saving", n=sv["episodes_out"], out=sv["cost_out"],
-                         inn=sv["cost_in"], s=sv["saving"], f=sv["fund_outflow"]))
+    with box:
+        names = res.table.set_index("area_code")["area_name"]
+        flow_area = st.selectbox(ui.t("map.flow_area"), [None] + names.index.tolist(),
+                                 key="flow_area", format_func=lambda c: ui.t("map.county_value")
+                                 if c is None else names[c])
+        name = ui.t("map.county_value") if flow_area is None else names[flow_area]
+        fv = ui.flow_view(f, drill, flow_area, name, public, lang, version, url)
+        if fv.figure is None:
+            st.info(ui.t("map.no_data"))
+            return
+        fl1, fl2 = st.columns([1.3, 1])
+        fl1.plotly_chart(fv.figure, width="stretch", key="sankey")
+        fl2.dataframe(fv.table, hide_index=True, width="stretch", key="flow_table")
+        sv = fv.saving
+        if not np.isnan(sv["saving"]):
+            fl2.caption(ui.t("map.flow_saving", n=sv["episodes_out"], out=sv["cost_out"],
+                             inn=sv["cost_in"], s=sv["saving"], f=sv["fund_outflow"]))
 
 
+@st.fragment
+def clusters() -> None:
+    box = st.expander(ui.t("map.cluster"), key="open_cluster", on_change="rerun",
+                      icon=":material/hub:")
+    if not box.open:
+        return
+    with box:
+        n_areas = len(res.table)
+        if n_areas < 30:
+            st.caption(ui.t("map.cluster_few", n=n_areas))
+        else:
+            st.dataframe(ui.local_moran(inp, version, url), hide_index=True, width="stretch",
+                         key="moran")
+
+
+st.caption(ui.t("map.on_demand"))
+breakdowns()
 patient_flow()
-
-# ---------------------------------------------------------------- clusters
-st.subheader(ui.t("map.cluster"))
-n_areas = len(res.table)
-if n_areas < 30:
-    st.caption(ui.t("map.cluster_few", n=n_areas))
-else:
-    st.dataframe(ui.local_moran(inp, version, url), hide_index=True, width="stretch",
-                 key="moran")
+clusters()
