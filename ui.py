@@ -283,6 +283,24 @@ def select(name: str, label: str, options: list, fmt, radio: bool = False,
     return value
 
 
+def on_demand(name: str, label: str, icon: str | None = None):
+    """An expander whose content is computed and drawn only while it is open (a lazy
+    expander: opening or closing it reruns the fragment it sits in); read ``.open``.
+
+    Like :func:`select`, the widget has one key per language, started from the state kept
+    under ``name``, so switching the language keeps an open section open.
+    """
+    key = f"{name}_{lang()}"
+    for other in i18n.LANGS:
+        if other != lang():
+            st.session_state.pop(f"{name}_{other}", None)
+    if key not in st.session_state:
+        st.session_state[key] = bool(st.session_state.get(name, False))
+    box = st.expander(label, key=key, on_change="rerun", icon=icon)
+    st.session_state[name] = bool(box.open)
+    return box
+
+
 @st.cache_data(ttl=900, max_entries=64, show_spinner=False)
 def _selection(f: queries.Filters, data_version: int, url: str) -> queries.Selection:
     return queries.resolve(engine(url), f)

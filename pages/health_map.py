@@ -105,13 +105,16 @@ label = mapmodel.value_label(inp)
 
 # ---------------------------------------------------------------- headline figures
 county = res.county
-c1, c2, c3, c4 = st.columns(4)
-c1.metric(f"{ui.t('map.county_value')} · {label}", mapmodel.number(county["value"]) or "—")
-if not pd.isna(county.get("ci_low", np.nan)):
-    c2.metric(ui.t("col.ci"), f"{mapmodel.number(county['ci_low'])} – "
-                              f"{mapmodel.number(county['ci_high'])}")
-c3.metric(ui.t("col.numerator"), f"{county['numerator']:,.0f}")
-c4.metric(ui.t("col.denominator"), f"{county['denominator']:,.0f}")
+# tiles as wide as their figures, wrapping to a second line when the row is too narrow
+# (in four equal columns a cost interval such as "46,185 – 52,259" was cut off, §3.7)
+with st.container(horizontal=True, gap="large", key="headline"):
+    st.metric(f"{ui.t('map.county_value')} · {label}", mapmodel.number(county["value"]) or "—",
+              width="content")
+    if not pd.isna(county.get("ci_low", np.nan)):
+        st.metric(ui.t("col.ci"), f"{mapmodel.number(county['ci_low'])} – "
+                                  f"{mapmodel.number(county['ci_high'])}", width="content")
+    st.metric(ui.t("col.numerator"), f"{county['numerator']:,.0f}", width="content")
+    st.metric(ui.t("col.denominator"), f"{county['denominator']:,.0f}", width="content")
 if m.family == "referral":
     tgt, shown = targets.get("in_county_rate"), county["inside_pct"]
     verdict = (ui.t("board.status." + targets.status(shown, tgt.value, tgt.comparison, ci=(
@@ -210,8 +213,7 @@ if public:  # breakdowns and flows are staff views: the public sees the publishe
 # only it), so a filter change redraws the figures in view, not five charts below them.
 @st.fragment
 def breakdowns() -> None:
-    box = st.expander(ui.t("map.panels"), key="open_panels", on_change="rerun",
-                      icon=":material/bar_chart:")
+    box = ui.on_demand("open_panels", ui.t("map.panels"), icon=":material/bar_chart:")
     if not box.open:
         return
     figs = ui.panel_figures(f, public, drill, lang, version, url)
@@ -226,8 +228,7 @@ def breakdowns() -> None:
 
 @st.fragment
 def patient_flow() -> None:
-    box = st.expander(ui.t("map.flow"), key="open_flow", on_change="rerun",
-                      icon=":material/alt_route:")
+    box = ui.on_demand("open_flow", ui.t("map.flow"), icon=":material/alt_route:")
     if not box.open:
         return
     with box:
@@ -251,8 +252,7 @@ def patient_flow() -> None:
 
 @st.fragment
 def clusters() -> None:
-    box = st.expander(ui.t("map.cluster"), key="open_cluster", on_change="rerun",
-                      icon=":material/hub:")
+    box = ui.on_demand("open_cluster", ui.t("map.cluster"), icon=":material/hub:")
     if not box.open:
         return
     with box:

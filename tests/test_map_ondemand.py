@@ -39,7 +39,7 @@ def test_sections_below_the_fold_are_drawn_only_when_opened(demo_db, monkeypatch
     assert not at.exception and set(_charts(at)) == {"map", "funnel"}
 
     # opened: the four breakdowns, exactly the figures the page model draws for the filters
-    at.session_state["open_panels"] = True
+    at.session_state["open_panels_zh"] = True  # the expander's key (one per language)
     at.run()
     charts = _charts(at)
     assert PANELS <= set(charts) and "sankey" not in charts
@@ -55,7 +55,7 @@ def test_sections_below_the_fold_are_drawn_only_when_opened(demo_db, monkeypatch
         assert charts[key]["data"] == json.loads(figs[key].to_json())["data"], key
 
     # the patient flow: the county, then one township (a rerun of that section only)
-    at.session_state["open_flow"] = True
+    at.session_state["open_flow_zh"] = True
     at.run()
     assert "sankey" in _charts(at)
     town = aset.areas["code"].iloc[0]
@@ -64,10 +64,17 @@ def test_sections_below_the_fold_are_drawn_only_when_opened(demo_db, monkeypatch
     assert PANELS <= set(_charts(at))  # the open breakdowns stay
 
     # closed again: gone from the page, and a filter change leaves them alone
-    at.session_state["open_panels"] = False
-    at.session_state["open_flow"] = False
+    at.session_state["open_panels_zh"] = False
+    at.session_state["open_flow_zh"] = False
     at.sidebar.radio(key="sex_zh").set_value("F").run()
     assert not at.exception and set(_charts(at)) == {"map", "funnel"}
+
+    # switching the language keeps an open section open
+    at.session_state["open_panels_zh"] = True
+    at.run()
+    at.sidebar.radio(key="lang").set_value("en").run()
+    assert not at.exception and PANELS <= set(_charts(at))
+    assert "Breakdowns" in {e.label for e in at.expander}
 
 
 def test_the_public_gets_no_on_demand_sections(demo_db, monkeypatch):
@@ -76,6 +83,6 @@ def test_the_public_gets_no_on_demand_sections(demo_db, monkeypatch):
     at.run()
     assert not at.exception
     assert not {"构成分析", "患者流向"} & {e.label for e in at.expander}
-    at.session_state["open_panels"] = True  # even asked for, nothing is drawn
+    at.session_state["open_panels_zh"] = True  # even asked for, nothing is drawn
     at.run()
     assert not PANELS & set(_charts(at))
