@@ -92,10 +92,11 @@ if len(ui.area_set("village", version, url).areas) and not public:
         drill = st.selectbox(ui.t("map.drill"), [None] + aset_t.areas["code"].tolist(),
                              key="drill", format_func=lambda c: ui.t("common.all") if c is None
                              else names[c])
-f = queries.Filters(years=tuple(sorted(years)), month_from=months[0], month_to=months[1],
-                    groups=tuple(group_sel), icd3=icd3, sex=None if sex == "all" else sex,
-                    age_groups=tuple(ages), insurance=tuple(insurance),
-                    setting=None if setting == "all" else setting, level=level)
+f = publictables.filters(years[0], group_sel[0]) if public else queries.Filters(
+    years=tuple(sorted(years)), month_from=months[0], month_to=months[1],
+    groups=tuple(group_sel), icd3=icd3, sex=None if sex == "all" else sex,
+    age_groups=tuple(ages), insurance=tuple(insurance),
+    setting=None if setting == "all" else setting, level=level)
 bins = tuple(float(x) for x in fixed.replace("，", ",").split(",") if x.strip())
 inp = mapmodel.MapInputs(f, measure, standard, public, counts, scheme, bins, drill, lang,
                          margin)
