@@ -224,6 +224,29 @@ def _period_frame(kind: str, years: tuple[int, ...], data_version: int, url: str
     return queries.concat_frames([_year_frames(kind, y, data_version, url) for y in years])
 
 
+@st.cache_resource(ttl=900, max_entries=4, show_spinner=False)
+def warm_years(data_version: int, url: str, latest: int = 4):
+    """Load the ``latest`` years' cell frames in the background, once per data version
+    (and cache period), so adding a year to the selection does not wait for the database
+    (the first view of a year took 1-4 s); years already loaded are cache hits. The
+    institution frames (patient flows, drawn on demand) are read when the flows open:
+    warming them as well slowed the first changes after a visit in the benchmark."""
+    import threading
+
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    years = periods(data_version, url)[::-1][:latest]
+
+    def load() -> None:
+        for y in years:
+            _year_frames("cells", y, data_version, url)
+
+    thread = threading.Thread(target=load, name="healthmap-warm-years", daemon=True)
+    add_script_run_ctx(thread, get_script_run_ctx())  # the cache is used as in the page
+    thread.start()
+    return thread
+
+
 def cells_frame(years: tuple[int, ...], data_version: int, url: str) -> pd.DataFrame:
     return _period_frame("cells", years, data_version, url)
 

@@ -203,6 +203,7 @@ def explain_one_area() -> None:
 
 
 explain_one_area()
+ui.warm_years(version, url)  # the other years, in the background (first visit only)
 
 if public:  # breakdowns and flows are staff views: the public sees the published tables
     st.caption(ui.t("map.public_only_tables"))
