@@ -27,9 +27,12 @@ def _first_start_lock(url: str) -> threading.Lock:
 def _prepared(url: str, kind: str) -> str:
     """Apply new migrations (and check the key's fingerprint) once per process. Draws
     nothing: elements drawn inside a cached function are replayed on every cache hit."""
-    from healthmap.bootstrap import init_database
+    from healthmap.bootstrap import check_read_only, init_database
 
-    init_database(ui.engine(url), kind=kind)
+    if ui.read_only() is not None:  # served for viewing: nothing migrated or written
+        check_read_only(ui.engine(url))
+    else:
+        init_database(ui.engine(url), kind=kind)
     return kind
 
 

@@ -69,6 +69,15 @@ def _engine(url: str):
     return make_engine(url)
 
 
+def read_only():
+    """Why the configured database cannot be written (:func:`healthmap.dbhealth.read_only`:
+    opened read-only, a read-only file or folder), or ``None``. Pages that must write
+    (login, the public look-up) say so by name instead of failing."""
+    from healthmap import dbhealth
+
+    return dbhealth.read_only(database_url())
+
+
 def lang() -> str:
     return st.session_state.get("lang", "zh")
 

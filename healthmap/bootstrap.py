@@ -37,16 +37,19 @@ def init_database(engine: Engine, builtin_areas: bool = True, kind: str = "real"
     return out
 
 
-def check_key(engine: Engine, create: bool = False) -> str:
+def check_key(engine: Engine, create: bool = False, store: bool = True) -> str:
     """Make sure the hashing key is the one this database was set up with.
 
-    The first call stores the key's fingerprint in the database; later calls compare. A
-    different key is refused with a clear message: with it every ID look-up and duplicate
-    check would silently fail. Returns the fingerprint.
+    The first call stores the key's fingerprint in the database (unless ``store`` is
+    false: a read-only database); later calls compare. A different key is refused with a
+    clear message: with it every ID look-up and duplicate check would silently fail.
+    Returns the fingerprint.
     """
     url = engine.url.render_as_string(hide_password=False)
     fp = fingerprint(secret_key(create=create, url=url))
     stored = db.get_meta(engine, "key_fingerprint")
+    if stored is None and not store:
+        return fp
     if stored is None:
         with Session(engine) as s, s.begin():
             db.set_meta(s, "key_fingerprint", fp)
@@ -57,6 +60,24 @@ def check_key(engine: Engine, create: bool = False) -> str:
             "key file (or restore it); with another key every ID look-up and duplicate "
             "check would silently fail.")
     return fp
+
+
+def check_read_only(engine: Engine) -> None:
+    """What :func:`init_database` checks, for a database that cannot be written (served
+    for viewing only): the key, and that the schema needs no migration
+    (:class:`healthmap.dbhealth.DatabaseProblem` ``readonly_outdated`` otherwise)."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from healthmap import dbhealth
+
+    check_key(engine, store=False)
+    head = ScriptDirectory.from_config(db.alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        have = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if have != head:
+        url = engine.url.render_as_string(hide_password=False)
+        raise dbhealth.DatabaseProblem("readonly_outdated", str(dbhealth.sqlite_path(url) or url))
 
 
 def sync_disease_groups(engine: Engine) -> bool:

@@ -124,10 +124,18 @@ def cmd_import(args) -> int:
 def cmd_refresh(args) -> int:
     from healthmap import summary
 
+    from healthmap.dbhealth import ImportRunning
+
     engine = _engine(args)
-    with engine.begin() as conn:
-        years = summary.refresh_all(conn, _progress_printer("refresh"))
+    try:  # one writer of episodes and summaries at a time
+        years = summary.rebuild(engine, Actor.cli().username, _progress_printer("refresh"))
+    except ImportRunning as exc:
+        raise CliError(exc.message("en")) from None
     print(f"summary tables rebuilt for {years}")
+    from healthmap import store
+
+    manifest = store.rebuild(engine)  # the episode store is rebuilt with everything derived
+    print(f"episode store rebuilt: {manifest.rows:,} episodes in {len(manifest.years)} year(s)")
     return 0
 
 
@@ -206,7 +214,11 @@ def cmd_bench(args) -> int:
 
             run_browser_bench(args.db, rounds=args.rounds)
             return 0
-        run_bench(args.episodes, args.db, keep=args.keep, demo=not args.no_demo)
+        if not args.store_only:
+            run_bench(args.episodes, args.db, keep=args.keep, demo=not args.no_demo)
+        from healthmap.store.bench import run_store_bench  # the episode store (issue 14)
+
+        run_store_bench(args.episodes, keep=args.keep)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     return 0
@@ -291,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "operating-system user)")
     s.set_defaults(func=cmd_import)
 
-    s = command("refresh", help="rebuild all summary tables")
+    s = command("refresh", help="rebuild all summary tables and the episode store")
     s.set_defaults(func=cmd_refresh)
 
     s = command("report", help="one indicator for every area")
@@ -327,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "widget changes, click to settled; --db: a demo database to serve "
                         "(default: a fresh one)")
     s.add_argument("--rounds", type=int, default=1, help="--browser: rounds of changes")
+    s.add_argument("--store-only", action="store_true",
+                   help="only the episode store's part: write speed and the distinct-person "
+                        "query beside DuckDB on CSV and pandas")
     s.set_defaults(func=cmd_bench)
 
     s = command("users", help="manage staff accounts")

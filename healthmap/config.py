@@ -38,6 +38,22 @@ def database_url(override: str | None = None) -> str:
     return f"sqlite:///{DEFAULT_DB_PATH}"
 
 
+def busy_timeout_ms() -> int:
+    """How long an SQLite connection waits for another writer's lock before failing with
+    ``database is locked``: ``HEALTHMAP_BUSY_TIMEOUT_MS`` (milliseconds), default 30,000.
+
+    >>> busy_timeout_ms() > 0
+    True
+    """
+    value = os.environ.get("HEALTHMAP_BUSY_TIMEOUT_MS", "").strip()
+    if not value:
+        return 30_000
+    if not value.isdigit():
+        raise ValueError(f"HEALTHMAP_BUSY_TIMEOUT_MS must be a number of milliseconds, "
+                         f"not {value!r}")
+    return int(value)
+
+
 def key_dir() -> Path:
     """Where key files live by default: outside the project and away from the databases
     (``$HEALTHMAP_KEY_DIR``, else ``$XDG_CONFIG_HOME/healthmap/keys`` or
@@ -66,9 +82,10 @@ def secret_path(url: str | None = None) -> Path:
 
 
 def _canonical(url: str) -> str:
-    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-        return "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).resolve())
-    return url
+    from healthmap.dbhealth import sqlite_path
+
+    path = sqlite_path(url)  # the file, however the URL names it (e.g. read-only)
+    return url if path is None else "sqlite:///" + str(path.resolve())
 
 
 def secret_key(create: bool = False, url: str | None = None) -> bytes:

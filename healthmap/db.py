@@ -8,6 +8,7 @@ here keeps module-level state.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -15,7 +16,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, select
 from sqlalchemy.orm import Session
 
-from healthmap.config import database_url
+from healthmap.config import busy_timeout_ms, database_url
 from healthmap.models import AppMeta
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -24,25 +25,33 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 def make_engine(url: str | None = None) -> Engine:
     """Create an engine for ``url`` (default: :func:`healthmap.config.database_url`).
 
-    For SQLite the parent folder is created, foreign keys are enforced and WAL journaling
-    lets the app read while an import writes.
+    For SQLite the parent folder is created, foreign keys are enforced, WAL journaling
+    lets the app read while an import writes, and a writer waits up to
+    :func:`healthmap.config.busy_timeout_ms` for another's write lock.
     """
+    from healthmap.dbhealth import read_only_url, sqlite_path
+
     url = database_url(url)
-    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-        path = Path(url.removeprefix("sqlite:///"))
+    path = sqlite_path(url)
+    if path is not None and not read_only_url(url):
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():  # created owner-only (0600); SQLite's -wal/-shm follow it
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
+        timeout = busy_timeout_ms()  # read when the engine is made (tests vary it)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
+            try:
+                cur.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:  # a read-only file: read as it is
+                if "readonly" not in str(exc):
+                    raise
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={timeout}")
             cur.close()
 
     return engine

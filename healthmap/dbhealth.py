@@ -27,6 +27,7 @@ import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -54,6 +55,17 @@ _TEXT: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
                       ("请让运行应用的用户可写该文件（如 chmod u+w），只读时仅能查看",
                        "make it writable for the user that runs the app (e.g. chmod u+w); "
                        "read-only, it can only be viewed")),
+    "readonly_url": (("数据库 {path} 以只读方式打开（地址中有 mode=ro）",
+                      "the database {path} is opened read-only (mode=ro in its URL)"),
+                     ("只能查看；要登录或修改数据，请去掉 HEALTHMAP_DATABASE_URL / --db 中的 mode=ro",
+                      "it can only be viewed; for logins and changes, remove mode=ro from "
+                      "HEALTHMAP_DATABASE_URL / --db")),
+    "readonly_outdated": (("只读数据库 {path} 的结构版本较旧，需要升级，但无法写入",
+                           "the read-only database {path} has an older schema that needs an "
+                           "upgrade, which cannot be written"),
+                          ("请以可写方式运行一次 `python -m healthmap init`（或启动应用），再设为只读",
+                           "run `python -m healthmap init` (or start the app) once with the "
+                           "database writable, then make it read-only again")),
     "readonly_folder": (("数据库所在文件夹 {path} 不可写（SQLite 需要在旁边建立日志文件）",
                          "the folder {path} of the database is not writable (SQLite keeps "
                          "its journal files beside the database)"),
@@ -92,10 +104,49 @@ class DatabaseProblem(RuntimeError):
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file of an SQLite URL (``None`` for other databases and ``:memory:``)."""
+    """The file of an SQLite URL (``None`` for other databases and in-memory ones),
+    also of a URI filename (``sqlite:///file:/srv/x.db?mode=ro&uri=true``).
+
+    >>> str(sqlite_path("sqlite:////srv/hm/county.db"))
+    '/srv/hm/county.db'
+    >>> str(sqlite_path("sqlite:///file:/srv/hm/county.db?mode=ro&uri=true"))
+    '/srv/hm/county.db'
+    >>> str(sqlite_path("sqlite:///file%3A/srv/hm/county.db?mode=ro&uri=true"))
+    '/srv/hm/county.db'
+    """
     if not url.startswith("sqlite:///") or url.endswith(":memory:"):
         return None
-    return Path(url.removeprefix("sqlite:///").split("?")[0])
+    rest, _, query = url.removeprefix("sqlite:///").partition("?")
+    rest = unquote(rest)  # SQLAlchemy renders ``file:`` as ``file%3A``
+    if rest.startswith("file:") and "uri=true" in query:
+        rest = rest.removeprefix("file:")
+        if rest.startswith("//"):  # file:///srv/x.db
+            rest = "/" + rest.lstrip("/")
+    if not rest or rest == ":memory:" or "mode=memory" in query:
+        return None
+    return Path(rest)
+
+
+def read_only_url(url: str) -> bool:
+    """Whether an SQLite URL opens its file read-only (``mode=ro`` or ``immutable=1``).
+
+    >>> read_only_url("sqlite:///file:/srv/x.db?mode=ro&uri=true"), read_only_url("sqlite:////srv/x.db")
+    (True, False)
+    """
+    query = url.partition("?")[2].split("&")
+    return url.startswith("sqlite:") and ("mode=ro" in query or "immutable=1" in query)
+
+
+def read_only(url: str) -> DatabaseProblem | None:
+    """Why the database at ``url`` cannot be written (opened read-only, a read-only file
+    or folder), found without writing; ``None`` when it can (or is not SQLite)."""
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    if read_only_url(url):
+        return DatabaseProblem("readonly_url", str(path))
+    problem = diagnose(url, must_exist=False)
+    return problem if problem and problem.code.startswith("readonly") else None
 
 
 def _blocked_folder(path: Path) -> Path | None:
@@ -153,6 +204,8 @@ def explain(exc: BaseException, url: str) -> DatabaseProblem | None:
     if "file is not a database" in text or "file is encrypted" in text:
         return DatabaseProblem("not_a_database", where)
     if "readonly database" in text or "read-only" in text:
+        if path is not None and read_only_url(url):
+            return DatabaseProblem("readonly_url", where)
         if path is not None and path.exists() and not os.access(path, os.W_OK):
             return DatabaseProblem("readonly_file", where)
         return DatabaseProblem("readonly_folder", str(path.parent) if path else where)
@@ -309,7 +362,8 @@ class import_lock:
     """``with import_lock(url, kind, file, user):`` — refuse at once
     (:class:`ImportRunning`, naming the running import) when another import holds the
     database; SQLite only (PostgreSQL serialises writers itself). The lock is a small
-    owner-only file beside the database; a lock left by a killed process is taken over."""
+    owner-only file beside the database; a lock left by a killed process is taken over.
+    Every writer of episodes or summaries takes it (imports, ``refresh``)."""
 
     def __init__(self, url: str, kind: str, filename: str, user: str | None):
         self.lock = _lock_path(url)

@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui
 from healthmap.textsafe import markdown_text
-from healthmap import access, audit, auth, exports, queries, summary
+from healthmap import access, audit, auth, dbhealth, exports, queries, summary
 from healthmap.ingest import KINDS, import_file
 from healthmap.ingest.contract import columns_doc, template_frame
 from healthmap.queries import overview
@@ -121,11 +121,14 @@ st.markdown(f"**{ui.t('data.no_data_areas')}**: "
             + ("、".join(info["no_data"]["name"].map(markdown_text)) if len(info["no_data"])
                else ui.t("data.none")))
 if st.button(ui.t("data.refresh"), key="refresh"):
-    with engine.begin() as conn:
-        years = summary.refresh_all(conn)
-    audit.record(engine, user["username"], "refresh_summaries", role=user["role"])
-    st.cache_data.clear()
-    st.success(ui.t("data.refreshed", years=", ".join(map(str, years))))
+    try:  # one writer of episodes and summaries at a time
+        years = summary.rebuild(engine, user["username"])
+    except dbhealth.ImportRunning as exc:
+        st.error(exc.message(ui.lang()))
+    else:
+        audit.record(engine, user["username"], "refresh_summaries", role=user["role"])
+        st.cache_data.clear()
+        st.success(ui.t("data.refreshed", years=", ".join(map(str, years))))
 
 st.subheader(ui.t("data.log"))
 log = info["log"]

@@ -21,6 +21,11 @@ if user:
         st.stop()
     st.stop()
 
+if (read_only := ui.read_only()) is not None:  # a login writes (session, audit, throttle)
+    st.error(f"{ui.t('auth.read_only')}\n\n{read_only.message(ui.lang())}",
+             icon=":material/lock:")
+    st.stop()
+
 with st.form("login"):
     name = st.text_input(ui.t("auth.username"), key="login_user")
     pw = st.text_input(ui.t("auth.password"), type="password", key="login_pw")

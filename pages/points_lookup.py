@@ -27,7 +27,10 @@ if "points_self" not in st.session_state:
                                max_chars=40, key="pl_second")
         submitted = st.form_submit_button(ui.t("points.pub.submit"), type="primary")
     st.caption(ui.t("points.pub.throttle_note"))
-    if submitted:
+    if submitted and (read_only := ui.read_only()) is not None:  # throttled and audited
+        st.error(f"{ui.t('points.pub.read_only')}\n\n{read_only.message(lang)}",
+                 icon=":material/lock:")
+    elif submitted:
         token = st.session_state.setdefault("points_client", secrets.token_hex(16))
         proxy = ui.client_address() if os.environ.get("HEALTHMAP_PROXY_HEADER") else None
         answer = pl.lookup(engine, typed_id, name=second if way == "name" else None,

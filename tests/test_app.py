@@ -31,7 +31,8 @@ def test_public_sees_map_with_suppression_and_no_staff_pages(app):
                        "setting_zh", "measure_zh"}
     app.sidebar.selectbox(key="pub_margin_zh").set_value("sex:F").run()
     assert not app.exception and not app.get("plotly_chart")[3:]  # no panels or flows
-    assert any("演示数据" in i.value for i in app.info)  # demo marker
+    # demo marker, saying what the demo's outpatient figures are (issue 9: a sample)
+    assert any("演示数据" in i.value and "门诊就诊为抽样" in i.value for i in app.info)
     labels = [m.label for m in app.metric]
     assert labels and labels[0].startswith("全市")
     assert any("公众视图" in c.value for c in app.caption)
@@ -109,6 +110,7 @@ def test_english_switch(app):
     app.sidebar.radio(key="lang").set_value("en").run()
     assert not app.exception
     assert app.metric[0].label.startswith("County")
+    assert any("outpatient visits are a sample" in i.value for i in app.info)
 
 
 def test_language_switch_keeps_every_choice_shown(app):
@@ -123,7 +125,8 @@ def test_language_switch_keeps_every_choice_shown(app):
     assert app.sidebar.radio(key="sex_en").value == "M"
     assert app.sidebar.selectbox(key="measure_en").value == "outward_referral"
     assert app.sidebar.selectbox(key="scheme_en").value == "natural_breaks"
-    assert app.metric[0].label.startswith("County") and "%" in app.metric[0].label
+    assert app.metric[0].label.startswith("County")
+    assert any("outpatient visits are a sample" in i.value for i in app.info) and "%" in app.metric[0].label
 
 
 def test_tile_basemap_is_an_option_only_when_configured(app, monkeypatch):

@@ -20,16 +20,12 @@ def import_file(engine, kind: str, source, filename: str | None = None, **option
     """:func:`healthmap.ingest.load.import_file`, one at a time per database: while
     another import runs, refused at once with a problem naming it (kind, file, user,
     since; :func:`healthmap.dbhealth.import_lock`), nothing written."""
-    import pandas as pd
-
     from healthmap import dbhealth
+    from healthmap.ingest.load import running_refusal
 
     url = engine.url.render_as_string(hide_password=False)
     try:
         with dbhealth.import_lock(url, kind, filename or "upload", options.get("username")):
             return _import_file_unguarded(engine, kind, source, filename, **options)
     except dbhealth.ImportRunning as exc:
-        lang = options.get("lang", "zh")
-        return ImportResult(kind, False, 0, problems=pd.DataFrame({
-            "row": [1], "column": [""], "value": [""], "reason": [exc.message(lang)],
-            "code": ["import_running"]}))
+        return running_refusal(kind, exc, options.get("lang", "zh"))

@@ -1,0 +1,78 @@
+"""The app's side of the Spark job: the reference tables it reads, and loading its output.
+
+Neither function needs PySpark: they read and write Parquet with pyarrow/pandas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
+
+from healthmap import audit, db, dbhealth
+from healthmap.cube import AREA_DIMS, CELL_DIMS, INST_DIMS, INST_MEASURES, MEASURES
+from healthmap.models import Icd3Group, Institution, SummaryArea, SummaryCell, SummaryInstitution
+
+#: each summary table the job writes, with its model and its columns (dimensions, measures)
+TABLES = {SummaryCell.__tablename__: (SummaryCell, CELL_DIMS + MEASURES),
+          SummaryArea.__tablename__: (SummaryArea, AREA_DIMS + MEASURES),
+          SummaryInstitution.__tablename__: (SummaryInstitution, INST_DIMS + INST_MEASURES)}
+
+
+def write_reference(engine: Engine, out: str | Path) -> dict[str, int]:
+    """Write ``icd3_groups.parquet`` (icd3, group_code) and ``institutions.parquet``
+    (code, in_county) into ``out``; rows written per file."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with engine.connect() as conn:
+        groups = pd.DataFrame(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)).all(),
+                              columns=["icd3", "group_code"])
+        inst = pd.DataFrame(conn.execute(select(Institution.code, Institution.in_county)).all(),
+                            columns=["code", "in_county"])
+    inst["in_county"] = inst["in_county"].astype(bool)
+    groups.to_parquet(out / "icd3_groups.parquet", index=False)
+    inst.to_parquet(out / "institutions.parquet", index=False)
+    return {"icd3_groups": len(groups), "institutions": len(inst)}
+
+
+def read_rollups(folder: str | Path) -> dict[str, pd.DataFrame]:
+    """The job's output, one frame per summary table, columns in the models' order.
+
+    A folder without all three tables, or a table without its columns, is refused by name.
+    """
+    folder = Path(folder)
+    frames = {}
+    for name, (_model, cols) in TABLES.items():
+        path = folder / name
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: missing (is this the Spark job's output folder?)")
+        frame = pd.read_parquet(path)
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{path}: missing columns {', '.join(missing)}")
+        frames[name] = frame[cols]
+    return frames
+
+
+def load_rollups(engine: Engine, folder: str | Path, actor: str = "cli") -> list[int]:
+    """Replace the summary rows of every year found in the job's output, all or nothing,
+    and bump the data version so every app process reloads; the years replaced.
+
+    Runs under the import lock (:func:`healthmap.dbhealth.import_lock`): an import running
+    at the same time is named and this load refused.
+    """
+    frames = read_rollups(folder)
+    years = sorted({int(y) for f in frames.values() for y in f["year"].unique()})
+    url = engine.url.render_as_string(hide_password=False)
+    with dbhealth.import_lock(url, "summaries", str(folder), actor):
+        with Session(engine) as s, s.begin():
+            conn = s.connection()
+            for name, (model, _cols) in TABLES.items():
+                conn.execute(delete(model).where(model.year.in_(years)))
+                db.bulk_insert(conn, model.__table__, frames[name])
+            db.bump_version(s)
+            audit.record(s, actor, "load_summaries", Path(folder).name,
+                         f"years={','.join(map(str, years))}")
+    return years

@@ -1,0 +1,137 @@
+"""The query engine over the episode store: DuckDB views on the manifest's files.
+
+:func:`connect` returns a DuckDB cursor on an in-memory DuckDB database that holds the
+views of :mod:`healthmap.store` (the contract is in its docstring). The database is built
+once per store generation and reference data (a new manifest, a changed ICD-3 grouping or
+institution list makes the next call build a new one); each call returns a new cursor, so
+use one per thread or per request and close it when done. A cursor keeps answering from
+the generation it was opened on while a writer publishes the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from healthmap.models import Area, Icd3Group, Institution
+from healthmap.store.layout import COLUMNS, engine_store_dir, read_manifest
+from healthmap.store.sync import ensure_current
+
+_LOCK = threading.Lock()
+_BASES: dict[str, tuple[tuple, object]] = {}  # store folder -> (key, DuckDB), oldest first
+_MAX_STORES = 8
+
+# the episodes view's columns in order: the file columns with ``year`` after ``date``
+VIEW_COLUMNS: list[tuple[str, str]] = [(c[0], c[1]) for c in COLUMNS]
+VIEW_COLUMNS.insert(6, ("year", "INTEGER"))
+
+
+def _mappings(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+    with engine.connect() as conn:
+        areas = pd.DataFrame(conn.execute(select(Area.code, Area.level, Area.parent_code)
+                                          .order_by(Area.code)).all(),
+                             columns=["code", "level", "parent_code"])
+        groups = pd.DataFrame(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)
+                                           .order_by(Icd3Group.icd3)).all(),
+                              columns=["icd3", "group_code"]).astype(str)
+        inst = pd.DataFrame(conn.execute(select(Institution.code, Institution.in_county)
+                                         .order_by(Institution.code)).all(),
+                            columns=["code", "in_county"])
+    inst = inst.astype({"code": str, "in_county": bool})
+    digest = hashlib.sha256("\n".join(f.to_csv(index=False) for f in (groups, inst, areas))
+                            .encode()).hexdigest()
+    return groups, inst, areas, digest
+
+
+def _episodes_sql(root: Path, files: list[str]) -> str:
+    if not files:
+        cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in VIEW_COLUMNS)
+        return f"SELECT {cols} WHERE false"
+    paths = ", ".join("'" + str(root / f).replace("'", "''") + "'" for f in files)
+    cols = ", ".join(c for c, _t in VIEW_COLUMNS)
+    return (f"SELECT {cols} FROM read_parquet([{paths}], hive_partitioning = true, "
+            "hive_types = {'year': INTEGER})")
+
+
+def _open(root: Path, files: list[str], groups: pd.DataFrame, inst: pd.DataFrame,
+          areas: pd.DataFrame | None = None):
+    import duckdb
+
+    db = duckdb.connect(":memory:")
+    db.execute("SET enable_progress_bar = false")
+    db.execute(f"CREATE VIEW episodes AS {_episodes_sql(root, files)}")
+    tables = {"icd3_groups": ("icd3 VARCHAR, group_code VARCHAR", groups),
+              "institutions": ("code VARCHAR, in_county BOOLEAN", inst),
+              "areas": ("code VARCHAR, level VARCHAR, parent_code VARCHAR", areas)}
+    for name, (columns, frame) in tables.items():
+        db.execute(f"CREATE TABLE {name} ({columns})")
+        if frame is not None and len(frame):
+            db.register("_frame", frame)
+            names = ", ".join(c.split()[0] for c in columns.split(", "))
+            db.execute(f"INSERT INTO {name} SELECT {names} FROM _frame")
+            db.unregister("_frame")
+    return db
+
+
+def connect(engine: Engine, ensure: bool = True):
+    """A DuckDB cursor with the store's views (read-only use; close it when done).
+
+    ``ensure`` first brings the store to the database's episode version
+    (:func:`healthmap.store.sync.ensure_current`: one small query when current).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from healthmap.db import make_engine
+    >>> from healthmap.bootstrap import init_database
+    >>> engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/t.db"); _ = init_database(engine)
+    >>> cur = connect(engine)
+    >>> cur.execute("SELECT count(*) FROM episodes").fetchone()[0]
+    0
+    >>> [r[0] for r in cur.execute("DESCRIBE episodes").fetchall()][:7]
+    ['record_id', 'person_id', 'area_code', 'icd10', 'icd3', 'date', 'year']
+    >>> cur.close(); engine.dispose()
+    """
+    if ensure:
+        ensure_current(engine)
+    root = engine_store_dir(engine)
+    manifest = read_manifest(root)
+    groups, inst, areas, digest = _mappings(engine)
+    key = (manifest.generation if manifest else None,
+           manifest.data_version if manifest else None, digest)
+    with _LOCK:
+        cached = _BASES.get(str(root))
+        if cached is None or cached[0] != key:
+            base = _open(root, manifest.files() if manifest else [], groups, inst, areas)
+            _BASES.pop(str(root), None)
+            _BASES[str(root)] = (key, base)
+            while len(_BASES) > _MAX_STORES:  # open cursors keep their own database alive
+                _BASES.pop(next(iter(_BASES)))
+        else:
+            base = cached[1]
+        return base.cursor()
+
+
+def query(engine: Engine, sql: str, params=None) -> pd.DataFrame:
+    """Run one parameterised query on the store (``?`` or ``$name`` placeholders) and
+    return a DataFrame.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from healthmap.db import make_engine
+    >>> from healthmap.bootstrap import init_database
+    >>> engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/t.db"); _ = init_database(engine)
+    >>> query(engine, "SELECT count(*) AS n FROM episodes WHERE year = ?", [2024])["n"].tolist()
+    [0]
+    >>> engine.dispose()
+    """
+    cur = connect(engine)
+    try:
+        return cur.execute(sql, params if params is not None else []).df()
+    finally:
+        cur.close()

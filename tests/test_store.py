@@ -1,0 +1,301 @@
+"""The episode store (issue 14): equal to the database after every import, atomic, readable
+while written. Hand-made rows; every expected number is worked out in the comments."""
+
+import datetime as dt
+import os
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from healthmap import store
+from healthmap.ingest import import_file
+from healthmap.models import Episode
+from healthmap.store.layout import MANIFEST, STAGING, read_manifest
+
+TODAY = dt.date(2025, 6, 30)
+INST = ("code,name,level,in_county,area_code,region\n"
+        "H1,玉环市人民医院,三级,是,玉城街道,玉环\nT1,台州医院,tertiary,false,,台州\n")
+HEAD = ("record_id,person_id,area_code,icd10,date,setting,institution_code,total_cost,sex,"
+        "age,fund_paid,referral\n")
+A, B = "331083001", "331083101"  # two townships of the built-in areas
+
+
+def csv(rows):
+    return (HEAD + "\n".join(rows) + "\n").encode("utf-8")
+
+
+FIRST = [f"E1,P1,{A},C16.9,2024-03-01,inpatient,H1,123.45,M,66,100.10,false",
+         f"E2,P1,{A},C16.0,2024-05-01,inpatient,T1,0.07,M,66,,true",
+         f"E3,P2,{A},C16.9,2024-02-01,outpatient,H1,200,F,70,150,",
+         f"E4,P3,{B},C16.9,2023-12-30,inpatient,H1,5000,F,,3000,false",
+         f"E5,P3,{B},C16.1,2024-01-10,inpatient,T1,19.99,F,58,10,true",
+         f"E6,P4,{A},I10,2024-04-01,inpatient,H1,300,M,80,200,false"]
+
+
+@pytest.fixture()
+def loaded(engine):
+    assert import_file(engine, "institutions", INST.encode(), "inst.csv", today=TODAY).ok
+    res = import_file(engine, "episodes", csv(FIRST), "first.csv", today=TODAY)
+    assert res.ok, res.problems
+    st = store.status(engine)  # published by the import itself (status never rebuilds)
+    assert st["in_sync"] and st["generation"] == 1 and st["store_version"] == str(res.import_id)
+    return engine
+
+
+def store_rows(engine):
+    return store.query(engine, "SELECT * FROM episodes ORDER BY record_id")
+
+
+def db_rows(engine):
+    with engine.connect() as c:
+        df = pd.DataFrame(c.execute(select(Episode.__table__)).all())
+    return df.sort_values("record_id").reset_index(drop=True)
+
+
+def assert_store_equals_database(engine):
+    s, d = store_rows(engine), db_rows(engine)
+    assert s["record_id"].tolist() == d["record_id"].tolist()
+    for col in ["person_id", "area_code", "icd10", "icd3", "setting", "institution_code",
+                "insurance_type", "sex", "age_group"]:
+        assert s[col].tolist() == d[col].astype(str).tolist(), col
+    assert s["date"].dt.date.tolist() == pd.to_datetime(d["date"]).dt.date.tolist()
+    assert s["year"].tolist() == d["year"].tolist() and s["month"].tolist() == d["month"].tolist()
+    assert s["total_cost_fen"].tolist() == [round(v * 100) for v in d["total_cost"]]
+    assert [None if pd.isna(v) else int(v) for v in s["fund_paid_fen"]] == \
+        [None if pd.isna(v) else round(v * 100) for v in d["fund_paid"]]
+    assert [None if pd.isna(v) else bool(v) for v in s["referral"]] == \
+        [None if pd.isna(v) else bool(v) for v in d["referral"]]
+    assert [None if pd.isna(v) else int(v) for v in s["age"]] == \
+        [None if pd.isna(v) else int(v) for v in d["age"]]
+
+
+def test_store_equals_database_after_imports_money_in_exact_fen(loaded):
+    assert_store_equals_database(loaded)
+    s = store_rows(loaded).set_index("record_id")
+    # 123.45 yuan = 12345 fen; 0.07 yuan = 7 fen; a missing fund share stays missing
+    assert s.at["E1", "total_cost_fen"] == 12345 and s.at["E1", "fund_paid_fen"] == 10010
+    assert s.at["E2", "total_cost_fen"] == 7 and pd.isna(s.at["E2", "fund_paid_fen"])
+    assert pd.isna(s.at["E3", "referral"]) and pd.isna(s.at["E4", "age"])
+    types = dict(store.query(loaded, "DESCRIBE episodes")[["column_name", "column_type"]]
+                 .itertuples(index=False))
+    assert types == dict(store.VIEW_COLUMNS)
+    assert types["date"] == "DATE" and types["total_cost_fen"] == "BIGINT"
+    m = read_manifest(store.engine_store_dir(loaded))
+    assert {y: v["rows"] for y, v in m.years.items()} == {2023: 1, 2024: 5}
+    more = [f"E7,P5,{B},C18.9,2022-06-01,outpatient,H1,1.10,F,40,,"]
+    assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
+    assert_store_equals_database(loaded)
+    m = read_manifest(store.engine_store_dir(loaded))
+    assert {y: v["rows"] for y, v in m.years.items()} == {2022: 1, 2023: 1, 2024: 5}
+
+
+def test_reimported_record_replaces_its_row_and_can_move_year(loaded):
+    root = store.engine_store_dir(loaded)
+    # E4 moves from 2023 to 2024 with a new cost; E1 changes only its cost
+    changed = [FIRST[0].replace("123.45", "130.00"),
+               FIRST[3].replace("2023-12-30", "2024-01-02").replace("5000", "5000.5")]
+    res = import_file(loaded, "episodes", csv(changed), "fix.csv", today=TODAY)
+    assert (res.inserted, res.updated) == (0, 2)
+    s = store_rows(loaded).set_index("record_id")
+    assert len(s) == 6  # replaced, not added
+    assert s.at["E1", "total_cost_fen"] == 13000
+    assert s.at["E4", "year"] == 2024 and s.at["E4", "total_cost_fen"] == 500050
+    assert sorted(read_manifest(root).years) == [2024]  # 2023 had only E4
+    assert_store_equals_database(loaded)
+
+
+def test_identical_reimport_changes_nothing(loaded):
+    root = store.engine_store_dir(loaded)
+    before = (root / MANIFEST).read_bytes()
+    files = sorted(p.name for p in root.rglob("*.parquet"))
+    res = import_file(loaded, "episodes", csv(FIRST), "again.csv", today=TODAY)
+    assert (res.inserted, res.updated, res.unchanged) == (0, 0, 6)
+    assert (root / MANIFEST).read_bytes() == before
+    assert sorted(p.name for p in root.rglob("*.parquet")) == files
+
+
+def test_failure_after_staging_rolls_back_both(loaded, monkeypatch):
+    """The store's files are staged before the write transaction; the transaction then
+    fails (injected in its summary swap): the database rolls back, the staged files go."""
+    from healthmap import summary
+
+    root = store.engine_store_dir(loaded)
+    before = (root / MANIFEST).read_bytes()
+    real = summary.Staged.swap
+    seen = {}
+
+    def swap_then_fail(self, conn, years):
+        seen["staged"] = sorted(p.name for p in (root / STAGING).rglob("*.parquet"))
+        raise RuntimeError("injected after staging")
+
+    monkeypatch.setattr(summary.Staged, "swap", swap_then_fail)
+    more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
+    with pytest.raises(RuntimeError, match="injected"):
+        import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY)
+    assert seen["staged"]  # files were staged …
+    assert not list((root / STAGING).rglob("*.parquet"))  # … and discarded with the rollback
+    assert (root / MANIFEST).read_bytes() == before
+    assert store_rows(loaded)["record_id"].tolist() == ["E1", "E2", "E3", "E4", "E5", "E6"]
+    monkeypatch.setattr(summary.Staged, "swap", real)  # the lock was released: next write works
+    assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
+    assert len(store_rows(loaded)) == 7
+
+
+def test_crash_between_commit_and_swap_is_repaired_by_ensure_current(loaded, monkeypatch):
+    root = store.engine_store_dir(loaded)
+    before = (root / MANIFEST).read_bytes()
+
+    def crash(writer, version):  # the process dies after the commit: its lock goes with it
+        writer._unlock()
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(store, "publish", crash)
+    more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
+    with pytest.raises(SystemExit):
+        import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY)
+    assert (root / MANIFEST).read_bytes() == before  # the old generation is still what shows
+    cur = store.connect(loaded, ensure=False)
+    assert cur.execute("SELECT count(*) FROM episodes").fetchone()[0] == 6
+    assert not store.status(loaded)["in_sync"]
+    assert store.ensure_current(loaded) is True
+    assert store.status(loaded)["in_sync"] and not (root / STAGING).exists()
+    assert_store_equals_database(loaded)
+    assert store.ensure_current(loaded) is False  # now current: nothing to do
+
+
+def test_reader_keeps_its_generation_while_a_writer_publishes(loaded):
+    old = store.connect(loaded)
+    assert old.execute("SELECT count(*) FROM episodes").fetchone()[0] == 6
+    more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
+    root = store.engine_store_dir(loaded)
+    gen = read_manifest(root).generation
+    assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
+    assert read_manifest(root).generation == gen + 1
+    assert old.execute("SELECT count(*) FROM episodes").fetchone()[0] == 6  # still readable
+    new = store.connect(loaded)
+    assert new.execute("SELECT count(*) FROM episodes").fetchone()[0] == 7
+    # one more write: the generation `old` read is now two behind and its files are gone
+    assert import_file(loaded, "episodes", csv([more[0].replace("E7", "E8")]), "m2.csv",
+                       today=TODAY).ok
+    live = {p.relative_to(root).as_posix() for p in root.rglob("*.parquet")}
+    prev = {f for f in live if f not in read_manifest(root).files()}
+    assert live >= set(read_manifest(root).files()) and prev  # previous generation kept
+    assert new.execute("SELECT count(*) FROM episodes").fetchone()[0] == 7
+    old.close(), new.close()
+
+
+def test_rebuild_from_database_equals_incremental_result(loaded):
+    changed = [FIRST[0].replace("123.45", "130.00"),
+               f"E7,P5,{B},C18.9,2022-06-01,outpatient,H1,1.10,F,40,,",
+               f"E0,P9,{A},C16.9,2024-01-01,outpatient,H1,1.10,F,40,,"]
+    assert import_file(loaded, "episodes", csv(changed), "fix.csv", today=TODAY).ok
+    root = store.engine_store_dir(loaded)
+    incremental = store_rows(loaded)
+    inc_years = {y: v["rows"] for y, v in read_manifest(root).years.items()}
+    m = store.rebuild(loaded)
+    pd.testing.assert_frame_equal(store_rows(loaded), incremental)
+    assert {y: v["rows"] for y, v in m.years.items()} == inc_years == {2022: 1, 2023: 1, 2024: 6}
+    # within a year, rows are in the store's order: icd3, area, person, date, record id
+    # (C16: A: P1 E1 E2, P2 E3, P9 E0; B: P3 E5; then I10: E6), not by record id or date
+    in_file = store.query(loaded, "SELECT record_id FROM episodes WHERE year = 2024")
+    assert in_file["record_id"].tolist() == ["E1", "E2", "E3", "E0", "E5", "E6"]
+
+
+def test_distinct_persons_by_area_one_year_one_group_inpatient(loaded):
+    # C_STOMACH (C16), 2024, inpatient: area A has P1 (E1, E2: counted once; E3 is
+    # outpatient, E6 is hypertension); area B has P3 (E5; E4 is 2023) -> A 1, B 1.
+    # Add P6 in A (inpatient C16 2024) and P3 again in A: A 3 (P1, P3, P6), B 1.
+    more = [f"E8,P6,{A},C16.2,2024-07-01,inpatient,H1,10,M,50,,",
+            f"E9,P3,{A},C16.9,2024-08-01,inpatient,H1,10,F,58,,"]
+    assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
+    df = store.query(loaded, """
+        SELECT e.area_code, count(DISTINCT e.person_id) AS persons, count(*) AS episodes,
+               sum(e.total_cost_fen) AS cost_fen
+        FROM episodes e JOIN icd3_groups g USING (icd3)
+        WHERE e.year = ? AND g.group_code = ? AND e.setting = 'inpatient'
+        GROUP BY e.area_code ORDER BY e.area_code""", [2024, "C_STOMACH"])
+    # A: E1 12345 + E2 7 + E8 1000 + E9 1000 = 14352 fen; B: E5 1999 fen
+    assert df.to_dict("list") == {"area_code": [A, B], "persons": [3, 1], "episodes": [4, 1],
+                                  "cost_fen": [14352, 1999]}
+    inst = store.query(loaded, "SELECT code, in_county FROM institutions ORDER BY code")
+    assert inst.to_dict("list") == {"code": ["H1", "T1"], "in_county": [True, False]}
+    # the area hierarchy: both codes are townships of the county 331083
+    areas = store.query(loaded, "SELECT code, level, parent_code FROM areas WHERE code IN "
+                                "(?, ?) ORDER BY code", [A, B])
+    assert areas.to_dict("list") == {"code": [A, B], "level": ["township"] * 2,
+                                     "parent_code": ["331083"] * 2}
+
+
+def test_missing_store_is_rebuilt_and_files_are_owner_only(loaded):
+    import shutil
+
+    root = store.engine_store_dir(loaded)
+    shutil.rmtree(root)
+    assert len(store_rows(loaded)) == 6  # connect() rebuilt it from the database
+    assert_store_equals_database(loaded)
+    assert os.stat(root).st_mode & 0o777 == 0o700
+    for p in root.rglob("*"):
+        assert p.stat().st_mode & 0o777 == (0o700 if p.is_dir() else 0o600), p
+
+
+def test_store_location():
+    assert str(store.store_dir("sqlite:////srv/x/a.db")) == "/srv/x/a.db.store"
+    with pytest.raises(store.StoreLocationError):
+        store.store_dir("sqlite:///:memory:")
+
+
+def test_store_dir_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("HEALTHMAP_STORE_DIR", str(tmp_path / "s"))
+    assert store.store_dir("sqlite:///:memory:") == tmp_path / "s"
+
+
+def test_cli_status_and_rebuild(loaded, capsys):
+    from healthmap.cli import main
+
+    url = loaded.url.render_as_string(hide_password=False)
+    assert main(["store", "status", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "in sync" in out and "2024" in out and "5 rows in store" in out
+    (store.engine_store_dir(loaded) / MANIFEST).unlink()
+    assert main(["store", "status", "--db", url]) == 1
+    assert "NOT in sync" in capsys.readouterr().out
+    assert main(["store", "rebuild", "--db", url]) == 0
+    assert "6 episodes in 2 year(s)" in capsys.readouterr().out
+    assert main(["refresh", "--db", url]) == 0
+    assert "episode store rebuilt: 6 episodes" in capsys.readouterr().out
+
+
+def test_import_into_a_stale_store_rebuilds_it_whole(loaded):
+    import shutil
+
+    root = store.engine_store_dir(loaded)
+    shutil.rmtree(root)  # e.g. a database copied without its store
+    more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
+    assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
+    m = read_manifest(root)
+    assert m.rows == 7 and m.generation == 1  # the 6 earlier rows too, in one write
+    assert_store_equals_database(loaded)
+
+
+def test_readers_read_the_old_generation_while_a_writer_stages(loaded):
+    from healthmap.store.layout import to_arrow
+    from healthmap.store.writer import StoreWriter
+
+    root = store.engine_store_dir(loaded)
+    row = pd.DataFrame({"record_id": ["E1"], "person_id": ["P1"], "area_code": [A],
+                        "icd10": ["C16.9"], "icd3": ["C16"], "date": ["2024-03-01"],
+                        "year": [2024], "month": [3], "setting": ["inpatient"],
+                        "institution_code": ["H1"], "total_cost": [1.0], "fund_paid": [None],
+                        "insurance_type": ["resident"], "referral": [None], "sex": ["M"],
+                        "age": [66], "age_group": ["65-69"]})
+    writer = StoreWriter(root)  # holds the lock; readers take none
+    writer.update(to_arrow(row))  # E1 now costs 100 fen, staged only
+    during = store.connect(loaded, ensure=False)
+    sql = "SELECT total_cost_fen FROM episodes WHERE record_id = 'E1'"
+    assert during.execute(sql).fetchone()[0] == 12345
+    writer.publish("manual")
+    assert during.execute(sql).fetchone()[0] == 12345  # its generation's files are kept
+    after = store.connect(loaded, ensure=False)
+    assert after.execute(sql).fetchone()[0] == 100
+    during.close(), after.close()
