@@ -315,7 +315,7 @@ def select(name: str, label: str, options: list, fmt, radio: bool = False,
     return value
 
 
-def on_demand(name: str, label: str, icon: str | None = None):
+def on_demand(name: str, label: str):
     """An expander whose content is computed and drawn only while it is open (a lazy
     expander: opening or closing it reruns the fragment it sits in); read ``.open``.
 
@@ -328,7 +328,7 @@ def on_demand(name: str, label: str, icon: str | None = None):
             st.session_state.pop(f"{name}_{other}", None)
     if key not in st.session_state:
         st.session_state[key] = bool(st.session_state.get(name, False))
-    box = st.expander(label, key=key, on_change="rerun", icon=icon)
+    box = st.expander(label, key=key, on_change="rerun")
     st.session_state[name] = bool(box.open)
     return box
 

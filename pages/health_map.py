@@ -215,7 +215,7 @@ if public:  # breakdowns and flows are staff views: the public sees the publishe
 # only it), so a filter change redraws the figures in view, not five charts below them.
 @st.fragment
 def breakdowns() -> None:
-    box = ui.on_demand("open_panels", ui.t("map.panels"), icon=":material/bar_chart:")
+    box = ui.on_demand("open_panels", ui.t("map.panels"))
     if not box.open:
         return
     figs = ui.panel_figures(f, public, drill, lang, version, url)
@@ -230,7 +230,7 @@ def breakdowns() -> None:
 
 @st.fragment
 def patient_flow() -> None:
-    box = ui.on_demand("open_flow", ui.t("map.flow"), icon=":material/alt_route:")
+    box = ui.on_demand("open_flow", ui.t("map.flow"))
     if not box.open:
         return
     with box:
@@ -254,7 +254,7 @@ def patient_flow() -> None:
 
 @st.fragment
 def clusters() -> None:
-    box = ui.on_demand("open_cluster", ui.t("map.cluster"), icon=":material/hub:")
+    box = ui.on_demand("open_cluster", ui.t("map.cluster"))
     if not box.open:
         return
     with box:
