@@ -238,6 +238,29 @@ def _period_frame(kind: str, years: tuple[int, ...], data_version: int, url: str
     return queries.concat_frames([_year_frames(kind, y, data_version, url) for y in years])
 
 
+@st.cache_resource(ttl=900, max_entries=4, show_spinner=False)
+def warm_years(data_version: int, url: str, latest: int = 4):
+    """Load the ``latest`` years' cell frames in the background, once per data version
+    (and cache period), so adding a year to the selection does not wait for the database
+    (the first view of a year took 1-4 s); years already loaded are cache hits. The
+    institution frames (patient flows, drawn on demand) are read when the flows open:
+    warming them as well slowed the first changes after a visit in the benchmark."""
+    import threading
+
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    years = periods(data_version, url)[::-1][:latest]
+
+    def load() -> None:
+        for y in years:
+            _year_frames("cells", y, data_version, url)
+
+    thread = threading.Thread(target=load, name="healthmap-warm-years", daemon=True)
+    add_script_run_ctx(thread, get_script_run_ctx())  # the cache is used as in the page
+    thread.start()
+    return thread
+
+
 def cells_frame(years: tuple[int, ...], data_version: int, url: str) -> pd.DataFrame:
     return _period_frame("cells", years, data_version, url)
 
@@ -295,6 +318,24 @@ def select(name: str, label: str, options: list, fmt, radio: bool = False,
         value = st.selectbox(label, options, key=key, format_func=fmt, disabled=disabled)
     st.session_state[name] = value
     return value
+
+
+def on_demand(name: str, label: str):
+    """An expander whose content is computed and drawn only while it is open (a lazy
+    expander: opening or closing it reruns the fragment it sits in); read ``.open``.
+
+    Like :func:`select`, the widget has one key per language, started from the state kept
+    under ``name``, so switching the language keeps an open section open.
+    """
+    key = f"{name}_{lang()}"
+    for other in i18n.LANGS:
+        if other != lang():
+            st.session_state.pop(f"{name}_{other}", None)
+    if key not in st.session_state:
+        st.session_state[key] = bool(st.session_state.get(name, False))
+    box = st.expander(label, key=key, on_change="rerun")
+    st.session_state[name] = bool(box.open)
+    return box
 
 
 @st.cache_data(ttl=900, max_entries=64, show_spinner=False)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from healthmap import __version__
 from healthmap.measures import DEFAULT_LOOKBACK, REPORTED
+from healthmap.publictables import MARGINS
 from healthmap.access import ROLES, Actor
 
 
@@ -146,14 +147,20 @@ def cmd_report(args) -> int:
     years = tuple(args.year) if args.year else tuple(periods(engine)[-1:])
     if not years:
         raise CliError("no episode data loaded")
-    icd = tuple(c.strip().upper()[:3] for c in (args.icd or []))
-    f = Filters(years=years, groups=tuple(args.group or ()), icd3=icd, level=args.level,
-                setting=None if args.setting == "all" else args.setting)
-    try:
-        table = report(engine, args.measure, f, standard=args.standard, public=args.public,
-                       lookback=args.lookback)
-    except ValueError as exc:  # e.g. cost per case over all settings (issue 9)
-        raise CliError(str(exc)) from None
+    if args.public:  # exactly the published tables, nothing else (decisions.md §10)
+        table = _public_report(engine, args, years)
+    else:
+        if args.margin:
+            raise CliError("--margin chooses a published table: use it with --public")
+        icd = tuple(c.strip().upper()[:3] for c in (args.icd or []))
+        setting = args.setting or "inpatient"
+        f = Filters(years=years, groups=tuple(args.group or ()), icd3=icd, level=args.level,
+                    setting=None if setting == "all" else setting)
+        try:
+            table = report(engine, args.measure, f, standard=args.standard,
+                           lookback=args.lookback)
+        except ValueError as exc:  # e.g. cost per case over all settings (issue 9)
+            raise CliError(str(exc)) from None
     from healthmap import audit, exports, i18n
 
     from healthmap.mapmodel import basis_text
@@ -179,6 +186,28 @@ def cmd_report(args) -> int:
                  f"format={args.format} public={args.public} years={list(years)} "
                  f"rows={len(table)}", role="admin")
     return 0
+
+
+def _public_report(engine, args, years: tuple[int, ...]):
+    """``report --public``: one published table (healthmap/publictables.py), suppressed
+    jointly with every other margin of its year and group, as the public map shows it.
+    Anything a published table does not offer is refused, naming what is offered."""
+    from healthmap import publictables
+
+    offered = ("--public serves only the published tables: new cases and crude incidence "
+               "of one disease group (--group) in one year (--year) by township, for "
+               f"everyone or one margin (--margin {'|'.join(publictables.MARGINS)})")
+    extra = [name for name, given in (
+        ("a measure other than incidence", args.measure != "incidence"),
+        ("several years", len(years) != 1), ("--icd", bool(args.icd)),
+        ("--standard", bool(args.standard)), ("--level village", args.level != "township"),
+        ("--setting", args.setting not in (None, "all"))) if given]
+    if extra or len(args.group or ()) != 1:
+        raise CliError(f"{offered}; not {', '.join(extra) or 'without exactly one --group'}")
+    try:
+        return publictables.report(engine, years[0], args.group[0], args.margin or "all")
+    except ValueError as exc:  # an unknown group
+        raise CliError(f"{exc}; {offered}") from None
 
 
 def cmd_bench(args) -> int:
@@ -289,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--group", action="append", help="disease group code, e.g. C_COLORECTAL")
     s.add_argument("--icd", nargs="+", help="ICD-10 codes (three-character categories used)")
     s.add_argument("--level", choices=["township", "village"], default="township")
-    s.add_argument("--setting", choices=["inpatient", "outpatient", "all"], default="inpatient")
+    s.add_argument("--setting", choices=["inpatient", "outpatient", "all"],
+                   help="default inpatient (--public: every setting)")
     s.add_argument("--standard", choices=["china_2000", "who_2000_2025", "segi_world",
                                           "us_2000"],
                    help="incidence: age-standardise to this standard")
@@ -299,8 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "%(default)s); 0 counts diagnosed cases (persons treated), not "
                         "incidence")
     s.add_argument("--public", action="store_true",
-                   help="for publication: hide cells of 1-4 cases and the cells that would "
-                        "reveal them (primary and secondary suppression)")
+                   help="for publication: one of the published tables the public map shows "
+                        "(incidence of one --group in one --year by township, optionally "
+                        "--margin), suppressed jointly over every margin so no difference "
+                        "of published figures reveals a hidden cell")
+    s.add_argument("--margin", choices=MARGINS,
+                   help="--public: the published table's population (default all)")
     s.add_argument("--format", choices=["csv", "xlsx", "json"], default="csv")
     s.add_argument("--output", help="write to this file instead of standard output")
     s.set_defaults(func=cmd_report)

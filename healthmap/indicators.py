@@ -453,7 +453,13 @@ def report(engine: Engine, measure: str, f: Filters, standard: str | None = None
     key = {"incidence": "incidence_asr" if standard else "incidence"}.get(measure, measure)
     res = compute(engine, f, key, standard=standard or "china_2000", public=public,
                   lookback=lookback)
-    cols = REPORT_COLUMNS + (["suppressed"] if public else [])
+    return report_frame(res, suppressed_column=public)
+
+
+def report_frame(res: IndicatorResult, suppressed_column: bool = False) -> pd.DataFrame:
+    """An indicator result in the report layout: the areas, then the county row
+    (``__total__``); the standard columns, ``flag`` (and ``suppressed``) and ``basis``."""
+    cols = REPORT_COLUMNS + (["suppressed"] if suppressed_column else [])
     county = res.county.copy()
     county["area_code"], county["area_name"] = TOTAL, "county"
     out = pd.concat([res.table, county.to_frame().T], ignore_index=True)

@@ -64,13 +64,8 @@ def indicator(engine: Engine, inp: MapInputs, sel: queries.Selection,
     the chosen year, disease group and margin, suppressed jointly over every published
     margin (:mod:`healthmap.publictables`, decisions.md §10)."""
     if inp.public:
-        f = inp.filters
-        cells = queries.cells(engine, f, ["area_code", "sex", "age_group"], sel.icd3_list,
-                              frame)
-        pop = queries.population(engine, f.years, by_age=False, rows=pop_all,
-                                 **publictables.margin_filter(inp.margin))
-        return with_counts(publictables.public_result(cells, pop, aset.areas, aset.up,
-                                                      inp.margin), inp)
+        return with_counts(publictables.published(engine, inp.filters, sel.icd3_list,
+                                                  inp.margin, aset, frame, pop_all), inp)
     res = compute(engine, inp.filters, inp.measure, standard=inp.standard, public=inp.public,
                   frame=frame, aset=aset, pop_all=pop_all, sel=sel, lookback=inp.lookback)
     return with_counts(res, inp)

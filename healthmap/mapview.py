@@ -342,8 +342,17 @@ def log_ticks(lo: float, hi: float) -> list[float]:
 
 
 def funnel_outliers(table: pd.DataFrame, target: float, kind: str, scale: float) -> pd.Series:
-    """Per area: ``above`` / ``below`` the 95 % limit or ``within``."""
+    """Per area: ``above`` / ``below`` the 95 % limit or ``within``; ``no_data`` without a
+    denominator, and everywhere when there is no county value to compare with (a
+    selection without any case, e.g. men's outpatient referrals for a rare cancer).
+
+    >>> t = pd.DataFrame({"value": [np.nan, np.nan], "denominator": [0.0, 0.0]})
+    >>> funnel_outliers(t, np.nan, "proportion", 100).tolist()
+    ['no_data', 'no_data']
+    """
     t = table
+    if not np.isfinite(target):
+        return pd.Series("no_data", index=t.index)
     pts = metrics.funnel_limits(target / scale, t["denominator"].clip(lower=1e-9), kind=kind)
     v = t["value"].to_numpy()
     res = np.where(v > pts["upper_95"].to_numpy() * scale, "above",

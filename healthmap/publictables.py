@@ -17,7 +17,9 @@ hidden too; then, while :func:`attack` (interval bounds and linear algebra over 
 relations) still recovers a cell, one more cell beside it is hidden (a zero only when
 nothing else is left, so a hidden cell may be a zero). ``tests/test_publictables.py`` attacks every published table with every
 relation (every pair and complement of public filter values) and recovers nothing. Staff
-views stay exact: this module is used only for the public.
+views stay exact: this module is used only for the public. The map's public view and
+``python -m healthmap report --public`` serve the same tables (:func:`published`,
+:func:`report`).
 """
 
 from __future__ import annotations
@@ -140,11 +142,6 @@ def _close_relations(cube_: pd.DataFrame, hidden: pd.DataFrame, rel) -> None:
             changed = True
 
 
-def published(cube_: pd.DataFrame) -> pd.DataFrame:
-    """The cube as the public sees it: hidden cells are ``NaN``."""
-    return cube_.astype(float).where(~suppress(cube_))
-
-
 def _cells(table: pd.DataFrame) -> list[tuple[tuple, float]]:
     return [((a, m), float(table.at[a, m])) for a in table.index for m in table.columns]
 
@@ -228,6 +225,7 @@ def public_result(cells: pd.DataFrame, pop: pd.DataFrame, areas: pd.DataFrame,
     ``area_code`` of that margin's sex and ages (the public population).
     """
     from healthmap.indicators import IndicatorResult, flag, rate_table
+    from healthmap.persons import DIAGNOSED
 
     codes = areas["code"].tolist()
     cube_ = cube(cells, codes, up)
@@ -253,4 +251,54 @@ def public_result(cells: pd.DataFrame, pop: pd.DataFrame, areas: pd.DataFrame,
                    and pd.api.types.is_numeric_dtype(tab[c])]
         for c in numeric:
             tab[c] = tab[c].astype(float).where(~tab["suppressed"])
-    return IndicatorResult("incidence", t, total.iloc[0], [])
+    # a whole year of one group in every setting: the summary cells' first-episode flags
+    # sum to the distinct persons treated for it that year, i.e. diagnosed cases (就诊患者,
+    # healthmap.persons with no look-back), placed by their first episode of the year
+    return IndicatorResult("incidence", t, total.iloc[0], [], basis=DIAGNOSED)
+
+
+def filters(year: int, group: str):
+    """What a published table counts: one whole year of one disease group, every setting
+    and insurance type, by township (the public chooses nothing else).
+
+    >>> f = filters(2024, "C_LUNG")
+    >>> f.years, f.groups, f.setting, f.months
+    ((2024,), ('C_LUNG',), None, 12)
+    """
+    from healthmap.queries import Filters
+
+    return Filters(years=(year,), month_from=1, month_to=12, groups=(group,), setting=None)
+
+
+def published(engine, f, icd3: list[str] | None, margin: str, aset,
+              frame: pd.DataFrame | None = None, pop_rows: pd.DataFrame | None = None):
+    """The published table of ``f`` (see :func:`filters`) and ``margin`` as an indicator
+    result, suppressed jointly with every other margin of its year and group.
+
+    ``icd3`` is ``f`` resolved (:func:`healthmap.queries.resolve`); ``aset`` the township
+    area set; ``frame`` and ``pop_rows`` the loaded summary cells and population rows
+    when the caller has them (the map page), else they are read.
+    """
+    from healthmap import queries
+
+    if margin not in MARGINS:
+        raise ValueError(f"unknown margin {margin!r}; published: {', '.join(MARGINS)}")
+    cells = queries.cells(engine, f, ["area_code", "sex", "age_group"], icd3, frame)
+    pop = queries.population(engine, f.years, by_age=False, rows=pop_rows,
+                             **margin_filter(margin))
+    return public_result(cells, pop, aset.areas, aset.up, margin)
+
+
+def report(engine, year: int, group: str, margin: str = "all") -> pd.DataFrame:
+    """``report --public``: exactly one published table, as the public map shows it, in
+    the report layout (one row per township, then the county ``__total__``; hidden
+    figures empty, ``flag`` and ``suppressed`` say so)."""
+    from healthmap import indicators, queries
+    from healthmap.reference import cached_disease_groups
+
+    if group not in set(cached_disease_groups()["group_code"]):
+        raise ValueError(f"unknown disease group {group!r}")
+    f = filters(year, group)
+    res = published(engine, f, queries.resolve(engine, f).icd3_list, margin,
+                    queries.area_set(engine, "township"))
+    return indicators.report_frame(res, suppressed_column=True)

@@ -98,10 +98,11 @@ if len(ui.area_set("village", version, url).areas) and not public:
         drill = st.selectbox(ui.t("map.drill"), [None] + aset_t.areas["code"].tolist(),
                              key="drill", format_func=lambda c: ui.t("common.all") if c is None
                              else names[c])
-f = queries.Filters(years=tuple(sorted(years)), month_from=months[0], month_to=months[1],
-                    groups=tuple(group_sel), icd3=icd3, sex=None if sex == "all" else sex,
-                    age_groups=tuple(ages), insurance=tuple(insurance),
-                    setting=None if setting == "all" else setting, level=level)
+f = publictables.filters(years[0], group_sel[0]) if public else queries.Filters(
+    years=tuple(sorted(years)), month_from=months[0], month_to=months[1],
+    groups=tuple(group_sel), icd3=icd3, sex=None if sex == "all" else sex,
+    age_groups=tuple(ages), insurance=tuple(insurance),
+    setting=None if setting == "all" else setting, level=level)
 bins = tuple(float(x) for x in fixed.replace("，", ",").split(",") if x.strip())
 inp = mapmodel.MapInputs(f, measure, standard, public, counts, scheme, bins, drill, lang,
                          margin, lookback=lookback)
@@ -111,13 +112,16 @@ label = mapmodel.value_label(inp, res)
 
 # ---------------------------------------------------------------- headline figures
 county = res.county
-c1, c2, c3, c4 = st.columns(4)
-c1.metric(f"{ui.t('map.county_value')} · {label}", mapmodel.number(county["value"]) or "—")
-if not pd.isna(county.get("ci_low", np.nan)):
-    c2.metric(ui.t("col.ci"), f"{mapmodel.number(county['ci_low'])} – "
-                              f"{mapmodel.number(county['ci_high'])}")
-c3.metric(ui.t("col.numerator"), f"{county['numerator']:,.0f}")
-c4.metric(ui.t("col.denominator"), f"{county['denominator']:,.0f}")
+# tiles as wide as their figures, wrapping to a second line when the row is too narrow
+# (in four equal columns a cost interval such as "46,185 – 52,259" was cut off, §3.7)
+with st.container(horizontal=True, gap="large", key="headline"):
+    st.metric(f"{ui.t('map.county_value')} · {label}", mapmodel.number(county["value"]) or "—",
+              width="content")
+    if not pd.isna(county.get("ci_low", np.nan)):
+        st.metric(ui.t("col.ci"), f"{mapmodel.number(county['ci_low'])} – "
+                                  f"{mapmodel.number(county['ci_high'])}", width="content")
+    st.metric(ui.t("col.numerator"), f"{county['numerator']:,.0f}", width="content")
+    st.metric(ui.t("col.denominator"), f"{county['denominator']:,.0f}", width="content")
 if m.family == "referral":
     tgt, shown = targets.get("in_county_rate"), county["inside_pct"]
     verdict = (ui.t("board.status." + targets.status(shown, tgt.value, tgt.comparison, ci=(
@@ -205,51 +209,70 @@ def explain_one_area() -> None:
 
 
 explain_one_area()
+ui.warm_years(version, url)  # the other years, in the background (first visit only)
 
 if public:  # breakdowns and flows are staff views: the public sees the published tables
     st.caption(ui.t("map.public_only_tables"))
     st.stop()
 
-# ---------------------------------------------------------------- breakdown panels
-st.subheader(ui.t("map.panels"))
-figs = ui.panel_figures(f, public, drill, lang, version, url)
-p1, p2 = st.columns(2)
-p1.plotly_chart(figs["top"], width="stretch", key="top")
-p2.plotly_chart(figs["pyramid"], width="stretch", key="pyramid")
-p3, p4 = st.columns(2)
-p3.plotly_chart(figs["insurance_pie"], width="stretch", key="insurance_pie")
-p4.plotly_chart(figs["trend"], width="stretch", key="trend")
+# ---------------------------------------------------------------- on demand: below the fold
+# The breakdowns, the patient flows and the clusters are computed and drawn only while
+# their expander is open (lazy expanders, each in its own fragment: opening one reruns
+# only it), so a filter change redraws the figures in view, not five charts below them.
+@st.fragment
+def breakdowns() -> None:
+    box = ui.on_demand("open_panels", ui.t("map.panels"))
+    if not box.open:
+        return
+    figs = ui.panel_figures(f, public, drill, lang, version, url)
+    with box:
+        p1, p2 = st.columns(2)
+        p1.plotly_chart(figs["top"], width="stretch", key="top")
+        p2.plotly_chart(figs["pyramid"], width="stretch", key="pyramid")
+        p3, p4 = st.columns(2)
+        p3.plotly_chart(figs["insurance_pie"], width="stretch", key="insurance_pie")
+        p4.plotly_chart(figs["trend"], width="stretch", key="trend")
 
 
-# ---------------------------------------------------------------- patient flow
 @st.fragment
 def patient_flow() -> None:
-    st.subheader(ui.t("map.flow"))
-    names = res.table.set_index("area_code")["area_name"]
-    flow_area = st.selectbox(ui.t("map.flow_area"), [None] + names.index.tolist(),
-                             key="flow_area", format_func=lambda c: ui.t("map.county_value")
-                             if c is None else names[c])
-    name = ui.t("map.county_value") if flow_area is None else names[flow_area]
-    fv = ui.flow_view(f, drill, flow_area, name, public, lang, version, url)
-    if fv.figure is None:
-        st.info(ui.t("map.no_data"))
+    box = ui.on_demand("open_flow", ui.t("map.flow"))
+    if not box.open:
         return
-    fl1, fl2 = st.columns([1.3, 1])
-    fl1.plotly_chart(fv.figure, width="stretch", key="sankey")
-    fl2.dataframe(fv.table, hide_index=True, width="stretch", key="flow_table")
-    sv = fv.saving
-    if not np.isnan(sv["saving"]):
-        fl2.caption(ui.t("map.flow_saving", n=sv["episodes_out"], out=sv["cost_out"],
-                         inn=sv["cost_in"], s=sv["saving"], f=sv["fund_outflow"]))
+    with box:
+        names = res.table.set_index("area_code")["area_name"]
+        flow_area = st.selectbox(ui.t("map.flow_area"), [None] + names.index.tolist(),
+                                 key="flow_area", format_func=lambda c: ui.t("map.county_value")
+                                 if c is None else names[c])
+        name = ui.t("map.county_value") if flow_area is None else names[flow_area]
+        fv = ui.flow_view(f, drill, flow_area, name, public, lang, version, url)
+        if fv.figure is None:
+            st.info(ui.t("map.no_data"))
+            return
+        fl1, fl2 = st.columns([1.3, 1])
+        fl1.plotly_chart(fv.figure, width="stretch", key="sankey")
+        fl2.dataframe(fv.table, hide_index=True, width="stretch", key="flow_table")
+        sv = fv.saving
+        if not np.isnan(sv["saving"]):
+            fl2.caption(ui.t("map.flow_saving", n=sv["episodes_out"], out=sv["cost_out"],
+                             inn=sv["cost_in"], s=sv["saving"], f=sv["fund_outflow"]))
 
 
+@st.fragment
+def clusters() -> None:
+    box = ui.on_demand("open_cluster", ui.t("map.cluster"))
+    if not box.open:
+        return
+    with box:
+        n_areas = len(res.table)
+        if n_areas < 30:
+            st.caption(ui.t("map.cluster_few", n=n_areas))
+        else:
+            st.dataframe(ui.local_moran(inp, version, url), hide_index=True, width="stretch",
+                         key="moran")
+
+
+st.caption(ui.t("map.on_demand"))
+breakdowns()
 patient_flow()
-
-# ---------------------------------------------------------------- clusters
-st.subheader(ui.t("map.cluster"))
-n_areas = len(res.table)
-if n_areas < 30:
-    st.caption(ui.t("map.cluster_few", n=n_areas))
-else:
-    st.dataframe(ui.local_moran(inp, version, url), hide_index=True, width="stretch",
-                 key="moran")
+clusters()

@@ -179,6 +179,22 @@ def test_area_table_shows_no_none_and_says_why_a_figure_is_missing():
     assert view["可靠性"].tolist() == ["可靠", "已抑制（1-4例）", "无数据"]
 
 
+def test_area_table_of_a_selection_without_cases():
+    """A selection with no case anywhere (0/0 in every area and the county) has no county
+    value to compare with: the table says "no data" instead of the page failing."""
+    from healthmap import mapmodel
+    from healthmap.queries import Filters
+
+    t = _table([np.nan, np.nan], n=[0.0, 0.0], d=[0.0, 0.0]).assign(formal=0.0,
+                                                                      self_directed=0.0)
+    res = _result(t)  # the county row: 0/0 as well
+    inp = mapmodel.MapInputs(Filters(years=(2024,), sex="M", setting="outpatient"),
+                             "outward_referral")
+    view = mapmodel.area_view(res, inp)
+    assert view["与全市比较"].tolist() == ["无数据", "无数据"]
+    assert view["可靠性"].tolist() == ["无数据", "无数据"]
+
+
 def test_export_is_rounded_with_whole_counts_and_words_not_codes():
     """Issue 15 §3.8: exports carried 48275.734444444446, "9.0" and internal codes."""
     from healthmap import mapmodel

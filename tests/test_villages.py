@@ -130,6 +130,7 @@ def test_map_page_village_level_and_drill_down(village_db, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=180)
     at.session_state["user"] = {"username": "demo_planner", "role": "planner", "demo": True}
     at.run()
+    at.session_state["open_cluster_zh"] = True  # the clusters are drawn on demand (issue 15)
     at.sidebar.multiselect(key="groups").set_value(["C_STOMACH"]).run()
     at.radio(key="level_zh").set_value("village").run()  # one widget per language
     assert not at.exception

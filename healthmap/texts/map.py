@@ -17,6 +17,9 @@ TEXT = {
     "map.public_only_tables": ("构成分析、患者流向和空间聚集仅对登录的工作人员显示；公众视图只提供上面的发布表。",
                                "Breakdowns, patient flows and clusters are shown to logged-in "
                                "staff; the public view offers the published tables above."),
+    "map.on_demand": ("下面各部分点开后才计算和绘制，收起后筛选条件变化不再重画它们。",
+                      "The sections below are computed and drawn when opened; closed, a filter "
+                      "change does not redraw them."),
     "map.year": ("年份", "Year"),
     "map.group": ("病种", "Disease group"),
     "map.margin": ("人群", "Population"),
