@@ -47,8 +47,16 @@ def pg_server():
     if reason:
         pytest.skip(reason)
     server = pgserver.start()
+    # a server database's episode store lives under $XDG_DATA_HOME (healthmap.store):
+    # keep the test databases' stores in the server's folder, removed with it
+    before = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(server.folder / "share")
     yield server
     pgserver.stop(server)
+    if before is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = before
 
 
 @pytest.fixture(scope="session")
@@ -113,17 +121,23 @@ def demo_postgresql(pg_server):
 def demo_clone(backend, request):
     """``demo_clone(folder)``: the URL of a new private copy of the demo database (a file
     in ``folder`` on SQLite, a database cloned from the template on PostgreSQL)."""
-    source = request.getfixturevalue(f"demo_{backend}")
-    if backend == "postgresql":
-        server = request.getfixturevalue("pg_server")
-        from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url
 
-        return lambda folder: server.create(template=make_url(source).database)
+    from healthmap.store import store_dir
+
+    source = request.getfixturevalue(f"demo_{backend}")
+    server = request.getfixturevalue("pg_server") if backend == "postgresql" else None
 
     def clone(folder):
-        dst = Path(folder) / "copy.db"
-        shutil.copy(source.removeprefix("sqlite:///"), dst)
-        return f"sqlite:///{dst}"
+        if server is not None:
+            url = server.create(template=make_url(source).database)
+        else:
+            dst = Path(folder) / "copy.db"
+            shutil.copy(source.removeprefix("sqlite:///"), dst)
+            url = f"sqlite:///{dst}"
+        if store_dir(source).is_dir():  # the episode store goes with its database
+            shutil.copytree(store_dir(source), store_dir(url))
+        return url
 
     return clone
 

@@ -62,8 +62,11 @@ def read_episodes(conn: Connection, import_id: int | None = None, chunk: int = C
     if conn.dialect.name == "sqlite":  # the transaction's own DBAPI connection: plain tuples
         cursor = conn.connection.dbapi_connection.cursor()
         cursor.execute(sql, params)
-    else:  # server-side cursor: memory bounded by one chunk
-        cursor = conn.execution_options(stream_results=True).exec_driver_sql(sql, params)
+    else:  # server-side cursor for this statement only (memory bounded by one chunk);
+        # Connection.execution_options() would stream every later statement of the
+        # connection too, and PostgreSQL refuses a cursor for INSERT or DROP
+        cursor = conn.exec_driver_sql(sql, params,
+                                      execution_options={"stream_results": True})
     try:
         while rows := cursor.fetchmany(chunk):
             yield to_arrow(dict(zip(SOURCE_COLUMNS, zip(*rows))))
