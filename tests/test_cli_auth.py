@@ -50,12 +50,16 @@ def test_cli_init_import_report(tmp_path, capsys):
     assert yucheng[2:5] == ["1.0", "2.0", "50.0"]
     assert main(["--db", db, "report", "cost_per_case", "--format", "json"]) == 0
     assert '"value":200.0' in capsys.readouterr().out.replace(" ", "")
-    # for publication: 2 episodes is a small cell, so nothing about 玉城街道 is shown
-    assert main(["report", "outward_referral", "--year", "2024", "--public", "--db", db]) == 0
+    # for publication only the published tables (decisions §10): outward referral is not one
+    assert main(["report", "outward_referral", "--year", "2024", "--public", "--db", db]) == 2
+    assert "published tables" in capsys.readouterr().err
+    # colorectal incidence is: 2 persons is a small cell, so nothing about 玉城街道 is shown
+    assert main(["report", "incidence", "--year", "2024", "--group", "C_COLORECTAL",
+                 "--public", "--db", db]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith(",suppressed,flag,basis")
     assert [l for l in out if l.startswith("331083001,")][0] == \
-        "331083001,玉城街道,,,,,,True,suppressed,episodes"
+        "331083001,玉城街道,,,,,,True,suppressed,diagnosed_cases"
     bad = tmp_path / "bad.csv"
     bad.write_text("record_id,person_id,area_code,icd10,date,setting,institution_code,total_cost\n"
                    "E9,P1,nowhere,C18,2024-01-01,inpatient,H1,100\n", encoding="utf-8")
