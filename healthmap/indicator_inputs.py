@@ -76,9 +76,4 @@ def population_by(engine: Engine, f: Filters, key: str, by_age: bool,
     pop = queries.population(engine, f.years, by_age=by_age, sex=f.sex,
                              age_groups=f.age_groups, rows=pop_all,
                              by=("area_code", *own))
-    if aset is not None:
-        pop["area_code"] = pop["area_code"].map(aset.up)
-        pop = pop.dropna(subset=["area_code"])
-        if key != "area_code":
-            pop = pop[pop["area_code"].isin(set(aset.areas["code"]))]
-    return pop
+    return in_areas(pop, key, aset)
