@@ -1,11 +1,20 @@
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HEALTHMAP_SECRET_KEY", "test-secret-key")
 ROOT = Path(__file__).resolve().parent.parent
+# a server database's episode store lives under $XDG_DATA_HOME (healthmap.store): the test
+# databases' stores go to a folder of this session, removed at its end
+_SHARE = tempfile.mkdtemp(prefix="healthmap-test-share-")
+os.environ["XDG_DATA_HOME"] = _SHARE
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SHARE, ignore_errors=True)
 BACKENDS = ("sqlite", "postgresql")
 
 
@@ -47,16 +56,8 @@ def pg_server():
     if reason:
         pytest.skip(reason)
     server = pgserver.start()
-    # a server database's episode store lives under $XDG_DATA_HOME (healthmap.store):
-    # keep the test databases' stores in the server's folder, removed with it
-    before = os.environ.get("XDG_DATA_HOME")
-    os.environ["XDG_DATA_HOME"] = str(server.folder / "share")
     yield server
     pgserver.stop(server)
-    if before is None:
-        os.environ.pop("XDG_DATA_HOME", None)
-    else:
-        os.environ["XDG_DATA_HOME"] = before
 
 
 @pytest.fixture(scope="session")
