@@ -227,8 +227,10 @@ def screening_groups(groups: pd.DataFrame, ruleset_targets: set[str]) -> list[st
 
 
 def screening_cases(engine: Engine, frame: pd.DataFrame | None = None) -> pd.DataFrame:
-    """New cases (first episode of the person in the group and year, any setting) of the
-    screening cancers by year and month."""
+    """Persons treated for the screening cancers (each person's first episode in the
+    group and year, any setting: diagnosed cases, 就诊患者, counted once per cancer and
+    year without look-back, so the tile says "patients treated", not "new cases") by year
+    and month of that first episode."""
     codes = screening_group_codes()
     if not codes:
         return pd.DataFrame(columns=["year", "month", "new_cases"])

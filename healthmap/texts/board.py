@@ -35,7 +35,7 @@ TEXT.update({
     "board.tile.fund_expenditure": ("医保基金支出", "Insurance fund expenditure"),
     "board.tile.fund_growth": ("城乡居民医保基金支出增速", "Resident insurance fund growth"),
     "board.tile.fund_outflow": ("医保基金县外流出", "Fund outflow to out-of-county care"),
-    "board.tile.screening_cancers": ("筛查癌种新发病例", "New cases of the screening cancers"),
+    "board.tile.screening_cancers": ("筛查癌种就诊患者（按癌种计）", "Patients treated for the screening cancers (per cancer)"),
     "board.tile.managed": ("高血压/糖尿病规范管理人数", "Hypertension/diabetes patients under management"),
     "board.note.complement": ("县域就诊率的补数；目标见县域就诊率。", "Complement of the in-county rate; its target applies there."),
     "board.note.no_screening_groups": ("没有筛查癌种的病种组。", "No disease group is a screening cancer."),
