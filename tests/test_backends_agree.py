@@ -20,14 +20,16 @@ SUMMARY_TABLES = ("summary_cells", "summary_areas", "summary_institutions")
 
 
 def _runs():
-    """Every reported measure on every demo year, plus filters, a standard and --public."""
+    """Every reported measure on every demo year, plus filters, a standard and published
+    tables (--public)."""
     out = []
     for m in REPORTED:
         settings = ("inpatient", "outpatient") if m != "incidence" else ("inpatient",)
         for s in settings:
             for year in map(str, YEARS):
                 out.append([m, "--year", year, "--setting", s])
-            out.append([m, "--year", "2024", "--setting", s, "--public"])
+    out += [["incidence", "--year", "2024", "--group", g, "--public", *margin]  # published
+            for g in ("C_LUNG", "HYPERTENSION") for margin in ([], ["--margin", "sex:F"])]
     out += [["incidence", "--year", "2024", "--standard", "china_2000"],
             ["incidence", "--year", "2023", "--year", "2024", "--group", "C_LUNG"],
             ["outward_referral", "--year", "2024", "--icd", "C18", "C20", "--setting", "all"],
