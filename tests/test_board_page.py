@@ -16,6 +16,11 @@ PAGE = str(ROOT / "pages" / "board.py")
 sys.path.insert(0, str(ROOT))  # the page imports ui.py from the project root
 
 
+# pages through AppTest run on SQLite; the app on PostgreSQL is covered by test_app.py and
+# the board's browser test, the data on both back ends by the data tests
+pytestmark = pytest.mark.sqlite_only
+
+
 def _page(url, monkeypatch, role, lang="zh"):
     monkeypatch.setenv("HEALTHMAP_DATABASE_URL", url)
     at = AppTest.from_file(PAGE, default_timeout=240)

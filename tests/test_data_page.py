@@ -14,6 +14,11 @@ from healthmap.ingest import import_file
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
+# pages through AppTest run on SQLite; the app on PostgreSQL is covered by test_app.py and
+# the board's browser test, the data on both back ends by the data tests
+pytestmark = pytest.mark.sqlite_only
+
+
 def test_codes_listed_and_problem_list_survives_a_rerun(demo_copy, monkeypatch):
     monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_copy)
     at = AppTest.from_file(APP, default_timeout=180)

@@ -6,6 +6,10 @@ import pandas as pd
 import pytest
 
 
+# the generator's output is the same whichever database holds it
+pytestmark = pytest.mark.sqlite_only
+
+
 @pytest.fixture(scope="module")
 def ep(demo_db):
     from healthmap.db import make_engine

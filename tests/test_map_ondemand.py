@@ -5,10 +5,14 @@ they show the same figures as before."""
 import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PANELS = {"top", "pyramid", "insurance_pie", "trend"}
+# pages through AppTest run on SQLite; the app on PostgreSQL is covered by test_app.py and
+# the board's browser test, the data on both back ends by the data tests
+pytestmark = pytest.mark.sqlite_only
 
 
 def _charts(at) -> dict[str, dict]:

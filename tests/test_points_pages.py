@@ -16,6 +16,11 @@ from points_helpers import ROOT_DIR, add_residents
 APP = f"{ROOT_DIR}/app.py"
 
 
+# pages through AppTest run on SQLite; the app on PostgreSQL is covered by test_app.py and
+# the board's browser test, the data on both back ends by the data tests
+pytestmark = pytest.mark.sqlite_only
+
+
 @pytest.fixture()
 def db(demo_copy):
     """The demo database plus residents R1-R6 with known ID numbers; R2 has 40 points."""

@@ -9,6 +9,11 @@ APP = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "app.py
 PAGE = "pages/ranking.py"
 
 
+# pages through AppTest run on SQLite; the app on PostgreSQL is covered by test_app.py and
+# the board's browser test, the data on both back ends by the data tests
+pytestmark = pytest.mark.sqlite_only
+
+
 @pytest.fixture()
 def app(demo_copy, monkeypatch):
     monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_copy)

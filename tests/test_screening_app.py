@@ -16,6 +16,11 @@ WORK = "pages/screening.py"
 REPORT = "pages/screening_report.py"
 
 
+# pages through AppTest run on SQLite; the app on PostgreSQL is covered by test_app.py and
+# the board's browser test, the data on both back ends by the data tests
+pytestmark = pytest.mark.sqlite_only
+
+
 @pytest.fixture()
 def app(demo_copy, monkeypatch):
     monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_copy)

@@ -23,7 +23,9 @@ from healthmap.db import make_engine  # noqa: E402
 from healthmap.spark import exchange  # noqa: E402
 
 
-pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
+# the job reads the episode store, not the database: one back end is enough
+pytestmark = [pytest.mark.sqlite_only,
+              pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")]
 
 DIMS = {"summary_cells": CELL_DIMS, "summary_areas": AREA_DIMS,
         "summary_institutions": INST_DIMS}
