@@ -302,6 +302,7 @@ def test_readers_read_the_old_generation_while_a_writer_stages(loaded):
     during.close(), after.close()
 
 
+@pytest.mark.sqlite_only  # removes the database file and makes a new one at its path
 def test_a_recreated_database_does_not_take_the_old_store_for_its_own(loaded, tmp_path):
     """Same path, same import ids, other content: the versions differ by import time."""
     from healthmap.bootstrap import init_database
