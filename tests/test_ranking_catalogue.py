@@ -15,7 +15,7 @@ from healthmap import catalogue, ranking_data
 from healthmap.access import Actor, PermissionDenied
 from healthmap.catalogue import CatalogueError
 from healthmap.db import make_engine
-from healthmap.models import AuditLog, DiseaseGroup, Icd3Group
+from healthmap.models import AuditLog, DiseaseGroup, Episode, Icd3Group
 
 PLANNER = Actor("demo_planner", "planner")
 EXPERT = Actor("demo_expert", "expert")
@@ -80,20 +80,22 @@ def test_indicator_table_on_demo_data(demo_db):
     # new cases by hand from the episodes of one group (issue 9 item 1): persons with a
     # lung episode in the year, any setting, and none in the year before their first one
     e = make_engine(demo_db)
-    with e.connect() as conn:
-        n = conn.execute(text(
-            "WITH lung AS (SELECT e.person_id, e.date, e.year FROM episodes e "
-            "JOIN icd3_groups g ON g.icd3 = e.icd3 WHERE g.group_code = 'C_LUNG'), "
-            "starts AS (SELECT person_id, min(date) AS s FROM lung WHERE year = :y "
-            "GROUP BY person_id) "
-            "SELECT count(*) FROM starts WHERE NOT EXISTS (SELECT 1 FROM lung l "
-            "WHERE l.person_id = starts.person_id AND l.date < starts.s "
-            "AND l.date >= date(starts.s, '-1 year'))"), {"y": years[0]}).scalar()
+    with e.connect() as conn:  # read with the ORM: the same on SQLite and PostgreSQL
+        lung = pd.DataFrame(conn.execute(
+            select(Episode.person_id, Episode.date, Episode.year)
+            .join(Icd3Group, Icd3Group.icd3 == Episode.icd3)
+            .where(Icd3Group.group_code == "C_LUNG")).all(), columns=["person_id", "date", "year"])
         persons = conn.execute(text(
             "SELECT COUNT(DISTINCT person_id) FROM episodes e JOIN icd3_groups g "
             "ON g.icd3 = e.icd3 JOIN disease_groups d ON d.group_code = g.group_code "
             "WHERE d.specialty_code = 'GI_SURG' AND e.year = :y"), {"y": years[0]}).scalar()
     e.dispose()
+    lung["date"] = pd.to_datetime(lung["date"])
+    starts = lung[lung["year"] == years[0]].groupby("person_id")["date"].min().rename("s")
+    before = lung.merge(starts, left_on="person_id", right_index=True)
+    seen = before.loc[(before["date"] < before["s"])
+                      & (before["date"] >= before["s"] - pd.DateOffset(years=1)), "person_id"]
+    n = len(starts) - seen.nunique()
     assert table.set_index("group_code").at["C_LUNG", "new_cases"] == n
     assert ranking_data.specialty_persons(make_engine(demo_db), years)["GI_SURG"] == persons
     # ranking output: every ranked group has a tier, entropy weights sum to 1
