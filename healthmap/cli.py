@@ -127,15 +127,15 @@ def cmd_refresh(args) -> int:
     from healthmap.dbhealth import ImportRunning
 
     engine = _engine(args)
+    from healthmap.store import StoreMismatch
+
     try:  # one writer of episodes and summaries at a time
         years = summary.rebuild(engine, Actor.cli().username, _progress_printer("refresh"))
     except ImportRunning as exc:
         raise CliError(exc.message("en")) from None
-    print(f"summary tables rebuilt for {years}")
-    from healthmap import store
-
-    manifest = store.rebuild(engine)  # the episode store is rebuilt with everything derived
-    print(f"episode store rebuilt: {manifest.rows:,} episodes in {len(manifest.years)} year(s)")
+    except StoreMismatch as exc:
+        raise CliError(exc.message("en")) from None
+    print(f"summary tables rebuilt for {years} from the episode store")
     return 0
 
 
@@ -308,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "operating-system user)")
     s.set_defaults(func=cmd_import)
 
-    s = command("refresh", help="rebuild all summary tables and the episode store")
+    s = command("refresh", help="rebuild all summary tables from the episode store")
     s.set_defaults(func=cmd_refresh)
 
     s = command("report", help="one indicator for every area")

@@ -129,30 +129,6 @@ class ImportLog(Base):
     username: Mapped[str | None] = mapped_column(String(64))
 
 
-class Episode(Base):
-    """One inpatient stay or outpatient visit of a resident (就诊记录)."""
-
-    __tablename__ = "episodes"
-    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    person_id: Mapped[str] = mapped_column(String(64), index=True)
-    area_code: Mapped[str] = mapped_column(String(32), ForeignKey("areas.code"))
-    icd10: Mapped[str] = mapped_column(String(16))
-    icd3: Mapped[str] = mapped_column(String(3))
-    date: Mapped[dt.date] = mapped_column(Date)
-    year: Mapped[int] = mapped_column(Integer, index=True)
-    month: Mapped[int] = mapped_column(Integer)
-    setting: Mapped[str] = mapped_column(String(12))
-    institution_code: Mapped[str] = mapped_column(String(64), ForeignKey("institutions.code"))
-    total_cost: Mapped[float] = mapped_column(Float)
-    fund_paid: Mapped[float | None] = mapped_column(Float)
-    insurance_type: Mapped[str] = mapped_column(String(12))
-    referral: Mapped[bool | None] = mapped_column(Boolean)
-    sex: Mapped[str] = mapped_column(String(1))
-    age: Mapped[int | None] = mapped_column(Integer)
-    age_group: Mapped[str] = mapped_column(String(8))
-    import_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("import_log.id"))
-
-
 class Resident(Base):
     """A resident for screening and health points. The ID number is stored only as a keyed
     hash plus its masked form; risk factors live in a JSON column because local deployments

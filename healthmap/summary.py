@@ -21,16 +21,17 @@ from sqlalchemy import (Connection, Integer, String, cast, delete, insert, selec
 from healthmap import cube, ledger
 from healthmap.db import bulk_insert
 
-from healthmap.models import (AppMeta, Episode, Icd3Group, Institution, SummaryArea,
-                              SummaryCell, SummaryInstitution)
+from healthmap.models import (AppMeta, Icd3Group, Institution, SummaryArea, SummaryCell,
+                              SummaryInstitution)
 
 Progress = Callable[[float, str], None]
 
 # the cube's dimensions are listed once, in healthmap.cube
 CELL_KEYS, AREA_KEYS, INST_KEYS = cube.CELL_DIMS, cube.AREA_DIMS, cube.INST_DIMS
-_EPISODE_COLS = ["record_id", "person_id", "area_code", "icd3", "date", "month", "setting",
-                 "institution_code", "total_cost", "fund_paid", "insurance_type", "referral",
-                 "sex", "age_group"]
+#: the episode store's columns the summaries are made from (money in fen)
+EPISODE_COLS = ["record_id", "person_id", "area_code", "icd3", "date", "month", "setting",
+                "institution_code", "total_cost_fen", "fund_paid_fen", "insurance_type",
+                "referral", "sex", "age_group"]
 
 
 def flag_first_episodes(ep: pd.DataFrame, icd3_group: dict[str, str]) -> pd.DataFrame:
@@ -62,12 +63,19 @@ def flag_first_episodes(ep: pd.DataFrame, icd3_group: dict[str, str]) -> pd.Data
 
 
 def _fen_columns(ep: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cost and fund in integer fen (decisions §2), and whether the fund amount is known.
+    """Cost and fund in integer fen (decisions §2), and whether the fund amount is known:
+    the store's ``total_cost_fen`` / ``fund_paid_fen``, or float yuan ``total_cost`` /
+    ``fund_paid`` converted by :func:`healthmap.ledger.fen_array`.
 
     Sums are taken in integer fen and turned into yuan once per summary row, so every engine
     that sums the same episodes (pandas here, Spark in :mod:`healthmap.spark`, SQL) gets
     bit-identical results whatever order it adds them in.
     """
+    if "total_cost_fen" in ep:
+        fund = pd.to_numeric(ep["fund_paid_fen"])
+        known = fund.notna().to_numpy()
+        return (pd.to_numeric(ep["total_cost_fen"]).to_numpy(dtype=np.int64),
+                fund.fillna(0).to_numpy(dtype=np.int64), known)
     cost = ledger.fen_array(ep["total_cost"].astype(float))
     fund = ep["fund_paid"].astype(float)
     known = fund.notna().to_numpy()
@@ -151,8 +159,12 @@ def rollups(ep: pd.DataFrame) -> dict[str, pd.DataFrame]:
             SummaryInstitution.__tablename__: aggregate_institutions(ep)}
 
 
-def years_with_episodes(conn: Connection) -> list[int]:
-    return sorted(conn.scalars(select(Episode.year).distinct()).all())
+def years_with_episodes(engine) -> list[int]:
+    """The years the episode store holds episodes of."""
+    from healthmap import store
+
+    manifest = store.live_manifest(engine.engine)
+    return sorted(manifest.years) if manifest else []
 
 
 def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, bool]]:
@@ -165,8 +177,9 @@ def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, bool]]:
 
 def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
                    in_county: dict[str, bool]) -> dict[type, pd.DataFrame]:
-    """The summary rows of one year from all of that year's episodes (columns of the
-    episodes table; ``date`` as ISO text or dates), per summary model.
+    """The summary rows of one year from all of that year's episodes (the store's
+    :data:`EPISODE_COLS`, or money as float yuan ``total_cost`` / ``fund_paid``; ``date``
+    as ISO text or dates), per summary model.
 
     Examples
     --------
@@ -187,7 +200,9 @@ def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
     """
     if ep.empty:
         return {}
-    ep = ep[_EPISODE_COLS].reset_index(drop=True)
+    money = ["total_cost_fen", "fund_paid_fen"] if "total_cost_fen" in ep else [
+        "total_cost", "fund_paid"]
+    ep = ep[[c for c in EPISODE_COLS if not c.endswith("_fen")] + money].reset_index(drop=True)
     ep["date"] = ep["date"].astype(str)
     ep["year"] = year
     ep["in_county"] = ep["institution_code"].map(in_county).astype(bool)
@@ -197,21 +212,19 @@ def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
             for model in (SummaryCell, SummaryArea, SummaryInstitution)}
 
 
-def year_episodes(conn: Connection, year: int, replaced=None) -> pd.DataFrame:
-    """The held episodes of ``year``, less those whose ``record_id`` is in the one-column
-    selectable ``replaced`` (the rows an import is about to write)."""
-    # dates as ISO text: ordering is all the flags need, and it skips per-row conversion
-    cols = [cast(Episode.date, String).label("date") if c == "date" else getattr(Episode, c)
-            for c in _EPISODE_COLS]
-    stmt = select(*cols).where(Episode.year == year)
-    if replaced is not None:
-        stmt = stmt.where(Episode.record_id.not_in(replaced))
-    return _read_frame(conn, stmt, _EPISODE_COLS)
+def year_episodes(engine, year: int) -> pd.DataFrame:
+    """The held episodes of ``year`` (the store's :data:`EPISODE_COLS`, ``date`` as ISO
+    text: ordering is all the flags need)."""
+    from healthmap import store
+
+    cols = ", ".join("strftime(date, '%Y-%m-%d') AS date" if c == "date" else c
+                     for c in EPISODE_COLS)
+    return store.query(engine.engine, f"SELECT {cols} FROM episodes WHERE year = ?", [year])
 
 
 def refresh_years(conn: Connection, years: Iterable[int], progress: Progress | None = None
                   ) -> list[int]:
-    """Rebuild the summary rows of ``years`` from the held episodes, inside the caller's
+    """Rebuild the summary rows of ``years`` from the episode store, inside the caller's
     transaction (imports instead stage the rows first: :class:`Staged`)."""
     years = sorted(set(int(y) for y in years))
     icd3_group, in_county = lookups(conn)
@@ -321,17 +334,6 @@ def rebuild(engine, user: str | None, progress: Progress | None = None) -> list[
     url = engine.url.render_as_string(hide_password=False)
     with dbhealth.import_lock(url, "refresh", "summary tables", user), engine.begin() as conn:
         return refresh_all(conn, progress)
-
-
-def _read_frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:
-    """Rows of ``stmt`` as a frame of plain columns (faster than ``pd.read_sql``)."""
-    rows = conn.execute(stmt).all()
-    data = list(zip(*rows)) if rows else [()] * len(columns)
-    frame = pd.DataFrame({c: np.array(v, dtype=object) for c, v in zip(columns, data)})
-    for c in ("total_cost", "fund_paid"):
-        frame[c] = pd.to_numeric(frame[c], errors="coerce")
-    frame["month"] = frame["month"].astype(int) if len(frame) else frame["month"]
-    return frame
 
 
 def _insert_frame(conn: Connection, model, frame: pd.DataFrame) -> None:

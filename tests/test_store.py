@@ -1,17 +1,15 @@
-"""The episode store (issue 14): equal to the database after every import, atomic, readable
-while written. Hand-made rows; every expected number is worked out in the comments."""
+"""The episode store (issue 14, decisions §1): the system of record for episodes, committed
+with the database's import log in two phases, atomic, readable while written. Hand-made
+rows; every expected number is worked out in the comments."""
 
 import datetime as dt
 import os
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
-
 from healthmap import store
 from healthmap.ingest import import_file
-from healthmap.models import Episode
-from healthmap.store.layout import MANIFEST, STAGING, read_manifest
+from healthmap.store.layout import MANIFEST, PENDING, STAGING, read_manifest
 
 TODAY = dt.date(2025, 6, 30)
 INST = ("code,name,level,in_county,area_code,region\n"
@@ -48,31 +46,20 @@ def store_rows(engine):
     return store.query(engine, "SELECT * FROM episodes ORDER BY record_id")
 
 
-def db_rows(engine):
-    with engine.connect() as c:
-        df = pd.DataFrame(c.execute(select(Episode.__table__)).all())
-    return df.sort_values("record_id").reset_index(drop=True)
+def assert_first_rows(engine, extra=()):
+    """The store holds FIRST (plus ``extra`` record ids), field by field as imported."""
+    s = store_rows(engine).set_index("record_id")
+    assert s.index.tolist() == sorted(["E1", "E2", "E3", "E4", "E5", "E6", *extra])
+    e1 = s.loc["E1"]
+    assert (e1["person_id"], e1["area_code"], e1["icd10"], e1["icd3"], e1["setting"],
+            e1["institution_code"], e1["sex"], e1["age_group"]) == (
+        "P1", A, "C16.9", "C16", "inpatient", "H1", "M", "65-69")
+    assert e1["date"].date() == dt.date(2024, 3, 1) and (e1["year"], e1["month"]) == (2024, 3)
+    assert s.at["E4", "year"] == 2023 and s.at["E4", "month"] == 12
 
 
-def assert_store_equals_database(engine):
-    s, d = store_rows(engine), db_rows(engine)
-    assert s["record_id"].tolist() == d["record_id"].tolist()
-    for col in ["person_id", "area_code", "icd10", "icd3", "setting", "institution_code",
-                "insurance_type", "sex", "age_group"]:
-        assert s[col].tolist() == d[col].astype(str).tolist(), col
-    assert s["date"].dt.date.tolist() == pd.to_datetime(d["date"]).dt.date.tolist()
-    assert s["year"].tolist() == d["year"].tolist() and s["month"].tolist() == d["month"].tolist()
-    assert s["total_cost_fen"].tolist() == [round(v * 100) for v in d["total_cost"]]
-    assert [None if pd.isna(v) else int(v) for v in s["fund_paid_fen"]] == \
-        [None if pd.isna(v) else round(v * 100) for v in d["fund_paid"]]
-    assert [None if pd.isna(v) else bool(v) for v in s["referral"]] == \
-        [None if pd.isna(v) else bool(v) for v in d["referral"]]
-    assert [None if pd.isna(v) else int(v) for v in s["age"]] == \
-        [None if pd.isna(v) else int(v) for v in d["age"]]
-
-
-def test_store_equals_database_after_imports_money_in_exact_fen(loaded):
-    assert_store_equals_database(loaded)
+def test_store_holds_the_imports_money_in_exact_fen(loaded):
+    assert_first_rows(loaded)
     s = store_rows(loaded).set_index("record_id")
     # 123.45 yuan = 12345 fen; 0.07 yuan = 7 fen; a missing fund share stays missing
     assert s.at["E1", "total_cost_fen"] == 12345 and s.at["E1", "fund_paid_fen"] == 10010
@@ -86,7 +73,7 @@ def test_store_equals_database_after_imports_money_in_exact_fen(loaded):
     assert {y: v["rows"] for y, v in m.years.items()} == {2023: 1, 2024: 5}
     more = [f"E7,P5,{B},C18.9,2022-06-01,outpatient,H1,1.10,F,40,,"]
     assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
-    assert_store_equals_database(loaded)
+    assert_first_rows(loaded, ["E7"])
     m = read_manifest(store.engine_store_dir(loaded))
     assert {y: v["rows"] for y, v in m.years.items()} == {2022: 1, 2023: 1, 2024: 5}
 
@@ -103,7 +90,6 @@ def test_reimported_record_replaces_its_row_and_can_move_year(loaded):
     assert s.at["E1", "total_cost_fen"] == 13000
     assert s.at["E4", "year"] == 2024 and s.at["E4", "total_cost_fen"] == 500050
     assert sorted(read_manifest(root).years) == [2024]  # 2023 had only E4
-    assert_store_equals_database(loaded)
 
 
 def test_identical_reimport_changes_nothing(loaded):
@@ -143,26 +129,63 @@ def test_failure_after_staging_rolls_back_both(loaded, monkeypatch):
     assert len(store_rows(loaded)) == 7
 
 
-def test_crash_between_commit_and_swap_is_repaired_by_ensure_current(loaded, monkeypatch):
+def test_crash_between_commit_and_swap_is_rolled_forward(loaded, monkeypatch):
+    """The import committed (its log row says so), then the process died before the
+    manifest swap: readers already read the pending manifest at the committed version, and
+    the next writer makes it live."""
     root = store.engine_store_dir(loaded)
     before = (root / MANIFEST).read_bytes()
 
-    def crash(writer, version):  # the process dies after the commit: its lock goes with it
+    def crash(writer):  # the process dies after the commit: its lock goes with it
         writer._unlock()
+        writer.done = True
         raise SystemExit("killed")
 
     monkeypatch.setattr(store, "publish", crash)
     more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
     with pytest.raises(SystemExit):
         import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY)
-    assert (root / MANIFEST).read_bytes() == before  # the old generation is still what shows
-    cur = store.connect(loaded, ensure=False)
-    assert cur.execute("SELECT count(*) FROM episodes").fetchone()[0] == 6
-    assert not store.status(loaded)["in_sync"]
-    assert store.ensure_current(loaded) is True
-    assert store.status(loaded)["in_sync"] and not (root / STAGING).exists()
-    assert_store_equals_database(loaded)
-    assert store.ensure_current(loaded) is False  # now current: nothing to do
+    monkeypatch.undo()
+    assert (root / MANIFEST).read_bytes() == before and (root / PENDING).exists()
+    st = store.status(loaded)
+    assert st["in_sync"] and st["pending"]  # the committed version is readable …
+    assert len(store_rows(loaded)) == 7  # … by every reader, with the new row
+    more2 = [f"E8,P5,{B},C16.9,2024-07-01,inpatient,H1,10,F,40,,"]
+    assert import_file(loaded, "episodes", csv(more2), "more2.csv", today=TODAY).ok
+    assert not (root / PENDING).exists() and read_manifest(root).rows == 8
+    assert_first_rows(loaded, ["E7", "E8"])
+
+
+def test_crash_before_commit_drops_the_pending_manifest(loaded, monkeypatch):
+    """The pending manifest was written, then the process died before the database
+    committed: that version never existed; readers keep the old one and the next writer
+    deletes the pending manifest and the files only it names."""
+    root = store.engine_store_dir(loaded)
+    before = (root / MANIFEST).read_bytes()
+    real = store.prepare
+    named = {}
+
+    def prepare_then_die(writer, conn, import_id):
+        m = real(writer, conn, import_id)
+        named["files"] = set(m.files()) - set(read_manifest(root).files())
+        writer._unlock()
+        writer.done = True  # nothing of the writer survives the "crash"
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(store, "prepare", prepare_then_die)
+    more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
+    with pytest.raises(SystemExit):
+        import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY)
+    monkeypatch.undo()
+    assert (root / PENDING).exists() and named["files"]
+    assert all((root / f).exists() for f in named["files"])
+    assert store.status(loaded)["in_sync"] and len(store_rows(loaded)) == 6
+    assert (root / MANIFEST).read_bytes() == before
+    more2 = [f"E8,P5,{B},C16.9,2024-07-01,inpatient,H1,10,F,40,,"]
+    assert import_file(loaded, "episodes", csv(more2), "more2.csv", today=TODAY).ok
+    assert not (root / PENDING).exists()
+    assert not any((root / f).exists() for f in named["files"])
+    assert_first_rows(loaded, ["E8"])
 
 
 def test_reader_keeps_its_generation_while_a_writer_publishes(loaded):
@@ -186,17 +209,13 @@ def test_reader_keeps_its_generation_while_a_writer_publishes(loaded):
     old.close(), new.close()
 
 
-def test_rebuild_from_database_equals_incremental_result(loaded):
+def test_rows_are_kept_in_the_store_order_within_a_year(loaded):
     changed = [FIRST[0].replace("123.45", "130.00"),
                f"E7,P5,{B},C18.9,2022-06-01,outpatient,H1,1.10,F,40,,",
                f"E0,P9,{A},C16.9,2024-01-01,outpatient,H1,1.10,F,40,,"]
     assert import_file(loaded, "episodes", csv(changed), "fix.csv", today=TODAY).ok
-    root = store.engine_store_dir(loaded)
-    incremental = store_rows(loaded)
-    inc_years = {y: v["rows"] for y, v in read_manifest(root).years.items()}
-    m = store.rebuild(loaded)
-    pd.testing.assert_frame_equal(store_rows(loaded), incremental)
-    assert {y: v["rows"] for y, v in m.years.items()} == inc_years == {2022: 1, 2023: 1, 2024: 6}
+    m = read_manifest(store.engine_store_dir(loaded))
+    assert {y: v["rows"] for y, v in m.years.items()} == {2022: 1, 2023: 1, 2024: 6}
     # within a year, rows are in the store's order: icd3, area, person, date, record id
     # (C16: A: P1 E1 E2, P2 E3, P9 E0; B: P3 E5; then I10: E6), not by record id or date
     in_file = store.query(loaded, "SELECT record_id FROM episodes WHERE year = 2024")
@@ -228,16 +247,23 @@ def test_distinct_persons_by_area_one_year_one_group_inpatient(loaded):
                                      "parent_code": ["331083"] * 2}
 
 
-def test_missing_store_is_rebuilt_and_files_are_owner_only(loaded):
+def test_a_lost_store_is_named_never_rebuilt_or_emptied(loaded):
+    """The store is the only copy of the episodes: when it is missing, readers and imports
+    say so by name (with the remedy) and change nothing."""
     import shutil
 
     root = store.engine_store_dir(loaded)
-    shutil.rmtree(root)
-    assert len(store_rows(loaded)) == 6  # connect() rebuilt it from the database
-    assert_store_equals_database(loaded)
     assert os.stat(root).st_mode & 0o777 == 0o700
     for p in root.rglob("*"):
         assert p.stat().st_mode & 0o777 == (0o700 if p.is_dir() else 0o600), p
+    shutil.rmtree(root)  # e.g. a database copied or restored without its store
+    with pytest.raises(store.StoreMismatch, match="restore"):
+        store_rows(loaded)
+    more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
+    res = import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY)
+    assert not res.ok and res.problems["code"].tolist() == ["store_mismatch"]
+    assert "备份" in res.problems["reason"].iloc[0]
+    assert read_manifest(root) is None
 
 
 def test_store_location():
@@ -251,32 +277,18 @@ def test_store_dir_setting(monkeypatch, tmp_path):
     assert store.store_dir("sqlite:///:memory:") == tmp_path / "s"
 
 
-def test_cli_status_and_rebuild(loaded, capsys):
+def test_cli_status_and_refresh(loaded, capsys):
     from healthmap.cli import main
 
     url = loaded.url.render_as_string(hide_password=False)
     assert main(["store", "status", "--db", url]) == 0
     out = capsys.readouterr().out
-    assert "in sync" in out and "2024" in out and "5 rows in store" in out
+    assert "in sync" in out and "2024" in out and "5 episodes" in out
+    assert main(["refresh", "--db", url]) == 0
+    assert "from the episode store" in capsys.readouterr().out
     (store.engine_store_dir(loaded) / MANIFEST).unlink()
     assert main(["store", "status", "--db", url]) == 1
     assert "NOT in sync" in capsys.readouterr().out
-    assert main(["store", "rebuild", "--db", url]) == 0
-    assert "6 episodes in 2 year(s)" in capsys.readouterr().out
-    assert main(["refresh", "--db", url]) == 0
-    assert "episode store rebuilt: 6 episodes" in capsys.readouterr().out
-
-
-def test_import_into_a_stale_store_rebuilds_it_whole(loaded):
-    import shutil
-
-    root = store.engine_store_dir(loaded)
-    shutil.rmtree(root)  # e.g. a database copied without its store
-    more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
-    assert import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY).ok
-    m = read_manifest(root)
-    assert m.rows == 7 and m.generation == 1  # the 6 earlier rows too, in one write
-    assert_store_equals_database(loaded)
 
 
 def test_readers_read_the_old_generation_while_a_writer_stages(loaded):
@@ -292,12 +304,12 @@ def test_readers_read_the_old_generation_while_a_writer_stages(loaded):
                         "age": [66], "age_group": ["65-69"]})
     writer = StoreWriter(root)  # holds the lock; readers take none
     writer.update(to_arrow(row))  # E1 now costs 100 fen, staged only
-    during = store.connect(loaded, ensure=False)
+    during = store.connect(loaded)
     sql = "SELECT total_cost_fen FROM episodes WHERE record_id = 'E1'"
     assert during.execute(sql).fetchone()[0] == 12345
-    writer.publish("manual")
+    writer.publish(read_manifest(root).data_version)  # as a writer at the same version
     assert during.execute(sql).fetchone()[0] == 12345  # its generation's files are kept
-    after = store.connect(loaded, ensure=False)
+    after = store.connect(loaded)
     assert after.execute(sql).fetchone()[0] == 100
     during.close(), after.close()
 
@@ -316,6 +328,6 @@ def test_a_recreated_database_does_not_take_the_old_store_for_its_own(loaded, tm
     init_database(fresh)
     assert import_file(fresh, "institutions", INST.encode(), "inst.csv", today=TODAY).ok
     assert import_file(fresh, "episodes", csv(FIRST[:2]), "two.csv", today=TODAY).ok
-    assert read_manifest(root).rows == 2  # rebuilt whole, not "updated" from the old 6
+    assert read_manifest(root).rows == 2  # a new store, not "updated" from the old 6
     assert store_rows(fresh)["record_id"].tolist() == ["E1", "E2"]
     fresh.dispose()

@@ -1,4 +1,4 @@
-"""``python -m healthmap store status`` and ``python -m healthmap store rebuild``."""
+"""``python -m healthmap store status``: the episode store beside its database."""
 
 from __future__ import annotations
 
@@ -19,11 +19,6 @@ def cmd_store(args) -> int:
 
     engine = _engine(args)
     try:
-        if args.action == "rebuild":
-            m = store.rebuild(engine)
-            print(f"episode store rebuilt: {m.rows:,} episodes in {len(m.years)} year(s), "
-                  f"generation {m.generation}, data version {m.data_version}")
-            return 0
         st = store.status(engine)
     except store.StoreLocationError as exc:
         raise CliError(str(exc)) from None
@@ -33,18 +28,20 @@ def cmd_store(args) -> int:
           f"database {st['database_version']}")
     print(f"files         {st['files']} ({st['bytes'] / 2**20:,.1f} MB"
           f"{', ' + str(st['missing_files']) + ' missing' if st['missing_files'] else ''})")
-    years = sorted(set(st["store_rows"]) | set(st["database_rows"]))
-    for y in years:
-        a, b = st["store_rows"].get(y, 0), st["database_rows"].get(y, 0)
-        print(f"  {y}        {a:>12,} rows in store, {b:>12,} in database"
-              f"{'' if a == b else '   DIFFERENT'}")
-    print("in sync" if st["in_sync"] else
-          "NOT in sync: `python -m healthmap store rebuild` (or any reader) brings it up")
-    return 0 if st["in_sync"] else 1
+    for y, n in sorted(st["store_rows"].items()):
+        print(f"  {y}        {n:>12,} episodes")
+    if st["pending"]:
+        print("pending       a manifest awaits its import's commit (settled by the next import)")
+    if st["in_sync"]:
+        print("in sync: the store holds the database's episode version")
+        return 0
+    print("NOT in sync: " + store.StoreMismatch(st["folder"], st["store_version"],
+                                               st["database_version"]).message("en"))
+    return 1
 
 
 def register(command) -> None:
-    s = command("store", help="the episode store (Parquet files beside the database): "
-                              "status, or rebuild it from the database")
-    s.add_argument("action", choices=["status", "rebuild"])
+    s = command("store", help="the episode store (the episodes' Parquet files beside the "
+                              "database): its status")
+    s.add_argument("action", choices=["status"])
     s.set_defaults(func=cmd_store)

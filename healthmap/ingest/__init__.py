@@ -20,12 +20,7 @@ def import_file(engine, kind: str, source, filename: str | None = None, **option
     """:func:`healthmap.ingest.load.import_file`, one at a time per database: while
     another import runs, refused at once with a problem naming it (kind, file, user,
     since; :func:`healthmap.dbhealth.import_lock`), nothing written."""
-    from healthmap import dbhealth
-    from healthmap.ingest.load import running_refusal
+    from healthmap.ingest.load import guarded
 
-    url = engine.url.render_as_string(hide_password=False)
-    try:
-        with dbhealth.import_lock(url, kind, filename or "upload", options.get("username")):
-            return _import_file_unguarded(engine, kind, source, filename, **options)
-    except dbhealth.ImportRunning as exc:
-        return running_refusal(kind, exc, options.get("lang", "zh"))
+    return guarded(engine, kind, filename, options,
+                   lambda: _import_file_unguarded(engine, kind, source, filename, **options))

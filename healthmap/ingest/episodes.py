@@ -1,11 +1,13 @@
 """The episodes writer of an import, in two phases (:mod:`healthmap.ingest.load`).
 
-Before the write transaction, holding no write lock: the file's rows are staged in a
-temporary table, compared with the held ones, and the changed years' summaries computed
-from the held rows plus the file's and staged too (:class:`healthmap.summary.Staged`).
-The episode store's new files are staged then too (:func:`healthmap.store.stage_import`).
-Inside it, :attr:`Plan.apply` only merges the staged rows and swaps the summaries in; after
-the commit, :attr:`Plan.after_commit` makes the store's staged files live.
+Episodes live in the episode store (:mod:`healthmap.store`), not in the database. Before
+the write transaction, holding no database lock: the file's rows are compared with the
+held ones, each changed year's new file is staged in the store, and that year's summaries
+are computed from it and staged in temporary tables (:class:`healthmap.summary.Staged`).
+Inside the transaction, :attr:`Plan.apply` only swaps the summaries in and writes the
+store's pending manifest (:func:`healthmap.store.prepare`); after the commit,
+:attr:`Plan.after_commit` makes it live (:func:`healthmap.store.publish`). The write
+lock is held for the summaries' swap only, however many episodes the file has.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import (Boolean, Column, Connection, Date, Float, Integer, MetaData, String,
-                        Table, func, or_, select, true)
+from sqlalchemy import Connection
 
 from healthmap import store as episode_store
 from healthmap import summary
-from healthmap.db import bulk_insert
-from healthmap.models import Episode
+from healthmap.store.layout import to_arrow
 
 
 @dataclass
@@ -45,20 +45,16 @@ def dialect_insert(conn: Connection, table):
     return sqlite_insert(table)
 
 
-_STAGING_COLS = ["record_id", "person_id", "area_code", "icd10", "icd3", "date", "year", "month",
-                 "setting", "institution_code", "total_cost", "fund_paid", "insurance_type",
-                 "referral", "sex", "age", "age_group"]
-
-
 def _episode_records(clean: pd.DataFrame) -> pd.DataFrame:
-    """The validated frame in the episodes table's columns and types."""
-    rec = pd.DataFrame({
+    """The validated frame in the store's source columns (money in float yuan, rounded to
+    fen; :func:`healthmap.store.layout.to_arrow` makes the file columns)."""
+    return pd.DataFrame({
         "record_id": clean["record_id"].astype(str),
         "person_id": clean["person_id"].astype(str),
         "area_code": clean["area_code"].astype(str),
         "icd10": clean["icd10"].astype(str),
         "icd3": clean["icd10"].astype(str).str.slice(0, 3),
-        "date": clean["date"].dt.date,
+        "date": clean["date"],
         "year": clean["date"].dt.year.astype(int),
         "month": clean["date"].dt.month.astype(int),
         "setting": clean["setting"],
@@ -71,92 +67,53 @@ def _episode_records(clean: pd.DataFrame) -> pd.DataFrame:
         "age": clean["age"],
         "age_group": clean["age_group"],
     })
-    rec["age"] = rec["age"].astype(object).where(rec["age"].notna(), None)
-    rec["age"] = rec["age"].map(lambda v: None if v is None else int(v))
-    rec["fund_paid"] = rec["fund_paid"].astype(object).where(rec["fund_paid"].notna(), None)
-    rec["referral"] = rec["referral"].astype(object).where(rec["referral"].notna(), None)
-    return rec
-
-
-def _staging_table() -> Table:
-    return Table(
-        "staging_episodes", MetaData(),
-        Column("record_id", String(64), primary_key=True), Column("person_id", String(64)),
-        Column("area_code", String(32)), Column("icd10", String(16)), Column("icd3", String(3)),
-        Column("date", Date), Column("year", Integer), Column("month", Integer),
-        Column("setting", String(12)), Column("institution_code", String(64)),
-        Column("total_cost", Float), Column("fund_paid", Float),
-        Column("insurance_type", String(12)), Column("referral", Boolean),
-        Column("sex", String(1)), Column("age", Integer), Column("age_group", String(8)),
-        prefixes=["TEMPORARY"])
 
 
 def plan_episodes(conn, clean, progress) -> Plan:
-    """Stage the file's rows, compare them with the held ones and compute the changed
-    years' summaries (all before the write transaction); the plan's ``apply`` then only
-    merges the staged rows and swaps the staged summaries in."""
+    """Compare the file's rows with the held ones, stage the changed years' store files
+    and summaries (all before the write transaction); the plan's ``apply`` then only swaps
+    the summaries in and prepares the store's manifest."""
     rec = _episode_records(clean)
-    staging = _staging_table()
+    progress(0.05, "write", done="0", total=f"{len(rec):,}")
+    new = to_arrow(rec)
+    writer = episode_store.open_writer(conn)  # waits while another store writer works
     staged: list[summary.Staged] = []
-    store_files = []  # the episode store's staged generation (healthmap.store)
 
     def cleanup(c: Connection) -> None:
-        staging.drop(c, checkfirst=True)
         for st in staged:
             st.drop(c)
-        for writer in store_files:
-            writer.discard()  # a no-op once published
+        writer.discard()  # a no-op once published
 
-    cleanup(conn)
-    staging.create(conn)
-    total = len(rec)
-    n = bulk_insert(conn, staging, rec, chunk=50_000, progress=lambda f: progress(
-        0.05 + 0.45 * f, "write", done=f"{round(f * total):,}", total=f"{total:,}"))
-    ep = Episode.__table__
-    s = staging.c
-    join = ep.join(staging, ep.c.record_id == s.record_id)
-    existing = conn.execute(select(func.count()).select_from(join)).scalar_one()
-    compare = [c for c in _STAGING_COLS if c != "record_id"]
-    distinct_any = or_(*[ep.c[c].is_distinct_from(s[c]) for c in compare])
-    changed = conn.execute(select(func.count()).select_from(join).where(distinct_any)
-                           ).scalar_one()
-    touched = existing < n or changed
-    progress(0.55, "merge")
-    years: list[int] = []
-    if touched:
-        old_years = set(conn.scalars(select(ep.c.year).select_from(join).where(
-            ep.c.year != s.year).distinct()).all())
-        years = sorted(int(y) for y in old_years | set(rec["year"].unique()))
-        # each changed year after the import = its held rows less those this file
-        # replaces, plus the file's rows of that year
-        icd3_group, in_county = summary.lookups(conn)
-        staged.append(summary.Staged(conn))
-        iso = rec.assign(date=clean["date"].dt.strftime("%Y-%m-%d").to_numpy())
-        for i, year in enumerate(years):
-            progress(0.6 + 0.35 * i / len(years), "summary", year=year)
-            year_rows = pd.concat([summary.year_episodes(conn, year, select(s.record_id)),
-                                   iso[iso["year"] == year]], ignore_index=True)
-            staged[0].add(summary.summarise_year(year_rows, year, icd3_group, in_county))
-        progress(0.95, "store")
-        store_files.append(episode_store.stage_import(conn, rec))
+    try:
+        n = new.num_rows
+        existing, changed, old_years = writer.compare(new)
+        touched = existing < n or changed
+        years: list[int] = []
+        if touched:
+            progress(0.3, "write", done=f"{n:,}", total=f"{n:,}")
+            # each changed year: its held rows less those this file replaces, plus the
+            # file's rows of that year (a re-sent identical row changes nothing)
+            years = sorted(set(writer.update(new)) | old_years)
+            progress(0.55, "merge")
+            icd3_group, in_county = summary.lookups(conn)
+            staged.append(summary.Staged(conn))
+            for i, year in enumerate(years):
+                progress(0.6 + 0.35 * i / len(years), "summary", year=year)
+                rows = writer.year_frame(year, summary.EPISODE_COLS)
+                staged[0].add(summary.summarise_year(rows, year, icd3_group, in_county))
+    except BaseException:
+        cleanup(conn)
+        raise
 
     def apply(c: Connection, import_id: int):
         if touched:
-            stmt = dialect_insert(c, ep)
-            cols = _STAGING_COLS + ["import_id"]
-            stmt = stmt.from_select(cols, select(*[s[col] for col in _STAGING_COLS],
-                                                 func.cast(import_id, Integer)).where(true()))
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["record_id"],
-                set_={col: stmt.excluded[col] for col in cols if col != "record_id"},
-                where=or_(*[ep.c[col].is_distinct_from(stmt.excluded[col])
-                            for col in compare]))
-            c.execute(stmt)
             staged[0].swap(c, years)
+            episode_store.prepare(writer, c, import_id)
         return (n - existing, changed, existing - changed), years
 
     def after_commit(import_id: int) -> None:
-        for writer in store_files:
-            episode_store.publish(writer, str(import_id))
+        episode_store.publish(writer)
 
+    if not touched:
+        writer.discard()  # nothing to write: another import need not wait for this one
     return Plan(apply, cleanup, after_commit)

@@ -166,21 +166,34 @@ def import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, **o
     (options as for :func:`_import_frame`), one import at a time per database: while
     another import or summary rebuild runs, refused at once with a problem naming it
     (:func:`healthmap.dbhealth.import_lock`), nothing written."""
+    return guarded(engine, kind, filename, options,
+                   lambda: _import_frame(engine, kind, df, filename, **options))
+
+
+def guarded(engine: Engine, kind: str, filename: str | None, options: dict, run
+            ) -> ImportResult:
+    """``run()`` under the database's import lock; an import that cannot start (another
+    runs, or the episode store is not this database's) is refused with one problem that
+    names the reason, nothing written."""
     from healthmap import dbhealth
+    from healthmap.store import StoreMismatch
 
     url = engine.url.render_as_string(hide_password=False)
     try:
-        with dbhealth.import_lock(url, kind, filename, options.get("username")):
-            return _import_frame(engine, kind, df, filename, **options)
+        with dbhealth.import_lock(url, kind, filename or "upload", options.get("username")):
+            return run()
     except dbhealth.ImportRunning as exc:
         return running_refusal(kind, exc, options.get("lang", "zh"))
+    except StoreMismatch as exc:
+        return running_refusal(kind, exc, options.get("lang", "zh"), "store_mismatch")
 
 
-def running_refusal(kind: str, exc, lang: str) -> ImportResult:
-    """The refusal of an import while another runs (:class:`dbhealth.ImportRunning`)."""
+def running_refusal(kind: str, exc, lang: str, code: str = "import_running") -> ImportResult:
+    """The refusal of an import that cannot start (:class:`dbhealth.ImportRunning`, or
+    :class:`healthmap.store.StoreMismatch`): one problem with the exception's message."""
     return ImportResult(kind, False, 0, problems=pd.DataFrame({
         "row": [1], "column": [""], "value": [""], "reason": [exc.message(lang)],
-        "code": ["import_running"]}))
+        "code": [code]}))
 
 
 def _import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,

@@ -1,9 +1,9 @@
 """The episode store (issue 14, decisions §1–2): episodes as Parquet files queried by DuckDB.
 
-The SQLAlchemy database stays the system of record; every path that changes episodes
-also writes this store (imports, the demo load, ``refresh``, ``store rebuild``), and
-:func:`ensure_current` rebuilds it when it is missing or behind. Layout, atomic writes and
-how Spark reads or writes it: ``docs/episode-store.md``.
+The store is the system of record for episodes: they are not kept in the SQLAlchemy
+database, whose import log says which version of the store is current
+(:mod:`healthmap.store.sync`: imports commit to both in two phases). Layout, atomic
+writes and how Spark reads or writes it: ``docs/episode-store.md``.
 
 Query contract
 --------------
@@ -65,9 +65,9 @@ Distinct persons per area among one year's inpatient episodes of one disease gro
 
 from healthmap.store.layout import StoreLocationError, engine_store_dir, store_dir
 from healthmap.store.query import VIEW_COLUMNS, connect, query
-from healthmap.store.sync import (ensure_current, episodes_version, publish, rebuild,
-                                  stage_import, status)
+from healthmap.store.sync import (StoreMismatch, episodes_version, live_manifest, open_writer,
+                                  prepare, publish, status)
 
-__all__ = ["VIEW_COLUMNS", "StoreLocationError", "connect", "engine_store_dir",
-           "ensure_current", "episodes_version", "publish", "query", "rebuild",
-           "stage_import", "status", "store_dir"]
+__all__ = ["VIEW_COLUMNS", "StoreLocationError", "StoreMismatch", "connect",
+           "engine_store_dir", "episodes_version", "live_manifest", "open_writer", "prepare",
+           "publish", "query", "status", "store_dir"]

@@ -3,6 +3,7 @@
 One store folder per database (:func:`store_dir`)::
 
     <store>/manifest.json                       the only list of live files
+    <store>/pending.json                        the next manifest, during an import's commit
     <store>/episodes/year=YYYY/part-*.parquet   hive-style, one or more files per year
     <store>/staging/                            a writer's files before they go live
     <store>/.lock                               held by the one writer
@@ -25,6 +26,9 @@ import pandas as pd
 
 LAYOUT_VERSION = 1
 MANIFEST = "manifest.json"
+#: the next manifest, written before the database commits the import that makes it; it
+#: becomes ``manifest.json`` right after that commit (:mod:`healthmap.store.sync`)
+PENDING = "pending.json"
 EPISODES = "episodes"
 STAGING = "staging"
 LOCK = ".lock"
@@ -154,24 +158,30 @@ class Manifest:
                    {int(y): v for y, v in d["years"].items()}, int(d["layout_version"]))
 
 
-def read_manifest(root: Path) -> Manifest | None:
-    """The store's manifest, or ``None`` when there is none (or of another layout)."""
+def read_manifest(root: Path, name: str = MANIFEST) -> Manifest | None:
+    """The store's manifest (or ``name``: :data:`PENDING`), or ``None`` when there is none
+    (or of another layout)."""
     try:
-        m = Manifest.from_json((root / MANIFEST).read_text(encoding="utf-8"))
+        m = Manifest.from_json((root / name).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     return m if m.layout_version == LAYOUT_VERSION else None
 
 
-def write_manifest(root: Path, manifest: Manifest) -> None:
-    """Replace the manifest atomically: a temp file, fsync, then ``os.replace``."""
-    tmp = root / f".{MANIFEST}.{os.getpid()}.tmp"
+def write_manifest(root: Path, manifest: Manifest, name: str = MANIFEST) -> None:
+    """Replace the manifest (or ``name``) atomically: a temp file, fsync, ``os.replace``."""
+    tmp = root / f".{name}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(manifest.to_json())
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, root / MANIFEST)
+    os.replace(tmp, root / name)
+    fsync_dir(root)
+
+
+def fsync_dir(root: Path) -> None:
+    """Make renames in ``root`` durable."""
     dir_fd = os.open(root, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

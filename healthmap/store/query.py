@@ -18,8 +18,8 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from healthmap.models import Area, Icd3Group, Institution
-from healthmap.store.layout import COLUMNS, engine_store_dir, read_manifest
-from healthmap.store.sync import ensure_current
+from healthmap.store.layout import COLUMNS, engine_store_dir
+from healthmap.store.sync import live_manifest
 
 _LOCK = threading.Lock()
 _BASES: dict[str, tuple[tuple, object]] = {}  # store folder -> (key, DuckDB), oldest first
@@ -77,11 +77,11 @@ def _open(root: Path, files: list[str], groups: pd.DataFrame, inst: pd.DataFrame
     return db
 
 
-def connect(engine: Engine, ensure: bool = True):
-    """A DuckDB cursor with the store's views (read-only use; close it when done).
-
-    ``ensure`` first brings the store to the database's episode version
-    (:func:`healthmap.store.sync.ensure_current`: one small query when current).
+def connect(engine: Engine):
+    """A DuckDB cursor with the store's views (read-only use; close it when done), on the
+    files of the manifest at the database's episode version
+    (:func:`healthmap.store.sync.live_manifest`: one small query and the manifest; raises
+    :class:`healthmap.store.StoreMismatch` when the store holds another version).
 
     Examples
     --------
@@ -96,10 +96,8 @@ def connect(engine: Engine, ensure: bool = True):
     ['record_id', 'person_id', 'area_code', 'icd10', 'icd3', 'date', 'year']
     >>> cur.close(); engine.dispose()
     """
-    if ensure:
-        ensure_current(engine)
     root = engine_store_dir(engine)
-    manifest = read_manifest(root)
+    manifest = live_manifest(engine)
     groups, inst, areas, digest = _mappings(engine)
     key = (manifest.generation if manifest else None,
            manifest.data_version if manifest else None, digest)

@@ -35,9 +35,9 @@ import shutil
 import weakref
 from pathlib import Path
 
-from healthmap.store.layout import (EPISODES, FILE_COLUMNS, LOCK, SORT_ORDER, STAGING,
-                                    Manifest, make_private_dir, read_manifest, to_arrow,
-                                    write_manifest)
+from healthmap.store.layout import (EPISODES, FILE_COLUMNS, LOCK, PENDING, SORT_ORDER,
+                                    STAGING, Manifest, fsync_dir, make_private_dir,
+                                    read_manifest, to_arrow, write_manifest)
 
 __all__ = ["StoreWriter", "to_arrow"]
 
@@ -69,7 +69,7 @@ class StoreWriter:
             y: dict(v) for y, v in self.base.years.items()}
         self._chunks: dict[int, list[Path]] = {}
         self._duck = None
-        self.engine = None  # set by healthmap.store.sync.stage_import (for publish)
+        self.pending: Manifest | None = None  # set by prepare()
         self.done = False
 
     # ------------------------------------------------------------ writing
@@ -129,6 +129,46 @@ class StoreWriter:
         db.unregister("changed")
         return sorted(years)
 
+    def compare(self, new) -> tuple[int, int, set[int]]:
+        """How the rows ``new`` (an Arrow table from :func:`to_arrow`) meet the held ones:
+        ``(held, changed, years)`` = how many of their record ids are held, how many of
+        those differ in any column, and the years the held versions of changed rows are in
+        (rows that move to another year leave their old year)."""
+        held = [f for y in sorted(self.years) for f in self.years[y]["files"]]
+        if not held or new.num_rows == 0:
+            return 0, 0, set()
+        db = self._db()
+        db.register("new_rows", new)
+        cols = [c for c in FILE_COLUMNS if c != "record_id"] + ["year"]
+        differs = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in cols)
+        try:
+            n_held, n_changed = db.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE {differs}) "
+                f"FROM read_parquet({self._abs(held)}, hive_partitioning = true, "
+                "hive_types = {'year': INTEGER}) o JOIN new_rows n USING (record_id)"
+            ).fetchone()
+            years = {int(y) for (y,) in db.execute(
+                f"SELECT DISTINCT o.year FROM read_parquet({self._abs(held)}, "
+                "hive_partitioning = true, hive_types = {'year': INTEGER}) o "
+                f"JOIN new_rows n USING (record_id) WHERE {differs}").fetchall()}
+        finally:
+            db.unregister("new_rows")
+        return int(n_held), int(n_changed), years
+
+    def year_frame(self, year: int, columns: list[str]):
+        """The rows of ``year`` in this write (staged, or kept from the base) as a pandas
+        frame of ``columns`` (file columns); empty when the year has no rows."""
+        import pandas as pd
+
+        entry = self.years.get(int(year))
+        if not entry:
+            return pd.DataFrame({c: [] for c in columns})
+        files = [self.stage / f"year={year}" / Path(f).name
+                 if (self.stage / f"year={year}" / Path(f).name).exists() else self.root / f
+                 for f in entry["files"]]
+        return self._db().execute(f"SELECT {', '.join(columns)} FROM read_parquet("
+                                  f"{_sql_list(files)})").df()
+
     def _abs(self, files: list[str]) -> str:
         return _sql_list([self.root / f for f in files])
 
@@ -148,29 +188,57 @@ class StoreWriter:
         self.years[year] = {"files": [f"{EPISODES}/year={year}/{name}"], "rows": int(n)}
 
     # ------------------------------------------------------------ finishing
-    def publish(self, data_version: str) -> Manifest:
-        """Make the staged files live: move them into ``episodes/``, swap the manifest,
-        delete files no manifest of the last two generations names, release the lock."""
+    def prepare(self, data_version: str) -> Manifest:
+        """Phase one of publishing: move the staged files into ``episodes/`` (unreferenced,
+        so invisible) and write them down as :data:`PENDING`, durably. Called inside the
+        database transaction that records ``data_version`` (the import's log row), just
+        before it commits: if the process dies after that commit, the next writer or
+        reader finds the pending manifest at the database's version and makes it live
+        (:func:`healthmap.store.sync.settle`); if it dies before, the pending manifest
+        names a version the database never committed and is dropped."""
+        if self.done:
+            raise RuntimeError("this store write is finished")
+        if self._duck is not None:
+            self._duck.close()
+            self._duck = None
+        for folder in sorted(self.stage.glob("year=*")):
+            dest = make_private_dir(self.root / EPISODES / folder.name)
+            for f in folder.glob("*.parquet"):
+                _fsync(f)
+                os.replace(f, dest / f.name)
+        for year in {p.parent for p in (self.root / EPISODES).glob("year=*/*.parquet")}:
+            fsync_dir(year)
+        self.pending = Manifest(str(data_version), self.generation, self.years)
+        write_manifest(self.root, self.pending, PENDING)
+        return self.pending
+
+    def publish(self, data_version: str | None = None) -> Manifest:
+        """Make the staged files live: :meth:`prepare` (unless done, then ``data_version``
+        may be omitted), swap the pending manifest in as ``manifest.json`` in one
+        ``os.replace``, delete files no manifest of the last two generations names,
+        release the lock."""
         if self.done:
             raise RuntimeError("this store write is finished")
         try:
-            if self._duck is not None:
-                self._duck.close()
-            for folder in sorted(self.stage.glob("year=*")):
-                dest = make_private_dir(self.root / EPISODES / folder.name)
-                for f in folder.glob("*.parquet"):
-                    _fsync(f)
-                    os.replace(f, dest / f.name)
-            manifest = Manifest(str(data_version), self.generation, self.years)
-            write_manifest(self.root, manifest)
+            if self.pending is None:
+                self.prepare(str(data_version))
+            manifest = self.pending
+            os.replace(self.root / PENDING, self.root / MANIFEST)
+            fsync_dir(self.root)
             self._collect(set(manifest.files()) | set(self.base.files() if self.base else []))
         finally:
             self._finish()
         return manifest
 
     def discard(self) -> None:
-        """Drop the staged files and release the lock; the manifest stays as it was."""
-        if not self.done:
+        """Drop the staged (and prepared) files and release the lock; the manifest stays
+        as it was."""
+        if self.done:
+            return
+        try:
+            if self.pending is not None:
+                drop_pending(self.root, self.base)
+        finally:
             self._finish()
 
     def _finish(self) -> None:
@@ -191,6 +259,17 @@ class StoreWriter:
         for d in base.glob("year=*"):
             if d.is_dir() and not any(d.iterdir()):
                 d.rmdir()
+
+
+def drop_pending(root: Path, live: Manifest | None) -> None:
+    """Delete a pending manifest that will never go live, and the files it alone names
+    (never a file of the live manifest ``live``). The caller holds the writer's lock."""
+    pending = read_manifest(root, PENDING)
+    keep = set(live.files()) if live else set()
+    if pending is not None:
+        for f in set(pending.files()) - keep:
+            (root / f).unlink(missing_ok=True)
+    (root / PENDING).unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:
