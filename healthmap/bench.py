@@ -55,15 +55,20 @@ def bench_icd() -> list[str]:
 
 
 def _refuse_real_database(engine, url: str) -> None:
-    """The benchmark writes synthetic episodes: never into a database that holds data."""
-    from sqlalchemy import inspect, select
+    """The benchmark writes synthetic episodes: never into a database that holds data
+    (episodes in its episode store, which is brought up to date first when the database
+    is already initialised)."""
+    from sqlalchemy import inspect
 
-    from healthmap.models import Episode
+    from healthmap import store
+    from healthmap.models import ImportLog
+    from healthmap.store.layout import read_manifest
 
-    if inspect(engine).has_table(Episode.__tablename__):
-        with engine.connect() as conn:
-            if conn.execute(select(Episode.record_id).limit(1)).first():
-                raise ValueError(f"{url} already holds episodes; bench needs an empty database")
+    if inspect(engine).has_table(ImportLog.__tablename__):
+        store.ensure_current(engine)
+    manifest = read_manifest(store.engine_store_dir(engine))
+    if manifest is not None and manifest.rows > 0:
+        raise ValueError(f"{url} already holds episodes; bench needs an empty database")
 
 
 def _timed(fn, repeat: int) -> list[float]:

@@ -17,10 +17,9 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from healthmap import access, twodisease_import
-from healthmap.models import Episode
+from healthmap import access, store, twodisease_import
 
 SEED = 20241010
 START = dt.date(2024, 1, 1)
@@ -28,10 +27,11 @@ MAX_PATIENTS = 3000  # keeps the demo fast (about 30,000 settlements)
 
 
 def _patients(engine: Engine) -> pd.DataFrame:
-    with engine.connect() as conn:
-        rows = conn.execute(select(Episode.person_id, Episode.area_code, Episode.icd3).where(
-            Episode.icd3.between("I10", "I15") | Episode.icd3.between("E10", "E14"))).all()
-    df = pd.DataFrame([tuple(r) for r in rows], columns=["person_id", "area_code", "icd3"])
+    # a person's area: that of their first episode of the disease (the demo's persons keep
+    # one area)
+    df = store.query(engine, "SELECT person_id, area_code, icd3 FROM episodes "
+                             "WHERE icd3 BETWEEN ? AND ? OR icd3 BETWEEN ? AND ? "
+                             "ORDER BY person_id, date, record_id", ["I10", "I15", "E10", "E14"])
     df["disease"] = np.where(df["icd3"].str.startswith("I"), "hypertension", "diabetes")
     df = df.drop_duplicates(["person_id", "disease"]).sort_values(["person_id", "disease"])
     if len(df) > MAX_PATIENTS:

@@ -345,9 +345,14 @@ def periods(engine: Engine) -> list[int]:
 
 
 def overview(engine: Engine) -> dict[str, pd.DataFrame]:
-    """What is loaded: row counts per table and year, import log, areas without data."""
-    from healthmap.models import Episode, Resident
+    """What is loaded: row counts per table and year, import log, areas without data
+    (episodes: the rows of the episode store, brought up to date first)."""
+    from healthmap import store
+    from healthmap.models import Resident
+    from healthmap.store.layout import read_manifest
 
+    store.ensure_current(engine)
+    manifest = read_manifest(store.engine_store_dir(engine))
     with engine.connect() as conn:
         ep_years = pd.DataFrame(conn.execute(select(
             SummaryCell.year, func.sum(SummaryCell.episodes), func.min(SummaryCell.month),
@@ -359,7 +364,7 @@ def overview(engine: Engine) -> dict[str, pd.DataFrame]:
         counts = {
             "areas": conn.scalar(select(func.count()).select_from(Area)),
             "institutions": conn.scalar(select(func.count()).select_from(Institution)),
-            "episodes": conn.scalar(select(func.count()).select_from(Episode)),
+            "episodes": manifest.rows if manifest is not None else 0,
             "residents": conn.scalar(select(func.count()).select_from(Resident)),
             "population_rows": conn.scalar(select(func.count()).select_from(Population)),
         }

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, distinct, func, select
+from sqlalchemy import Engine, select
 
-from healthmap import metrics, persons, queries, ranking, ranking_stability
+from healthmap import metrics, persons, queries, ranking, ranking_stability, store
 from healthmap.codes import AGE_GROUPS
-from healthmap.models import DiseaseGroup, Episode, Icd3Group
+from healthmap.models import DiseaseGroup, Icd3Group
 from healthmap.queries import Filters, Selection
 from healthmap.reference import cached_standard_weights
 
@@ -263,21 +263,32 @@ def specialty_persons(engine: Engine, years: tuple[int, ...]) -> pd.Series:
 
     The summaries carry new cases per disease group, which cannot be added across the
     groups of a specialty (a person with colorectal and gastric cancer would count twice
-    for 胃肠外科). This reads the episodes table with **one grouped SQL query** (all
-    settings, the groups' current specialty) and sums the per-year counts, matching the
-    groups' new cases (a person counts once per group and year). Callers cache the
-    result per period (the page does, keyed on the data version).
+    for 胃肠外科). This reads the episode store with **one grouped query** (all
+    settings; the groups' current ICD-3 categories from the store's ``icd3_groups`` and
+    their specialty from the database's ``disease_groups``) and sums the per-year counts,
+    matching the groups' new cases (a person counts once per group and year). Callers
+    cache the result per period (the page does, keyed on the data version).
 
     Returns a Series indexed by ``specialty_code``.
     """
-    stmt = (select(DiseaseGroup.specialty_code, Episode.year,
-                   func.count(distinct(Episode.person_id)))
-            .join(Icd3Group, Icd3Group.icd3 == Episode.icd3)
-            .join(DiseaseGroup, DiseaseGroup.group_code == Icd3Group.group_code)
-            .where(Episode.year.in_(tuple(years)))
-            .group_by(DiseaseGroup.specialty_code, Episode.year))
+    years = [int(y) for y in years]
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
+        specialties = pd.DataFrame(conn.execute(select(
+            DiseaseGroup.group_code, DiseaseGroup.specialty_code)).all(),
+            columns=["group_code", "specialty_code"]).astype(object)
+    rows = []
+    if years and len(specialties):
+        cur = store.connect(engine)
+        try:
+            cur.register("_specialties", specialties)
+            rows = cur.execute(
+                "SELECT s.specialty_code, e.year, count(DISTINCT e.person_id) "
+                "FROM episodes e JOIN icd3_groups g ON g.icd3 = e.icd3 "
+                "JOIN _specialties s ON s.group_code = g.group_code "
+                f"WHERE e.year IN ({', '.join('?' * len(years))}) "  # placeholders only
+                "GROUP BY s.specialty_code, e.year", years).fetchall()
+        finally:
+            cur.close()
     df = pd.DataFrame(rows, columns=["specialty_code", "year", "persons"])
     return df.groupby("specialty_code")["persons"].sum().astype(int)
 

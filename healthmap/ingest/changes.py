@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from healthmap.ingest.contract import Limits
 from healthmap.ingest.validate import Problems
-from healthmap.models import Area, Episode, Institution, Population, Resident
+from healthmap.models import Area, Institution, Population, Resident
 
 # problems that a confirmation turns into audited changes
 CONFIRMABLE = frozenset({"confirm_institution", "confirm_area_parent", "confirm_population"})
@@ -34,6 +34,7 @@ class Change:
 
 
 def _counts(engine: Engine, column, values) -> dict[str, int]:
+    """Rows of a database table per value of ``column`` (only values that occur)."""
     values = [str(v) for v in values]
     if not values:
         return {}
@@ -44,6 +45,32 @@ def _counts(engine: Engine, column, values) -> dict[str, int]:
             out.update(conn.execute(select(column, func.count()).where(column.in_(chunk))
                                     .group_by(column)).all())
     return out
+
+
+# episodes held per institution or residence area, from the episode store
+_EPISODE_COUNTS = {
+    column: f"SELECT e.{column} AS value, count(*) AS n FROM episodes e "
+            f"JOIN _values v ON e.{column} = v.value GROUP BY e.{column}"
+    for column in ("institution_code", "area_code")}
+
+
+def _episode_counts(engine: Engine, column: str, values) -> dict[str, int]:
+    """Episodes held per value of the store's ``column`` (``institution_code`` or
+    ``area_code``; only values that occur), the values passed as a relation."""
+    import pyarrow as pa
+
+    from healthmap import store
+
+    values = sorted({str(v) for v in values})
+    if not values:
+        return {}
+    cur = store.connect(engine)
+    try:
+        cur.register("_values", pa.table({"value": pa.array(values, pa.string())}))
+        rows = cur.execute(_EPISODE_COUNTS[column]).fetchall()
+    finally:
+        cur.close()
+    return {str(v): int(n) for v, n in rows}
 
 
 def check(engine: Engine, kind: str, df: pd.DataFrame, clean: pd.DataFrame,
@@ -86,24 +113,29 @@ def _case_clashes(engine, column, name, df, clean, problems) -> None:
                       other=other[clash].to_numpy())
 
 
-def _episode_case_clashes(engine, df, clean, problems, chunk: int = 5000) -> None:
+def _episode_case_clashes(engine, df, clean, problems) -> None:
     """Episode record ids that differ from held ones only in case (ASCII letters: record
-    ids allow no other letters) are refused like other keys. Looked up through the index
-    on ``lower(record_id)`` (migration 0011) in chunks, never by reading the table."""
-    from healthmap.models import Episode
+    ids allow no other letters) are refused like other keys. The episode store's record
+    ids are joined on ``lower(record_id)`` with the file's lowered ids, which DuckDB gets
+    as a relation (one hash join, no id list in the SQL text)."""
+    import pyarrow as pa
+
+    from healthmap import store
 
     keys = clean["record_id"].astype(str)
     folded = keys.str.lower()
     held: dict[str, str] = {}
-    with engine.connect() as conn:
-        if conn.scalar(select(Episode.record_id).limit(1)) is None:
+    cur = store.connect(engine)
+    try:
+        if not cur.execute("SELECT 1 FROM episodes LIMIT 1").fetchall():
             return  # nothing held yet (first loads)
-        values = folded.unique().tolist()
-        for start in range(0, len(values), chunk):
-            part = values[start:start + chunk]
-            for rid in conn.scalars(select(Episode.record_id).where(
-                    func.lower(Episode.record_id).in_(part))):
-                held.setdefault(rid.lower(), rid)
+        cur.register("_file_ids", pa.table({"folded": pa.array(folded.unique(), pa.string())}))
+        for (rid,) in cur.execute("SELECT e.record_id FROM episodes e JOIN _file_ids f "
+                                  "ON lower(e.record_id) = f.folded ORDER BY e.record_id"
+                                  ).fetchall():
+            held.setdefault(rid.lower(), rid)
+    finally:
+        cur.close()
     if not held:
         return
     other = folded.map(held)
@@ -139,7 +171,7 @@ def _institutions(engine, df, clean, problems, pending, limits) -> list[Change]:
                 diffs.append(f"{c}: {_fmt(a)}→{_fmt(b)}")
         if diffs:
             rows.append((i, code, "; ".join(diffs)))
-    n = _counts(engine, Episode.institution_code, [r[1] for r in rows])
+    n = _episode_counts(engine, "institution_code", [r[1] for r in rows])
     for i, code, detail in rows:
         if n.get(code, 0):
             pending.add(i, "code", code, "confirm_institution", change=detail, n=f"{n[code]:,}")
@@ -192,7 +224,7 @@ def _areas(engine, df, clean, problems, pending, limits) -> list[Change]:
     for i in np.flatnonzero(dup.reindex(new.index, fill_value=False).to_numpy()):
         problems.add(int(i), "name", str(new["name"].iloc[i]), "name_taken",
                      other=str(new["code"][new["name"] == new["name"].iloc[i]].iloc[0]))
-    n_ep = _counts(engine, Episode.area_code, [m[1] for m in moved])
+    n_ep = _episode_counts(engine, "area_code", [m[1] for m in moved])
     n_pop = _counts(engine, Population.area_code, [m[1] for m in moved])
     for i, code, detail in moved:
         n = n_ep.get(code, 0) + n_pop.get(code, 0)

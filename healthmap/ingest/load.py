@@ -36,8 +36,7 @@ from healthmap.ingest.episodes import Plan, dialect_insert, plan_episodes
 from healthmap.ingest.readers import (FileReadError, check_file_size, file_bytes, read_table,
                                       sha256)
 from healthmap.ingest.validate import Problems, ValidationContext, validate
-from healthmap.models import (Area, AreaAlias, Episode, ImportLog, Institution, Population,
-                              Resident)
+from healthmap.models import Area, AreaAlias, ImportLog, Institution, Population, Resident
 from sqlalchemy.orm import Session
 
 Progress = Callable[[float, str], None]
@@ -444,9 +443,19 @@ def _write_institutions(conn, clean, import_id, progress):
                    if c in held and bool(held[c]) != bool(v))
     counts = _upsert_changed(conn, Institution, rec, ["code"])
     years: set[int] = set()
-    for start in range(0, len(moved), 500):
-        years |= set(conn.scalars(select(Episode.year).where(
-            Episode.institution_code.in_(moved[start:start + 500])).distinct()))
+    if moved:  # the years of the episode store's rows at those institutions
+        import pyarrow as pa
+
+        from healthmap import store
+
+        cur = store.connect(conn.engine)
+        try:
+            cur.register("_moved", pa.table({"code": pa.array(moved, pa.string())}))
+            years = {int(y) for (y,) in cur.execute(
+                "SELECT DISTINCT e.year FROM episodes e JOIN _moved m "
+                "ON e.institution_code = m.code").fetchall()}
+        finally:
+            cur.close()
     if years:
         summary.refresh_years(conn, sorted(years))
     return counts, sorted(years)
