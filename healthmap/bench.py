@@ -56,17 +56,19 @@ def bench_icd() -> list[str]:
 
 def _refuse_real_database(engine, url: str) -> None:
     """The benchmark writes synthetic episodes: never into a database that holds data
-    (episodes in its episode store, which is brought up to date first when the database
-    is already initialised)."""
+    (episodes in its episode store; a database whose store is lost counts as holding)."""
     from sqlalchemy import inspect
 
     from healthmap import store
     from healthmap.models import ImportLog
-    from healthmap.store.layout import read_manifest
 
-    if inspect(engine).has_table(ImportLog.__tablename__):
-        store.ensure_current(engine)
-    manifest = read_manifest(store.engine_store_dir(engine))
+    if not inspect(engine).has_table(ImportLog.__tablename__):
+        return
+    try:
+        manifest = store.live_manifest(engine)
+    except store.StoreMismatch:
+        raise ValueError(f"{url}: its episode store is not in sync; bench needs an empty "
+                         "database") from None
     if manifest is not None and manifest.rows > 0:
         raise ValueError(f"{url} already holds episodes; bench needs an empty database")
 

@@ -346,13 +346,11 @@ def periods(engine: Engine) -> list[int]:
 
 def overview(engine: Engine) -> dict[str, pd.DataFrame]:
     """What is loaded: row counts per table and year, import log, areas without data
-    (episodes: the rows of the episode store, brought up to date first)."""
+    (episodes: the rows of the episode store's live manifest)."""
     from healthmap import store
     from healthmap.models import Resident
-    from healthmap.store.layout import read_manifest
 
-    store.ensure_current(engine)
-    manifest = read_manifest(store.engine_store_dir(engine))
+    manifest = store.live_manifest(engine)
     with engine.connect() as conn:
         ep_years = pd.DataFrame(conn.execute(select(
             SummaryCell.year, func.sum(SummaryCell.episodes), func.min(SummaryCell.month),

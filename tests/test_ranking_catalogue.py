@@ -15,7 +15,7 @@ from healthmap import catalogue, ranking_data
 from healthmap.access import Actor, PermissionDenied
 from healthmap.catalogue import CatalogueError
 from healthmap.db import make_engine
-from healthmap.models import AuditLog, DiseaseGroup, Episode, Icd3Group
+from healthmap.models import AuditLog, DiseaseGroup, Icd3Group
 
 PLANNER = Actor("demo_planner", "planner")
 EXPERT = Actor("demo_expert", "expert")
@@ -79,16 +79,19 @@ def test_indicator_table_on_demo_data(demo_db):
     assert table.loc[table["new_cases"] > 0, "incidence"].gt(0).all()
     # new cases by hand from the episodes of one group (issue 9 item 1): persons with a
     # lung episode in the year, any setting, and none in the year before their first one
+    from healthmap import store
+
     e = make_engine(demo_db)
-    with e.connect() as conn:  # read with the ORM: the same on SQLite and PostgreSQL
-        lung = pd.DataFrame(conn.execute(
-            select(Episode.person_id, Episode.date, Episode.year)
-            .join(Icd3Group, Icd3Group.icd3 == Episode.icd3)
-            .where(Icd3Group.group_code == "C_LUNG")).all(), columns=["person_id", "date", "year"])
-        persons = conn.execute(text(
-            "SELECT COUNT(DISTINCT person_id) FROM episodes e JOIN icd3_groups g "
-            "ON g.icd3 = e.icd3 JOIN disease_groups d ON d.group_code = g.group_code "
-            "WHERE d.specialty_code = 'GI_SURG' AND e.year = :y"), {"y": years[0]}).scalar()
+    with e.connect() as conn:
+        lung_icd3 = list(conn.scalars(select(Icd3Group.icd3).where(
+            Icd3Group.group_code == "C_LUNG")))
+        gi = pd.DataFrame(conn.execute(select(Icd3Group.icd3).join(
+            DiseaseGroup, DiseaseGroup.group_code == Icd3Group.group_code).where(
+            DiseaseGroup.specialty_code == "GI_SURG")).all(), columns=["icd3"])
+    # the rows themselves from the episode store, counted here in pandas
+    ep = store.query(e, "SELECT person_id, icd3, date, year FROM episodes")
+    lung = ep[ep["icd3"].isin(lung_icd3)][["person_id", "date", "year"]]
+    persons = ep[(ep["year"] == years[0]) & ep["icd3"].isin(gi["icd3"])]["person_id"].nunique()
     e.dispose()
     lung["date"] = pd.to_datetime(lung["date"])
     starts = lung[lung["year"] == years[0]].groupby("person_id")["date"].min().rename("s")

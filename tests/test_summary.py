@@ -3,14 +3,19 @@
 import pandas as pd
 from sqlalchemy import create_engine, select
 
-from healthmap.models import Episode, Institution, SummaryCell, SummaryInstitution
+from healthmap.models import Institution, SummaryCell, SummaryInstitution
 from healthmap.reference import cached_disease_groups, icd3_to_group
 from healthmap.summary import flag_first_episodes
 
 
 def _raw_episodes(e) -> pd.DataFrame:
-    """Every episode with its institution's in/out-of-county flag, straight from the table."""
-    raw = pd.read_sql(select(Episode.__table__), e)
+    """Every episode with its institution's in/out-of-county flag, straight from the
+    episode store's files (money back in yuan)."""
+    from healthmap import store
+
+    raw = store.query(e, "SELECT * EXCLUDE (total_cost_fen, fund_paid_fen), "
+                         "total_cost_fen / 100 AS total_cost, fund_paid_fen / 100 AS fund_paid "
+                         "FROM episodes").astype({"year": "int64", "month": "int64"})
     inst = pd.read_sql(select(Institution.code, Institution.in_county), e)
     return raw.merge(inst, left_on="institution_code", right_on="code")
 
@@ -116,12 +121,15 @@ def test_migration_0003_upgrades_a_filled_database_without_loss(demo_copy):
     from healthmap.db import alembic_config, make_engine, upgrade
     from healthmap.models import SummaryArea
 
+    from healthmap import store
+
     e = make_engine(demo_copy)
-    n_episodes = int(pd.read_sql("SELECT COUNT(*) n FROM episodes", e)["n"].iloc[0])
+    n_episodes = store.live_manifest(e).rows
     cfg = alembic_config()
     with e.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0002")
+        command.downgrade(cfg, "0002")  # 0012's downgrade puts the episodes back in a table
+    assert int(pd.read_sql("SELECT COUNT(*) n FROM episodes", e)["n"].iloc[0]) == n_episodes
     cols = {c["name"] for c in inspect(e).get_columns("summary_institutions")}
     assert "sex" not in cols and not inspect(e).has_table("summary_areas")
     upgrade(e)
@@ -130,6 +138,8 @@ def test_migration_0003_upgrades_a_filled_database_without_loss(demo_copy):
     assert int(si["episodes"].sum()) == n_episodes
     areas = pd.read_sql(select(SummaryArea.__table__), e)
     assert int(areas["episodes"].sum()) == n_episodes
+    assert not inspect(e).has_table("episodes")  # 0012 again: in the store only
+    assert store.live_manifest(e).rows == n_episodes
     e.dispose()
 
 

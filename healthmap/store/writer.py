@@ -35,9 +35,10 @@ import shutil
 import weakref
 from pathlib import Path
 
-from healthmap.store.layout import (EPISODES, FILE_COLUMNS, LOCK, PENDING, SORT_ORDER,
-                                    STAGING, Manifest, fsync_dir, make_private_dir,
-                                    read_manifest, to_arrow, write_manifest)
+from healthmap.store.layout import (EPISODES, FILE_COLUMNS, LOCK, MANIFEST, PENDING,
+                                    SORT_ORDER, STAGING, Manifest, fsync_dir,
+                                    make_private_dir, read_manifest, to_arrow,
+                                    write_manifest)
 
 __all__ = ["StoreWriter", "to_arrow"]
 
