@@ -11,11 +11,11 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session
 
-from healthmap import catalogue, ranking_data
+from healthmap import catalogue, ranking_data, store
 from healthmap.access import Actor, PermissionDenied
 from healthmap.catalogue import CatalogueError
 from healthmap.db import make_engine
-from healthmap.models import AuditLog, DiseaseGroup, Episode, Icd3Group
+from healthmap.models import AuditLog, DiseaseGroup, Icd3Group
 
 PLANNER = Actor("demo_planner", "planner")
 EXPERT = Actor("demo_expert", "expert")
@@ -79,17 +79,20 @@ def test_indicator_table_on_demo_data(demo_db):
     assert table.loc[table["new_cases"] > 0, "incidence"].gt(0).all()
     # new cases by hand from the episodes of one group (issue 9 item 1): persons with a
     # lung episode in the year, any setting, and none in the year before their first one
+    # (the episodes of this year and the one before from the episode store, grouped in
+    # pandas with the database's grouping and specialties)
     e = make_engine(demo_db)
-    with e.connect() as conn:  # read with the ORM: the same on SQLite and PostgreSQL
-        lung = pd.DataFrame(conn.execute(
-            select(Episode.person_id, Episode.date, Episode.year)
-            .join(Icd3Group, Icd3Group.icd3 == Episode.icd3)
-            .where(Icd3Group.group_code == "C_LUNG")).all(), columns=["person_id", "date", "year"])
-        persons = conn.execute(text(
-            "SELECT COUNT(DISTINCT person_id) FROM episodes e JOIN icd3_groups g "
-            "ON g.icd3 = e.icd3 JOIN disease_groups d ON d.group_code = g.group_code "
-            "WHERE d.specialty_code = 'GI_SURG' AND e.year = :y"), {"y": years[0]}).scalar()
+    with e.connect() as conn:
+        group_of = dict(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)).all())
+        specialty_of = dict(conn.execute(select(DiseaseGroup.group_code,
+                                                DiseaseGroup.specialty_code)).all())
+    ep = store.query(e, "SELECT person_id, icd3, date, year FROM episodes WHERE year >= ?",
+                     [years[0] - 1])
     e.dispose()
+    ep["group_code"] = ep["icd3"].map(group_of)
+    lung = ep.loc[ep["group_code"] == "C_LUNG", ["person_id", "date", "year"]]
+    persons = ep.loc[(ep["year"] == years[0])
+                     & (ep["group_code"].map(specialty_of) == "GI_SURG"), "person_id"].nunique()
     lung["date"] = pd.to_datetime(lung["date"])
     starts = lung[lung["year"] == years[0]].groupby("person_id")["date"].min().rename("s")
     before = lung.merge(starts, left_on="person_id", right_index=True)
