@@ -21,6 +21,7 @@ from healthmap.ingest import import_file
 from healthmap.ingest.contract import SPECS
 from healthmap.ingest.problems import ID_LIKE
 from healthmap.models import ImportLog
+from healthmap.store import store_dir
 
 
 def test_corpus_is_large_and_covers_every_kind():
@@ -73,7 +74,8 @@ def _counts(engine) -> dict[str, int]:
 def test_corpus_case(case: Case, base_db, tmp_path):
     path = tmp_path / "case.db"
     shutil.copy(base_db, path)
-    engine = make_engine(f"sqlite:///{path}")
+    shutil.copytree(store_dir(f"sqlite:///{base_db}"), store_dir(f"sqlite:///{path}"))
+    engine = make_engine(f"sqlite:///{path}")  # with its episode store, as copied together
     try:
         before = _counts(engine)
         res = import_file(engine, case.kind, case.make(), case.filename, today=TODAY,

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session
 
-from healthmap import catalogue, ranking_data
+from healthmap import catalogue, ranking_data, store
 from healthmap.access import Actor, PermissionDenied
 from healthmap.catalogue import CatalogueError
 from healthmap.db import make_engine
@@ -79,20 +79,20 @@ def test_indicator_table_on_demo_data(demo_db):
     assert table.loc[table["new_cases"] > 0, "incidence"].gt(0).all()
     # new cases by hand from the episodes of one group (issue 9 item 1): persons with a
     # lung episode in the year, any setting, and none in the year before their first one
-    from healthmap import store
-
+    # (the episodes of this year and the one before from the episode store, grouped in
+    # pandas with the database's grouping and specialties)
     e = make_engine(demo_db)
     with e.connect() as conn:
-        lung_icd3 = list(conn.scalars(select(Icd3Group.icd3).where(
-            Icd3Group.group_code == "C_LUNG")))
-        gi = pd.DataFrame(conn.execute(select(Icd3Group.icd3).join(
-            DiseaseGroup, DiseaseGroup.group_code == Icd3Group.group_code).where(
-            DiseaseGroup.specialty_code == "GI_SURG")).all(), columns=["icd3"])
-    # the rows themselves from the episode store, counted here in pandas
-    ep = store.query(e, "SELECT person_id, icd3, date, year FROM episodes")
-    lung = ep[ep["icd3"].isin(lung_icd3)][["person_id", "date", "year"]]
-    persons = ep[(ep["year"] == years[0]) & ep["icd3"].isin(gi["icd3"])]["person_id"].nunique()
+        group_of = dict(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)).all())
+        specialty_of = dict(conn.execute(select(DiseaseGroup.group_code,
+                                                DiseaseGroup.specialty_code)).all())
+    ep = store.query(e, "SELECT person_id, icd3, date, year FROM episodes WHERE year >= ?",
+                     [years[0] - 1])
     e.dispose()
+    ep["group_code"] = ep["icd3"].map(group_of)
+    lung = ep.loc[ep["group_code"] == "C_LUNG", ["person_id", "date", "year"]]
+    persons = ep.loc[(ep["year"] == years[0])
+                     & (ep["group_code"].map(specialty_of) == "GI_SURG"), "person_id"].nunique()
     lung["date"] = pd.to_datetime(lung["date"])
     starts = lung[lung["year"] == years[0]].groupby("person_id")["date"].min().rename("s")
     before = lung.merge(starts, left_on="person_id", right_index=True)
