@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from healthmap import ids
 from healthmap.codes import AGE_GROUPS
 from healthmap.ingest.contract import SPECS, Limits
-from healthmap.models import Area, Episode, Institution, Population, Resident
+from healthmap.models import Area, Institution, Population, Resident
 
 TODAY = dt.date(2025, 6, 30)
-TABLES = (Area, Population, Institution, Episode, Resident)
+TABLES = (Area, Population, Institution, Resident)  # and the episode store's rows
 ZH = {kind: {c.name: c.zh for c in cols if c.zh} for kind, cols in SPECS.items()}
 
 

@@ -66,8 +66,13 @@ def base_db(tmp_path_factory):
 
 
 def _counts(engine) -> dict[str, int]:
+    from healthmap import store
+
     with engine.connect() as c:
-        return {m.__tablename__: c.scalar(select(func.count()).select_from(m)) for m in TABLES}
+        out = {m.__tablename__: c.scalar(select(func.count()).select_from(m)) for m in TABLES}
+    manifest = store.live_manifest(engine)
+    out["episodes"] = manifest.rows if manifest else 0
+    return out
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.kind}:{c.name}" for c in CASES])
