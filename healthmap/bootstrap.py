@@ -84,22 +84,32 @@ def sync_disease_groups(engine: Engine) -> bool:
     """Make the database's disease groups equal the shipped file; rebuild summaries if needed."""
     groups = load_disease_groups()
     mapping = icd3_to_group(groups)
-    with engine.begin() as conn:
-        current = dict(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)).all())
-        stored = pd.DataFrame(conn.execute(select(DiseaseGroup.__table__)).all())
-        same_groups = len(stored) == len(groups) and stored.sort_values("group_code").astype(
-            str).reset_index(drop=True).equals(groups[stored.columns.tolist()].sort_values(
-                "group_code").astype(str).reset_index(drop=True)) if len(stored) else False
-        if current == mapping and same_groups:
-            return False
-        conn.execute(delete(Icd3Group))
-        conn.execute(delete(DiseaseGroup))
-        recs = groups.astype(object).where(groups.notna(), None).to_dict("records")
-        conn.execute(DiseaseGroup.__table__.insert(), recs)
-        conn.execute(Icd3Group.__table__.insert(),
-                     [{"icd3": k, "group_code": v} for k, v in mapping.items()])
-        if current and current != mapping:
-            summary.refresh_all(conn)
+    writers = []  # the episode store's roll-ups, rebuilt when the grouping changed
+    try:
+        with engine.begin() as conn:
+            current = dict(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)).all())
+            stored = pd.DataFrame(conn.execute(select(DiseaseGroup.__table__)).all())
+            same_groups = len(stored) == len(groups) and stored.sort_values(
+                "group_code").astype(str).reset_index(drop=True).equals(
+                groups[stored.columns.tolist()].sort_values("group_code").astype(
+                    str).reset_index(drop=True)) if len(stored) else False
+            if current == mapping and same_groups:
+                return False
+            conn.execute(delete(Icd3Group))
+            conn.execute(delete(DiseaseGroup))
+            recs = groups.astype(object).where(groups.notna(), None).to_dict("records")
+            conn.execute(DiseaseGroup.__table__.insert(), recs)
+            conn.execute(Icd3Group.__table__.insert(),
+                         [{"icd3": k, "group_code": v} for k, v in mapping.items()])
+            if current and current != mapping:
+                writers.append(summary.rebuild_rollups(conn))
+        for w in writers:
+            from healthmap import store
+
+            store.publish(w)
+    finally:
+        for w in writers:
+            w.discard()  # a no-op once published
     return True
 
 

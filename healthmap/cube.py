@@ -1,7 +1,8 @@
 """The summary cube, described once: its dimensions, its measures and its filters.
 
-The summary tables (:mod:`healthmap.summary` writes them), the SQL queries and the
-in-memory filtering (:mod:`healthmap.queries`) and the tests all read these lists. A
+The roll-up tables of the episode store (:mod:`healthmap.summary` builds them,
+:mod:`healthmap.store` keeps them), the queries and the in-memory filtering
+(:mod:`healthmap.queries`) and the tests all read these lists. A
 filter is described once as a list of :class:`Condition` (column, operator, values); the
 SQL ``WHERE`` clause and the pandas row mask are both generated from that description, so
 they cannot drift apart (``tests/test_cube.py`` checks them against each other on random
@@ -16,19 +17,34 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from healthmap.models import SummaryMeasures
-
-#: additive measures of every summary row, in the order of the model's mixin
-MEASURES: list[str] = list(SummaryMeasures.__annotations__)
-#: dimensions of ``summary_cells`` (the map's cube)
+#: additive measures of every summary row: episodes; new cases (episodes that are a
+#: person's first in their disease group in the year) and persons (a person's first episode
+#: of the year), both additive across cells within one year and group; referrals; cost,
+#: its square (for the cost interval) and fund share (yuan once loaded; fen in the store);
+#: episodes with a known fund share
+MEASURES: list[str] = ["episodes", "new_cases", "persons", "referrals", "cost_sum",
+                       "cost_sq_sum", "fund_sum", "fund_n"]
+#: dimensions of the ``cells`` roll-up (the map's cube)
 CELL_DIMS = ["year", "month", "area_code", "sex", "age_group", "icd3", "setting", "in_county",
              "insurance_type"]
-#: ``summary_areas``: the cells without ICD-10, month and insurance detail
+#: the ``areas`` roll-up: the cells without ICD-10, month and insurance detail (a few
+#: thousand rows a year whatever the volume; the whole-year queries without a disease or
+#: insurance filter)
 AREA_DIMS = [k for k in CELL_DIMS if k not in ("icd3", "month", "insurance_type")]
-#: ``summary_institutions`` (patient flows)
+#: the ``institutions`` roll-up (patient flows)
 INST_DIMS = ["year", "month", "area_code", "icd3", "setting", "institution_code", "sex",
              "age_group", "insurance_type"]
 INST_MEASURES = ["episodes", "cost_sum", "fund_sum"]
+#: the roll-up tables: name -> (dimensions, measures)
+ROLLUPS: dict[str, tuple[list[str], list[str]]] = {
+    "cells": (CELL_DIMS, MEASURES), "areas": (AREA_DIMS, MEASURES),
+    "institutions": (INST_DIMS, INST_MEASURES)}
+#: money measures as the store keeps them, exact: measure -> (store column, units per yuan);
+#: integer fen (int64), and the squares in fen² (DECIMAL(38,0): fen² overflows int64 at
+#: province scale). Yuan only when read for display (:mod:`healthmap.queries`).
+MONEY: dict[str, tuple[str, int]] = {"cost_sum": ("cost_sum_fen", 100),
+                                     "cost_sq_sum": ("cost_sq_sum_fen2", 10_000),
+                                     "fund_sum": ("fund_sum_fen", 100)}
 
 
 @dataclass(frozen=True)
@@ -75,20 +91,33 @@ def conditions(f, icd3: list[str] | tuple[str, ...] | None) -> list[Condition]:
     return out
 
 
-def sql_where(stmt, table, conds: list[Condition]):
-    """``stmt`` restricted by ``conds`` on the mapped ``table`` (a summary model).
+def sql_where(conds: list[Condition], columns: list[str]) -> tuple[str, list]:
+    """``conds`` as a SQL ``WHERE`` clause with ``?`` placeholders and its parameters, for
+    a relation with ``columns`` (DuckDB on the store's roll-ups).
 
-    A condition on a column the table does not have is an error, never silently skipped.
+    A condition on a column the relation does not have is an error, never silently skipped.
+
+    >>> sql_where([Condition("year", "in", (2023, 2024)), Condition("month", "between", (1, 6)),
+    ...            Condition("sex", "eq", ("F",))], ["year", "month", "sex"])
+    ('WHERE year IN (?, ?) AND month BETWEEN ? AND ? AND sex = ?', [2023, 2024, 1, 6, 'F'])
+    >>> sql_where([], ["year"])
+    ('', [])
     """
+    parts, params = [], []
     for c in conds:
-        col = getattr(table, c.column)
+        if c.column not in columns:
+            raise KeyError(f"the relation has no column {c.column!r}")
         if c.op == "in":
-            stmt = stmt.where(col.in_(c.values))
+            parts.append(f"{c.column} IN ({', '.join('?' * len(c.values))})"
+                         if c.values else "false")
+            params.extend(c.values)
         elif c.op == "eq":
-            stmt = stmt.where(col == c.values[0])
+            parts.append(f"{c.column} = ?")
+            params.append(c.values[0])
         else:
-            stmt = stmt.where(col.between(*c.values))
-    return stmt
+            parts.append(f"{c.column} BETWEEN ? AND ?")
+            params.extend(c.values[:2])
+    return ("WHERE " + " AND ".join(parts) if parts else ""), params
 
 
 def frame_mask(frame: pd.DataFrame, conds: list[Condition]) -> np.ndarray:

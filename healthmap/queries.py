@@ -1,5 +1,7 @@
-"""Read-only queries over the summary tables (never the raw episodes), with filters pushed
-into SQL. Every page and report goes through here."""
+"""Read-only queries over the summary roll-ups of the episode store (never the raw
+episodes), with filters pushed into DuckDB (:mod:`healthmap.store`), and over the
+database's reference tables. Every page and report goes through here. Money comes out in
+yuan: the store's exact fen (and fen²) sums are divided once, here."""
 
 from __future__ import annotations
 
@@ -7,13 +9,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Engine, Float, case, cast, func, select
+from sqlalchemy import Engine, func, select
 
 from healthmap import cube
 from healthmap.cube import CELL_DIMS, INST_DIMS, INST_MEASURES, MEASURES
-from healthmap.models import (Area, DiseaseGroup, Icd3Group, ImportLog, Institution,
-                              Population, SummaryArea, SummaryCell,
-                              SummaryInstitution)
+from healthmap.models import Area, DiseaseGroup, Icd3Group, ImportLog, Institution, Population
 
 __all__ = ["CELL_DIMS", "INST_DIMS", "INST_MEASURES", "MEASURES"]  # re-exported from cube
 
@@ -98,8 +98,34 @@ def disease_groups(engine: Engine) -> pd.DataFrame:
         return pd.DataFrame(conn.execute(select(DiseaseGroup.__table__)).mappings().all())
 
 
-def _where(stmt, table, f: Filters, icd3: list[str] | None):
-    return cube.sql_where(stmt, table, cube.conditions(f, icd3))
+def rollup(engine: Engine, table: str, conds: list[cube.Condition] = (),
+            by: list[str] | None = None, measures: list[str] | None = None) -> pd.DataFrame:
+    """Rows of roll-up ``table`` (``cells``, ``areas``, ``institutions``) that ``conds``
+    keep, money in yuan: every row (``by=None``), or summed by ``by`` (exact sums in fen,
+    divided once), sorted by ``by``."""
+    from healthmap import store
+    from healthmap.store.layout import rollup_columns
+
+    dims, all_measures = cube.ROLLUPS[table]
+    measures = measures or all_measures
+    where, params = cube.sql_where(list(conds), [c for c, _t in rollup_columns(table)])
+
+    def value(m: str) -> str:
+        column, per_yuan = cube.MONEY.get(m, (m, 1))
+        total = column if by is None else f"sum({column})"
+        return (f"CAST({total} AS DOUBLE) / {per_yuan} AS {m}" if per_yuan != 1
+                else f"CAST({total} AS BIGINT) AS {m}")
+
+    keys = [f"CAST({k} AS BIGINT) AS {k}" if k in ("year", "month") else k
+            for k in (dims if by is None else by)]
+    sql = f"SELECT {', '.join([*keys, *map(value, measures)])} FROM rollup_{table} {where}"
+    if by:
+        sql += f" GROUP BY {', '.join(by)} ORDER BY {', '.join(by)}"
+    cur = store.connect(engine)
+    try:
+        return cur.execute(sql, params).df()
+    finally:
+        cur.close()
 
 
 def selected_icd3(engine: Engine, f: Filters) -> list[str] | None:
@@ -145,11 +171,8 @@ def resolve(engine: Engine, f: Filters) -> Selection:
 def load_cells_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
     """All summary cells of ``years`` as a compact frame (categorical keys), for fast
     in-memory filtering when the UI changes filters. Callers cache it."""
-    stmt = select(*[getattr(SummaryCell, c) for c in CELL_DIMS + MEASURES])
-    if years:
-        stmt = stmt.where(SummaryCell.year.in_(years))
-    with engine.connect() as conn:
-        df = _frame(conn.execute(stmt), CELL_DIMS + MEASURES)
+    conds = [cube.Condition("year", "in", tuple(years))] if years else []
+    df = rollup(engine, "cells", conds)
     for c in ("area_code", "sex", "age_group", "icd3", "setting", "insurance_type"):
         df[c] = df[c].astype("category")
     df["in_county"] = df["in_county"].astype(bool)
@@ -196,51 +219,23 @@ def frame_cells(frame: pd.DataFrame, f: Filters, by: list[str], icd3: list[str] 
 
 def cells(engine: Engine, f: Filters, by: list[str], icd3: list[str] | None = None,
           frame: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Summed summary measures grouped by ``by`` (columns of ``summary_cells``).
+    """Summed summary measures grouped by ``by`` (dimensions of the ``cells`` roll-up).
 
     With ``frame`` (from :func:`load_cells_frame`, covering ``f.years``) the sums are taken
-    in memory; otherwise in SQL.
+    in memory; otherwise by DuckDB on the store, from the ``areas`` roll-up when it can
+    answer (:func:`_area_rollup_answers`).
     """
     if frame is not None:
         return frame_cells(frame, f, by, icd3)
-    table = SummaryArea if _area_rollup_answers(f, by, icd3) else SummaryCell
-    cols = [getattr(table, c) for c in by]
-    sums = [_sum(getattr(table, m), engine.dialect.name).label(m) for m in MEASURES]
-    stmt = _where(select(*cols, *sums), table, f, icd3)
-    if cols:
-        stmt = stmt.group_by(*cols)
-    with engine.connect() as conn:
-        df = _frame(conn.execute(stmt), by + MEASURES)
-    df[MEASURES] = df[MEASURES].fillna(0)
-    # groups in one order on every back end (PostgreSQL hashes them), so sums over these
-    # rows (county totals) add their floats in the same order; sorted here, not by the
-    # database's collation
-    return df.sort_values(by, ignore_index=True) if by else df
-
-
-#: float measures whose SQL sums are taken exactly (see :func:`_sum`)
-_FLOAT_SUMS = ("cost_sum", "cost_sq_sum", "fund_sum")
-
-
-def _sum(column, dialect: str):
-    """SUM that every back end gives bit for bit. A float sum depends on the order of its
-    terms, which differs between SQLite and PostgreSQL; so the float measures (money in
-    yuan with 2 decimals, squares with 4) are summed as two integer sums, the whole part
-    and the ten-thousandths (each term rounded half away from zero by the same IEEE
-    operations on both back ends), joined in the same float operations at the end. Integer
-    measures are exact anyway."""
-    if column.key not in _FLOAT_SUMS:
-        return func.sum(column)
-    whole = func.trunc(column) if dialect == "postgresql" else cast(column, BigInteger)
-    frac = (column - whole) * 10000
-    frac = frac + case((frac < 0, -0.5), else_=0.5)
-    frac = cast(func.trunc(frac) if dialect == "postgresql" else frac, BigInteger)
-    return (cast(func.sum(cast(whole, BigInteger)), Float)
-            + cast(func.sum(frac), Float) / 10000.0)
+    table = "areas" if _area_rollup_answers(f, by, icd3) else "cells"
+    conds = cube.conditions(f, icd3)
+    if not by:
+        return rollup(engine, table, conds, []).fillna(0)
+    return rollup(engine, table, conds, by)
 
 
 def _area_rollup_answers(f: Filters, by: list[str], icd3: list[str] | None) -> bool:
-    """Whether ``summary_areas`` (no ICD-10, month or insurance detail) can answer."""
+    """Whether the ``areas`` roll-up (no ICD-10, month or insurance detail) can answer."""
     whole_year = f.month_from is None or f.months == 12
     return (icd3 is None and whole_year and not f.insurance
             and not {"icd3", "month", "insurance_type"} & set(by))
@@ -254,12 +249,8 @@ def _frame(result, columns: list[str]) -> pd.DataFrame:
 def load_institution_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
     """The institution summary of ``years`` as a compact frame (callers cache it), so the
     patient-flow view filters in memory like :func:`load_cells_frame`."""
-    t = SummaryInstitution
-    stmt = select(*[getattr(t, c) for c in INST_DIMS + INST_MEASURES])
-    if years:
-        stmt = stmt.where(t.year.in_(years))
-    with engine.connect() as conn:
-        df = _frame(conn.execute(stmt), INST_DIMS + INST_MEASURES)
+    conds = [cube.Condition("year", "in", tuple(years))] if years else []
+    df = rollup(engine, "institutions", conds)
     for c in INST_DIMS[2:]:
         df[c] = df[c].astype("category")
     return df
@@ -282,15 +273,10 @@ def institution_cells(engine: Engine, f: Filters, icd3: list[str] | None,
         df = frame.loc[m].groupby(keys, observed=True, as_index=False)[INST_MEASURES].sum()
         df[keys] = df[keys].astype(str)
     else:
-        t = SummaryInstitution
-        cols = [getattr(t, k) for k in keys]
-        stmt = _where(select(*cols, *[_sum(getattr(t, m), engine.dialect.name)
-                                      for m in INST_MEASURES]), t, f, icd3)
+        conds = cube.conditions(f, icd3)
         if area_codes:
-            stmt = stmt.where(t.area_code.in_(area_codes))
-        with engine.connect() as conn:
-            df = _frame(conn.execute(stmt.group_by(*cols)), keys + INST_MEASURES
-                        ).sort_values(keys, ignore_index=True)  # as in cells()
+            conds.append(cube.Condition("area_code", "in", tuple(area_codes)))
+        df = rollup(engine, "institutions", conds, keys, INST_MEASURES)
     with engine.connect() as conn:
         inst = _frame(conn.execute(select(Institution.code, Institution.name,
                                           Institution.level, Institution.in_county,
@@ -340,8 +326,11 @@ def population(engine: Engine, years: tuple[int, ...], by_age: bool,
 
 
 def periods(engine: Engine) -> list[int]:
-    with engine.connect() as conn:
-        return sorted(conn.scalars(select(SummaryCell.year).distinct()).all())
+    """The years the store holds episodes (and their roll-ups) of."""
+    from healthmap import store
+
+    manifest = store.live_manifest(engine)
+    return sorted(manifest.years) if manifest else []
 
 
 def overview(engine: Engine) -> dict[str, pd.DataFrame]:
@@ -351,11 +340,16 @@ def overview(engine: Engine) -> dict[str, pd.DataFrame]:
     from healthmap.models import Resident
 
     manifest = store.live_manifest(engine)
+    cur = store.connect(engine)
+    try:
+        ep_years = cur.execute(
+            "SELECT year, CAST(sum(episodes) AS BIGINT) AS episodes, min(month) AS first_month, "
+            "max(month) AS last_month FROM rollup_cells GROUP BY year ORDER BY year").df()
+        with_data = {a for (a,) in cur.execute(
+            "SELECT DISTINCT area_code FROM rollup_cells").fetchall()}
+    finally:
+        cur.close()
     with engine.connect() as conn:
-        ep_years = pd.DataFrame(conn.execute(select(
-            SummaryCell.year, func.sum(SummaryCell.episodes), func.min(SummaryCell.month),
-            func.max(SummaryCell.month)).group_by(SummaryCell.year)).all(),
-            columns=["year", "episodes", "first_month", "last_month"])
         pop_years = pd.DataFrame(conn.execute(select(
             Population.year, func.sum(Population.persons), func.count()).group_by(
             Population.year)).all(), columns=["year", "population", "rows"])
@@ -373,7 +367,6 @@ def overview(engine: Engine) -> dict[str, pd.DataFrame]:
             ImportLog.username).order_by(ImportLog.id.desc()).limit(200)).all(),
             columns=["id", "kind", "filename", "started_at", "status", "rows_total",
                      "inserted", "updated", "unchanged", "errors", "user"])
-        with_data = set(conn.scalars(select(SummaryCell.area_code).distinct()))
         areas = pd.DataFrame(conn.execute(select(Area.code, Area.name, Area.level)).all(),
                              columns=["code", "name", "level"])
     no_data = areas[(areas["level"] != "county") & ~areas["code"].isin(with_data)]

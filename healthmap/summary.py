@@ -1,6 +1,8 @@
-"""Pre-aggregated summary tables, refreshed per year after each import.
+"""Pre-aggregated summary roll-ups, rebuilt per year with its episodes.
 
-Pages and reports read only these tables. Two counts need care because they do not add up
+The roll-ups (``cells``, ``areas``, ``institutions``: :data:`healthmap.cube.ROLLUPS`) live
+in the episode store beside each year's episodes (:mod:`healthmap.store`), money in
+integer fen; pages and reports read only them (:mod:`healthmap.queries`). Two counts need care because they do not add up
 across cells if computed per cell: distinct persons and new cases. They are made additive
 by flagging, within each year, the episode that is a person's first in its disease group
 (``new_cases``) and the person's first episode of the year (``persons``); a cell stores
@@ -15,14 +17,11 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (Connection, Integer, String, cast, delete, insert, select,
-                        table, update)
+from sqlalchemy import Connection, Integer, String, cast, insert, select, update
 
 from healthmap import cube, ledger
-from healthmap.db import bulk_insert
 
-from healthmap.models import (AppMeta, Icd3Group, Institution, SummaryArea, SummaryCell,
-                              SummaryInstitution)
+from healthmap.models import AppMeta, Icd3Group, Institution
 
 Progress = Callable[[float, str], None]
 
@@ -90,7 +89,7 @@ def _squares(cost_fen: np.ndarray) -> np.ndarray:
     return np.array([int(v) * int(v) for v in cost_fen], dtype=object)
 
 
-FEN_MEASURES = {"cost_sum": 100, "cost_sq_sum": 10_000, "fund_sum": 100}  # fen, fen², fen
+_PER_YUAN = {"cost_sum": 100, "cost_sq_sum": 10_000, "fund_sum": 100}  # fen, fen², fen
 
 
 def _cells_fen(ep: pd.DataFrame) -> pd.DataFrame:
@@ -111,7 +110,7 @@ def _cells_fen(ep: pd.DataFrame) -> pd.DataFrame:
 
 def _to_yuan(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    for col, per_yuan in FEN_MEASURES.items():
+    for col, per_yuan in _PER_YUAN.items():
         if col in out:
             out[col] = out[col].astype(float) / per_yuan
     return out
@@ -136,35 +135,53 @@ def aggregate_cells(ep: pd.DataFrame) -> pd.DataFrame:
     return _to_yuan(_cells_fen(ep))
 
 
-def aggregate_institutions(ep: pd.DataFrame) -> pd.DataFrame:
-    """Episodes, cost and fund per institution row (money summed in fen, as above)."""
+def _institutions_fen(ep: pd.DataFrame) -> pd.DataFrame:
     cost, fund, _ = _fen_columns(ep)
     work = ep[INST_KEYS].copy()
     work["episodes"] = 1
     work["cost_sum"] = cost
     work["fund_sum"] = fund
-    return _to_yuan(work.groupby(INST_KEYS, as_index=False, sort=False).sum())
+    return work.groupby(INST_KEYS, as_index=False, sort=False).sum()
 
 
-def rollups(ep: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The three summary tables of one year's flagged episodes, keyed by table name.
+def aggregate_institutions(ep: pd.DataFrame) -> pd.DataFrame:
+    """Episodes, cost and fund per institution row (money summed in fen, as above)."""
+    return _to_yuan(_institutions_fen(ep))
 
-    ``summary_areas`` is summed from the cells while still in fen, so it too is exact.
-    """
+
+def _tables_fen(ep: pd.DataFrame) -> dict[str, pd.DataFrame]:
     cells = _cells_fen(ep)
     areas = cells.drop(columns=["icd3", "month", "insurance_type"]).groupby(
         AREA_KEYS, as_index=False, sort=False, observed=True).sum()
-    return {SummaryCell.__tablename__: _to_yuan(cells),
-            SummaryArea.__tablename__: _to_yuan(areas),
-            SummaryInstitution.__tablename__: aggregate_institutions(ep)}
+    return {"cells": cells, "areas": areas, "institutions": _institutions_fen(ep)}
 
 
-def years_with_episodes(engine) -> list[int]:
-    """The years the episode store holds episodes of."""
-    from healthmap import store
+def rollups(ep: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The three roll-ups of one year's flagged episodes in yuan, keyed by table name
+    (what the Spark build is compared with).
 
-    manifest = store.live_manifest(engine.engine)
-    return sorted(manifest.years) if manifest else []
+    ``areas`` is summed from the cells while still in fen, so it too is exact.
+    """
+    return {name: _to_yuan(frame) for name, frame in _tables_fen(ep).items()}
+
+
+def store_rollups(ep: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The three roll-ups of one year's flagged episodes as the store keeps them
+    (:func:`healthmap.store.layout.rollup_columns`): money exact, in fen and fen².
+
+    >>> ep = pd.DataFrame({k: ["x"] * 2 for k in CELL_KEYS + ["institution_code"]})
+    >>> ep = ep.assign(is_new_case=[True, False], is_first_of_year=[True, False],
+    ...                referral=[None, None], total_cost=[0.1, 0.2], fund_paid=[None, 0.05])
+    >>> row = store_rollups(ep)["cells"].iloc[0]
+    >>> int(row["cost_sum_fen"]), int(row["cost_sq_sum_fen2"]), int(row["fund_sum_fen"])
+    (30, 500, 5)
+    """
+    out = {}
+    for name, frame in _tables_fen(ep).items():
+        frame = frame.rename(columns={m: col for m, (col, _u) in cube.MONEY.items()})
+        dims, measures = cube.ROLLUPS[name]
+        out[name] = frame[dims + [cube.MONEY.get(m, (m, 1))[0] for m in measures]]
+    return out
 
 
 def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, bool]]:
@@ -177,9 +194,10 @@ def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, bool]]:
 
 def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
                    in_county: dict[str, bool]) -> dict[type, pd.DataFrame]:
-    """The summary rows of one year from all of that year's episodes (the store's
+    """The roll-ups of one year from all of that year's episodes (the store's
     :data:`EPISODE_COLS`, or money as float yuan ``total_cost`` / ``fund_paid``; ``date``
-    as ISO text or dates), per summary model.
+    as ISO text or dates), keyed by table name, as the store keeps them
+    (:func:`store_rollups`).
 
     Examples
     --------
@@ -191,11 +209,11 @@ def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
     ...     "insurance_type": ["resident"] * 2, "referral": [True, None],
     ...     "sex": ["F"] * 2, "age_group": ["60-64"] * 2})
     >>> rows = summarise_year(ep, 2024, {"C18": "CRC"}, {"H1": True})
-    >>> area = rows[SummaryArea].iloc[0]
-    >>> [int(area[c]) for c in ("episodes", "new_cases", "persons", "referrals", "cost_sum",
-    ...                         "fund_n")]
-    [2, 1, 1, 1, 400, 1]
-    >>> len(rows[SummaryCell]), len(rows[SummaryInstitution])
+    >>> area = rows["areas"].iloc[0]
+    >>> [int(area[c]) for c in ("episodes", "new_cases", "persons", "referrals",
+    ...                         "cost_sum_fen", "fund_n")]
+    [2, 1, 1, 1, 40000, 1]
+    >>> len(rows["cells"]), len(rows["institutions"])
     (2, 2)
     """
     if ep.empty:
@@ -206,95 +224,38 @@ def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
     ep["date"] = ep["date"].astype(str)
     ep["year"] = year
     ep["in_county"] = ep["institution_code"].map(in_county).astype(bool)
-    ep = flag_first_episodes(ep, icd3_group)
-    tables = rollups(ep)
-    return {model: tables[model.__tablename__]
-            for model in (SummaryCell, SummaryArea, SummaryInstitution)}
+    return store_rollups(flag_first_episodes(ep, icd3_group))
 
 
-def year_episodes(engine, year: int) -> pd.DataFrame:
-    """The held episodes of ``year`` (the store's :data:`EPISODE_COLS`, ``date`` as ISO
-    text: ordering is all the flags need)."""
+def rebuild_rollups(conn: Connection, years: Iterable[int] | None = None,
+                    progress: Progress | None = None):
+    """Rebuild the roll-ups of ``years`` (all years when ``None``) from the episode store,
+    inside the caller's database transaction: the new files are staged and the pending
+    manifest prepared (:func:`healthmap.store.prepare`). Returns the store writer: the
+    caller publishes it after the commit (:func:`healthmap.store.publish`) or discards it
+    on failure. Imports instead stage the roll-ups before their write transaction
+    (:mod:`healthmap.ingest.episodes`)."""
     from healthmap import store
 
-    cols = ", ".join("strftime(date, '%Y-%m-%d') AS date" if c == "date" else c
-                     for c in EPISODE_COLS)
-    return store.query(engine.engine, f"SELECT {cols} FROM episodes WHERE year = ?", [year])
-
-
-def refresh_years(conn: Connection, years: Iterable[int], progress: Progress | None = None
-                  ) -> list[int]:
-    """Rebuild the summary rows of ``years`` from the episode store, inside the caller's
-    transaction (imports instead stage the rows first: :class:`Staged`)."""
-    years = sorted(set(int(y) for y in years))
-    icd3_group, in_county = lookups(conn)
-    for i, year in enumerate(years):
-        if progress:
-            progress(i / max(len(years), 1), str(year))
-        rows = summarise_year(year_episodes(conn, year), year, icd3_group, in_county)
-        _delete_years(conn, [year])
-        for model, frame in rows.items():
-            _insert_frame(conn, model, frame)
-    bump_generation(conn)
+    writer = store.open_writer(conn)
+    try:
+        years = sorted(writer.years) if years is None else sorted(
+            set(int(y) for y in years) & set(writer.years))
+        icd3_group, in_county = lookups(conn)
+        for i, year in enumerate(years):
+            if progress:
+                progress(i / max(len(years), 1), str(year))
+            rows = writer.year_frame(year, EPISODE_COLS)
+            writer.add_rollups(year, summarise_year(rows, year, icd3_group, in_county))
+        store.prepare(writer, conn)
+        bump_generation(conn)
+    except BaseException:
+        writer.discard()
+        raise
     if progress:
         progress(1.0, ", ".join(map(str, years)))
-    return years
-
-
-class Staged:
-    """New summary rows computed before the write transaction and kept in temporary
-    tables of the connection, so the transaction only swaps them in (:meth:`swap`): a
-    short write lock however many episodes the years hold.
-
-    >>> from sqlalchemy import create_engine
-    >>> from healthmap.models import Base
-    >>> e = create_engine("sqlite://")
-    >>> Base.metadata.create_all(e)
-    >>> with e.connect() as c:
-    ...     st = Staged(c)
-    ...     st.add({SummaryArea: pd.DataFrame([dict(year=2024, area_code="A", sex="F",
-    ...         age_group="0-4", setting="inpatient", in_county=True, episodes=1,
-    ...         new_cases=1, persons=1, referrals=0, cost_sum=9.5, cost_sq_sum=90.25,
-    ...         fund_sum=0.0, fund_n=0)])})
-    ...     st.swap(c, [2024])
-    ...     c.exec_driver_sql("SELECT year, cost_sum FROM summary_areas").all()
-    [(2024, 9.5)]
-    """
-
-    MODELS = (SummaryCell, SummaryArea, SummaryInstitution)
-
-    def __init__(self, conn: Connection):
-        self._conn = conn
-        self.names = {m: f"stage_{m.__tablename__}" for m in self.MODELS}
-        self.drop(conn)
-        for model, name in self.names.items():
-            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM "
-                                 f"{model.__tablename__} WHERE 1 = 0")
-
-    def add(self, rows: dict[type, pd.DataFrame]) -> None:
-        """Stage one year's rows (as :func:`summarise_year` gives them)."""
-        for model, frame in rows.items():
-            bulk_insert(self._conn, table(self.names[model]), frame)
-
-    def swap(self, conn: Connection, years: Iterable[int]) -> None:
-        """Inside the write transaction: replace the summary rows of ``years`` by the
-        staged ones."""
-        _delete_years(conn, years)
-        for model, name in self.names.items():
-            cols = ", ".join(c.name for c in model.__table__.columns if c.name != "id")
-            conn.exec_driver_sql(f"INSERT INTO {model.__tablename__} ({cols}) "
-                                 f"SELECT {cols} FROM {name}")
-        bump_generation(conn)
-
-    def drop(self, conn: Connection) -> None:
-        for name in self.names.values():
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-
-
-def _delete_years(conn: Connection, years: Iterable[int]) -> None:
-    years = [int(y) for y in years]
-    for model in Staged.MODELS:
-        conn.execute(delete(model).where(model.year.in_(years)))
+    writer.years_rebuilt = years
+    return writer
 
 
 #: a counter every writer of episodes, summaries or what they are built from (disease
@@ -318,23 +279,20 @@ def bump_generation(conn: Connection) -> None:
         conn.execute(insert(AppMeta).values(key=GENERATION_KEY, value="1"))
 
 
-def refresh_all(conn: Connection, progress: Progress | None = None) -> list[int]:
-    """Rebuild every year's summaries (after disease groups or institutions change)."""
-    for model in Staged.MODELS:
-        conn.execute(delete(model))
-    return refresh_years(conn, years_with_episodes(conn), progress)
-
-
 def rebuild(engine, user: str | None, progress: Progress | None = None) -> list[int]:
-    """:func:`refresh_all` in its own transaction, holding the database's import lock (a
-    refresh while an import runs raises :class:`healthmap.dbhealth.ImportRunning`, which
-    names that import)."""
-    from healthmap import dbhealth
+    """Every year's roll-ups rebuilt from the episode store (``refresh``) in its own
+    transaction, holding the database's import lock (a rebuild while an import runs raises
+    :class:`healthmap.dbhealth.ImportRunning`, which names that import)."""
+    from healthmap import dbhealth, store
 
     url = engine.url.render_as_string(hide_password=False)
-    with dbhealth.import_lock(url, "refresh", "summary tables", user), engine.begin() as conn:
-        return refresh_all(conn, progress)
-
-
-def _insert_frame(conn: Connection, model, frame: pd.DataFrame) -> None:
-    bulk_insert(conn, model.__table__, frame)
+    with dbhealth.import_lock(url, "refresh", "summary tables", user):
+        writer = None
+        try:
+            with engine.begin() as conn:
+                writer = rebuild_rollups(conn, None, progress)
+            store.publish(writer)
+        finally:
+            if writer is not None:
+                writer.discard()
+        return writer.years_rebuilt

@@ -8,19 +8,22 @@ import pytest
 
 from healthmap import cube, queries
 from healthmap.codes import AGE_GROUPS, INSURANCE_TYPES
-from healthmap.models import SummaryArea, SummaryCell, SummaryInstitution
 
 
-def test_dimensions_and_measures_are_the_models_columns():
-    cols = {c.name for c in SummaryCell.__table__.columns} - {"id"}
-    assert cols == set(cube.CELL_DIMS) | set(cube.MEASURES)
-    assert {c.name for c in SummaryArea.__table__.columns} - {"id"} == \
-        set(cube.AREA_DIMS) | set(cube.MEASURES)
-    assert {c.name for c in SummaryInstitution.__table__.columns} - {"id"} == \
-        set(cube.INST_DIMS) | set(cube.INST_MEASURES)
+def test_dimensions_and_measures_are_the_roll_ups_columns(demo_db):
+    from healthmap.db import make_engine
+    from healthmap.store.layout import rollup_columns
+
+    e = make_engine(demo_db)
+    for name, (dims, measures) in cube.ROLLUPS.items():
+        stored = [c for c, _t in rollup_columns(name)]
+        assert stored == dims + [cube.MONEY.get(m, (m, 1))[0] for m in measures]
+        # what the pages read: the dimensions and the measures by their names, in yuan
+        assert list(queries.rollup(e, name).columns) == dims + measures
     from healthmap import summary
 
     assert summary.CELL_KEYS is cube.CELL_DIMS and queries.MEASURES is cube.MEASURES
+    e.dispose()
 
 
 def _random_filters(rng: random.Random, years, groups) -> queries.Filters:

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from healthmap.ingest import import_file
 from healthmap import store
-from healthmap.models import ImportLog, Population, Resident, SummaryCell
+from healthmap import queries
+from healthmap.models import ImportLog, Population, Resident
 
 TODAY = dt.date(2025, 6, 30)
 INST = "code,name,level,in_county,area_code,region\nH1,玉环市人民医院,三级,是,玉城街道,玉环\nT1,台州医院,tertiary,false,,台州\n"
@@ -55,11 +56,11 @@ def test_valid_file_imports_and_aliases_map(loaded):
 def test_reimport_is_idempotent(loaded):
     data = _episodes_csv(GOOD)
     import_file(loaded, "episodes", data, "ep.csv", today=TODAY)
-    before = pd.read_sql(select(SummaryCell.__table__), loaded).drop(columns="id")
+    before = queries.rollup(loaded, "cells")
     res = import_file(loaded, "episodes", data, "ep.csv", today=TODAY)
     assert (res.inserted, res.updated, res.unchanged) == (0, 0, 4)
     assert _episodes(loaded) == 4
-    after = pd.read_sql(select(SummaryCell.__table__), loaded).drop(columns="id")
+    after = queries.rollup(loaded, "cells")
     pd.testing.assert_frame_equal(before.sort_values(list(before.columns)).reset_index(drop=True),
                                   after.sort_values(list(after.columns)).reset_index(drop=True))
 
@@ -70,8 +71,8 @@ def test_changed_record_updates_and_moves_year(loaded):
     res = import_file(loaded, "episodes", _episodes_csv(moved), "ep2.csv", today=TODAY)
     assert (res.inserted, res.updated, res.unchanged) == (0, 1, 3)
     assert sorted(res.years_refreshed) == [2023, 2024]  # the old year is rebuilt too
-    with loaded.connect() as c:
-        assert c.scalar(select(func.sum(SummaryCell.episodes)).where(SummaryCell.year == 2023)) is None
+    assert queries.periods(loaded) == [2024]  # 2023 had only E4: no episodes, no roll-ups
+    assert len(queries.rollup(loaded, "cells", [queries.cube.Condition("year", "in", (2023,))])) == 0
 
 
 def test_every_problem_reported_and_nothing_written(loaded):
@@ -114,8 +115,7 @@ def test_interrupted_import_leaves_database_unchanged(loaded):
         import_file(loaded, "episodes", _episodes_csv(GOOD), "ep.csv", today=TODAY,
                     progress=boom)
     assert _episodes(loaded) == 2
-    with loaded.connect() as c:
-        assert c.scalar(select(func.sum(SummaryCell.episodes))) == 2
+    assert queries.rollup(loaded, "cells")["episodes"].sum() == 2
 
 
 def test_population_totals_and_detail_cannot_mix(loaded):
@@ -367,9 +367,8 @@ def test_an_in_county_change_rebuilds_the_summaries_it_moves(loaded):
     assert import_file(loaded, "episodes", _episodes_csv(GOOD), "ep.csv", today=TODAY).ok
 
     def by_county():
-        with loaded.connect() as c:
-            return dict(c.execute(select(SummaryCell.in_county, func.sum(SummaryCell.episodes))
-                                  .group_by(SummaryCell.in_county)).all())
+        cells = queries.rollup(loaded, "cells", by=["in_county"], measures=["episodes"])
+        return dict(zip(cells["in_county"].astype(bool), cells["episodes"]))
 
     assert by_county() == {True: 3, False: 1}  # E1, E3, E4 at H1; E2 at T1
     flipped = INST.replace("H1,玉环市人民医院,三级,是,玉城街道,玉环",
@@ -378,11 +377,8 @@ def test_an_in_county_change_rebuilds_the_summaries_it_moves(loaded):
                       confirm_changes=True)
     assert res.ok and res.years_refreshed == [2023, 2024]
     assert by_county() == {False: 4}
-    with loaded.connect() as c:
-        incremental = c.execute(select(SummaryCell.year, SummaryCell.icd3, SummaryCell.in_county,
-                                       SummaryCell.episodes).order_by(SummaryCell.icd3)).all()
-    with loaded.begin() as c:
-        summary.refresh_all(c)
-        assert c.execute(select(SummaryCell.year, SummaryCell.icd3, SummaryCell.in_county,
-                                SummaryCell.episodes).order_by(SummaryCell.icd3)).all() \
-            == incremental
+    keys = ["year", "icd3", "in_county"]
+    incremental = queries.rollup(loaded, "cells", by=keys, measures=["episodes"])
+    summary.rebuild(loaded, "test")
+    pd.testing.assert_frame_equal(queries.rollup(loaded, "cells", by=keys, measures=["episodes"]),
+                                  incremental)

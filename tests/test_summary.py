@@ -3,7 +3,8 @@
 import pandas as pd
 from sqlalchemy import create_engine, select
 
-from healthmap.models import Institution, SummaryCell, SummaryInstitution
+from healthmap import queries
+from healthmap.models import Institution
 from healthmap.reference import cached_disease_groups, icd3_to_group
 from healthmap.summary import flag_first_episodes
 
@@ -23,7 +24,7 @@ def _raw_episodes(e) -> pd.DataFrame:
 def test_summaries_equal_raw_aggregates(demo_db):
     e = create_engine(demo_db)
     raw = _raw_episodes(e)
-    cells = pd.read_sql(select(SummaryCell.__table__), e)
+    cells = queries.rollup(e, "cells")
     # totals by year × area × setting × in/out of county
     keys = ["year", "area_code", "setting", "in_county"]
     got = cells.groupby(keys)[["episodes", "cost_sum", "fund_sum"]].sum()
@@ -46,7 +47,7 @@ def test_summaries_equal_raw_aggregates(demo_db):
     assert cells.groupby("year")["persons"].sum().to_dict() == \
         raw.groupby("year")["person_id"].nunique().to_dict()
     # institution summary
-    si = pd.read_sql(select(SummaryInstitution.__table__), e)
+    si = queries.rollup(e, "institutions")
     assert si.groupby("institution_code")["episodes"].sum().sort_index().tolist() == \
         raw.groupby("institution_code").size().sort_index().tolist()
 
@@ -61,13 +62,11 @@ def test_first_episode_flags_by_hand():
 
 
 def test_area_rollup_equals_raw_and_answers_the_same(demo_db):
-    from healthmap import queries
     from healthmap.db import make_engine
-    from healthmap.models import SummaryArea
 
     e = create_engine(demo_db)
     raw = _raw_episodes(e)
-    areas = pd.read_sql(select(SummaryArea.__table__), e)
+    areas = queries.rollup(e, "areas")
     keys = ["year", "area_code", "sex", "age_group", "setting", "in_county"]
     got = areas.groupby(keys)[["episodes", "cost_sum"]].sum()
     exp = raw.assign(episodes=1, cost_sum=raw["total_cost"]).groupby(keys)[
@@ -91,24 +90,24 @@ def test_area_rollup_equals_raw_and_answers_the_same(demo_db):
     assert not queries._area_rollup_answers(f, ["area_code"], ["C16"])
 
 
-def test_in_memory_refresh_of_new_years_equals_reading_back(demo_copy):
-    """An import into empty years summarises the frame in memory; rebuilding every year
-    from the database must give exactly the same tables."""
+def test_roll_ups_of_an_import_equal_a_full_rebuild(demo_copy):
+    """An import builds its years' roll-ups from the file's rows and the held ones;
+    rebuilding every year from the store (``refresh``) must give exactly the same files'
+    content, money to the fen."""
     from healthmap import summary
     from healthmap.db import make_engine
-    from healthmap.models import SummaryArea
 
     e = make_engine(demo_copy)
 
-    def snapshot(model):
-        df = pd.read_sql(select(model.__table__), e).drop(columns="id")
+    def snapshot(name):
+        df = queries.rollup(e, name)
         return df.sort_values(list(df.columns)).reset_index(drop=True)
 
-    before = {m: snapshot(m) for m in (SummaryCell, SummaryArea, SummaryInstitution)}
-    with e.begin() as conn:
-        summary.refresh_all(conn)
-    for m, df in before.items():
-        pd.testing.assert_frame_equal(df, snapshot(m), check_dtype=False, rtol=1e-12)
+    before = {name: snapshot(name) for name in ("cells", "areas", "institutions")}
+    years = summary.rebuild(e, "test")
+    assert years == queries.periods(e)
+    for name, df in before.items():
+        pd.testing.assert_frame_equal(df, snapshot(name), check_exact=True)
     e.dispose()
 
 
@@ -119,7 +118,6 @@ def test_migration_0003_upgrades_a_filled_database_without_loss(demo_copy):
     from sqlalchemy import inspect
 
     from healthmap.db import alembic_config, make_engine, upgrade
-    from healthmap.models import SummaryArea
 
     from healthmap import store
 
@@ -132,14 +130,18 @@ def test_migration_0003_upgrades_a_filled_database_without_loss(demo_copy):
     assert int(pd.read_sql("SELECT COUNT(*) n FROM episodes", e)["n"].iloc[0]) == n_episodes
     cols = {c["name"] for c in inspect(e).get_columns("summary_institutions")}
     assert "sex" not in cols and not inspect(e).has_table("summary_areas")
-    upgrade(e)
-    si = pd.read_sql(select(SummaryInstitution.__table__), e)
+    cells_before = queries.rollup(e, "cells", by=["year", "area_code"])
+    upgrade(e)  # 0003 rebuilds the SQL summaries; 0012 moves episodes and roll-ups to the store
+    for table in ("episodes", "summary_cells", "summary_areas", "summary_institutions"):
+        assert not inspect(e).has_table(table)  # in the store only
+    assert store.live_manifest(e).rows == n_episodes
+    si = queries.rollup(e, "institutions")
     assert {"sex", "age_group", "insurance_type"} <= set(si.columns)
     assert int(si["episodes"].sum()) == n_episodes
-    areas = pd.read_sql(select(SummaryArea.__table__), e)
+    areas = queries.rollup(e, "areas")
     assert int(areas["episodes"].sum()) == n_episodes
-    assert not inspect(e).has_table("episodes")  # 0012 again: in the store only
-    assert store.live_manifest(e).rows == n_episodes
+    pd.testing.assert_frame_equal(queries.rollup(e, "cells", by=["year", "area_code"]),
+                                  cells_before, check_exact=True)
     e.dispose()
 
 

@@ -1,13 +1,14 @@
 """The episodes writer of an import, in two phases (:mod:`healthmap.ingest.load`).
 
-Episodes live in the episode store (:mod:`healthmap.store`), not in the database. Before
-the write transaction, holding no database lock: the file's rows are compared with the
-held ones, each changed year's new file is staged in the store, and that year's summaries
-are computed from it and staged in temporary tables (:class:`healthmap.summary.Staged`).
-Inside the transaction, :attr:`Plan.apply` only swaps the summaries in and writes the
-store's pending manifest (:func:`healthmap.store.prepare`); after the commit,
-:attr:`Plan.after_commit` makes it live (:func:`healthmap.store.publish`). The write
-lock is held for the summaries' swap only, however many episodes the file has.
+Episodes and their summary roll-ups live in the episode store (:mod:`healthmap.store`),
+not in the database. Before the write transaction, holding no database lock: the file's
+rows are compared with the held ones, each changed year's new file is staged in the
+store, and that year's roll-ups are computed from it and staged beside it
+(:func:`healthmap.summary.summarise_year`). Inside the transaction, :attr:`Plan.apply`
+only sets the new store version and writes the pending manifest
+(:func:`healthmap.store.prepare`); after the commit, :attr:`Plan.after_commit` makes it
+live (:func:`healthmap.store.publish`). The database's write lock is held for the import
+log, the audit rows and a manifest file, however many episodes the file has.
 """
 
 from __future__ import annotations
@@ -71,17 +72,14 @@ def _episode_records(clean: pd.DataFrame) -> pd.DataFrame:
 
 def plan_episodes(conn, clean, progress) -> Plan:
     """Compare the file's rows with the held ones, stage the changed years' store files
-    and summaries (all before the write transaction); the plan's ``apply`` then only swaps
-    the summaries in and prepares the store's manifest."""
+    and roll-ups (all before the write transaction); the plan's ``apply`` then only
+    prepares the store's manifest."""
     rec = _episode_records(clean)
     progress(0.05, "write", done="0", total=f"{len(rec):,}")
     new = to_arrow(rec)
     writer = episode_store.open_writer(conn)  # waits while another store writer works
-    staged: list[summary.Staged] = []
 
     def cleanup(c: Connection) -> None:
-        for st in staged:
-            st.drop(c)
         writer.discard()  # a no-op once published
 
     try:
@@ -96,19 +94,19 @@ def plan_episodes(conn, clean, progress) -> Plan:
             years = sorted(set(writer.update(new)) | old_years)
             progress(0.55, "merge")
             icd3_group, in_county = summary.lookups(conn)
-            staged.append(summary.Staged(conn))
             for i, year in enumerate(years):
                 progress(0.6 + 0.35 * i / len(years), "summary", year=year)
                 rows = writer.year_frame(year, summary.EPISODE_COLS)
-                staged[0].add(summary.summarise_year(rows, year, icd3_group, in_county))
+                writer.add_rollups(year, summary.summarise_year(rows, year, icd3_group,
+                                                                in_county))
     except BaseException:
         cleanup(conn)
         raise
 
     def apply(c: Connection, import_id: int):
         if touched:
-            staged[0].swap(c, years)
-            episode_store.prepare(writer, c, import_id)
+            episode_store.prepare(writer, c)
+            summary.bump_generation(c)
         return (n - existing, changed, existing - changed), years
 
     def after_commit(import_id: int) -> None:

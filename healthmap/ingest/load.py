@@ -1,14 +1,14 @@
 """Write validated files to the database: all or nothing, idempotent, with an import log.
 
 An import works in two phases. First, without holding the database's write lock, it does
-the heavy work: validation, then (episodes) the file's rows staged in a temporary table,
-compared with the held ones, and the new summary rows of every changed year computed from
-the held rows plus the file's and staged too (:class:`healthmap.summary.Staged`). Then one
-short write transaction only copies the staged rows in, replaces those years' summaries,
-writes the import log and audit entries and bumps the data version. So a login, an audit
-or a ledger write waits at most for that copy, never for the whole import; and an
-interrupted import (error, Ctrl-C, killed process) still leaves the database exactly as it
-was. Imports are serialised per database (:func:`healthmap.dbhealth.import_lock`), and the
+the heavy work: validation, then (episodes) the file's rows compared with the held ones in
+the episode store, and every changed year's new episode file and summary roll-ups staged
+there (:mod:`healthmap.ingest.episodes`). Then one short write transaction writes the
+import log and audit entries, sets the store version and bumps the data version; right
+after it commits, the store's new manifest goes live (:mod:`healthmap.store.sync`: a
+two-phase commit with the database as coordinator). So a login, an audit or a ledger
+write never waits for the import's work; and an interrupted import (error, Ctrl-C, killed
+process) still leaves the database and the store exactly as they were. Imports are serialised per database (:func:`healthmap.dbhealth.import_lock`), and the
 write transaction checks that nothing the staged summaries were built from changed since
 (:func:`healthmap.summary.generation`; otherwise the second phase is redone). Records are
 matched on their ids: importing the same file twice inserts nothing and updates nothing the
@@ -431,7 +431,7 @@ def _write_population(conn, clean, import_id, progress):
     return (inserted, updated, unchanged), []
 
 
-def _write_institutions(conn, clean, import_id, progress):
+def _write_institutions(conn, clean, import_id, progress, writers: list):
     """Upsert institutions; an institution whose in-county status changed moves its
     episodes between "in county" and "out of county", so the summaries of every year with
     an episode there are rebuilt in the same transaction (the episode store joins the status
@@ -456,8 +456,8 @@ def _write_institutions(conn, clean, import_id, progress):
                 "ON e.institution_code = m.code").fetchall()}
         finally:
             cur.close()
-    if years:
-        summary.refresh_years(conn, sorted(years))
+    if years:  # the roll-ups of those years, staged now, published after the commit
+        writers.append(summary.rebuild_rollups(conn, sorted(years)))
     return counts, sorted(years)
 
 
@@ -499,8 +499,27 @@ def _in_transaction(writer):
     return plan
 
 
+def _plan_institutions(conn, clean, progress) -> Plan:
+    """Institutions are written inside the transaction; a changed in-county status also
+    rebuilds roll-ups in the episode store, published after the commit."""
+    from healthmap import store
+
+    writers: list = []
+
+    def cleanup(c):
+        for w in writers:
+            w.discard()
+
+    def after_commit(import_id):
+        for w in writers:
+            store.publish(w)
+
+    return Plan(lambda c, import_id: _write_institutions(c, clean, import_id, progress, writers),
+                cleanup, after_commit)
+
+
 _WRITERS = {"areas": _in_transaction(_write_areas),
             "population": _in_transaction(_write_population),
-            "institutions": _in_transaction(_write_institutions),
+            "institutions": _plan_institutions,
             "episodes": plan_episodes,
             "residents": _in_transaction(_write_residents)}

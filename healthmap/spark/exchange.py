@@ -8,17 +8,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from healthmap import audit, db, dbhealth
-from healthmap.cube import AREA_DIMS, CELL_DIMS, INST_DIMS, INST_MEASURES, MEASURES
-from healthmap.models import Icd3Group, Institution, SummaryArea, SummaryCell, SummaryInstitution
+from healthmap.models import Icd3Group, Institution
 
-#: each summary table the job writes, with its model and its columns (dimensions, measures)
-TABLES = {SummaryCell.__tablename__: (SummaryCell, CELL_DIMS + MEASURES),
-          SummaryArea.__tablename__: (SummaryArea, AREA_DIMS + MEASURES),
-          SummaryInstitution.__tablename__: (SummaryInstitution, INST_DIMS + INST_MEASURES)}
+
+def _columns(table: str) -> list[str]:
+    from healthmap.store.layout import rollup_columns
+
+    return [c for c, _t in rollup_columns(table)]
+
+
+#: each roll-up the job writes, with its columns (the store's: money in fen and fen²)
+TABLES = {name: _columns(name) for name in ("cells", "areas", "institutions")}
 
 
 def write_reference(engine: Engine, out: str | Path) -> dict[str, int]:
@@ -38,13 +42,13 @@ def write_reference(engine: Engine, out: str | Path) -> dict[str, int]:
 
 
 def read_rollups(folder: str | Path) -> dict[str, pd.DataFrame]:
-    """The job's output, one frame per summary table, columns in the models' order.
+    """The job's output, one frame per roll-up, columns in the store's order.
 
     A folder without all three tables, or a table without its columns, is refused by name.
     """
     folder = Path(folder)
     frames = {}
-    for name, (_model, cols) in TABLES.items():
+    for name, cols in TABLES.items():
         path = folder / name
         if not path.exists():
             raise FileNotFoundError(f"{path}: missing (is this the Spark job's output folder?)")
@@ -57,22 +61,39 @@ def read_rollups(folder: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def load_rollups(engine: Engine, folder: str | Path, actor: str = "cli") -> list[int]:
-    """Replace the summary rows of every year found in the job's output, all or nothing,
-    and bump the data version so every app process reloads; the years replaced.
+    """Replace the roll-ups of every year found in the job's output in the episode store,
+    all or nothing (one store write committed with its database transaction), and bump the
+    data version so every app process reloads; the years replaced.
 
     Runs under the import lock (:func:`healthmap.dbhealth.import_lock`): an import running
-    at the same time is named and this load refused.
+    at the same time is named and this load refused. A year the store holds no episodes of
+    is refused by name.
     """
+    from healthmap import store, summary
+
     frames = read_rollups(folder)
     years = sorted({int(y) for f in frames.values() for y in f["year"].unique()})
     url = engine.url.render_as_string(hide_password=False)
     with dbhealth.import_lock(url, "summaries", str(folder), actor):
-        with Session(engine) as s, s.begin():
-            conn = s.connection()
-            for name, (model, _cols) in TABLES.items():
-                conn.execute(delete(model).where(model.year.in_(years)))
-                db.bulk_insert(conn, model.__table__, frames[name])
-            db.bump_version(s)
-            audit.record(s, actor, "load_summaries", Path(folder).name,
-                         f"years={','.join(map(str, years))}")
+        writer = None
+        try:
+            with Session(engine) as s, s.begin():
+                conn = s.connection()
+                writer = store.open_writer(conn)
+                unknown = sorted(set(years) - set(writer.years))
+                if unknown:
+                    raise ValueError(f"{folder}: year(s) {unknown} have no episodes in the "
+                                     "episode store")
+                for year in years:
+                    writer.add_rollups(year, {name: f[f["year"] == year]
+                                              for name, f in frames.items()})
+                store.prepare(writer, conn)
+                summary.bump_generation(conn)
+                db.bump_version(s)
+                audit.record(s, actor, "load_summaries", Path(folder).name,
+                             f"years={','.join(map(str, years))}")
+            store.publish(writer)
+        finally:
+            if writer is not None:
+                writer.discard()
     return years

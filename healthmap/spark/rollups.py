@@ -12,16 +12,17 @@ import glob
 import os
 import sys
 
-# the summary tables' names and columns, written once in healthmap.cube
+# the roll-ups' names, columns and money units, written once in healthmap.cube
 try:
-    from healthmap.cube import AREA_DIMS, CELL_DIMS, INST_DIMS, INST_MEASURES, MEASURES
+    from healthmap.cube import (AREA_DIMS, CELL_DIMS, INST_DIMS, INST_MEASURES, MEASURES,
+                                MONEY, ROLLUPS)
 except ImportError:  # spark-submit of this file alone: put the project on the path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__)))))
-    from healthmap.cube import AREA_DIMS, CELL_DIMS, INST_DIMS, INST_MEASURES, MEASURES
+    from healthmap.cube import (AREA_DIMS, CELL_DIMS, INST_DIMS, INST_MEASURES, MEASURES,
+                                MONEY, ROLLUPS)
 
-TABLES = ("summary_cells", "summary_areas", "summary_institutions")
-FEN_PER_YUAN = {"cost_sum": 100.0, "cost_sq_sum": 10_000.0, "fund_sum": 100.0}
+TABLES = tuple(ROLLUPS)
 
 
 def episode_files(folder: str) -> tuple[str, list[str]]:
@@ -77,30 +78,33 @@ def build(spark, base: str, files: list[str], reference: str) -> dict:
     by_person = Window.partitionBy("year", "person_id").orderBy(*order)
     cost = F.col("total_cost_fen").cast("long")
     fund = F.col("fund_paid_fen").cast("long")
+    exact = "decimal(38,0)"  # fen²: beyond int64 at province scale
     ep = ep.select(
         *[F.col(c) for c in sorted(set(CELL_DIMS) | set(INST_DIMS))],
         (F.row_number().over(by_group) == 1).cast("long").alias("new_case"),
         (F.row_number().over(by_person) == 1).cast("long").alias("first_of_year"),
         F.when(F.col("referral"), 1).otherwise(0).cast("long").alias("referral_n"),
-        cost.alias("cost"), (cost * cost).alias("cost_sq"),
+        cost.alias("cost"), (cost.cast(exact) * cost.cast(exact)).cast(exact).alias("cost_sq"),
         F.coalesce(fund, F.lit(0).cast("long")).alias("fund"),
         F.when(fund.isNotNull(), 1).otherwise(0).cast("long").alias("fund_known"))
     sums = {"episodes": F.count(F.lit(1)), "new_cases": F.sum("new_case"),
             "persons": F.sum("first_of_year"), "referrals": F.sum("referral_n"),
-            "cost_sum": F.sum("cost"), "cost_sq_sum": F.sum("cost_sq"),
+            "cost_sum": F.sum("cost"), "cost_sq_sum": F.sum("cost_sq").cast(exact),
             "fund_sum": F.sum("fund"), "fund_n": F.sum("fund_known")}
     cells_fen = ep.groupBy(*CELL_DIMS).agg(*[sums[m].alias(m) for m in MEASURES]).cache()
-    areas_fen = cells_fen.groupBy(*AREA_DIMS).agg(*[F.sum(m).alias(m) for m in MEASURES])
+    areas_fen = cells_fen.groupBy(*AREA_DIMS).agg(
+        *[(F.sum(m).cast(exact) if m == "cost_sq_sum" else F.sum(m)).alias(m)
+          for m in MEASURES])
     inst_fen = ep.groupBy(*INST_DIMS).agg(*[sums[m].alias(m) for m in INST_MEASURES])
 
-    def to_yuan(frame):
-        for col, per_yuan in FEN_PER_YUAN.items():
-            if col in frame.columns:
-                frame = frame.withColumn(col, F.col(col).cast("double") / F.lit(per_yuan))
+    def store_form(frame):  # the store's roll-up columns (money exact, in fen and fen²)
+        for measure, (column, _per_yuan) in MONEY.items():
+            if measure in frame.columns:
+                frame = frame.withColumnRenamed(measure, column)
         return frame
 
-    return {"summary_cells": to_yuan(cells_fen), "summary_areas": to_yuan(areas_fen),
-            "summary_institutions": to_yuan(inst_fen)}
+    return {"cells": store_form(cells_fen), "areas": store_form(areas_fen),
+            "institutions": store_form(inst_fen)}
 
 
 def run(episodes: str, reference: str, out: str, master: str = "local[2]") -> dict[str, int]:
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="HealthMap summary roll-ups on Spark")
     parser.add_argument("episodes", help="episode store folder (episodes/year=YYYY/*.parquet)")
     parser.add_argument("reference", help="folder written by `healthmap spark-reference`")
-    parser.add_argument("out", help="output folder (one Parquet folder per summary table)")
+    parser.add_argument("out", help="output folder (one Parquet folder per roll-up)")
     parser.add_argument("--master", default=os.environ.get("SPARK_MASTER", "local[2]"))
     args = parser.parse_args(argv)
     for name, n in run(args.episodes, args.reference, args.out, args.master).items():

@@ -5,6 +5,8 @@ One store folder per database (:func:`store_dir`)::
     <store>/manifest.json                       the only list of live files
     <store>/pending.json                        the next manifest, during an import's commit
     <store>/episodes/year=YYYY/part-*.parquet   hive-style, one or more files per year
+    <store>/rollups/<table>/year=YYYY/*.parquet the year's summary roll-ups (cells, areas,
+                                                institutions), rebuilt with its episodes
     <store>/staging/                            a writer's files before they go live
     <store>/.lock                               held by the one writer
 
@@ -30,6 +32,8 @@ MANIFEST = "manifest.json"
 #: becomes ``manifest.json`` right after that commit (:mod:`healthmap.store.sync`)
 PENDING = "pending.json"
 EPISODES = "episodes"
+#: the roll-ups' folder: ``rollups/<table>/year=YYYY/part-*.parquet`` (:data:`healthmap.cube.ROLLUPS`)
+ROLLUPS = "rollups"
 STAGING = "staging"
 LOCK = ".lock"
 
@@ -58,6 +62,28 @@ SORT_ORDER = ("icd3", "area_code", "person_id", "date", "record_id")
 SOURCE_COLUMNS = ["record_id", "person_id", "area_code", "icd10", "icd3", "date", "year",
                   "month", "setting", "institution_code", "total_cost", "fund_paid",
                   "insurance_type", "referral", "sex", "age", "age_group"]
+
+
+def rollup_columns(table: str) -> list[tuple[str, str]]:
+    """The columns (name, DuckDB type) of roll-up ``table`` as its view shows them: ``year``,
+    the other dimensions, then the measures, money exact (:data:`healthmap.cube.MONEY`:
+    ``cost_sum_fen``, ``fund_sum_fen`` BIGINT, ``cost_sq_sum_fen2`` DECIMAL(38,0)), counts
+    BIGINT. Files hold them without ``year`` (it is the partition).
+
+    >>> [c for c, _t in rollup_columns("institutions")][-3:]
+    ['episodes', 'cost_sum_fen', 'fund_sum_fen']
+    >>> rollup_columns("cells")[-3:]
+    [('cost_sq_sum_fen2', 'DECIMAL(38,0)'), ('fund_sum_fen', 'BIGINT'), ('fund_n', 'BIGINT')]
+    """
+    from healthmap.cube import MONEY, ROLLUPS
+
+    dims, measures = ROLLUPS[table]
+    types = {"year": "INTEGER", "month": "INTEGER", "in_county": "BOOLEAN"}
+    out = [(d, types.get(d, "VARCHAR")) for d in dims]
+    for m in measures:
+        column = MONEY.get(m, (m, 1))[0]
+        out.append((column, "DECIMAL(38,0)" if column.endswith("_fen2") else "BIGINT"))
+    return out
 
 
 class StoreLocationError(RuntimeError):
@@ -131,6 +157,9 @@ class Manifest:
     >>> m = Manifest("12", 3, {2024: {"files": ["episodes/year=2024/part-a.parquet"], "rows": 5}})
     >>> Manifest.from_json(m.to_json()) == m, m.rows, m.files()
     (True, 5, ['episodes/year=2024/part-a.parquet'])
+    >>> m.years[2024]["rollups"] = {"cells": ["rollups/cells/year=2024/c.parquet"]}
+    >>> m.files()[1], m.rollup_files("areas")
+    ('rollups/cells/year=2024/c.parquet', [])
     """
 
     data_version: str
@@ -142,8 +171,18 @@ class Manifest:
     def rows(self) -> int:
         return sum(int(v["rows"]) for v in self.years.values())
 
-    def files(self) -> list[str]:
+    def episode_files(self) -> list[str]:
         return [f for y in sorted(self.years) for f in self.years[y]["files"]]
+
+    def rollup_files(self, table: str) -> list[str]:
+        """The files of roll-up ``table`` (``cells``, ``areas``, ``institutions``)."""
+        return [f for y in sorted(self.years)
+                for f in (self.years[y].get("rollups") or {}).get(table, [])]
+
+    def files(self) -> list[str]:
+        """Every file the manifest names: episodes and roll-ups."""
+        tables = sorted({t for v in self.years.values() for t in (v.get("rollups") or {})})
+        return self.episode_files() + [f for t in tables for f in self.rollup_files(t)]
 
     def to_json(self) -> str:
         return json.dumps({"layout_version": self.layout_version,

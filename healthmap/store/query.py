@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from healthmap.models import Area, Icd3Group, Institution
-from healthmap.store.layout import COLUMNS, engine_store_dir
+from healthmap.store.layout import COLUMNS, engine_store_dir, rollup_columns
 from healthmap.store.sync import live_manifest
 
 _LOCK = threading.Lock()
@@ -47,23 +47,32 @@ def _mappings(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
     return groups, inst, areas, digest
 
 
-def _episodes_sql(root: Path, files: list[str]) -> str:
+def _files_sql(root: Path, files: list[str], columns: list[tuple[str, str]]) -> str:
+    """A SELECT of ``columns`` over the Parquet ``files`` (year from the hive path), or an
+    empty relation of those columns when there are none."""
     if not files:
-        cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in VIEW_COLUMNS)
+        cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns)
         return f"SELECT {cols} WHERE false"
     paths = ", ".join("'" + str(root / f).replace("'", "''") + "'" for f in files)
-    cols = ", ".join(c for c, _t in VIEW_COLUMNS)
+    cols = ", ".join(c for c, _t in columns)
     return (f"SELECT {cols} FROM read_parquet([{paths}], hive_partitioning = true, "
             "hive_types = {'year': INTEGER})")
 
 
-def _open(root: Path, files: list[str], groups: pd.DataFrame, inst: pd.DataFrame,
+def _open(root: Path, manifest, groups: pd.DataFrame, inst: pd.DataFrame,
           areas: pd.DataFrame | None = None):
     import duckdb
 
+    from healthmap.cube import ROLLUPS
+
     db = duckdb.connect(":memory:")
     db.execute("SET enable_progress_bar = false")
-    db.execute(f"CREATE VIEW episodes AS {_episodes_sql(root, files)}")
+    files = manifest.episode_files() if manifest else []
+    db.execute(f"CREATE VIEW episodes AS {_files_sql(root, files, VIEW_COLUMNS)}")
+    for table in ROLLUPS:
+        files = manifest.rollup_files(table) if manifest else []
+        db.execute(f"CREATE VIEW rollup_{table} AS "
+                   f"{_files_sql(root, files, rollup_columns(table))}")
     tables = {"icd3_groups": ("icd3 VARCHAR, group_code VARCHAR", groups),
               "institutions": ("code VARCHAR, in_county BOOLEAN", inst),
               "areas": ("code VARCHAR, level VARCHAR, parent_code VARCHAR", areas)}
@@ -104,7 +113,7 @@ def connect(engine: Engine):
     with _LOCK:
         cached = _BASES.get(str(root))
         if cached is None or cached[0] != key:
-            base = _open(root, manifest.files() if manifest else [], groups, inst, areas)
+            base = _open(root, manifest if manifest else None, groups, inst, areas)
             _BASES.pop(str(root), None)
             _BASES[str(root)] = (key, base)
             while len(_BASES) > _MAX_STORES:  # open cursors keep their own database alive

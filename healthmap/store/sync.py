@@ -1,18 +1,20 @@
 """The episode store as the system of record, in step with the database's import log.
 
-Episodes live only in the store (decisions §1); the database (SQLite or PostgreSQL) keeps
-the import log, summaries and everything operational. Its *episode version*
-(:func:`episodes_version`) is the id and start time of the last successful import that
-inserted or changed episodes; the store's manifest names the version its files hold.
+Episodes and their summary roll-ups live only in the store (decisions §1); the database
+(SQLite or PostgreSQL) keeps the import log and everything operational. Its *store
+version* (:func:`store_version`, a key of ``app_meta`` that every store write sets in its
+transaction) names the store content the database's state goes with; the store's manifest
+names the version its files hold.
 
-An import of episodes (:mod:`healthmap.ingest.episodes`) is a two-phase commit with the
-database as the coordinator:
+Every write of the store (an import of episodes, a rebuild of roll-ups after reference data
+changed, ``refresh``, a Spark load) is a two-phase commit with the database as the
+coordinator:
 
 1. :func:`open_writer` takes the store's writer lock, settles what a crashed writer left
    (:func:`settle`) and checks that the store holds the database's version;
-2. the new year files are staged (no database lock held);
-3. inside the import's write transaction, after its log row is written, :func:`prepare`
-   writes the next manifest as ``pending.json`` at the import's version, durably;
+2. the new files are staged (no database lock held, for imports);
+3. inside the database transaction, :func:`prepare` sets the new store version and writes
+   the next manifest as ``pending.json`` at that version, durably;
 4. the transaction commits (the commit point), then :func:`publish` swaps the pending
    manifest in as ``manifest.json``.
 
@@ -30,7 +32,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, select
 
-from healthmap.models import ImportLog
+import datetime as dt
+
+from healthmap.models import AppMeta, ImportLog
 from healthmap.store.layout import (MANIFEST, PENDING, Manifest, engine_store_dir, fsync_dir,
                                     read_manifest)
 from healthmap.store.writer import StoreWriter, drop_pending
@@ -80,10 +84,15 @@ def _version(import_id: int, started_at) -> str:
     return f"{import_id}@{started_at.isoformat()}"
 
 
-def import_version(conn: Connection, import_id: int) -> str:
-    """The episode version import ``import_id`` makes (its log row must exist)."""
-    started = conn.scalar(select(ImportLog.started_at).where(ImportLog.id == int(import_id)))
-    return _version(int(import_id), started)
+#: the ``app_meta`` key of the store version
+VERSION_KEY = "store_version"
+
+
+def store_version(conn: Connection) -> str:
+    """The store version the database goes with: what the last store write set
+    (:func:`prepare`), or for a database from before that key, its episode version."""
+    value = conn.scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY))
+    return value if value else episodes_version(conn)
 
 
 def _holds(manifest: Manifest | None, root: Path, version: str) -> bool:
@@ -119,7 +128,7 @@ def open_writer(conn: Connection) -> StoreWriter:
     starts from an empty store whatever an old folder at that place holds.
     """
     root = engine_store_dir(conn)
-    version = episodes_version(conn)
+    version = store_version(conn)
     writer = StoreWriter(root)
     try:
         if settle(root, version):
@@ -138,10 +147,15 @@ def open_writer(conn: Connection) -> StoreWriter:
     return writer
 
 
-def prepare(writer: StoreWriter, conn: Connection, import_id: int) -> Manifest:
-    """Inside import ``import_id``'s write transaction, before it commits: the pending
-    manifest at the version that import makes."""
-    return writer.prepare(import_version(conn, import_id))
+def prepare(writer: StoreWriter, conn: Connection) -> Manifest:
+    """Inside the write transaction that goes with this store write, before it commits: a
+    new store version (the generation and the time: a re-created database never repeats
+    one) set in the database and the pending manifest at it."""
+    version = f"{writer.generation}@{dt.datetime.now().isoformat()}"
+    if conn.execute(AppMeta.__table__.update().where(AppMeta.key == VERSION_KEY)
+                    .values(value=version)).rowcount == 0:
+        conn.execute(AppMeta.__table__.insert().values(key=VERSION_KEY, value=version))
+    return writer.prepare(version)
 
 
 def publish(writer: StoreWriter | None) -> Manifest | None:
@@ -151,8 +165,18 @@ def publish(writer: StoreWriter | None) -> Manifest | None:
     return writer.publish()
 
 
+def manifest_at(root: Path, version: str) -> Manifest | None:
+    """The manifest (or pending manifest) of the store at ``root`` that holds ``version``,
+    or ``None``."""
+    for name in (MANIFEST, PENDING):
+        m = read_manifest(root, name)
+        if _holds(m, root, version):
+            return m
+    return None
+
+
 def live_manifest(engine: Engine) -> Manifest | None:
-    """The manifest readers use: the one at the database's episode version (the pending
+    """The manifest readers use: the one at the database's store version (the pending
     one in the instant between an import's commit and its swap, or after a crash there).
     ``None`` when the database has no episodes. Raises :class:`StoreMismatch` when the
     store holds another version."""
@@ -162,7 +186,7 @@ def live_manifest(engine: Engine) -> Manifest | None:
         live = read_manifest(root)
         pending = read_manifest(root, PENDING)
         with engine.connect() as conn:
-            version = episodes_version(conn)
+            version = store_version(conn)
         if version == EMPTY:
             return None
         for m in (live, pending):
@@ -178,7 +202,7 @@ def status(engine: Engine) -> dict:
     root = engine_store_dir(engine)
     m = read_manifest(root)
     with engine.connect() as conn:
-        version = episodes_version(conn)
+        version = store_version(conn)
     files = m.files() if m else []
     present = [root / f for f in files if (root / f).exists()]
     try:

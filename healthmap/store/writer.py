@@ -21,7 +21,7 @@ Examples
 ...     "fund_paid": [5.0, None], "insurance_type": ["resident"] * 2, "referral": [True, None],
 ...     "sex": ["F", "M"], "age": [61, None], "age_group": ["60-64", "unknown"]})
 >>> w = StoreWriter(root, fresh=True)
->>> w.append(to_arrow(rows)); w.build(); m = w.publish("7")
+>>> w.append(to_arrow(rows)); w.build(); m = w.publish("7", require_rollups=False)
 >>> sorted(m.years), m.rows, m.data_version, read_manifest(root) == m
 ([2023, 2024], 2, '7', True)
 """
@@ -36,11 +36,19 @@ import weakref
 from pathlib import Path
 
 from healthmap.store.layout import (EPISODES, FILE_COLUMNS, LOCK, MANIFEST, PENDING,
-                                    SORT_ORDER, STAGING, Manifest, fsync_dir,
-                                    make_private_dir, read_manifest, to_arrow,
-                                    write_manifest)
+                                    ROLLUPS, SORT_ORDER, STAGING, Manifest, fsync_dir,
+                                    make_private_dir, read_manifest, rollup_columns,
+                                    to_arrow, write_manifest)
 
 __all__ = ["StoreWriter", "to_arrow"]
+
+
+def _arrow_types() -> dict:
+    """DuckDB type name -> Arrow type, for the roll-up files."""
+    import pyarrow as pa
+
+    return {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
+            "BOOLEAN": pa.bool_(), "DECIMAL(38,0)": pa.decimal128(38, 0)}
 
 
 def _close(fd: int) -> None:
@@ -170,6 +178,34 @@ class StoreWriter:
         return self._db().execute(f"SELECT {', '.join(columns)} FROM read_parquet("
                                   f"{_sql_list(files)})").df()
 
+    def add_rollups(self, year: int, tables: dict) -> None:
+        """Stage the roll-ups of ``year`` (``{table: frame}`` with the store's roll-up
+        columns, :func:`healthmap.summary.summarise_year`), replacing that year's old ones.
+        A year this write holds no episodes of takes none."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        entry = self.years.get(int(year))
+        if entry is None:
+            return
+        out: dict[str, list[str]] = {}
+        for table, frame in sorted(tables.items()):
+            if frame is None or not len(frame):
+                out[table] = []
+                continue
+            folder = make_private_dir(self.stage / ROLLUPS / table / f"year={year}")
+            name = f"part-{self.generation:06d}-{self.token}-0.parquet"
+            columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
+            types = _arrow_types()
+            arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
+                               else frame[c], types[t], from_pandas=True)
+                      for c, t in columns]
+            pq.write_table(pa.Table.from_arrays(arrays, names=[c for c, _t in columns]),
+                           folder / name, compression="snappy")
+            os.chmod(folder / name, 0o600)
+            out[table] = [f"{ROLLUPS}/{table}/year={year}/{name}"]
+        entry["rollups"] = out
+
     def _abs(self, files: list[str]) -> str:
         return _sql_list([self.root / f for f in files])
 
@@ -186,34 +222,46 @@ class StoreWriter:
             self.years.pop(year, None)
             return
         os.chmod(path, 0o600)
-        self.years[year] = {"files": [f"{EPISODES}/year={year}/{name}"], "rows": int(n)}
+        # the year's roll-ups must be rebuilt with it (add_rollups; prepare checks)
+        self.years[year] = {"files": [f"{EPISODES}/year={year}/{name}"], "rows": int(n),
+                            "rollups": None}
 
     # ------------------------------------------------------------ finishing
-    def prepare(self, data_version: str) -> Manifest:
+    def prepare(self, data_version: str, require_rollups: bool = True) -> Manifest:
         """Phase one of publishing: move the staged files into ``episodes/`` (unreferenced,
         so invisible) and write them down as :data:`PENDING`, durably. Called inside the
         database transaction that records ``data_version`` (the import's log row), just
         before it commits: if the process dies after that commit, the next writer or
         reader finds the pending manifest at the database's version and makes it live
         (:func:`healthmap.store.sync.settle`); if it dies before, the pending manifest
-        names a version the database never committed and is dropped."""
+        names a version the database never committed and is dropped. Every year whose
+        episodes this write changed must have its roll-ups too (``require_rollups``)."""
         if self.done:
             raise RuntimeError("this store write is finished")
         if self._duck is not None:
             self._duck.close()
             self._duck = None
-        for folder in sorted(self.stage.glob("year=*")):
-            dest = make_private_dir(self.root / EPISODES / folder.name)
-            for f in folder.glob("*.parquet"):
-                _fsync(f)
-                os.replace(f, dest / f.name)
-        for year in {p.parent for p in (self.root / EPISODES).glob("year=*/*.parquet")}:
-            fsync_dir(year)
+        if require_rollups:
+            missing = sorted(y for y, v in self.years.items() if v.get("rollups") is None)
+            if missing:
+                raise RuntimeError(f"the roll-ups of year(s) {missing} were not rebuilt with "
+                                   "their episodes")
+        staged = [(f, self.root / f.relative_to(self.stage))
+                  for f in self.stage.glob(f"{ROLLUPS}/*/year=*/*.parquet")]
+        staged += [(f, self.root / EPISODES / f.parent.name / f.name)
+                   for f in self.stage.glob("year=*/*.parquet")]
+        for src, dest in staged:
+            _fsync(src)
+            make_private_dir(dest.parent)
+            os.replace(src, dest)
+        for folder in {dest.parent for _src, dest in staged}:
+            fsync_dir(folder)
         self.pending = Manifest(str(data_version), self.generation, self.years)
         write_manifest(self.root, self.pending, PENDING)
         return self.pending
 
-    def publish(self, data_version: str | None = None) -> Manifest:
+    def publish(self, data_version: str | None = None, require_rollups: bool = True
+                ) -> Manifest:
         """Make the staged files live: :meth:`prepare` (unless done, then ``data_version``
         may be omitted), swap the pending manifest in as ``manifest.json`` in one
         ``os.replace``, delete files no manifest of the last two generations names,
@@ -222,7 +270,7 @@ class StoreWriter:
             raise RuntimeError("this store write is finished")
         try:
             if self.pending is None:
-                self.prepare(str(data_version))
+                self.prepare(str(data_version), require_rollups)
             manifest = self.pending
             os.replace(self.root / PENDING, self.root / MANIFEST)
             fsync_dir(self.root)
@@ -230,6 +278,13 @@ class StoreWriter:
         finally:
             self._finish()
         return manifest
+
+    def release(self) -> None:
+        """Release the lock keeping a prepared pending manifest: for a write whose database
+        transaction commits later, outside this code (a migration); the next writer or
+        reader settles it (:func:`healthmap.store.sync.settle`)."""
+        if not self.done:
+            self._finish()
 
     def discard(self) -> None:
         """Drop the staged (and prepared) files and release the lock; the manifest stays
@@ -253,11 +308,12 @@ class StoreWriter:
         self._unlock()
 
     def _collect(self, keep: set[str]) -> None:
-        base = self.root / EPISODES
-        for f in base.glob("year=*/*.parquet"):
-            if f.relative_to(self.root).as_posix() not in keep:
-                f.unlink(missing_ok=True)
-        for d in base.glob("year=*"):
+        for pattern in ("year=*/*.parquet", "*/year=*/*.parquet"):
+            for base in (self.root / EPISODES, self.root / ROLLUPS):
+                for f in base.glob(pattern):
+                    if f.relative_to(self.root).as_posix() not in keep:
+                        f.unlink(missing_ok=True)
+        for d in [*(self.root / EPISODES).glob("year=*"), *(self.root / ROLLUPS).glob("*/year=*")]:
             if d.is_dir() and not any(d.iterdir()):
                 d.rmdir()
 

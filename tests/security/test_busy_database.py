@@ -23,7 +23,8 @@ from healthmap.db import make_engine
 from healthmap.demo import INSTITUTIONS
 from healthmap.ingest import import_frame
 from healthmap import store
-from healthmap.models import Institution, SummaryArea
+from healthmap import queries
+from healthmap.models import Institution
 from healthmap.points import ledger
 from points_helpers import add_residents
 
@@ -113,8 +114,7 @@ def test_login_audit_and_ledger_writes_succeed_while_an_import_runs(busy_url, mo
     assert result["r"].ok, result["r"].problems
     # the import landed whole and its summaries agree with the rows
     assert store.live_manifest(importer).rows == 11000
-    with importer.connect() as c:
-        assert c.scalar(select(func.sum(SummaryArea.episodes))) == 11000
+    assert queries.rollup(importer, "areas")["episodes"].sum() == 11000
     assert audit.verify(other).ok
     importer.dispose()
     other.dispose()
@@ -144,14 +144,14 @@ def test_summaries_built_before_a_concurrent_change_are_rebuilt(busy_url):
     there = store.query(e, "SELECT year, count(*) AS n FROM episodes "
                            "WHERE institution_code = ? GROUP BY year", [code])
     assert there["n"].sum() > 0
-    with e.connect() as c:
-        for year, n in there.itertuples(index=False):
-            out = c.scalar(select(func.sum(SummaryArea.episodes)).where(
-                SummaryArea.year == int(year), SummaryArea.in_county.is_(False)))
-            outside = store.query(e, "SELECT count(*) AS n FROM episodes e JOIN "
-                                     "institutions i ON i.code = e.institution_code "
-                                     "WHERE e.year = ? AND NOT i.in_county", [int(year)])
-            assert out == int(outside["n"].iloc[0]) and out >= n
+    areas = queries.rollup(e, "areas", by=["year", "in_county"], measures=["episodes"])
+    for year, n in there.itertuples(index=False):
+        out = int(areas.loc[(areas["year"] == int(year)) & ~areas["in_county"].astype(bool),
+                            "episodes"].sum())
+        outside = store.query(e, "SELECT count(*) AS n FROM episodes e JOIN institutions i "
+                                 "ON i.code = e.institution_code "
+                                 "WHERE e.year = ? AND NOT i.in_county", [int(year)])
+        assert out == int(outside["n"].iloc[0]) and out >= n
     e.dispose()
 
 

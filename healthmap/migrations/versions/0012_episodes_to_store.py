@@ -1,7 +1,10 @@
-"""episodes leave the database: the episode store (Parquet files, healthmap.store) becomes
-their system of record (decisions §1). Upgrade writes every held episode into the store at
-the database's episode version (unless the store already holds exactly those rows), then
-drops the table; downgrade re-creates the table from the store.
+"""episodes and their summaries leave the database: the episode store (Parquet files,
+healthmap.store) becomes their system of record (decisions §1-2). Upgrade writes every held
+episode into the store and builds each year's roll-ups from them (money exact, in fen),
+prepared at a new store version set in this transaction (the next writer or reader makes
+it live once the migration has committed), then drops the tables ``episodes``,
+``summary_cells``, ``summary_areas``, ``summary_institutions``; downgrade re-creates them
+from the store.
 
 Revision ID: 0012
 Revises: 0011
@@ -34,37 +37,36 @@ def _rows(bind):
         cursor.close()
 
 
+SUMMARY_TABLES = {"summary_cells": "cells", "summary_areas": "areas",
+                  "summary_institutions": "institutions"}
+
+
 def upgrade() -> None:
     bind = op.get_bind()
-    per_year = dict(bind.exec_driver_sql(
-        "SELECT year, count(*) FROM episodes GROUP BY year").all())
-    if per_year:
+    if bind.exec_driver_sql("SELECT count(*) FROM episodes").scalar():
+        from healthmap import summary
         from healthmap.store.layout import engine_store_dir
-        from healthmap.store.sync import episodes_version, settle
+        from healthmap.store.sync import prepare
         from healthmap.store.writer import StoreWriter
 
-        root = engine_store_dir(bind)
-        version = episodes_version(bind)
-        writer = StoreWriter(root)
+        writer = StoreWriter(engine_store_dir(bind), fresh=True)
         try:
-            settle(root, version)
-            base = writer.base
-            held = base is not None and base.data_version == version and {
-                int(y): int(v["rows"]) for y, v in base.years.items()} == {
-                int(y): int(n) for y, n in per_year.items()} and all(
-                (root / f).exists() for f in base.files())
-            if held:
-                writer.discard()
-            else:
-                writer.discard()
-                writer = StoreWriter(root, fresh=True)
-                for table in _rows(bind):
-                    writer.append(table)
-                writer.build()
-                writer.publish(version)
-        finally:
+            for table in _rows(bind):
+                writer.append(table)
+            writer.build()
+            icd3_group, in_county = summary.lookups(bind)
+            for year in sorted(writer.years):
+                rows = writer.year_frame(year, summary.EPISODE_COLS)
+                writer.add_rollups(year, summary.summarise_year(rows, year, icd3_group,
+                                                                in_county))
+            prepare(writer, bind)  # live once this migration's transaction has committed
+            writer.release()
+        except BaseException:
             writer.discard()
-    op.drop_table('episodes')  # its indexes go with it
+            raise
+    for name in SUMMARY_TABLES:
+        op.drop_table(name)
+    op.drop_table('episodes')  # indexes go with the tables
 
 
 def downgrade() -> None:
@@ -96,18 +98,21 @@ def downgrade() -> None:
         batch_op.create_index(batch_op.f('ix_episodes_person_id'), ['person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_episodes_year'), ['year'], unique=False)
     op.create_index('ix_episodes_record_id_lower', 'episodes', [sa.text('lower(record_id)')])
+    summaries = _summary_tables()
     bind = op.get_bind()
-    from healthmap.store.layout import engine_store_dir, read_manifest
+    from healthmap.store.layout import engine_store_dir
+    from healthmap.store.sync import manifest_at, store_version
 
     root = engine_store_dir(bind)
-    manifest = read_manifest(root)
-    if manifest is None or not manifest.files():
+    manifest = manifest_at(root, store_version(bind))
+    if manifest is None or not manifest.episode_files():
         return
     import duckdb
 
     from healthmap.db import bulk_insert
 
-    files = ", ".join("'" + str(root / f).replace("'", "''") + "'" for f in manifest.files())
+    files = ", ".join("'" + str(root / f).replace("'", "''") + "'"
+                      for f in manifest.episode_files())
     db = duckdb.connect()
     try:
         frame = db.execute(
@@ -116,10 +121,56 @@ def downgrade() -> None:
             "fund_paid_fen / 100.0 AS fund_paid, insurance_type, referral, sex, age, age_group "
             f"FROM read_parquet([{files}], hive_partitioning = true, "
             "hive_types = {'year': INTEGER})").df()
+        frame["date"] = frame["date"].dt.date
+        for c in ("fund_paid", "referral", "age"):
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+        frame["age"] = frame["age"].map(lambda v: None if v is None else int(v))
+        bulk_insert(bind, table, frame)
+        for name, rollup in SUMMARY_TABLES.items():
+            cols = [c.name for c in summaries[name].columns if c.name != "id"]
+            files = ", ".join("'" + str(root / f).replace("'", "''") + "'"
+                              for f in manifest.rollup_files(rollup))
+            if not files:
+                continue
+            exprs = {"cost_sum": "CAST(cost_sum_fen AS DOUBLE) / 100",
+                     "fund_sum": "CAST(fund_sum_fen AS DOUBLE) / 100",
+                     "cost_sq_sum": "CAST(cost_sq_sum_fen2 AS DOUBLE) / 10000"}
+            select = ", ".join(f"{exprs.get(c, c)} AS {c}" for c in cols)
+            rows = db.execute(f"SELECT {select} FROM read_parquet([{files}], "
+                              "hive_partitioning = true, hive_types = {'year': INTEGER})").df()
+            bulk_insert(bind, summaries[name], rows)
     finally:
         db.close()
-    frame["date"] = frame["date"].dt.date
-    for c in ("fund_paid", "referral", "age"):
-        frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
-    frame["age"] = frame["age"].map(lambda v: None if v is None else int(v))
-    bulk_insert(bind, table, frame)
+
+
+def _summary_tables() -> dict:
+    """Re-create the three summary tables as migration 0003 left them."""
+    def measures():
+        return [sa.Column(c, sa.Float() if c.endswith("_sum") else sa.Integer(), nullable=False)
+                for c in ("episodes", "new_cases", "persons", "referrals", "cost_sum",
+                          "cost_sq_sum", "fund_sum", "fund_n")]
+    types = {"year": sa.Integer(), "month": sa.Integer(), "area_code": sa.String(32),
+             "sex": sa.String(1), "age_group": sa.String(8), "icd3": sa.String(3),
+             "setting": sa.String(12), "in_county": sa.Boolean(),
+             "insurance_type": sa.String(12), "institution_code": sa.String(64)}
+    dims = {"summary_cells": ["year", "month", "area_code", "sex", "age_group", "icd3",
+                              "setting", "in_county", "insurance_type"],
+            "summary_areas": ["year", "area_code", "sex", "age_group", "setting", "in_county"],
+            "summary_institutions": ["year", "month", "area_code", "icd3", "setting",
+                                     "institution_code", "sex", "age_group",
+                                     "insurance_type"]}
+    out = {}
+    for name, keys in dims.items():
+        cols = measures() if name != "summary_institutions" else [
+            sa.Column("episodes", sa.Integer(), nullable=False),
+            sa.Column("cost_sum", sa.Float(), nullable=False),
+            sa.Column("fund_sum", sa.Float(), nullable=False)]
+        out[name] = op.create_table(
+            name, sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+            *[sa.Column(k, types[k], nullable=False) for k in keys], *cols,
+            sa.PrimaryKeyConstraint('id'))
+    op.create_index('ix_summary_cells_year_area', 'summary_cells', ['year', 'area_code'])
+    op.create_index('ix_summary_cells_year_icd3', 'summary_cells', ['year', 'icd3'])
+    op.create_index('ix_summary_areas_year_area', 'summary_areas', ['year', 'area_code'])
+    op.create_index('ix_summary_inst_year_area', 'summary_institutions', ['year', 'area_code'])
+    return out
