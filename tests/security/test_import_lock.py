@@ -149,3 +149,28 @@ def test_databases_of_one_server_do_not_block_each_other(engine, request):
     finally:
         other.dispose()
         server.drop(other.url.database)
+
+
+def test_a_stale_description_never_names_another_holder(engine):
+    """PostgreSQL: a description left by a killed import, while some other session holds
+    the lock without one (the instant between lock and row), names nobody falsely: the
+    refusal says what the server knows of the holder."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the app_meta description is a PostgreSQL matter")
+    url = _url(engine)
+    stale = {"kind": "episodes", "file": "old.csv", "user": "ghost", "since": "2020-01-01",
+             "pid": 1, "host": "gone", "backend_pid": 1}
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO app_meta (key, value) VALUES (:k, :v)"),
+                  {"k": importlock.INFO_KEY, "v": json.dumps(stale)})
+    with engine.connect() as raw:
+        raw.execute(text(f"SELECT pg_advisory_lock({importlock.IMPORT_LOCK_KEY})"))
+        pid = raw.execute(text("SELECT pg_backend_pid()")).scalar()
+        info = dbhealth.running_import(url)
+        assert info["backend_pid"] == pid and "ghost" not in info.values()
+        res = import_file(engine, "institutions", CSV, "inst.csv", username="li", lang="en")
+        assert not res.ok and "another import is running" in res.problems["reason"].iloc[0]
+        raw.execute(text(f"SELECT pg_advisory_unlock({importlock.IMPORT_LOCK_KEY})"))
+        raw.rollback()
+    assert dbhealth.running_import(url) is None
+    assert import_file(engine, "institutions", CSV, "inst.csv", username="li").ok
