@@ -7,7 +7,8 @@ the file, and the remedy (run ``init``, restore from a backup, fix permissions),
 Chinese and English; :func:`diagnose` finds the same problems before anything is opened
 (the app's first page and ``python -m healthmap check`` use it). :func:`check` reports
 integrity, migration level, key fingerprint and free disk space; :func:`backup` makes a
-consistent copy with SQLite's online backup API while the app runs.
+consistent copy with SQLite's online backup API while the app runs, with the episode store
+beside it.
 
 Examples
 --------
@@ -285,130 +286,148 @@ def check(engine) -> dict:
     return {"ok": all(ok for _, _, ok in lines), "lines": lines}
 
 
-def backup(engine, dest: Path, overwrite: bool = False, progress=None) -> dict:
+def backup(engine, dest: Path, overwrite: bool = False, progress=None,
+           user: str | None = None) -> dict:
     """A consistent copy of the SQLite database behind ``engine`` at ``dest`` (online
-    backup API: readers and writers may go on), checked with ``integrity_check``;
-    created owner-only (0600). PostgreSQL: use ``pg_dump`` (see docs/security.md)."""
+    backup API: readers and writers may go on), checked with ``integrity_check``, and of its
+    episode store at ``<dest>.store/`` (where :func:`healthmap.store.store_dir` looks for
+    the store of a database file ``dest``); everything created owner-only (files 0600,
+    folders 0700). PostgreSQL: use ``pg_dump`` and copy the store folder (docs/security.md).
+
+    The pair agrees: the whole backup holds the import lock
+    (:func:`healthmap.importlock.import_lock`, kind ``backup``), so no import, ``refresh``
+    or ``spark-load`` commits episodes meanwhile (an import publishes its store manifest
+    right after its commit, under that same lock), and the store's writer lock (an
+    exclusive ``flock`` on ``<store>/.lock``, taken after the import lock as an import
+    does) keeps ``store rebuild`` and the readers' catch-up rebuild, which do not take the
+    import lock, from swapping or deleting files during the copy. An import started
+    meanwhile is refused naming the backup; a backup started during an import raises
+    :class:`ImportRunning` naming the import. Of the store, ``manifest.json`` and exactly the
+    files it names are copied (not the previous generation, staging leftovers or the lock
+    file), and each year's row count is checked against the copies' Parquet footers.
+    """
     src_path = sqlite_path(engine.url.render_as_string(hide_password=False))
     if src_path is None:
-        raise ValueError("backup copies SQLite databases; for PostgreSQL use pg_dump "
-                         "(docs/security.md)")
+        raise ValueError("backup copies SQLite databases; for PostgreSQL use pg_dump and "
+                         "copy the episode store folder (docs/security.md)")
+    from healthmap.store import engine_store_dir
+
     dest = Path(dest)
     if dest.is_dir():
         dest = dest / f"{src_path.stem}-{dt.datetime.now():%Y%m%d-%H%M%S}.db"
-    if dest.exists() and not overwrite:
-        raise FileExistsError(f"{dest} exists (use --force to overwrite)")
-    if dest.resolve() == src_path.resolve():
-        raise ValueError("the backup cannot overwrite the database itself")
+    dest_store = dest.with_name(dest.name + ".store")
+    for target in (dest, dest_store):
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} exists (use --force to overwrite)")
+    src_store = engine_store_dir(engine)
+    if src_path.resolve() in (dest.resolve(), dest_store.resolve()) or \
+            src_store.resolve() in (dest.resolve(), dest_store.resolve()):
+        raise ValueError("the backup cannot overwrite the database or its store")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".partial")
-    tmp.unlink(missing_ok=True)
-    os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))
-    src = sqlite3.connect(src_path, timeout=30)
-    try:
-        out = sqlite3.connect(tmp)
-        try:
-            src.backup(out, pages=1024, progress=(lambda s, r, t: progress((t - r) / t))
-                       if progress else None)
-            out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-            ok = out.execute("PRAGMA integrity_check").fetchone()[0]
-        finally:
-            out.close()
-    finally:
-        src.close()
-    if ok != "ok":
+    url = engine.url.render_as_string(hide_password=False)
+    with import_lock(url, "backup", str(dest), user), _store_lock(src_store):
+        tmp = dest.with_name(dest.name + ".partial")
         tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"the copy failed its integrity check: {ok}")
-    os.replace(tmp, dest)
-    return {"path": str(dest), "bytes": dest.stat().st_size}
+        os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))
+        src = sqlite3.connect(src_path, timeout=30)
+        try:
+            out = sqlite3.connect(tmp)
+            try:
+                src.backup(out, pages=1024, progress=(lambda s, r, t: progress((t - r) / t))
+                           if progress else None)
+                out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+                ok = out.execute("PRAGMA integrity_check").fetchone()[0]
+            finally:
+                out.close()
+        finally:
+            src.close()
+        if ok != "ok":
+            tmp.unlink(missing_ok=True)
+            raise RuntimeError(f"the copy failed its integrity check: {ok}")
+        stored = _copy_store(src_store, dest_store, engine)
+        os.replace(tmp, dest)  # last: a backup file is there only when all of it is
+    return {"path": str(dest), "bytes": dest.stat().st_size, **stored}
+
+
+class _store_lock:
+    """The episode store's writer lock (``healthmap.store.writer``: an exclusive flock on
+    ``<store>/.lock``), waited for; nothing when there is no store folder."""
+
+    def __init__(self, root: Path):
+        self.root, self.fd = root, None
+
+    def __enter__(self):
+        import fcntl
+
+        from healthmap.store.layout import LOCK
+
+        if self.root.is_dir():
+            self.fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the flock
+        return False
+
+
+def _copy_store(root: Path, dest: Path, engine) -> dict:
+    """Copy the store's manifest and the files it names to ``dest`` (owner-only), check the
+    copies' row counts; the caller holds the store's writer lock."""
+    import pyarrow.parquet as pq
+
+    from healthmap.store.layout import MANIFEST, Manifest, make_private_dir
+    from healthmap.store.sync import episodes_version
+
+    none = {"store": None, "store_files": 0, "store_bytes": 0, "store_in_sync": None}
+    if not (root / MANIFEST).is_file():
+        return none
+    text = (root / MANIFEST).read_text(encoding="utf-8")
+    manifest = Manifest.from_json(text)
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    make_private_dir(partial)
+    size = 0
+    try:
+        for year, entry in manifest.years.items():
+            rows = 0
+            for name in entry["files"]:
+                rel = Path(name)
+                if rel.is_absolute() or ".." in rel.parts:
+                    raise RuntimeError(f"{root / MANIFEST} names a file outside the store: "
+                                       f"{name}")
+                target = make_private_dir(partial / rel.parent) / rel.name
+                size += _copy_private(root / rel, target)
+                rows += pq.read_metadata(target).num_rows
+            if rows != int(entry["rows"]):
+                raise RuntimeError(f"the store copy of {year} holds {rows:,} rows, its "
+                                   f"manifest says {entry['rows']:,}")
+        size += _copy_private(root / MANIFEST, partial / MANIFEST)  # after what it names
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if dest.exists():  # --force: the checks above allowed it
+        shutil.rmtree(dest)
+    os.replace(partial, dest)
+    with engine.connect() as conn:  # the import lock keeps this version where it was
+        in_sync = manifest.data_version == episodes_version(conn)
+    return {"store": str(dest), "store_files": len(manifest.files()) + 1,
+            "store_bytes": size, "store_in_sync": in_sync}
+
+
+def _copy_private(src: Path, dest: Path) -> int:
+    """Copy one file, created 0600 whatever the umask, synced; its size."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+        fout.flush()
+        os.fsync(fout.fileno())
+    return dest.stat().st_size
 
 
 # ---------------------------------------------------------------------- one import at a time
-
-def _lock_path(url: str) -> Path | None:
-    path = sqlite_path(url)
-    return None if path is None else path.with_name(path.name + ".import-lock")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
-def running_import(url: str) -> dict | None:
-    """The import running on this database (kind, file, user, since, pid), or ``None``.
-    A lock left by a killed process is not a running import."""
-    import json
-
-    lock = _lock_path(url)
-    if lock is None or not lock.exists():
-        return None
-    try:
-        info = json.loads(lock.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if info.get("host") == os.uname().nodename and not _alive(int(info.get("pid", 0))):
-        return None
-    return info
-
-
-class ImportRunning(RuntimeError):
-    """Another import is running on the same database."""
-
-    def __init__(self, info: dict):
-        self.info = info
-        super().__init__(self.message("en"))
-
-    def message(self, lang: str = "en") -> str:
-        i = self.info
-        if lang == "en":
-            return (f"another import is running: {i.get('kind')} file {i.get('file')!r} by "
-                    f"{i.get('user')} since {i.get('since')} (process {i.get('pid')}); "
-                    "try again when it has finished")
-        return (f"另一个导入正在进行：{i.get('kind')} 文件 “{i.get('file')}”，由 {i.get('user')} "
-                f"于 {i.get('since')} 开始（进程 {i.get('pid')}）；请在其结束后再试")
-
-
-class import_lock:
-    """``with import_lock(url, kind, file, user):`` — refuse at once
-    (:class:`ImportRunning`, naming the running import) when another import holds the
-    database; SQLite only (PostgreSQL serialises writers itself). The lock is a small
-    owner-only file beside the database; a lock left by a killed process is taken over.
-    Every writer of episodes or summaries takes it (imports, ``refresh``)."""
-
-    def __init__(self, url: str, kind: str, filename: str, user: str | None):
-        self.lock = _lock_path(url)
-        self.url = url
-        self.info = {"kind": kind, "file": str(filename)[:200], "user": user or "?",
-                     "since": dt.datetime.now().isoformat(sep=" ", timespec="seconds"),
-                     "pid": os.getpid(), "host": os.uname().nodename}
-
-    def __enter__(self):
-        import json
-
-        if self.lock is None or not self.lock.parent.is_dir():
-            self.lock = None
-            return self
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            except FileExistsError:
-                other = running_import(self.url)
-                if other is not None:
-                    raise ImportRunning(other) from None
-                self.lock.unlink(missing_ok=True)  # left by a killed process
-                continue
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.info, fh, ensure_ascii=False)
-            return self
-        raise ImportRunning(running_import(self.url) or self.info)
-
-    def __exit__(self, *exc):
-        if self.lock is not None:
-            self.lock.unlink(missing_ok=True)
-        return False
+# (its own module; these names stay importable from here)
+from healthmap.importlock import (ImportRunning, _lock_path, import_lock,  # noqa: E402,F401
+                                  running_import)

@@ -42,12 +42,26 @@ def cmd_backup(args) -> int:
     problem = dbhealth.diagnose(url, need_write=False)
     if problem:
         raise CliError(str(problem))
+    from healthmap.access import Actor
+
     try:
-        out = dbhealth.backup(make_engine(url), Path(args.dest), overwrite=args.force)
+        out = dbhealth.backup(make_engine(url), Path(args.dest), overwrite=args.force,
+                              user=Actor.cli().username)
     except (ValueError, FileExistsError) as exc:
         raise CliError(str(exc)) from exc
+    except dbhealth.ImportRunning as exc:  # the pair would not agree: after the import
+        raise CliError(exc.message("en")) from None
     print(f"backup written: {out['path']} ({out['bytes'] / 2**20:,.1f} MB, integrity ok)",
           file=sys.stdout)
+    if out["store"]:
+        print(f"episode store: {out['store']} ({out['store_files']} files, "
+              f"{out['store_bytes'] / 2**20:,.1f} MB, row counts ok)")
+        if not out["store_in_sync"]:
+            print("note: the store was not at the database's version (it is rebuilt from "
+                  "the database when opened; `python -m healthmap store status`)",
+                  file=sys.stderr)
+    else:
+        print("no episode store (none built yet): only the database was copied")
     return 0
 
 
@@ -55,8 +69,10 @@ def register(command) -> None:
     s = command("check", help="database integrity, migration level, key fingerprint, audit "
                               "chain, free disk space")
     s.set_defaults(func=cmd_check)
-    s = command("backup", help="consistent copy of the SQLite database while the app runs "
-                               "(PostgreSQL: pg_dump, see docs/security.md)")
-    s.add_argument("dest", help="backup file, or a folder (a dated file is made in it)")
-    s.add_argument("--force", action="store_true", help="overwrite an existing file")
+    s = command("backup", help="consistent copy of the SQLite database and its episode "
+                               "store while the app runs (PostgreSQL: pg_dump, see "
+                               "docs/security.md)")
+    s.add_argument("dest", help="backup file, or a folder (a dated file is made in it); "
+                                "the store goes to DEST.store/")
+    s.add_argument("--force", action="store_true", help="overwrite an existing backup")
     s.set_defaults(func=cmd_backup)
