@@ -299,12 +299,14 @@ def backup(engine, dest: Path, overwrite: bool = False, progress=None,
     or ``spark-load`` commits episodes meanwhile (an import publishes its store manifest
     right after its commit, under that same lock), and the store's writer lock (an
     exclusive ``flock`` on ``<store>/.lock``, taken after the import lock as an import
-    does) keeps ``store rebuild`` and the readers' catch-up rebuild, which do not take the
-    import lock, from swapping or deleting files during the copy. An import started
+    does) keeps any other store writer from swapping or deleting files during the copy. An import started
     meanwhile is refused naming the backup; a backup started during an import raises
-    :class:`ImportRunning` naming the import. Of the store, ``manifest.json`` and exactly the
-    files it names are copied (not the previous generation, staging leftovers or the lock
-    file), and each year's row count is checked against the copies' Parquet footers.
+    :class:`ImportRunning` naming the import. Of the store, the manifest at the database's
+    store version (``pending.json`` if an import committed but had not swapped it in) is
+    written as ``manifest.json`` with exactly the files it names (episodes and roll-ups;
+    not the previous generation, staging leftovers or the lock file), and each year's row
+    count is checked against the copies' Parquet footers; a store at another version is
+    refused (:class:`healthmap.store.StoreMismatch`): the pair would not agree.
     """
     src_path = sqlite_path(engine.url.render_as_string(hide_password=False))
     if src_path is None:
@@ -377,43 +379,62 @@ def _copy_store(root: Path, dest: Path, engine) -> dict:
     copies' row counts; the caller holds the store's writer lock."""
     import pyarrow.parquet as pq
 
-    from healthmap.store.layout import MANIFEST, Manifest, make_private_dir
-    from healthmap.store.sync import episodes_version
+    from healthmap.store.layout import MANIFEST, make_private_dir
+    from healthmap.store.sync import EMPTY, StoreMismatch, manifest_at, store_version
 
     none = {"store": None, "store_files": 0, "store_bytes": 0, "store_in_sync": None}
-    if not (root / MANIFEST).is_file():
+    with engine.connect() as conn:  # the import lock keeps this version where it was
+        version = store_version(conn)
+    if version == EMPTY:
         return none
-    text = (root / MANIFEST).read_text(encoding="utf-8")
-    manifest = Manifest.from_json(text)
+    # the manifest at the database's version: live, or pending (committed, not yet swapped)
+    manifest = manifest_at(root, version)
+    if manifest is None:
+        live = read_manifest_safe(root)
+        raise StoreMismatch(root, live.data_version if live else None, version)
     partial = dest.with_name(dest.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     make_private_dir(partial)
     size = 0
     try:
+        episode_files = set(manifest.episode_files())
+        rows: dict[int, int] = {}
         for year, entry in manifest.years.items():
-            rows = 0
-            for name in entry["files"]:
+            for name in [*entry["files"], *[f for fs in (entry.get("rollups") or {}).values()
+                                            for f in fs]]:
                 rel = Path(name)
                 if rel.is_absolute() or ".." in rel.parts:
                     raise RuntimeError(f"{root / MANIFEST} names a file outside the store: "
                                        f"{name}")
                 target = make_private_dir(partial / rel.parent) / rel.name
                 size += _copy_private(root / rel, target)
-                rows += pq.read_metadata(target).num_rows
-            if rows != int(entry["rows"]):
-                raise RuntimeError(f"the store copy of {year} holds {rows:,} rows, its "
-                                   f"manifest says {entry['rows']:,}")
-        size += _copy_private(root / MANIFEST, partial / MANIFEST)  # after what it names
+                if name in episode_files:
+                    rows[year] = rows.get(year, 0) + pq.read_metadata(target).num_rows
+            if rows.get(year, 0) != int(entry["rows"]):
+                raise RuntimeError(f"the store copy of {year} holds {rows.get(year, 0):,} "
+                                   f"rows, its manifest says {entry['rows']:,}")
+        manifest_file = partial / MANIFEST  # after what it names
+        manifest_file.write_text(manifest.to_json(), encoding="utf-8")
+        os.chmod(manifest_file, 0o600)
+        size += manifest_file.stat().st_size
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     if dest.exists():  # --force: the checks above allowed it
         shutil.rmtree(dest)
     os.replace(partial, dest)
-    with engine.connect() as conn:  # the import lock keeps this version where it was
-        in_sync = manifest.data_version == episodes_version(conn)
     return {"store": str(dest), "store_files": len(manifest.files()) + 1,
-            "store_bytes": size, "store_in_sync": in_sync}
+            "store_bytes": size, "store_in_sync": True}
+
+
+def read_manifest_safe(root: Path):
+    """The store's manifest, or ``None`` (for naming it in a mismatch)."""
+    from healthmap.store.layout import read_manifest
+
+    try:
+        return read_manifest(root)
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _copy_private(src: Path, dest: Path) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from healthmap import dbhealth, store
+from healthmap import dbhealth, store, summary
 from healthmap.cli import main
 from healthmap.db import make_engine
 from healthmap.ingest import import_file
@@ -20,6 +20,8 @@ from healthmap.store.layout import LOCK, MANIFEST, read_manifest
 pytestmark = pytest.mark.sqlite_only  # `backup` copies SQLite files (PostgreSQL: pg_dump)
 
 CSV = b"code,name,level,in_county\nH1,\xe5\x8c\xbb\xe9\x99\xa2,primary,true\n"
+EPISODES = ("record_id,person_id,area_code,icd10,date,setting,institution_code,total_cost\n"
+            "E1,P1,331083001,C16.9,2024-03-01,inpatient,H1,123.45\n").encode()
 REPORTS = (["incidence", "--year", "2023"], ["incidence"], ["cost_per_case"],
            ["outward_referral", "--setting", "all"], ["fund_outflow"],
            ["episode_rate", "--setting", "all"])
@@ -41,8 +43,8 @@ def test_backup_copies_the_store_and_a_restore_gives_the_same_reports(
         demo_copy, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("HEALTHMAP_STORE_DIR", raising=False)
     engine = make_engine(demo_copy)
-    store.ensure_current(engine)
-    store.rebuild(engine)  # a new generation: the previous one's files stay for readers
+    summary.rebuild(engine, "test")  # a new generation: the previous one's files stay
+
     root = store.engine_store_dir(engine)
     manifest_text = (root / MANIFEST).read_text(encoding="utf-8")
     live = {MANIFEST, *read_manifest(root).files()}
@@ -80,9 +82,14 @@ def test_backup_copies_the_store_and_a_restore_gives_the_same_reports(
     engine.dispose()
 
 
+def _with_a_store(engine) -> None:
+    assert import_file(engine, "institutions", CSV, "inst.csv").ok
+    assert import_file(engine, "episodes", EPISODES, "ep.csv").ok
+
+
 def test_backup_holds_the_import_lock_and_the_store_lock(engine, tmp_path):
     url = engine.url.render_as_string(hide_password=False)
-    store.ensure_current(engine)
+    _with_a_store(engine)
     lock_file = store.engine_store_dir(engine) / LOCK
     seen = []
 
@@ -113,7 +120,7 @@ def test_backup_holds_the_import_lock_and_the_store_lock(engine, tmp_path):
 
 def test_backup_during_an_import_is_refused_naming_it(engine, tmp_path, capsys):
     url = engine.url.render_as_string(hide_password=False)
-    store.ensure_current(engine)
+    _with_a_store(engine)
     dest = tmp_path / "b" / "copy.db"
     with dbhealth.import_lock(url, "episodes", "big_2024.csv", "zhang"):
         assert main(["backup", str(dest), "--db", url]) == 2
