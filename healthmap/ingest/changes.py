@@ -54,17 +54,26 @@ _EPISODE_COUNTS = {
     for column in ("institution_code", "area_code")}
 
 
+def _store_cursor(engine: Engine):
+    """A cursor on the episode store, or ``None`` while no import has written episodes
+    (first loads: nothing is held, and the store is left alone)."""
+    from healthmap import store
+
+    with engine.connect() as conn:
+        if store.episodes_version(conn) == "0":
+            return None
+    return store.connect(engine)
+
+
 def _episode_counts(engine: Engine, column: str, values) -> dict[str, int]:
     """Episodes held per value of the store's ``column`` (``institution_code`` or
     ``area_code``; only values that occur), the values passed as a relation."""
     import pyarrow as pa
 
-    from healthmap import store
-
     values = sorted({str(v) for v in values})
-    if not values:
+    cur = _store_cursor(engine) if values else None
+    if cur is None:
         return {}
-    cur = store.connect(engine)
     try:
         cur.register("_values", pa.table({"value": pa.array(values, pa.string())}))
         rows = cur.execute(_EPISODE_COUNTS[column]).fetchall()
@@ -120,15 +129,13 @@ def _episode_case_clashes(engine, df, clean, problems) -> None:
     as a relation (one hash join, no id list in the SQL text)."""
     import pyarrow as pa
 
-    from healthmap import store
-
     keys = clean["record_id"].astype(str)
     folded = keys.str.lower()
     held: dict[str, str] = {}
-    cur = store.connect(engine)
+    cur = _store_cursor(engine)
+    if cur is None:
+        return  # nothing held yet (first loads)
     try:
-        if not cur.execute("SELECT 1 FROM episodes LIMIT 1").fetchall():
-            return  # nothing held yet (first loads)
         cur.register("_file_ids", pa.table({"folded": pa.array(folded.unique(), pa.string())}))
         for (rid,) in cur.execute("SELECT e.record_id FROM episodes e JOIN _file_ids f "
                                   "ON lower(e.record_id) = f.folded ORDER BY e.record_id"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select, tuple_
 
-from healthmap import audit, i18n, ids, summary
+from healthmap import audit, i18n, ids, store, summary
 from healthmap.areas import AreaResolver
 from healthmap.config import engine_key
 from healthmap.access import Actor, require
@@ -443,10 +443,9 @@ def _write_institutions(conn, clean, import_id, progress, writers: list):
                    if c in held and bool(held[c]) != bool(v))
     counts = _upsert_changed(conn, Institution, rec, ["code"])
     years: set[int] = set()
-    if moved:  # the years of the episode store's rows at those institutions
+    if moved and store.episodes_version(conn) != "0":  # the years of the episode store's
+        # rows at those institutions (none before the first episode import)
         import pyarrow as pa
-
-        from healthmap import store
 
         cur = store.connect(conn.engine)
         try:
