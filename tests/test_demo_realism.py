@@ -14,13 +14,17 @@ pytestmark = pytest.mark.sqlite_only
 def ep(demo_db):
     from healthmap.db import make_engine
 
+    from healthmap import store
+
     e = make_engine(demo_db)
-    df = pd.read_sql(
-        "SELECT e.person_id, e.area_code, e.icd10, e.icd3, e.date, e.year, e.month, "
-        "e.setting, e.institution_code, e.total_cost, e.age, g.group_code, i.in_county "
+    df = store.query(
+        e, "SELECT e.person_id, e.area_code, e.icd10, e.icd3, e.date, e.year, e.month, "
+        "e.setting, e.institution_code, e.total_cost_fen / 100 AS total_cost, e.age, "
+        "g.group_code, i.in_county "
         "FROM episodes e JOIN icd3_groups g ON g.icd3 = e.icd3 "
-        "JOIN institutions i ON i.code = e.institution_code", e, parse_dates=["date"])
+        "JOIN institutions i ON i.code = e.institution_code")
     e.dispose()
+    df["date"] = pd.to_datetime(df["date"])
     return df
 
 

@@ -12,8 +12,6 @@ import shutil
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
-
 pytest.importorskip("pyspark")
 if shutil.which("java") is None:  # pragma: no cover - CI installs a JRE
     pytest.skip("Spark needs a Java runtime", allow_module_level=True)
@@ -27,15 +25,15 @@ from healthmap.spark import exchange  # noqa: E402
 pytestmark = [pytest.mark.sqlite_only,
               pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")]
 
-DIMS = {"summary_cells": CELL_DIMS, "summary_areas": AREA_DIMS,
-        "summary_institutions": INST_DIMS}
+DIMS = {"cells": CELL_DIMS, "areas": AREA_DIMS, "institutions": INST_DIMS}
 
 
 def _db_table(engine, name: str) -> pd.DataFrame:
-    model, cols = exchange.TABLES[name]
-    with engine.connect() as conn:
-        rows = conn.execute(select(*[getattr(model, c) for c in cols])).all()
-    return pd.DataFrame(rows, columns=cols)
+    """The store's roll-up ``name`` as its files hold it (money in fen and fen²)."""
+    from healthmap import store
+
+    cols = exchange.TABLES[name]
+    return store.query(engine, f"SELECT {', '.join(cols)} FROM rollup_{name}")
 
 
 def _canonical(frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -46,8 +44,10 @@ def _canonical(frame: pd.DataFrame, name: str) -> pd.DataFrame:
             out[c] = out[c].astype("int64")
         elif c == "in_county":
             out[c] = out[c].astype(bool)
-        elif c.endswith("_sum"):
-            out[c] = out[c].astype("float64")
+        elif c.endswith("_fen"):
+            out[c] = out[c].astype("int64")
+        elif c.endswith("_fen2"):  # DECIMAL(38,0): compared as exact integers
+            out[c] = out[c].map(int).astype(object)
         else:
             out[c] = out[c].astype(str)
     return out.sort_values(DIMS[name]).reset_index(drop=True)
@@ -84,7 +84,7 @@ def test_loading_the_spark_output_leaves_every_report_unchanged(spark_output, de
     before = {name: _canonical(_db_table(engine, name), name) for name in exchange.TABLES}
     version = data_version(engine)
     years = exchange.load_rollups(engine, out, actor="test")
-    assert years == sorted(before["summary_cells"]["year"].unique().tolist())
+    assert years == sorted(before["cells"]["year"].unique().tolist())
     for name in exchange.TABLES:
         pd.testing.assert_frame_equal(_canonical(_db_table(engine, name), name), before[name],
                                       check_exact=True)
@@ -95,9 +95,9 @@ def test_an_incomplete_output_folder_is_refused_and_changes_nothing(spark_output
                                                                      tmp_path):
     _engine, out, _counts = spark_output
     broken = tmp_path / "broken"
-    shutil.copytree(out / "summary_cells", broken / "summary_cells")
+    shutil.copytree(out / "cells", broken / "cells")
     engine = make_engine(demo_copy)
-    before = _db_table(engine, "summary_areas")
-    with pytest.raises(FileNotFoundError, match="summary_areas"):
+    before = _db_table(engine, "areas")
+    with pytest.raises(FileNotFoundError, match="areas"):
         exchange.load_rollups(engine, broken)
-    pd.testing.assert_frame_equal(_db_table(engine, "summary_areas"), before)
+    pd.testing.assert_frame_equal(_db_table(engine, "areas"), before)

@@ -90,13 +90,14 @@ def test_village_rates_and_roll_up_to_townships(village_db):
                                               setting="inpatient"), "incidence",
                               lookback=0).table
     by_town = v.groupby("parent")["cases"].sum()
-    with engine.connect() as c:
-        own = pd.read_sql(
-            "with q as (select area_code, row_number() over (partition by person_id "
-            "order by date, record_id) as k from episodes where year = 2024 and "
-            "icd3 = 'C16' and setting = 'inpatient') "
-            "select area_code, count(*) n from q where k = 1 and length(area_code) = 9 "
-            "group by area_code", c).set_index("area_code")["n"]
+    from healthmap import store
+
+    own = store.query(
+        engine, "with q as (select area_code, row_number() over (partition by person_id "
+        "order by date, record_id) as k from episodes where year = 2024 and "
+        "icd3 = 'C16' and setting = 'inpatient') "
+        "select area_code, count(*) n from q where k = 1 and length(area_code) = 9 "
+        "group by area_code").set_index("area_code")["n"]
     expected = own.reindex(town["area_code"]).fillna(0).to_numpy() + \
         by_town.reindex(town["area_code"]).fillna(0).to_numpy()
     assert town["numerator"].tolist() == expected.tolist()

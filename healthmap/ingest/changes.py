@@ -55,13 +55,10 @@ _EPISODE_COUNTS = {
 
 
 def _store_cursor(engine: Engine):
-    """A cursor on the episode store, or ``None`` while no import has written episodes
-    (first loads: nothing is held, and the store is left alone)."""
+    """A cursor on the episode store (empty views while nothing is held: reading never
+    writes the store)."""
     from healthmap import store
 
-    with engine.connect() as conn:
-        if store.episodes_version(conn) == "0":
-            return None
     return store.connect(engine)
 
 

@@ -443,8 +443,7 @@ def _write_institutions(conn, clean, import_id, progress, writers: list):
                    if c in held and bool(held[c]) != bool(v))
     counts = _upsert_changed(conn, Institution, rec, ["code"])
     years: set[int] = set()
-    if moved and store.episodes_version(conn) != "0":  # the years of the episode store's
-        # rows at those institutions (none before the first episode import)
+    if moved:  # the years of the episode store's rows at those institutions
         import pyarrow as pa
 
         cur = store.connect(conn.engine)

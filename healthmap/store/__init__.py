@@ -65,9 +65,9 @@ Distinct persons per area among one year's inpatient episodes of one disease gro
 
 from healthmap.store.layout import StoreLocationError, engine_store_dir, store_dir
 from healthmap.store.query import VIEW_COLUMNS, connect, query
-from healthmap.store.sync import (StoreMismatch, episodes_version, live_manifest, open_writer,
-                                  prepare, publish, status)
+from healthmap.store.sync import (StoreMismatch, live_manifest, open_writer, prepare, publish,
+                                  status, store_version)
 
 __all__ = ["VIEW_COLUMNS", "StoreLocationError", "StoreMismatch", "connect",
-           "engine_store_dir", "episodes_version", "live_manifest", "open_writer", "prepare",
-           "publish", "query", "status", "store_dir"]
+           "engine_store_dir", "live_manifest", "open_writer", "prepare", "publish", "query",
+           "status", "store_dir", "store_version"]
