@@ -35,12 +35,15 @@ def cmd_load(args) -> int:
     from healthmap import dbhealth
     from healthmap.cli import CliError, _engine
     from healthmap.spark.exchange import load_rollups
+    from healthmap.store import StoreMismatch
 
     try:
         years = load_rollups(_engine(args), args.folder, actor=args.actor)
     except (FileNotFoundError, ValueError, dbhealth.ImportRunning) as exc:
         raise CliError(str(exc)) from exc
-    print(f"summary tables replaced for {years}")
+    except StoreMismatch as exc:
+        raise CliError(exc.message("en")) from exc
+    print(f"summary roll-ups replaced in the episode store for {years}")
     return 0
 
 
@@ -48,15 +51,15 @@ def register(command) -> None:
     s = command("spark-reference", help="write the mapping tables the Spark roll-up job reads")
     s.add_argument("out", help="folder for icd3_groups.parquet and institutions.parquet")
     s.set_defaults(func=cmd_reference)
-    s = command("spark-rollups", help="build the summary tables with PySpark (local mode by "
+    s = command("spark-rollups", help="build the summary roll-ups with PySpark (local mode by "
                                       "default; --master for a cluster)")
     s.add_argument("episodes", help="episode store folder (episodes/year=YYYY/*.parquet)")
     s.add_argument("reference", help="folder written by spark-reference")
     s.add_argument("out", help="output folder")
     s.add_argument("--master", default="local[2]")
     s.set_defaults(func=cmd_rollups)
-    s = command("spark-load", help="replace the summary tables' years with a Spark job's "
-                                   "output (all or nothing)")
+    s = command("spark-load", help="replace the store's roll-ups of the years in a Spark "
+                                   "job's output (all or nothing)")
     s.add_argument("folder", help="the job's output folder")
     s.add_argument("--actor", default="cli", help="who loads (for the audit log)")
     s.set_defaults(func=cmd_load)

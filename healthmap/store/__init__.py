@@ -38,6 +38,13 @@ age_group          VARCHAR    five-year band (``60-64``), as imported
 Files are sorted by ``icd3, area_code, person_id, date, record_id`` within each year, so
 filters on a year and a disease group read few row groups.
 
+``rollup_cells``, ``rollup_areas``, ``rollup_institutions``: the summary roll-ups
+(:data:`healthmap.cube.ROLLUPS`; columns :func:`healthmap.store.layout.rollup_columns`):
+``year`` and the other dimensions, then the measures, counts as BIGINT and money exact:
+``cost_sum_fen`` and ``fund_sum_fen`` BIGINT fen, ``cost_sq_sum_fen2`` DECIMAL(38,0) fen².
+Disease group and in-county status are as they were when the roll-ups were built (they are
+rebuilt whenever either changes). :func:`healthmap.queries.rollup` reads them in yuan.
+
 ``icd3_groups(icd3 VARCHAR, group_code VARCHAR)``: the current disease grouping (one group
 per ICD-3 category; categories outside every group are absent).
 
