@@ -249,6 +249,12 @@ def rebuild_rollups(conn: Connection, years: Iterable[int] | None = None,
             writer.add_rollups(year, summarise_year(rows, year, icd3_group, in_county))
         store.prepare(writer, conn)
         bump_generation(conn)
+        from sqlalchemy.orm import Session
+
+        from healthmap.db import bump_version
+
+        with Session(bind=conn) as s:  # every app process reloads its cached frames
+            bump_version(s)
     except BaseException:
         writer.discard()
         raise

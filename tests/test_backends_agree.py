@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from healthmap.demo_care import YEARS
+from healthmap.store import store_dir
 from healthmap.measures import REPORTED
 
 SUMMARY_TABLES = ("cells", "areas", "institutions")
@@ -44,10 +45,13 @@ def both(request, tmp_path_factory):
         pytest.skip("compares the back ends: needs --backends sqlite,postgresql")
     demo_sqlite, demo_postgresql, pg_server = (
         request.getfixturevalue(f) for f in ("demo_sqlite", "demo_postgresql", "pg_server"))
+    from dbcopy import copy_database
+
     dst = tmp_path_factory.mktemp("agree") / "demo.db"
-    shutil.copy(demo_sqlite.removeprefix("sqlite:///"), dst)
+    url = copy_database(demo_sqlite, dst)
     pg = pg_server.create(template=make_url(demo_postgresql).database)
-    yield {"sqlite": f"sqlite:///{dst}", "postgresql": pg}
+    shutil.copytree(store_dir(demo_postgresql), store_dir(pg))  # its store goes with it
+    yield {"sqlite": url, "postgresql": pg}
     pg_server.drop(make_url(pg).database)
 
 

@@ -28,8 +28,9 @@ def site(demo_db, tmp_path_factory):
     from healthmap.points import ledger as L
 
     path = tmp_path_factory.mktemp("points_e2e") / "demo.db"
-    shutil.copy(demo_db.removeprefix("sqlite:///"), path)
-    url = f"sqlite:///{path}"
+    from dbcopy import copy_database
+
+    url = copy_database(demo_db, path)
     engine = make_engine(url)
     people = add_residents(engine, demo=True).set_index("resident_id")
     staff = Actor("demo_points", "points")

@@ -20,8 +20,9 @@ DOCS = ROOT / "docs"
 @pytest.fixture(scope="module")
 def site(demo_db, tmp_path_factory):
     path = tmp_path_factory.mktemp("screening_e2e") / "demo.db"
-    shutil.copy(demo_db.removeprefix("sqlite:///"), path)
-    with app_server(f"sqlite:///{path}", path.parent / "server.log") as url:
+    from dbcopy import copy_database
+
+    with app_server(copy_database(demo_db, path), path.parent / "server.log") as url:
         yield url, path.parent / "server.log"
 
 

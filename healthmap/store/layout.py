@@ -108,6 +108,8 @@ def store_dir(url: str) -> Path:
     '/srv/hm/county.db.store'
     >>> store_dir("sqlite+pysqlite:////srv/hm/county.db").name
     'county.db.store'
+    >>> store_dir("sqlite:///file:/srv/hm/county.db?mode=ro&uri=true").as_posix()
+    '/srv/hm/county.db.store'
     >>> a = store_dir("postgresql://u:secret@db/county"); b = store_dir("postgresql://u@db/county")
     >>> a.name[:7], a == b, a.parent.name
     ('county-', True, 'stores')
@@ -119,10 +121,14 @@ def store_dir(url: str) -> Path:
 
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        if u.database in (None, "", ":memory:") or "mode=memory" in url:
+        from healthmap.dbhealth import sqlite_path  # also a URI filename (file:…?mode=ro)
+
+        _driver, sep, rest = url.partition(":///")
+        path = sqlite_path("sqlite:///" + rest) if sep else None
+        if path is None or u.database in (None, "", ":memory:") or "mode=memory" in url:
             raise StoreLocationError("an in-memory database needs HEALTHMAP_STORE_DIR for its "
                                      "episode store")
-        p = Path(u.database).resolve()
+        p = path.resolve()
         return p.with_name(p.name + ".store")
     plain = (f"{u.drivername.split('+')[0]}://{u.username or ''}@{u.host or ''}:"
              f"{u.port or ''}/{u.database or ''}")  # the same database whatever the driver

@@ -75,13 +75,10 @@ class Recorder:
 def latin_db(tmp_path_factory, demo_db):
     from healthmap.db import make_engine
 
+    from dbcopy import copy_database
+
     dst = tmp_path_factory.mktemp("offline") / "offline.db"
-    src = Path(demo_db.removeprefix("sqlite:///"))
-    shutil.copy(src, dst)
-    for ext in ("-wal", "-shm"):
-        if Path(str(src) + ext).exists():
-            shutil.copy(str(src) + ext, str(dst) + ext)
-    url = f"sqlite:///{dst}"
+    url = copy_database(demo_db, dst)
     e = make_engine(url)
     with e.begin() as c:  # a map label with Latin letters and digits
         code = c.execute(text("SELECT code FROM areas WHERE level='township' ORDER BY code "

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from dbcopy import copy_database
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
@@ -71,7 +72,7 @@ def small_db(tmp_path_factory):
 @pytest.fixture()
 def ro_url(small_db, tmp_path):
     copy = tmp_path / "county.db"
-    shutil.copy(small_db, copy)
+    copy_database(small_db, copy)
     return f"sqlite:///file:{copy}?mode=ro&uri=true", copy
 
 
@@ -207,7 +208,7 @@ def test_as_nobody_a_0444_file_in_a_read_only_folder(small_db, tmp_path, capsys)
     folder = tmp_path / "ro"
     folder.mkdir()
     db = folder / "county.db"
-    shutil.copy(small_db, db)
+    copy_database(small_db, db, readable_by_all=True)
     os.chmod(db, 0o444)
     os.chmod(folder, 0o555)
     for parent in (tmp_path, *tmp_path.parents):  # nobody may walk down to the folder
