@@ -46,11 +46,15 @@ def engine(url: str | None = None):
 def run_guarded(run) -> None:
     """``run()`` (the app's frame and page), with a problem of the database file met on
     the way (damaged, missing tables, read-only, locked; :mod:`healthmap.dbhealth`) shown
-    as a message naming the file and what to do, instead of Streamlit's exception page."""
+    as a message naming the file and what to do, instead of Streamlit's exception page; so is
+    an episode store that does not hold the database's version."""
     from healthmap import dbhealth
+    from healthmap.store import StoreMismatch
 
     try:
         run()
+    except StoreMismatch as exc:  # the episode store is not this database's (lost, restored apart)
+        st.error(exc.message(lang()), icon=":material/database:")
     except Exception as exc:
         problem = dbhealth.explain(exc, database_url())
         if problem is None:

@@ -8,6 +8,7 @@ from healthmap import access, audit, auth, dbhealth, exports, queries, summary
 from healthmap.ingest import KINDS, import_file
 from healthmap.ingest.contract import columns_doc, template_frame
 from healthmap.queries import overview
+from healthmap.store import StoreMismatch
 
 user = ui.guard("data")
 engine = ui.engine()
@@ -123,7 +124,7 @@ st.markdown(f"**{ui.t('data.no_data_areas')}**: "
 if st.button(ui.t("data.refresh"), key="refresh"):
     try:  # one writer of episodes and summaries at a time
         years = summary.rebuild(engine, user["username"])
-    except dbhealth.ImportRunning as exc:
+    except (dbhealth.ImportRunning, StoreMismatch) as exc:
         st.error(exc.message(ui.lang()))
     else:
         audit.record(engine, user["username"], "refresh_summaries", role=user["role"])

@@ -329,3 +329,23 @@ def test_a_recreated_database_does_not_take_the_old_store_for_its_own(loaded, tm
     assert read_manifest(root).rows == 2  # a new store, not "updated" from the old 6
     assert store_rows(fresh)["record_id"].tolist() == ["E1", "E2"]
     fresh.dispose()
+
+
+@pytest.mark.sqlite_only  # the app page on one back end is enough: the check is the store's
+def test_the_app_names_a_lost_store_in_chinese_and_english(loaded, monkeypatch):
+    """A visitor of a database whose store is gone sees what is wrong and what to do,
+    not Streamlit's redacted exception page."""
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from points_helpers import ROOT_DIR
+
+    shutil.rmtree(store.engine_store_dir(loaded))
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", loaded.url.render_as_string(hide_password=False))
+    for lang, words in (("zh", "同一份备份"), ("en", "same backup")):
+        at = AppTest.from_file(f"{ROOT_DIR}/app.py", default_timeout=120)
+        at.session_state["lang"] = lang
+        at.run()
+        assert not at.exception, at.exception
+        assert any(words in e.value for e in at.error), [e.value for e in at.error]
