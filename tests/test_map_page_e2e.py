@@ -4,7 +4,7 @@ fold are drawn when opened. Waits for conditions only."""
 
 import pytest
 
-from tests.e2e_util import ART, app_server, chromium, have_chromium, log_in
+from tests.e2e_util import ART, ROOT, app_server, chromium, have_chromium, log_in
 
 if not have_chromium():
     pytest.skip("chromium not installed", allow_module_level=True)
@@ -38,6 +38,10 @@ def test_tiles_whole_and_sections_drawn_on_demand(server):
         page.goto(server + "/")
         page.wait_for_selector(".js-plotly-plot", timeout=120_000)
         _settle(page, page.evaluate(OBSERVE), timeout_ms=120_000)
+        # the README's first picture: the page as a planner first sees it; the numerator
+        # says what was counted (new cases with their look-back)
+        assert "新发" in " ".join(page.locator("[data-testid=stMetricLabel]").all_inner_texts())
+        page.screenshot(path=str(ROOT / "docs" / "screenshot-map.png"))
         # the widest figures: cost per case in yuan, its interval in thousands
         change("select", "指标", "均次费用（元）")
         change("multi", "病种", "结直肠癌")
@@ -61,3 +65,5 @@ def test_tiles_whole_and_sections_drawn_on_demand(server):
         _settle(page, t0, timeout_ms=120_000, ran=lambda: runs.finished > before)
         assert page.evaluate(CUT_OFF) == []
         page.screenshot(path=str(ART / "map_page_staff_en.png"), full_page=True)
+        page.evaluate("document.querySelectorAll('*').forEach(e => { e.scrollTop = 0; })")
+        page.screenshot(path=str(ROOT / "docs" / "screenshot-map-en.png"))
