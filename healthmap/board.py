@@ -7,7 +7,8 @@ page click never reads raw episodes. The period of a year is the months 1..m whe
 the last month with data in the chosen year; every year of a sparkline and the year-on-
 year change use the same months (a part-year is compared with the same months before).
 
-Money here is in yuan as the summary tables hold it (floats; the board only shows it).
+Money here is in yuan as :mod:`healthmap.queries` gives it (the store's exact fen sums
+divided once; the board only shows it).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ CSV_SQL = """
 
 
 def source_rows(raw: pd.DataFrame) -> pd.DataFrame:
-    """Synthetic import-format rows (all text) -> the episodes table's columns, as the
+    """Synthetic import-format rows (all text) -> an import's episode columns, as the
     import derives them (ICD-3, year, month, age group; money in float yuan).
 
     >>> raw = pd.DataFrame({"record_id": ["r"], "person_id": ["p"], "area_code": ["a"],

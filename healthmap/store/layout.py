@@ -58,7 +58,7 @@ COLUMNS: list[tuple[str, str, str, bool]] = [
 ]
 FILE_COLUMNS = [c[0] for c in COLUMNS]
 SORT_ORDER = ("icd3", "area_code", "person_id", "date", "record_id")
-# the episodes table's columns a store row is made from (money in float yuan there)
+# the columns an import's rows come in (healthmap.ingest.episodes; money in float yuan)
 SOURCE_COLUMNS = ["record_id", "person_id", "area_code", "icd10", "icd3", "date", "year",
                   "month", "setting", "institution_code", "total_cost", "fund_paid",
                   "insurance_type", "referral", "sex", "age", "age_group"]
@@ -235,7 +235,7 @@ def fsync_dir(root: Path) -> None:
 
 
 def to_arrow(frame):
-    """Episode rows as the episodes table holds them -> an Arrow table of the store's
+    """Episode rows as an import holds them -> an Arrow table of the store's
     columns plus ``year`` (money: float yuan -> int64 fen, half up as :func:`_fen`).
 
     ``frame`` is a DataFrame or a dict of column sequences (a database cursor's rows,
