@@ -49,16 +49,18 @@ def _progress_printer(label: str):
 def cmd_init(args) -> int:
     from healthmap.bootstrap import init_database
 
-    engine = _engine(args)
-    out = init_database(engine)
-    if getattr(args, "admin_password", None) is not None or not args.skip_admin:
-        from healthmap import auth
+    from healthmap import auth
 
+    want_admin = getattr(args, "admin_password", None) is not None or not args.skip_admin
+    if want_admin:  # refused before anything is written (init also upgrades the schema)
         if args.admin_password is None:
             raise CliError("init needs --admin-password (or --skip-admin to add users later)")
         problem = auth.password_problem(args.admin_password, args.admin_user)
         if problem:
             raise CliError(f"weak administrator password: {problem}")
+    engine = _engine(args)
+    out = init_database(engine)
+    if want_admin:
         auth.ensure_admin(engine, args.admin_user, args.admin_password)
         print(f"administrator account '{args.admin_user}' ready")
     print(f"database ready ({engine.url.render_as_string(hide_password=True)}); "

@@ -29,6 +29,16 @@ def test_cli_bad_input_is_one_line_without_traceback(tmp_path):
     assert r.returncode == 2 and "weak administrator password" in r.stderr
 
 
+def test_init_refused_for_its_password_leaves_the_database_untouched(tmp_path, capsys):
+    """init also upgrades the schema: a missing or weak administrator password is refused
+    before any migration runs (not after the upgrade has been committed)."""
+    path = tmp_path / "x.db"
+    assert main(["--db", f"sqlite:///{path}", "init"]) == 2
+    assert "admin-password" in capsys.readouterr().err
+    assert main(["--db", f"sqlite:///{path}", "init", "--admin-password", "weak"]) == 2
+    assert "weak administrator password" in capsys.readouterr().err
+    assert not path.exists() or path.stat().st_size == 0
+
 def test_cli_init_import_report(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'x.db'}"
     assert main(["--db", db, "init", "--admin-password", "tide-lantern-47-orchid"]) == 0
