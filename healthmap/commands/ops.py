@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -44,8 +45,11 @@ def cmd_backup(args) -> int:
         raise CliError(str(problem))
     from healthmap.access import Actor
 
+    dest = Path(args.dest)
+    if args.dest.endswith(("/", os.sep)):  # `backup bk/` names a folder, even a new one
+        dest.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        out = dbhealth.backup(make_engine(url), Path(args.dest), overwrite=args.force,
+        out = dbhealth.backup(make_engine(url), dest, overwrite=args.force,
                               user=Actor.cli().username)
     except (ValueError, FileExistsError) as exc:
         raise CliError(str(exc)) from exc

@@ -130,3 +130,16 @@ def test_backup_during_an_import_is_refused_naming_it(engine, tmp_path, capsys):
     assert not list(dest.parent.glob("*.partial"))
     assert main(["backup", str(dest), "--db", url]) == 0
     assert (Path(str(dest) + ".store") / MANIFEST).is_file()
+
+
+def test_backup_into_a_new_folder_named_with_a_slash(engine, tmp_path, capsys):
+    """`backup bk/` (a folder that does not exist yet) makes the folder and a dated file
+    in it, as for an existing folder, not a file named `bk` beside `bk.store`."""
+    url = engine.url.render_as_string(hide_password=False)
+    _with_a_store(engine)
+    folder = tmp_path / "bk"
+    assert main(["backup", str(folder) + "/", "--db", url]) == 0
+    assert folder.is_dir() and oct(folder.stat().st_mode & 0o777) == "0o700"
+    (copy,) = folder.glob("*.db")
+    assert (Path(str(copy) + ".store") / MANIFEST).is_file()
+    assert str(copy) in capsys.readouterr().out
