@@ -147,6 +147,12 @@ def test_crash_between_commit_and_swap_is_rolled_forward(loaded, monkeypatch):
     assert (root / MANIFEST).read_bytes() == before and (root / PENDING).exists()
     st = store.status(loaded)
     assert st["in_sync"] and st["pending"]  # the committed version is readable …
+    # … and status describes that manifest, not the superseded manifest.json
+    pending = read_manifest(root, PENDING)
+    assert st["pending_live"] and st["store_version"] == st["database_version"]
+    assert st["store_version"] == pending.data_version
+    assert st["generation"] == pending.generation == read_manifest(root).generation + 1
+    assert st["files"] == len(pending.files())
     assert len(store_rows(loaded)) == 7  # … by every reader, with the new row
     more2 = [f"E8,P5,{B},C16.9,2024-07-01,inpatient,H1,10,F,40,,"]
     assert import_file(loaded, "episodes", csv(more2), "more2.csv", today=TODAY).ok
@@ -177,7 +183,9 @@ def test_crash_before_commit_drops_the_pending_manifest(loaded, monkeypatch):
     monkeypatch.undo()
     assert (root / PENDING).exists() and named["files"]
     assert all((root / f).exists() for f in named["files"])
-    assert store.status(loaded)["in_sync"] and len(store_rows(loaded)) == 6
+    st = store.status(loaded)
+    assert st["in_sync"] and st["pending"] and not st["pending_live"]
+    assert st["generation"] == read_manifest(root).generation and len(store_rows(loaded)) == 6
     assert (root / MANIFEST).read_bytes() == before
     more2 = [f"E8,P5,{B},C16.9,2024-07-01,inpatient,H1,10,F,40,,"]
     assert import_file(loaded, "episodes", csv(more2), "more2.csv", today=TODAY).ok

@@ -30,8 +30,12 @@ def cmd_store(args) -> int:
           f"{', ' + str(st['missing_files']) + ' missing' if st['missing_files'] else ''})")
     for y, n in sorted(st["store_rows"].items()):
         print(f"  {y}        {n:>12,} episodes")
-    if st["pending"]:
-        print("pending       a manifest awaits its import's commit (settled by the next import)")
+    if st["pending_live"]:
+        print("pending       the database's version is in pending.json (committed; the next "
+              "store write, an import or refresh, renames it onto manifest.json)")
+    elif st["pending"]:
+        print("pending       a manifest at a version the database never committed (the next "
+              "store write deletes it)")
     if st["in_sync"]:
         print("in sync: the store holds the database's episode version")
         return 0

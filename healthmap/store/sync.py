@@ -198,22 +198,26 @@ def live_manifest(engine: Engine) -> Manifest | None:
 def status(engine: Engine) -> dict:
     """The store's state beside the database's: folder, generation, versions, rows per
     year, files and bytes, a pending manifest, and whether the store holds the database's
-    version."""
+    version. Generation, version and files are those of the manifest readers use (the
+    pending one when it holds the database's version: ``pending_live``), else of
+    ``manifest.json``."""
     root = engine_store_dir(engine)
-    m = read_manifest(root)
     with engine.connect() as conn:
         version = store_version(conn)
-    files = m.files() if m else []
-    present = [root / f for f in files if (root / f).exists()]
     try:
         live = live_manifest(engine)
         in_sync = True
     except StoreMismatch:
         live, in_sync = None, False
+    m = live or read_manifest(root)
+    pending = read_manifest(root, PENDING)
+    files = m.files() if m else []
+    present = [root / f for f in files if (root / f).exists()]
     return {"folder": str(root), "generation": m.generation if m else None,
             "store_version": m.data_version if m else None, "database_version": version,
-            "store_rows": {y: int(v["rows"]) for y, v in (live or m).years.items()}
-            if (live or m) else {},
+            "store_rows": {y: int(v["rows"]) for y, v in m.years.items()} if m else {},
             "files": len(files), "missing_files": len(files) - len(present),
             "bytes": sum(p.stat().st_size for p in present),
-            "pending": (root / PENDING).exists(), "in_sync": in_sync}
+            "pending": (root / PENDING).exists(),
+            "pending_live": live is not None and pending is not None
+            and live.data_version == pending.data_version, "in_sync": in_sync}
