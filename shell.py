@@ -68,7 +68,8 @@ def _load_demo(engine) -> None:
     box = st.empty()
     with box.status(ui.t("app.first_start"), expanded=True) as status:
         bar = st.progress(0.0)
-        load_demo(engine, lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+        load_demo(engine, lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
+                  lang=ui.lang())
         auth.ensure_demo_accounts(engine)
         status.update(label=ui.t("app.first_start_done"), state="complete")
     box.empty()

@@ -72,7 +72,7 @@ def cmd_demo(args) -> int:
     from healthmap.demo import load_demo
 
     engine = _engine(args)
-    stats = load_demo(engine, _progress_printer("demo"))
+    stats = load_demo(engine, _progress_printer("demo"), lang="en")
     from healthmap import auth
 
     auth.ensure_demo_accounts(engine)

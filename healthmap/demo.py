@@ -23,7 +23,7 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from healthmap import board_demo, db, ids
+from healthmap import board_demo, db, i18n, ids
 from healthmap.bootstrap import init_database
 from healthmap.demo_care import build_demo
 from healthmap.ingest.load import import_frame
@@ -124,9 +124,14 @@ def build_residents(areas: pd.DataFrame, rng: np.random.Generator, n: int = 2000
 
 
 def load_demo(engine: Engine, progress: Progress | None = None, n_residents: int = 20000,
-              ) -> dict[str, int]:
-    """Initialise the database and load the demo data through the normal import path."""
-    progress = progress or (lambda f, m: None)
+              lang: str = "zh") -> dict[str, int]:
+    """Initialise the database and load the demo data through the normal import path;
+    ``progress(fraction, message)`` gets each step named in ``lang``."""
+    real_progress = progress or (lambda f, m: None)
+
+    def progress(fraction: float, step: str) -> None:
+        real_progress(fraction, i18n.t(f"demo.step.{step}", lang))
+
     rng = np.random.default_rng(SEED)
     init_database(engine, kind="demo")
     areas = load_reference_areas()
@@ -134,22 +139,22 @@ def load_demo(engine: Engine, progress: Progress | None = None, n_residents: int
     progress(0.02, "institutions")
     inst = INSTITUTIONS.astype(str).replace({"True": "true", "False": "false"})
     _ok(import_frame(engine, "institutions", inst, "demo:institutions", demo=True,
-                     today=DEMO_TODAY))
+                     today=DEMO_TODAY, lang=lang))
     progress(0.05, "population")
     pop, episodes = build_demo(towns, np.random.default_rng([SEED, 1]))
     _ok(import_frame(engine, "population", pop.astype(str), "demo:population", demo=True,
-                     today=DEMO_TODAY))
+                     today=DEMO_TODAY, lang=lang))
     progress(0.1, "episodes")
 
-    def ep_progress(f, m):
-        progress(0.1 + 0.8 * f, m)
+    def ep_progress(f, m):  # the import's own steps, already in words
+        real_progress(0.1 + 0.8 * f, m)
 
     _ok(import_frame(engine, "episodes", episodes, "demo:episodes", demo=True,
-                     today=DEMO_TODAY, progress=ep_progress))
+                     today=DEMO_TODAY, lang=lang, progress=ep_progress))
     progress(0.92, "residents")
     residents = screening_demo.add_questionnaire(build_residents(towns, rng, n_residents))
     _ok(import_frame(engine, "residents", residents, "demo:residents", demo=True,
-                     today=DEMO_TODAY))
+                     today=DEMO_TODAY, lang=lang))
     # health points first: the screening demo's completed screenings then add their own
     # awards (points.award_for_screening), within the same caps
     load_points_demo(engine, DEMO_TODAY)  # health points for some demo residents

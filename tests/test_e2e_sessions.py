@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from healthmap import auth
-from tests.e2e_util import ART, app_server, chromium, have_chromium, log_in
+from tests.e2e_util import ART, app_server, chromium, english_words, have_chromium, log_in
 
 # browser behaviour; the data paths run on both back ends elsewhere (board e2e runs on both)
 pytestmark = pytest.mark.sqlite_only
@@ -103,6 +103,9 @@ def test_first_start_loads_the_demo_with_progress_and_never_replays_it(tmp_path)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(base + "/")
         expect(page.get_by_text("首次启动").first).to_be_visible(timeout=90_000)
+        # the steps are named in Chinese too (they were "population", "episodes", …)
+        expect(page.get_by_text("正在生成并载入人口数据").first).to_be_visible(timeout=90_000)
+        assert english_words(page) == set(), english_words(page)
         page.wait_for_selector(".js-plotly-plot", timeout=600_000)
         later = browser.new_page(viewport={"width": 1400, "height": 900})
         later.goto(base + "/")  # a later visitor: no first-start box
