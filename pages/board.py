@@ -129,8 +129,12 @@ st.caption(f"{ui.t('board.rule')}: {targets.rule_text(lang)}")
 st.subheader(ui.t("board.fund_table"))
 fund = board.fund_by_insurance(c, year, months)
 fund["insurance_type"] = fund["insurance_type"].map(lambda v: ui.label("insurance", v))
+# no growth without last year's spending: "—", not the grid's "None"
+fund["growth_pct"] = [("—" if pd.isna(v) else f"{v:.1f}") for v in fund["growth_pct"]]
 st.dataframe(fund.rename(columns=lambda k: ui.t(f"board.col.{k}")), hide_index=True,
-             key="board_fund")
+             key="board_fund",
+             column_config={ui.t(f"board.col.{k}"): st.column_config.NumberColumn(format="%.0f")
+                            for k in ("previous", "current")})
 
 # ---------------------------------------------------------------- outflow
 st.subheader(ui.t("board.outflow"))
