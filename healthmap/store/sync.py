@@ -129,6 +129,8 @@ def open_writer(conn: Connection) -> StoreWriter:
     """
     root = engine_store_dir(conn)
     version = store_version(conn)
+    if version != EMPTY and not root.is_dir():  # lost: refused without re-creating it
+        raise StoreMismatch(root, None, version)
     writer = StoreWriter(root)
     try:
         if settle(root, version):

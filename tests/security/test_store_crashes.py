@@ -233,3 +233,55 @@ def test_import_killed_at_each_moment_leaves_one_state_or_the_other(held, moment
     assert _store_files(root) <= set(live.files()) | before_files
     rc, out, err = _cli(capsys, "store", "status", "--db", url)
     assert rc == 0 and "in sync" in out, out + err
+
+
+def _tree(root: Path) -> dict:
+    """Every path under the store folder (or its parent's view of it) with its bytes."""
+    if not root.exists():
+        return {"": None}
+    return {p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None
+            for p in [root, *root.rglob("*")]}
+
+
+@pytest.mark.parametrize("how", ["deleted", "older_copy", "names_missing_file",
+                                 "unreadable_manifest"])
+def test_a_lost_replaced_or_edited_store_is_named_by_readers_and_imports(held, how, capsys,
+                                                                        tmp_path):
+    engine, path = held
+    url, root = _url(engine), engine_store_dir(engine)
+    if how == "older_copy":  # a copy from before the last import put back
+        shutil.copytree(root, tmp_path / "old-store")
+        assert import_frame(engine, "episodes", _episodes(5, 10 * N), "more.csv").ok
+        shutil.rmtree(root)
+        shutil.copytree(tmp_path / "old-store", root)
+    elif how == "deleted":
+        shutil.rmtree(root)
+    elif how == "names_missing_file":
+        m = json.loads((root / MANIFEST).read_text())
+        year = sorted(m["years"])[0]
+        m["years"][year]["files"] = [f.replace("part-", "part-gone-")
+                                     for f in m["years"][year]["files"]]
+        (root / MANIFEST).write_text(json.dumps(m))
+    else:
+        (root / MANIFEST).write_text('{"data_version": "1@2024-01-01T00:00:00", "gener')
+    tree, successes = _tree(root), _successes(engine)
+
+    for read in (lambda: queries.load_cells_frame(engine, (2024,)),
+                 lambda: indicators.report(engine, "incidence", queries.Filters(years=(2024,))),
+                 lambda: queries.rollup(engine, "areas")):
+        with pytest.raises(StoreMismatch) as exc:
+            read()
+        assert str(root) in exc.value.message("en") and str(root) in exc.value.message("zh")
+    for args, code in ((["report", "cost_per_case", "--year", "2023"], None),
+                       (["store", "status"], 1),
+                       (["import", "episodes", str(path)], None),
+                       (["refresh"], None)):
+        rc, out, err = _cli(capsys, *args, "--db", url)
+        assert rc != 0 and (code is None or rc == code), (args, rc)
+        said = out + err
+        # the CLI speaks Chinese by default (import problems) or English (errors)
+        assert (f"episode store {root}" in said and "restore" in said.lower()
+                or f"数据仓 {root}" in said and "恢复" in said), (args, said)
+        assert "Traceback" not in said
+    assert _tree(root) == tree, "a reader or a refused write changed the store folder"
+    assert _successes(engine) == successes
