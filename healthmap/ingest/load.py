@@ -176,10 +176,12 @@ def guarded(engine: Engine, kind: str, filename: str | None, options: dict, run
     names the reason, nothing written."""
     from healthmap import dbhealth
     from healthmap.store import StoreMismatch
+    from healthmap.store import sync as store_sync
 
     url = engine.url.render_as_string(hide_password=False)
     try:
         with dbhealth.import_lock(url, kind, filename or "upload", options.get("username")):
+            store_sync.tidy(engine)  # what a killed store writer left, settled now
             return run()
     except dbhealth.ImportRunning as exc:
         return running_refusal(kind, exc, options.get("lang", "zh"))

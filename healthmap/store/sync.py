@@ -149,6 +149,28 @@ def open_writer(conn: Connection) -> StoreWriter:
     return writer
 
 
+def tidy(engine: Engine) -> bool:
+    """Under the import lock, before an import of any kind: settle what a killed store
+    writer left (a pending manifest, a staging folder) now, rather than at the next write
+    of episodes (an institutions import re-run after a kill may write none). Costs two
+    ``stat`` calls when there is nothing to do; a store that is not the database's is left
+    alone (the writers that need it refuse, naming it). Returns whether it settled."""
+    from healthmap.store.layout import STAGING, StoreLocationError
+
+    try:
+        root = engine_store_dir(engine)
+    except StoreLocationError:
+        return False
+    if not ((root / PENDING).exists() or (root / STAGING).exists()):
+        return False
+    with engine.connect() as conn:
+        try:
+            open_writer(conn).discard()
+        except StoreMismatch:
+            return False
+    return True
+
+
 def prepare(writer: StoreWriter, conn: Connection) -> Manifest:
     """Inside the write transaction that goes with this store write, before it commits: a
     new store version (the generation and the time: a re-created database never repeats
