@@ -25,12 +25,13 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select, text
 
-from healthmap import importlock, indicators, queries
+from healthmap import audit, importlock, indicators, queries
 from healthmap.bench import _synthetic_episodes
 from healthmap.cli import main
+from healthmap.db import make_engine
 from healthmap.demo import INSTITUTIONS
 from healthmap.ingest import import_frame
-from healthmap.models import ImportLog
+from healthmap.models import AuditLog, ImportLog
 from healthmap.store import StoreMismatch, engine_store_dir
 from healthmap.store.layout import MANIFEST, PENDING, read_manifest
 from healthmap.store.writer import StoreWriter
@@ -196,11 +197,11 @@ PG_MOMENTS = {"prepared", "committed"}  # the two sides of the commit point
 
 
 @pytest.mark.parametrize("moment", MOMENTS)
-def test_import_killed_at_each_moment_leaves_one_state_or_the_other(held, moment, capsys,
+def test_import_killed_at_each_moment_leaves_one_state_or_the_other(request, moment, capsys,
                                                                   backend):
     if backend == "postgresql" and moment not in PG_MOMENTS:
         pytest.skip("PostgreSQL: the moments on both sides of the commit point")
-    engine, path = held
+    engine, path = request.getfixturevalue("held")
     url, root = _url(engine), engine_store_dir(engine)
     before, before_cli = _reports(engine), _cli_reports(capsys, url)
     before_files = _store_files(root)
@@ -374,14 +375,14 @@ def _institutions_moved():
                                         ("institutions", "committed"),
                                         ("refresh", "prepared"),
                                         ("refresh", "committed")])
-def test_institutions_import_and_refresh_killed_leave_one_state(held, job, moment, capsys,
+def test_institutions_import_and_refresh_killed_leave_one_state(request, job, moment, capsys,
                                                                 tmp_path, backend):
     """An institutions import that moves a hospital out of the county rebuilds roll-ups
     (in its write transaction) and ``refresh`` rebuilds all: killed on either side of the
     commit point, the reports are before or after, in sync, and the re-run settles it."""
     if backend == "postgresql" and moment != "committed":
         pytest.skip("PostgreSQL: the moment after the commit point")
-    engine, _path = held
+    engine, _path = request.getfixturevalue("held")
     url, root = _url(engine), engine_store_dir(engine)
     if job == "institutions":
         path = tmp_path / "institutions.csv"
@@ -418,3 +419,27 @@ def test_institutions_import_and_refresh_killed_leave_one_state(held, job, momen
     assert not _leftovers(root, before_files)
     rc, out, err = _cli(capsys, "store", "status", "--db", url)
     assert rc == 0 and "in sync" in out, out + err
+
+
+@pytest.mark.sqlite_only  # SQLite's single write lock; PostgreSQL locks rows
+def test_an_institutions_import_rebuilds_rollups_outside_the_write_lock(held, tmp_path,
+                                                                       monkeypatch):
+    """Moving a hospital out of the county rebuilds the roll-ups of every year with an
+    episode there: heavy work that must not hold the database's write lock (a login's audit
+    write waits at most the busy timeout). The import is held still in that work."""
+    engine, _path = held
+    url = _url(engine)
+    path = tmp_path / "institutions.csv"
+    _institutions_moved().to_csv(path, index=False)
+    monkeypatch.setenv("HEALTHMAP_BUSY_TIMEOUT_MS", "1500")
+    other = make_engine(url)
+    proc = Held("rollups", "import", "institutions", str(path), "--confirm-changes",
+                "--db", url)
+    try:
+        audit.record(other, "zhou", "export", "while-institutions-rebuild")
+    finally:
+        proc.kill()
+        other.dispose()
+    with engine.connect() as c:
+        assert c.scalar(select(func.count()).select_from(AuditLog)
+                        .where(AuditLog.target == "while-institutions-rebuild")) == 1
