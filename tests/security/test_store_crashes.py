@@ -41,7 +41,8 @@ TOWNS = ["331083001", "331083002", "331083101"]
 ICD = ["C18.9", "I10", "E11.9", "J18.9"]
 N = 6000  # rows per file: the moments matter, not the volume
 
-# The importer: ``python -c HOOK <moment> <cli args…>``; holds still at <moment>.
+# The importer: ``python -c HOOK <moment> <cli args…>``; holds still at <moment> until a
+# line arrives on its stdin.
 HOOK = r"""
 import sys, threading
 moment, argv = sys.argv[1], sys.argv[2:]
@@ -49,9 +50,9 @@ from healthmap import cli, summary
 from healthmap.ingest import load
 from healthmap.store import writer
 
-def hold():
+def hold():  # until a line (go on) or the end of stdin
     print("at " + moment, flush=True)
-    threading.Event().wait()
+    sys.stdin.readline()
 
 def patch(owner, name, nth, after):
     original, calls = getattr(owner, name), [0]
@@ -140,8 +141,8 @@ class Held:
 
     def __init__(self, moment: str, *cli_args: str):
         self.proc = subprocess.Popen([sys.executable, "-c", HOOK, moment, *cli_args],
-                                     cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     cwd=ROOT, text=True, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = self.proc.stdout.readline()
         if line != f"at {moment}\n":
             self.proc.kill()
@@ -150,8 +151,13 @@ class Held:
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         assert self.proc.wait() == -signal.SIGKILL
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            pipe.close()
+
+    def go_on(self) -> tuple[int, str]:
+        """Let it finish: its exit code and what it printed."""
+        out, err = self.proc.communicate("\n", timeout=300)
+        return self.proc.returncode, out + err
 
 
 def _wait_until_free(engine) -> None:
@@ -443,3 +449,21 @@ def test_an_institutions_import_rebuilds_rollups_outside_the_write_lock(held, tm
     with engine.connect() as c:
         assert c.scalar(select(func.count()).select_from(AuditLog)
                         .where(AuditLog.target == "while-institutions-rebuild")) == 1
+
+
+@pytest.mark.sqlite_only  # SQLite: a deferred transaction cannot write after another commit
+def test_refresh_survives_a_login_during_its_rebuild(held, monkeypatch):
+    """``refresh`` rebuilds every year's roll-ups (no write lock held for that work); a
+    login's audit write committed meanwhile must not make it fail at its commit."""
+    engine, _path = held
+    url = _url(engine)
+    before = _reports(engine)
+    proc = Held("rollups", "refresh", "--db", url)
+    try:
+        audit.record(engine, "zhou", "export", "during-refresh")
+    finally:
+        rc, said = proc.go_on() if proc.proc.poll() is None else (proc.proc.returncode, "")
+    assert rc == 0, said
+    assert "rebuilt" in said and _reports(engine) == before
+    rc_status = main(["store", "status", "--db", url])
+    assert rc_status == 0
