@@ -151,17 +151,19 @@ def open_writer(conn: Connection) -> StoreWriter:
 
 def tidy(engine: Engine) -> bool:
     """Under the import lock, before an import of any kind: settle what a killed store
-    writer left (a pending manifest, a staging folder) now, rather than at the next write
-    of episodes (an institutions import re-run after a kill may write none). Costs two
-    ``stat`` calls when there is nothing to do; a store that is not the database's is left
-    alone (the writers that need it refuse, naming it). Returns whether it settled."""
+    writer left (a pending manifest, a staging folder, a manifest's temp file) now, rather
+    than at the next write of episodes (an institutions import re-run after a kill may
+    write none). A few ``stat`` calls when there is nothing to do; a store that is not the
+    database's is left alone (the writers that need it refuse, naming it). Returns whether
+    it settled."""
     from healthmap.store.layout import STAGING, StoreLocationError
 
     try:
         root = engine_store_dir(engine)
     except StoreLocationError:
         return False
-    if not ((root / PENDING).exists() or (root / STAGING).exists()):
+    if not ((root / PENDING).exists() or (root / STAGING).exists()
+            or any(root.glob(".*.json.*.tmp"))):
         return False
     with engine.connect() as conn:
         try:

@@ -48,7 +48,7 @@ import sys, threading
 moment, argv = sys.argv[1], sys.argv[2:]
 from healthmap import cli, summary
 from healthmap.ingest import load
-from healthmap.store import writer
+from healthmap.store import layout, writer
 
 def hold():  # until a line (go on) or the end of stdin
     print("at " + moment, flush=True)
@@ -70,6 +70,7 @@ MOMENTS = {
     "validate": (load, "validate", 1, False),             # under the import lock, checking
     "staging": (writer.StoreWriter, "_write_year", 2, True),  # a year file staged, more to go
     "rollups": (summary, "summarise_year", 2, False),     # one year's roll-ups staged
+    "pending_tmp": (layout.Manifest, "to_json", 1, False),  # pending.json's temp file open
     "prepared": (writer.StoreWriter, "prepare", 1, True),  # pending.json, DB txn open
     "committed": (writer.StoreWriter, "publish", 1, False),  # DB committed, not swapped
     "swapped": (writer.StoreWriter, "_collect", 1, False),  # swapped, old files not collected
@@ -77,7 +78,7 @@ MOMENTS = {
 patch(*MOMENTS[moment])
 sys.exit(cli.main(argv))
 """
-BEFORE_COMMIT = {"validate", "staging", "rollups", "prepared"}
+BEFORE_COMMIT = {"validate", "staging", "rollups", "pending_tmp", "prepared"}
 
 
 def _url(engine) -> str:
@@ -193,12 +194,15 @@ def _check_condition(moment: str, root: Path, engine, successes: int) -> None:
     pending = (root / PENDING).exists()
     done = _successes(engine) - successes
     expect = {"validate": (False, False, False, 0), "staging": (True, False, False, 0),
-              "rollups": (True, True, False, 0), "prepared": (False, False, True, 0),
-              "committed": (False, False, True, 1), "swapped": (False, False, False, 1)}
+              "rollups": (True, True, False, 0), "pending_tmp": (False, False, False, 0),
+              "prepared": (False, False, True, 0), "committed": (False, False, True, 1),
+              "swapped": (False, False, False, 1)}
     assert (bool(staged), bool(rollups), pending, done) == expect[moment]
+    assert bool(list(root.glob(".*.tmp"))) == (moment == "pending_tmp")
 
 
-MOMENTS = ["validate", "staging", "rollups", "prepared", "committed", "swapped"]
+MOMENTS = ["validate", "staging", "rollups", "pending_tmp", "prepared", "committed",
+           "swapped"]
 PG_MOMENTS = {"prepared", "committed"}  # the two sides of the commit point
 
 
