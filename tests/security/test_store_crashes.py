@@ -471,3 +471,34 @@ def test_refresh_survives_a_login_during_its_rebuild(held, monkeypatch):
     assert "rebuilt" in said and _reports(engine) == before
     rc_status = main(["store", "status", "--db", url])
     assert rc_status == 0
+
+
+@pytest.mark.sqlite_only  # PostgreSQL's session lock ends with its session
+def test_a_lock_whose_pid_was_reused_after_a_kill_is_stale(held, capsys):
+    """A killed import's lock file names its pid; after a restart (a container's pids
+    start again from 1) another live process may have that pid. The lock tells them apart
+    by the process's start time, so it does not block imports for ever."""
+    engine, path = held
+    url = _url(engine)
+    proc = Held("validate", "import", "episodes", str(path), "--db", url)
+    lock = Path(engine.url.database + ".import-lock")
+    try:
+        info = json.loads(lock.read_text())
+        assert info["pid"] == proc.proc.pid and info["started"]
+    finally:
+        proc.kill()
+    # the same lock, as if its pid now belonged to this (live, other) process
+    info["pid"] = os.getpid()
+    lock.write_text(json.dumps(info))
+    assert importlock.running_import(url) is None
+    rc, out, err = _cli(capsys, "import", "episodes", str(path), "--db", url)
+    assert rc == 0 and f"{N // 2:,} new" in out, out + err
+    # while the real holder lives, its lock holds
+    proc = Held("validate", "import", "episodes", str(path), "--db", url)
+    try:
+        assert importlock.running_import(url)["pid"] == proc.proc.pid
+        rc, out, err = _cli(capsys, "import", "episodes", str(path), "--db", url)
+        assert rc != 0 and ("another import is running" in out + err
+                            or "另一个导入" in out + err), out + err
+    finally:
+        proc.kill()
