@@ -10,6 +10,10 @@ row committed …) and kills the process. After each kill: ``store status`` in s
 reports equal to the state before or after the import (by the moment: before the commit,
 before; after it, after), never a mix; no stale lock; the re-run succeeds, a second
 identical import changes nothing, and the store holds no leftovers.
+
+Also: an institutions import rebuilds roll-ups outside the write lock; ``refresh`` survives
+a login meanwhile; a killed import's lock is stale even when its pid was given to another
+process since.
 """
 
 import json
@@ -44,7 +48,7 @@ N = 6000  # rows per file: the moments matter, not the volume
 # The importer: ``python -c HOOK <moment> <cli args…>``; holds still at <moment> until a
 # line arrives on its stdin.
 HOOK = r"""
-import sys, threading
+import sys
 moment, argv = sys.argv[1], sys.argv[2:]
 from healthmap import cli, summary
 from healthmap.ingest import load
