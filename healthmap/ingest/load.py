@@ -176,10 +176,12 @@ def guarded(engine: Engine, kind: str, filename: str | None, options: dict, run
     names the reason, nothing written."""
     from healthmap import dbhealth
     from healthmap.store import StoreMismatch
+    from healthmap.store import sync as store_sync
 
     url = engine.url.render_as_string(hide_password=False)
     try:
         with dbhealth.import_lock(url, kind, filename or "upload", options.get("username")):
+            store_sync.tidy(engine)  # what a killed store writer left, settled now
             return run()
     except dbhealth.ImportRunning as exc:
         return running_refusal(kind, exc, options.get("lang", "zh"))
@@ -431,32 +433,24 @@ def _write_population(conn, clean, import_id, progress):
     return (inserted, updated, unchanged), []
 
 
-def _write_institutions(conn, clean, import_id, progress, writers: list):
-    """Upsert institutions; an institution whose in-county status changed moves its
-    episodes between "in county" and "out of county", so the summaries of every year with
-    an episode there are rebuilt in the same transaction (the episode store joins the status
-    at query time and needs nothing)."""
-    rec = clean.copy()
-    rec["in_county"] = rec["in_county"].astype(bool)
+def _moved_years(conn, rec: pd.DataFrame) -> list[int]:
+    """The years of the episode store's rows at the institutions of ``rec`` whose
+    in-county status differs from the held one (their roll-ups must be rebuilt)."""
     held = dict(conn.execute(select(Institution.code, Institution.in_county)).all())
     moved = sorted(c for c, v in zip(rec["code"].astype(str), rec["in_county"])
                    if c in held and bool(held[c]) != bool(v))
-    counts = _upsert_changed(conn, Institution, rec, ["code"])
-    years: set[int] = set()
-    if moved:  # the years of the episode store's rows at those institutions
-        import pyarrow as pa
+    if not moved:
+        return []
+    import pyarrow as pa
 
-        cur = store.connect(conn.engine)
-        try:
-            cur.register("_moved", pa.table({"code": pa.array(moved, pa.string())}))
-            years = {int(y) for (y,) in cur.execute(
-                "SELECT DISTINCT e.year FROM episodes e JOIN _moved m "
-                "ON e.institution_code = m.code").fetchall()}
-        finally:
-            cur.close()
-    if years:  # the roll-ups of those years, staged now, published after the commit
-        writers.append(summary.rebuild_rollups(conn, sorted(years)))
-    return counts, sorted(years)
+    cur = store.connect(conn.engine)
+    try:
+        cur.register("_moved", pa.table({"code": pa.array(moved, pa.string())}))
+        return sorted(int(y) for (y,) in cur.execute(
+            "SELECT DISTINCT e.year FROM episodes e JOIN _moved m "
+            "ON e.institution_code = m.code").fetchall())
+    finally:
+        cur.close()
 
 
 def _write_residents(conn, clean, import_id, progress):
@@ -498,11 +492,26 @@ def _in_transaction(writer):
 
 
 def _plan_institutions(conn, clean, progress) -> Plan:
-    """Institutions are written inside the transaction; a changed in-county status also
-    rebuilds roll-ups in the episode store, published after the commit."""
-    from healthmap import store
-
+    """Upsert institutions inside the write transaction. An institution whose in-county
+    status changed moves its episodes between "in county" and "out of county": the
+    roll-ups of every year with an episode there are rebuilt with the file's statuses
+    before the write transaction (heavy work, no write lock held; :func:`_write` checks
+    inside it that nothing changed meanwhile), prepared in it and published after the
+    commit (the episode store joins the status at query time and needs nothing)."""
+    rec = clean.copy()
+    rec["in_county"] = rec["in_county"].astype(bool)
+    years = _moved_years(conn, rec)
     writers: list = []
+    if years:
+        statuses = dict(zip(rec["code"].astype(str), rec["in_county"]))
+        writers.append(summary.rebuild_rollups(conn, years, in_county=statuses,
+                                               prepare=False))
+
+    def apply(c, import_id):
+        counts = _upsert_changed(c, Institution, rec, ["code"])
+        for w in writers:
+            store.prepare(w, c)
+        return counts, years
 
     def cleanup(c):
         for w in writers:
@@ -512,8 +521,7 @@ def _plan_institutions(conn, clean, progress) -> Plan:
         for w in writers:
             store.publish(w)
 
-    return Plan(lambda c, import_id: _write_institutions(c, clean, import_id, progress, writers),
-                cleanup, after_commit)
+    return Plan(apply, cleanup, after_commit)
 
 
 _WRITERS = {"areas": _in_transaction(_write_areas),
