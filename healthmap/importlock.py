@@ -87,13 +87,30 @@ def _server_engine(url: str):
     return create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
 
 
-def _alive(pid: int) -> bool:
+def _process_start(pid: int) -> str | None:
+    """Linux: the boot and the start time (clock ticks since boot) of process ``pid``;
+    a pid reused after the lock's holder was killed (a container restarted) starts at
+    another time. ``None`` where ``/proc`` does not tell."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, started: str | None = None) -> bool:
+    """Whether process ``pid`` lives and, when ``started`` is known, is the process that
+    started then (not another one given the same pid since)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's live process
-        return True
+        pass
+    if started:
+        now = _process_start(pid)
+        return now is None or now == started
     return True
 
 
@@ -148,7 +165,8 @@ def running_import(url: str) -> dict | None:
         info = json.loads(lock.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if info.get("host") == os.uname().nodename and not _alive(int(info.get("pid", 0))):
+    if info.get("host") == os.uname().nodename and not _alive(int(info.get("pid", 0)),
+                                                              info.get("started")):
         return None
     return info
 
@@ -186,6 +204,8 @@ class import_lock:
         self.info = {"kind": kind, "file": str(filename)[:200], "user": user or "?",
                      "since": dt.datetime.now().isoformat(sep=" ", timespec="seconds"),
                      "pid": os.getpid(), "host": os.uname().nodename}
+        if not self.postgresql:  # tells a pid reused after a kill from the holder
+            self.info["started"] = _process_start(os.getpid())
 
     def __enter__(self):
         if self.postgresql:

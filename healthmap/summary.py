@@ -228,33 +228,38 @@ def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
 
 
 def rebuild_rollups(conn: Connection, years: Iterable[int] | None = None,
-                    progress: Progress | None = None):
+                    progress: Progress | None = None, in_county: dict | None = None,
+                    prepare: bool = True):
     """Rebuild the roll-ups of ``years`` (all years when ``None``) from the episode store,
     inside the caller's database transaction: the new files are staged and the pending
     manifest prepared (:func:`healthmap.store.prepare`). Returns the store writer: the
     caller publishes it after the commit (:func:`healthmap.store.publish`) or discards it
-    on failure. Imports instead stage the roll-ups before their write transaction
-    (:mod:`healthmap.ingest.episodes`)."""
+    on failure. ``in_county`` overrides institutions' held statuses (an institutions
+    import stages the roll-ups of its new statuses before its write transaction, with
+    ``prepare=False``, and prepares the writer in it). Episode imports stage their
+    roll-ups themselves (:mod:`healthmap.ingest.episodes`)."""
     from healthmap import store
 
     writer = store.open_writer(conn)
     try:
         years = sorted(writer.years) if years is None else sorted(
             set(int(y) for y in years) & set(writer.years))
-        icd3_group, in_county = lookups(conn)
+        icd3_group, held_in_county = lookups(conn)
+        statuses = {**held_in_county, **(in_county or {})}
         for i, year in enumerate(years):
             if progress:
                 progress(i / max(len(years), 1), str(year))
             rows = writer.year_frame(year, EPISODE_COLS)
-            writer.add_rollups(year, summarise_year(rows, year, icd3_group, in_county))
-        store.prepare(writer, conn)
-        bump_generation(conn)
-        from sqlalchemy.orm import Session
+            writer.add_rollups(year, summarise_year(rows, year, icd3_group, statuses))
+        if prepare:
+            store.prepare(writer, conn)
+            bump_generation(conn)
+            from sqlalchemy.orm import Session
 
-        from healthmap.db import bump_version
+            from healthmap.db import bump_version
 
-        with Session(bind=conn) as s:  # every app process reloads its cached frames
-            bump_version(s)
+            with Session(bind=conn) as s:  # every app process reloads its cached frames
+                bump_version(s)
     except BaseException:
         writer.discard()
         raise

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, insert, select, tuple_
+from sqlalchemy import Connection, Engine, insert, select
 
 from healthmap import audit, i18n, ids, store, summary
 from healthmap.areas import AreaResolver
@@ -32,11 +32,11 @@ from healthmap.access import Actor, require
 from healthmap.db import bump_version, is_demo, set_meta
 from healthmap.ingest import changes as reference_changes
 from healthmap.ingest.contract import Limits
-from healthmap.ingest.episodes import Plan, dialect_insert, plan_episodes
 from healthmap.ingest.readers import (FileReadError, check_file_size, file_bytes, read_table,
                                       sha256)
 from healthmap.ingest.validate import Problems, ValidationContext, validate
-from healthmap.models import Area, AreaAlias, ImportLog, Institution, Population, Resident
+from healthmap.ingest.writers import WRITERS
+from healthmap.models import Area, AreaAlias, ImportLog, Institution, Resident
 from sqlalchemy.orm import Session
 
 Progress = Callable[[float, str], None]
@@ -176,10 +176,12 @@ def guarded(engine: Engine, kind: str, filename: str | None, options: dict, run
     names the reason, nothing written."""
     from healthmap import dbhealth
     from healthmap.store import StoreMismatch
+    from healthmap.store import sync as store_sync
 
     url = engine.url.render_as_string(hide_password=False)
     try:
         with dbhealth.import_lock(url, kind, filename or "upload", options.get("username")):
+            store_sync.tidy(engine)  # what a killed store writer left, settled now
             return run()
     except dbhealth.ImportRunning as exc:
         return running_refusal(kind, exc, options.get("lang", "zh"))
@@ -250,7 +252,7 @@ def _write(engine, kind, clean, filename, file_sha256, username, demo, confirmed
         try:
             for _attempt in range(3):
                 before = summary.generation(conn)
-                plan = _WRITERS[kind](conn, clean, progress)
+                plan = WRITERS[kind](conn, clean, progress)
                 conn.commit()  # ends the plan's reads and temporary writes
                 progress(0.97, "commit")
                 _begin_write(conn)
@@ -359,165 +361,3 @@ def _prepare_residents(engine, df, clean, problems: Problems) -> None:
     problems.add_mask(df, clash.to_numpy(), "id_number", "duplicate_id_number", df["id_number"],
                       other="—")
     del clean["id_number"]
-
-
-# ---------------------------------------------------------------- writers
-def _upsert_changed(conn: Connection, model, records: pd.DataFrame, key: list[str],
-                    import_id: int | None = None) -> tuple[int, int, int]:
-    """Insert new rows and update changed ones (small tables: compared in memory)."""
-    table = model.__table__
-    cols = [c for c in records.columns if c in table.c]
-    existing = pd.DataFrame(conn.execute(select(*[table.c[c] for c in cols])).all(),
-                            columns=cols)
-    merged = records[cols].merge(existing, on=key, how="left", suffixes=("", "__old"),
-                                 indicator=True)
-    new = merged["_merge"] == "left_only"
-    value_cols = [c for c in cols if c not in key]
-    changed = pd.Series(False, index=merged.index)
-    for c in value_cols:
-        a, b = merged[c], merged[c + "__old"]
-        diff = ~((a.isna() & b.isna()) | (a.astype(str) == b.astype(str)))
-        changed |= diff & ~new
-    todo = records[cols].loc[(new | changed).to_numpy()]
-    if len(todo):
-        stmt = dialect_insert(conn, table)
-        set_cols = {c: stmt.excluded[c] for c in value_cols}
-        if import_id is not None and "import_id" in table.c:
-            set_cols["import_id"] = import_id
-            todo = todo.assign(import_id=import_id)
-        stmt = stmt.on_conflict_do_update(index_elements=key, set_=set_cols)
-        recs = todo.astype(object).where(todo.notna(), None).to_dict("records")
-        for start in range(0, len(recs), 20_000):
-            conn.execute(stmt, recs[start:start + 20_000])
-    n_new, n_changed = int(new.sum()), int(changed.sum())
-    return n_new, n_changed, len(records) - n_new - n_changed
-
-
-_LEVEL_ORDER = {"county": 0, "township": 1, "village": 2}
-
-
-def _write_areas(conn, clean, import_id, progress):
-    clean = clean.assign(_o=clean["level"].map(_LEVEL_ORDER)).sort_values("_o").drop(columns="_o")
-    if "geometry" in clean.columns:  # real boundaries replace schematic ones
-        clean = clean.assign(schematic=False)
-    counts = _upsert_changed(conn, Area, clean, ["code"])
-    return counts, []
-
-
-def _write_population(conn, clean, import_id, progress):
-    rec = clean.rename(columns={"population": "persons"})[
-        ["area_code", "year", "sex", "age_group", "persons"]].copy()
-    rec["year"] = rec["year"].astype(int)
-    rec["persons"] = rec["persons"].astype(int)
-    pairs = rec[["area_code", "year"]].drop_duplicates()
-    old = pd.DataFrame(conn.execute(select(
-        Population.area_code, Population.year, Population.sex, Population.age_group,
-        Population.persons)).all(), columns=["area_code", "year", "sex", "age_group", "persons"])
-    old = old.merge(pairs, on=["area_code", "year"])
-    key = ["area_code", "year", "sex", "age_group"]
-    m = rec.merge(old, on=key, how="left", suffixes=("", "_old"))
-    inserted = int(m["persons_old"].isna().sum())
-    unchanged = int((m["persons_old"] == m["persons"]).sum())
-    updated = len(rec) - inserted - unchanged
-    stale = len(old) - len(old.merge(rec[key], on=key))
-    if inserted or updated or stale:
-        # replace each area-year whole, so a file can switch from totals to a sex/age split
-        for chunk_start in range(0, len(pairs), 500):
-            chunk = pairs.iloc[chunk_start:chunk_start + 500]
-            conn.execute(delete(Population).where(tuple_(Population.area_code, Population.year)
-                                                  .in_(list(chunk.itertuples(index=False,
-                                                                             name=None)))))
-        conn.execute(insert(Population), rec.astype(object).to_dict("records"))
-    return (inserted, updated, unchanged), []
-
-
-def _write_institutions(conn, clean, import_id, progress, writers: list):
-    """Upsert institutions; an institution whose in-county status changed moves its
-    episodes between "in county" and "out of county", so the summaries of every year with
-    an episode there are rebuilt in the same transaction (the episode store joins the status
-    at query time and needs nothing)."""
-    rec = clean.copy()
-    rec["in_county"] = rec["in_county"].astype(bool)
-    held = dict(conn.execute(select(Institution.code, Institution.in_county)).all())
-    moved = sorted(c for c, v in zip(rec["code"].astype(str), rec["in_county"])
-                   if c in held and bool(held[c]) != bool(v))
-    counts = _upsert_changed(conn, Institution, rec, ["code"])
-    years: set[int] = set()
-    if moved:  # the years of the episode store's rows at those institutions
-        import pyarrow as pa
-
-        cur = store.connect(conn.engine)
-        try:
-            cur.register("_moved", pa.table({"code": pa.array(moved, pa.string())}))
-            years = {int(y) for (y,) in cur.execute(
-                "SELECT DISTINCT e.year FROM episodes e JOIN _moved m "
-                "ON e.institution_code = m.code").fetchall()}
-        finally:
-            cur.close()
-    if years:  # the roll-ups of those years, staged now, published after the commit
-        writers.append(summary.rebuild_rollups(conn, sorted(years)))
-    return counts, sorted(years)
-
-
-def _write_residents(conn, clean, import_id, progress):
-    from healthmap.ingest.contract import SPECS
-
-    base = {"resident_id", "name", "sex", "birth_date", "area_code", "phone", "doctor_team",
-            "id_hash", "id_masked"}
-    risk_cols = [c for c in clean.columns if c not in base and c != "id_number"]
-    rec = clean[[c for c in clean.columns if c in base]].copy()
-    rec["birth_date"] = pd.to_datetime(rec["birth_date"]).dt.date
-    known_types = {c.name: c.type for c in SPECS["residents"]}
-
-    def risk(row) -> dict:
-        out = {}
-        for c in risk_cols:
-            v = row[c]
-            if v is None or (isinstance(v, float) and pd.isna(v)):
-                continue
-            out[c] = (bool(v) if known_types.get(c) == "bool"
-                      else float(v) if known_types.get(c) == "number" else v)
-        return out
-
-    rec["risk_factors"] = [risk(r) for r in clean[risk_cols].to_dict("records")] \
-        if risk_cols else [{} for _ in range(len(rec))]
-    if "phone" in rec:  # stored encrypted; decrypted only by healthmap.crypto.phone_for
-        from healthmap import crypto
-
-        rec["phone"] = crypto.encrypt_column(conn, rec["resident_id"], rec["phone"])
-    # JSON compares as text; make it canonical for change detection
-    counts = _upsert_changed(conn, Resident, rec, ["resident_id"], import_id)
-    return counts, []
-
-
-def _in_transaction(writer):
-    """A writer of a small reference table: all of it runs inside the write transaction."""
-    def plan(conn, clean, progress) -> Plan:
-        return Plan(lambda c, import_id: writer(c, clean, import_id, progress))
-    return plan
-
-
-def _plan_institutions(conn, clean, progress) -> Plan:
-    """Institutions are written inside the transaction; a changed in-county status also
-    rebuilds roll-ups in the episode store, published after the commit."""
-    from healthmap import store
-
-    writers: list = []
-
-    def cleanup(c):
-        for w in writers:
-            w.discard()
-
-    def after_commit(import_id):
-        for w in writers:
-            store.publish(w)
-
-    return Plan(lambda c, import_id: _write_institutions(c, clean, import_id, progress, writers),
-                cleanup, after_commit)
-
-
-_WRITERS = {"areas": _in_transaction(_write_areas),
-            "population": _in_transaction(_write_population),
-            "institutions": _plan_institutions,
-            "episodes": plan_episodes,
-            "residents": _in_transaction(_write_residents)}

@@ -205,10 +205,14 @@ class Manifest:
 
 def read_manifest(root: Path, name: str = MANIFEST) -> Manifest | None:
     """The store's manifest (or ``name``: :data:`PENDING`), or ``None`` when there is none
-    (or of another layout)."""
+    (or of another layout, or one that cannot be read as a manifest: edited or damaged
+    behind the database's back; readers then name the store as not the database's,
+    :class:`healthmap.store.StoreMismatch`, instead of failing with a parser error)."""
     try:
         m = Manifest.from_json((root / name).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (ValueError, KeyError, TypeError, AttributeError):  # not a manifest
         return None
     return m if m.layout_version == LAYOUT_VERSION else None
 

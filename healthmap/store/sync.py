@@ -129,6 +129,8 @@ def open_writer(conn: Connection) -> StoreWriter:
     """
     root = engine_store_dir(conn)
     version = store_version(conn)
+    if version != EMPTY and not root.is_dir():  # lost: refused without re-creating it
+        raise StoreMismatch(root, None, version)
     writer = StoreWriter(root)
     try:
         if settle(root, version):
@@ -145,6 +147,30 @@ def open_writer(conn: Connection) -> StoreWriter:
         writer.discard()
         raise
     return writer
+
+
+def tidy(engine: Engine) -> bool:
+    """Under the import lock, before an import of any kind: settle what a killed store
+    writer left (a pending manifest, a staging folder, a manifest's temp file) now, rather
+    than at the next write of episodes (an institutions import re-run after a kill may
+    write none). A few ``stat`` calls when there is nothing to do; a store that is not the
+    database's is left alone (the writers that need it refuse, naming it). Returns whether
+    it settled."""
+    from healthmap.store.layout import STAGING, StoreLocationError
+
+    try:
+        root = engine_store_dir(engine)
+    except StoreLocationError:
+        return False
+    if not ((root / PENDING).exists() or (root / STAGING).exists()
+            or any(root.glob(".*.json.*.tmp"))):
+        return False
+    with engine.connect() as conn:
+        try:
+            open_writer(conn).discard()
+        except StoreMismatch:
+            return False
+    return True
 
 
 def prepare(writer: StoreWriter, conn: Connection) -> Manifest:

@@ -71,6 +71,8 @@ class StoreWriter:
         staging = self.root / STAGING
         if staging.exists():  # left by interrupted writes: we hold the lock, nobody uses it
             shutil.rmtree(staging)
+        for tmp in self.root.glob(".*.json.*.tmp"):  # a manifest's temp file, writer killed
+            tmp.unlink(missing_ok=True)
         self.token = secrets.token_hex(4)
         self.stage = make_private_dir(staging / self.token)
         self.generation = (self.base.generation if self.base else 0) + 1
