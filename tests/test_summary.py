@@ -134,6 +134,12 @@ def test_migration_0003_upgrades_a_filled_database_without_loss(demo_copy):
     upgrade(e)  # 0003 rebuilds the SQL summaries; 0012 moves episodes and roll-ups to the store
     for table in ("episodes", "summary_cells", "summary_areas", "summary_institutions"):
         assert not inspect(e).has_table(table)  # in the store only
+    from healthmap.store.layout import PENDING
+
+    assert not (store.engine_store_dir(e) / PENDING).exists()  # made live by the upgrade
+    if e.dialect.name == "sqlite":  # the dropped tables' space given back
+        with e.connect() as c:
+            assert c.exec_driver_sql("PRAGMA freelist_count").scalar() == 0
     assert store.live_manifest(e).rows == n_episodes
     si = queries.rollup(e, "institutions")
     assert {"sex", "age_group", "insurance_type"} <= set(si.columns)

@@ -283,8 +283,10 @@ class StoreWriter:
 
     def release(self) -> None:
         """Release the lock keeping a prepared pending manifest: for a write whose database
-        transaction commits later, outside this code (a migration); the next writer or
-        reader settles it (:func:`healthmap.store.sync.settle`)."""
+        transaction commits later, outside this code (a migration): readers read it as live
+        once that transaction has committed, and the next writer (or
+        :func:`healthmap.store.sync.tidy`, which :func:`healthmap.db.upgrade` calls) makes it
+        ``manifest.json`` (:func:`healthmap.store.sync.settle`)."""
         if not self.done:
             self._finish()
 

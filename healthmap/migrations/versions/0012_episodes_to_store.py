@@ -1,10 +1,10 @@
 """episodes and their summaries leave the database: the episode store (Parquet files,
 healthmap.store) becomes their system of record (decisions §1-2). Upgrade writes every held
 episode into the store and builds each year's roll-ups from them (money exact, in fen),
-prepared at a new store version set in this transaction (the next writer or reader makes
-it live once the migration has committed), then drops the tables ``episodes``,
-``summary_cells``, ``summary_areas``, ``summary_institutions``; downgrade re-creates them
-from the store.
+prepared at a new store version set in this transaction (readers read it as live once
+the migration has committed; ``healthmap.db.upgrade`` then makes it ``manifest.json``),
+then drops the tables ``episodes``, ``summary_cells``, ``summary_areas``,
+``summary_institutions``; downgrade re-creates them from the store.
 
 Revision ID: 0012
 Revises: 0011
@@ -59,7 +59,7 @@ def upgrade() -> None:
                 rows = writer.year_frame(year, summary.EPISODE_COLS)
                 writer.add_rollups(year, summary.summarise_year(rows, year, icd3_group,
                                                                 in_county))
-            prepare(writer, bind)  # live once this migration's transaction has committed
+            prepare(writer, bind)  # readable once this migration's transaction has committed
             writer.release()
         except BaseException:
             writer.discard()
