@@ -33,7 +33,7 @@ TEXT.update({
     "board.tile.cost_inpatient": ("次均住院费用", "Inpatient cost per case"),
     "board.tile.cost_outpatient": ("次均门诊费用", "Outpatient cost per case"),
     "board.tile.fund_expenditure": ("医保基金支出", "Insurance fund expenditure"),
-    "board.tile.fund_growth": ("城乡居民医保基金支出增速", "Resident insurance fund growth"),
+    "board.tile.fund_growth": ("居民医保基金增速", "Resident fund growth"),
     "board.tile.fund_outflow": ("医保基金县外流出", "Fund outflow to out-of-county care"),
     "board.tile.screening_cancers": ("筛查癌种就诊患者（按癌种计）", "Patients treated for the screening cancers (per cancer)"),
     "board.tile.managed": ("高血压/糖尿病规范管理人数", "Hypertension/diabetes patients under management"),
