@@ -70,7 +70,7 @@ def upgrade(engine: Engine) -> None:
     After migration 0012 moved a database's episodes and summaries into the episode store,
     the store's new manifest goes live at once (it was prepared inside the migration's
     transaction), and an SQLite file gives back the space of the dropped tables (``VACUUM``:
-    a demo database shrank from 226 MB to under 90 MB)."""
+    in an upgraded demo database 36,410 of 57,800 pages were free, about 140 MB)."""
     from alembic.runtime.migration import MigrationContext
 
     cfg = alembic_config()
