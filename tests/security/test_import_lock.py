@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from lockwait import wait_until_free
 from sqlalchemy import text
 
 from healthmap import dbhealth, importlock
@@ -55,18 +56,6 @@ def _info_row(engine):
     return json.loads(raw) if raw else None
 
 
-def _wait_until_free(engine) -> None:
-    """PostgreSQL: block until the server has ended the holder's session (a blocking take
-    of the same advisory lock, bounded by lock_timeout), then let it go again."""
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.connect() as c:
-        c.execute(text("SET lock_timeout = '60s'"))
-        c.execute(text(f"SELECT pg_advisory_lock({importlock.IMPORT_LOCK_KEY})"))
-        c.execute(text(f"SELECT pg_advisory_unlock({importlock.IMPORT_LOCK_KEY})"))
-        c.rollback()
-
-
 def test_second_import_refused_naming_the_first(engine, holder, capsys):
     url = _url(engine)
     info = dbhealth.running_import(url)
@@ -104,7 +93,7 @@ def test_lock_of_a_killed_import_is_free_again(engine, holder):
         assert _info_row(engine)["pid"] == holder.pid
     holder.kill()
     holder.wait()
-    _wait_until_free(engine)
+    wait_until_free(engine)
     if engine.dialect.name == "postgresql":  # its description stays behind, stale
         assert _info_row(engine)["pid"] == holder.pid
     assert dbhealth.running_import(url) is None
@@ -127,7 +116,7 @@ def test_lock_of_a_closed_session_is_free_again(engine):
         with engine.connect() as c:
             assert c.execute(text("SELECT pg_terminate_backend(:p, 60000)"),
                              {"p": lock.info["backend_pid"]}).scalar()
-        _wait_until_free(engine)
+        wait_until_free(engine)
         assert dbhealth.running_import(url) is None
         assert import_file(engine, "institutions", CSV, "inst.csv", username="li").ok
     assert dbhealth.running_import(url) is None

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select, text
+from lockwait import wait_until_free
+from sqlalchemy import func, select
 
 from healthmap import audit, importlock, indicators, queries
 from healthmap.bench import _synthetic_episodes
@@ -165,18 +166,6 @@ class Held:
         return self.proc.returncode, out + err
 
 
-def _wait_until_free(engine) -> None:
-    """PostgreSQL: block until the server has ended the killed process's sessions (its
-    advisory import lock), bounded by lock_timeout. SQLite: nothing to wait for."""
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.connect() as c:
-        c.execute(text("SET lock_timeout = '60s'"))
-        c.execute(text(f"SELECT pg_advisory_lock({importlock.IMPORT_LOCK_KEY})"))
-        c.execute(text(f"SELECT pg_advisory_unlock({importlock.IMPORT_LOCK_KEY})"))
-        c.rollback()
-
-
 def _store_files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*.parquet")}
 
@@ -228,7 +217,7 @@ def test_import_killed_at_each_moment_leaves_one_state_or_the_other(request, mom
         during = _reports(engine)
     finally:
         proc.kill()
-    _wait_until_free(engine)
+    wait_until_free(engine)
 
     rc, out, err = _cli(capsys, "store", "status", "--db", url)
     assert rc == 0 and "in sync" in out, out + err
@@ -412,7 +401,7 @@ def test_institutions_import_and_refresh_killed_leave_one_state(request, job, mo
         during = _reports(engine)
     finally:
         proc.kill()
-    _wait_until_free(engine)
+    wait_until_free(engine)
     rc, out, err = _cli(capsys, "store", "status", "--db", url)
     assert rc == 0 and "in sync" in out, out + err
     after_kill = _reports(engine)
