@@ -379,7 +379,7 @@ def _copy_store(root: Path, dest: Path, engine) -> dict:
     copies' row counts; the caller holds the store's writer lock."""
     import pyarrow.parquet as pq
 
-    from healthmap.store.layout import MANIFEST, make_private_dir
+    from healthmap.store.layout import MANIFEST, make_private_dir, read_manifest
     from healthmap.store.sync import EMPTY, StoreMismatch, manifest_at, store_version
 
     none = {"store": None, "store_files": 0, "store_bytes": 0, "store_in_sync": None}
@@ -390,7 +390,7 @@ def _copy_store(root: Path, dest: Path, engine) -> dict:
     # the manifest at the database's version: live, or pending (committed, not yet swapped)
     manifest = manifest_at(root, version)
     if manifest is None:
-        live = read_manifest_safe(root)
+        live = read_manifest(root)  # None when missing or unreadable
         raise StoreMismatch(root, live.data_version if live else None, version)
     partial = dest.with_name(dest.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -425,16 +425,6 @@ def _copy_store(root: Path, dest: Path, engine) -> dict:
     os.replace(partial, dest)
     return {"store": str(dest), "store_files": len(manifest.files()) + 1,
             "store_bytes": size, "store_in_sync": True}
-
-
-def read_manifest_safe(root: Path):
-    """The store's manifest, or ``None`` (for naming it in a mismatch)."""
-    from healthmap.store.layout import read_manifest
-
-    try:
-        return read_manifest(root)
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def _copy_private(src: Path, dest: Path) -> int:

@@ -89,9 +89,6 @@ def _squares(cost_fen: np.ndarray) -> np.ndarray:
     return np.array([int(v) * int(v) for v in cost_fen], dtype=object)
 
 
-_PER_YUAN = {"cost_sum": 100, "cost_sq_sum": 10_000, "fund_sum": 100}  # fen, fen², fen
-
-
 def _cells_fen(ep: pd.DataFrame) -> pd.DataFrame:
     cost, fund, known = _fen_columns(ep)
     work = ep[CELL_KEYS].copy()
@@ -108,33 +105,6 @@ def _cells_fen(ep: pd.DataFrame) -> pd.DataFrame:
         CELL_KEYS + cube.MEASURES]
 
 
-def _to_yuan(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for col, per_yuan in _PER_YUAN.items():
-        if col in out:
-            out[col] = out[col].astype(float) / per_yuan
-    return out
-
-
-def aggregate_cells(ep: pd.DataFrame) -> pd.DataFrame:
-    """Sum flagged episodes into summary cells (``ep`` carries flags and ``in_county``).
-
-    Money is summed in integer fen and converted to yuan once per cell (``cost_sq_sum`` in
-    yuan² from fen²), so the result does not depend on the order of addition.
-
-    Examples
-    --------
-    >>> ep = pd.DataFrame({k: ["x"] * 3 for k in CELL_KEYS})
-    >>> ep = ep.assign(is_new_case=[True, False, True], is_first_of_year=[True, False, False],
-    ...                referral=[True, None, False], total_cost=[0.1, 0.2, 100.0],
-    ...                fund_paid=[0.05, None, 50.0])
-    >>> aggregate_cells(ep)[["episodes", "new_cases", "persons", "referrals", "cost_sum",
-    ...                      "cost_sq_sum", "fund_sum", "fund_n"]].iloc[0].tolist()
-    [3.0, 2.0, 1.0, 1.0, 100.3, 10000.05, 50.05, 2.0]
-    """
-    return _to_yuan(_cells_fen(ep))
-
-
 def _institutions_fen(ep: pd.DataFrame) -> pd.DataFrame:
     cost, fund, _ = _fen_columns(ep)
     work = ep[INST_KEYS].copy()
@@ -144,11 +114,6 @@ def _institutions_fen(ep: pd.DataFrame) -> pd.DataFrame:
     return work.groupby(INST_KEYS, as_index=False, sort=False).sum()
 
 
-def aggregate_institutions(ep: pd.DataFrame) -> pd.DataFrame:
-    """Episodes, cost and fund per institution row (money summed in fen, as above)."""
-    return _to_yuan(_institutions_fen(ep))
-
-
 def _tables_fen(ep: pd.DataFrame) -> dict[str, pd.DataFrame]:
     cells = _cells_fen(ep)
     areas = cells.drop(columns=["icd3", "month", "insurance_type"]).groupby(
@@ -156,25 +121,22 @@ def _tables_fen(ep: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"cells": cells, "areas": areas, "institutions": _institutions_fen(ep)}
 
 
-def rollups(ep: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The three roll-ups of one year's flagged episodes in yuan, keyed by table name
-    (what the Spark build is compared with).
-
-    ``areas`` is summed from the cells while still in fen, so it too is exact.
-    """
-    return {name: _to_yuan(frame) for name, frame in _tables_fen(ep).items()}
-
-
 def store_rollups(ep: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The three roll-ups of one year's flagged episodes as the store keeps them
-    (:func:`healthmap.store.layout.rollup_columns`): money exact, in fen and fen².
+    """The three roll-ups of one year's flagged episodes (``ep`` carries the flags and
+    ``in_county``) as the store keeps them (:func:`healthmap.store.layout.rollup_columns`),
+    keyed by table name. Money is summed exactly, in fen and fen², so the result does not
+    depend on the order of addition; ``areas`` is summed from the cells while still exact.
 
-    >>> ep = pd.DataFrame({k: ["x"] * 2 for k in CELL_KEYS + ["institution_code"]})
-    >>> ep = ep.assign(is_new_case=[True, False], is_first_of_year=[True, False],
-    ...                referral=[None, None], total_cost=[0.1, 0.2], fund_paid=[None, 0.05])
+    Examples
+    --------
+    >>> ep = pd.DataFrame({k: ["x"] * 3 for k in CELL_KEYS + ["institution_code"]})
+    >>> ep = ep.assign(is_new_case=[True, False, True], is_first_of_year=[True, False, False],
+    ...                referral=[True, None, False], total_cost=[0.1, 0.2, 100.0],
+    ...                fund_paid=[0.05, None, 50.0])
     >>> row = store_rollups(ep)["cells"].iloc[0]
-    >>> int(row["cost_sum_fen"]), int(row["cost_sq_sum_fen2"]), int(row["fund_sum_fen"])
-    (30, 500, 5)
+    >>> [int(row[c]) for c in ("episodes", "new_cases", "persons", "referrals", "cost_sum_fen",
+    ...                        "cost_sq_sum_fen2", "fund_sum_fen", "fund_n")]
+    [3, 2, 1, 1, 10030, 100000500, 5005, 2]
     """
     out = {}
     for name, frame in _tables_fen(ep).items():

@@ -36,16 +36,6 @@ class Plan:
     after_commit: Callable[[int], None] = lambda import_id: None
 
 
-def dialect_insert(conn: Connection, table):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
 def _episode_records(clean: pd.DataFrame) -> pd.DataFrame:
     """The validated frame in the store's source columns (money in float yuan, rounded to
     fen; :func:`healthmap.store.layout.to_arrow` makes the file columns)."""

@@ -11,8 +11,19 @@ import pandas as pd
 from sqlalchemy import Connection, delete, insert, select, tuple_
 
 from healthmap import store, summary
-from healthmap.ingest.episodes import Plan, dialect_insert, plan_episodes
+from healthmap.ingest.episodes import Plan, plan_episodes
 from healthmap.models import Area, Institution, Population, Resident
+
+
+def dialect_insert(conn: Connection, table):
+    """The back end's INSERT (with ``on_conflict_do_update``) for ``table``."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def _upsert_changed(conn: Connection, model, records: pd.DataFrame, key: list[str],

@@ -30,21 +30,29 @@ VIEW_COLUMNS: list[tuple[str, str]] = [(c[0], c[1]) for c in COLUMNS]
 VIEW_COLUMNS.insert(6, ("year", "INTEGER"))
 
 
-def _mappings(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+def _mappings(engine: Engine) -> tuple[tuple, str]:
+    """The reference rows the views join (groups, institutions, areas) as plain tuples, and
+    a digest of their content: the cache key part that notices any change to them. Frames
+    are built only when a new DuckDB base is opened (:func:`_frames`)."""
     with engine.connect() as conn:
-        areas = pd.DataFrame(conn.execute(select(Area.code, Area.level, Area.parent_code)
-                                          .order_by(Area.code)).all(),
-                             columns=["code", "level", "parent_code"])
-        groups = pd.DataFrame(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)
-                                           .order_by(Icd3Group.icd3)).all(),
-                              columns=["icd3", "group_code"]).astype(str)
-        inst = pd.DataFrame(conn.execute(select(Institution.code, Institution.in_county)
-                                         .order_by(Institution.code)).all(),
-                            columns=["code", "in_county"])
-    inst = inst.astype({"code": str, "in_county": bool})
-    digest = hashlib.sha256("\n".join(f.to_csv(index=False) for f in (groups, inst, areas))
-                            .encode()).hexdigest()
-    return groups, inst, areas, digest
+        groups = tuple(conn.execute(select(Icd3Group.icd3, Icd3Group.group_code)
+                                    .order_by(Icd3Group.icd3)).all())
+        inst = tuple(conn.execute(select(Institution.code, Institution.in_county)
+                                  .order_by(Institution.code)).all())
+        areas = tuple(conn.execute(select(Area.code, Area.level, Area.parent_code)
+                                   .order_by(Area.code)).all())
+    rows = tuple(tuple(tuple(r) for r in part) for part in (groups, inst, areas))
+    return rows, hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def _frames(rows: tuple) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The rows of :func:`_mappings` as the frames :func:`_open` loads."""
+    groups, inst, areas = rows
+    groups = pd.DataFrame(list(groups), columns=["icd3", "group_code"]).astype(str)
+    inst = pd.DataFrame(list(inst), columns=["code", "in_county"]).astype(
+        {"code": str, "in_county": bool})
+    areas = pd.DataFrame(list(areas), columns=["code", "level", "parent_code"])
+    return groups, inst, areas
 
 
 def _files_sql(root: Path, files: list[str], columns: list[tuple[str, str]]) -> str:
@@ -107,13 +115,13 @@ def connect(engine: Engine):
     """
     root = engine_store_dir(engine)
     manifest = live_manifest(engine)
-    groups, inst, areas, digest = _mappings(engine)
+    rows, digest = _mappings(engine)
     key = (manifest.generation if manifest else None,
            manifest.data_version if manifest else None, digest)
     with _LOCK:
         cached = _BASES.get(str(root))
         if cached is None or cached[0] != key:
-            base = _open(root, manifest if manifest else None, groups, inst, areas)
+            base = _open(root, manifest if manifest else None, *_frames(rows))
             _BASES.pop(str(root), None)
             _BASES[str(root)] = (key, base)
             while len(_BASES) > _MAX_STORES:  # open cursors keep their own database alive

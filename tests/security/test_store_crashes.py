@@ -166,6 +166,15 @@ class Held:
         return self.proc.returncode, out + err
 
 
+def _settled_after_kill(engine, url: str, capsys) -> None:
+    """After the kill: the killed session's lock is gone, the store is in sync with the
+    database, and no stale import lock is left."""
+    wait_until_free(engine)
+    rc, out, err = _cli(capsys, "store", "status", "--db", url)
+    assert rc == 0 and "in sync" in out, out + err
+    assert importlock.running_import(url) is None  # no stale lock
+
+
 def _store_files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*.parquet")}
 
@@ -217,12 +226,8 @@ def test_import_killed_at_each_moment_leaves_one_state_or_the_other(request, mom
         during = _reports(engine)
     finally:
         proc.kill()
-    wait_until_free(engine)
-
-    rc, out, err = _cli(capsys, "store", "status", "--db", url)
-    assert rc == 0 and "in sync" in out, out + err
+    _settled_after_kill(engine, url, capsys)
     after_kill, after_kill_cli = _reports(engine), _cli_reports(capsys, url)
-    assert importlock.running_import(url) is None  # no stale lock
 
     rc, out, err = _cli(capsys, "import", "episodes", str(path), "--db", url)
     assert rc == 0, err
@@ -401,11 +406,8 @@ def test_institutions_import_and_refresh_killed_leave_one_state(request, job, mo
         during = _reports(engine)
     finally:
         proc.kill()
-    wait_until_free(engine)
-    rc, out, err = _cli(capsys, "store", "status", "--db", url)
-    assert rc == 0 and "in sync" in out, out + err
+    _settled_after_kill(engine, url, capsys)
     after_kill = _reports(engine)
-    assert importlock.running_import(url) is None
     committed = _successes(engine) > successes if job == "institutions" else None
 
     rc, out, err = _cli(capsys, *args)
