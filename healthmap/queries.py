@@ -253,13 +253,14 @@ def load_institution_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFra
 def institution_cells(engine: Engine, f: Filters, icd3: list[str] | None,
                       area_codes: list[str] | None = None,
                       frame: pd.DataFrame | None = None,
-                      extra: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Episodes and costs by area and institution (and ``extra`` dimensions of the
-    institution summary, e.g. ``icd3``, ``setting``), with institution details.
+                      extra: tuple[str, ...] = (), by_area: bool = True) -> pd.DataFrame:
+    """Episodes and costs by area (unless not ``by_area``) and institution (and ``extra``
+    dimensions of the institution summary, e.g. ``icd3``, ``setting``), with institution
+    details.
 
     With ``frame`` (from :func:`load_institution_frame`) the sums are taken in memory.
     """
-    keys = ["area_code", "institution_code", *extra]
+    keys = ["area_code"] * by_area + ["institution_code", *extra]
     conds = cube.conditions(f, icd3)
     if area_codes:
         conds.append(cube.Condition("area_code", "in", tuple(area_codes)))
