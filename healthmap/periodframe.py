@@ -123,8 +123,9 @@ def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if v.dtype == bool:
         return v.view(np.int8), np.array([False, True])
     if v.dtype.kind in "iu" and len(v) and int(v.max()) - int(v.min()) < 1 << 16:
-        lo = int(v.min())  # years, months: a range, no hashing
-        return (v - lo).astype(np.int32), np.arange(lo, int(v.max()) + 1, dtype=v.dtype)
+        lo, hi = int(v.min()), int(v.max())  # years, months: a range, no hashing
+        return ((v - lo).astype(np.int8 if hi - lo < 127 else np.int32),
+                np.arange(lo, hi + 1, dtype=v.dtype))
     codes, uniques = pd.factorize(col, sort=True)
     return codes.astype(np.int32), np.asarray(uniques)
 
