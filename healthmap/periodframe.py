@@ -83,6 +83,19 @@ class Index:
     missing: dict[str, bool]
     base: _Table
     built: dict[tuple[str, ...], _Table] = field(default_factory=dict)
+    luts: dict[cube.Condition, np.ndarray] = field(default_factory=dict)
+
+    def lut(self, cond: cube.Condition) -> np.ndarray:
+        """Per code, whether ``cond`` keeps it; the last slot is a missing value (code -1).
+        Kept per condition: a filter change asks the same ones for every table."""
+        if cond not in self.luts:
+            values = pd.Series(self.cats[cond.column], dtype=object)
+            lut = np.zeros(len(values) + 1, dtype=bool)
+            lut[:-1] = cube.condition_mask(values, cond)
+            if len(self.luts) > 512:
+                self.luts.clear()
+            self.luts[cond] = lut
+        return self.luts[cond]
 
     def projection(self, dims: tuple[str, ...]) -> _Table:
         if dims not in self.built:  # a benign race between threads builds it twice
@@ -177,14 +190,6 @@ def index_of(frame: pd.DataFrame, table: str) -> Index:
         if isinstance(frame, PeriodFrame):  # e.g. unpickled: index once more
             frame._cube = index
     return index
-
-
-def _lut(index: Index, cond: cube.Condition) -> np.ndarray:
-    """Per code, whether ``cond`` keeps it; the last slot is a missing value (code -1)."""
-    values = pd.Series(index.cats[cond.column])
-    lut = np.zeros(len(values) + 1, dtype=bool)
-    lut[:-1] = cube.condition_mask(values, cond)
-    return lut
 
 
 def _rows(index: Index, t: _Table, luts: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -291,7 +296,7 @@ def grouped(frame: pd.DataFrame, table: str, conds: list[cube.Condition], by: li
     index = index_of(frame, table)
     luts = {}
     for c in conds:
-        lut = _lut(index, c)
+        lut = index.lut(c)
         luts[c.column] = lut if c.column not in luts else luts[c.column] & lut
     t = index.pick(set(by) | set(luts), luts)
     codes, values = _group(index, t, _rows(index, t, luts), list(by))
