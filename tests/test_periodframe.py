@@ -197,3 +197,18 @@ def test_a_period_frame_keeps_its_rows(demo_db, table):
     b = raw.astype({d: str for d in dims}).sort_values(dims).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b, check_dtype=False, check_categorical=False)
     e.dispose()
+
+
+def test_bench_peers_give_the_same_answer(demo_db, capsys):
+    """The benchmark's map questions come out the same from the period frame, the cells
+    roll-up, the raw episodes and per-request pandas (map_peers checks it, then times)."""
+    from healthmap import bench
+    from healthmap.db import make_engine
+
+    e = make_engine(demo_db)
+    year = queries.periods(e)[-1]
+    f = queries.Filters(years=(year,), setting="inpatient")
+    out = bench.map_peers(e, f, queries.load_cells_frame(e, (year,)))
+    assert len(out) == 4 * len(bench.PEER_QUESTIONS)
+    assert "DuckDB on the raw episodes" in capsys.readouterr().out
+    e.dispose()
