@@ -36,12 +36,15 @@ SORT_DIM = "icd3"
 #: coarser in-memory roll-ups per table, as the dimensions each drops: no disease filter
 #: (the whole-disease map, panels and flows); the top-groups panel, the board and the
 #: ranking (by ICD-10 without area or month); the whole-year headline without insurance;
-#: flows without a month filter; the flows' saving per ICD-10 category (by area or not)
+#: by ICD-10 with a month range (panel, board); flows without a month filter; the flows'
+#: saving per ICD-10 category (by area or not, whole year or a month range)
 PROJECTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "cells": (("icd3",), ("area_code", "month"), ("icd3", "month", "insurance_type")),
+    "cells": (("icd3",), ("area_code", "month"), ("icd3", "month", "insurance_type"),
+              ("area_code", "sex", "age_group", "insurance_type")),
     "institutions": (("icd3",), ("icd3", "month"),
                      ("month", "sex", "age_group", "insurance_type"),
-                     ("area_code", "month", "sex", "age_group", "insurance_type")),
+                     ("area_code", "month", "sex", "age_group", "insurance_type"),
+                     ("area_code", "sex", "age_group", "insurance_type")),
 }
 #: measures summed exactly as integers (counts; money in fen: ``cube.MONEY`` units of 100
 #: per yuan); the squares (fen², beyond int64 at scale) are summed as floats, as the store
