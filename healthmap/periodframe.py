@@ -75,6 +75,7 @@ class _Table:
     values: dict[str, np.ndarray]
     n: int
     starts: np.ndarray | None = None
+    yuan: frozenset[str] = frozenset()  # money columns still in yuan (the frame's own)
 
 
 @dataclass
@@ -162,13 +163,10 @@ def build(frame: pd.DataFrame, table: str) -> Index:
     for d in dims:
         codes[d], cats[d] = _codes(frame[d])
         missing[d] = bool((codes[d] < 0).any())
-    money = _money(table)
-    values = {}
-    for m in measures:
-        v = frame[m].to_numpy()
-        # yuan → the store's exact fen (the double nearest n/100, times 100, rounds to n)
-        values[m] = np.rint(v * _FEN).astype(np.int64) if m in money else v
-    index = Index(table, cats, missing, _Table(tuple(dims), codes, values, len(frame)))
+    # the frame's own columns, no copies: money in yuan is turned into fen when summed
+    values = {m: frame[m].to_numpy() for m in measures}
+    index = Index(table, cats, missing, _Table(tuple(dims), codes, values, len(frame),
+                                               yuan=frozenset(_money(table))))
     index.base.starts = _starts(index, codes, len(frame))
     return index
 
@@ -262,7 +260,10 @@ def _group(index: Index, t: _Table, idx: np.ndarray | None, by: list[str],
         size = len(present)
     values = {}
     for m, v in t.values.items():
-        s = _sum(group, v if idx is None else v[idx], size)
+        v = v if idx is None else v[idx]
+        if m in t.yuan:  # the store's exact fen (the double nearest n/100, × 100, rounds to n)
+            v = np.rint(v * _FEN).astype(np.int64)
+        s = _sum(group, v, size)
         values[m] = s if size == len(present) else s[present]
     codes, rest = {}, present.copy()
     for d in reversed(by):
