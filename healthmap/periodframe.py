@@ -92,23 +92,25 @@ class Index:
     def lut(self, cond: cube.Condition) -> np.ndarray:
         """Per code, whether ``cond`` keeps it; the last slot is a missing value (code -1).
         Kept per condition: a filter change asks the same ones for every table."""
-        if cond not in self.luts:
+        lut = self.luts.get(cond)
+        if lut is None:  # threads may race here: each gets a correct table
             values = pd.Series(self.cats[cond.column], dtype=object)
             lut = np.zeros(len(values) + 1, dtype=bool)
             lut[:-1] = cube.condition_mask(values, cond)
             if len(self.luts) > 512:
                 self.luts.clear()
             self.luts[cond] = lut
-        return self.luts[cond]
+        return lut
 
     def projection(self, dims: tuple[str, ...]) -> _Table:
-        if dims not in self.built:  # a benign race between threads builds it twice
-            source = min((t for t in [self.base, *self.built.values()]
+        t = self.built.get(dims)
+        if t is None:  # a benign race between threads builds it twice
+            source = min((t for t in [self.base, *list(self.built.values())]
                           if set(dims) <= set(t.dims)), key=lambda t: t.n)
             codes, values = _group(self, source, None, list(dims), keep_missing=True)
             n = len(next(iter(values.values())))
-            self.built[dims] = _Table(dims, codes, values, n, _starts(self, codes, n))
-        return self.built[dims]
+            t = self.built[dims] = _Table(dims, codes, values, n, _starts(self, codes, n))
+        return t
 
     def pick(self, need: set[str], luts: dict[str, np.ndarray]) -> _Table:
         """The table that answers a question on dimensions ``need`` from the fewest rows
@@ -172,7 +174,8 @@ def build(frame: pd.DataFrame, table: str) -> Index:
 
 
 def period_frame(df: pd.DataFrame, table: str) -> PeriodFrame:
-    """``df`` sorted by :data:`SORT_DIM` (stable) with its index and coarser roll-ups."""
+    """``df`` sorted by :data:`SORT_DIM` (stable), carrying its index (the coarser
+    roll-ups are built on first use)."""
     if SORT_DIM in df.columns and len(df):
         c = df[SORT_DIM]
         c = c.cat.codes if isinstance(c.dtype, pd.CategoricalDtype) else pd.factorize(c)[0]
