@@ -67,8 +67,9 @@ class PeriodFrame(pd.DataFrame):
 
 @dataclass
 class _Table:
-    """Rows as codes (-1 = missing) and measure sums; ``starts`` when sorted by
-    :data:`SORT_DIM` (rows of its code k: ``starts[k]:starts[k + 1]``)."""
+    """Rows as codes (-1 = missing) and measure sums; ``starts`` when the rows are a few
+    runs each sorted by :data:`SORT_DIM` (e.g. one per year: rows of its code k in run r
+    are ``starts[r, k]:starts[r, k + 1]``)."""
 
     dims: tuple[str, ...]
     codes: dict[str, np.ndarray]
@@ -149,13 +150,23 @@ def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int32), np.asarray(uniques)
 
 
+#: most sorted runs a table is sliced by (more: conditions are masks over every row)
+_RUNS = 64
+
+
+def _runs(c: np.ndarray) -> np.ndarray:
+    """Where the ascending runs of ``c`` start, and its length."""
+    return np.concatenate([[0], np.flatnonzero(c[1:] < c[:-1]) + 1, [len(c)]])
+
+
 def _starts(index: Index, codes: dict[str, np.ndarray], n: int) -> np.ndarray | None:
     if SORT_DIM not in codes:
         return None
-    c = codes[SORT_DIM]
-    if n and np.any(c[1:] < c[:-1]):
+    c, edges = codes[SORT_DIM], _runs(codes[SORT_DIM])
+    if len(edges) - 1 > _RUNS:
         return None
-    return np.searchsorted(c, np.arange(len(index.cats[SORT_DIM]) + 1))
+    k = np.arange(len(index.cats[SORT_DIM]) + 1)
+    return np.stack([a + np.searchsorted(c[a:b], k) for a, b in zip(edges[:-1], edges[1:])])
 
 
 def build(frame: pd.DataFrame, table: str) -> Index:
@@ -174,12 +185,15 @@ def build(frame: pd.DataFrame, table: str) -> Index:
 
 
 def period_frame(df: pd.DataFrame, table: str) -> PeriodFrame:
-    """``df`` sorted by :data:`SORT_DIM` (stable), carrying its index (the coarser
-    roll-ups are built on first use)."""
+    """``df`` carrying its index (the coarser roll-ups are built on first use), sorted by
+    :data:`SORT_DIM` (stable) unless already a few sorted runs (the store writes each
+    year's roll-ups sorted; several years concatenated are one run each)."""
     if SORT_DIM in df.columns and len(df):
         c = df[SORT_DIM]
-        c = c.cat.codes if isinstance(c.dtype, pd.CategoricalDtype) else pd.factorize(c)[0]
-        df = df.take(np.argsort(c.to_numpy(), kind="stable")).reset_index(drop=True)
+        c = (c.cat.codes if isinstance(c.dtype, pd.CategoricalDtype)
+             else pd.Series(pd.factorize(c, sort=True)[0])).to_numpy()
+        if len(_runs(c)) - 1 > _RUNS:
+            df = df.take(np.argsort(c, kind="stable")).reset_index(drop=True)
     out = PeriodFrame(df)
     out._table = table
     out._cube = build(out, table)
@@ -202,7 +216,7 @@ def _rows(index: Index, t: _Table, luts: dict[str, np.ndarray]) -> np.ndarray | 
     rest = dict(luts)
     if t.starts is not None and SORT_DIM in rest:
         keep = np.flatnonzero(rest.pop(SORT_DIM)[:-1])
-        lo, hi = t.starts[keep], t.starts[keep + 1]
+        lo, hi = t.starts[:, keep].ravel(), t.starts[:, keep + 1].ravel()
         idx = (np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if len(keep)
                else np.zeros(0, dtype=np.int64))
     if not rest:
@@ -218,7 +232,7 @@ def _estimate(t: _Table, luts: dict[str, np.ndarray]) -> int:
     if t.starts is None or SORT_DIM not in luts:
         return t.n
     keep = np.flatnonzero(luts[SORT_DIM][:-1])
-    return int((t.starts[keep + 1] - t.starts[keep]).sum())
+    return int((t.starts[:, keep + 1] - t.starts[:, keep]).sum())
 
 
 def _sum(group: np.ndarray, v: np.ndarray, size: int) -> np.ndarray:

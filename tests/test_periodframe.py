@@ -124,8 +124,15 @@ def _hand_made() -> pd.DataFrame:
 
 def test_hand_made_rows_worked_out_by_hand():
     frame = periodframe.period_frame(_hand_made(), "cells")
-    # sorted by ICD-10 category (a disease selection is a slice), otherwise in order
-    assert frame["icd3"].astype(str).tolist() == ["C16", "C16", "C16", "C18", "C18", "I10"]
+    # three runs sorted by ICD-10 category (C16 C18 | C16 I10 | C16 C18): kept in order, a
+    # disease selection is a slice of each run
+    assert frame["icd3"].astype(str).tolist() == ["C16", "C18", "C16", "I10", "C16", "C18"]
+    starts = periodframe.index_of(frame, "cells").base.starts
+    assert starts[:, 0].tolist() == [0, 2, 4] and starts[:, 1].tolist() == [1, 3, 5]
+    # beyond a few runs the rows are sorted
+    many = pd.concat([_hand_made()] * 40, ignore_index=True)
+    assert periodframe.period_frame(many, "cells")["icd3"].astype(str).tolist() == sorted(
+        many["icd3"].astype(str))
     c16 = [cube.Condition("icd3", "in", ("C16", "X00"))]
     out = periodframe.grouped(frame, "cells", c16, ["area_code"])
     # A: rows 1 and 3 (2 + 3 episodes, 0.1 + 0.2 yuan); B: row 5
