@@ -102,7 +102,7 @@ def plan_episodes(conn, clean: pd.DataFrame | StagedEpisodes, progress) -> Plan:
             icd3_group, in_county = summary.lookups(conn)
             for i, year in enumerate(years):
                 progress(0.6 + 0.35 * i / len(years), "summary", year=year)
-                rows = writer.year_frame(year, summary.EPISODE_COLS)
+                rows = writer.year_files(year)  # read by DuckDB, no frame
                 writer.add_rollups(year, summary.summarise_year(rows, year, icd3_group,
                                                                 in_county))
     except BaseException:

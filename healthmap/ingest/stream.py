@@ -166,6 +166,7 @@ def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, 
     :func:`hash_and_encoding`."""
     from healthmap.db import is_demo
     from healthmap.ingest import load
+    from healthmap.store import live_manifest
     from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 
     progress = progress or load._noop
@@ -175,6 +176,9 @@ def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, 
         p.add(-1, "", "", "demo_database")
         return load._rejected(engine, "episodes", filename, digest, 0, p.frame(lang), username)
     ctx = load.build_context(engine, today, limits, ignore_unknown_columns)
+    # a store that is not the database's is refused before anything is staged in its
+    # folder (StoreMismatch, which the import lock's guard turns into the refusal)
+    live_manifest(engine)
     folder = make_private_dir(engine_store_dir(engine) / INCOMING / secrets.token_hex(4))
     try:
         stages, keys, files, n = _Stages(), [], [], 0

@@ -174,14 +174,21 @@ class StoreWriter:
         frame of ``columns`` (file columns); empty when the year has no rows."""
         import pandas as pd
 
-        entry = self.years.get(int(year))
-        if not entry:
+        files = self.year_files(year)
+        if not files:
             return pd.DataFrame({c: [] for c in columns})
-        files = [self.stage / f"year={year}" / Path(f).name
-                 if (self.stage / f"year={year}" / Path(f).name).exists() else self.root / f
-                 for f in entry["files"]]
         return self._db().execute(f"SELECT {', '.join(columns)} FROM read_parquet("
                                   f"{_sql_list(files)})").df()
+
+    def year_files(self, year: int) -> list[Path]:
+        """The Parquet files of ``year``'s rows in this write (staged, or kept from the
+        base); empty when the year has no rows."""
+        entry = self.years.get(int(year))
+        if not entry:
+            return []
+        return [self.stage / f"year={year}" / Path(f).name
+                if (self.stage / f"year={year}" / Path(f).name).exists() else self.root / f
+                for f in entry["files"]]
 
     def add_rollups(self, year: int, tables: dict) -> None:
         """Stage the roll-ups of ``year`` (``{table: frame}`` with the store's roll-up
