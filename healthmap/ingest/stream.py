@@ -41,6 +41,7 @@ from healthmap.ingest.episodes import StagedEpisodes, episode_records
 from healthmap.ingest.problems import Problems
 from healthmap.ingest.readers import FileReadError, _decode, text_frame
 from healthmap.ingest.validate import FILE_WIDE, validate
+from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 
 #: rows read, validated and staged at a time (measured: about 0.7 GB peak per 500,000)
 CHUNK_ROWS = 500_000
@@ -167,7 +168,6 @@ def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, 
     from healthmap.db import is_demo
     from healthmap.ingest import load
     from healthmap.store import live_manifest
-    from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 
     progress = progress or load._noop
     limits = limits or Limits.from_env()
@@ -240,19 +240,13 @@ def _keys(df: pd.DataFrame, offset: int, folder: Path, k: int) -> Path:
 
     column = FILE_WIDE["episodes"]
     key = df[column].astype(str) if column in df else pd.Series([""] * len(df), dtype=object)
-    path = make_dir(folder / "keys") / f"chunk-{k:05d}.parquet"
+    path = make_private_dir(folder / "keys") / f"chunk-{k:05d}.parquet"
     pq.write_table(pa.table({
         "row": pa.array(np.arange(offset, offset + len(df), dtype=np.int64)),
         "key": pa.array(key.to_numpy(dtype=object), pa.string()),
         "folded": pa.array(key.str.casefold().to_numpy(dtype=object), pa.string())}),
         path, compression="none")
     return path
-
-
-def make_dir(path: Path) -> Path:
-    from healthmap.store.layout import make_private_dir
-
-    return make_private_dir(path)
 
 
 def _stage(rec: pd.DataFrame, folder: Path, k: int) -> list[Path]:
@@ -266,7 +260,7 @@ def _stage(rec: pd.DataFrame, folder: Path, k: int) -> list[Path]:
     table = to_arrow(rec)
     out = []
     for year in pc.unique(table.column("year")).to_pylist():
-        path = make_dir(folder / "rows" / f"year={year}") / f"chunk-{k:05d}.parquet"
+        path = make_private_dir(folder / "rows" / f"year={year}") / f"chunk-{k:05d}.parquet"
         pq.write_table(table.filter(pc.equal(table.column("year"), year)), path,
                        compression="none")  # read once, soon
         out.append(path)
@@ -278,7 +272,8 @@ def _duck(folder: Path):
 
     return duckdb.connect(config={
         "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
-        "temp_directory": str(make_dir(folder / "tmp")), "preserve_insertion_order": True})
+        "temp_directory": str(make_private_dir(folder / "tmp")),
+        "preserve_insertion_order": True})
 
 
 def _sql_files(paths: list[Path]) -> str:
