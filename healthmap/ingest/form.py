@@ -95,7 +95,7 @@ def _form_problems(u: pd.Series, typ: str, limit: int, look_for_ids: bool):
     # only values that are not plain printable ASCII can hold the characters below;
     # Arrow's compute functions test a million values in milliseconds (a Python regular
     # expression per value took seconds per column of ids)
-    arr = pa.array(u.to_numpy(dtype=object), pa.string())
+    arr = pa.array(u)  # the column's own Arrow strings, not copied through Python
     odd = ~_matches(arr, r"^[\x20-\x7e]*$")
     if typ == "key":
         bad = _matches(arr, _KEY_BAD_ASCII)  # printable ASCII: only these can be bad
