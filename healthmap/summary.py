@@ -82,13 +82,13 @@ def _sum_sql(dims: list[str], measures: list[str], source: str, where: str) -> s
             f"GROUP BY ALL ORDER BY {keys}")
 
 
-def store_rollups_sql(db, year: int) -> dict[str, pd.DataFrame]:
+def store_rollups_sql(db, year: int) -> dict:
     """The three roll-ups (:data:`healthmap.cube.ROLLUPS`) of one year, as the store keeps
-    them (:func:`healthmap.store.layout.rollup_columns`), from the DuckDB relation
-    ``flagged`` on ``db``: the year's episodes (:data:`EPISODE_COLS`, money in fen) with
-    ``in_county``, ``is_new_case`` and ``is_first_of_year``. Money is summed exactly, in
-    fen and fen² (HUGEINT); ``areas`` is summed from the cells. Rows with a missing
-    dimension are left out (as a pandas group-by leaves them)."""
+    them (:func:`healthmap.store.layout.rollup_columns`), as Arrow tables, from the DuckDB
+    relation ``flagged`` on ``db``: the year's episodes (:data:`EPISODE_COLS`, money in
+    fen) with ``in_county``, ``is_new_case`` and ``is_first_of_year``. Money is summed
+    exactly, in fen and fen² (DECIMAL(38,0)); ``areas`` is summed from the cells. Rows
+    with a missing dimension are left out (as a pandas group-by leaves them)."""
     out = {}
     for name, (dims, measures) in cube.ROLLUPS.items():
         if name == "areas":
@@ -101,25 +101,7 @@ def store_rollups_sql(db, year: int) -> dict[str, pd.DataFrame]:
     dims, measures = cube.ROLLUPS["areas"]
     out["areas"] = db.sql(_sum_sql(dims, measures, "_cells", "")).to_arrow_table()
     db.unregister("_cells")
-    return {name: _frame(out[name]) for name in cube.ROLLUPS}
-
-
-def _frame(table) -> pd.DataFrame:
-    """An Arrow roll-up as a frame: counts and fen int64, fen² int64 while every value
-    fits, Python integers beyond (never floats)."""
-    import pyarrow as pa
-
-    cols = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if pa.types.is_decimal(col.type):
-            try:
-                cols[name] = col.cast(pa.int64()).to_numpy()
-            except pa.ArrowInvalid:  # beyond int64: exact Python integers
-                cols[name] = pd.Series([int(v) for v in col.to_pylist()], dtype=object)
-        else:
-            cols[name] = col.to_pandas()
-    return pd.DataFrame(cols)
+    return {name: out[name] for name in cube.ROLLUPS}
 
 
 def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, bool]]:
@@ -131,9 +113,9 @@ def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, bool]]:
 
 
 def summarise_year(ep: pd.DataFrame | list, year: int, icd3_group: dict[str, str],
-                   in_county: dict[str, bool]) -> dict[str, pd.DataFrame]:
+                   in_county: dict[str, bool]) -> dict:
     """The roll-ups of one year from all of that year's episodes, keyed by table name, as
-    the store keeps them (:func:`store_rollups_sql`). ``ep`` is a frame (the store's
+    the store keeps them (Arrow tables, :func:`store_rollups_sql`). ``ep`` is a frame (the store's
     :data:`EPISODE_COLS`, or money as float yuan ``total_cost`` / ``fund_paid``; ``date``
     as ISO text or dates) or a list of the store's Parquet files of the year, which DuckDB
     reads without a frame (measured on 2,000,000 episodes of a year: 6.2 s from the file,
@@ -151,11 +133,11 @@ def summarise_year(ep: pd.DataFrame | list, year: int, icd3_group: dict[str, str
     ...     "insurance_type": ["resident"] * 2, "referral": [True, None],
     ...     "sex": ["F"] * 2, "age_group": ["60-64"] * 2})
     >>> rows = summarise_year(ep, 2024, {"C18": "CRC"}, {"H1": True})
-    >>> area = rows["areas"].iloc[0]
+    >>> area = rows["areas"].to_pylist()[0]
     >>> [int(area[c]) for c in ("episodes", "new_cases", "persons", "referrals",
     ...                         "cost_sum_fen", "cost_sq_sum_fen2", "fund_n")]
     [2, 1, 1, 1, 40000, 1000000000, 1]
-    >>> len(rows["cells"]), len(rows["institutions"])
+    >>> rows["cells"].num_rows, rows["institutions"].num_rows
     (2, 2)
     """
     import duckdb

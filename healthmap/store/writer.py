@@ -191,8 +191,9 @@ class StoreWriter:
                 for f in entry["files"]]
 
     def add_rollups(self, year: int, tables: dict) -> None:
-        """Stage the roll-ups of ``year`` (``{table: frame}`` with the store's roll-up
-        columns, :func:`healthmap.summary.summarise_year`), replacing that year's old ones.
+        """Stage the roll-ups of ``year`` (``{table: frame}``, pandas or Arrow, with the
+        store's roll-up columns, :func:`healthmap.summary.summarise_year`), replacing that
+        year's old ones.
         A year this write holds no episodes of takes none."""
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -209,9 +210,12 @@ class StoreWriter:
             name = f"part-{self.generation:06d}-{self.token}-0.parquet"
             columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
             types = _arrow_types()
-            arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
-                               else frame[c], types[t], from_pandas=True)
-                      for c, t in columns]
+            if isinstance(frame, pa.Table):  # DuckDB's result: cast, never through Python
+                arrays = [frame.column(c).cast(types[t]) for c, t in columns]
+            else:
+                arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
+                                   else frame[c], types[t], from_pandas=True)
+                          for c, t in columns]
             pq.write_table(pa.Table.from_arrays(arrays, names=[c for c, _t in columns]),
                            folder / name, compression="snappy")
             os.chmod(folder / name, 0o600)
