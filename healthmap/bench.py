@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from healthmap.config import forget_key
 from healthmap.db import make_engine
 
 
@@ -247,6 +248,8 @@ def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool
         demo_engine.dispose()
     if not keep and not db_url:
         engine.dispose()
+        for name in ("bench.db", "demo.db"):  # their key files go with them
+            forget_key(f"sqlite:///{Path(tmp) / name}")
         shutil.rmtree(tmp)  # the databases and their episode stores
     else:
         print(f"benchmark database kept at {url}")
