@@ -183,7 +183,7 @@ def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, 
     try:
         stages, keys, files, n = _Stages(), [], [], 0
         for offset, df, read in read_chunks(source, utf8, limits, chunk_rows or CHUNK_ROWS):
-            progress(0.5 * read, i18n.t("progress.validate", lang, n=f"{offset + len(df):,}"))
+            progress(0.49 * read, i18n.t("progress.validate", lang, n=f"{offset + len(df):,}"))
             result = validate("episodes", df, ctx, file_wide=False)
             if result.stage == "columns" and not result.ok:  # the header: the whole file
                 out = load._rejected(engine, "episodes", filename, digest, offset + len(df),
