@@ -2,10 +2,14 @@
 
 Targets (issue 2/3): 1,000,000 episodes imported and summarised in under 60 s; report
 queries under 100 ms median; a health-map filter change under 300 ms of server time.
+Issue 14: 10,000,000 episodes imported from a CSV file (streamed in chunks) with their
+roll-ups in under 100 s at under 4 GB peak memory (``--episodes 10000000``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import statistics
 import tempfile
@@ -53,6 +57,47 @@ def bench_icd() -> list[str]:
 
     return [c + ".9" if is_known(c + ".9") else c
             for c in sorted(icd3_to_group(cached_disease_groups())) if is_known(c)][:400]
+
+
+def _write_episodes_csv(path: Path, n: int, institutions: list[str],
+                        chunk: int = 1_000_000) -> None:
+    """``n`` synthetic episodes (:func:`_synthetic_episodes`, person ids over the whole
+    file) written as an import CSV, a million rows at a time, by a child process (the
+    benchmark's peak memory is the import's)."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(
+        target=_episodes_csv_chunks, args=(path, n, institutions, chunk))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"writing the synthetic episodes failed ({child.exitcode})")
+
+
+def _episodes_csv_chunks(path: Path, n: int, institutions: list[str], chunk: int) -> None:
+    rng, icd = np.random.default_rng(7), bench_icd()
+    for start in range(0, n, chunk):
+        df = _synthetic_episodes(min(chunk, n - start), rng, institutions, BENCH_AREAS, icd,
+                                 start=start, persons=n // 3 + 1)
+        df.to_csv(path, mode="a" if start else "w", header=not start, index=False)
+
+
+@contextlib.contextmanager
+def _file_limit(path: Path):
+    """The import's file-size limit raised to ``path``'s size for this process while the
+    benchmark imports it (the default is sized for uploads)."""
+    key = "HEALTHMAP_LIMIT_MAX_FILE_MB"
+    before = os.environ.get(key)
+    need = path.stat().st_size / 2**20 + 1
+    if before is None or float(before) < need:
+        os.environ[key] = f"{need:.0f}"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
 
 
 def _refuse_real_database(engine, url: str) -> None:
@@ -206,7 +251,7 @@ def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool
     from healthmap import indicators
     from healthmap.bootstrap import init_database
     from healthmap.demo import INSTITUTIONS
-    from healthmap.ingest import import_frame
+    from healthmap.ingest import import_file, import_frame
     from healthmap.queries import Filters
 
     tmp = tempfile.mkdtemp(prefix="healthmap-bench-")
@@ -216,26 +261,30 @@ def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool
     init_database(engine)
     inst = INSTITUTIONS.astype(str).replace({"True": "true", "False": "false"})
     import_frame(engine, "institutions", inst, "bench:institutions")
-    rng = np.random.default_rng(7)
-    print(f"generating {n_episodes:,} synthetic episodes …")
-    df = _synthetic_episodes(n_episodes, rng, inst["code"].tolist(), BENCH_AREAS, bench_icd())
+    csv_path = Path(tmp) / "episodes.csv"
+    print(f"writing {n_episodes:,} synthetic episodes to a CSV file …")
+    _write_episodes_csv(csv_path, n_episodes, inst["code"].tolist())
     phases: dict[str, float] = {}
     last = {"t": time.perf_counter(), "phase": "validate"}
 
     def progress(frac: float, _message: str) -> None:
-        # import_frame's progress bands: validate < 0.05 ≤ write < 0.7 ≤ summary
-        phase = "validate" if frac < 0.05 else ("write" if frac < 0.7 else "summary")
+        # the streamed import's progress bands (healthmap.ingest.stream): reading and
+        # validating the chunks < 0.5 ≤ store write < 0.8 ≤ roll-ups
+        phase = "validate" if frac < 0.5 else ("write" if frac < 0.8 else "summary")
         if phase != last["phase"]:
             now = time.perf_counter()
             phases[last["phase"]] = phases.get(last["phase"], 0) + now - last["t"]
             last.update(t=now, phase=phase)
 
     t0 = time.perf_counter()
-    res = import_frame(engine, "episodes", df, "bench:episodes", progress=progress)
+    with _file_limit(csv_path):  # the file, streamed, may exceed the upload size limit
+        res = import_file(engine, "episodes", csv_path, "bench-episodes.csv",
+                          progress=progress)
     total = time.perf_counter() - t0
     phases[last["phase"]] = phases.get(last["phase"], 0) + time.perf_counter() - last["t"]
-    # peak resident memory of this process (kB on Linux); tracemalloc would slow the
-    # import several-fold and so falsify the timing
+    csv_path.unlink()
+    # peak resident memory of this process (kB on Linux; the CSV was written by a child
+    # process); tracemalloc would slow the import several-fold and so falsify the timing
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     assert res.ok, res.problems.head()
     f = Filters(years=(2024,), setting="inpatient")
@@ -248,11 +297,11 @@ def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool
            "import_rows_per_s": n_episodes / total,
            "summary_refresh_s": phases.get("summary", float("nan")),
            "peak_rss_mb": peak / 1e6}
-    print(f"import + summarise {n_episodes:,} episodes: {total:.1f} s "
-          f"({out['import_rows_per_s']:,.0f} rows/s; validate {phases.get('validate', 0):.1f} s, "
-          f"write {phases.get('write', 0):.1f} s, summary refresh {out['summary_refresh_s']:.1f} s)"
-          f"  target < 100 s at 10 M")
-    print(f"peak memory (process RSS): {out['peak_rss_mb']:,.0f} MB")
+    print(f"import + summarise {n_episodes:,} episodes from a CSV file: {total:.1f} s "
+          f"({out['import_rows_per_s']:,.0f} rows/s; read + validate "
+          f"{phases.get('validate', 0):.1f} s, store write {phases.get('write', 0):.1f} s, "
+          f"roll-ups {out['summary_refresh_s']:.1f} s)  target < 100 s at 10 M")
+    print(f"peak memory (process RSS): {out['peak_rss_mb']:,.0f} MB  target < 4,000 MB at 10 M")
     for name, fn in queries.items():
         ms = _timed(fn, 15)
         med, p95 = statistics.median(ms), float(np.percentile(ms, 95))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Connection
@@ -36,7 +37,7 @@ class Plan:
     after_commit: Callable[[int], None] = lambda import_id: None
 
 
-def _episode_records(clean: pd.DataFrame) -> pd.DataFrame:
+def episode_records(clean: pd.DataFrame) -> pd.DataFrame:
     """The validated frame in the store's source columns (money in float yuan, rounded to
     fen; :func:`healthmap.store.layout.to_arrow` makes the file columns)."""
     return pd.DataFrame({
@@ -60,20 +61,35 @@ def _episode_records(clean: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def plan_episodes(conn, clean, progress) -> Plan:
-    """Compare the file's rows with the held ones, stage the changed years' store files
-    and roll-ups (all before the write transaction); the plan's ``apply`` then only
-    prepares the store's manifest."""
-    rec = _episode_records(clean)
-    progress(0.05, "write", done="0", total=f"{len(rec):,}")
-    new = to_arrow(rec)
+@dataclass
+class StagedEpisodes:
+    """A streamed import's validated rows (:mod:`healthmap.ingest.stream`): Parquet files
+    of :func:`healthmap.store.layout.to_arrow`'s columns, ``rows`` rows in all; what
+    :func:`plan_episodes` takes instead of a validated frame."""
+
+    files: list[Path]
+    rows: int
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+def plan_episodes(conn, clean: pd.DataFrame | StagedEpisodes, progress) -> Plan:
+    """Compare the file's rows (a validated frame, or :class:`StagedEpisodes`) with the
+    held ones, stage the changed years' store files and roll-ups (all before the write
+    transaction); the plan's ``apply`` then only prepares the store's manifest."""
+    progress(0.05, "write", done="0", total=f"{len(clean):,}")
+    if isinstance(clean, StagedEpisodes):
+        new, n = list(clean.files), clean.rows
+    else:
+        new = to_arrow(episode_records(clean))
+        n = new.num_rows
     writer = episode_store.open_writer(conn)  # waits while another store writer works
 
     def cleanup(c: Connection) -> None:
         writer.discard()  # a no-op once published
 
     try:
-        n = new.num_rows
         existing, changed, old_years = writer.compare(new)
         touched = existing < n or changed
         years: list[int] = []
@@ -86,7 +102,7 @@ def plan_episodes(conn, clean, progress) -> Plan:
             icd3_group, in_county = summary.lookups(conn)
             for i, year in enumerate(years):
                 progress(0.6 + 0.35 * i / len(years), "summary", year=year)
-                rows = writer.year_frame(year, summary.EPISODE_COLS)
+                rows = writer.year_files(year)  # read by DuckDB, no frame
                 writer.add_rollups(year, summary.summarise_year(rows, year, icd3_group,
                                                                 in_county))
     except BaseException:

@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select
@@ -119,6 +120,10 @@ def import_file(engine: Engine, kind: str, source, filename: str | None = None, 
         check_file_size(source, limits)
     except FileReadError as exc:
         return _rejected(engine, kind, filename, None, 0, _file_problem(exc, lang), username)
+    if kind == "episodes" and not filename.lower().endswith((".xlsx", ".xlsm", ".xls")):
+        return _import_episodes_csv(engine, source, filename, progress=progress,
+                                    username=username, lang=lang, today=today, demo=demo,
+                                    limits=limits, ignore_unknown_columns=ignore_unknown_columns)
     data = file_bytes(source)
     digest = sha256(data)
     if kind == "areas" and filename.lower().endswith((".geojson", ".json", ".zip", ".shp",
@@ -143,6 +148,21 @@ def import_file(engine: Engine, kind: str, source, filename: str | None = None, 
                         username=username, lang=lang, today=today, demo=demo, limits=limits,
                         ignore_unknown_columns=ignore_unknown_columns,
                         confirm_changes=confirm_changes)
+
+
+def _import_episodes_csv(engine: Engine, source, filename: str, **options) -> ImportResult:
+    """An episodes CSV, read, validated and staged in chunks (:mod:`healthmap.ingest.stream`;
+    the file is never held whole, unless it is not UTF-8)."""
+    from healthmap.ingest import stream
+
+    if not isinstance(source, (str, Path, bytes)):
+        source = file_bytes(source)
+    digest, utf8 = stream.hash_and_encoding(source)
+    try:
+        return stream.import_episodes_csv(engine, source, filename, digest, utf8, **options)
+    except FileReadError as exc:
+        return _rejected(engine, "episodes", filename, digest, 0,
+                         _file_problem(exc, options.get("lang", "zh")), options.get("username"))
 
 
 def _file_problem(exc: Exception, lang: str) -> pd.DataFrame:

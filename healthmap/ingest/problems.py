@@ -32,6 +32,15 @@ class Problems:
         src = values if values is not None else (df[column] if column in df else None)
         vals = (np.asarray(src.astype(str))[idx] if src is not None
                 else np.array([""] * len(idx), dtype=object))
+        self.add_rows(idx, column, code, vals, **params)
+
+    def add_rows(self, idx, column: str, code: str, vals, **params) -> None:
+        """Problems of the rows ``idx`` (0 = the first data row) with their values
+        ``vals`` (one each; per-row ``params`` as arrays of the same length)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) == 0:
+            return
+        vals = np.asarray(vals, dtype=object)
         if column == "id_number":
             vals = np.array([ids.mask_id(v) for v in vals], dtype=object)
         vals = np.array([_shown(v) for v in vals], dtype=object)
@@ -45,8 +54,28 @@ class Problems:
         """The named reasons present (``err.<code>`` text keys)."""
         return {code for _c, code, _p, arr in self._items if len(arr)}
 
-    def extend(self, other: "Problems") -> None:
-        self._items.extend(other._items)
+    def extend(self, other: "Problems", offset: int = 0, file_level: bool = True) -> None:
+        """Add ``other``'s problems; their rows (not the file-level ones) moved down by
+        ``offset`` rows (``other`` found in a chunk of a file that starts at that row);
+        without the file-level ones (row 1: columns) unless ``file_level``.
+
+        >>> a, b = Problems(), Problems()
+        >>> b.add(0, "date", "x", "date"); b.add(-1, "", "", "empty_file")
+        >>> a.extend(b, offset=500); a.frame("en")["row"].tolist()
+        [1, 502]
+        """
+        for column, code, params, arr in other._items:
+            rows = arr[:, 0].astype(np.int64)
+            if not file_level and (rows < 0).any():
+                keep = rows >= 0
+                arr, rows = arr[keep], rows[keep]
+                params = {k: v[keep] if isinstance(v, np.ndarray) else v
+                          for k, v in params.items()}
+            if offset:
+                arr = arr.copy()
+                arr[:, 0] = np.where(rows < 0, rows, rows + offset)
+            if len(arr):
+                self._items.append((column, code, params, arr))
 
     def __len__(self) -> int:
         return sum(len(a) for *_, a in self._items)

@@ -245,6 +245,13 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
         return pd.DataFrame()
     except Exception as exc:  # parser errors carry no personal data, only positions
         raise FileReadError(str(exc).splitlines()[0][:200]) from exc
+    return text_frame(raw, headers)
+
+
+def text_frame(raw: pd.DataFrame, headers: list) -> pd.DataFrame:
+    """The parser's cells (``raw``, columns by position) as :func:`read_table` returns them:
+    text stripped, empty cells ``""``, contract column names, the file's own headers in
+    ``attrs["headers"]``, rows numbered from 0."""
     headers = [str(h).strip().lstrip("\ufeff") for h in headers]
     cols = {}
     for i in range(len(headers)):

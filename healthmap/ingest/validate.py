@@ -48,6 +48,10 @@ class ValidationResult:
     warnings: Problems = field(default_factory=Problems)
     # the file's frame as validated (contract column names, declared columns only)
     frame: pd.DataFrame | None = None
+    #: where validation stopped: ``columns`` (header, missing columns, empty file: the
+    #: form of no cell was looked at), ``form`` (cells' form: no value was parsed) or
+    #: ``values`` (every check ran)
+    stage: str = "values"
 
     @property
     def ok(self) -> bool:
@@ -200,34 +204,44 @@ def _duplicates(df: pd.DataFrame, keys: list[str], column: str, problems: Proble
         problems.add_mask(df, mask, column, c, df[column], other=(first + 2)[mask].astype(str))
 
 
-def validate(kind: str, df: pd.DataFrame, ctx: ValidationContext) -> ValidationResult:
+def validate(kind: str, df: pd.DataFrame, ctx: ValidationContext,
+             file_wide: bool = True) -> ValidationResult:
     """Check every row of a file of ``kind`` against the contract and return typed values.
 
     Order: columns (duplicate, undeclared, missing), then the form of every cell (length
     first, characters, digits, ID numbers) — a file failing these is refused before any
-    value is parsed — then values, then rules across columns and rows."""
+    value is parsed — then values, then rules across columns and rows.
+
+    ``file_wide=False`` validates one chunk of a larger episodes file
+    (:mod:`healthmap.ingest.stream`): the checks that compare a row with the file's other
+    rows (:data:`FILE_WIDE`) are left to the caller, who runs them over the whole file."""
+    if not file_wide and kind not in FILE_WIDE:
+        raise ValueError(f"{kind} files are validated whole")
     if kind not in SPECS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {list(SPECS)}")
     problems, warnings = Problems(), Problems()
     spec = declared(kind)
     df = header_checks(kind, df, ctx, problems, warnings)
     if len(problems):
-        return ValidationResult(kind, None, problems, len(df), warnings)
+        return ValidationResult(kind, None, problems, len(df), warnings, stage="columns")
     missing = [c.name for c in spec if c.required and c.name not in df.columns]
     for name in missing:
         problems.add(-1, name, "", "missing_column")
     if len(df) == 0:
         problems.add(-1, "", "", "empty_file")
     if len(problems):
-        return ValidationResult(kind, None, problems, len(df), warnings)
+        return ValidationResult(kind, None, problems, len(df), warnings, stage="columns")
     form_checks(kind, df, ctx, problems)
     if len(problems):
-        return ValidationResult(kind, None, problems, len(df), warnings)
+        return ValidationResult(kind, None, problems, len(df), warnings, stage="form")
     df = df.assign(**{c.name: "" for c in spec if c.name not in df.columns})
     clean = pd.DataFrame(index=df.index)
     for col in spec:
         clean[col.name] = _parse_column(df, col, ctx, problems)
-    _CHECKS[kind](df, clean, ctx, problems, warnings)
+    if file_wide:
+        _CHECKS[kind](df, clean, ctx, problems, warnings)
+    else:
+        _CHECKS[kind](df, clean, ctx, problems, warnings, file_wide=False)
     if len(problems):
         return ValidationResult(kind, None, problems, len(df), warnings)
     for c in INTERNAL_COLUMNS.get(kind, ()):
@@ -293,8 +307,9 @@ def _check_institutions(df, clean, ctx, problems, warnings):
     problems.add_mask(df, foreign, "region", "in_county_region", df["region"])
 
 
-def _check_episodes(df, clean, ctx, problems, warnings):
-    _duplicates(df, ["record_id"], "record_id", problems)
+def _check_episodes(df, clean, ctx, problems, warnings, file_wide=True):
+    if file_wide:  # a streamed import finds repeats across its chunks itself (FILE_WIDE)
+        _duplicates(df, ["record_id"], "record_id", problems)
     _county_level(df, clean, ctx, problems)
     over = (clean["fund_paid"] > clean["total_cost"] + 1e-9).to_numpy()
     problems.add_mask(df, over, "fund_paid", "fund_gt_cost", df["fund_paid"])
@@ -352,6 +367,10 @@ def _check_residents(df, clean, ctx, problems, warnings):
     problems.add_mask(df, (has_sex & (id_sex != clean["sex"])).to_numpy(), "sex",
                       "id_sex_mismatch", df["sex"])
 
+
+#: the checks across rows that ``validate(..., file_wide=False)`` leaves out, per kind that
+#: can be validated in chunks: a repeated key (``_duplicates``) in this column
+FILE_WIDE = {"episodes": "record_id"}
 
 _CHECKS = {"areas": _check_areas, "population": _check_population,
            "institutions": _check_institutions, "episodes": _check_episodes,

@@ -58,8 +58,8 @@ def build(spark, base: str, files: list[str], reference: str) -> dict:
     """The three roll-ups as Spark DataFrames, keyed by table name.
 
     Same definitions as :func:`healthmap.summary.flag_first_episodes` and
-    :func:`healthmap.summary.store_rollups`: a new case is a person's first episode (by date, then
-    record id) of the year in a disease group, an ICD-10 category outside every group
+    :func:`healthmap.summary.summarise_year`: a new case is a person's first episode (by
+    date, then record id) of the year in a disease group, an ICD-10 category outside every group
     counting as its own group; ``persons`` flags a person's first episode of the year.
     """
     from pyspark.sql import Window

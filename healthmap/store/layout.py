@@ -8,6 +8,7 @@ One store folder per database (:func:`store_dir`)::
     <store>/rollups/<table>/year=YYYY/*.parquet the year's summary roll-ups (cells, areas,
                                                 institutions), rebuilt with its episodes
     <store>/staging/                            a writer's files before they go live
+    <store>/incoming/                           an import's checked rows, before its write
     <store>/.lock                               held by the one writer
 
 Files hold the columns of :data:`COLUMNS` (``year`` comes from the folder name, as Spark's
@@ -35,6 +36,8 @@ EPISODES = "episodes"
 #: the roll-ups' folder: ``rollups/<table>/year=YYYY/part-*.parquet`` (:data:`healthmap.cube.ROLLUPS`)
 ROLLUPS = "rollups"
 STAGING = "staging"
+#: a streamed import's validated rows before its store write (:mod:`healthmap.ingest.stream`)
+INCOMING = "incoming"
 LOCK = ".lock"
 
 # (name, DuckDB type, Arrow type name, nullable) — the file columns, in file order

@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, func, select
 
 import datetime as dt
+import shutil
 
 from healthmap.models import AppMeta, ImportLog
 from healthmap.store.layout import (MANIFEST, PENDING, Manifest, engine_store_dir, fsync_dir,
@@ -156,12 +157,14 @@ def tidy(engine: Engine) -> bool:
     write none). A few ``stat`` calls when there is nothing to do; a store that is not the
     database's is left alone (the writers that need it refuse, naming it). Returns whether
     it settled."""
-    from healthmap.store.layout import STAGING, StoreLocationError
+    from healthmap.store.layout import INCOMING, STAGING, StoreLocationError
 
     try:
         root = engine_store_dir(engine)
     except StoreLocationError:
         return False
+    # the rows a killed streamed import staged (no import runs now: we hold the lock)
+    shutil.rmtree(root / INCOMING, ignore_errors=True)
     if not ((root / PENDING).exists() or (root / STAGING).exists()
             or any(root.glob(".*.json.*.tmp"))):
         return False

@@ -122,9 +122,11 @@ class StoreWriter:
     def update(self, changed) -> list[int]:
         """Replace rows by record id: each year holding a changed record id or receiving a
         changed row is rewritten as its old rows minus those ids plus the changed rows of
-        that year. Returns the years rewritten."""
+        that year. Returns the years rewritten. ``changed`` is an Arrow table from
+        :func:`to_arrow` or a list of Parquet files of such rows (a streamed import's
+        staged chunks, read by DuckDB without loading them)."""
         db = self._db()
-        db.register("changed", changed)
+        _bind(db, "changed", changed)
         years = {int(y) for (y,) in db.execute("SELECT DISTINCT year FROM changed").fetchall()}
         cols = ", ".join(FILE_COLUMNS)
         for year, entry in self.years.items():
@@ -137,19 +139,20 @@ class StoreWriter:
                     "ANTI JOIN changed USING (record_id) UNION ALL " if year in self.years
                     else "")
             self._write_year(year, f"{keep}SELECT {cols} FROM changed WHERE year = {year}")
-        db.unregister("changed")
+        _unbind(db, "changed", changed)
         return sorted(years)
 
     def compare(self, new) -> tuple[int, int, set[int]]:
-        """How the rows ``new`` (an Arrow table from :func:`to_arrow`) meet the held ones:
+        """How the rows ``new`` (an Arrow table from :func:`to_arrow`, or a list of Parquet
+        files of such rows) meet the held ones:
         ``(held, changed, years)`` = how many of their record ids are held, how many of
         those differ in any column, and the years the held versions of changed rows are in
         (rows that move to another year leave their old year)."""
         held = [f for y in sorted(self.years) for f in self.years[y]["files"]]
-        if not held or new.num_rows == 0:
+        if not held or not (len(new) if isinstance(new, list) else new.num_rows):
             return 0, 0, set()
         db = self._db()
-        db.register("new_rows", new)
+        _bind(db, "new_rows", new)
         cols = [c for c in FILE_COLUMNS if c != "record_id"] + ["year"]
         differs = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in cols)
         try:
@@ -163,7 +166,7 @@ class StoreWriter:
                 "hive_partitioning = true, hive_types = {'year': INTEGER}) o "
                 f"JOIN new_rows n USING (record_id) WHERE {differs}").fetchall()}
         finally:
-            db.unregister("new_rows")
+            _unbind(db, "new_rows", new)
         return int(n_held), int(n_changed), years
 
     def year_frame(self, year: int, columns: list[str]):
@@ -171,18 +174,26 @@ class StoreWriter:
         frame of ``columns`` (file columns); empty when the year has no rows."""
         import pandas as pd
 
-        entry = self.years.get(int(year))
-        if not entry:
+        files = self.year_files(year)
+        if not files:
             return pd.DataFrame({c: [] for c in columns})
-        files = [self.stage / f"year={year}" / Path(f).name
-                 if (self.stage / f"year={year}" / Path(f).name).exists() else self.root / f
-                 for f in entry["files"]]
         return self._db().execute(f"SELECT {', '.join(columns)} FROM read_parquet("
                                   f"{_sql_list(files)})").df()
 
+    def year_files(self, year: int) -> list[Path]:
+        """The Parquet files of ``year``'s rows in this write (staged, or kept from the
+        base); empty when the year has no rows."""
+        entry = self.years.get(int(year))
+        if not entry:
+            return []
+        return [self.stage / f"year={year}" / Path(f).name
+                if (self.stage / f"year={year}" / Path(f).name).exists() else self.root / f
+                for f in entry["files"]]
+
     def add_rollups(self, year: int, tables: dict) -> None:
-        """Stage the roll-ups of ``year`` (``{table: frame}`` with the store's roll-up
-        columns, :func:`healthmap.summary.summarise_year`), replacing that year's old ones.
+        """Stage the roll-ups of ``year`` (``{table: frame}``, pandas or Arrow, with the
+        store's roll-up columns, :func:`healthmap.summary.summarise_year`), replacing that
+        year's old ones.
         A year this write holds no episodes of takes none."""
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -199,9 +210,12 @@ class StoreWriter:
             name = f"part-{self.generation:06d}-{self.token}-0.parquet"
             columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
             types = _arrow_types()
-            arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
-                               else frame[c], types[t], from_pandas=True)
-                      for c, t in columns]
+            if isinstance(frame, pa.Table):  # DuckDB's result: cast, never through Python
+                arrays = [frame.column(c).cast(types[t]) for c, t in columns]
+            else:
+                arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
+                                   else frame[c], types[t], from_pandas=True)
+                          for c, t in columns]
             pq.write_table(pa.Table.from_arrays(arrays, names=[c for c, _t in columns]),
                            folder / name, compression="snappy")
             os.chmod(folder / name, 0o600)
@@ -331,6 +345,22 @@ def drop_pending(root: Path, live: Manifest | None) -> None:
         for f in set(pending.files()) - keep:
             (root / f).unlink(missing_ok=True)
     (root / PENDING).unlink(missing_ok=True)
+
+
+def _bind(db, name: str, rows) -> None:
+    """Make ``rows`` (an Arrow table, or a list of Parquet files) relation ``name``."""
+    if isinstance(rows, list):
+        db.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet("
+                   f"{_sql_list(rows)})")
+    else:
+        db.register(name, rows)
+
+
+def _unbind(db, name: str, rows) -> None:
+    if isinstance(rows, list):
+        db.execute(f"DROP VIEW IF EXISTS {name}")
+    else:
+        db.unregister(name)
 
 
 def _fsync(path: Path) -> None:

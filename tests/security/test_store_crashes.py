@@ -52,7 +52,7 @@ HOOK = r"""
 import sys
 moment, argv = sys.argv[1], sys.argv[2:]
 from healthmap import cli, summary
-from healthmap.ingest import load
+from healthmap.ingest import stream
 from healthmap.store import layout, writer
 
 def hold():  # until a line (go on) or the end of stdin
@@ -72,7 +72,7 @@ def patch(owner, name, nth, after):
     setattr(owner, name, wrapped)
 
 MOMENTS = {
-    "validate": (load, "validate", 1, False),             # under the import lock, checking
+    "validate": (stream, "validate", 1, False),           # under the import lock, checking
     "staging": (writer.StoreWriter, "_write_year", 2, True),  # a year file staged, more to go
     "rollups": (summary, "summarise_year", 2, False),     # one year's roll-ups staged
     "pending_tmp": (layout.Manifest, "to_json", 1, False),  # pending.json's temp file open

@@ -1,0 +1,326 @@
+"""Import an episodes CSV in chunks: memory bounded by one chunk, whatever the file's size.
+
+The file is read :data:`CHUNK_ROWS` rows at a time. Each chunk is validated with the same
+rules as a whole file (:func:`healthmap.ingest.validate.validate` with
+``file_wide=False``), its problems kept with their file row numbers, and its valid rows
+staged as Parquet files in the episode store's folder (``incoming/<token>/``). What spans
+chunks is checked after the last one, over every row's record id (staged beside the rows):
+repeated record ids within the file, and record ids that differ from held ones only in
+case. The problem report is the one a whole-file validation gives: if any cell fails the
+form checks, only those (validation stops there); otherwise every value problem and every
+repeat.
+
+All or nothing: any problem anywhere and the staged files are deleted, the import is
+logged as refused and nothing else changes. Otherwise the staged rows go through the same
+second phase as a file read whole (:func:`healthmap.ingest.load._write`, the episode
+store's two-phase commit with the database), which reads them from the staged files.
+
+A file that is not UTF-8 is decoded whole first (:func:`healthmap.ingest.readers._decode`:
+GBK, or refused naming the line in another encoding), then read in chunks from the text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from healthmap import i18n
+from healthmap.ingest.contract import Limits
+from healthmap.ingest.episodes import StagedEpisodes, episode_records
+from healthmap.ingest.problems import Problems
+from healthmap.ingest.readers import FileReadError, _decode, text_frame
+from healthmap.ingest.validate import FILE_WIDE, validate
+from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
+
+#: rows read, validated and staged at a time (measured: about 0.7 GB peak per 500,000)
+CHUNK_ROWS = 500_000
+_BLOCK = 16 << 20  # bytes hashed and checked per read
+
+
+def hash_and_encoding(source) -> tuple[str, bool]:
+    """The SHA-256 of the file (path or bytes) and whether it is UTF-8 (with or without
+    BOM), read in blocks.
+
+    >>> hash_and_encoding("名".encode("utf-8"))[1], hash_and_encoding("名".encode("gbk"))[1]
+    (True, False)
+    """
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    with _open(source) as fh:
+        while block := fh.read(_BLOCK):
+            digest.update(block)
+            if utf8:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return digest.hexdigest(), utf8
+
+
+def _open(source):
+    return open(source, "rb") if isinstance(source, (str, Path)) else io.BytesIO(source)
+
+
+def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
+                ) -> Iterator[tuple[int, pd.DataFrame, float]]:
+    """``(first_row, frame, fraction read)`` per chunk of the CSV ``source`` (path or
+    bytes): frames as :func:`healthmap.ingest.readers.read_table` gives them (text, contract
+    column names), ``first_row`` the index of the chunk's first row in the whole file (row
+    ``i`` of the file is line ``i + 2``). An empty file gives one empty frame."""
+    if chunk_rows < 2:
+        raise ValueError("chunks hold at least two rows (the first one holds the header)")
+    if utf8:
+        fh = _open(source)
+        size = fh.seek(0, io.SEEK_END) or 1
+        fh.seek(0)
+        opts = {"encoding": "utf-8-sig"}
+    else:
+        fh = io.StringIO(_decode(_open(source).read()))  # GBK, or refused with the line
+        size = fh.seek(0, io.SEEK_END) or 1
+        fh.seek(0)
+        opts = {}
+    with fh:
+        first = next(csv.reader([_first_line(fh)]), [])
+        if len(first) > limits.max_columns:  # before parsing a file of a million columns
+            raise FileReadError("too many columns", "too_many_columns",
+                                limit=limits.max_columns)
+        try:
+            reader = pd.read_csv(fh, dtype=str, keep_default_na=False, skipinitialspace=True,
+                                 header=None, chunksize=chunk_rows, **opts)
+            headers, offset = None, 0
+            for raw in reader:
+                if len(raw.columns) > limits.max_columns:
+                    raise FileReadError("too many columns", "too_many_columns",
+                                        limit=limits.max_columns)
+                if headers is None:
+                    headers = [str(h) for h in raw.iloc[0]]
+                    raw = raw.iloc[1:]
+                elif len(raw.columns) != len(headers):  # the parser's own message otherwise
+                    raise FileReadError(f"row {offset + 2}: {len(raw.columns)} fields, the "
+                                        f"header has {len(headers)}")
+                yield offset, text_frame(raw, headers), min(fh.tell() / size, 1.0)
+                offset += len(raw)
+        except FileReadError:
+            raise
+        except pd.errors.EmptyDataError:
+            yield 0, pd.DataFrame(), 1.0
+        except Exception as exc:  # parser errors carry no personal data, only positions
+            raise FileReadError(str(exc).splitlines()[0][:200]) from exc
+
+
+def _first_line(fh) -> str:
+    """The file's first line as text (the header), the handle left at the start."""
+    line = fh.readline()
+    fh.seek(0)
+    if isinstance(line, bytes):
+        line = line.decode("utf-8-sig", "replace")
+    return line.split("\n", 1)[0]
+
+
+class _Stages:
+    """The problems of every chunk by where its validation stopped, and the warnings."""
+
+    def __init__(self) -> None:
+        self.form, self.values, self.warnings = Problems(), Problems(), Problems()
+
+    def add(self, result, offset: int) -> None:
+        # a column's warning (an ignored column) once, from the first chunk
+        self.warnings.extend(result.warnings, offset, file_level=offset == 0)
+        if not result.ok:
+            (self.form if result.stage == "form" else self.values).extend(
+                result.problems, offset)
+
+    def report(self) -> Problems:
+        """What a whole-file validation reports: form problems stop it before values."""
+        return self.form if len(self.form) else self.values
+
+    @property
+    def ok(self) -> bool:
+        return not len(self.form) and not len(self.values)
+
+
+def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, *,
+                        progress=None, username: str | None = None, lang: str = "zh",
+                        today: dt.date | None = None, demo: bool = False,
+                        limits: Limits | None = None, ignore_unknown_columns: bool = False,
+                        chunk_rows: int | None = None):
+    """Validate and import an episodes CSV (path or bytes) chunk by chunk; options and
+    result as :func:`healthmap.ingest.load.import_file` (which calls this for episode CSV
+    files, under the import lock). ``digest`` and ``utf8`` come from
+    :func:`hash_and_encoding`."""
+    from healthmap.db import is_demo
+    from healthmap.ingest import load
+    from healthmap.store import live_manifest
+
+    progress = progress or load._noop
+    limits = limits or Limits.from_env()
+    if not demo and is_demo(engine):
+        p = Problems()  # real records never mix with synthetic ones (demo safety)
+        p.add(-1, "", "", "demo_database")
+        return load._rejected(engine, "episodes", filename, digest, 0, p.frame(lang), username)
+    ctx = load.build_context(engine, today, limits, ignore_unknown_columns)
+    # a store that is not the database's is refused before anything is staged in its
+    # folder (StoreMismatch, which the import lock's guard turns into the refusal)
+    live_manifest(engine)
+    folder = make_private_dir(engine_store_dir(engine) / INCOMING / secrets.token_hex(4))
+    try:
+        stages, keys, files, n = _Stages(), [], [], 0
+        for offset, df, read in read_chunks(source, utf8, limits, chunk_rows or CHUNK_ROWS):
+            progress(0.49 * read, i18n.t("progress.validate", lang, n=f"{offset + len(df):,}"))
+            result = validate("episodes", df, ctx, file_wide=False)
+            if result.stage == "columns" and not result.ok:  # the header: the whole file
+                out = load._rejected(engine, "episodes", filename, digest, offset + len(df),
+                                     result.problems.frame(lang), username)
+                out.warnings = result.warnings.frame(lang)
+                return out
+            stages.add(result, offset)
+            keys.append(_keys(df, offset, folder, len(keys)))
+            if stages.ok:  # rows are staged only while the file is still good
+                files += _stage(episode_records(result.clean), folder, len(keys) - 1)
+            n = offset + len(df)
+        problems = stages.report()
+        if not len(stages.form):  # a whole file's validation stops before repeats
+            _repeats(keys, folder, problems)
+        if not len(problems):
+            _held_case_clashes(engine, keys, problems)
+        warnings = stages.warnings.frame(lang)
+        if len(problems):
+            out = load._rejected(engine, "episodes", filename, digest, n,
+                                 problems.frame(lang), username)
+            out.warnings = warnings
+            return out
+        staged = StagedEpisodes(files, n)
+        counts, years, log_id = load._write(engine, "episodes", staged, filename, digest,
+                                            username, demo, [], warnings,
+                                            _Later(progress, lang))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    progress(1.0, i18n.t("progress.done", lang))
+    return load.ImportResult("episodes", True, n, inserted=counts[0], updated=counts[1],
+                             unchanged=counts[2], years_refreshed=years, import_id=log_id,
+                             warnings=warnings)
+
+
+class _Later:
+    """The second phase's progress (:class:`healthmap.ingest.load._Phrased`) in the second
+    half of the bar: the first half is reading and validating."""
+
+    def __init__(self, progress, lang: str):
+        from healthmap.ingest.load import _Phrased
+
+        self.phrased = _Phrased(progress, lang)
+
+    def __call__(self, fraction: float, step: str, **params) -> None:
+        self.phrased(0.5 + 0.5 * fraction, step, **params)
+
+
+def _keys(df: pd.DataFrame, offset: int, folder: Path, k: int) -> Path:
+    """Stage the chunk's record ids as the duplicate check reads them (the text as given,
+    and case-folded as :func:`healthmap.ingest.validate._duplicates` folds it) with their
+    rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    column = FILE_WIDE["episodes"]
+    key = df[column].astype(str) if column in df else pd.Series([""] * len(df), dtype=object)
+    path = make_private_dir(folder / "keys") / f"chunk-{k:05d}.parquet"
+    pq.write_table(pa.table({
+        "row": pa.array(np.arange(offset, offset + len(df), dtype=np.int64)),
+        "key": pa.array(key.to_numpy(dtype=object), pa.string()),
+        "folded": pa.array(key.str.casefold().to_numpy(dtype=object), pa.string())}),
+        path, compression="none")
+    return path
+
+
+def _stage(rec: pd.DataFrame, folder: Path, k: int) -> list[Path]:
+    """Stage a chunk's valid rows (:func:`healthmap.store.layout.to_arrow`'s columns), one
+    file per year, so that each year's write reads only its own."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from healthmap.store.layout import to_arrow
+
+    table = to_arrow(rec)
+    out = []
+    for year in pc.unique(table.column("year")).to_pylist():
+        path = make_private_dir(folder / "rows" / f"year={year}") / f"chunk-{k:05d}.parquet"
+        pq.write_table(table.filter(pc.equal(table.column("year"), year)), path,
+                       compression="none")  # read once, soon
+        out.append(path)
+    return out
+
+
+def _duck(folder: Path):
+    import duckdb
+
+    return duckdb.connect(config={
+        "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
+        "temp_directory": str(make_private_dir(folder / "tmp")),
+        "preserve_insertion_order": True})
+
+
+def _sql_files(paths: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _repeats(keys: list[Path], folder: Path, problems: Problems) -> None:
+    """Record ids repeated within the file, over all chunks, reported as a whole-file
+    validation reports them (:func:`healthmap.ingest.validate._duplicates`): every repeat
+    after the first occurrence, naming the first row; ``duplicate_case`` when only upper
+    and lower case differ from every earlier spelling."""
+    if not keys:
+        return
+    column = FILE_WIDE["episodes"]
+    with _duck(folder) as db:
+        rows = db.execute(f"""
+            WITH k AS (SELECT * FROM read_parquet({_sql_files(keys)}) WHERE key <> ''),
+            rep AS (SELECT folded FROM k GROUP BY folded HAVING count(*) > 1)
+            SELECT row, key, min(row) OVER (PARTITION BY folded) AS first,
+                   row > min(row) OVER (PARTITION BY key) AS exact
+            FROM k SEMI JOIN rep USING (folded) ORDER BY row""").df()
+    rows = rows[rows["row"] > rows["first"]]
+    for exact, code in ((True, "duplicate"), (False, "duplicate_case")):
+        part = rows[rows["exact"] == exact]
+        problems.add_rows(part["row"].to_numpy(), column, code, part["key"].to_numpy(),
+                          other=(part["first"] + 2).astype(str).to_numpy())
+
+
+def _held_case_clashes(engine, keys: list[Path], problems: Problems) -> None:
+    """Record ids that differ from held ones only in case, refused as a whole file's are
+    (:func:`healthmap.ingest.changes._episode_case_clashes`): the held ids are read once,
+    against all the file's ids."""
+    from healthmap.ingest.changes import _store_cursor
+
+    if not keys:
+        return
+    cur = _store_cursor(engine)
+    if cur is None:
+        return
+    try:
+        clash = cur.execute(f"""
+            WITH held AS (SELECT lower(record_id) AS folded, min(record_id) AS other
+                          FROM episodes GROUP BY 1)
+            SELECT f.row, f.key, h.other
+            FROM read_parquet({_sql_files(keys)}) f JOIN held h ON lower(f.key) = h.folded
+            WHERE h.other <> f.key ORDER BY f.row""").df()
+    finally:
+        cur.close()
+    problems.add_rows(clash["row"].to_numpy(), "record_id", "duplicate_case_held",
+                      clash["key"].to_numpy(), other=clash["other"].to_numpy(dtype=object))
