@@ -185,8 +185,12 @@ def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
     ep = ep[[c for c in EPISODE_COLS if not c.endswith("_fen")] + money].reset_index(drop=True)
     ep["date"] = ep["date"].astype(str)
     ep["year"] = year
+    from healthmap import person_rollup
+
+    persons = person_rollup.build(ep, icd3_group, in_county)
     ep["in_county"] = ep["institution_code"].map(in_county).astype(bool)
-    return store_rollups(flag_first_episodes(ep, icd3_group))
+    return {**store_rollups(flag_first_episodes(ep, icd3_group)),
+            person_rollup.TABLE: persons}
 
 
 def rebuild_rollups(conn: Connection, years: Iterable[int] | None = None,

@@ -77,6 +77,11 @@ def rollup_columns(table: str) -> list[tuple[str, str]]:
     """
     from healthmap.cube import MONEY, ROLLUPS
 
+    if table not in ROLLUPS:  # the per-person roll-up (not a cube of additive measures)
+        from healthmap import person_rollup
+
+        if table == person_rollup.TABLE:
+            return list(person_rollup.COLUMNS)
     dims, measures = ROLLUPS[table]
     types = {"year": "INTEGER", "month": "INTEGER", "in_county": "BOOLEAN"}
     out = [(d, types.get(d, "VARCHAR")) for d in dims]

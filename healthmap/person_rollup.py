@@ -1,0 +1,258 @@
+"""The per-person roll-up of the episode store: person counts without the raw episodes.
+
+:mod:`healthmap.persons` counts persons (diagnosed cases, new cases with a look-back,
+person-level outward referral) by the first qualifying episode of each person. Per year
+this roll-up keeps, for every person, what those definitions read, so the common
+selections are answered from it exactly (the tests compare both paths on hand-made and
+on demo data); the rest keep the live query on the episodes (persons.py says which).
+
+Rows of one year (``rollups/persons/year=YYYY/``, rebuilt with the other roll-ups):
+
+* **slice rows**, one per (person, disease group, setting, insurance type) with an
+  episode there (``group_code`` ``—`` for categories in no group);
+* **all-categories rows** (``group_code`` ``*``, ``insurance_type`` ``*``), one per
+  (person, setting) and one per person with ``setting`` ``*``: the selections without a
+  disease or insurance filter read one row per person and year.
+
+Each row carries its first episode (by date, then record id: ``date``, ``record_id``)
+and that episode's ``area_code``, ``sex`` and ``age_group``; the person's first and last
+date in the row's code set in the year, in any setting and insurance type (``first_any``,
+``last_any``); whether any of its episodes was at an institution outside the county
+(``outside``; NULL when none of its institutions is known) and whether one of those had a
+formal referral (``formal``).
+
+Why the look-back is exact from per-year rows: a person whose first episode with a
+selected code in the period is on day *s* is new with a look-back of N years iff no
+episode with a selected code lies in [s − N years, s). With whole years in the period
+no such episode lies in the year of *s* before it, and every earlier year *y* ends before
+*s*, so the window holds one of year *y*'s episodes iff that year's last date is on or
+after s − N years (DuckDB's own date arithmetic on both paths: 29 February minus one
+year is 28 February). The union of whole disease groups is derived exactly (first
+episode: the least (date, record id); first and last dates: min and max), so each year's
+rows depend on that year's episodes only, and the years are joined at query time.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: the roll-up's name in the store (``rollups/persons``; the view ``rollup_persons``)
+TABLE = "persons"
+ALL = "*"  # the all-categories code set, and "any" setting / insurance type
+NO_GROUP = "—"  # the group of a category in no disease group (as healthmap.persons)
+#: the columns as the view shows them (files hold them without ``year``)
+COLUMNS: list[tuple[str, str]] = [
+    ("year", "INTEGER"), ("group_code", "VARCHAR"), ("setting", "VARCHAR"),
+    ("insurance_type", "VARCHAR"), ("person_id", "VARCHAR"), ("date", "DATE"),
+    ("record_id", "VARCHAR"), ("area_code", "VARCHAR"), ("sex", "VARCHAR"),
+    ("age_group", "VARCHAR"), ("first_any", "DATE"), ("last_any", "DATE"),
+    ("outside", "BOOLEAN"), ("formal", "BOOLEAN")]
+#: rows per Parquet row group: a disease group's rows are a few row groups of a year
+ROW_GROUP = 65_536
+
+_FIRST = ("min(struct_pack(date := date, record_id := record_id, area_code := area_code, "
+          "sex := sex, age_group := age_group))")
+
+
+def build(ep: pd.DataFrame, icd3_group: dict[str, str], in_county: dict[str, bool]
+          ) -> pd.DataFrame:
+    """The roll-up rows of one year's episodes ``ep`` (the store's columns, or as
+    :func:`healthmap.summary.summarise_year` passes them), without ``year``.
+
+    Examples
+    --------
+    One person, an outpatient visit in March and an inpatient stay outside the county in
+    May (formally referred):
+
+    >>> ep = pd.DataFrame({"record_id": ["a", "b"], "person_id": "p", "area_code": "A",
+    ...     "icd3": "C18", "date": ["2024-03-01", "2024-05-01"], "sex": "F",
+    ...     "age_group": "60-64", "setting": ["outpatient", "inpatient"],
+    ...     "insurance_type": "employee", "institution_code": ["IN", "OUT"],
+    ...     "referral": [None, True]})
+    >>> rows = build(ep, {"C18": "CRC"}, {"IN": True, "OUT": False})
+    >>> rows[["group_code", "setting", "record_id", "outside", "formal"]].values.tolist()
+    [['*', '*', 'a', True, True], ['*', 'inpatient', 'b', True, True], \
+['*', 'outpatient', 'a', False, False], ['CRC', 'inpatient', 'b', True, True], \
+['CRC', 'outpatient', 'a', False, False]]
+    >>> str(rows["first_any"].iloc[1].date()), str(rows["last_any"].iloc[4].date())
+    ('2024-03-01', '2024-05-01')
+    """
+    import duckdb
+
+    cols = [c for c, _t in COLUMNS if c != "year"]
+    if ep.empty:
+        return pd.DataFrame({c: [] for c in cols})
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.register("ep", ep[["record_id", "person_id", "area_code", "icd3", "date", "sex",
+                               "age_group", "setting", "insurance_type", "institution_code",
+                               "referral"]])
+        con.register("grp", pd.DataFrame(list(icd3_group.items()),
+                                         columns=["icd3", "group_code"], dtype=object))
+        con.register("inst", pd.DataFrame({"code": list(in_county),
+                                           "in_county": [bool(v) for v in in_county.values()]}))
+        sql = f"""
+        WITH e AS (
+            SELECT e.person_id, e.record_id, CAST(e.date AS DATE) AS date, e.area_code,
+                   e.sex, e.age_group, e.setting, e.insurance_type,
+                   coalesce(g.group_code, $no_group) AS group_code,
+                   NOT i.in_county AS outside,
+                   NOT i.in_county AND coalesce(CAST(e.referral AS BOOLEAN), FALSE) AS formal
+            FROM ep e LEFT JOIN grp g ON g.icd3 = e.icd3
+                      LEFT JOIN inst i ON i.code = e.institution_code),
+        slices AS (
+            SELECT group_code, setting, insurance_type, person_id, {_FIRST} AS f,
+                   bool_or(outside) AS outside, bool_or(formal) AS formal
+            FROM e GROUP BY ALL),
+        spans AS (
+            SELECT person_id, group_code, min(date) AS first_any, max(date) AS last_any
+            FROM e GROUP BY ALL),
+        everything AS (
+            SELECT $all AS group_code, coalesce(setting, $all) AS setting,
+                   $all AS insurance_type, person_id, {_FIRST} AS f,
+                   bool_or(outside) AS outside, bool_or(formal) AS formal,
+                   min(date) AS first_any, max(date) AS last_any
+            FROM e GROUP BY GROUPING SETS ((person_id, setting), (person_id))),
+        spans_all AS (
+            SELECT person_id, first_any, last_any FROM everything WHERE setting = $all)
+        SELECT group_code, setting, insurance_type, person_id, f.date, f.record_id,
+               f.area_code, f.sex, f.age_group, first_any, last_any, outside, formal
+        FROM (SELECT s.*, p.first_any, p.last_any FROM slices s JOIN spans p
+              USING (person_id, group_code)
+              UNION ALL
+              SELECT v.group_code, v.setting, v.insurance_type, v.person_id, v.f,
+                     v.outside, v.formal, a.first_any, a.last_any
+              FROM everything v JOIN spans_all a USING (person_id))
+        ORDER BY group_code, setting, insurance_type, person_id"""
+        out = con.execute(sql, {"no_group": NO_GROUP, "all": ALL}).df()
+    finally:
+        con.close()
+    return out[cols]
+
+
+def code_set(con, sel, unit: list[str]) -> tuple[str, tuple[str, ...]] | None:
+    """Which rows of the roll-up answer ``sel`` counted by ``unit`` exactly: ``("all",
+    ())`` (the all-categories rows), ``("groups", groups)`` (the slice rows of ``groups``;
+    ``()``: every group), or ``None`` (the live query must answer: a month range, ICD-10
+    categories that are not whole disease groups, a year of the store without the
+    roll-up, a connection without it)."""
+    f = sel.filters
+    if (f.month_from or 1) > 1 or (f.month_to or 12) < 12:
+        return None
+    try:
+        missing = con.execute("SELECT count(*) FILTER (WHERE NOT persons) FROM store_years"
+                              ).fetchone()[0]
+    except Exception:  # a connection without the store's tables (doctests, hand-made)
+        return None
+    if missing:
+        return None
+    if sel.icd3 is None:
+        if "group_code" in unit or f.insurance:
+            return "groups", ()
+        return "all", ()
+    codes = sorted(set(sel.icd3))
+    if not codes:
+        return None
+    held = con.execute(
+        "SELECT g.icd3, g.group_code FROM icd3_groups g WHERE g.group_code IN "
+        "(SELECT group_code FROM icd3_groups WHERE icd3 = ANY($codes))",
+        {"codes": codes}).fetchall()
+    if sorted(c for c, _g in held) != codes:  # a category outside a group, or part of one
+        return None
+    return "groups", tuple(sorted({g for _c, g in held}))
+
+
+def _where(kind: str, groups, qualifying: bool, sel) -> str:
+    f = sel.filters
+    cond = ["year = ANY($years)"] if f.years else []
+    if kind == "all":
+        cond += ["group_code = $all", "setting = $qset" if qualifying else "setting = $all"]
+    else:
+        cond.append("group_code <> $all")
+        if groups:
+            cond.append("group_code = ANY($groups)")
+        if qualifying and f.setting:
+            cond.append("setting = $setting")
+        if qualifying and f.insurance:
+            cond.append("insurance_type = ANY($ins)")
+    return " AND ".join(cond or ["TRUE"])
+
+
+def query(con, sel, by: list[str], unit: list[str], plan, lookback: int = 0,
+          referral: bool = False) -> pd.DataFrame:
+    """:func:`healthmap.persons.cases` (``referral`` False) or
+    :func:`healthmap.persons.referrals` answered from the roll-up's rows that ``plan``
+    (:func:`code_set`) names; the caller fixes the column types."""
+    f = sel.filters
+    kind, groups = plan
+    part = ", ".join(["person_id", *unit])
+    keys = ", ".join(f"f.{k}" for k in by)
+    # one row per person and unit already: the all-categories rows of a one-year unit
+    single = kind == "all" and (len(f.years) == 1 or "year" in unit)
+    if single:
+        firsts = f"""firsts AS (
+            SELECT person_id, year, area_code, sex, age_group, outside, formal,
+                   first_any AS start
+            FROM rollup_persons WHERE {_where(kind, groups, True, sel)})"""
+        starts = ""
+    else:
+        firsts = f"""firsts AS (
+            SELECT {part}, fe.area_code AS area_code, fe.sex AS sex,
+                   fe.age_group AS age_group, outside, formal
+            FROM (SELECT {part}, {_FIRST} AS fe, bool_or(outside) AS outside,
+                         bool_or(formal) AS formal
+                  FROM rollup_persons WHERE {_where(kind, groups, True, sel)}
+                  GROUP BY {part}))"""
+        starts = f""",
+        starts AS (
+            SELECT {part}, min(first_any) AS start FROM rollup_persons
+            WHERE {_where(kind, groups, False, sel)} GROUP BY {part})"""
+    person = ["TRUE", *(["f.sex = $sex"] if f.sex else []),
+              *(["f.age_group = ANY($ages)"] if f.age_groups else [])]
+    if referral:
+        sql = f"""
+        WITH {firsts}
+        SELECT {keys + ',' if keys else ''} NOT f.outside AS in_county,
+               count(*) AS episodes, count(*) FILTER (WHERE f.formal) AS referrals
+        FROM firsts f WHERE f.outside IS NOT NULL AND {' AND '.join(person)}
+        GROUP BY ALL ORDER BY ALL"""
+    else:
+        new = ""
+        if lookback > 0:
+            prior_keys = "person_id, group_code" if "group_code" in unit else "person_id"
+            prior_where = _where(kind, groups, False, replace_years(sel))
+            same = "AND p.group_code = f.group_code" if "group_code" in unit else ""
+            new = f"""AND NOT EXISTS (
+                SELECT 1 FROM (SELECT {prior_keys}, year, max(last_any) AS last
+                               FROM rollup_persons
+                               WHERE {prior_where} {'AND year BETWEEN $first_year - $lookback AND $last_year' if f.years else ''}
+                               GROUP BY ALL) p
+                WHERE p.person_id = f.person_id {same} AND p.year < year(s.start)
+                  AND p.last >= s.start - to_years($lookback))"""
+        start = "firsts f" if single else f"firsts f JOIN starts s USING ({part})"
+        if single:  # the index date is on the person's row
+            new = new.replace("s.start", "f.start")
+        sql = f"""
+        WITH {firsts}{starts}
+        SELECT {keys + ',' if keys else ''} count(*) AS persons
+        FROM {start}
+        WHERE {' AND '.join(person)} {new}
+        {'GROUP BY ' + keys if keys else ''}
+        ORDER BY ALL"""
+    years = [int(y) for y in f.years]
+    values = {"years": years, "all": ALL, "qset": f.setting or ALL, "groups": list(groups),
+              "setting": f.setting, "ins": list(f.insurance), "sex": f.sex,
+              "ages": list(f.age_groups), "lookback": int(lookback),
+              "first_year": min(years, default=0), "last_year": max(years, default=0)}
+    import re
+
+    used = set(re.findall(r"\$(\w+)", sql))
+    return con.execute(sql, {k: v for k, v in values.items() if k in used}).df()
+
+
+def replace_years(sel):
+    """``sel`` without its year filter (the look-back reads the earlier years)."""
+    from dataclasses import replace
+
+    return replace(sel, filters=replace(sel.filters, years=()))
