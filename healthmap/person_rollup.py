@@ -15,11 +15,13 @@ Rows of one year (``rollups/persons/year=YYYY/``, rebuilt with the other roll-up
   disease or insurance filter read one row per person and year.
 
 Each row carries its first episode (by date, then record id: ``date``, ``record_id``)
-and that episode's ``area_code``, ``sex`` and ``age_group``; the person's first and last
-date in the row's code set in the year, in any setting and insurance type (``first_any``,
-``last_any``); whether any of its episodes was at an institution outside the county
-(``outside``; NULL when none of its institutions is known) and whether one of those had a
-formal referral (``formal``).
+and that episode's ``area_code``, ``sex`` and ``age_group``; its first and last date
+(``first_any``, ``last_any``: on slice rows those of the slice's episodes, so the least
+and greatest over a group's slices are the person's first and last date with the group
+in any setting; on all-categories rows the person's first and last date of the year with
+any code in any setting); whether any of its episodes was at an institution outside the
+county (``outside``; NULL when none of its institutions is known) and whether one of
+those had a formal referral (``formal``).
 
 Why the look-back is exact from per-year rows: a person whose first episode with a
 selected code in the period is on day *s* is new with a look-back of N years iff no
@@ -56,8 +58,9 @@ _FIRST = ("min(struct_pack(date := date, record_id := record_id, area_code := ar
 
 def build(ep: pd.DataFrame, icd3_group: dict[str, str], in_county: dict[str, bool]
           ) -> pd.DataFrame:
-    """The roll-up rows of one year's episodes ``ep`` (the store's columns, or as
-    :func:`healthmap.summary.summarise_year` passes them), without ``year``.
+    """The roll-up rows of one year's episodes ``ep`` (a pandas frame or Arrow table with
+    the store's columns, ``date`` as dates or ISO text), without ``year``, as an Arrow
+    table sorted by ``group_code`` (a disease group's rows are a few row groups).
 
     Examples
     --------
@@ -69,66 +72,66 @@ def build(ep: pd.DataFrame, icd3_group: dict[str, str], in_county: dict[str, boo
     ...     "age_group": "60-64", "setting": ["outpatient", "inpatient"],
     ...     "insurance_type": "employee", "institution_code": ["IN", "OUT"],
     ...     "referral": [None, True]})
-    >>> rows = build(ep, {"C18": "CRC"}, {"IN": True, "OUT": False})
+    >>> rows = build(ep, {"C18": "CRC"}, {"IN": True, "OUT": False}).to_pandas()
+    >>> rows = rows.sort_values(["group_code", "setting"], ignore_index=True)
     >>> rows[["group_code", "setting", "record_id", "outside", "formal"]].values.tolist()
     [['*', '*', 'a', True, True], ['*', 'inpatient', 'b', True, True], \
 ['*', 'outpatient', 'a', False, False], ['CRC', 'inpatient', 'b', True, True], \
 ['CRC', 'outpatient', 'a', False, False]]
-    >>> str(rows["first_any"].iloc[1].date()), str(rows["last_any"].iloc[4].date())
-    ('2024-03-01', '2024-05-01')
+    >>> str(rows["first_any"].iloc[1]), str(rows["last_any"].iloc[4])  # person, slice
+    ('2024-03-01', '2024-03-01')
     """
     import duckdb
 
-    cols = [c for c, _t in COLUMNS if c != "year"]
-    if ep.empty:
-        return pd.DataFrame({c: [] for c in cols})
+    if not len(ep):
+        return pd.DataFrame({c: [] for c, _t in COLUMNS if c != "year"})
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
-        con.register("ep", ep[["record_id", "person_id", "area_code", "icd3", "date", "sex",
-                               "age_group", "setting", "insurance_type", "institution_code",
-                               "referral"]])
+        con.register("ep", ep)
         con.register("grp", pd.DataFrame(list(icd3_group.items()),
                                          columns=["icd3", "group_code"], dtype=object))
         con.register("inst", pd.DataFrame({"code": list(in_county),
                                            "in_county": [bool(v) for v in in_county.values()]}))
+        # one pass over the episodes (the slices), then the all-categories rows from
+        # the slices: each slice's first episode is the least (date, record id) of its
+        # episodes, so the least of the slices' firsts is the person's first
         sql = f"""
-        WITH e AS (
-            SELECT e.person_id, e.record_id, CAST(e.date AS DATE) AS date, e.area_code,
-                   e.sex, e.age_group, e.setting, e.insurance_type,
-                   coalesce(g.group_code, $no_group) AS group_code,
-                   NOT i.in_county AS outside,
-                   NOT i.in_county AND coalesce(CAST(e.referral AS BOOLEAN), FALSE) AS formal
+        WITH slices AS (
+            SELECT coalesce(g.group_code, $no_group) AS group_code, e.setting,
+                   e.insurance_type, e.person_id,
+                   arg_min(struct_pack(date := CAST(e.date AS DATE),
+                                       record_id := e.record_id, area_code := e.area_code,
+                                       sex := e.sex, age_group := e.age_group),
+                           (CAST(e.date AS DATE), e.record_id)) AS f,
+                   max(CAST(e.date AS DATE)) AS last_any,
+                   bool_or(NOT i.in_county) AS outside,
+                   bool_or(NOT i.in_county AND coalesce(CAST(e.referral AS BOOLEAN), FALSE))
+                       AS formal
             FROM ep e LEFT JOIN grp g ON g.icd3 = e.icd3
-                      LEFT JOIN inst i ON i.code = e.institution_code),
-        slices AS (
-            SELECT group_code, setting, insurance_type, person_id, {_FIRST} AS f,
-                   bool_or(outside) AS outside, bool_or(formal) AS formal
-            FROM e GROUP BY ALL),
-        spans AS (
-            SELECT person_id, group_code, min(date) AS first_any, max(date) AS last_any
-            FROM e GROUP BY ALL),
+                      LEFT JOIN inst i ON i.code = e.institution_code
+            GROUP BY ALL),
         everything AS (
             SELECT $all AS group_code, coalesce(setting, $all) AS setting,
-                   $all AS insurance_type, person_id, {_FIRST} AS f,
-                   bool_or(outside) AS outside, bool_or(formal) AS formal,
-                   min(date) AS first_any, max(date) AS last_any
-            FROM e GROUP BY GROUPING SETS ((person_id, setting), (person_id))),
-        spans_all AS (
+                   $all AS insurance_type, person_id, arg_min(f, (f.date, f.record_id)) AS f,
+                   min(f.date) AS first_any, max(last_any) AS last_any,
+                   bool_or(outside) AS outside, bool_or(formal) AS formal
+            FROM slices GROUP BY GROUPING SETS ((person_id, setting), (person_id))),
+        spans AS (
             SELECT person_id, first_any, last_any FROM everything WHERE setting = $all)
         SELECT group_code, setting, insurance_type, person_id, f.date, f.record_id,
                f.area_code, f.sex, f.age_group, first_any, last_any, outside, formal
-        FROM (SELECT s.*, p.first_any, p.last_any FROM slices s JOIN spans p
-              USING (person_id, group_code)
+        FROM (SELECT group_code, setting, insurance_type, person_id, f, f.date AS first_any,
+                     last_any, outside, formal FROM slices
               UNION ALL
               SELECT v.group_code, v.setting, v.insurance_type, v.person_id, v.f,
-                     v.outside, v.formal, a.first_any, a.last_any
-              FROM everything v JOIN spans_all a USING (person_id))
-        ORDER BY group_code, setting, insurance_type, person_id"""
-        out = con.execute(sql, {"no_group": NO_GROUP, "all": ALL}).df()
+                     p.first_any, p.last_any, v.outside, v.formal
+              FROM everything v JOIN spans p USING (person_id))
+        ORDER BY group_code"""
+        out = con.sql(sql, params={"no_group": NO_GROUP, "all": ALL}).to_arrow_table()
     finally:
         con.close()
-    return out[cols]
+    return out
 
 
 def code_set(con, sel, unit: list[str]) -> tuple[str, tuple[str, ...]] | None:
@@ -256,3 +259,61 @@ def replace_years(sel):
     from dataclasses import replace
 
     return replace(sel, filters=replace(sel.filters, years=()))
+
+
+def year_table(files: list):
+    """One year's episodes from its store ``files`` as an Arrow table of the columns
+    :func:`build` reads (read straight from Parquet: no pandas round trip)."""
+    import pyarrow.parquet as pq
+    import pyarrow as pa
+
+    cols = ["record_id", "person_id", "area_code", "icd3", "date", "sex", "age_group",
+            "setting", "insurance_type", "institution_code", "referral"]
+    return pa.concat_tables([pq.read_table(f, columns=cols) for f in files])
+
+
+def ensure(engine) -> list[int]:
+    """Add the roll-up to every year of the store that lacks it (a store written before
+    this roll-up existed), in one store write under the import lock; returns those years.
+    :func:`healthmap.db.upgrade` calls it, so an upgraded deployment gets it at its first
+    start (about 2 s per million episodes); meanwhile, and when an import holds the lock
+    (then the next start adds it), :mod:`healthmap.persons` answers from the episodes.
+    A store that is not the database's is left alone (readers refuse it by name)."""
+    from sqlalchemy.orm import Session
+
+    from healthmap import db as hdb, importlock, store, summary
+    from healthmap.store.layout import StoreLocationError
+
+    try:
+        manifest = store.live_manifest(engine)
+    except (store.StoreMismatch, StoreLocationError):
+        return []
+    if manifest is None or all(TABLE in (v.get("rollups") or {})
+                               for v in manifest.years.values()):
+        return []
+    url = engine.url.render_as_string(hide_password=False)
+    writer = None
+    try:
+        with importlock.import_lock(url, "refresh", "per-person roll-up", None):
+            with engine.begin() as conn:
+                writer = store.open_writer(conn)
+                icd3_group, in_county = summary.lookups(conn)
+                years = sorted(y for y, v in writer.years.items()
+                               if TABLE not in (v.get("rollups") or {}))
+                for year in years:
+                    files = [writer.root / f for f in writer.years[year]["files"]]
+                    writer.add_rollups(year, {TABLE: build(year_table(files), icd3_group,
+                                                           in_county)})
+                if years:
+                    store.prepare(writer, conn)
+                    summary.bump_generation(conn)
+                    with Session(bind=conn) as s:
+                        hdb.bump_version(s)
+            if years:
+                store.publish(writer)
+    except importlock.ImportRunning:
+        return []
+    finally:
+        if writer is not None:
+            writer.discard()
+    return years

@@ -182,7 +182,7 @@ class StoreWriter:
                                   f"{_sql_list(files)})").df()
 
     def add_rollups(self, year: int, tables: dict) -> None:
-        """Stage the roll-ups of ``year`` (``{table: frame}`` with the store's roll-up
+        """Stage the roll-ups of ``year`` (``{table: frame}`` (pandas or Arrow) with the store's roll-up
         columns, :func:`healthmap.summary.summarise_year`), replacing that year's old ones
         of those tables (a year whose episodes this write changed keeps none of its old
         ones). A year this write holds no episodes of takes none."""
@@ -202,9 +202,12 @@ class StoreWriter:
             name = f"part-{self.generation:06d}-{self.token}-0.parquet"
             columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
             types = _arrow_types()
-            arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
-                               else frame[c], types[t], from_pandas=True)
-                      for c, t in columns]
+            if isinstance(frame, pa.Table):  # already Arrow (the per-person roll-up)
+                arrays = [frame.column(c).cast(types[t]) for c, t in columns]
+            else:
+                arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
+                                   else frame[c], types[t], from_pandas=True)
+                          for c, t in columns]
             pq.write_table(pa.Table.from_arrays(arrays, names=[c for c, _t in columns]),
                            folder / name, compression="snappy",
                            **({"row_group_size": ROW_GROUP} if table == PERSONS else {}))
