@@ -127,7 +127,7 @@ def build(ep: pd.DataFrame, icd3_group: dict[str, str], in_county: dict[str, boo
               SELECT v.group_code, v.setting, v.insurance_type, v.person_id, v.f,
                      p.first_any, p.last_any, v.outside, v.formal
               FROM everything v JOIN spans p USING (person_id))
-        ORDER BY group_code"""
+        ORDER BY group_code, setting, insurance_type"""
         out = con.sql(sql, params={"no_group": NO_GROUP, "all": ALL}).to_arrow_table()
     finally:
         con.close()
@@ -221,27 +221,33 @@ def query(con, sel, by: list[str], unit: list[str], plan, lookback: int = 0,
         FROM firsts f WHERE f.outside IS NOT NULL AND {' AND '.join(person)}
         GROUP BY ALL ORDER BY ALL"""
     else:
-        new = ""
-        if lookback > 0:
-            prior_keys = "person_id, group_code" if "group_code" in unit else "person_id"
-            prior_where = _where(kind, groups, False, replace_years(sel))
-            same = "AND p.group_code = f.group_code" if "group_code" in unit else ""
-            new = f"""AND NOT EXISTS (
-                SELECT 1 FROM (SELECT {prior_keys}, year, max(last_any) AS last
-                               FROM rollup_persons
-                               WHERE {prior_where} {'AND year BETWEEN $first_year - $lookback AND $last_year' if f.years else ''}
-                               GROUP BY ALL) p
-                WHERE p.person_id = f.person_id {same} AND p.year < year(s.start)
-                  AND p.last >= s.start - to_years($lookback))"""
-        start = "firsts f" if single else f"firsts f JOIN starts s USING ({part})"
-        if single:  # the index date is on the person's row
-            new = new.replace("s.start", "f.start")
+        # the persons (with their index date) who pass the sex and age-band filters
+        start = "f.start" if single else "s.start"
+        cols = ", ".join(f"f.{k}" for k in dict.fromkeys([*by, "person_id", *unit]))
+        base = f"""SELECT {cols}, {start} AS start
+            FROM firsts f {'' if single else f'JOIN starts s USING ({part})'}
+            WHERE {' AND '.join(person)}"""
+        if lookback > 0:  # not new: an earlier year's last date inside the window
+            same = "AND p.group_code = c.group_code" if "group_code" in unit else ""
+            years = ("AND year BETWEEN $first_year - $lookback AND $last_year - 1"
+                     if f.years else "")
+            last = ("last_any" if kind == "all" else "max(last_any)")
+            prior = f"""SELECT person_id{', group_code' if 'group_code' in unit else ''},
+                       year, {last} AS last
+                FROM rollup_persons
+                WHERE {_where(kind, groups, False, replace_years(sel))} {years}
+                {'' if kind == 'all' else 'GROUP BY ALL'}"""
+            cases = f"""({base}) c ANTI JOIN ({prior}) p
+                ON p.person_id = c.person_id {same} AND p.year < year(c.start)
+                   AND p.last >= c.start - to_years($lookback)"""
+        else:
+            cases = f"({base}) c"
+        ckeys = ", ".join(f"c.{k}" for k in by)
         sql = f"""
         WITH {firsts}{starts}
-        SELECT {keys + ',' if keys else ''} count(*) AS persons
-        FROM {start}
-        WHERE {' AND '.join(person)} {new}
-        {'GROUP BY ' + keys if keys else ''}
+        SELECT {ckeys + ',' if ckeys else ''} count(*) AS persons
+        FROM {cases}
+        {'GROUP BY ' + ckeys if ckeys else ''}
         ORDER BY ALL"""
     years = [int(y) for y in f.years]
     values = {"years": years, "all": ALL, "qset": f.setting or ALL, "groups": list(groups),
