@@ -36,15 +36,21 @@ def connection(rows, rollup: bool):
     con.register("institutions", pd.DataFrame({"code": list(IN_COUNTY),
                                                "in_county": list(IN_COUNTY.values())}))
     if rollup:
-        parts = []
-        for year, part in ep.groupby("year"):
-            t = person_rollup.build(part.drop(columns=["year"]), GROUPS, IN_COUNTY)
-            parts.append(t.to_pandas().assign(year=year))
-        frame = pd.concat(parts)[[c for c, _t in person_rollup.COLUMNS]]
-        con.register("rollup_persons", frame)
-        con.register("store_years", pd.DataFrame({"year": sorted(ep["year"].unique()),
-                                                  "persons": True}))
+        attach_rollup(con, ep, GROUPS, IN_COUNTY)
     return con
+
+
+def attach_rollup(con, ep, groups, in_county):
+    """Register the roll-up of episodes ``ep`` (with ``year``), built year by year, and the
+    store's ``store_years``, as :func:`healthmap.store.connect` does."""
+    parts = []
+    for year, part in ep.groupby("year"):
+        t = person_rollup.build(part.drop(columns=["year"]), groups, in_county)
+        parts.append(t.to_pandas().assign(year=year))
+    frame = pd.concat(parts)[[c for c, _t in person_rollup.COLUMNS]]
+    con.register("rollup_persons", frame)
+    con.register("store_years", pd.DataFrame({"year": sorted(ep["year"].unique()),
+                                              "persons": True}))
 
 
 @pytest.fixture(params=["rollup", "live"])
@@ -230,3 +236,45 @@ def test_a_store_from_before_the_rollup_gets_it_at_upgrade(demo_copy):
     pd.testing.assert_frame_equal(persons.cases(con, sel, ("area_code",), 1), before)
     con.close()
     assert person_rollup.ensure(engine) == []  # nothing left to add
+
+
+INST = ("code,name,level,in_county,area_code,region\n"
+        "H1,玉环市人民医院,tertiary,true,331083001,玉环\n"
+        "H2,坎门卫生院,primary,true,331083002,玉环\n"
+        "T1,台州医院,tertiary,false,,台州\n")
+HEAD = "record_id,person_id,area_code,icd10,date,setting,institution_code,total_cost,sex,age\n"
+HELD = ["A1,P1,331083001,C16.9,2024-03-01,inpatient,H1,20000,M,66",
+        "A2,P2,331083002,C18.9,2024-06-01,outpatient,T1,800,F,59",
+        "A3,P3,331083101,I10,2024-01-10,outpatient,H1,150,F,70",
+        "A4,P3,331083002,I10,2024-09-01,outpatient,T1,160,F,70",
+        "A5,P4,331083002,I15.0,2024-05-05,outpatient,H2,120,M,61",
+        "A6,P5,331083001,J18.9,2024-03-03,inpatient,H1,4000,M,45"]
+
+
+def test_an_in_county_change_reaches_the_person_rollup(engine):
+    import datetime as dt
+
+    from healthmap import store
+    from healthmap.ingest import import_file
+
+    today = dt.date(2025, 6, 30)
+    assert import_file(engine, "institutions", INST.encode(), "inst.csv", today=today).ok
+    assert import_file(engine, "episodes", (HEAD + "\n".join(HELD) + "\n").encode(),
+                       "ep.csv", today=today).ok
+    sel = Selection(Filters(years=(2024,), setting=None), None)
+
+    def patients():
+        con = store.connect(engine)
+        try:
+            assert person_rollup.code_set(con, sel, []) == ("all", ())
+            return persons.referrals(con, sel, ())[["in_county", "episodes"]].values.tolist()
+        finally:
+            con.close()
+
+    # treated outside at least once: P2 (T1), P3 (A4 at T1); in the county: P1, P4, P5
+    assert patients() == [[False, 2], [True, 3]]
+    flipped = INST.replace("H2,坎门卫生院,primary,true", "H2,坎门卫生院,primary,false")
+    res = import_file(engine, "institutions", flipped.encode(), "inst.csv", today=today,
+                      confirm_changes=True)
+    assert res.ok and res.years_refreshed == [2024]
+    assert patients() == [[False, 3], [True, 2]]  # P4's H2 is now outside
