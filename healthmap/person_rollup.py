@@ -9,7 +9,10 @@ on demo data); the rest keep the live query on the episodes (persons.py says whi
 Rows of one year (``rollups/persons/year=YYYY/``, rebuilt with the other roll-ups):
 
 * **slice rows**, one per (person, disease group, setting, insurance type) with an
-  episode there (``group_code`` ``—`` for categories in no group);
+  episode there (``group_code`` ``—`` for categories in no group), and one per (person,
+  disease group) with ``setting`` and ``insurance_type`` ``*`` (the whole group: the
+  selections by group without a setting or insurance filter, the index dates and the
+  look-back read one row per person, group and year);
 * **all-categories rows** (``group_code`` ``*``, ``insurance_type`` ``*``), one per
   (person, setting) and one per person with ``setting`` ``*``: the selections without a
   disease or insurance filter read one row per person and year.
@@ -76,9 +79,9 @@ def build(ep: pd.DataFrame, icd3_group: dict[str, str], in_county: dict[str, boo
     >>> rows = rows.sort_values(["group_code", "setting"], ignore_index=True)
     >>> rows[["group_code", "setting", "record_id", "outside", "formal"]].values.tolist()
     [['*', '*', 'a', True, True], ['*', 'inpatient', 'b', True, True], \
-['*', 'outpatient', 'a', False, False], ['CRC', 'inpatient', 'b', True, True], \
-['CRC', 'outpatient', 'a', False, False]]
-    >>> str(rows["first_any"].iloc[1]), str(rows["last_any"].iloc[4])  # person, slice
+['*', 'outpatient', 'a', False, False], ['CRC', '*', 'a', True, True], \
+['CRC', 'inpatient', 'b', True, True], ['CRC', 'outpatient', 'a', False, False]]
+    >>> str(rows["first_any"].iloc[1]), str(rows["last_any"].iloc[5])  # person, slice
     ('2024-03-01', '2024-03-01')
     """
     import duckdb
@@ -118,11 +121,19 @@ def build(ep: pd.DataFrame, icd3_group: dict[str, str], in_county: dict[str, boo
                    bool_or(outside) AS outside, bool_or(formal) AS formal
             FROM slices GROUP BY GROUPING SETS ((person_id, setting), (person_id))),
         spans AS (
-            SELECT person_id, first_any, last_any FROM everything WHERE setting = $all)
+            SELECT person_id, first_any, last_any FROM everything WHERE setting = $all),
+        whole_groups AS (
+            SELECT group_code, $all AS setting, $all AS insurance_type, person_id,
+                   arg_min(f, (f.date, f.record_id)) AS f, max(last_any) AS last_any,
+                   bool_or(outside) AS outside, bool_or(formal) AS formal
+            FROM slices GROUP BY group_code, person_id)
         SELECT group_code, setting, insurance_type, person_id, f.date, f.record_id,
                f.area_code, f.sex, f.age_group, first_any, last_any, outside, formal
         FROM (SELECT group_code, setting, insurance_type, person_id, f, f.date AS first_any,
                      last_any, outside, formal FROM slices
+              UNION ALL
+              SELECT group_code, setting, insurance_type, person_id, f, f.date AS first_any,
+                     last_any, outside, formal FROM whole_groups
               UNION ALL
               SELECT v.group_code, v.setting, v.insurance_type, v.person_id, v.f,
                      p.first_any, p.last_any, v.outside, v.formal
@@ -167,6 +178,9 @@ def code_set(con, sel, unit: list[str]) -> tuple[str, tuple[str, ...]] | None:
 
 
 def _where(kind: str, groups, qualifying: bool, sel) -> str:
+    """The rows of ``kind`` and ``groups`` (:func:`code_set`) a query reads: those of its
+    qualifying episodes (``qualifying``), else those of every setting and insurance type
+    (the index dates and the look-back), one level of rows each."""
     f = sel.filters
     cond = ["year = ANY($years)"] if f.years else []
     if kind == "all":
@@ -175,10 +189,14 @@ def _where(kind: str, groups, qualifying: bool, sel) -> str:
         cond.append("group_code <> $all")
         if groups:
             cond.append("group_code = ANY($groups)")
-        if qualifying and f.setting:
-            cond.append("setting = $setting")
-        if qualifying and f.insurance:
-            cond.append("insurance_type = ANY($ins)")
+        if qualifying and (f.setting or f.insurance):  # the slice rows
+            cond.append("setting <> $all")
+            if f.setting:
+                cond.append("setting = $setting")
+            if f.insurance:
+                cond.append("insurance_type = ANY($ins)")
+        else:  # the whole group's rows
+            cond.append("setting = $all")
     return " AND ".join(cond or ["TRUE"])
 
 
@@ -192,10 +210,12 @@ def query(con, sel, by: list[str], unit: list[str], plan, lookback: int = 0,
     part = ", ".join(["person_id", *unit])
     keys = ", ".join(f"f.{k}" for k in by)
     # one row per person and unit already: the all-categories rows of a one-year unit
-    single = kind == "all" and (len(f.years) == 1 or "year" in unit)
+    one_set = kind == "all" or ("group_code" in unit or len(groups) == 1) and not (
+        f.setting or f.insurance)
+    single = one_set and (len(f.years) == 1 or "year" in unit)
     if single:
         firsts = f"""firsts AS (
-            SELECT person_id, year, area_code, sex, age_group, outside, formal,
+            SELECT person_id, year, group_code, area_code, sex, age_group, outside, formal,
                    first_any AS start
             FROM rollup_persons WHERE {_where(kind, groups, True, sel)})"""
         starts = ""
@@ -231,12 +251,14 @@ def query(con, sel, by: list[str], unit: list[str], plan, lookback: int = 0,
             same = "AND p.group_code = c.group_code" if "group_code" in unit else ""
             years = ("AND year BETWEEN $first_year - $lookback AND $last_year - 1"
                      if f.years else "")
-            last = ("last_any" if kind == "all" else "max(last_any)")
+            # one row per person, year (and group): all categories, or the whole groups'
+            # rows counted by group or of one group
+            unique = kind == "all" or "group_code" in unit or len(groups) == 1
             prior = f"""SELECT person_id{', group_code' if 'group_code' in unit else ''},
-                       year, {last} AS last
+                       year, {'last_any' if unique else 'max(last_any)'} AS last
                 FROM rollup_persons
                 WHERE {_where(kind, groups, False, replace_years(sel))} {years}
-                {'' if kind == 'all' else 'GROUP BY ALL'}"""
+                {'' if unique else 'GROUP BY ALL'}"""
             cases = f"""({base}) c ANTI JOIN ({prior}) p
                 ON p.person_id = c.person_id {same} AND p.year < year(c.start)
                    AND p.last >= c.start - to_years($lookback)"""
