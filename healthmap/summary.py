@@ -159,7 +159,7 @@ def summarise_year(ep: pd.DataFrame, year: int, icd3_group: dict[str, str],
     """The roll-ups of one year from all of that year's episodes (the store's
     :data:`EPISODE_COLS`, or money as float yuan ``total_cost`` / ``fund_paid``; ``date``
     as ISO text or dates), keyed by table name, as the store keeps them
-    (:func:`store_rollups`).
+    (:func:`store_rollups`), and the per-person roll-up (:mod:`healthmap.person_rollup`).
 
     Examples
     --------

@@ -6,7 +6,8 @@ One store folder per database (:func:`store_dir`)::
     <store>/pending.json                        the next manifest, during an import's commit
     <store>/episodes/year=YYYY/part-*.parquet   hive-style, one or more files per year
     <store>/rollups/<table>/year=YYYY/*.parquet the year's summary roll-ups (cells, areas,
-                                                institutions), rebuilt with its episodes
+                                                institutions, persons), rebuilt with its
+                                                episodes
     <store>/staging/                            a writer's files before they go live
     <store>/.lock                               held by the one writer
 
