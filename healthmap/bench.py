@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from healthmap.config import forget_key
 from healthmap.db import make_engine
 
 
@@ -95,6 +96,77 @@ MAP_STEPS = [
 ]
 
 
+# map questions answered from the cells, timed against their peers on the raw episodes:
+# (label, filter changes, measures by area)
+PEER_QUESTIONS = [
+    ("stomach cancer, men: episodes and referrals by area", {"groups": ("C_STOMACH",), "sex": "M"},
+     ["episodes", "referrals"]),
+    ("all diseases, outpatient: episodes and cost by area", {"setting": "outpatient"},
+     ["episodes", "cost_sum"]),
+]
+
+
+def map_peers(engine, f, frame) -> dict[str, float]:
+    """Each of :data:`PEER_QUESTIONS` four ways, the same answer checked: the loaded period
+    frame (what a filter change on the map does), DuckDB on the store's ``cells`` roll-up,
+    DuckDB on the raw episodes, and per-request pandas (read the year's episode files,
+    filter, group: the old local health map's way); prints every ratio."""
+    from dataclasses import replace
+
+    from healthmap import cube, queries, store
+    from healthmap.store.layout import engine_store_dir
+
+    out = {}
+    for label, change, measures in PEER_QUESTIONS:
+        g = replace(f, **change)
+        icd3 = queries.selected_icd3(engine, g)
+        conds = cube.conditions(g, icd3)
+        cur = store.connect(engine)
+        cols = [r[0] for r in cur.execute("DESCRIBE episodes").fetchall()]
+        where, params = cube.sql_where(conds, cols)
+        sql = ("SELECT area_code, count(*) AS episodes, "
+               "sum(CASE WHEN referral THEN 1 ELSE 0 END) AS referrals, "
+               f"sum(total_cost_fen) AS cost_fen FROM episodes {where} "
+               "GROUP BY area_code ORDER BY area_code")
+        files = [engine_store_dir(engine) / p for p in store.live_manifest(engine).episode_files()
+                 if any(f"year={y}" in p for y in g.years)]
+
+        def per_request() -> pd.DataFrame:
+            ep = pd.read_parquet(files, columns=sorted({c.column for c in conds}
+                                                       | {"area_code", "referral",
+                                                          "total_cost_fen"}))
+            ep = ep[cube.frame_mask(ep, conds)]
+            return ep.assign(referrals=ep["referral"].fillna(False).astype(int)).groupby(
+                "area_code", as_index=False).agg(episodes=("referrals", "size"),
+                                                 referrals=("referrals", "sum"),
+                                                 cost_fen=("total_cost_fen", "sum"))
+
+        ways = {"period frame in memory (the map page)":
+                lambda: queries.cells(engine, g, ["area_code"], icd3, frame),
+                "DuckDB on the cells roll-up": lambda: queries.cells(engine, g, ["area_code"],
+                                                                      icd3),
+                "DuckDB on the raw episodes": lambda: cur.execute(sql, params).df(),
+                "per-request pandas (read episode files)": per_request}
+        answers, ms = {}, {}
+        for name, fn in ways.items():
+            ms[name] = statistics.median(_timed(fn, 1 if "per-request" in name else 7))
+            a = fn().sort_values("area_code").reset_index(drop=True)
+            if "cost_fen" in a:
+                a["cost_sum"] = a["cost_fen"].astype("int64") / 100
+            answers[name] = a[["area_code", *measures]].astype({"area_code": str})
+        cur.close()
+        first = next(iter(answers.values()))
+        for a in answers.values():
+            pd.testing.assert_frame_equal(first, a, check_dtype=False)
+        base = ms[next(iter(ms))]
+        print(f"{label} ({', '.join(map(str, g.years))}), same answer four ways:")
+        for name, v in ms.items():
+            ratio = "" if v is base else f"   the frame is {v / base:,.0f}× faster"
+            print(f"  {name:<42} median {v:9.1f} ms{ratio}")
+            out[f"{label}: {name} ms"] = v
+    return out
+
+
 def _map_scenarios(engine, f, label: str, target: bool) -> dict[str, float]:
     """Time the map page's server work (:func:`healthmap.mapmodel.map_page`, what the page
     draws) for :data:`MAP_STEPS`; the period frames are loaded once and cached by the
@@ -126,7 +198,7 @@ def _map_scenarios(engine, f, label: str, target: bool) -> dict[str, float]:
     print(f"map page on {label}: filter change median {med:6.1f} ms   p95 {p95:6.1f} ms"
           + ("   target < 300 ms" if target else "   (target applies to the demo data)"))
     return {"map period load ms": load_ms, "map filter change median ms": med,
-            "map filter change p95 ms": p95}
+            "map filter change p95 ms": p95, **map_peers(engine, f, frame)}
 
 
 def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool = False,
@@ -198,6 +270,8 @@ def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool
         demo_engine.dispose()
     if not keep and not db_url:
         engine.dispose()
+        for name in ("bench.db", "demo.db"):  # their key files go with them
+            forget_key(f"sqlite:///{Path(tmp) / name}")
         shutil.rmtree(tmp)  # the databases and their episode stores
     else:
         print(f"benchmark database kept at {url}")

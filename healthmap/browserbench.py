@@ -183,6 +183,7 @@ def run_browser_bench(db_url: str | None = None, rounds: int = 1,
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     tmp = tempfile.mkdtemp(prefix="healthmap-browser-bench-")
+    own_db = db_url is None
     if db_url is None:
         from healthmap.db import make_engine
         from healthmap.demo import load_demo
@@ -244,6 +245,10 @@ def run_browser_bench(db_url: str | None = None, rounds: int = 1,
         proc.wait(timeout=30)
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        if own_db:  # its key file goes with it
+            from healthmap.config import forget_key
+
+            forget_key(db_url)
     med, p95 = statistics.median(times), float(np.percentile(times, 95))
     print(f"map page in Chromium, {len(times)} widget changes: click to settled median "
           f"{med:,.0f} ms   p95 {p95:,.0f} ms   target median < 600 ms, p95 < 1,200 ms")

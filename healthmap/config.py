@@ -127,6 +127,16 @@ def secret_key(create: bool = False, url: str | None = None) -> bytes:
     return key.encode("utf-8")
 
 
+def forget_key(url: str) -> None:
+    """Delete the key file of a throw-away database (a benchmark's) at ``url``, only when
+    it is one of :func:`key_dir`'s per-database files (never ``HEALTHMAP_SECRET_FILE``)."""
+    if os.environ.get("HEALTHMAP_SECRET_FILE", "").strip():
+        return
+    path = secret_path(url)
+    if path.parent == key_dir():
+        path.unlink(missing_ok=True)
+
+
 def engine_key(engine) -> bytes:
     """The key of the database behind ``engine`` (see :func:`secret_key`)."""
     return secret_key(url=engine.url.render_as_string(hide_password=False))

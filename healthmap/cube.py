@@ -120,8 +120,22 @@ def sql_where(conds: list[Condition], columns: list[str]) -> tuple[str, list]:
     return ("WHERE " + " AND ".join(parts) if parts else ""), params
 
 
+def condition_mask(col: pd.Series, c: Condition) -> np.ndarray:
+    """Which values of ``col`` condition ``c`` keeps (a missing value never).
+
+    >>> condition_mask(pd.Series([1, 5, 7, None]), Condition("month", "between", (2, 6)))
+    array([False,  True, False, False])
+    """
+    if c.op == "in":
+        return col.isin(c.values).to_numpy()
+    if c.op == "eq":
+        return (col == c.values[0]).fillna(False).to_numpy(dtype=bool)
+    return col.between(*c.values).fillna(False).to_numpy(dtype=bool)
+
+
 def frame_mask(frame: pd.DataFrame, conds: list[Condition]) -> np.ndarray:
-    """Rows of an in-memory summary frame that ``conds`` keep.
+    """Rows of an in-memory summary frame that ``conds`` keep (the loaded period frames
+    evaluate the same conditions on their distinct values: :mod:`healthmap.periodframe`).
 
     >>> df = pd.DataFrame({"year": [2023, 2024, 2024], "sex": ["M", "F", "M"]})
     >>> frame_mask(df, [Condition("year", "in", (2024,)), Condition("sex", "eq", ("M",))])
@@ -129,11 +143,5 @@ def frame_mask(frame: pd.DataFrame, conds: list[Condition]) -> np.ndarray:
     """
     m = np.ones(len(frame), dtype=bool)
     for c in conds:
-        col = frame[c.column]
-        if c.op == "in":
-            m &= col.isin(c.values).to_numpy()
-        elif c.op == "eq":
-            m &= (col == c.values[0]).to_numpy()
-        else:
-            m &= col.between(*c.values).to_numpy()
+        m &= condition_mask(frame[c.column], c)
     return m

@@ -299,7 +299,7 @@ def flow_view(engine: Engine, sel: queries.Selection, inst_frame: pd.DataFrame |
     if not np.isnan(saving["saving"]):  # per disease group and setting (issue 9, decision §6)
         saving["saving"] = comparisons.flow_saving(queries.institution_cells(
             engine, sel.filters, sel.icd3_list, finer, frame=inst_frame,
-            extra=("icd3", "setting")))
+            extra=("icd3", "setting"), by_area=False))
     return FlowView(mapview.flow_figure(flows, source_name, public=public), shown, saving)
 
 

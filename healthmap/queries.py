@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from healthmap import cube
+from healthmap import cube, periodframe
 from healthmap.cube import CELL_DIMS, INST_DIMS, INST_MEASURES, MEASURES
 from healthmap.models import Area, DiseaseGroup, Icd3Group, ImportLog, Institution, Population
 
@@ -178,12 +177,12 @@ def resolve(engine: Engine, f: Filters) -> Selection:
 
 
 def load_cells_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
-    """All summary cells of ``years`` as a compact frame (categorical keys), for fast
-    in-memory filtering when the UI changes filters. Callers cache it."""
+    """All summary cells of ``years`` as a compact frame (categorical keys) indexed for
+    fast filter changes (:mod:`healthmap.periodframe`). Callers cache it."""
     conds = [cube.Condition("year", "in", tuple(years))] if years else []
     df = rollup(engine, "cells", conds, categorical=True)
     df["in_county"] = df["in_county"].astype(bool)
-    return df
+    return periodframe.period_frame(df, "cells")
 
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -200,28 +199,18 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if len(frames) == 1:
         return frames[0]
     cat = [c for c in frames[0].columns if isinstance(frames[0][c].dtype, pd.CategoricalDtype)]
-    out = pd.concat([f.drop(columns=cat) for f in frames], ignore_index=True)
+    out = pd.concat([pd.DataFrame(f.drop(columns=cat)) for f in frames], ignore_index=True)
     for c in cat:
-        out[c] = union_categoricals([f[c] for f in frames])
-    return out[list(frames[0].columns)]
-
-
-def _frame_mask(frame: pd.DataFrame, f: Filters, icd3: list[str] | None) -> np.ndarray:
-    """Rows of a loaded summary frame that the filters keep."""
-    return cube.frame_mask(frame, cube.conditions(f, icd3))
+        out[c] = union_categoricals([f[c] for f in frames], sort_categories=True)
+    out = out[list(frames[0].columns)]
+    table = getattr(frames[0], "_table", None)  # period frames: indexed once more
+    return periodframe.period_frame(out, table) if table else out
 
 
 def frame_cells(frame: pd.DataFrame, f: Filters, by: list[str], icd3: list[str] | None,
                 ) -> pd.DataFrame:
     """:func:`cells` computed from a frame loaded by :func:`load_cells_frame`."""
-    sub = frame.loc[_frame_mask(frame, f, icd3), by + MEASURES]
-    if not by:
-        return sub[MEASURES].sum().to_frame().T
-    out = sub.groupby(by, observed=True, as_index=False)[MEASURES].sum()
-    for c in by:
-        if isinstance(out[c].dtype, pd.CategoricalDtype):
-            out[c] = out[c].astype(str)
-    return out
+    return periodframe.grouped(frame, "cells", cube.conditions(f, icd3), by, MEASURES)
 
 
 def cells(engine: Engine, f: Filters, by: list[str], icd3: list[str] | None = None,
@@ -257,29 +246,28 @@ def load_institution_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFra
     """The institution summary of ``years`` as a compact frame (callers cache it), so the
     patient-flow view filters in memory like :func:`load_cells_frame`."""
     conds = [cube.Condition("year", "in", tuple(years))] if years else []
-    return rollup(engine, "institutions", conds, categorical=True)
+    return periodframe.period_frame(rollup(engine, "institutions", conds, categorical=True),
+                                    "institutions")
 
 
 def institution_cells(engine: Engine, f: Filters, icd3: list[str] | None,
                       area_codes: list[str] | None = None,
                       frame: pd.DataFrame | None = None,
-                      extra: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Episodes and costs by area and institution (and ``extra`` dimensions of the
-    institution summary, e.g. ``icd3``, ``setting``), with institution details.
+                      extra: tuple[str, ...] = (), by_area: bool = True) -> pd.DataFrame:
+    """Episodes and costs by area (unless not ``by_area``) and institution (and ``extra``
+    dimensions of the institution summary, e.g. ``icd3``, ``setting``), with institution
+    details.
 
     With ``frame`` (from :func:`load_institution_frame`) the sums are taken in memory.
     """
-    keys = ["area_code", "institution_code", *extra]
+    keys = ["area_code"] * by_area + ["institution_code", *extra]
+    conds = cube.conditions(f, icd3)
+    if area_codes:
+        conds.append(cube.Condition("area_code", "in", tuple(area_codes)))
     if frame is not None:
-        m = _frame_mask(frame, f, icd3)
-        if area_codes:
-            m &= frame["area_code"].isin(area_codes).to_numpy()
-        df = frame.loc[m].groupby(keys, observed=True, as_index=False)[INST_MEASURES].sum()
+        df = periodframe.grouped(frame, "institutions", conds, keys, INST_MEASURES)
         df[keys] = df[keys].astype(str)
     else:
-        conds = cube.conditions(f, icd3)
-        if area_codes:
-            conds.append(cube.Condition("area_code", "in", tuple(area_codes)))
         df = rollup(engine, "institutions", conds, keys, INST_MEASURES)
     with engine.connect() as conn:
         inst = _frame(conn.execute(select(Institution.code, Institution.name,

@@ -191,6 +191,13 @@ def test_key_file_lives_outside_the_project_one_per_database(tmp_path, monkeypat
     path = config.secret_path(a)
     assert config.PROJECT_ROOT not in path.parents and path.parent != tmp_path
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+    config.forget_key(a)  # a benchmark's throw-away database takes its key file with it
+    assert not path.exists() and config.secret_path(b).exists()
+    own = tmp_path / "own.key"
+    own.write_text("k")
+    monkeypatch.setenv("HEALTHMAP_SECRET_FILE", str(own))
+    config.forget_key(b)  # never a key file the operator named
+    assert own.exists() and config.secret_key(url=b) == b"k"
 
 
 def test_scoped_user_and_cli_actor_audited(engine, tmp_path):
