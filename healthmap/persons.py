@@ -27,7 +27,8 @@ Which path answers what (both give the same counts; the tests compare them):
   other roll-ups) answers selections of whole years (no month range) whose code set is
   all categories or whole disease groups (the ICD-10 categories of one or more groups,
   exactly), with any setting, insurance, sex and age-band filters, by any keys, with any
-  look-back: all categories without an insurance filter read one row per person and year;
+  look-back: all categories without an insurance filter, and a group (or rows by group)
+  without a setting or insurance filter, read one row per person (and group) and year;
 * the **live query** on the episodes answers the rest: a month range, categories that are
   not whole disease groups (a single code, a code outside every group), and any store
   with a year that lacks the roll-up (built before it; :func:`healthmap.person_rollup.
