@@ -70,7 +70,8 @@ def upgrade(engine: Engine) -> None:
     After migration 0012 moved a database's episodes and summaries into the episode store,
     the store's new manifest goes live at once (it was prepared inside the migration's
     transaction), and an SQLite file gives back the space of the dropped tables (``VACUUM``:
-    in an upgraded demo database 36,410 of 57,800 pages were free, about 140 MB)."""
+    in an upgraded demo database 36,410 of 57,800 pages were free, about 140 MB). A store
+    written before the per-person roll-up gets it (:func:`healthmap.person_rollup.ensure`)."""
     from alembic.runtime.migration import MigrationContext
 
     cfg = alembic_config()
@@ -85,6 +86,9 @@ def upgrade(engine: Engine) -> None:
         if engine.dialect.name == "sqlite":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM")
+    from healthmap import person_rollup
+
+    person_rollup.ensure(engine)  # a store written before the per-person roll-up
 
 
 def is_initialised(engine: Engine) -> bool:

@@ -20,6 +20,19 @@ asked for. Definitions (docs/definitions.md, *Counts*):
 
 The SQL takes every user value as a bound parameter; only grouping keys from the fixed
 lists below are written into the statement.
+
+Which path answers what (both give the same counts; the tests compare them):
+
+* the **per-person roll-up** (:mod:`healthmap.person_rollup`, built per year with the
+  other roll-ups) answers selections of whole years (no month range) whose code set is
+  all categories or whole disease groups (the ICD-10 categories of one or more groups,
+  exactly), with any setting, insurance, sex and age-band filters, by any keys, with any
+  look-back: all categories without an insurance filter, and a group (or rows by group)
+  without a setting or insurance filter, read one row per person (and group) and year;
+* the **live query** on the episodes answers the rest: a month range, categories that are
+  not whole disease groups (a single code, a code outside every group), and any store
+  with a year that lacks the roll-up (built before it; :func:`healthmap.person_rollup.
+  ensure` adds it at upgrade), and connections without the store's tables.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ from dataclasses import replace
 
 import pandas as pd
 
+from healthmap import person_rollup
 from healthmap.measures import DEFAULT_LOOKBACK  # noqa: F401  (re-exported)
 from healthmap.queries import Filters, Selection
 
@@ -37,7 +51,7 @@ PERSON_KEYS = ("area_code", "sex", "age_group")
 #: keys that make each value a selection of its own (a period, a code set)
 UNIT_KEYS = ("year", "group_code")
 KEYS = PERSON_KEYS + UNIT_KEYS
-NO_GROUP = "—"  # the group of a category in no disease group
+NO_GROUP = person_rollup.NO_GROUP  # the group of a category in no disease group
 NEW, DIAGNOSED = "new", "diagnosed"
 LOOKBACK_CHOICES = (0, 1, 2, 3, 5)  # years offered on the map page
 
@@ -142,6 +156,17 @@ def cases(con, sel: Selection, by=("area_code",), lookback: int = 0) -> pd.DataF
     ([1], [1])
     """
     by, unit = _keys(by)
+    plan = person_rollup.code_set(con, sel, unit)
+    if plan is not None:
+        df = person_rollup.query(con, sel, by, unit, plan, lookback=int(lookback))
+        df["persons"] = df["persons"].astype(int)
+        return df
+    return _live_cases(con, sel, by, unit, lookback)
+
+
+def _live_cases(con, sel: Selection, by: list[str], unit: list[str], lookback: int
+                ) -> pd.DataFrame:
+    """:func:`cases` from the episodes (the live path)."""
     keys = ", ".join(f"f.{k}" for k in by)
     if lookback > 0:  # no episode with a selected code in the window, in any setting
         same_group = ("AND coalesce(pg.group_code, $no_group) = f.group_code"
@@ -196,6 +221,19 @@ def referrals(con, sel: Selection, by=("area_code",)) -> pd.DataFrame:
     [['A', False, 1, 1]]
     """
     by, unit = _keys(by)
+    plan = person_rollup.code_set(con, sel, unit)
+    if plan is not None:
+        df = person_rollup.query(con, sel, by, unit, plan, referral=True)
+    else:
+        df = _live_referrals(con, sel, by, unit)
+    df["in_county"] = df["in_county"].astype(bool)
+    for c in ("episodes", "referrals"):
+        df[c] = df[c].astype(int)
+    return df
+
+
+def _live_referrals(con, sel: Selection, by: list[str], unit: list[str]) -> pd.DataFrame:
+    """:func:`referrals` from the episodes (the live path)."""
     part = ", ".join(["person_id", *unit])
     keys = ", ".join(f"f.{k}" for k in by)
     sql = f"""
@@ -213,11 +251,7 @@ def referrals(con, sel: Selection, by=("area_code",)) -> pd.DataFrame:
     WHERE {_person_filter(sel)}
     GROUP BY ALL
     ORDER BY ALL"""
-    df = _run(con, sql, sel)
-    df["in_county"] = df["in_county"].astype(bool)
-    for c in ("episodes", "referrals"):
-        df[c] = df[c].astype(int)
-    return df
+    return _run(con, sql, sel)
 
 
 def first_data_year(con) -> int | None:

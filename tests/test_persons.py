@@ -1,6 +1,7 @@
 """Issue 9 items 1 and 7 on hand-made episodes: distinct persons, look-back, labels and
 person-level outward referral (healthmap/persons.py). Each test reproduces one of the
-issue's bugs with a handful of episodes whose answer is worked out by hand."""
+issue's bugs with a handful of episodes whose answer is worked out by hand, answered from
+the episodes (live) and from the per-person roll-up where it can answer (issue 14)."""
 
 import duckdb
 import numpy as np
@@ -13,6 +14,15 @@ from healthmap.queries import Filters, Selection
 GROUPS = {"C16": "C_STOMACH", "C18": "C_COLORECTAL", "C19": "C_COLORECTAL",
           "C20": "C_COLORECTAL", "C50": "C_BREAST", "I10": "HYPERTENSION", "J18": "PNEUMONIA"}
 CRC = ("C18", "C19", "C20")
+
+
+@pytest.fixture(autouse=True, params=["live", "rollup"])
+def path(request, monkeypatch):
+    monkeypatch.setitem(PATH, "rollup", request.param == "rollup")
+    return request.param
+
+
+PATH = {"rollup": False}
 
 
 def con_with(rows):
@@ -33,6 +43,10 @@ def con_with(rows):
                                              columns=["icd3", "group_code"]))
     con.register("institutions", pd.DataFrame({"code": ["IN", "OUT"],
                                                "in_county": [True, False]}))
+    if PATH["rollup"]:
+        from test_person_rollup import attach_rollup
+
+        attach_rollup(con, ep, GROUPS, {"IN": True, "OUT": False})
     return con
 
 

@@ -77,11 +77,15 @@ def test_spark_rollups_equal_the_single_machine_build(spark_output):
 
 
 def test_loading_the_spark_output_leaves_every_report_unchanged(spark_output, demo_copy):
+    from healthmap import store
     from healthmap.queries import data_version
 
     _engine, out, _counts = spark_output
     engine = make_engine(demo_copy)
     before = {name: _canonical(_db_table(engine, name), name) for name in exchange.TABLES}
+    people = "SELECT * FROM rollup_persons ORDER BY ALL"
+    persons_before = store.query(engine, people)
+    files_before = store.live_manifest(engine).rollup_files("persons")
     version = data_version(engine)
     years = exchange.load_rollups(engine, out, actor="test")
     assert years == sorted(before["cells"]["year"].unique().tolist())
@@ -89,6 +93,10 @@ def test_loading_the_spark_output_leaves_every_report_unchanged(spark_output, de
         pd.testing.assert_frame_equal(_canonical(_db_table(engine, name), name), before[name],
                                       check_exact=True)
     assert data_version(engine) > version  # every app process reloads
+    # the per-person roll-up is no Spark output: the load built it again, the same
+    files = store.live_manifest(engine).rollup_files("persons")
+    assert len(files) == len(years) and not set(files) & set(files_before)
+    pd.testing.assert_frame_equal(store.query(engine, people), persons_before)
 
 
 def test_an_incomplete_output_folder_is_refused_and_changes_nothing(spark_output, demo_copy,

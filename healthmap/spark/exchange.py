@@ -66,10 +66,12 @@ def load_rollups(engine: Engine, folder: str | Path, actor: str = "cli") -> list
     data version so every app process reloads; the years replaced.
 
     Runs under the import lock (:func:`healthmap.dbhealth.import_lock`): an import running
-    at the same time is named and this load refused. A year the store holds no episodes of
+    at the same time is named and this load refused. The per-person roll-up
+    (:mod:`healthmap.person_rollup`) is not a Spark output: this load builds it itself from
+    the store's episodes of each loaded year. A year the store holds no episodes of
     is refused by name.
     """
-    from healthmap import store, summary
+    from healthmap import person_rollup, store, summary
 
     frames = read_rollups(folder)
     years = sorted({int(y) for f in frames.values() for y in f["year"].unique()})
@@ -84,9 +86,14 @@ def load_rollups(engine: Engine, folder: str | Path, actor: str = "cli") -> list
                 if unknown:
                     raise ValueError(f"{folder}: year(s) {unknown} have no episodes in the "
                                      "episode store")
+                icd3_group, in_county = summary.lookups(conn)
                 for year in years:
-                    writer.add_rollups(year, {name: f[f["year"] == year]
-                                              for name, f in frames.items()})
+                    files = [writer.root / f for f in writer.years[year]["files"]]
+                    persons = person_rollup.build(person_rollup.year_table(files),
+                                                  icd3_group, in_county)
+                    writer.add_rollups(year, {**{name: f[f["year"] == year]
+                                                 for name, f in frames.items()},
+                                              person_rollup.TABLE: persons})
                 store.prepare(writer, conn)
                 summary.bump_generation(conn)
                 db.bump_version(s)

@@ -45,6 +45,10 @@ filters on a year and a disease group read few row groups.
 Disease group and in-county status are as they were when the roll-ups were built (they are
 rebuilt whenever either changes). :func:`healthmap.queries.rollup` reads them in yuan.
 
+``rollup_persons``: the per-person roll-up (:mod:`healthmap.person_rollup`, columns
+:data:`healthmap.person_rollup.COLUMNS`); ``store_years(year INTEGER, persons BOOLEAN)``:
+the manifest's years and whether each has it.
+
 ``icd3_groups(icd3 VARCHAR, group_code VARCHAR)``: the current disease grouping (one group
 per ICD-3 category; categories outside every group are absent).
 

@@ -6,7 +6,8 @@ One store folder per database (:func:`store_dir`)::
     <store>/pending.json                        the next manifest, during an import's commit
     <store>/episodes/year=YYYY/part-*.parquet   hive-style, one or more files per year
     <store>/rollups/<table>/year=YYYY/*.parquet the year's summary roll-ups (cells, areas,
-                                                institutions), rebuilt with its episodes
+                                                institutions, persons), rebuilt with its
+                                                episodes
     <store>/staging/                            a writer's files before they go live
     <store>/incoming/                           an import's checked rows, before its write
     <store>/.lock                               held by the one writer
@@ -80,6 +81,11 @@ def rollup_columns(table: str) -> list[tuple[str, str]]:
     """
     from healthmap.cube import MONEY, ROLLUPS
 
+    if table not in ROLLUPS:  # the per-person roll-up (not a cube of additive measures)
+        from healthmap import person_rollup
+
+        if table == person_rollup.TABLE:
+            return list(person_rollup.COLUMNS)
     dims, measures = ROLLUPS[table]
     types = {"year": "INTEGER", "month": "INTEGER", "in_county": "BOOLEAN"}
     out = [(d, types.get(d, "VARCHAR")) for d in dims]

@@ -48,7 +48,8 @@ def _arrow_types() -> dict:
     import pyarrow as pa
 
     return {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
-            "BOOLEAN": pa.bool_(), "DECIMAL(38,0)": pa.decimal128(38, 0)}
+            "BOOLEAN": pa.bool_(), "DECIMAL(38,0)": pa.decimal128(38, 0),
+            "DATE": pa.date32()}
 
 
 def _close(fd: int) -> None:
@@ -192,9 +193,10 @@ class StoreWriter:
 
     def add_rollups(self, year: int, tables: dict) -> None:
         """Stage the roll-ups of ``year`` (``{table: frame}``, pandas or Arrow, with the
-        store's roll-up columns, :func:`healthmap.summary.summarise_year`), replacing that
-        year's old ones.
-        A year this write holds no episodes of takes none."""
+        store's roll-up columns, :func:`healthmap.summary.summarise_year`), replacing that year's old ones
+        of those tables (a year whose episodes this write changed keeps none of its old
+        ones). A year this write holds no episodes of takes none."""
+        from healthmap.person_rollup import ROW_GROUP, TABLE as PERSONS
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -217,10 +219,11 @@ class StoreWriter:
                                    else frame[c], types[t], from_pandas=True)
                           for c, t in columns]
             pq.write_table(pa.Table.from_arrays(arrays, names=[c for c, _t in columns]),
-                           folder / name, compression="snappy")
+                           folder / name, compression="snappy",
+                           **({"row_group_size": ROW_GROUP} if table == PERSONS else {}))
             os.chmod(folder / name, 0o600)
             out[table] = [f"{ROLLUPS}/{table}/year={year}/{name}"]
-        entry["rollups"] = out
+        entry["rollups"] = {**(entry.get("rollups") or {}), **out}
 
     def _abs(self, files: list[str]) -> str:
         return _sql_list([self.root / f for f in files])

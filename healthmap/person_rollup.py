@@ -1,0 +1,356 @@
+"""The per-person roll-up of the episode store: person counts without the raw episodes.
+
+:mod:`healthmap.persons` counts persons (diagnosed cases, new cases with a look-back,
+person-level outward referral) by the first qualifying episode of each person. Per year
+this roll-up keeps, for every person, what those definitions read, so the common
+selections are answered from it exactly (the tests compare both paths on hand-made and
+on demo data); the rest keep the live query on the episodes (persons.py says which).
+
+Rows of one year (``rollups/persons/year=YYYY/``, rebuilt with the other roll-ups):
+
+* **slice rows**, one per (person, disease group, setting, insurance type) with an
+  episode there (``group_code`` ``—`` for categories in no group), and one per (person,
+  disease group) with ``setting`` and ``insurance_type`` ``*`` (the whole group: the
+  selections by group without a setting or insurance filter, the index dates and the
+  look-back read one row per person, group and year);
+* **all-categories rows** (``group_code`` ``*``, ``insurance_type`` ``*``), one per
+  (person, setting) and one per person with ``setting`` ``*``: the selections without a
+  disease or insurance filter read one row per person and year.
+
+Each row carries its first episode (by date, then record id: ``date``, ``record_id``)
+and that episode's ``area_code``, ``sex`` and ``age_group``; its first and last date
+(``first_any``, ``last_any``: on slice rows those of the slice's episodes, so the least
+and greatest over a group's slices are the person's first and last date with the group
+in any setting; on all-categories rows the person's first and last date of the year with
+any code in any setting); whether any of its episodes was at an institution outside the
+county (``outside``; NULL when none of its institutions is known) and whether one of
+those had a formal referral (``formal``).
+
+Why the look-back is exact from per-year rows: a person whose first episode with a
+selected code in the period is on day *s* is new with a look-back of N years iff no
+episode with a selected code lies in [s − N years, s). With whole years in the period
+no such episode lies in the year of *s* before it, and every earlier year *y* ends before
+*s*, so the window holds one of year *y*'s episodes iff that year's last date is on or
+after s − N years (DuckDB's own date arithmetic on both paths: 29 February minus one
+year is 28 February). The union of whole disease groups is derived exactly (first
+episode: the least (date, record id); first and last dates: min and max), so each year's
+rows depend on that year's episodes only, and the years are joined at query time.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: the roll-up's name in the store (``rollups/persons``; the view ``rollup_persons``)
+TABLE = "persons"
+ALL = "*"  # the all-categories code set, and "any" setting / insurance type
+NO_GROUP = "—"  # the group of a category in no disease group (as healthmap.persons)
+#: the columns as the view shows them (files hold them without ``year``)
+COLUMNS: list[tuple[str, str]] = [
+    ("year", "INTEGER"), ("group_code", "VARCHAR"), ("setting", "VARCHAR"),
+    ("insurance_type", "VARCHAR"), ("person_id", "VARCHAR"), ("date", "DATE"),
+    ("record_id", "VARCHAR"), ("area_code", "VARCHAR"), ("sex", "VARCHAR"),
+    ("age_group", "VARCHAR"), ("first_any", "DATE"), ("last_any", "DATE"),
+    ("outside", "BOOLEAN"), ("formal", "BOOLEAN")]
+#: rows per Parquet row group: a disease group's rows are a few row groups of a year
+ROW_GROUP = 65_536
+
+_FIRST = ("min(struct_pack(date := date, record_id := record_id, area_code := area_code, "
+          "sex := sex, age_group := age_group))")
+
+
+def build(ep: pd.DataFrame, icd3_group: dict[str, str], in_county: dict[str, bool]
+          ) -> pd.DataFrame:
+    """The roll-up rows of one year's episodes ``ep`` (a pandas frame or Arrow table with
+    the store's columns, ``date`` as dates or ISO text), without ``year``, as an Arrow
+    table sorted by ``group_code`` (a disease group's rows are a few row groups).
+
+    Examples
+    --------
+    One person, an outpatient visit in March and an inpatient stay outside the county in
+    May (formally referred):
+
+    >>> ep = pd.DataFrame({"record_id": ["a", "b"], "person_id": "p", "area_code": "A",
+    ...     "icd3": "C18", "date": ["2024-03-01", "2024-05-01"], "sex": "F",
+    ...     "age_group": "60-64", "setting": ["outpatient", "inpatient"],
+    ...     "insurance_type": "employee", "institution_code": ["IN", "OUT"],
+    ...     "referral": [None, True]})
+    >>> rows = build(ep, {"C18": "CRC"}, {"IN": True, "OUT": False}).to_pandas()
+    >>> rows = rows.sort_values(["group_code", "setting"], ignore_index=True)
+    >>> rows[["group_code", "setting", "record_id", "outside", "formal"]].values.tolist()
+    [['*', '*', 'a', True, True], ['*', 'inpatient', 'b', True, True], \
+['*', 'outpatient', 'a', False, False], ['CRC', '*', 'a', True, True], \
+['CRC', 'inpatient', 'b', True, True], ['CRC', 'outpatient', 'a', False, False]]
+    >>> str(rows["first_any"].iloc[1]), str(rows["last_any"].iloc[5])  # person, slice
+    ('2024-03-01', '2024-03-01')
+    """
+    import duckdb
+
+    if not len(ep):
+        return pd.DataFrame({c: [] for c, _t in COLUMNS if c != "year"})
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.register("ep", ep)
+        con.register("grp", pd.DataFrame(list(icd3_group.items()),
+                                         columns=["icd3", "group_code"], dtype=object))
+        con.register("inst", pd.DataFrame({"code": list(in_county),
+                                           "in_county": [bool(v) for v in in_county.values()]}))
+        return build_on(con, "ep", "grp", "inst")
+    finally:
+        con.close()
+
+
+def build_on(con, episodes: str, groups: str, institutions: str):
+    """:func:`build` on a DuckDB connection ``con`` that holds the year's episodes
+    (relation ``episodes``: the store's columns), ICD-10 category → group (``groups``:
+    ``icd3``, ``group_code``) and institutions (``institutions``: ``code``,
+    ``in_county``); the rows as an Arrow table sorted by group, setting and insurance.
+    :func:`healthmap.summary.summarise_year` runs it on the connection that computes the
+    other roll-ups, so the year's file is read by one engine under one memory limit."""
+    # one pass over the episodes (the slices), then the all-categories rows from the
+    # slices: each slice's first episode is the least (date, record id) of its episodes,
+    # so the least of the slices' firsts is the person's first
+    sql = f"""
+        WITH slices AS (
+            SELECT coalesce(g.group_code, $no_group) AS group_code, e.setting,
+                   e.insurance_type, e.person_id,
+                   arg_min(struct_pack(date := CAST(e.date AS DATE),
+                                       record_id := e.record_id, area_code := e.area_code,
+                                       sex := e.sex, age_group := e.age_group),
+                           (CAST(e.date AS DATE), e.record_id)) AS f,
+                   max(CAST(e.date AS DATE)) AS last_any,
+                   bool_or(NOT i.in_county) AS outside,
+                   bool_or(NOT i.in_county AND coalesce(CAST(e.referral AS BOOLEAN), FALSE))
+                       AS formal
+            FROM {episodes} e LEFT JOIN {groups} g ON g.icd3 = e.icd3
+                              LEFT JOIN {institutions} i ON i.code = e.institution_code
+            GROUP BY ALL),
+        everything AS (
+            SELECT $all AS group_code, coalesce(setting, $all) AS setting,
+                   $all AS insurance_type, person_id, arg_min(f, (f.date, f.record_id)) AS f,
+                   min(f.date) AS first_any, max(last_any) AS last_any,
+                   bool_or(outside) AS outside, bool_or(formal) AS formal
+            FROM slices GROUP BY GROUPING SETS ((person_id, setting), (person_id))),
+        spans AS (
+            SELECT person_id, first_any, last_any FROM everything WHERE setting = $all),
+        whole_groups AS (
+            SELECT group_code, $all AS setting, $all AS insurance_type, person_id,
+                   arg_min(f, (f.date, f.record_id)) AS f, max(last_any) AS last_any,
+                   bool_or(outside) AS outside, bool_or(formal) AS formal
+            FROM slices GROUP BY group_code, person_id)
+        SELECT group_code, setting, insurance_type, person_id, f.date, f.record_id,
+               f.area_code, f.sex, f.age_group, first_any, last_any, outside, formal
+        FROM (SELECT group_code, setting, insurance_type, person_id, f, f.date AS first_any,
+                     last_any, outside, formal FROM slices
+              UNION ALL
+              SELECT group_code, setting, insurance_type, person_id, f, f.date AS first_any,
+                     last_any, outside, formal FROM whole_groups
+              UNION ALL
+              SELECT v.group_code, v.setting, v.insurance_type, v.person_id, v.f,
+                     p.first_any, p.last_any, v.outside, v.formal
+              FROM everything v JOIN spans p USING (person_id))
+        ORDER BY group_code, setting, insurance_type"""
+    return con.sql(sql, params={"no_group": NO_GROUP, "all": ALL}).to_arrow_table()
+
+
+def code_set(con, sel, unit: list[str]) -> tuple[str, tuple[str, ...]] | None:
+    """Which rows of the roll-up answer ``sel`` counted by ``unit`` exactly: ``("all",
+    ())`` (the all-categories rows), ``("groups", groups)`` (the slice rows of ``groups``;
+    ``()``: every group), or ``None`` (the live query must answer: a month range, ICD-10
+    categories that are not whole disease groups, a year of the store without the
+    roll-up, a connection without it)."""
+    f = sel.filters
+    if (f.month_from or 1) > 1 or (f.month_to or 12) < 12:
+        return None
+    try:
+        missing = con.execute("SELECT count(*) FILTER (WHERE NOT persons) FROM store_years"
+                              ).fetchone()[0]
+    except Exception:  # a connection without the store's tables (doctests, hand-made)
+        return None
+    if missing:
+        return None
+    if sel.icd3 is None:
+        if "group_code" in unit or f.insurance:
+            return "groups", ()
+        return "all", ()
+    codes = sorted(set(sel.icd3))
+    if not codes:
+        return None
+    held = con.execute(
+        "SELECT g.icd3, g.group_code FROM icd3_groups g WHERE g.group_code IN "
+        "(SELECT group_code FROM icd3_groups WHERE icd3 = ANY($codes))",
+        {"codes": codes}).fetchall()
+    if sorted(c for c, _g in held) != codes:  # a category outside a group, or part of one
+        return None
+    return "groups", tuple(sorted({g for _c, g in held}))
+
+
+def _where(kind: str, groups, qualifying: bool, sel) -> str:
+    """The rows of ``kind`` and ``groups`` (:func:`code_set`) a query reads: those of its
+    qualifying episodes (``qualifying``), else those of every setting and insurance type
+    (the index dates and the look-back), one level of rows each."""
+    f = sel.filters
+    cond = ["year = ANY($years)"] if f.years else []
+    if kind == "all":
+        cond += ["group_code = $all", "setting = $qset" if qualifying else "setting = $all"]
+    else:
+        cond.append("group_code <> $all")
+        if groups:
+            cond.append("group_code = ANY($groups)")
+        if qualifying and (f.setting or f.insurance):  # the slice rows
+            cond.append("setting <> $all")
+            if f.setting:
+                cond.append("setting = $setting")
+            if f.insurance:
+                cond.append("insurance_type = ANY($ins)")
+        else:  # the whole group's rows
+            cond.append("setting = $all")
+    return " AND ".join(cond or ["TRUE"])
+
+
+def query(con, sel, by: list[str], unit: list[str], plan, lookback: int = 0,
+          referral: bool = False) -> pd.DataFrame:
+    """:func:`healthmap.persons.cases` (``referral`` False) or
+    :func:`healthmap.persons.referrals` answered from the roll-up's rows that ``plan``
+    (:func:`code_set`) names; the caller fixes the column types."""
+    f = sel.filters
+    kind, groups = plan
+    part = ", ".join(["person_id", *unit])
+    keys = ", ".join(f"f.{k}" for k in by)
+    # one row per person and unit already: the all-categories rows of a one-year unit
+    one_set = kind == "all" or ("group_code" in unit or len(groups) == 1) and not (
+        f.setting or f.insurance)
+    single = one_set and (len(f.years) == 1 or "year" in unit)
+    if single:
+        firsts = f"""firsts AS (
+            SELECT person_id, year, group_code, area_code, sex, age_group, outside, formal,
+                   first_any AS start
+            FROM rollup_persons WHERE {_where(kind, groups, True, sel)})"""
+        starts = ""
+    else:
+        firsts = f"""firsts AS (
+            SELECT {part}, fe.area_code AS area_code, fe.sex AS sex,
+                   fe.age_group AS age_group, outside, formal
+            FROM (SELECT {part}, {_FIRST} AS fe, bool_or(outside) AS outside,
+                         bool_or(formal) AS formal
+                  FROM rollup_persons WHERE {_where(kind, groups, True, sel)}
+                  GROUP BY {part}))"""
+        starts = f""",
+        starts AS (
+            SELECT {part}, min(first_any) AS start FROM rollup_persons
+            WHERE {_where(kind, groups, False, sel)} GROUP BY {part})"""
+    person = ["TRUE", *(["f.sex = $sex"] if f.sex else []),
+              *(["f.age_group = ANY($ages)"] if f.age_groups else [])]
+    if referral:
+        sql = f"""
+        WITH {firsts}
+        SELECT {keys + ',' if keys else ''} NOT f.outside AS in_county,
+               count(*) AS episodes, count(*) FILTER (WHERE f.formal) AS referrals
+        FROM firsts f WHERE f.outside IS NOT NULL AND {' AND '.join(person)}
+        GROUP BY ALL ORDER BY ALL"""
+    else:
+        # the persons (with their index date) who pass the sex and age-band filters
+        start = "f.start" if single else "s.start"
+        cols = ", ".join(f"f.{k}" for k in dict.fromkeys([*by, "person_id", *unit]))
+        base = f"""SELECT {cols}, {start} AS start
+            FROM firsts f {'' if single else f'JOIN starts s USING ({part})'}
+            WHERE {' AND '.join(person)}"""
+        if lookback > 0:  # not new: an earlier year's last date inside the window
+            same = "AND p.group_code = c.group_code" if "group_code" in unit else ""
+            years = ("AND year BETWEEN $first_year - $lookback AND $last_year - 1"
+                     if f.years else "")
+            # one row per person, year (and group): all categories, or the whole groups'
+            # rows counted by group or of one group
+            unique = kind == "all" or "group_code" in unit or len(groups) == 1
+            prior = f"""SELECT person_id{', group_code' if 'group_code' in unit else ''},
+                       year, {'last_any' if unique else 'max(last_any)'} AS last
+                FROM rollup_persons
+                WHERE {_where(kind, groups, False, replace_years(sel))} {years}
+                {'' if unique else 'GROUP BY ALL'}"""
+            cases = f"""({base}) c ANTI JOIN ({prior}) p
+                ON p.person_id = c.person_id {same} AND p.year < year(c.start)
+                   AND p.last >= c.start - to_years($lookback)"""
+        else:
+            cases = f"({base}) c"
+        ckeys = ", ".join(f"c.{k}" for k in by)
+        sql = f"""
+        WITH {firsts}{starts}
+        SELECT {ckeys + ',' if ckeys else ''} count(*) AS persons
+        FROM {cases}
+        {'GROUP BY ' + ckeys if ckeys else ''}
+        ORDER BY ALL"""
+    years = [int(y) for y in f.years]
+    values = {"years": years, "all": ALL, "qset": f.setting or ALL, "groups": list(groups),
+              "setting": f.setting, "ins": list(f.insurance), "sex": f.sex,
+              "ages": list(f.age_groups), "lookback": int(lookback),
+              "first_year": min(years, default=0), "last_year": max(years, default=0)}
+    import re
+
+    used = set(re.findall(r"\$(\w+)", sql))
+    return con.execute(sql, {k: v for k, v in values.items() if k in used}).df()
+
+
+def replace_years(sel):
+    """``sel`` without its year filter (the look-back reads the earlier years)."""
+    from dataclasses import replace
+
+    return replace(sel, filters=replace(sel.filters, years=()))
+
+
+def year_table(files: list):
+    """One year's episodes from its store ``files`` as an Arrow table of the columns
+    :func:`build` reads (read straight from Parquet: no pandas round trip)."""
+    import pyarrow.parquet as pq
+    import pyarrow as pa
+
+    cols = ["record_id", "person_id", "area_code", "icd3", "date", "sex", "age_group",
+            "setting", "insurance_type", "institution_code", "referral"]
+    return pa.concat_tables([pq.read_table(f, columns=cols) for f in files])
+
+
+def ensure(engine) -> list[int]:
+    """Add the roll-up to every year of the store that lacks it (a store written before
+    this roll-up existed), in one store write under the import lock; returns those years.
+    :func:`healthmap.db.upgrade` calls it, so an upgraded deployment gets it at its first
+    start (about 2 s per million episodes); meanwhile, and when an import holds the lock
+    (then the next start adds it), :mod:`healthmap.persons` answers from the episodes.
+    A store that is not the database's is left alone (readers refuse it by name)."""
+    from sqlalchemy.orm import Session
+
+    from healthmap import db as hdb, importlock, store, summary
+    from healthmap.store.layout import StoreLocationError
+
+    try:
+        manifest = store.live_manifest(engine)
+    except (store.StoreMismatch, StoreLocationError):
+        return []
+    if manifest is None or all(TABLE in (v.get("rollups") or {})
+                               for v in manifest.years.values()):
+        return []
+    url = engine.url.render_as_string(hide_password=False)
+    writer = None
+    try:
+        with importlock.import_lock(url, "refresh", "per-person roll-up", None):
+            with engine.begin() as conn:
+                writer = store.open_writer(conn)
+                icd3_group, in_county = summary.lookups(conn)
+                years = sorted(y for y, v in writer.years.items()
+                               if TABLE not in (v.get("rollups") or {}))
+                for year in years:
+                    files = [writer.root / f for f in writer.years[year]["files"]]
+                    writer.add_rollups(year, {TABLE: build(year_table(files), icd3_group,
+                                                           in_county)})
+                if years:
+                    store.prepare(writer, conn)
+                    summary.bump_generation(conn)
+                    with Session(bind=conn) as s:
+                        hdb.bump_version(s)
+            if years:
+                store.publish(writer)
+    except importlock.ImportRunning:
+        return []
+    finally:
+        if writer is not None:
+            writer.discard()
+    return years
