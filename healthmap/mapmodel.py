@@ -2,8 +2,10 @@
 
 ``pages/health_map.py`` only reads widgets, calls these functions (each cached on its
 own inputs in ``ui.py``, so a change recomputes only what depends on it) and draws what
-they return. :func:`map_page` runs the same pieces in the order the page draws them;
-``python -m healthmap bench`` times it, so the benchmark measures the real page.
+they return. :func:`map_page` runs the pieces a filter change computes, in the order the
+page draws them; the panels and flows, drawn only when their section is opened, are
+:func:`panel_figures` and :func:`flow_view`. ``python -m healthmap bench`` times each, so the
+benchmark measures the real page.
 
 A filter is resolved once per change (:func:`healthmap.queries.resolve`: the ICD-10
 categories of the chosen disease groups) and the resolved selection is handed to the
@@ -305,30 +307,35 @@ def flow_view(engine: Engine, sel: queries.Selection, inst_frame: pd.DataFrame |
 
 @dataclass
 class MapPage:
-    """Everything one rerun of the map page shows."""
+    """What one filter change on the map page computes (pages/health_map.py through
+    ``ui.py``): the indicator, the area table as shown and as exported, the map and the
+    funnel. The breakdown panels and the patient flows are not part of it: the page draws
+    them only while their on-demand section is open (:func:`panel_figures`,
+    :func:`flow_view`)."""
 
     result: IndicatorResult
     table: pd.DataFrame
+    export: pd.DataFrame
     map: go.Figure
     funnel: go.Figure | None
-    panels: dict[str, go.Figure]
-    flows: FlowView
+    selection: queries.Selection
+    areas: queries.AreaSet
 
 
 def map_page(engine: Engine, inp: MapInputs, frame: pd.DataFrame | None = None,
-             inst_frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
-             pop_all: pd.DataFrame | None = None, tiles: dict | None = None) -> MapPage:
-    """The whole page for one set of inputs (the benchmark's unit of work).
+             aset: queries.AreaSet | None = None, pop_all: pd.DataFrame | None = None,
+             tiles: dict | None = None) -> MapPage:
+    """One filter change of the page for one set of inputs (the benchmark's unit of work).
 
-    The page caches the period frames (``frame``, ``inst_frame``), the area set and the
-    population rows, so a filter change costs this call with them given.
+    The page caches the period frame (``frame``), the area set and the population rows, so
+    a filter change costs this call with them given. The selection and the (narrowed)
+    area set are returned for opening the panels and the flows (:func:`panel_figures`,
+    :func:`flow_view`, what the page's on-demand sections draw).
     """
     f = inp.filters
     frame = frame if frame is not None else queries.load_cells_frame(engine, f.years)
     aset = narrow(aset or queries.area_set(engine, f.level), inp.drill)
     sel = queries.resolve(engine, f)
     res = indicator(engine, inp, sel, aset, frame, pop_all)
-    return MapPage(res, area_view(res, inp), map_figure(res, aset, inp, tiles), funnel(res, inp),
-                   panel_figures(engine, sel, frame, aset, inp.public, inp.drill, inp.lang),
-                   flow_view(engine, sel, inst_frame, aset, None,
-                             t("map.county_value", inp.lang), inp.public, inp.lang))
+    return MapPage(res, area_view(res, inp), export_table(res, inp),
+                   map_figure(res, aset, inp, tiles), funnel(res, inp), sel, aset)
