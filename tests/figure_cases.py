@@ -1,0 +1,90 @@
+"""Hand-made inputs of the map page's per-change figures (choropleth, funnel), shared by
+tests/test_figures_same.py and the one-off run that stored their expected JSON
+(tests/data/figures_expected.json, made by ``python tests/figure_cases.py`` with the
+figure construction before issue 14's speed-up: the figures must not change)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+from shapely.geometry import MultiPolygon, box, mapping
+
+
+def areas() -> pd.DataFrame:
+    geoms = [json.dumps(mapping(box(121 + i * 0.1, 28, 121.1 + i * 0.1, 28.1)))
+             for i in range(4)]
+    geoms[1] = json.dumps(mapping(MultiPolygon([box(121.1, 28, 121.15, 28.05),
+                                                box(121.16, 28.06, 121.2, 28.1)])))
+    geoms.append(None)  # an area without a boundary: named in a note, not drawn
+    return pd.DataFrame({
+        "code": [f"A{i}" for i in range(5)], "name": ["城关镇", "<b>x</b>乡", "东山街道", "西区",
+                                                      "无边界村"],
+        "level": "township", "parent_code": "C", "geometry": geoms,
+        "label_lon": [121.05 + i * 0.1 for i in range(5)], "label_lat": 28.05,
+        "schematic": [True, True, False, False, False]})
+
+
+def table(values, suppressed=None, unstable=None, numerator=None, denominator=None):
+    k = len(values)
+    t = pd.DataFrame({
+        "area_code": [f"A{i}" for i in range(k)], "area_name": areas()["name"][:k].tolist(),
+        "value": values, "ci_low": [v - 1.25 if v == v else np.nan for v in values],
+        "ci_high": [v + 1.5 if v == v else np.nan for v in values],
+        "numerator": numerator or [12.0, 40.0, 3.0, 150.0, 7.0][:k],
+        "denominator": denominator or [1000.0, 2500.0, 180.0, 9000.0, 400.0][:k],
+        "suppressed": suppressed or [False] * k})
+    if unstable is not None:
+        t["unstable"] = unstable
+    return t
+
+
+def choropleth_cases():
+    """(name, kwargs of mapview.choropleth)."""
+    tiles = {"url": "https://tiles.example/{z}/{x}/{y}.png", "attribution": "© example"}
+    base = table([1.2, 4.0, 1.66, 3.5, np.nan], suppressed=[False, False, True, False, False],
+                 unstable=[True, False, False, True, False])
+    return [
+        ("quantiles_zh", dict(table=base, areas=areas(), value_label="率")),
+        ("equal_en", dict(table=base, areas=areas(), value_label="rate",
+                          scheme="equal_interval", lang="en")),
+        ("natural_k3", dict(table=table([5.0, 1.0, 9.0, 2.0, 7.0]), areas=areas(),
+                            value_label="外转率", scheme="natural_breaks", k=3)),
+        ("fixed_counts", dict(table=table([0.0, 0.0, 3.0, 41.0, 2.0]), areas=areas(),
+                              value_label="例数", scheme="fixed", fixed_bins=[1, 10])),
+        ("tiles", dict(table=base, areas=areas(), value_label="率", tiles=tiles)),
+        ("no_values", dict(table=table([np.nan] * 5), areas=areas(), value_label="率")),
+    ]
+
+
+def funnel_cases():
+    """(name, kwargs of mapview.funnel_figure)."""
+    return [
+        ("proportion_zh", dict(table=table([1.2, 4.0, 16.6, 3.5, 0.5]), target=3.0,
+                               kind="proportion", value_label="外转率", scale=100)),
+        ("rate_en", dict(table=table([120.0, 400.0, 1660.0, 350.0, np.nan],
+                                     suppressed=[False, False, False, True, False]),
+                         target=300.0, kind="rate", value_label="per 100,000", scale=1e5,
+                         lang="en")),
+        ("empty", dict(table=table([np.nan] * 5), target=1.0, kind="rate", value_label="x",
+                       scale=1e5)),
+    ]
+
+
+def as_json(fig) -> dict:
+    """A figure as the browser gets it: what ``st.plotly_chart`` sends (streamlit turns a
+    figure into ``fig.to_dict()`` and that into ``plotly.io.to_json(..., validate=False)``)."""
+    import plotly.io
+
+    return json.loads(plotly.io.to_json(fig.to_dict(), validate=False))
+
+
+if __name__ == "__main__":  # store the expectations (run once, with the old construction)
+    from pathlib import Path
+
+    from healthmap import mapview
+
+    out = {"choropleth": {n: as_json(mapview.choropleth(**kw)) for n, kw in choropleth_cases()},
+           "funnel": {n: as_json(mapview.funnel_figure(**kw)) for n, kw in funnel_cases()}}
+    path = Path(__file__).parent / "data" / "figures_expected.json"
+    path.write_text(json.dumps(out, ensure_ascii=False, sort_keys=True, indent=0))
+    print(path, path.stat().st_size)
