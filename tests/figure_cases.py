@@ -47,11 +47,14 @@ def choropleth_cases():
         ("quantiles_zh", dict(table=base, areas=areas(), value_label="率")),
         ("equal_en", dict(table=base, areas=areas(), value_label="rate",
                           scheme="equal_interval", lang="en")),
-        ("natural_k3", dict(table=table([5.0, 1.0, 9.0, 2.0, 7.0]), areas=areas(),
+        ("natural_k3", dict(table=table([5.0, 1.0, 9.0, 1.1, 5.2]), areas=areas(),
                             value_label="外转率", scheme="natural_breaks", k=3)),
         ("fixed_counts", dict(table=table([0.0, 0.0, 3.0, 41.0, 2.0]), areas=areas(),
                               value_label="例数", scheme="fixed", fixed_bins=[1, 10])),
         ("tiles", dict(table=base, areas=areas(), value_label="率", tiles=tiles)),
+        ("outlines_in_legend_order", dict(  # unstable areas in another order than the table
+            table=table([5.0, 1.0, 9.0, 2.0, 7.0], unstable=[True, True, False, True, False]),
+            areas=areas(), value_label="率")),
         ("no_values", dict(table=table([np.nan] * 5), areas=areas(), value_label="率")),
     ]
 
