@@ -289,21 +289,20 @@ def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: st
     """
     t = table[(table["denominator"] > 0) & ~table["suppressed"]].dropna(subset=["value"])
     t = t.assign(area_name=t["area_name"].map(lambda s: textsafe.plotly_text(s, 40)))
-    fig = go.Figure()
     if len(t) == 0:
-        return fig
+        return built([], {})
     lo = max(t["denominator"].min() * 0.5, 1)
     hi = t["denominator"].max() * 1.5
     grid = np.geomspace(lo, hi, 200)
     lim = funnel_lines(target / scale, grid, kind)
+    data = []
     for level, dash in (("95", "dash"), ("99.8", "dot")):
         for side in ("lower", "upper"):
-            fig.add_trace(go.Scatter(x=grid, y=lim[f"{side}_{level}"] * scale, mode="lines",
-                                     line=dict(color="#888", dash=dash, width=1),
-                                     name=i18n.t("funnel.limits", lang, level=level),
-                                     legendgroup=level,
-                                     showlegend=side == "upper", hoverinfo="skip"))
-    fig.add_hline(y=target, line=dict(color="#444", width=1))
+            data.append(dict(type="scatter", x=grid,
+                             y=(lim[f"{side}_{level}"] * scale).to_numpy(), mode="lines",
+                             line=dict(color="#888", dash=dash, width=1),
+                             name=i18n.t("funnel.limits", lang, level=level),
+                             legendgroup=level, showlegend=side == "upper", hoverinfo="skip"))
     pts = metrics.funnel_limits(target / scale, t["denominator"], kind=kind)
     out95 = ((t["value"].to_numpy() > pts["upper_95"].to_numpy() * scale)
              | (t["value"].to_numpy() < pts["lower_95"].to_numpy() * scale))
@@ -313,24 +312,28 @@ def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: st
     # names only on the areas outside the 95 % limits (the ones to look at), so labels of
     # the crowd in the middle cannot overlap; every point has its name on hover
     names = np.where(out95, t["area_name"].astype(str), "")
-    fig.add_trace(go.Scatter(x=t["denominator"], y=t["value"], mode="markers+text",
-                             text=names, textposition="middle right",
-                             customdata=t["area_name"], textfont=dict(size=12),
-                             marker=dict(size=11, color=color, line=dict(width=1, color="#fff")),
-                             name=value_label,
-                             hovertemplate="%{customdata}<br>%{y:,.1f}<br>N=%{x:,.0f}"
-                                           "<extra></extra>"))
-    fig.add_annotation(x=np.log10(hi), y=target, text=i18n.t("funnel.county", lang),
-                       showarrow=False, xanchor="right", yanchor="bottom",
-                       font=dict(size=11, color="#444"))
+    data.append(dict(type="scatter", x=t["denominator"].to_numpy(), y=t["value"].to_numpy(),
+                     mode="markers+text", text=names.tolist(), textposition="middle right",
+                     customdata=t["area_name"].tolist(), textfont=dict(size=12),
+                     marker=dict(size=11, color=color.tolist(),
+                                 line=dict(width=1, color="#fff")),
+                     name=value_label,
+                     hovertemplate="%{customdata}<br>%{y:,.1f}<br>N=%{x:,.0f}<extra></extra>"))
     ticks = log_ticks(lo, hi)
-    fig.update_layout(xaxis=dict(type="log", title=i18n.t("funnel.x", lang),
-                                 tickvals=ticks, ticktext=[f"{v:,.0f}" for v in ticks]),
-                      yaxis=dict(title=value_label),
-                      height=440, margin=dict(l=10, r=10, t=10, b=10),
-                      # below the plot: a legend on top would cover the highest points
-                      legend=dict(orientation="h", y=-0.22, yanchor="top", x=0))
-    return fig
+    layout = dict(
+        # the county's value across the plot (what ``add_hline`` draws)
+        shapes=[dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=target,
+                     y1=target, line=dict(color="#444", width=1))],
+        annotations=[dict(x=np.log10(hi), y=target, text=i18n.t("funnel.county", lang),
+                          showarrow=False, xanchor="right", yanchor="bottom",
+                          font=dict(size=11, color="#444"))],
+        xaxis=dict(type="log", title=dict(text=i18n.t("funnel.x", lang)),
+                   tickvals=ticks, ticktext=[f"{v:,.0f}" for v in ticks]),
+        yaxis=dict(title=dict(text=value_label)),
+        height=440, margin=dict(l=10, r=10, t=10, b=10),
+        # below the plot: a legend on top would cover the highest points
+        legend=dict(orientation="h", y=-0.22, yanchor="top", x=0))
+    return built(data, layout)
 
 
 def funnel_lines(target: float, grid: np.ndarray, kind: str) -> pd.DataFrame:
