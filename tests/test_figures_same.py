@@ -14,6 +14,15 @@ from healthmap import mapview
 EXPECTED = json.loads((Path(__file__).parent / "data" / "figures_expected.json").read_text())
 
 
+@pytest.fixture(autouse=True)
+def plotly_template(monkeypatch):
+    """The expectations were stored under plotly's own default template; importing
+    streamlit (other tests' pages) makes "streamlit" the default, old and new alike."""
+    import plotly.io as pio
+
+    monkeypatch.setattr(pio.templates, "default", "plotly")
+
+
 @pytest.mark.parametrize("name,kw", choropleth_cases(), ids=[n for n, _ in choropleth_cases()])
 def test_choropleth_sends_the_same_figure(name, kw):
     assert as_json(mapview.choropleth(**kw)) == EXPECTED["choropleth"][name]
