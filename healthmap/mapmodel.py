@@ -238,6 +238,11 @@ def panel_figures(engine: Engine, sel: queries.Selection, frame: pd.DataFrame | 
     """The four breakdown charts (leading groups, age × sex, insurance, monthly trend)."""
     pan = mapview.panels(engine, sel.filters, frame=frame, aset=aset, public=public, sel=sel,
                          area_codes=aset.areas["code"].tolist() if drill else None)
+    return panel_charts(pan, lang)
+
+
+def panel_charts(pan: dict[str, pd.DataFrame], lang: str) -> dict[str, go.Figure]:
+    """The four breakdown charts of :func:`healthmap.mapview.panels`' tables."""
     name = "name_en" if lang == "en" else "name_zh"
     episodes = t("col.episodes", lang)
     # plain graph objects: plotly express takes several times longer to build the same

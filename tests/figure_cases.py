@@ -1,4 +1,4 @@
-"""Hand-made inputs of the map page's per-change figures (choropleth, funnel), shared by
+"""Hand-made inputs of the map page's figures (choropleth, funnel, panels), shared by
 tests/test_figures_same.py and the one-off run that stored their expected JSON
 (tests/data/figures_expected.json, made by ``python tests/figure_cases.py`` with the
 figure construction before issue 14's speed-up: the figures must not change)."""
@@ -73,6 +73,23 @@ def funnel_cases():
     ]
 
 
+def panel_tables(empty: bool = False) -> dict[str, pd.DataFrame]:
+    """Tables as :func:`healthmap.mapview.panels` returns them."""
+    n = 0 if empty else None
+    return {
+        "top": pd.DataFrame({"group_code": ["C_STOMACH", "X_NEW", "C_LUNG"][:n],
+                             "name_zh": ["胃癌", None, "肺癌"][:n],
+                             "name_en": ["Stomach cancer", None, "Lung cancer"][:n],
+                             "episodes": [120.0, 45.0, 30.0][:n]}),
+        "age": pd.DataFrame({"age_group": ["60-64", "60-64", "65-69", "65-69", "unknown"][:n],
+                             "sex": ["M", "F", "M", "F", "M"][:n],
+                             "episodes": [40.0, 35.0, 52.0, 12.0, 3.0][:n]}),
+        "insurance": pd.DataFrame({"insurance_type": ["employee", "resident", "self_pay"][:n],
+                                   "episodes": [80.0, 110.0, np.nan][:n]}),
+        "trend": pd.DataFrame({"year": [2024, 2024, 2023][:n], "month": [2, 1, 12][:n],
+                               "episodes": [17.0, 21.0, 9.0][:n]})}
+
+
 def as_json(fig) -> dict:
     """A figure as the browser gets it: what ``st.plotly_chart`` sends (streamlit turns a
     figure into ``fig.to_dict()`` and that into ``plotly.io.to_json(..., validate=False)``)."""
@@ -84,10 +101,13 @@ def as_json(fig) -> dict:
 if __name__ == "__main__":  # store the expectations (run once, with the old construction)
     from pathlib import Path
 
-    from healthmap import mapview
+    from healthmap import mapmodel, mapview
 
     out = {"choropleth": {n: as_json(mapview.choropleth(**kw)) for n, kw in choropleth_cases()},
-           "funnel": {n: as_json(mapview.funnel_figure(**kw)) for n, kw in funnel_cases()}}
+           "funnel": {n: as_json(mapview.funnel_figure(**kw)) for n, kw in funnel_cases()},
+           "panels": {f"{lang}{'_empty' if empty else ''}_{k}": as_json(fig)
+                      for lang in ("zh", "en") for empty in (False, True)
+                      for k, fig in mapmodel.panel_charts(panel_tables(empty), lang).items()}}
     path = Path(__file__).parent / "data" / "figures_expected.json"
     path.write_text(json.dumps(out, ensure_ascii=False, sort_keys=True, indent=0))
     print(path, path.stat().st_size)
