@@ -245,40 +245,47 @@ def panel_charts(pan: dict[str, pd.DataFrame], lang: str) -> dict[str, go.Figure
     """The four breakdown charts of :func:`healthmap.mapview.panels`' tables."""
     name = "name_en" if lang == "en" else "name_zh"
     episodes = t("col.episodes", lang)
-    # plain graph objects: plotly express takes several times longer to build the same
+    # plain trace and layout dicts, one unvalidated figure each (mapview.built): plotly
+    # express, or graph objects built property by property, take several times longer
     top = pan["top"].assign(name=lambda d: d[name].fillna(d["group_code"])).iloc[::-1]
-    top_fig = _figure(t("map.top_groups", lang), 420, episodes, t("col.group", lang))
-    top_fig.add_trace(go.Bar(x=top["episodes"], y=top["name"], orientation="h",
-                             marker_color="#636efa", name=episodes))
+    top_fig = mapview.built(
+        [dict(type="bar", x=top["episodes"].to_numpy(), y=top["name"].tolist(),
+              orientation="h", marker=dict(color="#636efa"), name=episodes)],
+        _layout(t("map.top_groups", lang), 420, episodes, t("col.group", lang)))
     age = pan["age"][pan["age"]["age_group"].isin(AGE_GROUPS)]
-    age_fig = _figure(t("map.age_sex", lang), 420, episodes, t("map.age", lang))
+    bars = []
     for sex, colour in (("M", "#636efa"), ("F", "#ef553b")):
         a = age[age["sex"] == sex]
-        age_fig.add_trace(go.Bar(x=-a["episodes"] if sex == "M" else a["episodes"],
-                                 y=a["age_group"], orientation="h", marker_color=colour,
-                                 name=t(f"sex.{sex}", lang), customdata=a["episodes"],
-                                 hovertemplate="%{y}: %{customdata:,.0f}<extra></extra>"))
-    age_fig.update_layout(barmode="relative", legend_title_text=t("map.sex", lang),
-                          yaxis=dict(categoryorder="array", categoryarray=list(AGE_GROUPS)))
+        bars.append(dict(type="bar", x=(-a["episodes"] if sex == "M" else a["episodes"]
+                                        ).to_numpy(),
+                         y=a["age_group"].tolist(), orientation="h",
+                         marker=dict(color=colour), name=t(f"sex.{sex}", lang),
+                         customdata=a["episodes"].to_numpy(),
+                         hovertemplate="%{y}: %{customdata:,.0f}<extra></extra>"))
+    age_layout = _layout(t("map.age_sex", lang), 420, episodes, t("map.age", lang))
+    age_layout["yaxis"].update(categoryorder="array", categoryarray=list(AGE_GROUPS))
+    age_fig = mapview.built(bars, dict(age_layout, barmode="relative",
+                                       legend=dict(title=dict(text=t("map.sex", lang)))))
     ins = pan["insurance"].dropna(subset=["episodes"])
-    ins_fig = _figure(t("map.insurance_panel", lang), 360)
-    ins_fig.add_trace(go.Pie(labels=[t(f"insurance.{s}", lang) for s in ins["insurance_type"]],
-                             values=ins["episodes"]))
+    ins_fig = mapview.built(
+        [dict(type="pie", labels=[t(f"insurance.{s}", lang) for s in ins["insurance_type"]],
+              values=ins["episodes"].to_numpy())],
+        _layout(t("map.insurance_panel", lang), 360))
     trend = pan["trend"].assign(period=lambda d: pd.to_datetime(
         dict(year=d["year"], month=d["month"], day=1))).sort_values("period")
-    trend_fig = _figure(t("map.trend", lang), 360, "", episodes)
-    trend_fig.add_trace(go.Scatter(x=trend["period"], y=trend["episodes"], mode="lines+markers",
-                                   name=episodes))
-    trend_fig.update_xaxes(tickformat="%Y-%m")
+    trend_layout = _layout(t("map.trend", lang), 360, "", episodes)
+    trend_layout["xaxis"]["tickformat"] = "%Y-%m"
+    trend_fig = mapview.built(
+        [dict(type="scatter", x=trend["period"].to_numpy(), y=trend["episodes"].to_numpy(),
+              mode="lines+markers", name=episodes)], trend_layout)
     return {"top": top_fig, "pyramid": age_fig, "insurance_pie": ins_fig, "trend": trend_fig}
 
 
-def _figure(title: str, height: int, x: str | None = None, y: str | None = None) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(title_text=title, height=height, margin=dict(l=10, r=10, t=50, b=10))
+def _layout(title: str, height: int, x: str | None = None, y: str | None = None) -> dict:
+    out = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=50, b=10))
     if x is not None:
-        fig.update_layout(xaxis_title_text=x, yaxis_title_text=y)
-    return fig
+        out.update(xaxis=dict(title=dict(text=x)), yaxis=dict(title=dict(text=y)))
+    return out
 
 
 @dataclass

@@ -45,3 +45,14 @@ def test_the_expectations_are_not_trivial():
     assert "无边界村" in quant["layout"]["annotations"][0]["text"]
     assert len(EXPECTED["funnel"]["proportion_zh"]["data"]) == 5
     assert EXPECTED["funnel"]["empty"]["data"] == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("empty", [False, True])
+def test_panels_send_the_same_figures(lang, empty):
+    from figure_cases import panel_tables
+    from healthmap import mapmodel
+
+    figs = mapmodel.panel_charts(panel_tables(empty), lang)
+    for k, fig in figs.items():
+        assert as_json(fig) == EXPECTED["panels"][f"{lang}{'_empty' if empty else ''}_{k}"], k
