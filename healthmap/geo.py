@@ -8,6 +8,7 @@ replaced when real boundaries are imported.
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from pathlib import Path
@@ -131,7 +132,14 @@ def feature_collection(areas: pd.DataFrame) -> dict:
 
 
 def bounds(areas: pd.DataFrame) -> tuple[float, float, float, float]:
-    geoms = [shape(json.loads(g)) for g in areas["geometry"] if has_geometry(g)]
+    """The bounding box of the areas' boundaries (lon0, lat0, lon1, lat1); worked out once
+    per set of boundaries (every map of a filter change asks for the same)."""
+    return _bounds(tuple(g for g in areas["geometry"] if has_geometry(g)))
+
+
+@functools.lru_cache(maxsize=64)
+def _bounds(geometries: tuple[str, ...]) -> tuple[float, float, float, float]:
+    geoms = [shape(json.loads(g)) for g in geometries]
     if not geoms:
         return (121.1, 28.0, 121.6, 28.3)
     return tuple(shapely.union_all(geoms).bounds)

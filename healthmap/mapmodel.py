@@ -2,8 +2,10 @@
 
 ``pages/health_map.py`` only reads widgets, calls these functions (each cached on its
 own inputs in ``ui.py``, so a change recomputes only what depends on it) and draws what
-they return. :func:`map_page` runs the same pieces in the order the page draws them;
-``python -m healthmap bench`` times it, so the benchmark measures the real page.
+they return. :func:`map_page` runs the pieces a filter change computes, in the order the
+page draws them; the panels and flows, drawn only when their section is opened, are
+:func:`panel_figures` and :func:`flow_view`. ``python -m healthmap bench`` times each, so the
+benchmark measures the real page.
 
 A filter is resolved once per change (:func:`healthmap.queries.resolve`: the ICD-10
 categories of the chosen disease groups) and the resolved selection is handed to the
@@ -236,42 +238,54 @@ def panel_figures(engine: Engine, sel: queries.Selection, frame: pd.DataFrame | 
     """The four breakdown charts (leading groups, age × sex, insurance, monthly trend)."""
     pan = mapview.panels(engine, sel.filters, frame=frame, aset=aset, public=public, sel=sel,
                          area_codes=aset.areas["code"].tolist() if drill else None)
+    return panel_charts(pan, lang)
+
+
+def panel_charts(pan: dict[str, pd.DataFrame], lang: str) -> dict[str, go.Figure]:
+    """The four breakdown charts of :func:`healthmap.mapview.panels`' tables."""
     name = "name_en" if lang == "en" else "name_zh"
     episodes = t("col.episodes", lang)
-    # plain graph objects: plotly express takes several times longer to build the same
+    # plain trace and layout dicts, one unvalidated figure each (mapview.built): plotly
+    # express, or graph objects built property by property, take several times longer
     top = pan["top"].assign(name=lambda d: d[name].fillna(d["group_code"])).iloc[::-1]
-    top_fig = _figure(t("map.top_groups", lang), 420, episodes, t("col.group", lang))
-    top_fig.add_trace(go.Bar(x=top["episodes"], y=top["name"], orientation="h",
-                             marker_color="#636efa", name=episodes))
+    top_fig = mapview.built(
+        [dict(type="bar", x=top["episodes"].to_numpy(), y=top["name"].tolist(),
+              orientation="h", marker=dict(color="#636efa"), name=episodes)],
+        _layout(t("map.top_groups", lang), 420, episodes, t("col.group", lang)))
     age = pan["age"][pan["age"]["age_group"].isin(AGE_GROUPS)]
-    age_fig = _figure(t("map.age_sex", lang), 420, episodes, t("map.age", lang))
+    bars = []
     for sex, colour in (("M", "#636efa"), ("F", "#ef553b")):
         a = age[age["sex"] == sex]
-        age_fig.add_trace(go.Bar(x=-a["episodes"] if sex == "M" else a["episodes"],
-                                 y=a["age_group"], orientation="h", marker_color=colour,
-                                 name=t(f"sex.{sex}", lang), customdata=a["episodes"],
-                                 hovertemplate="%{y}: %{customdata:,.0f}<extra></extra>"))
-    age_fig.update_layout(barmode="relative", legend_title_text=t("map.sex", lang),
-                          yaxis=dict(categoryorder="array", categoryarray=list(AGE_GROUPS)))
+        bars.append(dict(type="bar", x=(-a["episodes"] if sex == "M" else a["episodes"]
+                                        ).to_numpy(),
+                         y=a["age_group"].tolist(), orientation="h",
+                         marker=dict(color=colour), name=t(f"sex.{sex}", lang),
+                         customdata=a["episodes"].to_numpy(),
+                         hovertemplate="%{y}: %{customdata:,.0f}<extra></extra>"))
+    age_layout = _layout(t("map.age_sex", lang), 420, episodes, t("map.age", lang))
+    age_layout["yaxis"].update(categoryorder="array", categoryarray=list(AGE_GROUPS))
+    age_fig = mapview.built(bars, dict(age_layout, barmode="relative",
+                                       legend=dict(title=dict(text=t("map.sex", lang)))))
     ins = pan["insurance"].dropna(subset=["episodes"])
-    ins_fig = _figure(t("map.insurance_panel", lang), 360)
-    ins_fig.add_trace(go.Pie(labels=[t(f"insurance.{s}", lang) for s in ins["insurance_type"]],
-                             values=ins["episodes"]))
+    ins_fig = mapview.built(
+        [dict(type="pie", labels=[t(f"insurance.{s}", lang) for s in ins["insurance_type"]],
+              values=ins["episodes"].to_numpy())],
+        _layout(t("map.insurance_panel", lang), 360))
     trend = pan["trend"].assign(period=lambda d: pd.to_datetime(
         dict(year=d["year"], month=d["month"], day=1))).sort_values("period")
-    trend_fig = _figure(t("map.trend", lang), 360, "", episodes)
-    trend_fig.add_trace(go.Scatter(x=trend["period"], y=trend["episodes"], mode="lines+markers",
-                                   name=episodes))
-    trend_fig.update_xaxes(tickformat="%Y-%m")
+    trend_layout = _layout(t("map.trend", lang), 360, "", episodes)
+    trend_layout["xaxis"]["tickformat"] = "%Y-%m"
+    trend_fig = mapview.built(
+        [dict(type="scatter", x=trend["period"].to_numpy(), y=trend["episodes"].to_numpy(),
+              mode="lines+markers", name=episodes)], trend_layout)
     return {"top": top_fig, "pyramid": age_fig, "insurance_pie": ins_fig, "trend": trend_fig}
 
 
-def _figure(title: str, height: int, x: str | None = None, y: str | None = None) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(title_text=title, height=height, margin=dict(l=10, r=10, t=50, b=10))
+def _layout(title: str, height: int, x: str | None = None, y: str | None = None) -> dict:
+    out = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=50, b=10))
     if x is not None:
-        fig.update_layout(xaxis_title_text=x, yaxis_title_text=y)
-    return fig
+        out.update(xaxis=dict(title=dict(text=x)), yaxis=dict(title=dict(text=y)))
+    return out
 
 
 @dataclass
@@ -305,30 +319,35 @@ def flow_view(engine: Engine, sel: queries.Selection, inst_frame: pd.DataFrame |
 
 @dataclass
 class MapPage:
-    """Everything one rerun of the map page shows."""
+    """What one filter change on the map page computes (pages/health_map.py through
+    ``ui.py``): the indicator, the area table as shown and as exported, the map and the
+    funnel. The breakdown panels and the patient flows are not part of it: the page draws
+    them only while their on-demand section is open (:func:`panel_figures`,
+    :func:`flow_view`)."""
 
     result: IndicatorResult
     table: pd.DataFrame
+    export: pd.DataFrame
     map: go.Figure
     funnel: go.Figure | None
-    panels: dict[str, go.Figure]
-    flows: FlowView
+    selection: queries.Selection
+    areas: queries.AreaSet
 
 
 def map_page(engine: Engine, inp: MapInputs, frame: pd.DataFrame | None = None,
-             inst_frame: pd.DataFrame | None = None, aset: queries.AreaSet | None = None,
-             pop_all: pd.DataFrame | None = None, tiles: dict | None = None) -> MapPage:
-    """The whole page for one set of inputs (the benchmark's unit of work).
+             aset: queries.AreaSet | None = None, pop_all: pd.DataFrame | None = None,
+             tiles: dict | None = None) -> MapPage:
+    """One filter change of the page for one set of inputs (the benchmark's unit of work).
 
-    The page caches the period frames (``frame``, ``inst_frame``), the area set and the
-    population rows, so a filter change costs this call with them given.
+    The page caches the period frame (``frame``), the area set and the population rows, so
+    a filter change costs this call with them given. The selection and the (narrowed)
+    area set are returned for opening the panels and the flows (:func:`panel_figures`,
+    :func:`flow_view`, what the page's on-demand sections draw).
     """
     f = inp.filters
     frame = frame if frame is not None else queries.load_cells_frame(engine, f.years)
     aset = narrow(aset or queries.area_set(engine, f.level), inp.drill)
     sel = queries.resolve(engine, f)
     res = indicator(engine, inp, sel, aset, frame, pop_all)
-    return MapPage(res, area_view(res, inp), map_figure(res, aset, inp, tiles), funnel(res, inp),
-                   panel_figures(engine, sel, frame, aset, inp.public, inp.drill, inp.lang),
-                   flow_view(engine, sel, inst_frame, aset, None,
-                             t("map.county_value", inp.lang), inp.public, inp.lang))
+    return MapPage(res, area_view(res, inp), export_table(res, inp),
+                   map_figure(res, aset, inp, tiles), funnel(res, inp), sel, aset)

@@ -6,6 +6,7 @@ they render offline. A tile basemap can be switched on by configuration.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import mapclassify
@@ -105,36 +106,39 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
         return _tile_map(t, areas, value_label, names, palette, tiles)
     colour = dict(zip(names, palette))
     geoms = {c: g for c, g in zip(areas["code"], areas["geometry"]) if geo.has_geometry(g)}
-    fig = go.Figure()
+    data: list[dict] = []
     shown_in_legend: set[str] = set()
     # one trace per area (hover on a filled polygon shows its trace's text), grouped in
     # the legend by class, classes in legend order
-    t = t.assign(order=t["class"].map({n: i for i, n in enumerate(names)})).sort_values(
-        ["order", "area_code"], kind="stable")
-    for r in t.itertuples():
-        if r.area_code not in geoms:
+    position = {n: i for i, n in enumerate(names)}
+    rows = list(zip(t["area_code"], t["klass"], t["area_name"], t["shown"], t["ci"], t["n"],
+                    t["N"]))
+    ranked = sorted(range(len(rows)), key=lambda i: (position[rows[i][1]], rows[i][0]))
+    t = t.iloc[ranked]  # the outlines below follow the same order
+    for code, klass, name, shown, ci, n, big_n in (rows[i] for i in ranked):
+        if code not in geoms:
             continue
-        xs, ys = _rings(geoms[r.area_code])
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", fill="toself", fillcolor=colour[r.klass],
-            line=dict(color="#555", width=1),
-            name=r.klass, legendgroup=r.klass, showlegend=r.klass not in shown_in_legend,
+        xs, ys = _rings(geoms[code])
+        data.append(dict(
+            type="scatter", x=list(xs), y=list(ys), mode="lines", fill="toself",
+            fillcolor=colour[klass], line=dict(color="#555", width=1),
+            name=klass, legendgroup=klass, showlegend=klass not in shown_in_legend,
             hoveron="fills", hoverinfo="text",
-            text=(f"<b>{textsafe.plotly_text(r.area_name)}</b><br>{value_label}: {r.shown}"
-                  f"<br>95% CI: {r.ci}"
-                  f"<br>n = {r.n}<br>N = {r.N}")))
-        shown_in_legend.add(r.klass)
-    _unstable_outlines(fig, t, geoms, lang)
+            text=(f"<b>{textsafe.plotly_text(name)}</b><br>{value_label}: {shown}"
+                  f"<br>95% CI: {ci}"
+                  f"<br>n = {n}<br>N = {big_n}")))
+        shown_in_legend.add(klass)
+    data += _unstable_outlines(t, geoms, lang)
     lab = areas[areas["code"].isin(geoms) & areas["label_lon"].notna()] if len(t) <= 40 \
         else areas.iloc[0:0]
-    fig.add_trace(go.Scatter(x=lab["label_lon"], y=lab["label_lat"], mode="text",
-                             text=lab["name"].map(lambda n: textsafe.plotly_text(
-                                 n, textsafe.LABEL_MAX)),
-                             textfont={"size": 12, "color": "#222"},
-                             hoverinfo="skip", showlegend=False))
-    _no_boundary_note(fig, areas)
+    data.append(dict(type="scatter", x=lab["label_lon"].to_numpy(),
+                     y=lab["label_lat"].to_numpy(), mode="text",
+                     text=lab["name"].map(lambda n: textsafe.plotly_text(
+                         n, textsafe.LABEL_MAX)).to_numpy(),
+                     textfont={"size": 12, "color": "#222"}, hoverinfo="skip",
+                     showlegend=False))
     lon0, lat0, lon1, lat1 = geo.bounds(areas)
-    fig.update_layout(
+    layout = dict(
         xaxis=dict(visible=False, range=[lon0 - 0.01, lon1 + 0.01]),
         # equal ground distances: one degree of longitude is cos(latitude) of one of latitude
         yaxis=dict(visible=False, scaleanchor="x",
@@ -142,25 +146,41 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
         plot_bgcolor="white", margin=dict(l=0, r=0, t=0, b=0), height=520,
         legend=dict(title=dict(text=value_label), itemclick=False, itemdoubleclick=False),
         hoverlabel=dict(align="left"))
-    return fig
+    note = _no_boundary_annotation(areas)
+    if note:
+        layout["annotations"] = [note]
+    return built(data, layout)
 
 
-def _unstable_outlines(fig: go.Figure, t: pd.DataFrame, geoms: dict, lang: str) -> None:
+def built(data: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain trace and layout dicts, without plotly's per-property validation
+    (most of the time of building a figure: about 1 ms per trace). The dicts must hold
+    what validation would have made of them (lists, numpy arrays, numbers, strings):
+    tests/test_figures_same.py compares what the browser gets with the validated
+    construction's output."""
+    return go.Figure(data=data, layout=layout, _validate=False)
+
+
+def _unstable_outlines(t: pd.DataFrame, geoms: dict, lang: str) -> list[dict]:
     """A dashed dark outline around areas whose shown value rests on fewer than 20 cases
     (issue 9): the colour alone would present an unstable rate like any other."""
     if "unstable" not in t.columns:
-        return
+        return []
     shown = t["unstable"].astype(bool) & ~t["suppressed"].astype(bool) & t["value"].notna()
     label = i18n.t("map.unstable_outline", lang)
+    out = []
     for i, code in enumerate(c for c in t.loc[shown, "area_code"] if c in geoms):
         xs, ys = _rings(geoms[code])
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip",
-                                 line=dict(color="#111", width=2.5, dash="dash"),
-                                 name=label, legendgroup="unstable", showlegend=i == 0))
+        out.append(dict(type="scatter", x=list(xs), y=list(ys), mode="lines",
+                        hoverinfo="skip", line=dict(color="#111", width=2.5, dash="dash"),
+                        name=label, legendgroup="unstable", showlegend=i == 0))
+    return out
 
 
-def _rings(geometry: str) -> tuple[list, list]:
-    """Exterior rings of a GeoJSON (Multi)Polygon as x/y lists separated by ``None``."""
+@functools.lru_cache(maxsize=4096)
+def _rings(geometry: str) -> tuple[tuple, tuple]:
+    """Exterior rings of a GeoJSON (Multi)Polygon as x/y sequences separated by ``None``
+    (parsed once per boundary: the area set's geometry strings are the cache keys)."""
     import json
 
     from shapely.geometry import shape
@@ -172,25 +192,28 @@ def _rings(geometry: str) -> tuple[list, list]:
         x, y = poly.exterior.xy
         xs += list(x) + [None]
         ys += list(y) + [None]
-    return xs, ys
+    return tuple(xs), tuple(ys)
 
 
 def _classes(table: pd.DataFrame, scheme: str, k: int, fixed_bins, lang: str):
     """Per area its legend class (``klass``) and hover texts; the class names in legend
     order (value classes, then suppressed, then no data) and their colours."""
-    t = table.copy()
-    labels, order = classify(t["value"].where(~t["suppressed"]), scheme, k, fixed_bins)
-    t["class"] = labels
+    labels, order = classify(table["value"].where(~table["suppressed"]), scheme, k, fixed_bins)
     no_data, suppressed = i18n.t(NO_DATA, lang), i18n.t(SUPPRESSED, lang)
-    t.loc[t["value"].isna(), "class"] = no_data
-    t.loc[t["suppressed"], "class"] = suppressed
-    t["ci"] = [("—" if np.isnan(lo) else f"{lo:,.1f} – {hi:,.1f}")
-               for lo, hi in zip(t["ci_low"].astype(float), t["ci_high"].astype(float))]
-    t["shown"] = [("—" if s else ("—" if np.isnan(v) else f"{v:,.1f}"))
-                  for v, s in zip(t["value"].astype(float), t["suppressed"])]
-    t["n"] = t["numerator"].map("{:,.0f}".format)
-    t["N"] = t["denominator"].map("{:,.0f}".format)
-    t["klass"] = t["class"]
+    value = table["value"].astype(float).to_numpy()
+    hidden = table["suppressed"].to_numpy(bool)
+    klass = np.where(hidden, suppressed, np.where(np.isnan(value), no_data,
+                                                  labels.to_numpy(object))).astype(object)
+    extra = pd.DataFrame({
+        "class": klass,
+        "ci": [("—" if np.isnan(lo) else f"{lo:,.1f} – {hi:,.1f}")
+               for lo, hi in zip(table["ci_low"].astype(float), table["ci_high"].astype(float))],
+        "shown": [("—" if s else ("—" if np.isnan(v) else f"{v:,.1f}"))
+                  for v, s in zip(value, table["suppressed"])],
+        "n": ["{:,.0f}".format(v) for v in table["numerator"]],
+        "N": ["{:,.0f}".format(v) for v in table["denominator"]],
+        "klass": klass}, index=table.index)
+    t = pd.concat([table.drop(columns=[c for c in extra if c in table]), extra], axis=1)
     names = order + [suppressed, no_data]
     palette = [PALETTE[min(i + (1 if len(order) < 6 else 0), len(PALETTE) - 1)]
                for i in range(len(order))] + ["#9e9ac8", "#d9d9d9"]
@@ -229,7 +252,9 @@ def _tile_map(t: pd.DataFrame, areas: pd.DataFrame, value_label: str, names: lis
     lab = areas.set_index("code").loc[labelled["area_code"], ["label_lon", "label_lat", "name"]]
     # map text layers: CJK names only (other glyphs are fetched from a font server)
     lab = lab.assign(name=lab["name"].map(textsafe.map_label)).dropna()
-    _no_boundary_note(fig, areas)
+    note = _no_boundary_annotation(areas)
+    if note:
+        fig.add_annotation(**note)
     fig.add_trace(go.Scattermap(lon=lab["label_lon"], lat=lab["label_lat"], mode="text",
                                 text=lab["name"], textfont={"size": 12, "color": "#222"},
                                 hoverinfo="skip", showlegend=False))
@@ -237,16 +262,17 @@ def _tile_map(t: pd.DataFrame, areas: pd.DataFrame, value_label: str, names: lis
     return fig
 
 
-def _no_boundary_note(fig: go.Figure, areas: pd.DataFrame) -> None:
+def _no_boundary_annotation(areas: pd.DataFrame) -> dict | None:
     """Areas imported without a boundary: named in a corner note, not drawn."""
     bare = areas.loc[~areas["geometry"].map(geo.has_geometry), "name"]
-    if len(bare):
-        fig.add_annotation(x=0.01, y=0.01, xref="paper", yref="paper", showarrow=False,
-                           xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
-                           text=i18n.t("map.no_boundary", "zh") + " / " + i18n.t(
-                               "map.no_boundary", "en") + ": " + "、".join(
-                               textsafe.plotly_text(n, textsafe.LABEL_MAX) for n in bare[:10])
-                           + (" …" if len(bare) > 10 else ""))
+    if not len(bare):
+        return None
+    return dict(x=0.01, y=0.01, xref="paper", yref="paper", showarrow=False,
+                xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
+                text=i18n.t("map.no_boundary", "zh") + " / " + i18n.t(
+                    "map.no_boundary", "en") + ": " + "、".join(
+                    textsafe.plotly_text(n, textsafe.LABEL_MAX) for n in bare[:10])
+                + (" …" if len(bare) > 10 else ""))
 
 
 def _zoom(dlon: float, dlat: float) -> float:
@@ -263,21 +289,20 @@ def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: st
     """
     t = table[(table["denominator"] > 0) & ~table["suppressed"]].dropna(subset=["value"])
     t = t.assign(area_name=t["area_name"].map(lambda s: textsafe.plotly_text(s, 40)))
-    fig = go.Figure()
     if len(t) == 0:
-        return fig
+        return built([], {})
     lo = max(t["denominator"].min() * 0.5, 1)
     hi = t["denominator"].max() * 1.5
     grid = np.geomspace(lo, hi, 200)
     lim = funnel_lines(target / scale, grid, kind)
+    data = []
     for level, dash in (("95", "dash"), ("99.8", "dot")):
         for side in ("lower", "upper"):
-            fig.add_trace(go.Scatter(x=grid, y=lim[f"{side}_{level}"] * scale, mode="lines",
-                                     line=dict(color="#888", dash=dash, width=1),
-                                     name=i18n.t("funnel.limits", lang, level=level),
-                                     legendgroup=level,
-                                     showlegend=side == "upper", hoverinfo="skip"))
-    fig.add_hline(y=target, line=dict(color="#444", width=1))
+            data.append(dict(type="scatter", x=grid,
+                             y=(lim[f"{side}_{level}"] * scale).to_numpy(), mode="lines",
+                             line=dict(color="#888", dash=dash, width=1),
+                             name=i18n.t("funnel.limits", lang, level=level),
+                             legendgroup=level, showlegend=side == "upper", hoverinfo="skip"))
     pts = metrics.funnel_limits(target / scale, t["denominator"], kind=kind)
     out95 = ((t["value"].to_numpy() > pts["upper_95"].to_numpy() * scale)
              | (t["value"].to_numpy() < pts["lower_95"].to_numpy() * scale))
@@ -287,24 +312,28 @@ def funnel_figure(table: pd.DataFrame, target: float, kind: str, value_label: st
     # names only on the areas outside the 95 % limits (the ones to look at), so labels of
     # the crowd in the middle cannot overlap; every point has its name on hover
     names = np.where(out95, t["area_name"].astype(str), "")
-    fig.add_trace(go.Scatter(x=t["denominator"], y=t["value"], mode="markers+text",
-                             text=names, textposition="middle right",
-                             customdata=t["area_name"], textfont=dict(size=12),
-                             marker=dict(size=11, color=color, line=dict(width=1, color="#fff")),
-                             name=value_label,
-                             hovertemplate="%{customdata}<br>%{y:,.1f}<br>N=%{x:,.0f}"
-                                           "<extra></extra>"))
-    fig.add_annotation(x=np.log10(hi), y=target, text=i18n.t("funnel.county", lang),
-                       showarrow=False, xanchor="right", yanchor="bottom",
-                       font=dict(size=11, color="#444"))
+    data.append(dict(type="scatter", x=t["denominator"].to_numpy(), y=t["value"].to_numpy(),
+                     mode="markers+text", text=names.tolist(), textposition="middle right",
+                     customdata=t["area_name"].tolist(), textfont=dict(size=12),
+                     marker=dict(size=11, color=color.tolist(),
+                                 line=dict(width=1, color="#fff")),
+                     name=value_label,
+                     hovertemplate="%{customdata}<br>%{y:,.1f}<br>N=%{x:,.0f}<extra></extra>"))
     ticks = log_ticks(lo, hi)
-    fig.update_layout(xaxis=dict(type="log", title=i18n.t("funnel.x", lang),
-                                 tickvals=ticks, ticktext=[f"{v:,.0f}" for v in ticks]),
-                      yaxis=dict(title=value_label),
-                      height=440, margin=dict(l=10, r=10, t=10, b=10),
-                      # below the plot: a legend on top would cover the highest points
-                      legend=dict(orientation="h", y=-0.22, yanchor="top", x=0))
-    return fig
+    layout = dict(
+        # the county's value across the plot (what ``add_hline`` draws)
+        shapes=[dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=target,
+                     y1=target, line=dict(color="#444", width=1))],
+        annotations=[dict(x=np.log10(hi), y=target, text=i18n.t("funnel.county", lang),
+                          showarrow=False, xanchor="right", yanchor="bottom",
+                          font=dict(size=11, color="#444"))],
+        xaxis=dict(type="log", title=dict(text=i18n.t("funnel.x", lang)),
+                   tickvals=ticks, ticktext=[f"{v:,.0f}" for v in ticks]),
+        yaxis=dict(title=dict(text=value_label)),
+        height=440, margin=dict(l=10, r=10, t=10, b=10),
+        # below the plot: a legend on top would cover the highest points
+        legend=dict(orientation="h", y=-0.22, yanchor="top", x=0))
+    return built(data, layout)
 
 
 def funnel_lines(target: float, grid: np.ndarray, kind: str) -> pd.DataFrame:

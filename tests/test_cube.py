@@ -68,7 +68,8 @@ def test_sql_and_memory_filters_agree_on_random_filters(demo_db):
 
 
 def test_a_filter_is_resolved_once_per_change(demo_db, monkeypatch):
-    """The map page model looks the disease groups up once, not per table."""
+    """The map page model looks the disease groups up once, not per table; the panels and
+    flows opened below the page reuse the change's selection."""
     from healthmap import mapmodel
     from healthmap.db import make_engine
 
@@ -79,5 +80,12 @@ def test_a_filter_is_resolved_once_per_change(demo_db, monkeypatch):
     f = queries.Filters(years=(2024,), groups=("C_STOMACH",))
     page = mapmodel.map_page(e, mapmodel.MapInputs(f, "outward_referral"))
     assert len(calls) == 1
-    assert page.funnel is not None and len(page.table) == 11
+    assert page.funnel is not None and len(page.table) == 11 and len(page.export) == 11
+    assert page.selection.filters == f and len(page.areas.areas) == 11
+    figs = mapmodel.panel_figures(e, page.selection, None, page.areas, False, None, "en")
+    flows = mapmodel.flow_view(e, page.selection, None, page.areas, None, "county", False,
+                               "en")
+    assert len(calls) == 1
+    assert set(figs) == {"top", "pyramid", "insurance_pie", "trend"}
+    assert flows.figure is not None and len(flows.table) > 0
     e.dispose()
