@@ -23,6 +23,40 @@ NO_DATA, SUPPRESSED = "map.legend_no_data", "map.legend_suppressed"  # text keys
 PALETTE = ["#fff5eb", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603", "#7f2704"]
 
 
+def jenks_bins(x: np.ndarray, k: int) -> list[float]:
+    """Upper bounds of the ``k`` natural-breaks classes of ``x`` (Jenks; Fisher's exact
+    dynamic programme): the split of the sorted values into ``k`` runs with the least
+    sum of squared deviations from their class means. Deterministic (mapclassify's
+    ``NaturalBreaks`` starts from a random point; its ``FisherJenks`` is the same method
+    but in pure Python without numba, 0.2 s for 400 villages).
+
+    >>> jenks_bins(np.array([5.0, 1.0, 9.0, 1.1, 5.2]), 3)
+    [1.1, 5.2, 9.0]
+    """
+    v = np.sort(np.asarray(x, dtype=float))
+    n = len(v)
+    k = max(1, min(k, n))
+    s1 = np.concatenate([[0.0], np.cumsum(v)])
+    s2 = np.concatenate([[0.0], np.cumsum(v * v)])
+    i, j = np.indices((n, n))  # a class from value i to value j (inclusive)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cost = s2[j + 1] - s2[i] - (s1[j + 1] - s1[i]) ** 2 / (j - i + 1)
+    cost = np.where(i <= j, np.maximum(cost, 0.0), np.inf)
+    best = cost[0].copy()  # one class over values 0..j
+    starts = []
+    for _ in range(1, k):  # one more class: its first value i, the rest before i
+        prev = np.concatenate([[np.inf], best[:-1]])  # best split of values 0..i-1
+        total = prev[:, None] + cost
+        start = np.argmin(total, axis=0)
+        best = total[start, np.arange(n)]
+        starts.append(start)
+    ends, j = [n - 1], n - 1
+    for start in reversed(starts):
+        j = int(start[j]) - 1
+        ends.append(j)
+    return [float(v[e]) for e in sorted(ends)]
+
+
 def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5,
              fixed_bins: list[float] | None = None) -> tuple[pd.Series, list[str]]:
     """Legend class label for each value (mapclassify); missing values stay missing.
@@ -52,7 +86,7 @@ def classify(values: pd.Series, scheme: str = "quantiles", k: int = 5,
     elif scheme == "equal_interval":
         c = mapclassify.EqualInterval(x, k=k)
     elif scheme == "natural_breaks":
-        c = mapclassify.NaturalBreaks(x, k=k)
+        c = mapclassify.UserDefined(x, jenks_bins(x, k))
     else:
         with warnings.catch_warnings():  # ties: fewer classes than asked, repaired below
             warnings.simplefilter("ignore", UserWarning)

@@ -54,6 +54,16 @@ def test_legend_classes_do_not_degenerate_with_small_counts():
     assert len({o for o in order}) == 3 and all("–" in o for o in order)
 
 
+def test_natural_breaks_are_the_jenks_optimum_every_time():
+    """Natural breaks minimise the squared deviations within classes (Jenks); worked by
+    hand for 1.0, 1.1 | 5.0, 5.2 | 9.0 (any other split of five values into three classes
+    has a larger within-class sum). mapclassify's NaturalBreaks starts from a random
+    point and once in a few runs gave other classes for the same values."""
+    x = pd.Series([5.0, 1.0, 9.0, 1.1, 5.2])
+    runs = {tuple(mapview.classify(x, "natural_breaks", 3)[1]) for _ in range(20)}
+    assert runs == {("1.0 – 1.1", "1.1 – 5.2", "5.2 – 9.0")}
+
+
 def test_fixed_legend_and_missing_values():
     labels, order = mapview.classify(pd.Series([1.0, 4.0, 9.0, np.nan]), "fixed",
                                      fixed_bins=[3, 6])
