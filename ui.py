@@ -294,7 +294,7 @@ def periods(data_version: int, url: str) -> list[int]:
 # Figures are kept as objects (cache_resource: read-only, never mutated) because
 # unpickling a plotly figure re-validates it, which costs more than drawing it.
 from healthmap import mapmodel  # noqa: E402  (the map page's model)
-from healthmap.mapview import SCHEMES  # noqa: E402,F401  (re-exported for the page)
+from healthmap.legend import SCHEMES  # noqa: E402,F401  (re-exported for the page)
 
 
 def select(name: str, label: str, options: list, fmt, radio: bool = False,

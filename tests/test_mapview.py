@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box, mapping
 
-from healthmap import config, mapview
+from healthmap import config, legend, mapview
 
 
 def _areas(n=3):
@@ -33,24 +33,24 @@ def _table(values, suppressed=None, n=None, d=None):
 def test_quantile_classes_by_hand():
     # 1.5..10.5 in 5 quantile classes: upper edges at the 20th, 40th … percentiles
     # (3.3, 5.1, 6.9, 8.7, 10.5), two values in each class
-    labels, order = mapview.classify(pd.Series(np.arange(1.5, 11.5)), "quantiles", 5)
+    labels, order = legend.classify(pd.Series(np.arange(1.5, 11.5)), "quantiles", 5)
     assert order == ["1.5 – 3.3", "3.3 – 5.1", "5.1 – 6.9", "6.9 – 8.7", "8.7 – 10.5"]
     assert labels.value_counts().tolist() == [2] * 5
     # whole numbers (counts): classes (a, b] hold ⌊a⌋+1 … ⌊b⌋ and say so
-    labels, order = mapview.classify(pd.Series(np.arange(1.0, 11.0)), "quantiles", 5)
+    labels, order = legend.classify(pd.Series(np.arange(1.0, 11.0)), "quantiles", 5)
     assert order == ["1 – 2", "3 – 4", "5 – 6", "7 – 8", "9 – 10"]
     assert labels.tolist() == [o for o in order for _ in range(2)]
 
 
 def test_legend_classes_do_not_degenerate_with_small_counts():
     """Issue 15 §3.6: many equal small counts gave "0 – 0" and "0 – 41"."""
-    labels, order = mapview.classify(pd.Series([0.0] * 6 + [3.0, 41.0]), "quantiles", 5)
+    labels, order = legend.classify(pd.Series([0.0] * 6 + [3.0, 41.0]), "quantiles", 5)
     assert order == ["0", "1 – 41"]
     assert labels.tolist() == ["0"] * 6 + ["1 – 41"] * 2
-    _, order = mapview.classify(pd.Series([0.0, 0.0, 0.0, 2.0, 2.0]), "natural_breaks", 5)
+    _, order = legend.classify(pd.Series([0.0, 0.0, 0.0, 2.0, 2.0]), "natural_breaks", 5)
     assert order == ["0", "1 – 2"] and len(set(order)) == len(order)
     # fractions close together get enough decimals to read distinct
-    _, order = mapview.classify(pd.Series([0.11, 0.12, 0.13, 0.14]), "equal_interval", 3)
+    _, order = legend.classify(pd.Series([0.11, 0.12, 0.13, 0.14]), "equal_interval", 3)
     assert len({o for o in order}) == 3 and all("–" in o for o in order)
 
 
@@ -60,16 +60,16 @@ def test_natural_breaks_are_the_jenks_optimum_every_time():
     has a larger within-class sum). mapclassify's NaturalBreaks starts from a random
     point and once in a few runs gave other classes for the same values."""
     x = pd.Series([5.0, 1.0, 9.0, 1.1, 5.2])
-    runs = {tuple(mapview.classify(x, "natural_breaks", 3)[1]) for _ in range(20)}
+    runs = {tuple(legend.classify(x, "natural_breaks", 3)[1]) for _ in range(20)}
     assert runs == {("1.0 – 1.1", "1.1 – 5.2", "5.2 – 9.0")}
 
 
 def test_fixed_legend_and_missing_values():
-    labels, order = mapview.classify(pd.Series([1.0, 4.0, 9.0, np.nan]), "fixed",
+    labels, order = legend.classify(pd.Series([1.0, 4.0, 9.0, np.nan]), "fixed",
                                      fixed_bins=[3, 6])
     assert order == ["1 – 3", "4 – 6", "7 – 9"]
     assert labels.tolist()[:3] == order and labels.iloc[3] is None
-    labels, order = mapview.classify(pd.Series([1.5, 4.0, 9.0]), "fixed", fixed_bins=[3, 6])
+    labels, order = legend.classify(pd.Series([1.5, 4.0, 9.0]), "fixed", fixed_bins=[3, 6])
     assert order == ["1.5 – 3.0", "3.0 – 6.0", "6.0 – 9.0"]
 
 
