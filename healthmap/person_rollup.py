@@ -54,6 +54,8 @@ COLUMNS: list[tuple[str, str]] = [
     ("outside", "BOOLEAN"), ("formal", "BOOLEAN")]
 #: rows per Parquet row group: a disease group's rows are a few row groups of a year
 ROW_GROUP = 65_536
+#: episodes of a year per part of its roll-up (:func:`build_on`)
+PART_EPISODES = 300_000
 
 _FIRST = ("min(struct_pack(date := date, record_id := record_id, area_code := area_code, "
           "sex := sex, age_group := age_group))")
@@ -96,18 +98,52 @@ def build(ep: pd.DataFrame, icd3_group: dict[str, str], in_county: dict[str, boo
                                          columns=["icd3", "group_code"], dtype=object))
         con.register("inst", pd.DataFrame({"code": list(in_county),
                                            "in_county": [bool(v) for v in in_county.values()]}))
-        return build_on(con, "ep", "grp", "inst")
+        import pyarrow as pa
+
+        return pa.concat_tables(build_on(con, "ep", "grp", "inst"))
     finally:
         con.close()
 
 
-def build_on(con, episodes: str, groups: str, institutions: str):
+def build_files(files: list, icd3_group: dict[str, str], in_county: dict[str, bool]) -> list:
+    """:func:`build_on` over one year's store ``files`` on a DuckDB connection of its own,
+    under the store's memory limit (``HEALTHMAP_STORE_MEMORY``) with a spill folder:
+    the parts as a list of Arrow tables (an upgrade of a store without the roll-up, and
+    ``spark-load``)."""
+    import os
+    import tempfile
+
+    import duckdb
+    import pyarrow as pa
+
+    spill = tempfile.TemporaryDirectory(prefix="healthmap-persons-")
+    with spill, duckdb.connect(config={
+            "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
+            "temp_directory": spill.name, "preserve_insertion_order": False}) as con:
+        paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        con.execute(f"CREATE VIEW ep AS SELECT * FROM read_parquet([{paths}])")
+        con.register("grp", pa.table({"icd3": pa.array(list(icd3_group), pa.string()),
+                                      "group_code": pa.array(list(icd3_group.values()),
+                                                             pa.string())}))
+        con.register("inst", pa.table({"code": pa.array(list(in_county), pa.string()),
+                                       "in_county": pa.array([bool(v) for v in
+                                                              in_county.values()])}))
+        return build_on(con, "ep", "grp", "inst")
+
+
+def build_on(con, episodes: str, groups: str, institutions: str) -> list:
     """:func:`build` on a DuckDB connection ``con`` that holds the year's episodes
     (relation ``episodes``: the store's columns), ICD-10 category → group (``groups``:
     ``icd3``, ``group_code``) and institutions (``institutions``: ``code``,
-    ``in_county``); the rows as an Arrow table sorted by group, setting and insurance.
+    ``in_county``). The rows come in parts, each the rows of the persons whose id hashes
+    to it (every row is one person's, so the parts are independent), one part per
+    :data:`PART_EPISODES` episodes: a year of 2.5 million episodes needed more than
+    3 GB in one query. Returns the parts as Arrow tables, each sorted by group, setting
+    and insurance (the store writes one file per part).
     :func:`healthmap.summary.summarise_year` runs it on the connection that computes the
     other roll-ups, so the year's file is read by one engine under one memory limit."""
+    [(n,)] = con.execute(f"SELECT count(*) FROM {episodes}").fetchall()
+    parts = max(1, -(-int(n) // PART_EPISODES))
     # one pass over the episodes (the slices), then the all-categories rows from the
     # slices: each slice's first episode is the least (date, record id) of its episodes,
     # so the least of the slices' firsts is the person's first
@@ -125,6 +161,7 @@ def build_on(con, episodes: str, groups: str, institutions: str):
                        AS formal
             FROM {episodes} e LEFT JOIN {groups} g ON g.icd3 = e.icd3
                               LEFT JOIN {institutions} i ON i.code = e.institution_code
+            WHERE hash(e.person_id) % $parts = $part
             GROUP BY ALL),
         everything AS (
             SELECT $all AS group_code, coalesce(setting, $all) AS setting,
@@ -151,7 +188,8 @@ def build_on(con, episodes: str, groups: str, institutions: str):
                      p.first_any, p.last_any, v.outside, v.formal
               FROM everything v JOIN spans p USING (person_id))
         ORDER BY group_code, setting, insurance_type"""
-    return con.sql(sql, params={"no_group": NO_GROUP, "all": ALL}).to_arrow_table()
+    return [con.sql(sql, params={"no_group": NO_GROUP, "all": ALL, "parts": parts,
+                                 "part": part}).to_arrow_table() for part in range(parts)]
 
 
 def code_set(con, sel, unit: list[str]) -> tuple[str, tuple[str, ...]] | None:
@@ -298,17 +336,6 @@ def replace_years(sel):
     return replace(sel, filters=replace(sel.filters, years=()))
 
 
-def year_table(files: list):
-    """One year's episodes from its store ``files`` as an Arrow table of the columns
-    :func:`build` reads (read straight from Parquet: no pandas round trip)."""
-    import pyarrow.parquet as pq
-    import pyarrow as pa
-
-    cols = ["record_id", "person_id", "area_code", "icd3", "date", "sex", "age_group",
-            "setting", "insurance_type", "institution_code", "referral"]
-    return pa.concat_tables([pq.read_table(f, columns=cols) for f in files])
-
-
 def ensure(engine) -> list[int]:
     """Add the roll-up to every year of the store that lacks it (a store written before
     this roll-up existed), in one store write under the import lock; returns those years.
@@ -339,8 +366,8 @@ def ensure(engine) -> list[int]:
                                if TABLE not in (v.get("rollups") or {}))
                 for year in years:
                     files = [writer.root / f for f in writer.years[year]["files"]]
-                    writer.add_rollups(year, {TABLE: build(year_table(files), icd3_group,
-                                                           in_county)})
+                    writer.add_rollups(year, {TABLE: build_files(files, icd3_group,
+                                                                 in_county)})
                 if years:
                     store.prepare(writer, conn)
                     summary.bump_generation(conn)

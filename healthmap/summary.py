@@ -14,6 +14,7 @@ diagnosis there (the tests check this against the raw records).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -146,9 +147,11 @@ def summarise_year(ep: pd.DataFrame | list, year: int, icd3_group: dict[str, str
 
     if isinstance(ep, pd.DataFrame) and ep.empty or isinstance(ep, list) and not ep:
         return {}
-    with duckdb.connect(config={"memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY",
-                                                                "1GB"),
-                                "preserve_insertion_order": False}) as db:
+    spill = tempfile.TemporaryDirectory(prefix="healthmap-rollups-")
+    with spill, duckdb.connect(config={
+            "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
+            "temp_directory": spill.name,  # what exceeds the limit spills here
+            "preserve_insertion_order": False}) as db:
         if isinstance(ep, list):
             files = ", ".join("'" + str(f).replace("'", "''") + "'" for f in ep)
             db.execute(f"CREATE VIEW ep AS SELECT {', '.join(EPISODE_COLS)} "
@@ -178,8 +181,10 @@ def summarise_year(ep: pd.DataFrame | list, year: int, icd3_group: dict[str, str
             FROM e""")
         from healthmap import person_rollup
 
-        return {**store_rollups_sql(db, year),
-                person_rollup.TABLE: person_rollup.build_on(db, "ep", "_groups", "_inst")}
+        out = store_rollups_sql(db, year)
+        db.execute("DROP TABLE flagged")  # its memory goes to the per-person roll-up
+        out[person_rollup.TABLE] = person_rollup.build_on(db, "ep", "_groups", "_inst")  # parts
+        return out
 
 
 def _fen_frame(ep: pd.DataFrame) -> pd.DataFrame:

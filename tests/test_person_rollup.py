@@ -278,3 +278,30 @@ def test_an_in_county_change_reaches_the_person_rollup(engine):
                       confirm_changes=True)
     assert res.ok and res.years_refreshed == [2024]
     assert patients() == [[False, 3], [True, 2]]  # P4's H2 is now outside
+
+
+def test_a_year_built_in_parts_has_the_same_rows(monkeypatch):
+    """A large year is built in parts of persons (person_rollup.build_on, one file each):
+    the rows are those of the whole year built at once, and each part holds every row of
+    its persons."""
+    rng = random.Random(5)
+    rows = [(f"r{i}", f"p{rng.randrange(40)}", rng.choice(["A", "B"]),
+             rng.choice(list(GROUPS) + ["Z99"]), f"2024-{rng.randrange(1, 13):02d}-"
+             f"{rng.randrange(1, 29):02d}", rng.choice(["inpatient", "outpatient"]),
+             rng.choice(["employee", "resident"]), rng.choice("FM"), "60-64",
+             rng.choice(["IN", "OUT"]), rng.choice([None, True, False])) for i in range(300)]
+    ep = pd.DataFrame(rows, columns=COLS)
+    whole = person_rollup.build(ep, GROUPS, IN_COUNTY).to_pandas()
+    monkeypatch.setattr(person_rollup, "PART_EPISODES", 37)  # 300 episodes: 9 parts
+    con = duckdb.connect()
+    con.register("ep", ep)
+    con.register("grp", pd.DataFrame(list(GROUPS.items()), columns=["icd3", "group_code"]))
+    con.register("inst", pd.DataFrame({"code": list(IN_COUNTY),
+                                       "in_county": list(IN_COUNTY.values())}))
+    parts = [t.to_pandas() for t in person_rollup.build_on(con, "ep", "grp", "inst")]
+    assert len(parts) == 9
+    people = [set(p["person_id"]) for p in parts]
+    assert sum(map(len, people)) == len(set().union(*people))  # a person in one part
+    key = ["group_code", "setting", "insurance_type", "person_id"]
+    together = pd.concat(parts).sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(together, whole.sort_values(key, ignore_index=True))

@@ -89,8 +89,7 @@ def load_rollups(engine: Engine, folder: str | Path, actor: str = "cli") -> list
                 icd3_group, in_county = summary.lookups(conn)
                 for year in years:
                     files = [writer.root / f for f in writer.years[year]["files"]]
-                    persons = person_rollup.build(person_rollup.year_table(files),
-                                                  icd3_group, in_county)
+                    persons = person_rollup.build_files(files, icd3_group, in_county)
                     writer.add_rollups(year, {**{name: f[f["year"] == year]
                                                  for name, f in frames.items()},
                                               person_rollup.TABLE: persons})

@@ -204,25 +204,27 @@ class StoreWriter:
         if entry is None:
             return
         out: dict[str, list[str]] = {}
-        for table, frame in sorted(tables.items()):
-            if frame is None or not len(frame):
-                out[table] = []
-                continue
-            folder = make_private_dir(self.stage / ROLLUPS / table / f"year={year}")
-            name = f"part-{self.generation:06d}-{self.token}-0.parquet"
+        for table, frames in sorted(tables.items()):
+            # a table comes whole (a frame) or in parts (a list: one file each)
+            parts = [f for f in (frames if isinstance(frames, list) else [frames])
+                     if f is not None and len(f)]
+            out[table] = []
             columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
             types = _arrow_types()
-            if isinstance(frame, pa.Table):  # DuckDB's result: cast, never through Python
-                arrays = [frame.column(c).cast(types[t]) for c, t in columns]
-            else:
-                arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
-                                   else frame[c], types[t], from_pandas=True)
-                          for c, t in columns]
-            pq.write_table(pa.Table.from_arrays(arrays, names=[c for c, _t in columns]),
-                           folder / name, compression="snappy",
-                           **({"row_group_size": ROW_GROUP} if table == PERSONS else {}))
-            os.chmod(folder / name, 0o600)
-            out[table] = [f"{ROLLUPS}/{table}/year={year}/{name}"]
+            for i, frame in enumerate(parts):
+                folder = make_private_dir(self.stage / ROLLUPS / table / f"year={year}")
+                name = f"part-{self.generation:06d}-{self.token}-{i}.parquet"
+                if isinstance(frame, pa.Table):  # DuckDB's result: cast, never via Python
+                    arrays = [frame.column(c).cast(types[t]) for c, t in columns]
+                else:
+                    arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
+                                       else frame[c], types[t], from_pandas=True)
+                              for c, t in columns]
+                pq.write_table(pa.Table.from_arrays(arrays, names=[c for c, _t in columns]),
+                               folder / name, compression="snappy",
+                               **({"row_group_size": ROW_GROUP} if table == PERSONS else {}))
+                os.chmod(folder / name, 0o600)
+                out[table].append(f"{ROLLUPS}/{table}/year={year}/{name}")
         entry["rollups"] = {**(entry.get("rollups") or {}), **out}
 
     def _abs(self, files: list[str]) -> str:
