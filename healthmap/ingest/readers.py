@@ -16,6 +16,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from healthmap.ingest.contract import HEADER_ALIASES, Limits
@@ -233,12 +234,13 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
                 raise FileReadError("too many columns", "too_many_columns",
                                     limit=limits.max_columns)
             raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                              skipinitialspace=True, header=None)
+                              skipinitialspace=True, header=None, skip_blank_lines=False)
             if len(raw.columns) > limits.max_columns:
                 raise FileReadError("too many columns", "too_many_columns",
                                     limit=limits.max_columns)
             headers = [str(h) for h in raw.iloc[0]] if len(raw) else []
             raw = raw.iloc[1:]
+            raw = raw.iloc[:len(raw) - trailing_blank(raw)]
     except FileReadError:
         raise
     except pd.errors.EmptyDataError:
@@ -246,6 +248,22 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
     except Exception as exc:  # parser errors carry no personal data, only positions
         raise FileReadError(str(exc).splitlines()[0][:200]) from exc
     return text_frame(raw, headers)
+
+
+def trailing_blank(raw: pd.DataFrame) -> int:
+    """How many of the parser's last rows are blank lines (every cell empty or spaces).
+
+    Blank lines are read as rows (``skip_blank_lines=False``) so that row ``i`` stays line
+    ``i + 2`` of the file: one within the data is a row with every value missing, those
+    at the end are not rows.
+
+    >>> trailing_blank(pd.DataFrame({0: ["a", None, " "], 1: ["b", "", None]}))
+    2
+    """
+    filled = raw.fillna("").astype(str)
+    blank = (filled.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
+    data = np.flatnonzero(~blank)
+    return len(blank) - (data[-1] + 1 if len(data) else 0)
 
 
 def text_frame(raw: pd.DataFrame, headers: list) -> pd.DataFrame:

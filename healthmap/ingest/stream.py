@@ -39,7 +39,7 @@ from healthmap import i18n
 from healthmap.ingest.contract import Limits
 from healthmap.ingest.episodes import StagedEpisodes, episode_records
 from healthmap.ingest.problems import Problems
-from healthmap.ingest.readers import FileReadError, _decode, text_frame
+from healthmap.ingest.readers import FileReadError, _decode, text_frame, trailing_blank
 from healthmap.ingest.validate import FILE_WIDE, validate
 from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 
@@ -103,8 +103,9 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
                                 limit=limits.max_columns)
         try:
             reader = pd.read_csv(fh, dtype=str, keep_default_na=False, skipinitialspace=True,
-                                 header=None, chunksize=chunk_rows, **opts)
-            headers, offset = None, 0
+                                 header=None, chunksize=chunk_rows, skip_blank_lines=False,
+                                 **opts)
+            headers, offset, held, given = None, 0, None, False
             for raw in reader:
                 if len(raw.columns) > limits.max_columns:
                     raise FileReadError("too many columns", "too_many_columns",
@@ -115,8 +116,16 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
                 elif len(raw.columns) != len(headers):  # the parser's own message otherwise
                     raise FileReadError(f"row {offset + 2}: {len(raw.columns)} fields, the "
                                         f"header has {len(headers)}")
-                yield offset, text_frame(raw, headers), min(fh.tell() / size, 1.0)
-                offset += len(raw)
+                # blank lines at a chunk's end are held back: rows only if data follows
+                # (as read_table drops those at the file's end)
+                raw = raw if held is None else pd.concat([held, raw])
+                keep = len(raw) - trailing_blank(raw)
+                raw, held = raw.iloc[:keep], raw.iloc[keep:]
+                if len(raw):
+                    yield offset, text_frame(raw, headers), min(fh.tell() / size, 1.0)
+                    offset, given = offset + len(raw), True
+            if headers is not None and not given:  # a header and nothing else
+                yield 0, text_frame(held.iloc[:0], headers), 1.0
         except FileReadError:
             raise
         except pd.errors.EmptyDataError:

@@ -1,0 +1,99 @@
+"""Hostile inputs for the streamed episode import (healthmap.ingest.stream) with chunks of
+two to four rows: each file's report must be the one the whole-file path gives (read_table
+then import_frame), rows numbered as in the file, and a refused file leaves nothing."""
+
+import pandas as pd
+import pytest
+
+from healthmap.ingest import import_file, import_frame, read_table, stream
+from healthmap.ingest.load import _file_problem
+from healthmap.ingest.readers import FileReadError
+from tests.test_ingest_stream import (GOOD, HEAD, INST, TODAY, _csv, _held, _no_incoming,
+                                      _row)
+
+
+@pytest.fixture()
+def loaded(engine):
+    assert import_file(engine, "institutions", INST.encode(), "inst.csv", today=TODAY).ok
+    return engine
+
+
+def _whole(engine, data: bytes, lang: str) -> pd.DataFrame:
+    try:
+        df = read_table(data, "x.csv")
+    except FileReadError as exc:
+        return _file_problem(exc, lang)
+    return import_frame(engine, "episodes", df, "x.csv", today=TODAY, lang=lang).problems
+
+
+LONG = "X" * 100_000
+CASES = {
+    "quoted_newline_and_comma_across_boundary": _csv(
+        GOOD[:2] + ['E3,P3,331083001,C18.9,2024-01-03,"in\npatient",H1,"1,003",F,43,503,false']
+        + GOOD[3:5] + [_row(6, date="2024-13-01")] + GOOD[6:]),
+    "bom": b"\xef\xbb\xbf" + _csv(GOOD[:5] + [_row(6, age="abc")] + GOOD[6:]),
+    "crlf": _csv(GOOD[:5] + [_row(6, age="abc")] + GOOD[6:]).replace(b"\n", b"\r\n"),
+    "header_only": (HEAD + "\n").encode(),
+    "header_only_no_newline": HEAD.encode(),
+    "empty": b"",
+    "no_final_newline": _csv(GOOD[:-1] + [_row(12, sex="Q")]).rstrip(b"\n"),
+    "blank_lines": _csv(GOOD[:2] + [""] + GOOD[2:5] + ["", ""] + [_row(6, age="abc")]
+                        + GOOD[6:]),
+    "too_many_fields_later": _csv(GOOD + [_row(13) + ",x"]),
+    "too_few_fields_later": _csv(GOOD[:7] + [",".join(_row(i).split(",")[:5])
+                                             for i in range(8, 13)]),
+    "too_few_fields_one_row": _csv(GOOD[:9] + [",".join(_row(10).split(",")[:5])]
+                                   + GOOD[10:]),
+    "repeated_header": _csv(GOOD[:5] + [HEAD] + GOOD[5:] + [HEAD]),
+    "case_clash_chunk_1_and_3": _csv(GOOD[:2] + [_row(3, record_id="ab1")] + GOOD[3:9]
+                                     + [_row(10, record_id="AB1")] + GOOD[10:]),
+    "every_row_bad": _csv([_row(i, date="x") for i in range(1, 12)]),
+    "long_cell": _csv(GOOD[:6] + [_row(7, icd10=LONG)] + GOOD[7:]),
+    "long_unknown_cell": _csv(GOOD[:6] + [_row(7, area_code=LONG)] + GOOD[7:]),
+    "missing_column": "\n".join(",".join(r.split(",")[1:])
+                                for r in [HEAD] + GOOD).encode() + b"\n",
+    "extra_column": (HEAD + ",note\n" + "\n".join(r + ",x" for r in GOOD) + "\n").encode(),
+    "gbk": _csv([_row(i, area_code="玉城街道") for i in range(1, 8)]
+                + [_row(8, area_code="无此地")]).decode().encode("gbk"),
+    "mixed_encoding": _csv(GOOD[:3] + [_row(4, area_code="玉城街道")]).replace(
+        b"\xe7\x8e\x89", "玉".encode("gbk") + b"x", 0) + _row(9, area_code="玉城街道").encode()
+        + b"\n" + _row(10, area_code="玉城街道").encode("gbk") + b"\n",
+}
+
+
+@pytest.mark.parametrize("chunk", [2, 3, 4])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_report_equals_the_whole_file_report(loaded, monkeypatch, case, chunk):
+    monkeypatch.setattr(stream, "CHUNK_ROWS", chunk)
+    data = CASES[case]
+    for lang in ("zh", "en"):
+        res = import_file(loaded, "episodes", data, "x.csv", today=TODAY, lang=lang)
+        whole = _whole(loaded, data, lang)
+        pd.testing.assert_frame_equal(res.problems.reset_index(drop=True),
+                                      whole.reset_index(drop=True))
+        assert not res.ok and _held(loaded) == 0 and _no_incoming(loaded)
+
+
+@pytest.mark.parametrize("chunk", [2, 4])
+def test_blank_lines_keep_the_file_row_numbers(loaded, monkeypatch, chunk):
+    # line 1 header, 2-3 rows, 4 blank, 5-7 rows, 8-9 blank, 10 a bad age, 11-16 rows;
+    # the parser used to skip blank lines, so the bad age was reported on row 7
+    monkeypatch.setattr(stream, "CHUNK_ROWS", chunk)
+    res = import_file(loaded, "episodes", CASES["blank_lines"], "x.csv", today=TODAY,
+                      lang="en")
+    assert not res.ok
+    got = res.problems.drop_duplicates("row")[["row", "code"]].values.tolist()
+    assert got == [[4, "required"], [8, "required"], [9, "required"], [10, "integer"]]
+    assert _held(loaded) == 0 and _no_incoming(loaded)
+
+
+@pytest.mark.parametrize("chunk", [2, 3])
+def test_blank_lines_at_the_end_are_not_rows(loaded, monkeypatch, chunk):
+    monkeypatch.setattr(stream, "CHUNK_ROWS", chunk)
+    data = _csv(GOOD[:5]) + b"\n \r\n\n"
+    res = import_file(loaded, "episodes", data, "x.csv", today=TODAY)
+    assert res.ok and res.n_rows == 5 and _held(loaded) == 5
+    only_blank = (HEAD + "\n\n\n\n\n").encode()
+    res = import_file(loaded, "episodes", only_blank, "y.csv", today=TODAY, lang="en")
+    assert res.problems["code"].tolist() == ["empty_file"] and _held(loaded) == 5
+    pd.testing.assert_frame_equal(res.problems, _whole(loaded, only_blank, "en"))
