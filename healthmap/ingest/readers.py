@@ -263,7 +263,7 @@ def trailing_blank(raw: pd.DataFrame) -> int:
     filled = raw.fillna("").astype(str)
     blank = (filled.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
     data = np.flatnonzero(~blank)
-    return len(blank) - (data[-1] + 1 if len(data) else 0)
+    return int(len(blank) - (data[-1] + 1 if len(data) else 0))
 
 
 def text_frame(raw: pd.DataFrame, headers: list) -> pd.DataFrame:
