@@ -36,6 +36,8 @@ CASES = {
     "header_only": (HEAD + "\n").encode(),
     "header_only_no_newline": HEAD.encode(),
     "empty": b"",
+    "only_blank_lines": b"\n\r\n  \n\n\n",
+    "leading_blank_lines": b"\n\n\n" + _csv(GOOD[:5] + [_row(6, age="abc")] + GOOD[6:]),
     "no_final_newline": _csv(GOOD[:-1] + [_row(12, sex="Q")]).rstrip(b"\n"),
     "blank_lines": _csv(GOOD[:2] + [""] + GOOD[2:5] + ["", ""] + [_row(6, age="abc")]
                         + GOOD[6:]),

@@ -238,6 +238,7 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
             if len(raw.columns) > limits.max_columns:
                 raise FileReadError("too many columns", "too_many_columns",
                                     limit=limits.max_columns)
+            raw = raw.iloc[leading_blank(raw):]
             headers = [str(h) for h in raw.iloc[0]] if len(raw) else []
             raw = raw.iloc[1:]
             raw = raw.iloc[:len(raw) - trailing_blank(raw)]
@@ -260,10 +261,24 @@ def trailing_blank(raw: pd.DataFrame) -> int:
     >>> trailing_blank(pd.DataFrame({0: ["a", None, " "], 1: ["b", "", None]}))
     2
     """
+    data = np.flatnonzero(~_blank(raw))
+    return int(len(raw) - (data[-1] + 1 if len(data) else 0))
+
+
+def leading_blank(raw: pd.DataFrame) -> int:
+    """How many of the parser's first rows are blank lines (skipped before the header, as
+    they always were).
+
+    >>> leading_blank(pd.DataFrame({0: [None, " ", "a"], 1: ["", None, "b"]}))
+    2
+    """
+    data = np.flatnonzero(~_blank(raw))
+    return int(data[0] if len(data) else len(raw))
+
+
+def _blank(raw: pd.DataFrame) -> np.ndarray:
     filled = raw.fillna("").astype(str)
-    blank = (filled.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
-    data = np.flatnonzero(~blank)
-    return int(len(blank) - (data[-1] + 1 if len(data) else 0))
+    return (filled.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy(dtype=bool)
 
 
 def text_frame(raw: pd.DataFrame, headers: list) -> pd.DataFrame:

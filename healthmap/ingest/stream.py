@@ -39,7 +39,8 @@ from healthmap import i18n
 from healthmap.ingest.contract import Limits
 from healthmap.ingest.episodes import StagedEpisodes, episode_records
 from healthmap.ingest.problems import Problems
-from healthmap.ingest.readers import FileReadError, _decode, text_frame, trailing_blank
+from healthmap.ingest.readers import (FileReadError, _decode, leading_blank, text_frame,
+                                      trailing_blank)
 from healthmap.ingest.validate import FILE_WIDE, validate
 from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 
@@ -111,6 +112,9 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
                     raise FileReadError("too many columns", "too_many_columns",
                                         limit=limits.max_columns)
                 if headers is None:
+                    raw = raw.iloc[leading_blank(raw):]
+                    if not len(raw):
+                        continue
                     headers = [str(h) for h in raw.iloc[0]]
                     raw = raw.iloc[1:]
                 elif len(raw.columns) != len(headers):  # the parser's own message otherwise
@@ -124,7 +128,9 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
                 if len(raw):
                     yield offset, text_frame(raw, headers), min(fh.tell() / size, 1.0)
                     offset, given = offset + len(raw), True
-            if headers is not None and not given:  # a header and nothing else
+            if headers is None:  # blank lines only
+                yield 0, pd.DataFrame(), 1.0
+            elif not given:  # a header and nothing else
                 yield 0, text_frame(held.iloc[:0], headers), 1.0
         except FileReadError:
             raise
