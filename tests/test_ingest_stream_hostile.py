@@ -99,3 +99,14 @@ def test_blank_lines_at_the_end_are_not_rows(loaded, monkeypatch, chunk):
     res = import_file(loaded, "episodes", only_blank, "y.csv", today=TODAY, lang="en")
     assert res.problems["code"].tolist() == ["empty_file"] and _held(loaded) == 5
     pd.testing.assert_frame_equal(res.problems, _whole(loaded, only_blank, "en"))
+
+
+def test_a_row_with_too_many_fields_is_named_in_both_languages(loaded, monkeypatch):
+    # the parser's English message used to be the reason in Chinese too
+    monkeypatch.setattr(stream, "CHUNK_ROWS", 3)
+    data = CASES["too_many_fields_later"]  # line 14: 13 fields, the header 12
+    zh = import_file(loaded, "episodes", data, "x.csv", today=TODAY, lang="zh")
+    en = import_file(loaded, "episodes", data, "x.csv", today=TODAY, lang="en")
+    assert zh.problems["reason"].tolist() == ["第 14 行有 13 个字段，表头只有 12 个（多出的逗号？）"]
+    assert en.problems["reason"].tolist() == ["line 14 has 13 fields, the header 12 (a stray comma?)"]
+    assert en.problems["code"].tolist() == ["field_count"] and _held(loaded) == 0

@@ -247,8 +247,27 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except Exception as exc:  # parser errors carry no personal data, only positions
-        raise FileReadError(str(exc).splitlines()[0][:200]) from exc
+        raise parser_error(exc) from exc
     return text_frame(raw, headers)
+
+
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def parser_error(exc: Exception) -> FileReadError:
+    """The CSV parser's error as a refusal: a row with more fields than the header named
+    in both languages (``field_count``), any other by the parser's first line.
+
+    >>> e = parser_error(ValueError("Error tokenizing data. C error: Expected 12 fields in "
+    ...                             "line 14, saw 13"))
+    >>> e.code, e.params
+    ('field_count', {'expected': '12', 'line': '14', 'saw': '13'})
+    """
+    text = str(exc)
+    if m := _FIELD_COUNT.search(text):
+        return FileReadError(text.splitlines()[0][:200], "field_count",
+                             expected=m.group(1), line=m.group(2), saw=m.group(3))
+    return FileReadError(text.splitlines()[0][:200])
 
 
 def trailing_blank(raw: pd.DataFrame) -> int:

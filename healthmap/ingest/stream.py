@@ -39,8 +39,8 @@ from healthmap import i18n
 from healthmap.ingest.contract import Limits
 from healthmap.ingest.episodes import StagedEpisodes, episode_records
 from healthmap.ingest.problems import Problems
-from healthmap.ingest.readers import (FileReadError, _decode, leading_blank, text_frame,
-                                      trailing_blank)
+from healthmap.ingest.readers import (FileReadError, _decode, leading_blank, parser_error,
+                                      text_frame, trailing_blank)
 from healthmap.ingest.validate import FILE_WIDE, validate
 from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 
@@ -137,7 +137,7 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
         except pd.errors.EmptyDataError:
             yield 0, pd.DataFrame(), 1.0
         except Exception as exc:  # parser errors carry no personal data, only positions
-            raise FileReadError(str(exc).splitlines()[0][:200]) from exc
+            raise parser_error(exc) from exc
 
 
 def _first_line(fh) -> str:

@@ -10,6 +10,8 @@ TEXT = {
                           "more than {limit} Excel rows (empty formatted rows included); "
                           "use CSV for larger files"),
     "err.too_many_columns": ("列数超过上限 {limit}", "more than {limit} columns"),
+    "err.field_count": ("第 {line} 行有 {saw} 个字段，表头只有 {expected} 个（多出的逗号？）",
+                        "line {line} has {saw} fields, the header {expected} (a stray comma?)"),
     "err.too_many_features": ("要素数 {n} 超过上限 {limit}", "{n} features; the limit is {limit}"),
     "err.xls_format": ("不支持旧版 .xls，请另存为 .xlsx 或 CSV",
                        "old .xls files are not supported: save as .xlsx or CSV"),
