@@ -110,3 +110,14 @@ def test_a_row_with_too_many_fields_is_named_in_both_languages(loaded, monkeypat
     assert zh.problems["reason"].tolist() == ["第 14 行有 13 个字段，表头只有 12 个（多出的逗号？）"]
     assert en.problems["reason"].tolist() == ["line 14 has 13 fields, the header 12 (a stray comma?)"]
     assert en.problems["code"].tolist() == ["field_count"] and _held(loaded) == 0
+
+
+def test_bom_crlf_quotes_and_no_final_newline_store_what_plain_lf_stores(loaded, monkeypatch):
+    monkeypatch.setattr(stream, "CHUNK_ROWS", 3)
+    quoted = [",".join(f'"{v}"' for v in r.split(",")) for r in GOOD]
+    odd = b"\xef\xbb\xbf" + _csv(quoted).replace(b"\n", b"\r\n").rstrip(b"\r\n")
+    res = import_file(loaded, "episodes", odd, "odd.csv", today=TODAY)
+    assert res.ok and (res.n_rows, res.inserted) == (12, 12)
+    res = import_file(loaded, "episodes", _csv(GOOD), "plain.csv", today=TODAY)
+    assert (res.inserted, res.updated, res.unchanged) == (0, 0, 12)  # no "\r" or quote kept
+    assert _no_incoming(loaded)
