@@ -107,7 +107,9 @@ def read_area_file(data: bytes, filename: str, code_field: str = "code",
     reps = gdf.geometry.representative_point()
     out["label_lon"] = reps.x.round(6)
     out["label_lat"] = reps.y.round(6)
-    return out.fillna("")
+    for c in out.columns[out.isna().any()]:  # missing values as empty cells, as in a CSV
+        out[c] = out[c].astype(object).where(out[c].notna(), "")
+    return out
 
 
 def has_geometry(geom) -> bool:
