@@ -85,8 +85,8 @@ def _episodes_csv_chunks(path: Path, n: int, institutions: list[str], chunk: int
 @contextlib.contextmanager
 def _file_limit(path: Path):
     """The import's file-size limit raised to ``path``'s size for this process while the
-    benchmark imports it (the default is sized for uploads)."""
-    key = "HEALTHMAP_LIMIT_MAX_FILE_MB"
+    benchmark imports it (an episodes CSV: ``max_episode_csv_mb``)."""
+    key = "HEALTHMAP_LIMIT_MAX_EPISODE_CSV_MB"
     before = os.environ.get(key)
     need = path.stat().st_size / 2**20 + 1
     if before is None or float(before) < need:

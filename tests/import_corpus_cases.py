@@ -32,6 +32,7 @@ class Case:
     expect: str  # "ok", "warn:<code>" or the code of the refusal
     filename: str = "f.csv"
     opts: dict = field(default_factory=dict)
+    rows: tuple[int, ...] = ()  # when given: the file lines the refusal names, all of them
 
 
 # ------------------------------------------------------------------ file builders
@@ -273,8 +274,27 @@ def episode_cases() -> list[Case]:
                                                         "gbk"), "ok"),
         Case("episodes", "UTF-8 with BOM", lambda: b"\xef\xbb\xbf" + csv_bytes(EP, rows),
              "ok"),
-        Case("episodes", "file above the size limit", lambda: csv_bytes(EP, rows * 50),
-             "file_too_large", opts=dict(limits=Limits(max_file_mb=0.001))),
+        Case("episodes", "CSV above the size limit", lambda: csv_bytes(EP, _many(60)),
+             "file_too_large", opts=dict(limits=Limits(max_episode_csv_mb=0.001))),
+        Case("episodes", "CSV above max_file_mb, read in chunks", lambda: csv_bytes(
+            EP, _many(60)), "ok", opts=dict(limits=Limits(max_file_mb=0.001))),
+        Case("episodes", "GBK CSV above max_file_mb (decoded whole)", lambda: csv_bytes(
+            EP, _many(60, area_code="楚门镇"), "gbk"), "file_too_large",
+            opts=dict(limits=Limits(max_file_mb=0.001))),
+        Case("episodes", "xlsx above max_file_mb", lambda: xlsx_bytes(EP, _many(60)),
+             "file_too_large", "f.xlsx", dict(limits=Limits(max_file_mb=0.001))),
+        Case("episodes", "rows 3 and 5 with a field too many", lambda: csv_bytes(
+            EP, [r + ["x"] if i in (1, 3) else r for i, r in enumerate(_many(5))]),
+            "field_count", rows=(3, 5)),
+        Case("episodes", "row 4 with a field too many, quoted line break before", lambda:
+             csv_bytes(EP, [r + ["x"] if i == 2 else r for i, r in enumerate(
+                 ep_rows({}, dict(area_code="玉城\n街道")) + _many(3)[1:])]),
+             "field_count", rows=(4,)),
+        Case("episodes", "row lacking only optional trailing fields", lambda: csv_bytes(
+            EP, [r[:8] if i == 1 else r for i, r in enumerate(_many(3))]), "ok"),
+        Case("episodes", "row lacking a required field", lambda: csv_bytes(
+            EP, [r[:7] if i == 1 else r for i, r in enumerate(_many(3))]), "required",
+            rows=(3,)),
         Case("episodes", "xlsx above the row limit", lambda: xlsx_bytes(EP, rows * 30),
              "too_many_rows", "f.xlsx", dict(limits=Limits(max_excel_rows=20))),
         Case("episodes", "xlsx with 1,000,000 junk rows", lambda: junk_xlsx(1_000_000),
@@ -290,6 +310,11 @@ def episode_cases() -> list[Case]:
         Case("episodes", "not a workbook", lambda: b"\x00\x01\x02", "unreadable", "f.xlsx"),
     ]
     return out
+
+
+def _many(n: int, **over) -> list[list[str]]:
+    """``n`` good episode rows with distinct record ids (M0 …)."""
+    return [[dict(EP_OK, record_id=f"M{i}", **over)[c] for c in EP] for i in range(n)]
 
 
 def _zip_bomb_xlsx() -> bytes:
@@ -369,6 +394,12 @@ def resident_cases() -> list[Case]:
             "unknown_column_hint"),
         Case("residents", "resident id differs from a held one in case", lambda: csv_bytes(
             RES, [["q0"] + rows[0][1:]]), "duplicate_case_held"),
+        Case("residents", "rows 2 and 4 with a field too many", lambda: csv_bytes(
+            RES, [r + ["x"] if i in (0, 2) else r for i, r in enumerate(res_rows({}, dict(
+                resident_id="Q9", id_number=ID_F[:-1] + "0")))]), "field_count",
+            rows=(2, 4)),
+        Case("residents", "CSV above max_file_mb", lambda: csv_bytes(RES, rows),
+             "file_too_large", opts=dict(limits=Limits(max_file_mb=0.0001))),
         Case("residents", "id_number twice", lambda: csv_bytes(
             RES + ["身份证号"], [r + [r[1]] for r in rows]), "duplicate_column"),
     ]

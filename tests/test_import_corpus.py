@@ -34,6 +34,47 @@ def test_corpus_is_large_and_covers_every_kind():
         assert code == "ok" or f"err.{code}" in TEXT, c.name
 
 
+def test_lengths_are_checked_before_anything_is_staged(monkeypatch, tmp_path):
+    """The 1 MB record id (issue 16's hang in the writing stage), read in chunks of two
+    rows: refused as too long, and no chunk from the long one on reaches the staging of
+    record ids or rows."""
+    from healthmap.bootstrap import init_database
+    from healthmap.ingest import stream
+
+    monkeypatch.setattr(stream, "CHUNK_ROWS", 2)
+    keyed, staged = [], []
+    real_keys, real_stage = stream._keys, stream._stage
+    monkeypatch.setattr(stream, "_keys", lambda df, offset, *a: keyed.append(
+        (offset, df["record_id"].str.len().max())) or real_keys(df, offset, *a))
+    monkeypatch.setattr(stream, "_stage", lambda rec, *a: staged.append(len(rec))
+                        or real_stage(rec, *a))
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    init_database(engine)
+    assert import_file(engine, "institutions", csv_bytes(INS, [YH001]), "i.csv").ok
+    case = {c.name: c for c in CASES}["1 MB record id in 10 rows"]
+    res = import_file(engine, "episodes", case.make(), "x.csv", today=TODAY, lang="en")
+    assert res.problems[["row", "code"]].values.tolist() == [[11, "too_long"]]
+    # chunks of rows 0 (with the header), 1-2, 3-4, 5-6, 7-8, 9: the long id is row 9
+    # (line 11); the good rows before it are staged (and deleted), nothing of it
+    assert [o for o, _ in keyed] == [0, 1, 3, 5, 7] and max(n for _, n in keyed) == 2
+    assert sum(staged) == 9 and _counts(engine)["episodes"] == 0
+    engine.dispose()
+
+
+def test_a_misspelt_column_is_named_with_the_column_meant(tmp_path):
+    from healthmap.bootstrap import init_database
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    init_database(engine)
+    by_name = {c.name: c for c in CASES}
+    for name, meant in (("fund_payed", "fund_paid"), ("referal", "referral")):
+        res = import_file(engine, "episodes", by_name[name].make(), "x.csv", today=TODAY,
+                          lang="en")
+        assert res.problems["reason"].tolist() == [
+            f"unknown column {name}; did you mean {meant}?"], res.problems.to_string()
+    engine.dispose()
+
+
 # ------------------------------------------------------------------ the run
 @pytest.fixture(scope="module")
 def base_db(tmp_path_factory):
@@ -77,6 +118,39 @@ def _counts(engine) -> dict[str, int]:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.kind}:{c.name}" for c in CASES])
 def test_corpus_case(case: Case, base_db, tmp_path):
+    _run(case, base_db, tmp_path)
+
+
+#: the episode CSV files (read in chunks, healthmap/ingest/stream.py), again in chunks of
+#: two rows: every case spans chunks, with the same outcome and the same rows named
+STREAMED = [c for c in CASES if c.kind == "episodes" and c.filename.endswith(".csv")]
+
+
+@pytest.mark.parametrize("case", STREAMED, ids=[c.name for c in STREAMED])
+def test_corpus_case_in_chunks_of_two_rows(case: Case, base_db, tmp_path, monkeypatch):
+    from healthmap.ingest import stream
+
+    monkeypatch.setattr(stream, "CHUNK_ROWS", 2)
+    _run(case, base_db, tmp_path)
+
+
+def test_episode_csv_files_take_the_chunked_path(monkeypatch, tmp_path):
+    from healthmap.bootstrap import init_database
+    from healthmap.ingest import stream
+
+    seen = []
+    real = stream.import_episodes_csv
+    monkeypatch.setattr(stream, "import_episodes_csv",
+                        lambda *a, **k: seen.append(a[2]) or real(*a, **k))
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    init_database(engine)
+    for name in ("x.csv", "x.xlsx"):
+        import_file(engine, "episodes", STREAMED[0].make(), name, today=TODAY)
+    assert seen == ["x.csv"] and len(STREAMED) >= 100
+    engine.dispose()
+
+
+def _run(case: Case, base_db, tmp_path):
     path = tmp_path / "case.db"
     shutil.copy(base_db, path)
     shutil.copytree(store_dir(f"sqlite:///{base_db}"), store_dir(f"sqlite:///{path}"))
@@ -97,6 +171,8 @@ def test_corpus_case(case: Case, base_db, tmp_path):
         codes = set(res.problems["code"])
         assert case.expect in codes, res.problems.to_string()
         named = res.problems[res.problems["code"] == case.expect]
+        if case.rows:  # every row at fault named, not only the first
+            assert tuple(sorted(named["row"])) == case.rows, named.to_string()
         assert (named["reason"].str.len() > 0).all() and not named["reason"].str.startswith(
             "err.").any()
         assert named["value"].str.len().max() <= 80  # values are shortened

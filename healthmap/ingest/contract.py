@@ -27,7 +27,9 @@ class Limits:
     5000000.0
     """
 
-    max_file_mb: float = 300.0            # refused before the file is read
+    max_file_mb: float = 300.0            # refused before the file is read (a file read whole)
+    max_episode_csv_mb: float = 2048.0    # an episodes CSV in UTF-8, read in chunks (memory
+    #                                       bounded by a chunk; 10 M episodes are about 1 GB)
     max_unpacked_mb: float = 500.0        # xlsx / zip contents after unpacking (zip bombs)
     max_excel_rows: int = 100_000         # Excel rows, empty formatted rows included (CSV has no
     #                                       row limit; openpyxl parses about 10,000 rows a second here)
@@ -60,6 +62,16 @@ class Limits:
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    def max_bytes(self, streamed: bool = False) -> tuple[int, float]:
+        """The largest file accepted, in bytes and in MB: ``max_episode_csv_mb`` for a
+        file read in chunks (``streamed``), ``max_file_mb`` for any other.
+
+        >>> Limits().max_bytes(), Limits().max_bytes(streamed=True)
+        ((314572800, 300.0), (2147483648, 2048.0))
+        """
+        mb = self.max_episode_csv_mb if streamed else self.max_file_mb
+        return int(mb * 1024 * 1024), mb
 
     @property
     def max_unpacked_bytes(self) -> int:

@@ -116,11 +116,12 @@ def import_file(engine: Engine, kind: str, source, filename: str | None = None, 
         username = actor.username
     limits = limits or Limits.from_env()
     filename = filename or (str(source) if isinstance(source, str) else "upload")
+    streamed = kind == "episodes" and not filename.lower().endswith((".xlsx", ".xlsm", ".xls"))
     try:
-        check_file_size(source, limits)
+        check_file_size(source, limits, streamed)
     except FileReadError as exc:
         return _rejected(engine, kind, filename, None, 0, _file_problem(exc, lang), username)
-    if kind == "episodes" and not filename.lower().endswith((".xlsx", ".xlsm", ".xls")):
+    if streamed:
         return _import_episodes_csv(engine, source, filename, progress=progress,
                                     username=username, lang=lang, today=today, demo=demo,
                                     limits=limits, ignore_unknown_columns=ignore_unknown_columns)
@@ -166,6 +167,8 @@ def _import_episodes_csv(engine: Engine, source, filename: str, **options) -> Im
 
 
 def _file_problem(exc: Exception, lang: str) -> pd.DataFrame:
+    if getattr(exc, "problems", None) is not None:  # every row at fault, named
+        return exc.problems.frame(lang)
     p = Problems()
     field_name = getattr(exc, "field", None)
     if field_name:

@@ -23,12 +23,15 @@ from healthmap.ingest.contract import HEADER_ALIASES, Limits
 
 
 class FileReadError(ValueError):
-    """The file cannot be read; ``code`` names the reason (a text key ``err.<code>``)."""
+    """The file cannot be read; ``code`` names the reason (a text key ``err.<code>``).
+    ``problems`` (a :class:`healthmap.ingest.problems.Problems`), when given, names every
+    row at fault (rows with too many fields) and is what the refusal lists."""
 
-    def __init__(self, message: str, code: str = "unreadable", **params):
+    def __init__(self, message: str, code: str = "unreadable", problems=None, **params):
         super().__init__(message)
         self.code = code
         self.params = params
+        self.problems = problems
 
 
 def file_size(source) -> int | None:
@@ -50,11 +53,14 @@ def file_size(source) -> int | None:
         return None
 
 
-def check_file_size(source, limits: Limits) -> None:
+def check_file_size(source, limits: Limits, streamed: bool = False) -> None:
+    """Refuse a file above the size limit (:meth:`Limits.max_bytes`; ``streamed``: an
+    episodes CSV read in chunks) before reading it."""
     size = file_size(source)
-    if size is not None and size > limits.max_file_bytes:
+    most, mb = limits.max_bytes(streamed)
+    if size is not None and size > most:
         raise FileReadError("file too large", "file_too_large", size=f"{size / 2**20:,.1f}",
-                            limit=f"{limits.max_file_mb:g}")
+                            limit=f"{mb:g}")
 
 
 def file_bytes(source) -> bytes:
@@ -233,8 +239,11 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
             if len(first) > limits.max_columns:  # before parsing a file of a million columns
                 raise FileReadError("too many columns", "too_many_columns",
                                     limit=limits.max_columns)
-            raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                              skipinitialspace=True, header=None, skip_blank_lines=False)
+            try:
+                raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                                  skipinitialspace=True, header=None, skip_blank_lines=False)
+            except pd.errors.ParserError as exc:
+                raise parser_error(exc, io.StringIO(text)) from exc
             if len(raw.columns) > limits.max_columns:
                 raise FileReadError("too many columns", "too_many_columns",
                                     limit=limits.max_columns)
@@ -254,20 +263,57 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
 _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def parser_error(exc: Exception) -> FileReadError:
-    """The CSV parser's error as a refusal: a row with more fields than the header named
+def parser_error(exc: Exception, lines=None) -> FileReadError:
+    """The CSV parser's error as a refusal: rows with more fields than the header named
     in both languages (``field_count``), any other by the parser's first line.
 
-    >>> e = parser_error(ValueError("Error tokenizing data. C error: Expected 12 fields in "
-    ...                             "line 14, saw 13"))
+    The parser stops at the first such row; given the file's text again (``lines``, an
+    iterable of lines), every such row is found (:func:`field_count_problems`) and named.
+
+    >>> e = parser_error(ValueError("Error tokenizing data. C error: Expected 2 fields in "
+    ...                             "line 3, saw 3"), io.StringIO("a,b\\n1,2\\n1,2,3\\n1,2\\n4,5,6,7\\n"))
     >>> e.code, e.params
-    ('field_count', {'expected': '12', 'line': '14', 'saw': '13'})
+    ('field_count', {'expected': '2', 'line': '3', 'saw': '3'})
+    >>> e.problems.frame("en")[["row", "reason"]].values.tolist()
+    [[3, 'line 3 has 3 fields, the header 2 (a stray comma?)'], [5, 'line 5 has 4 fields, the header 2 (a stray comma?)']]
     """
     text = str(exc)
     if m := _FIELD_COUNT.search(text):
-        return FileReadError(text.splitlines()[0][:200], "field_count",
+        found = field_count_problems(lines) if lines is not None else None
+        return FileReadError(text.splitlines()[0][:200], "field_count", problems=found,
                              expected=m.group(1), line=m.group(2), saw=m.group(3))
     return FileReadError(text.splitlines()[0][:200])
+
+
+def field_count_problems(lines):
+    """Every row of a CSV (``lines``: its text, line by line) with more fields than its
+    header, as ``field_count`` problems (row = file line, as the parser counts them:
+    a line break inside quotes does not start a line), read with Python's ``csv`` module
+    as the parser reads it; ``None`` when it finds none (the parser's own error stands).
+
+    Only called once the parser has refused the file, so a good file is never read twice.
+    """
+    from healthmap.ingest.problems import Problems
+
+    expected, bad, saw = None, [], []
+    try:
+        for line, fields in enumerate(csv.reader(lines, skipinitialspace=True), start=1):
+            if expected is None:  # the header (blank lines before it: an empty file)
+                expected = len(fields)
+                continue
+            if len(fields) > expected:
+                bad.append(line)
+                saw.append(len(fields))
+    except csv.Error:  # e.g. a cell beyond csv's field size limit: the parser's error stands
+        return None
+    if not bad:
+        return None
+    found = Problems()
+    rows = np.asarray(bad, dtype=np.int64)
+    found.add_rows(rows - 2, "", "field_count", [""] * len(rows), expected=str(expected),
+                   line=rows.astype(str).astype(object), saw=np.asarray(saw).astype(str)
+                   .astype(object))
+    return found
 
 
 def trailing_blank(raw: pd.DataFrame) -> int:

@@ -39,8 +39,8 @@ from healthmap import i18n
 from healthmap.ingest.contract import Limits
 from healthmap.ingest.episodes import StagedEpisodes, episode_records
 from healthmap.ingest.problems import Problems
-from healthmap.ingest.readers import (FileReadError, _decode, leading_blank, parser_error,
-                                      text_frame, trailing_blank)
+from healthmap.ingest.readers import (FileReadError, _decode, check_file_size, leading_blank,
+                                      parser_error, text_frame, trailing_blank)
 from healthmap.ingest.validate import FILE_WIDE, validate
 from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 
@@ -92,7 +92,8 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
         size = fh.seek(0, io.SEEK_END) or 1
         fh.seek(0)
         opts = {"encoding": "utf-8-sig"}
-    else:
+    else:  # decoded whole: within the limit of a file read whole
+        check_file_size(source, limits)
         fh = io.StringIO(_decode(_open(source).read()))  # GBK, or refused with the line
         size = fh.seek(0, io.SEEK_END) or 1
         fh.seek(0)
@@ -137,7 +138,10 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
         except pd.errors.EmptyDataError:
             yield 0, pd.DataFrame(), 1.0
         except Exception as exc:  # parser errors carry no personal data, only positions
-            raise parser_error(exc) from exc
+            fh.seek(0)  # every row with too many fields, found on a second reading
+            lines = fh if not utf8 else io.TextIOWrapper(fh, encoding="utf-8-sig",
+                                                         newline="")
+            raise parser_error(exc, lines) from exc
 
 
 def _first_line(fh) -> str:
@@ -197,7 +201,8 @@ def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, 
     folder = make_private_dir(engine_store_dir(engine) / INCOMING / secrets.token_hex(4))
     try:
         stages, keys, files, n = _Stages(), [], [], 0
-        for offset, df, read in read_chunks(source, utf8, limits, chunk_rows or CHUNK_ROWS):
+        for k, (offset, df, read) in enumerate(read_chunks(source, utf8, limits,
+                                                           chunk_rows or CHUNK_ROWS)):
             progress(0.49 * read, i18n.t("progress.validate", lang, n=f"{offset + len(df):,}"))
             result = validate("episodes", df, ctx, file_wide=False)
             if result.stage == "columns" and not result.ok:  # the header: the whole file
@@ -206,9 +211,10 @@ def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, 
                 out.warnings = result.warnings.frame(lang)
                 return out
             stages.add(result, offset)
-            keys.append(_keys(df, offset, folder, len(keys)))
+            if not len(stages.form):  # no cell of the wrong form (too long …) is staged
+                keys.append(_keys(df, offset, folder, k))
             if stages.ok:  # rows are staged only while the file is still good
-                files += _stage(episode_records(result.clean), folder, len(keys) - 1)
+                files += _stage(episode_records(result.clean), folder, k)
             n = offset + len(df)
         problems = stages.report()
         if not len(stages.form):  # a whole file's validation stops before repeats
