@@ -80,7 +80,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "err.range": ("超出允许范围 {lo}–{hi}", "outside the allowed range {lo}-{hi}"),
     "err.date": ("日期格式无法识别（应为 YYYY-MM-DD）", "unrecognised date (use YYYY-MM-DD)"),
     "err.future_date": ("日期在未来", "date is in the future"),
-    "err.old_date": ("日期早于 1900 年", "date is before 1900"),
+    "err.old_date": ("日期早于 {start}", "date is before {start}"),
     "err.bool": ("应为 是/否（true/false）", "must be true/false (是/否)"),
     "err.sex": ("性别应为 M/F（男/女）", "sex must be M/F (男/女)"),
     "err.setting": ("就诊类型应为 inpatient/outpatient（住院/门诊）",

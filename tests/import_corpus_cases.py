@@ -274,6 +274,14 @@ def episode_cases() -> list[Case]:
                                                         "gbk"), "ok"),
         Case("episodes", "UTF-8 with BOM", lambda: b"\xef\xbb\xbf" + csv_bytes(EP, rows),
              "ok"),
+        Case("episodes", "birth date 1899", lambda: csv_bytes(EP, ep_rows(dict(
+            birth_date="1899-12-31", age=""))), "old_date", rows=(3,)),
+        Case("episodes", "birth date before a configured min_date", lambda: csv_bytes(
+            EP, ep_rows(dict(birth_date="1939-12-31", age=""))), "old_date",
+            opts=dict(limits=Limits(min_date="1940-01-01")), rows=(3,)),
+        Case("episodes", "xlsx with 300 columns", lambda: xlsx_bytes(
+            EP + [f"c{i}" for i in range(300)], [r + ["x"] * 300 for r in rows]),
+            "too_many_columns", "f.xlsx"),
         Case("episodes", "CSV above the size limit", lambda: csv_bytes(EP, _many(60)),
              "file_too_large", opts=dict(limits=Limits(max_episode_csv_mb=0.001))),
         Case("episodes", "CSV above max_file_mb, read in chunks", lambda: csv_bytes(

@@ -37,6 +37,7 @@ class Limits:
     max_features: int = 20_000            # features in a boundary file
     max_cell_chars: int = 200             # any cell without a limit of its own
     data_start: str = "2000-01-01"        # episode dates before this are refused
+    min_date: str = "1900-01-01"          # any date (birth dates too) before this: refused
     max_age: int = 120                    # ages (given or from the birth date) above: refused
     cost_ceiling_yuan: float = 3_000_000.0         # one episode's cost above: refused
     cost_warn_inpatient_yuan: float = 500_000.0    # one stay above: warned

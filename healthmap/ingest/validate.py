@@ -122,8 +122,8 @@ def _parse_column(df: pd.DataFrame, col: Column, ctx: ValidationContext,
         problems.add_mask(df, bad, col.name, "date", raw)
         future = (d > pd.Timestamp(ctx.today)).to_numpy(dtype=bool)
         problems.add_mask(df, future, col.name, "future_date", raw)
-        old = (d < pd.Timestamp(1900, 1, 1)).to_numpy(dtype=bool)
-        problems.add_mask(df, old, col.name, "old_date", raw)
+        old = (d < pd.Timestamp(ctx.limits.min_date)).to_numpy(dtype=bool)
+        problems.add_mask(df, old, col.name, "old_date", raw, start=ctx.limits.min_date)
         out = future | old
         if col.rule == "episode_date":
             start = pd.Timestamp(ctx.limits.data_start)
