@@ -274,6 +274,13 @@ def episode_cases() -> list[Case]:
                                                         "gbk"), "ok"),
         Case("episodes", "UTF-8 with BOM", lambda: b"\xef\xbb\xbf" + csv_bytes(EP, rows),
              "ok"),
+        Case("episodes", "3 blank lines before the header", lambda: b"\n \r\n\n" + csv_bytes(
+            EP, _many(3)), "ok"),
+        Case("episodes", "blank lines before the header, a bad date on line 5", lambda:
+             b"\n\n" + csv_bytes(EP, ep_rows(dict(date="2024-02-30"))), "date", rows=(5,)),
+        Case("episodes", "blank lines before the header, a field too many on line 5", lambda:
+             b"\n\n" + csv_bytes(EP, [r + ["x"] if i == 1 else r for i, r in enumerate(
+                 _many(3))]), "field_count", rows=(5,)),
         Case("episodes", "birth date 1899", lambda: csv_bytes(EP, ep_rows(dict(
             birth_date="1899-12-31", age=""))), "old_date", rows=(3,)),
         Case("episodes", "birth date before a configured min_date", lambda: csv_bytes(
@@ -406,6 +413,10 @@ def resident_cases() -> list[Case]:
             RES, [r + ["x"] if i in (0, 2) else r for i, r in enumerate(res_rows({}, dict(
                 resident_id="Q9", id_number=ID_F[:-1] + "0")))]), "field_count",
             rows=(2, 4)),
+        Case("residents", "blank line before the header, a bad sex on line 4", lambda:
+             b" \n" + csv_bytes(RES, res_rows(dict(sex="X"))), "sex", rows=(4,)),
+        Case("residents", "blank lines before the header", lambda: b"\n\n" + csv_bytes(
+            RES, rows), "ok"),
         Case("residents", "CSV above max_file_mb", lambda: csv_bytes(RES, rows),
              "file_too_large", opts=dict(limits=Limits(max_file_mb=0.0001))),
         Case("residents", "id_number twice", lambda: csv_bytes(

@@ -166,6 +166,14 @@ def _import_episodes_csv(engine: Engine, source, filename: str, **options) -> Im
                          _file_problem(exc, options.get("lang", "zh")), options.get("username"))
 
 
+def _moved(problems: Problems, lead: int) -> Problems:
+    """``problems`` with their rows moved down ``lead`` lines (blank lines before the
+    header); the file-level ones stay."""
+    out = Problems()
+    out.extend(problems, lead)
+    return out
+
+
 def _file_problem(exc: Exception, lang: str) -> pd.DataFrame:
     if getattr(exc, "problems", None) is not None:  # every row at fault, named
         return exc.problems.frame(lang)
@@ -228,6 +236,7 @@ def _import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
                  confirm_changes: bool = False) -> ImportResult:
     """:func:`import_frame` without the import lock (options as for :func:`import_file`)."""
     progress = progress or _noop
+    lead = df.attrs.get("lead", 0)  # blank lines before the header (read_table)
     if not demo and kind in ("episodes", "residents", "population") and is_demo(engine):
         p = Problems()  # real records never mix with synthetic ones (demo safety)
         p.add(-1, "", "", "demo_database")
@@ -246,6 +255,9 @@ def _import_frame(engine: Engine, kind: str, df: pd.DataFrame, filename: str, *,
                                             ctx.limits, confirm_changes)
     if kind == "residents" and result.ok:
         _prepare_residents(engine, df, result.clean, result.problems)
+    if lead:  # rows named by file line
+        result.problems, result.warnings = _moved(result.problems, lead), _moved(
+            result.warnings, lead)
     if not result.ok:
         out = _rejected(engine, kind, filename, file_sha256, len(df),
                         result.problems.frame(lang), username)

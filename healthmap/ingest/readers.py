@@ -223,7 +223,7 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
     if len(data) > limits.max_file_bytes:
         raise FileReadError("file too large", "file_too_large",
                             size=f"{len(data) / 2**20:,.1f}", limit=f"{limits.max_file_mb:g}")
-    name = filename.lower()
+    name, lead = filename.lower(), 0
     try:
         if name.endswith((".xlsx", ".xlsm")):
             rows = _read_excel(data, limits)
@@ -234,19 +234,24 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
         elif name.endswith(".xls"):
             raise FileReadError("old Excel format", "xls_format")
         else:
-            text = _decode(data)
-            first = next(csv.reader([text.split("\n", 1)[0]]), [])
+            buf = io.StringIO(_decode(data))
+            lead = skip_blank_start(buf)
+            start = buf.tell()
+            first = next(csv.reader([buf.readline()]), [])
+            buf.seek(start)
             if len(first) > limits.max_columns:  # before parsing a file of a million columns
                 raise FileReadError("too many columns", "too_many_columns",
                                     limit=limits.max_columns)
             try:
-                raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                raw = pd.read_csv(buf, dtype=str, keep_default_na=False,
                                   skipinitialspace=True, header=None, skip_blank_lines=False)
             except pd.errors.ParserError as exc:
-                raise parser_error(exc, io.StringIO(text)) from exc
+                buf.seek(start)
+                raise parser_error(exc, buf, lead) from exc
             if len(raw.columns) > limits.max_columns:
                 raise FileReadError("too many columns", "too_many_columns",
                                     limit=limits.max_columns)
+            lead += leading_blank(raw)
             raw = raw.iloc[leading_blank(raw):]
             headers = [str(h) for h in raw.iloc[0]] if len(raw) else []
             raw = raw.iloc[1:]
@@ -257,18 +262,41 @@ def read_table(data: bytes, filename: str, limits: Limits | None = None) -> pd.D
         return pd.DataFrame()
     except Exception as exc:  # parser errors carry no personal data, only positions
         raise parser_error(exc) from exc
-    return text_frame(raw, headers)
+    df = text_frame(raw, headers)
+    if lead:  # blank lines before the header: row i of the frame is line i + 2 + lead
+        df.attrs["lead"] = lead
+    return df
+
+
+def skip_blank_start(fh) -> int:
+    """Move the file handle ``fh`` (text or bytes) past the blank lines (nothing or spaces)
+    at its start and return how many there were: the parser would take the first as the
+    header (a file of one column).
+
+    >>> fh = io.BytesIO(b"\\xef\\xbb\\xbf\\n \\r\\ncode,name\\n"); skip_blank_start(fh), fh.read()
+    (2, b'code,name\\n')
+    """
+    n = 0
+    while True:
+        pos = fh.tell()
+        line = fh.readline()
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        if not line or text.lstrip("\ufeff").strip():
+            fh.seek(pos)
+            return n
+        n += 1
 
 
 _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def parser_error(exc: Exception, lines=None) -> FileReadError:
+def parser_error(exc: Exception, lines=None, lead: int = 0) -> FileReadError:
     """The CSV parser's error as a refusal: rows with more fields than the header named
     in both languages (``field_count``), any other by the parser's first line.
 
     The parser stops at the first such row; given the file's text again (``lines``, an
     iterable of lines), every such row is found (:func:`field_count_problems`) and named.
+    ``lead``: blank lines skipped before the parser's first line (added to line numbers).
 
     >>> e = parser_error(ValueError("Error tokenizing data. C error: Expected 2 fields in "
     ...                             "line 3, saw 3"), io.StringIO("a,b\\n1,2\\n1,2,3\\n1,2\\n4,5,6,7\\n"))
@@ -279,13 +307,14 @@ def parser_error(exc: Exception, lines=None) -> FileReadError:
     """
     text = str(exc)
     if m := _FIELD_COUNT.search(text):
-        found = field_count_problems(lines) if lines is not None else None
+        found = field_count_problems(lines, lead) if lines is not None else None
         return FileReadError(text.splitlines()[0][:200], "field_count", problems=found,
-                             expected=m.group(1), line=m.group(2), saw=m.group(3))
+                             expected=m.group(1), line=str(int(m.group(2)) + lead),
+                             saw=m.group(3))
     return FileReadError(text.splitlines()[0][:200])
 
 
-def field_count_problems(lines):
+def field_count_problems(lines, lead: int = 0):
     """Every row of a CSV (``lines``: its text, line by line) with more fields than its
     header, as ``field_count`` problems (row = file line, as the parser counts them:
     a line break inside quotes does not start a line), read with Python's ``csv`` module
@@ -309,7 +338,7 @@ def field_count_problems(lines):
     if not bad:
         return None
     found = Problems()
-    rows = np.asarray(bad, dtype=np.int64)
+    rows = np.asarray(bad, dtype=np.int64) + lead
     found.add_rows(rows - 2, "", "field_count", [""] * len(rows), expected=str(expected),
                    line=rows.astype(str).astype(object), saw=np.asarray(saw).astype(str)
                    .astype(object))

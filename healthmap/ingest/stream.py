@@ -40,7 +40,8 @@ from healthmap.ingest.contract import Limits
 from healthmap.ingest.episodes import StagedEpisodes, episode_records
 from healthmap.ingest.problems import Problems
 from healthmap.ingest.readers import (FileReadError, _decode, check_file_size, leading_blank,
-                                      parser_error, text_frame, trailing_blank)
+                                      parser_error, skip_blank_start, text_frame,
+                                      trailing_blank)
 from healthmap.ingest.validate import FILE_WIDE, validate
 from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 
@@ -84,7 +85,8 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
     """``(first_row, frame, fraction read)`` per chunk of the CSV ``source`` (path or
     bytes): frames as :func:`healthmap.ingest.readers.read_table` gives them (text, contract
     column names), ``first_row`` the index of the chunk's first row in the whole file (row
-    ``i`` of the file is line ``i + 2``). An empty file gives one empty frame."""
+    ``i`` of the file is line ``i + 2``; blank lines before the header are skipped but
+    counted, so that this stays true). An empty file gives one empty frame."""
     if chunk_rows < 2:
         raise ValueError("chunks hold at least two rows (the first one holds the header)")
     if utf8:
@@ -99,6 +101,8 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
         fh.seek(0)
         opts = {}
     with fh:
+        lead = skip_blank_start(fh)  # blank lines before the header: not rows
+        start = fh.tell()
         first = next(csv.reader([_first_line(fh)]), [])
         if len(first) > limits.max_columns:  # before parsing a file of a million columns
             raise FileReadError("too many columns", "too_many_columns",
@@ -107,12 +111,13 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
             reader = pd.read_csv(fh, dtype=str, keep_default_na=False, skipinitialspace=True,
                                  header=None, chunksize=chunk_rows, skip_blank_lines=False,
                                  **opts)
-            headers, offset, held, given = None, 0, None, False
+            headers, offset, held, given = None, lead, None, False
             for raw in reader:
                 if len(raw.columns) > limits.max_columns:
                     raise FileReadError("too many columns", "too_many_columns",
                                         limit=limits.max_columns)
                 if headers is None:
+                    offset += leading_blank(raw)
                     raw = raw.iloc[leading_blank(raw):]
                     if not len(raw):
                         continue
@@ -138,16 +143,17 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
         except pd.errors.EmptyDataError:
             yield 0, pd.DataFrame(), 1.0
         except Exception as exc:  # parser errors carry no personal data, only positions
-            fh.seek(0)  # every row with too many fields, found on a second reading
+            fh.seek(start)  # every row with too many fields, found on a second reading
             lines = fh if not utf8 else io.TextIOWrapper(fh, encoding="utf-8-sig",
                                                          newline="")
-            raise parser_error(exc, lines) from exc
+            raise parser_error(exc, lines, lead) from exc
 
 
 def _first_line(fh) -> str:
-    """The file's first line as text (the header), the handle left at the start."""
+    """The line at the handle's position as text (the header), the handle left there."""
+    start = fh.tell()
     line = fh.readline()
-    fh.seek(0)
+    fh.seek(start)
     if isinstance(line, bytes):
         line = line.decode("utf-8-sig", "replace")
     return line.split("\n", 1)[0]
@@ -203,10 +209,10 @@ def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, 
         stages, keys, files, n = _Stages(), [], [], 0
         for k, (offset, df, read) in enumerate(read_chunks(source, utf8, limits,
                                                            chunk_rows or CHUNK_ROWS)):
-            progress(0.49 * read, i18n.t("progress.validate", lang, n=f"{offset + len(df):,}"))
+            progress(0.49 * read, i18n.t("progress.validate", lang, n=f"{n + len(df):,}"))
             result = validate("episodes", df, ctx, file_wide=False)
             if result.stage == "columns" and not result.ok:  # the header: the whole file
-                out = load._rejected(engine, "episodes", filename, digest, offset + len(df),
+                out = load._rejected(engine, "episodes", filename, digest, n + len(df),
                                      result.problems.frame(lang), username)
                 out.warnings = result.warnings.frame(lang)
                 return out
@@ -215,7 +221,7 @@ def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, 
                 keys.append(_keys(df, offset, folder, k))
             if stages.ok:  # rows are staged only while the file is still good
                 files += _stage(episode_records(result.clean), folder, k)
-            n = offset + len(df)
+            n += len(df)  # rows (offsets count blank lines before the header too)
         problems = stages.report()
         if not len(stages.form):  # a whole file's validation stops before repeats
             _repeats(keys, folder, problems)
