@@ -548,9 +548,9 @@ def box(x0, y0, x1, y1):
                                                 [x0, y0]]]}
 
 
-def geojson(features: list[tuple[str, str, dict | None]]) -> bytes:
+def geojson(features: list[tuple[str, str, dict | None]], parent: str = "331083001") -> bytes:
     return json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"code": c, "name": n, "parent": "331083001"},
+        {"type": "Feature", "properties": {"code": c, "name": n, "parent": parent},
          "geometry": g} for c, n, g in features]}).encode()
 
 
@@ -639,6 +639,13 @@ def area_cases() -> list[Case]:
         out.append(Case("areas", f"zipped geojson {name}",
                         lambda f=feats: zipped("a.geojson", geojson(f)), code, "a.zip",
                         dict(GEO)))
+    town = dict(GEO, level="township")
+    for name, geom, code in (("in the USA", box(-100, 40, -99, 41), "outside_county"),
+                             ("lat/lon swapped", box(28.14, 121.24, 28.15, 121.25),
+                              "latlon_swapped"),
+                             ("inside", inside, "ok")):
+        out.append(Case("areas", f"geojson township {name}", lambda g=geom: geojson(
+            [("331083009", "新镇", g)], parent="331083"), code, "a.geojson", town))
     out += [
         Case("areas", "geojson ok village", lambda: geojson([("331083001009", "某村", inside)]),
              "ok", "a.geojson", dict(GEO)),
