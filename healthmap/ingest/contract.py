@@ -28,8 +28,9 @@ class Limits:
     """
 
     max_file_mb: float = 300.0            # refused before the file is read (a file read whole)
-    max_episode_csv_mb: float = 2048.0    # an episodes CSV in UTF-8, read in chunks (memory
-    #                                       bounded by a chunk; 10 M episodes are about 1 GB)
+    max_episode_csv_mb: float = 2048.0    # an episodes CSV in UTF-8, read in chunks of rows
+    #                                       (10 M episodes are about 1 GB); only the CLI sends
+    #                                       files above the pages' 200 MB upload limit
     max_unpacked_mb: float = 500.0        # xlsx / zip contents after unpacking (zip bombs)
     max_excel_rows: int = 100_000         # Excel rows, empty formatted rows included (CSV has no
     #                                       row limit; openpyxl parses about 10,000 rows a second here)
