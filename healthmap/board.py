@@ -294,10 +294,44 @@ def fmt(value, unit: str) -> str:
     return f"{value:,.1f}" if unit == "unit.pct" else f"{value:,.0f}"
 
 
-def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False) -> pd.DataFrame:
+def definition(tile: Tile, lang: str = "zh") -> str:
+    """What ``tile`` counts, in words: an entered indicator's own definition, else the
+    headline tile's text ``board.def.<key>`` (the screening cancers named).
+
+    >>> definition(Tile("cost_inpatient", "unit.yuan", 1.0, None, pd.Series(dtype=float)),
+    ...            "en")
+    'Total inpatient cost ÷ inpatient stays (in and out of the county), yuan.'
+    """
+    from healthmap import i18n
+
+    if tile.params.get("definition"):
+        return tile.params["definition"]
+    groups = ""
+    if tile.key == "screening_cancers":
+        names = group_names(lang).set_index("group_code")["name"]
+        groups = ("、" if lang == "zh" else ", ").join(
+            names.get(g, g) for g in screening_group_codes())
+    return i18n.t(f"board.def.{tile.key}", lang, groups=groups)
+
+
+def unit_kind(unit: str) -> str:
+    """The display kind of a unit: a text key (``unit.*``) as it is; an entered
+    indicator's unit (``%``, ``/10万``, ``张``…) as ``unit.pct`` for rates and
+    ``unit.cases`` for counts, so page and briefing format its values alike.
+
+    >>> unit_kind("unit.yuan"), unit_kind("%"), unit_kind("/10万"), unit_kind("张")
+    ('unit.yuan', 'unit.pct', 'unit.pct', 'unit.cases')
+    """
+    if unit.startswith("unit."):
+        return unit
+    return "unit.pct" if unit in ("%", "/10万") else "unit.cases"
+
+
+def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False,
+                definitions: bool = False) -> pd.DataFrame:
     """The tiles as a table (for exports): indicator, period value, last year, target,
     status, and the series as text; ``formatted`` gives the values as display text
-    (:func:`fmt`) instead of numbers."""
+    (:func:`fmt`) instead of numbers; ``definitions`` adds what each tile counts."""
     from healthmap import i18n
 
     def num(v, unit):
@@ -307,7 +341,7 @@ def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False) -> pd
 
     rows = []
     for t in ts:
-        unit = t.unit if t.unit.startswith("unit.") else "unit.pct"
+        unit = unit_kind(t.unit)
         rows.append({
             i18n.t("board.col.indicator", lang): t.params.get("name")
             or i18n.t(f"board.tile.{t.key}", lang),
@@ -323,6 +357,8 @@ def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False) -> pd
                 f"{y}: {fmt(v, unit)}" for y, v in t.series.items()),
             i18n.t("board.col.note", lang): i18n.t(t.note, lang) if t.note else "",
         })
+        if definitions:
+            rows[-1][i18n.t("board.col.definition", lang)] = definition(t, lang)
     return pd.DataFrame(rows)
 
 

@@ -177,7 +177,7 @@ def assemble(engine, year: int, lang: str, actor) -> dict:
     years = sorted(int(y) for y in cells["year"].unique())
     months = board.last_month(cells, year)
     ts = board.tiles(cells, year, board.screening_cases(engine),
-                     twodisease.managed_by_year(engine, years))
+                     twodisease.managed_by_year(engine, years, months))
     vals = aggregates.values(engine)
     ts_all = ts + aggregates.tiles(vals, year, lang=lang)
     names = board.group_names(lang).set_index("group_code")["name"]
@@ -208,7 +208,7 @@ def assemble(engine, year: int, lang: str, actor) -> dict:
     return {
         "title": f"{i18n.t('board.title', lang)} · {year}",
         "subtitle": i18n.t("board.period", lang, year=year, months=months),
-        "tiles": board.tiles_frame(ts_all, lang),
+        "tiles": board.tiles_frame(ts_all, lang, definitions=True),
         "tiles_text": board.tiles_frame(ts_all, lang, formatted=True),
         "outflow": _labelled(out, "board.col", lang),
         "fund": _labelled(fund, "board.col", lang),
@@ -221,7 +221,8 @@ def assemble(engine, year: int, lang: str, actor) -> dict:
         "notes": notes_text(["board.assume.case_mix", "board.assume.no_in_county",
                              "board.assume.negative_zero", "board.assume.cost_not_fund"],
                             lang) + [i18n.t("board.rule", lang) + ": "
-                                     + targets.rule_text(lang)],
+                                     + targets.rule_text(lang)]
+        + [f"{i18n.t(f'board.tile.{t.key}', lang)}: {board.definition(t, lang)}" for t in ts],
     }
 
 

@@ -47,8 +47,8 @@ def maps(year: int, groups: tuple, lang: str, data_version: int, url: str):
 
 
 @st.cache_data(ttl=900, max_entries=4, show_spinner=False)
-def managed(years: tuple, data_version: int, url: str):
-    return twodisease.managed_by_year(ui.engine(url), list(years))
+def managed(years: tuple, months: int, data_version: int, url: str):
+    return twodisease.managed_by_year(ui.engine(url), list(years), months)
 
 
 @st.cache_data(ttl=900, max_entries=4, show_spinner=False)
@@ -105,7 +105,7 @@ st.caption(ui.t("board.period", year=year, months=months))
 
 # ---------------------------------------------------------------- tiles
 st.subheader(ui.t("board.tiles"))
-tiles = board.tiles(c, year, screening(version, url), managed(tuple(years), version, url))
+tiles = board.tiles(c, year, screening(version, url), managed(tuple(years), months, version, url))
 COLOUR = {"met": "green", "at_risk": "orange", "missed": "red", "no_data": "gray"}
 
 
@@ -118,7 +118,7 @@ def tile_grid(items: list, name, unit, target_text) -> None:
                 st.metric(name(t), board.fmt(t.value, unit(t)), delta=delta,
                           delta_color="off", border=True,
                           chart_data=t.series.dropna().tolist() or None,
-                          help=t.params.get("definition") or ui.t("board.vs_last"))
+                          help=board.definition(t, lang))
                 if t.status:
                     st.badge(ui.t("board.status." + t.status), color=COLOUR[t.status])
                     st.caption(f"{ui.t('board.target')} {target_text(t)}")
@@ -193,7 +193,7 @@ agg_tiles = aggregates.tiles(vals, year, lang=lang)
 if vals.empty:
     st.caption(ui.t("board.agg.none"))
 tile_grid(agg_tiles, lambda t: named(t.params["name"], t.unit),
-          lambda t: "unit.pct" if t.unit in ("%", "/10万") else "unit.cases",
+          lambda t: board.unit_kind(t.unit),
           lambda t: t.params.get("target_text", ""))
 
 # ---------------------------------------------------------------- subsidies

@@ -92,6 +92,11 @@ def test_register_counts(engine):
     assert twodisease.new_managed(engine, 2025) == 1  # P3
     m = twodisease.managed_by_year(engine, [2022, 2023, 2025])
     assert m.tolist() == [0, 1, 2]
+    # a part-year board (months 1-5) counts at the end of May of every year: P1 (since
+    # 2023-06-01) not yet in 2023, P3 (2025-06-15) not yet in 2025
+    m = twodisease.managed_by_year(engine, [2023, 2024, 2025], months=5)
+    assert m.tolist() == [0, 1, 1]
+    assert twodisease.managed_by_year(engine, [2023], months=6).tolist() == [1]
 
 
 def test_bad_rows_all_named_and_nothing_written(engine):
