@@ -314,6 +314,30 @@ def definition(tile: Tile, lang: str = "zh") -> str:
     return i18n.t(f"board.def.{tile.key}", lang, groups=groups)
 
 
+def unit_text(tile: Tile, lang: str = "zh") -> str:
+    """The unit of ``tile`` as shown in ``lang``.
+
+    >>> unit_text(Tile("cost_inpatient", "unit.yuan", 1.0, None, pd.Series(dtype=float)), "en")
+    'yuan'
+    """
+    from healthmap import i18n
+
+    if tile.unit.startswith("unit."):
+        return i18n.t(tile.unit, lang)
+    return tile.params.get("unit_text", tile.unit)
+
+
+def value_text(value, tile: Tile, lang: str = "zh") -> str:
+    """A tile's value with its unit, as on the tile (``—`` when missing).
+
+    >>> t = Tile("cost_inpatient", "unit.yuan", 12587.4, None, pd.Series(dtype=float))
+    >>> value_text(t.value, t, "zh"), value_text(None, t, "en")
+    ('12,587 元', '—')
+    """
+    text = fmt(value, unit_kind(tile.unit))
+    return text if text == "—" else f"{text} {unit_text(tile, lang)}"
+
+
 def unit_kind(unit: str) -> str:
     """The display kind of a unit: a text key (``unit.*``) as it is; an entered
     indicator's unit (``%``, ``/10万``, ``张``…) as ``unit.pct`` for rates and
@@ -345,8 +369,7 @@ def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False,
         rows.append({
             i18n.t("board.col.indicator", lang): t.params.get("name")
             or i18n.t(f"board.tile.{t.key}", lang),
-            i18n.t("board.col.unit", lang): i18n.t(t.unit, lang) if t.unit.startswith("unit.")
-            else t.unit,
+            i18n.t("board.col.unit", lang): unit_text(t, lang),
             i18n.t("board.col.actual", lang): num(t.value, unit),
             i18n.t("board.col.last_year", lang): num(t.previous, unit),
             i18n.t("board.target", lang): t.target.text(lang) if t.target

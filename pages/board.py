@@ -109,16 +109,19 @@ tiles = board.tiles(c, year, screening(version, url), managed(tuple(years), mont
 COLOUR = {"met": "green", "at_risk": "orange", "missed": "red", "no_data": "gray"}
 
 
-def tile_grid(items: list, name, unit, target_text) -> None:
-    """Tiles four to a row: value, change from last year, sparkline, target and status."""
-    for start in range(0, len(items), 4):
-        for col, t in zip(st.columns(4), items[start:start + 4]):
-            with col:
-                delta = None if t.change is None else board.fmt(t.change, unit(t))
-                st.metric(name(t), board.fmt(t.value, unit(t)), delta=delta,
-                          delta_color="off", border=True,
+def tile_grid(items: list, name, target_text) -> None:
+    """Tiles three to a row (names stay readable in both languages), each one box: name,
+    value with its unit, change from the same months last year, sparkline, then status
+    and target; the help (?) gives the full name and what the tile counts."""
+    for start in range(0, len(items), 3):
+        for col, t in zip(st.columns(3), items[start:start + 3]):
+            with col.container(border=True):
+                kind = board.unit_kind(t.unit)
+                delta = None if t.change is None else board.fmt(t.change, kind)
+                st.metric(name(t), board.value_text(t.value, t, lang), delta=delta,
+                          delta_color="off",
                           chart_data=t.series.dropna().tolist() or None,
-                          help=board.definition(t, lang))
+                          help=f"**{name(t)}**\n\n{board.definition(t, lang)}")
                 if t.status:
                     st.badge(ui.t("board.status." + t.status), color=COLOUR[t.status])
                     st.caption(f"{ui.t('board.target')} {target_text(t)}")
@@ -126,8 +129,8 @@ def tile_grid(items: list, name, unit, target_text) -> None:
                     st.caption(ui.t(t.note))
 
 
-tile_grid(tiles, lambda t: named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)),
-          lambda t: t.unit, lambda t: t.target.text(lang) if t.target else "")
+tile_grid(tiles, lambda t: ui.t(f"board.tile.{t.key}"),
+          lambda t: t.target.text(lang) if t.target else "")
 st.caption(f"{ui.t('board.rule')}: {targets.rule_text(lang)}")
 
 st.subheader(ui.t("board.fund_table"))
@@ -192,9 +195,7 @@ vals = agg_values(version, url)
 agg_tiles = aggregates.tiles(vals, year, lang=lang)
 if vals.empty:
     st.caption(ui.t("board.agg.none"))
-tile_grid(agg_tiles, lambda t: named(t.params["name"], t.unit),
-          lambda t: board.unit_kind(t.unit),
-          lambda t: t.params.get("target_text", ""))
+tile_grid(agg_tiles, lambda t: t.params["name"], lambda t: t.params.get("target_text", ""))
 
 # ---------------------------------------------------------------- subsidies
 st.subheader(ui.t("board.subsidies"))

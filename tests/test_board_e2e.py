@@ -28,7 +28,7 @@ def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path, backend):
         log_in(page, base, "demo_leader", DEMO_PASSWORD)
         page.get_by_role("heading", name="改革指标看板").wait_for(timeout=120_000)
         assert "/board" in page.url
-        page.get_by_text("县域就诊率（住院）（%）").first.wait_for(timeout=120_000)
+        page.get_by_text("县域就诊率（住院）", exact=True).first.wait_for(timeout=120_000)
         page.wait_for_function(
             "document.querySelectorAll('[data-testid=stMetric]').length >= 10",
             timeout=120_000)
@@ -45,7 +45,7 @@ def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path, backend):
             expand.first.click()
         page.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
         page.get_by_role("heading", name="Reform indicator board").wait_for(timeout=120_000)
-        page.get_by_text("In-county treatment rate (inpatient) (%)").first.wait_for(
+        page.get_by_text("In-county treatment rate (inpatient)", exact=True).first.wait_for(
             timeout=120_000)
         page.evaluate("window.scrollTo(0, 0)")
         page.get_by_role("heading", name="Reform indicator board").evaluate(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from healthmap import aggregates, pagespec
+from healthmap import aggregates, board, pagespec
 from healthmap.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,13 +49,37 @@ def test_leader_lands_on_the_board_and_sees_tiles_with_status(demo_db, monkeypat
     assert fund.set_index("险种").loc["自费", "增速（%）"] == "—", fund
     assert at.get("download_button"), "the 两病 report download is offered to leaders"
     assert not at.get("file_uploader"), "leaders do not enter data"
+    # the tile shows the figure of the chosen year, with its unit and its definition
+    cells = board.board_cells(make_engine(demo_db))
+    want = {y: {t.key: t for t in board.tiles(cells, y)}["in_county_rate"]
+            for y in (2023, 2024)}
+    rate = next(m for m in at.metric if m.label == "县域就诊率（住院）")
+    assert rate.value == board.value_text(want[2024].value, want[2024], "zh")
+    assert rate.value.endswith(" %") and "Wilson" in rate.help and "县域就诊率" in rate.help
     at.selectbox(key="board_year").set_value(2023).run()
     assert not at.exception and "2023" in at.caption[0].value
+    rate = next(m for m in at.metric if m.label == "县域就诊率（住院）")
+    assert rate.value == board.value_text(want[2023].value, want[2023], "zh")
+    assert want[2023].value != want[2024].value
+
+
+def test_every_year_opens(demo_db, monkeypatch):
+    """The first year has no year before it (no growth, no change): no error, and the
+    fund-growth tile says "no data" instead of judging."""
+    at = _page(demo_db, monkeypatch, "leader", "en")
+    years = at.selectbox(key="board_year").options
+    assert len(years) >= 3
+    for y in years:
+        at.selectbox(key="board_year").set_value(int(y)).run()
+        assert not at.exception, (y, at.exception)
+        assert not at.error, y
+    growth = next(m for m in at.metric if m.label == "Resident fund growth")
+    assert growth.value == "—" and ":gray-badge[No data]" in [m.value for m in at.markdown]
 
 
 def test_planner_in_english(demo_db, monkeypatch):
     at = _page(demo_db, monkeypatch, "planner", "en")
-    assert any(m.label == "In-county treatment rate (inpatient) (%)" for m in at.metric)
+    assert any(m.label == "In-county treatment rate (inpatient)" for m in at.metric)
     assert any("Target ≥ 90 %" in c.value for c in at.caption)
 
 
