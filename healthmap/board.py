@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from healthmap import comparisons, metrics, queries, targets
+from healthmap import comparisons, metrics, queries, targets, twodisease
 from healthmap.queries import Filters
 
-POLICY_START = 2024  # 玉政发〔2024〕24号
+#: the year the 2024 measures (玉政发〔2024〕24号) took effect, marked on the trends
+POLICY_START = twodisease.POLICY_START.year
 CELL_KEYS = ["year", "month", "setting", "in_county", "insurance_type"]
 #: the insurance type whose fund the growth ceiling concerns (城乡居民医保)
 GROWTH_INSURANCE = "resident"

@@ -25,12 +25,13 @@ class FontMissing(RuntimeError):
     """The CJK font the PDF needs is not installed."""
 
 
-def font_problem(path: Path = CJK_FONT) -> str | None:
+def font_problem(path: Path | None = None) -> str | None:
     """``None`` when the PDF font is installed, else what to do (both languages).
 
     >>> font_problem(Path("/nonexistent.ttc")).startswith("PDF 需要中文字体")
     True
     """
+    path = path or CJK_FONT
     if path.exists():
         return None
     return (f"PDF 需要中文字体 {path}：请安装 Debian 软件包 {FONT_PACKAGE}"
@@ -76,13 +77,14 @@ def map_png(table: pd.DataFrame, areas: pd.DataFrame, title: str) -> bytes:
 
 
 def pdf(title: str, subtitle: str, tiles: pd.DataFrame, maps: list[tuple[str, bytes]],
-        outflow: pd.DataFrame, notes: list[str], font: Path = CJK_FONT,
+        outflow: pd.DataFrame, notes: list[str], font: Path | None = None,
         headings: tuple[str, str] = ("", "")) -> bytes:
     """The briefing as a PDF: title, tiles table, maps (two per row), outflow table and
     notes; ``headings`` name the tiles and the outflow tables. Raises
     :class:`FontMissing` when the CJK font is not installed."""
     from fpdf import FPDF
 
+    font = font or CJK_FONT  # looked up at call time (a test may point it elsewhere)
     problem = font_problem(font)
     if problem:
         raise FontMissing(problem)
@@ -140,9 +142,10 @@ def _table(doc, df: pd.DataFrame) -> None:
     want = []
     for c, c0 in zip(cols, df.columns):
         cells = [v for v in text[c0]]
-        # Latin words and numbers are never cut in two; Chinese may wrap anywhere
+        # Latin words, numbers and short Chinese words (未达标) are never cut in two;
+        # longer Chinese text may wrap anywhere
         words = [p for v in [c] + cells for w in v.split()
-                 for p in ([w] if w.isascii() else list(w))] or [""]
+                 for p in ([w] if w.isascii() or len(w) <= 4 else list(w))] or [""]
         floor = max(doc.get_string_width(w) for w in words) + 2.5
         full = max(doc.get_string_width(v) for v in [c] + cells) + 2.5
         want.append((floor, min(max(full, floor), 70.0)))

@@ -114,8 +114,11 @@ def tile_grid(items: list, name, target_text) -> None:
     value with its unit, change from the same months last year, sparkline, then status
     and target; the help (?) gives the full name and what the tile counts."""
     for start in range(0, len(items), 3):
-        for col, t in zip(st.columns(3), items[start:start + 3]):
-            with col.container(border=True):
+        # a full row: bordered columns, so its three boxes share one height; a shorter
+        # last row: a box per tile only (no empty boxes)
+        row = items[start:start + 3]
+        for col, t in zip(st.columns(3, border=len(row) == 3), row):
+            with col if len(row) == 3 else col.container(border=True):
                 kind = board.unit_kind(t.unit)
                 delta = None if t.change is None else board.fmt(t.change, kind)
                 st.metric(name(t), board.value_text(t.value, t, lang), delta=delta,
@@ -182,11 +185,13 @@ for i, t in enumerate(tile for tile in tiles if len(tile.series.dropna()) > 1):
     f = go.Figure(go.Scatter(x=t.series.index, y=t.series.values, mode="lines+markers"))
     f.add_vline(x=board.POLICY_START, line=dict(color="#c0392b", dash="dash"))
     f.add_annotation(x=board.POLICY_START, y=1, yref="paper", showarrow=False,
-                     text=ui.t("board.policy_start"), xanchor="left")
+                     text=ui.t("board.policy_start", year=board.POLICY_START),
+                     xanchor="left")
     if t.target:
         f.add_hline(y=t.target.value, line=dict(color="#555", dash="dot"))
     f.update_layout(title=named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)), height=260,
-                    margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(dtick=1))
+                    margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(dtick=1),
+                    yaxis=dict(tickformat=","))  # 100,000 rather than 100k
     tcols[i % 2].plotly_chart(f, width="stretch", key=f"board_trend_{t.key}")
 
 # ---------------------------------------------------------------- aggregate indicators
@@ -200,8 +205,12 @@ tile_grid(agg_tiles, lambda t: t.params["name"], lambda t: t.params.get("target_
 # ---------------------------------------------------------------- subsidies
 st.subheader(ui.t("board.subsidies"))
 sub = subsidy_table(year, lang, user["role"], version, url)
-st.dataframe(sub.drop(columns=["code", "amount_fen"]).rename(
-    columns=lambda k: ui.t(f"board.sub.{k}")), hide_index=True, key="board_subsidies")
+shown = sub.drop(columns=["code", "amount_fen"]).astype({"count": object, "amount_yuan": object})
+# lines that cannot be computed: "—" (the reason is in the note), not the grid's "None"
+shown["count"] = [("—" if pd.isna(v) else f"{int(v):,}") for v in sub["count"]]
+shown["amount_yuan"] = [("—" if pd.isna(v) else f"{v:,.2f}") for v in sub["amount_yuan"]]
+st.dataframe(shown.rename(columns=lambda k: ui.t(f"board.sub.{k}")), hide_index=True,
+             key="board_subsidies")
 st.caption(ui.t("board.sub.total", total=f"{sub['amount_yuan'].fillna(0).sum():,.2f}"))
 
 # ---------------------------------------------------------------- entry (data managers)

@@ -80,10 +80,15 @@ def test_every_year_opens(demo_db, monkeypatch):
 def test_planner_in_english(demo_db, monkeypatch):
     at = _page(demo_db, monkeypatch, "planner", "en")
     assert any(m.label == "In-county treatment rate (inpatient)" for m in at.metric)
+    assert not at.get("file_uploader"), "planners do not enter data"
+    # the trends mark the policy start (a dashed line at 2024 and its label)
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    trend = next(s for s in specs if "Policy start 2024" in s)
+    assert '"x0":2024' in trend.replace(" ", "")
     assert any("Target ≥ 90 %" in c.value for c in at.caption)
 
 
-@pytest.mark.parametrize("role", ["screening", "points", "family_doctor", None])
+@pytest.mark.parametrize("role", ["screening", "points", "family_doctor", "expert", None])
 def test_other_roles_are_refused(demo_db, monkeypatch, role):
     monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_db)
     at = AppTest.from_file(PAGE, default_timeout=240)
@@ -131,3 +136,15 @@ def test_leader_makes_the_briefing_in_one_click(demo_db, monkeypatch):
     next(b for b in at.button if b.label == "生成简报").click().run()
     assert not at.exception and not at.error
     assert len(at.get("download_button")) == n + 2  # Excel and PDF
+
+
+def test_briefing_without_the_font_says_which_package(demo_db, monkeypatch, tmp_path):
+    from healthmap import briefing
+
+    monkeypatch.setattr(briefing, "CJK_FONT", tmp_path / "missing.ttc")
+    at = _page(demo_db, monkeypatch, "leader", "en")
+    n = len(at.get("download_button"))
+    next(b for b in at.button if b.label == "Make the briefing").click().run()
+    assert not at.exception
+    assert any("fonts-noto-cjk" in e.value for e in at.error)
+    assert len(at.get("download_button")) == n + 1  # the Excel workbook, no PDF

@@ -17,7 +17,7 @@ TEXT.update({
     "board.year": ("年份", "Year"),
     "board.period": ("统计期：{year} 年 1–{months} 月；与上年同期比较，各年走势均取相同月份。",
                      "Period: {year}, months 1–{months}; compared with the same months of the year before; every year of the trends covers the same months."),
-    "board.policy_start": ("政策起点 2024", "Policy start 2024"),
+    "board.policy_start": ("政策起点 {year}", "Policy start {year}"),
     "board.no_data": ("尚无就诊汇总数据。", "No episode summaries loaded yet."),
     "board.tiles": ("核心指标", "Headline indicators"),
     "board.target": ("目标", "Target"),
