@@ -240,9 +240,9 @@ def screening_cases(engine: Engine, frame: pd.DataFrame | None = None) -> pd.Dat
     return queries.cells(engine, f, ["year", "month"], queries.selected_icd3(engine, f), frame)
 
 
-def outflow_by_group(cells_by_group: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+def outflow_by_group(cells_by_group: pd.DataFrame, top: int | None = 10) -> pd.DataFrame:
     """Fund outflow and potential saving per disease group and setting, the ``top`` rows
-    by fund outflow.
+    by fund outflow (``None``: every row with episodes outside the county).
 
     ``cells_by_group`` has ``group_code``, ``setting``, ``in_county``, ``episodes``,
     ``cost_sum``, ``fund_sum``. Potential saving: :func:`healthmap.comparisons.potential_saving`
@@ -262,9 +262,26 @@ def outflow_by_group(cells_by_group: pd.DataFrame, top: int = 10) -> pd.DataFram
     flow = out_rows.groupby(keys)["fund_sum"].sum().rename("fund_outflow").reset_index()
     t = sav.merge(flow, on=keys, how="left").fillna({"fund_outflow": 0.0})
     t = t[(t["episodes_out"] > 0)]
-    return t.sort_values(["fund_outflow", "saving"], ascending=False).head(top).reset_index(
+    t = t.sort_values(["fund_outflow", "saving"], ascending=False)
+    return (t if top is None else t.head(top)).reset_index(
         drop=True)[keys + ["episodes_out", "fund_outflow", "mean_out", "mean_in",
                            "difference", "saving"]]
+
+
+def outflow_totals(cells_by_group: pd.DataFrame) -> dict[str, float]:
+    """Fund outflow and potential saving summed over every disease group and setting (not
+    only the top rows): the saving per group and setting with negatives as zero, then
+    summed (decisions §6).
+
+    >>> c = pd.DataFrame({"group_code": ["A", "A", "B", "B"], "setting": "inpatient",
+    ...                   "in_county": [True, False, True, False], "episodes": [100, 10, 50, 50],
+    ...                   "cost_sum": [100000.0, 30000.0, 1000000.0, 750000.0],
+    ...                   "fund_sum": [60000.0, 18000.0, 600000.0, 400000.0]})
+    >>> outflow_totals(c)
+    {'fund_outflow': 418000.0, 'saving': 20000.0}
+    """
+    t = outflow_by_group(cells_by_group, top=None)
+    return {"fund_outflow": float(t["fund_outflow"].sum()), "saving": float(t["saving"].sum())}
 
 
 def group_cells(engine: Engine, year: int, months: int,

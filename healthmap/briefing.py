@@ -211,7 +211,9 @@ def assemble(engine, year: int, lang: str, actor) -> dict:
     vals = aggregates.values(engine)
     ts_all = ts + aggregates.tiles(vals, year, lang=lang)
     names = board.group_names(lang).set_index("group_code")["name"]
-    out = board.outflow_by_group(board.group_cells(engine, year, months))
+    gcells = board.group_cells(engine, year, months)
+    out = board.outflow_by_group(gcells)
+    totals = board.outflow_totals(gcells)
     out["group_code"] = out["group_code"].map(lambda g: names.get(g, g))
     out["setting"] = out["setting"].map(lambda v: i18n.t(f"setting.{v}", lang))
     out = out.round(0).rename(columns={"group_code": "group"})
@@ -249,7 +251,8 @@ def assemble(engine, year: int, lang: str, actor) -> dict:
         "subsidies": _labelled(sub.drop(columns=["code", "amount_fen"]), "board.sub", lang),
         "maps": maps,
         "headings": (i18n.t("board.tiles", lang), i18n.t("board.outflow", lang)),
-        "notes": notes_text(["board.assume.case_mix", "board.assume.no_in_county",
+        "notes": [i18n.t("board.outflow_total", lang, outflow=f"{totals['fund_outflow']:,.0f}",
+                         saving=f"{totals['saving']:,.0f}")] + notes_text(["board.assume.case_mix", "board.assume.no_in_county",
                              "board.assume.negative_zero", "board.assume.cost_not_fund"],
                             lang) + [i18n.t("board.rule", lang) + ": "
                                      + targets.rule_text(lang)]

@@ -28,11 +28,12 @@ def screening(data_version: int, url: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=900, max_entries=8, show_spinner=False)
-def outflow(year: int, months: int, data_version: int, url: str) -> pd.DataFrame:
+def outflow(year: int, months: int, data_version: int, url: str):
     # the year's period frame (shared with the map page, warmed below): a year change
     # answers from memory (issue 14: 20-50 ms instead of 0.2-0.5 s at 10 M episodes)
-    return board.outflow_by_group(board.group_cells(
-        ui.engine(url), year, months, ui.cells_frame((year,), data_version, url)))
+    g = board.group_cells(ui.engine(url), year, months,
+                          ui.cells_frame((year,), data_version, url))
+    return board.outflow_by_group(g), board.outflow_totals(g)
 
 
 @st.cache_data(ttl=900, max_entries=8, show_spinner=False)
@@ -141,20 +142,28 @@ fund = board.fund_by_insurance(c, year, months)
 fund["insurance_type"] = fund["insurance_type"].map(lambda v: ui.label("insurance", v))
 # no growth without last year's spending: "—", not the grid's "None"
 fund["growth_pct"] = [("—" if pd.isna(v) else f"{v:.1f}") for v in fund["growth_pct"]]
+fund[["previous", "current"]] = fund[["previous", "current"]].round(0)
 st.dataframe(fund.rename(columns=lambda k: ui.t(f"board.col.{k}")), hide_index=True,
              key="board_fund",
-             column_config={ui.t(f"board.col.{k}"): st.column_config.NumberColumn(format="%.0f")
+             column_config={ui.t(f"board.col.{k}"): st.column_config.NumberColumn(
+                 format="localized")  # 143,217,426: thousands separated
                             for k in ("previous", "current")})
 
 # ---------------------------------------------------------------- outflow
 st.subheader(ui.t("board.outflow"))
 names = dict(zip(*[board.group_names(lang)[k] for k in ("group_code", "name")]))
-out = outflow(year, months, version, url).copy()
+out, totals = outflow(year, months, version, url)
+out = out.copy()
 out["group_code"] = out["group_code"].map(lambda g: names.get(g, g))
 out["setting"] = out["setting"].map(lambda v: ui.label("setting", v))
 st.dataframe(out.rename(columns=lambda k: ui.t("board.col.group") if k == "group_code"
                         else ui.t(f"board.col.{k}")).round(0), hide_index=True,
-             key="board_outflow")
+             key="board_outflow", column_config={
+                 ui.t(f"board.col.{k}"): st.column_config.NumberColumn(format="localized")
+                 for k in ("episodes_out", "fund_outflow", "mean_out", "mean_in",
+                           "difference", "saving")})
+st.caption(ui.t("board.outflow_total", outflow=f"{totals['fund_outflow']:,.0f}",
+                saving=f"{totals['saving']:,.0f}"))
 for k in board.ASSUMPTIONS:
     st.caption("· " + ui.t(k))
 ui.warm_years(version, url)  # the other years' frames, in the background (first visit only)

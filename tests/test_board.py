@@ -104,6 +104,9 @@ def test_outflow_top_groups_and_saving():
     # C outpatient has no in-county mean: no saving, and it is 4th by outflow (cut by top=3)
     full = board.outflow_by_group(c)
     assert full.loc[full["setting"] == "outpatient", "saving"].tolist() == [0.0]
+    # totals over every group and setting, not only the top 3: outflow 18,000 + 400,000 +
+    # 6,000 + 200 = 424,200; saving 20,000 + 0 + 6,000 + 0 = 26,000
+    assert board.outflow_totals(c) == {"fund_outflow": 424_200.0, "saving": 26_000.0}
 
 
 def test_compare_to_county_funnel():

@@ -44,6 +44,7 @@ def test_leader_lands_on_the_board_and_sees_tiles_with_status(demo_db, monkeypat
     assert any("目标 ≤ 10 %" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 5  # funnel, maps, trends
     assert any("潜在节约" in c.value for c in at.caption)  # the assumptions are shown
+    assert any(c.value.startswith("全部病种组合计") for c in at.caption)
     # fund by insurance: the demo has no self-pay spending, so no growth: "—", not "None"
     fund = next(d.value for d in at.dataframe if "增速（%）" in d.value.columns)
     assert fund.set_index("险种").loc["自费", "增速（%）"] == "—", fund

@@ -94,6 +94,9 @@ def test_outflow_table_from_imported_episodes(db):
     assert (r["episodes_out"], r["fund_outflow"], r["mean_out"], r["mean_in"]) == (
         1, pytest.approx(20_000), pytest.approx(40_000), pytest.approx(11_000))
     assert r["saving"] == pytest.approx(29_000)
+    g = board.group_cells(db, 2024, 6)
+    assert board.outflow_totals(g) == {"fund_outflow": pytest.approx(20_000),
+                                       "saving": pytest.approx(29_000)}
 
 
 def test_an_earlier_year_uses_its_own_months(db):

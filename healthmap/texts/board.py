@@ -45,6 +45,8 @@ TEXT.update({
     "board.col.current": ("本期（元）", "This period (yuan)"),
     "board.col.growth_pct": ("增速（%）", "Growth (%)"),
     "board.outflow": ("基金外流与潜在节约（前 10 位病种组 × 就诊类型）", "Fund outflow and potential saving (top 10 disease groups × setting)"),
+    "board.outflow_total": ("全部病种组合计（不只前 10 位）：基金外流 {outflow} 元，潜在节约 {saving} 元。",
+                            "All disease groups (not only the top 10): fund outflow {outflow} yuan, potential saving {saving} yuan."),
     "board.col.group": ("病种组", "Disease group"),
     "board.col.setting": ("就诊类型", "Setting"),
     "board.col.episodes_out": ("县外人次", "Out-of-county episodes"),
