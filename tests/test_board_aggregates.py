@@ -112,3 +112,13 @@ def test_entered_indicators_speak_english_units():
     assert board.value_text(12.0, zh["hospice_beds"], "zh") == "12 张"
     assert en["ccv_event_rate"].params["target_text"] == "≤ 270 per 100,000"
     assert zh["ccv_event_rate"].params["target_text"] == "≤ 270 /10万"
+
+
+@pytest.mark.parametrize("value, expected", [(19.9, "missed"), (20.0, "at_risk"),
+                                             (20.99, "at_risk"), (21.0, "met"), (80.0, "met")])
+def test_negotiated_drugs_at_least_20_percent(value, expected):
+    # ≥ 20 %: satisfied from 20; the at-risk band is 5 % of 20 = 1 point (20 to < 21)
+    v = pd.DataFrame({"indicator": ["nego_drugs_hospital"], "period": ["2024"],
+                      "value": [value]})
+    t = {t.key: t for t in aggregates.tiles(v, 2024)}["nego_drugs_hospital"]
+    assert t.status == expected and t.params["target_text"] == "≥ 20 %"
