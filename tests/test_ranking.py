@@ -182,3 +182,46 @@ def test_rollup_counts_persons_once_and_names_drivers():
 def test_score_refuses_unknown_method():
     with pytest.raises(ValueError, match="unknown method"):
         ranking.score([[1], [2]], [1], method="vikor")
+
+
+# the specialties' new cases on hand-made episodes (healthmap.ranking_data.
+# specialty_new_cases), answered from the episodes and from the per-person roll-up
+SPECIALTY_OF = {"C_STOMACH": "GI", "C_COLORECTAL": "GI", "HYPERTENSION": "CARD"}
+SPECIALTY_EPISODES = [
+    ("a", "P1", "A", "C16", "2024-02-01", "inpatient"),  # P1: two GI groups in 2024
+    ("b", "P1", "A", "C18", "2024-03-01", "inpatient"),
+    ("c", "P2", "A", "C18", "2023-09-01", "inpatient"),  # P2: GI within a year before
+    ("d", "P2", "A", "C18", "2024-05-01", "inpatient"),
+    ("e", "P3", "A", "C16", "2024-06-01", "outpatient"),  # P3: outpatient only
+    ("f", "P4", "A", "I10", "2024-01-05", "outpatient"),
+    ("g", "P5", "A", "C20", "2022-03-01", "inpatient"),  # P5: more than a year before
+    ("h", "P5", "A", "C19", "2024-04-01", "inpatient"),
+    ("i", "P6", "A", "C16", "2023-08-01", "inpatient"),  # P6: stomach, then colorectal
+    ("j", "P6", "A", "C18", "2024-02-01", "inpatient"),
+]
+
+
+@pytest.mark.parametrize("rollup", [False, True], ids=["live", "rollup"])
+def test_specialty_new_cases_count_a_person_once_per_specialty(rollup, monkeypatch):
+    import test_persons
+
+    from healthmap import ranking_data
+
+    monkeypatch.setitem(test_persons.PATH, "rollup", rollup)
+    con = test_persons.con_with(SPECIALTY_EPISODES)
+    count = ranking_data.specialty_new_cases
+    # 2024, look-back 1 year: P1 once (not twice for two groups), P3, P5 (2022 is more
+    # than a year before 2024-04-01); not P2 (2023-09-01 lies in the year before
+    # 2024-05-01) nor P6 (a GI stay on 2023-08-01, though new for the colorectal group)
+    assert count(con, SPECIALTY_OF, (2024,), 1).to_dict() == {"CARD": 1, "GI": 3}
+    # the sum of the GI groups' new cases would be 5: stomach P1, P3; colorectal P1, P5, P6
+    groups = test_persons.count(con, ("C16", "C18", "C19", "C20"), lookback=1,
+                                by=("group_code",), setting=None)
+    assert groups == {("C_COLORECTAL",): 3, ("C_STOMACH",): 2}
+    # diagnosed persons (no look-back): P1, P2, P3, P5, P6
+    assert count(con, SPECIALTY_OF, (2024,), 0).to_dict() == {"CARD": 1, "GI": 5}
+    # two years: each person once over the period, from their first GI stay in it
+    # (P2 on 2023-09-01 and P6 on 2023-08-01 have nothing in the year before)
+    assert count(con, SPECIALTY_OF, (2023, 2024), 1).to_dict() == {"CARD": 1, "GI": 5}
+    assert count(con, SPECIALTY_OF, (2019,), 1).empty
+    assert count(con, SPECIALTY_OF, (), 1).empty
