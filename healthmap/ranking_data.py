@@ -16,6 +16,7 @@ tables through :mod:`healthmap.queries` and the person counts of :mod:`healthmap
 * ``fund_outflow``: fund paid for out-of-county episodes in the setting (yuan);
 * ``trend``: change of new cases per year over up to the last 5 years with a full
   look-back window (log-linear fit, % a year) and ``trend_cases`` (the yearly counts);
+* ``lookback``: the look-back years of the new cases;
 * ``unstable``: fewer than 20 new cases (domain.md §4).
 
 The ranking criteria are all "higher = higher priority" (decisions §7):
@@ -156,6 +157,7 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
         t[c] = groups[c].to_numpy()
     t["new_cases"] = cases.to_numpy(dtype=float)
     t["case_basis"] = persons.period_label(con, years, lookback)[0]
+    t["lookback"] = int(lookback)
 
     # denominators: person-years, women or men only where the group says so
     sexes = ([v if v in ("M", "F") else None for v in groups["denominator_sex"]]

@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from healthmap import (access, catalogue, catalogue_export, indicators, mapview, ranking,
                        ranking_charts, ranking_data)
+from healthmap import persons as persons_mod
 from healthmap.queries import Filters
 
 user = ui.guard("ranking")
@@ -79,7 +80,7 @@ method = c3.radio(ui.t("ranking.method"), ["topsis", "weighted_sum"], key="rk_me
                   format_func=lambda m: ui.t(f"ranking.method.{m}"))
 top_n = int(c4.number_input(ui.t("ranking.top_n"), 3, 30, 10, key="rk_top_n"))
 with_fund = st.toggle(ui.t("ranking.fund"), key="rk_fund")
-st.caption(ui.t("ranking.setting_note"))
+st.caption(ui.t("ranking.setting_note", n=persons_mod.DEFAULT_LOOKBACK))
 if not years:
     st.info(ui.t("ranking.no_data"))
     st.stop()
