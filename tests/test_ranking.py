@@ -92,6 +92,25 @@ def test_weighted_sum_by_hand():
         weighted_sum([[1, 2]], [1], [True, True])
 
 
+def test_weighted_sum_by_hand_on_the_fighter_aircraft_matrix():
+    # Min-max normalised by hand (decisions §7), column by column (best 1, worst 0):
+    # speed (2.0, 2.5, 1.8, 2.2): (2/7, 1, 0, 4/7); range (1500, 2700, 2000, 1800):
+    # (0, 1, 5/12, 1/4); payload (20000, 18000, 21000, 20000): (2/3, 0, 1, 2/3); cost
+    # (5.5, 6.5, 4.5, 5.0), lower is better: (1/2, 0, 1, 3/4); reliability (5, 3, 7, 5):
+    # (1/2, 0, 1, 1/2); manoeuvrability (9, 5, 7, 5): (1, 0, 1/2, 0). With Hwang & Yoon's
+    # weights (0.2, 0.1, 0.1, 0.1, 0.2, 0.3):
+    a1 = 0.2 * 2 / 7 + 0.1 * 2 / 3 + 0.1 / 2 + 0.2 / 2 + 0.3  # 13/105 + 0.45
+    a2 = 0.2 + 0.1
+    a3 = 0.1 * 5 / 12 + 0.1 + 0.1 + 0.2 + 0.3 / 2  # 1/24 + 0.55
+    a4 = 0.2 * 4 / 7 + 0.1 / 4 + 0.1 * 2 / 3 + 0.1 * 3 / 4 + 0.2 / 2  # 4/35 + 1/15 + 0.2
+    s = weighted_sum(AIRCRAFT, AIRCRAFT_W, AIRCRAFT_BENEFIT)
+    assert s.tolist() == pytest.approx([a1, a2, a3, a4])
+    assert np.round(s, 4).tolist() == [0.5738, 0.3, 0.5917, 0.381]
+    # the weighted sum puts aircraft 3 first where TOPSIS (the book) puts aircraft 1 first:
+    # the page shows both rankings side by side for this reason
+    assert ranks(s).tolist() == [2, 4, 1, 3]
+
+
 def test_topsis_by_hand_two_alternatives():
     # Vector-normalised: (3/5, 4/5) and (4/5, 3/5); weights 0.5: ideal (0.4, 0.4),
     # anti-ideal (0.3, 0.3); both alternatives are 0.1 from each -> C = 0.5 and 0.5.
