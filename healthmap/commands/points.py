@@ -57,7 +57,7 @@ def cmd_award(args) -> int:
     from healthmap.points.ledger import award
 
     out = _write(args, award, args.resident, args.activity, args.source_id,
-                 _date(args.date) or dt.date.today(), reason=args.reason)
+                 _date(args.date), reason=args.reason)
     return _report(out, args.activity)
 
 
