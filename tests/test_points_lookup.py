@@ -78,6 +78,17 @@ def test_unknown_id_and_wrong_name_give_the_same_answer_and_the_same_trace(peopl
     # one failure per ID hash and per client, whichever the cause
     assert [r for r in rows if r[0] == "lookup_client"] == [("lookup_client", 1, T0)] * 4
     assert [r for r in rows if r[0] == "lookup_id"] == [("lookup_id", 2, T0)] * 2
+    # each failure audited the same way, naming only the client's key hash
+    from healthmap import throttle
+    from healthmap.crypto import database_secret
+
+    secret = database_secret(engine)
+    with engine.connect() as conn:
+        audited = conn.execute(text("SELECT actor, action, target, detail FROM audit_log "
+                                    "WHERE actor = 'public' ORDER BY id")).all()
+    assert audited == [("public", "points.lookup_failed",
+                        "lookup_client:" + throttle.key_hash(secret, "lookup_client", c)[:12],
+                        "no match") for c in "abcd"]
 
 
 def test_throttled_after_five_failures_per_id_with_growing_delay_never_locked(people):
