@@ -104,6 +104,11 @@ def test_import_is_validated_all_or_nothing_and_idempotent(url, tmp_path, capsys
     assert "3 recorded, 0 already recorded" in capsys.readouterr().out
     assert cli(url, "import", good) == 0
     assert "0 recorded, 3 already recorded" in capsys.readouterr().out
+    # the same source id with other content is named (line and source id), nothing written
+    changed = write_csv(tmp_path / "changed.csv", ["R2,vaccination,V2,2024-05-08,",
+                                                    "R2,vaccination,V1,2024-05-09,"])
+    assert cli(url, "import", changed) == 2
+    assert "line 3, source_id = 'V1'" in capsys.readouterr().out
     assert cli(url, "balance", "--resident", "R1") == 0
     assert capsys.readouterr().out == "10\n"
 

@@ -280,3 +280,20 @@ def test_expiry_holds_every_resident_with_entries_against_concurrent_writers(eng
     rules = replace(rules, settings=replace(rules.settings, expiry_years=1))
     assert run(eng, L.expire, STAFF, dt.date(2024, 1, 1), rules=rules) == 1
     assert bal(eng) == total(eng) == 0
+
+
+def test_each_entry_records_the_rules_version_it_was_awarded_under(eng):
+    from dataclasses import replace
+
+    from healthmap.points.rules import load_rules
+
+    newer = replace(load_rules(), version="2099.1",
+                    activities=tuple(replace(a, points=7) if a.code == "health_lecture" else a
+                                     for a in load_rules().activities))
+    run(eng, L.award, STAFF, "R1", "health_lecture", "v-old", D)
+    out = run(eng, L.award, STAFF, "R1", "health_lecture", "v-new", D + dt.timedelta(days=1),
+              rules=newer)
+    assert out.points == 7 and out.balance == 12
+    with Session(eng) as s:
+        got = dict(s.execute(select(PointsEntry.source_id, PointsEntry.rules_version)).all())
+    assert got == {"v-old": "2024.1", "v-new": "2099.1"}  # data/points/activities.yaml
