@@ -141,3 +141,28 @@ def test_typed_id_and_name_are_never_stored(people):
                             for v in row)
             assert number not in dump and "钱七" not in dump and "某某某" not in dump
             assert number[:17] not in dump
+
+
+def test_parallel_attempts_cannot_slip_past_the_count(people):
+    """Ten wrong-name attempts on one ID number at the same moment from ten clients: each
+    reads the count inside its own locked transaction, so exactly the five free failures
+    are answered and the other five must wait."""
+    import threading
+
+    engine, df = people
+    number = df.loc["R6", "id_number"]
+    barrier, answers = threading.Barrier(10), []
+
+    def attempt(i):
+        barrier.wait(timeout=60)
+        answers.append(lookup(engine, number, name="错名", client=f"p{i}", now=T0).status)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(answers) == ["no_match"] * 5 + ["throttled"] * 5
+    with Session(engine) as s:
+        assert s.scalar(select(LoginThrottle.failures).where(
+            LoginThrottle.kind == "lookup_id")) == 5

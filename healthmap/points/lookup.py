@@ -25,7 +25,7 @@ import hmac
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from healthmap import audit, crypto, ids, throttle
@@ -96,6 +96,21 @@ def _record_failure(session: Session, keys: dict[str, str], now: dt.datetime,
         row.not_before = now + dt.timedelta(seconds=delay_seconds(row.failures, cfg))
 
 
+def _serialise(session: Session, keys: dict[str, str]) -> None:
+    """One attempt at a time per ID hash and per client: the count is read, the details
+    compared and a failure written in one locked transaction, so parallel requests cannot
+    all slip past the same count. SQLite: the write lock (``BEGIN IMMEDIATE``);
+    PostgreSQL: a transaction advisory lock per key, in one order."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        if not conn.connection.dbapi_connection.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    for h in sorted(keys.values()):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                        {"k": f"lookup:{h}"})
+
+
 def lookup(engine: Engine, id_number: str, name: str | None = None,
            phone_tail: str | None = None, client: str = "", now: dt.datetime | None = None,
            rules: Rules | None = None) -> LookupAnswer:
@@ -112,10 +127,11 @@ def lookup(engine: Engine, id_number: str, name: str | None = None,
         return LookupAnswer("missing")
     secret = crypto.database_secret(engine)
     keys = _keys(secret, number, client)
-    wait = throttle.wait_seconds(engine, keys, now)
-    if wait > 0:
-        return LookupAnswer("throttled", wait)
     with Session(engine) as s, s.begin():
+        _serialise(s, keys)
+        wait = throttle.wait_seconds(s, keys, now)
+        if wait > 0:
+            return LookupAnswer("throttled", wait)
         found = s.execute(select(Resident.resident_id, Resident.name, Resident.phone).where(
             Resident.id_hash == ids.hash_id(number, secret))).mappings().first()
         row = dict(found) if found is not None else _DUMMY
