@@ -154,6 +154,14 @@ def test_staff_bulk_import_names_every_bad_row_then_records(site, browser, tmp_p
                     "R5,vaccination,imp-5,2025-05-06\n", encoding="utf-8")
     page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(good))
     page.get_by_text("新登记 2 条").wait_for(timeout=60_000)
+    # the same refusals in English (the bad file again: line 2 is now already recorded)
+    _english(page)
+    page.get_by_role("tab", name="Bulk import").click()
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(bad))
+    page.get_by_text("3 problem(s) found").wait_for(timeout=60_000)
+    page.get_by_text("daily cap reached").wait_for(state="attached")
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="detached", timeout=60_000)
+    page.screenshot(path=str(DOCS / "screenshot-points-import-en.png"))
     page.close()
 
 
