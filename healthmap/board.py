@@ -405,11 +405,10 @@ def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False,
 
 def group_names(lang: str = "zh") -> pd.DataFrame:
     """Disease-group codes and their names in ``lang`` (``group_code``, ``name``)."""
-    from healthmap.reference import cached_disease_groups
+    from healthmap.reference import cached_disease_groups, disease_label
 
     g = cached_disease_groups()
-    return pd.DataFrame({"group_code": g["group_code"],
-                         "name": g["name_en" if lang == "en" else "name_zh"]})
+    return pd.DataFrame({"group_code": g["group_code"], "name": disease_label(g, lang)})
 
 
 def screening_group_codes() -> list[str]:

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from healthmap import catalogue, exports, i18n
+from healthmap.reference import disease_label
 
 GROUP_COLUMNS = ["rank", "tier", "group_code", "name", "icd_ranges", "new_cases", "case_basis",
                  "population", "incidence", "asr", "episodes", "out_episodes",
@@ -114,10 +115,9 @@ def method_sheet(d: dict, lang: str = "zh") -> pd.DataFrame:
 def workbook_sheets(engine: Engine, draft_id: int, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Every sheet of the draft's workbook, in order (name → table)."""
     d = catalogue.draft(engine, draft_id)
-    name_col = "name_en" if lang == "en" else "name_zh"
     spec_col = "specialty_en" if lang == "en" else "specialty_zh"
     groups = catalogue.snapshot_groups(engine, draft_id)
-    groups["name"] = groups[name_col]
+    groups["name"] = disease_label(groups, lang)
     groups["case_basis"] = case_basis(groups["case_basis"], groups["lookback"], lang)
     ent = catalogue.entries(engine, draft_id)
     ent["specialty"] = ent[spec_col]

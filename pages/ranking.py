@@ -9,6 +9,7 @@ from healthmap import (access, catalogue, catalogue_export, indicators, mapview,
                        ranking_charts, ranking_data)
 from healthmap import persons as persons_mod
 from healthmap.queries import Filters
+from healthmap.reference import disease_label
 
 user = ui.guard("ranking")
 actor = access.Actor.from_user(user)
@@ -17,7 +18,6 @@ url = str(engine.url)
 lang = ui.lang()
 zh = lang == "zh"
 version = ui.version()
-NAME = "name_zh" if zh else "name_en"
 SPEC = "specialty_zh" if zh else "specialty_en"
 
 
@@ -123,7 +123,8 @@ groups = result["groups"]
 
 # ---------------------------------------------------------------- indicator table
 st.subheader(ui.t("ranking.table"))
-show = table.assign(group=np.where(table["unstable"], table[NAME] + " ⚠", table[NAME]),
+show = table.assign(group=np.where(table["unstable"], disease_label(table, lang) + " ⚠",
+                                   disease_label(table, lang)),
                     specialty=table[SPEC])
 cols = ["group", "specialty", "new_cases", "incidence", "asr", "episodes", "out_episodes",
         "outward_referral", "cost_per_case", "cost_in_county", "cost_out_county",
@@ -144,7 +145,8 @@ if table["case_basis"].eq("diagnosed").any():  # a period the data cannot look b
 
 # ---------------------------------------------------------------- ranking and stability
 st.subheader(ui.t("ranking.result"))
-view = groups.assign(group=np.where(groups["unstable"], groups[NAME] + " ⚠", groups[NAME]),
+view = groups.assign(group=np.where(groups["unstable"], disease_label(groups, lang) + " ⚠",
+                                     disease_label(groups, lang)),
                      specialty=groups[SPEC], tier=groups["tier"].map(tier_label))
 st.dataframe(labelled(view[["rank", "tier", "group", "specialty", "score", "rank_low",
                             "rank_high", "top_share", "rank_other"]]),
@@ -163,7 +165,7 @@ with left:
 with right:
     moved = groups.assign(diff=(groups["rank_other"] - groups["rank"]).abs()).sort_values(
         "diff", ascending=False).head(8)
-    st.dataframe(labelled(moved.assign(group=moved[NAME])[["group", "rank", "rank_other"]]),
+    st.dataframe(labelled(moved.assign(group=disease_label(moved, lang))[["group", "rank", "rank_other"]]),
                  hide_index=True, width="stretch", key="rk_moved")
 
 # ---------------------------------------------------------------- specialties
@@ -178,7 +180,7 @@ st.caption(ui.t("ranking.rollup_note"))
 
 # ---------------------------------------------------------------- map
 st.subheader(ui.t("ranking.map"))
-names = dict(zip(groups["group_code"], groups[NAME]))
+names = dict(zip(groups["group_code"], disease_label(groups, lang)))
 map_groups = st.multiselect(ui.t("ranking.map_groups"), list(groups["group_code"]),
                             default=list(groups["group_code"][:3]), key="rk_map_groups",
                             format_func=lambda g: names.get(g, g))

@@ -6,13 +6,13 @@ its DELETE without WHERE fires the row trigger (the truncate optimisation is off
 table with triggers).
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0015
 """
 from alembic import op
 
 
 revision = '0017'
-down_revision = '0012'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
