@@ -132,7 +132,7 @@ def cmd_refresh(args) -> int:
     from healthmap.store import StoreMismatch
 
     try:  # one writer of episodes and summaries at a time
-        years = summary.rebuild(engine, Actor.cli().username, _progress_printer("refresh"))
+        years = summary.rebuild(engine, Actor.cli(), _progress_printer("refresh"))
     except ImportRunning as exc:
         raise CliError(exc.message("en")) from None
     except StoreMismatch as exc:

@@ -72,3 +72,21 @@ def test_every_page_changing_write_moves_the_version_and_reads_do_not(engine):
     assert moved()
     # 0, residents, institutions, episodes, refresh, award, screening run, board entry
     assert len(set(seen)) == 8  # never back to an earlier value
+
+
+def test_refresh_checks_the_actor_inside_and_a_refusal_writes_nothing(engine):
+    from healthmap.access import Actor
+    from healthmap.cli import main
+
+    assert import_file(engine, "institutions", INST.encode(), "i.csv", today=TODAY).ok
+    assert import_file(engine, "episodes", EPISODES.encode(), "e.csv", today=TODAY).ok
+    before = queries.data_version(engine)
+    for role in ("leader", "planner", "screening", "points", "expert", "family_doctor"):
+        with pytest.raises(PermissionDenied):
+            summary.rebuild(engine, Actor("x", role))
+    assert queries.data_version(engine) == before
+    assert summary.rebuild(engine, Actor("d", "data_manager")) == [2024]
+    assert queries.data_version(engine) > before
+    before = queries.data_version(engine)
+    assert main(["--db", str(engine.url), "refresh"]) == 0  # the CLI acts as administrator
+    assert queries.data_version(engine) > before
