@@ -17,7 +17,6 @@ from healthmap.models import Area, Resident
 from healthmap.points.ledger import awards_counted, balance, earned_in_year, stock_left
 from healthmap.points.models import PointsEntry
 from healthmap.points.rules import Level, Rules, load_rules
-from healthmap.screening.views import display_id
 
 HISTORY_COLUMNS = ["date", "kind", "code", "what", "points", "reason", "source_id",
                    "reverses", "recorded_by"]
@@ -82,7 +81,7 @@ def resident_points(session: Session, resident_id: str, rules: Rules | None = No
         "left_this_year": a.max_per_year - awards_counted(session, resident_id, a.code, *year),
         "eligible": a.ineligible(res.birth_date, res.sex, today) is None,
         "explanation": a.explanation[lang]} for a in rules.activities])
-    return ResidentPoints(resident_id, display_id(res.id_masked), have, rules.settings.level_for(earned),
+    return ResidentPoints(resident_id, ids.mask_id(res.id_masked), have, rules.settings.level_for(earned),
                           earned, history(session, resident_id, rules, lang), redeem, earn)
 
 
@@ -140,7 +139,7 @@ def search_residents(engine: Engine, actor: access.Actor, query: str,
                         break
         for r in rows:
             r["phone"] = crypto.phone_for(engine, actor, r)
-            r["id_masked"] = display_id(r["id_masked"])
+            r["id_masked"] = ids.mask_id(r["id_masked"])
             r["balance"] = balance(s, r["resident_id"])
     audit.record(engine, actor.username, "view_personal", "points:search",
                  f"{len(rows)} resident(s) listed", role=actor.role)
