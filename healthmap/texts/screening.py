@@ -24,7 +24,7 @@ TEXT = {
     "screening.err.no_screening": ("所指筛查记录不存在", "the screening it refers to is not recorded for this person"),
     "screening.err.already_reduced": ("该次筛查已减免", "that screening already has its fee reduction"),
     "screening.err.future_date": ("日期在未来", "date is in the future"),
-    "screening.err.before_screening": ("结果日期早于筛查日期", "result date before the screening date"),
+    "screening.err.before_screening": ("日期早于筛查日期", "date before the screening date"),
     "screening.err.out_of_scope": ("超出本人负责的乡镇或团队", "outside the user's township or team"),
     "screening.err.not_allowed": ("当前角色无权记录", "the user's role may not record this"),
 }
