@@ -49,6 +49,11 @@ def refusal(exc: Exception) -> str:
 
 
 sets = rules.load_all()
+# A new visit (coming from another page) opens the lists anew: Streamlit drops the state
+# of widgets a run did not draw, so the rule-set select's state is gone after a visit to
+# another page (and after a language switch), and kept over reruns of this page.
+if f"scr_set_{lang}" not in st.session_state:
+    st.session_state["scr_viewed"] = set()
 c1, c2, c3 = st.columns([2, 2, 2])
 with c1:  # ui.select: the labels follow a language switch, the choice stays
     rid = ui.select("scr_set", ui.t("screening.ruleset"), list(sets),
@@ -93,7 +98,8 @@ if access.can(actor, "screening.assess"):
 
 
 def personal(which: str) -> pd.DataFrame:
-    """A personal list; opening it is audited once per visit and scope."""
+    """A personal list; opening it is audited once per visit and scope (a rerun of the
+    page is not a new opening; coming back to the page is)."""
     seen = st.session_state.setdefault("scr_viewed", set())
     key = (rid, which, township, team)
     with Session(engine) as s, s.begin():

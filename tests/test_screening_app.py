@@ -66,6 +66,10 @@ def test_work_page_for_each_role_that_may_open_it(app, demo_copy, role, scope):
     assert after == before + 2  # the high-risk list and the overdue list, once each
     app.run()  # a rerun of the same lists is not a new opening
     assert audits(demo_copy, "view_personal") == after
+    app.switch_page(REPORT).run()  # away and back: a new visit opens the lists again
+    app.switch_page(WORK).run()
+    assert not app.exception, app.exception
+    assert audits(demo_copy, "view_personal") == after + 2
 
 
 @pytest.mark.parametrize("role", ["leader", "planner", "points", "data_manager"])
