@@ -93,6 +93,7 @@ def test_list_funnel_and_map_screenshots(site, browser):
     expect(page.get_by_role("button", name="Assess residents with this rule set")
            ).to_be_visible(timeout=60_000)
     expect(page.locator("[data-testid=stSkeleton]")).to_have_count(0, timeout=60_000)
+    expect(page.locator("[data-testid=stStatusWidget]")).to_be_hidden(timeout=90_000)
     page.screenshot(path=str(DOCS / "screenshot-screening-list-en.png"))
     page.close()
     text = log.read_text(encoding="utf-8", errors="replace")
