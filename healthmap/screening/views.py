@@ -170,8 +170,8 @@ def funnel(session: Session, actor: access.Actor, ruleset_id: str) -> pd.DataFra
     st["confirmed"] = st["review"] == "confirmed"
     st["invited"] = st["invited_on"].notna()
     st["screened"] = st["screened_on"].notna()
-    st["abnormal"] = st["result"].isin(["abnormal", "diagnosed"])
-    st["diagnosed"] = st["result"] == "diagnosed"
+    st["abnormal"] = st["abnormal_on"].notna()  # ever: a normal work-up later stays counted
+    st["diagnosed"] = st["diagnosed_on"].notna()
     counts = st.groupby("township")[list(FUNNEL_STEPS)].sum().astype(int)
     table = _township_frame(session).join(counts, on="area_code").fillna(0)
     total = pd.DataFrame([{"area_code": "county", "area_name": "全市 / county",
