@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from healthmap import access, audit, targets
+from healthmap import access, audit, i18n, targets
 from healthmap.board import Tile
 from healthmap.board_models import AggregateValue
 from healthmap.config import DATA_DIR
@@ -30,7 +30,7 @@ DEFINITIONS = DATA_DIR / "board_indicators.csv"
 COLUMNS = ("indicator", "period", "value")
 HEADER_ALIASES = {"指标": "indicator", "指标编码": "indicator", "年份": "period",
                   "期间": "period", "数值": "value", "值": "value"}
-REQUIRED = ["code", "name_zh", "name_en", "unit", "integer", "lo", "hi", "comparison",
+REQUIRED = ["code", "name_zh", "name_en", "unit", "unit_en", "integer", "lo", "hi", "comparison",
             "target", "target_ref", "subsidy", "definition_zh", "definition_en", "source"]
 
 
@@ -221,17 +221,23 @@ def tiles(vals: pd.DataFrame, year: int, defs: pd.DataFrame | None = None,
             continue
         series = pd.Series({int(p): float(v) for p, v in zip(own["period"], own["value"])},
                            dtype=float).sort_index()
+        unit = d["unit_en"] if lang == "en" else d["unit"]
         t = Tile(d["code"], d["unit"], value_of(vals, d["code"], year),
                  value_of(vals, d["code"], year - 1), series,
                  params={"name": d["name_en" if lang == "en" else "name_zh"],
+                         "unit_text": unit,
                          "definition": d["definition_en" if lang == "en" else "definition_zh"],
                          "source": d["source"]})
         if d["comparison"]:
             goal = d["target"] if d["target_ref"] == "" else value_of(vals, d["target_ref"], year)
             t.params["target_value"] = goal
-            t.params["target_text"] = (f"{targets.SYMBOL[d['comparison']]} "
-                                       + (f"{goal:g} {d['unit']}" if goal is not None and
-                                          not pd.isna(goal) else "—"))
+            if goal is not None and not pd.isna(goal):
+                shown = f"{goal:g} {unit}"
+            else:  # the reference (Taizhou average) is not entered for the year
+                ref = defs.loc[defs["code"] == d["target_ref"]].iloc[0]
+                shown = i18n.t("board.agg.ref_missing", lang,
+                               name=ref["name_en" if lang == "en" else "name_zh"], year=year)
+            t.params["target_text"] = f"{targets.SYMBOL[d['comparison']]} {shown}"
             t.status = ("no_data" if goal is None or pd.isna(goal) else
                         targets.status(t.value, float(goal), d["comparison"]))
         out.append(t)

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from healthmap import comparisons, metrics, queries, targets
+from healthmap import comparisons, metrics, queries, targets, twodisease
 from healthmap.queries import Filters
 
-POLICY_START = 2024  # 玉政发〔2024〕24号
+#: the year the 2024 measures (玉政发〔2024〕24号) took effect, marked on the trends
+POLICY_START = twodisease.POLICY_START.year
 CELL_KEYS = ["year", "month", "setting", "in_county", "insurance_type"]
 #: the insurance type whose fund the growth ceiling concerns (城乡居民医保)
 GROWTH_INSURANCE = "resident"
@@ -239,9 +240,9 @@ def screening_cases(engine: Engine, frame: pd.DataFrame | None = None) -> pd.Dat
     return queries.cells(engine, f, ["year", "month"], queries.selected_icd3(engine, f), frame)
 
 
-def outflow_by_group(cells_by_group: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+def outflow_by_group(cells_by_group: pd.DataFrame, top: int | None = 10) -> pd.DataFrame:
     """Fund outflow and potential saving per disease group and setting, the ``top`` rows
-    by fund outflow.
+    by fund outflow (``None``: every row with episodes outside the county).
 
     ``cells_by_group`` has ``group_code``, ``setting``, ``in_county``, ``episodes``,
     ``cost_sum``, ``fund_sum``. Potential saving: :func:`healthmap.comparisons.potential_saving`
@@ -261,9 +262,26 @@ def outflow_by_group(cells_by_group: pd.DataFrame, top: int = 10) -> pd.DataFram
     flow = out_rows.groupby(keys)["fund_sum"].sum().rename("fund_outflow").reset_index()
     t = sav.merge(flow, on=keys, how="left").fillna({"fund_outflow": 0.0})
     t = t[(t["episodes_out"] > 0)]
-    return t.sort_values(["fund_outflow", "saving"], ascending=False).head(top).reset_index(
+    t = t.sort_values(["fund_outflow", "saving"], ascending=False)
+    return (t if top is None else t.head(top)).reset_index(
         drop=True)[keys + ["episodes_out", "fund_outflow", "mean_out", "mean_in",
                            "difference", "saving"]]
+
+
+def outflow_totals(cells_by_group: pd.DataFrame) -> dict[str, float]:
+    """Fund outflow and potential saving summed over every disease group and setting (not
+    only the top rows): the saving per group and setting with negatives as zero, then
+    summed (decisions §6).
+
+    >>> c = pd.DataFrame({"group_code": ["A", "A", "B", "B"], "setting": "inpatient",
+    ...                   "in_county": [True, False, True, False], "episodes": [100, 10, 50, 50],
+    ...                   "cost_sum": [100000.0, 30000.0, 1000000.0, 750000.0],
+    ...                   "fund_sum": [60000.0, 18000.0, 600000.0, 400000.0]})
+    >>> outflow_totals(c)
+    {'fund_outflow': 418000.0, 'saving': 20000.0}
+    """
+    t = outflow_by_group(cells_by_group, top=None)
+    return {"fund_outflow": float(t["fund_outflow"].sum()), "saving": float(t["saving"].sum())}
 
 
 def group_cells(engine: Engine, year: int, months: int,
@@ -294,10 +312,68 @@ def fmt(value, unit: str) -> str:
     return f"{value:,.1f}" if unit == "unit.pct" else f"{value:,.0f}"
 
 
-def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False) -> pd.DataFrame:
+def definition(tile: Tile, lang: str = "zh") -> str:
+    """What ``tile`` counts, in words: an entered indicator's own definition, else the
+    headline tile's text ``board.def.<key>`` (the screening cancers named).
+
+    >>> definition(Tile("cost_inpatient", "unit.yuan", 1.0, None, pd.Series(dtype=float)),
+    ...            "en")
+    'Total inpatient cost ÷ inpatient stays (in and out of the county), yuan.'
+    """
+    from healthmap import i18n
+
+    if tile.params.get("definition"):
+        return tile.params["definition"]
+    groups = ""
+    if tile.key == "screening_cancers":
+        names = group_names(lang).set_index("group_code")["name"]
+        groups = ("、" if lang == "zh" else ", ").join(
+            names.get(g, g) for g in screening_group_codes())
+    return i18n.t(f"board.def.{tile.key}", lang, groups=groups)
+
+
+def unit_text(tile: Tile, lang: str = "zh") -> str:
+    """The unit of ``tile`` as shown in ``lang``.
+
+    >>> unit_text(Tile("cost_inpatient", "unit.yuan", 1.0, None, pd.Series(dtype=float)), "en")
+    'yuan'
+    """
+    from healthmap import i18n
+
+    if tile.unit.startswith("unit."):
+        return i18n.t(tile.unit, lang)
+    return tile.params.get("unit_text", tile.unit)
+
+
+def value_text(value, tile: Tile, lang: str = "zh") -> str:
+    """A tile's value with its unit, as on the tile (``—`` when missing).
+
+    >>> t = Tile("cost_inpatient", "unit.yuan", 12587.4, None, pd.Series(dtype=float))
+    >>> value_text(t.value, t, "zh"), value_text(None, t, "en")
+    ('12,587 元', '—')
+    """
+    text = fmt(value, unit_kind(tile.unit))
+    return text if text == "—" else f"{text} {unit_text(tile, lang)}"
+
+
+def unit_kind(unit: str) -> str:
+    """The display kind of a unit: a text key (``unit.*``) as it is; an entered
+    indicator's unit (``%``, ``/10万``, ``张``…) as ``unit.pct`` for rates and
+    ``unit.cases`` for counts, so page and briefing format its values alike.
+
+    >>> unit_kind("unit.yuan"), unit_kind("%"), unit_kind("/10万"), unit_kind("张")
+    ('unit.yuan', 'unit.pct', 'unit.pct', 'unit.cases')
+    """
+    if unit.startswith("unit."):
+        return unit
+    return "unit.pct" if unit in ("%", "/10万") else "unit.cases"
+
+
+def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False,
+                definitions: bool = False) -> pd.DataFrame:
     """The tiles as a table (for exports): indicator, period value, last year, target,
     status, and the series as text; ``formatted`` gives the values as display text
-    (:func:`fmt`) instead of numbers."""
+    (:func:`fmt`) instead of numbers; ``definitions`` adds what each tile counts."""
     from healthmap import i18n
 
     def num(v, unit):
@@ -307,12 +383,11 @@ def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False) -> pd
 
     rows = []
     for t in ts:
-        unit = t.unit if t.unit.startswith("unit.") else "unit.pct"
+        unit = unit_kind(t.unit)
         rows.append({
             i18n.t("board.col.indicator", lang): t.params.get("name")
             or i18n.t(f"board.tile.{t.key}", lang),
-            i18n.t("board.col.unit", lang): i18n.t(t.unit, lang) if t.unit.startswith("unit.")
-            else t.unit,
+            i18n.t("board.col.unit", lang): unit_text(t, lang),
             i18n.t("board.col.actual", lang): num(t.value, unit),
             i18n.t("board.col.last_year", lang): num(t.previous, unit),
             i18n.t("board.target", lang): t.target.text(lang) if t.target
@@ -323,16 +398,17 @@ def tiles_frame(ts: list[Tile], lang: str = "zh", formatted: bool = False) -> pd
                 f"{y}: {fmt(v, unit)}" for y, v in t.series.items()),
             i18n.t("board.col.note", lang): i18n.t(t.note, lang) if t.note else "",
         })
+        if definitions:
+            rows[-1][i18n.t("board.col.definition", lang)] = definition(t, lang)
     return pd.DataFrame(rows)
 
 
 def group_names(lang: str = "zh") -> pd.DataFrame:
     """Disease-group codes and their names in ``lang`` (``group_code``, ``name``)."""
-    from healthmap.reference import cached_disease_groups
+    from healthmap.reference import cached_disease_groups, disease_label
 
     g = cached_disease_groups()
-    return pd.DataFrame({"group_code": g["group_code"],
-                         "name": g["name_en" if lang == "en" else "name_zh"]})
+    return pd.DataFrame({"group_code": g["group_code"], "name": disease_label(g, lang)})
 
 
 def screening_group_codes() -> list[str]:

@@ -25,12 +25,13 @@ class FontMissing(RuntimeError):
     """The CJK font the PDF needs is not installed."""
 
 
-def font_problem(path: Path = CJK_FONT) -> str | None:
+def font_problem(path: Path | None = None) -> str | None:
     """``None`` when the PDF font is installed, else what to do (both languages).
 
     >>> font_problem(Path("/nonexistent.ttc")).startswith("PDF 需要中文字体")
     True
     """
+    path = path or CJK_FONT
     if path.exists():
         return None
     return (f"PDF 需要中文字体 {path}：请安装 Debian 软件包 {FONT_PACKAGE}"
@@ -49,6 +50,7 @@ def map_png(table: pd.DataFrame, areas: pd.DataFrame, title: str) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.ticker
     import geopandas as gpd
     import matplotlib.pyplot as plt
 
@@ -64,7 +66,8 @@ def map_png(table: pd.DataFrame, areas: pd.DataFrame, title: str) -> bytes:
     fig, ax = plt.subplots(figsize=(4.2, 3.4), dpi=110)
     shapes.plot(column="value", ax=ax, cmap="YlOrRd", edgecolor="#555", linewidth=0.5,
                 legend=True, missing_kwds={"color": "#d9d9d9"},
-                legend_kwds={"shrink": 0.7})
+                legend_kwds={"shrink": 0.7,  # 20,000,000 rather than "2.0 … 1e7"
+                             "format": matplotlib.ticker.StrMethodFormatter("{x:,.0f}")})
     ax.set_axis_off()
     fig.tight_layout()
     buf = io.BytesIO()
@@ -74,11 +77,14 @@ def map_png(table: pd.DataFrame, areas: pd.DataFrame, title: str) -> bytes:
 
 
 def pdf(title: str, subtitle: str, tiles: pd.DataFrame, maps: list[tuple[str, bytes]],
-        outflow: pd.DataFrame, notes: list[str], font: Path = CJK_FONT) -> bytes:
+        outflow: pd.DataFrame, notes: list[str], font: Path | None = None,
+        headings: tuple[str, str] = ("", "")) -> bytes:
     """The briefing as a PDF: title, tiles table, maps (two per row), outflow table and
-    notes. Raises :class:`FontMissing` when the CJK font is not installed."""
+    notes; ``headings`` name the tiles and the outflow tables. Raises
+    :class:`FontMissing` when the CJK font is not installed."""
     from fpdf import FPDF
 
+    font = font or CJK_FONT  # looked up at call time (a test may point it elsewhere)
     problem = font_problem(font)
     if problem:
         raise FontMissing(problem)
@@ -91,6 +97,7 @@ def pdf(title: str, subtitle: str, tiles: pd.DataFrame, maps: list[tuple[str, by
     doc.set_font("cjk", size=9)
     doc.multi_cell(0, 5, subtitle, new_x="LMARGIN", new_y="NEXT")
     doc.ln(2)
+    _heading(doc, headings[0])
     _table(doc, tiles)
     if maps:
         doc.add_page()
@@ -109,6 +116,7 @@ def pdf(title: str, subtitle: str, tiles: pd.DataFrame, maps: list[tuple[str, by
             if i % 2 == 1 or i == len(maps) - 1:
                 doc.set_y(y + 7 + w * 0.8 * 3.4 / 4.2 + 2)
     doc.add_page()
+    _heading(doc, headings[1])
     _table(doc, outflow)
     doc.ln(3)
     doc.set_font("cjk", size=8)
@@ -117,15 +125,37 @@ def pdf(title: str, subtitle: str, tiles: pd.DataFrame, maps: list[tuple[str, by
     return bytes(doc.output())
 
 
+def _heading(doc, text: str) -> None:
+    if text:
+        doc.set_font("cjk", size=11)
+        doc.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+
+
 def _table(doc, df: pd.DataFrame) -> None:
-    """``df`` as a simple table, columns sized by content, text wrapped in the cells."""
+    """``df`` as a simple table, text wrapped in the cells; columns as wide as their
+    widest cell as printed (words and numbers kept whole; long text capped at 70 mm),
+    then scaled to the page."""
     width = doc.w - doc.l_margin - doc.r_margin
     cols = [str(c) for c in df.columns]
     text = df.astype(object).map(_cell_text)
-    lens = [max([len(c)] + [len(v) for v in text[c0]]) for c, c0 in zip(cols, df.columns)]
-    lens = [min(max(n, 4), 40) for n in lens]
-    ws = [width * n / sum(lens) for n in lens]
     doc.set_font("cjk", size=8)
+    want = []
+    for c, c0 in zip(cols, df.columns):
+        cells = [v for v in text[c0]]
+        # Latin words, numbers and short Chinese words (未达标) are never cut in two;
+        # longer Chinese text may wrap anywhere
+        words = [p for v in [c] + cells for w in v.split()
+                 for p in ([w] if w.isascii() or len(w) <= 4 else list(w))] or [""]
+        floor = max(doc.get_string_width(w) for w in words) + 2.5
+        full = max(doc.get_string_width(v) for v in [c] + cells) + 2.5
+        want.append((floor, min(max(full, floor), 70.0)))
+    ws = [w for _, w in want]
+    if sum(ws) > width:  # shrink the wrappable part of each column, never below its floor
+        floors = [f for f, _ in want]
+        spare = sum(ws) - sum(floors)
+        cut = min(1.0, (sum(ws) - width) / spare) if spare > 0 else 0.0
+        ws = [f + (w - f) * (1 - cut) for f, w in zip(floors, ws)]
+    ws = [w * width / sum(ws) for w in ws]
     from fpdf.fonts import FontFace
 
     head = FontFace(emphasis="", fill_color=(230, 236, 245))
@@ -177,11 +207,13 @@ def assemble(engine, year: int, lang: str, actor) -> dict:
     years = sorted(int(y) for y in cells["year"].unique())
     months = board.last_month(cells, year)
     ts = board.tiles(cells, year, board.screening_cases(engine),
-                     twodisease.managed_by_year(engine, years))
+                     twodisease.managed_by_year(engine, years, months))
     vals = aggregates.values(engine)
     ts_all = ts + aggregates.tiles(vals, year, lang=lang)
     names = board.group_names(lang).set_index("group_code")["name"]
-    out = board.outflow_by_group(board.group_cells(engine, year, months))
+    gcells = board.group_cells(engine, year, months)
+    out = board.outflow_by_group(gcells)
+    totals = board.outflow_totals(gcells)
     out["group_code"] = out["group_code"].map(lambda g: names.get(g, g))
     out["setting"] = out["setting"].map(lambda v: i18n.t(f"setting.{v}", lang))
     out = out.round(0).rename(columns={"group_code": "group"})
@@ -208,7 +240,7 @@ def assemble(engine, year: int, lang: str, actor) -> dict:
     return {
         "title": f"{i18n.t('board.title', lang)} · {year}",
         "subtitle": i18n.t("board.period", lang, year=year, months=months),
-        "tiles": board.tiles_frame(ts_all, lang),
+        "tiles": board.tiles_frame(ts_all, lang, definitions=True),
         "tiles_text": board.tiles_frame(ts_all, lang, formatted=True),
         "outflow": _labelled(out, "board.col", lang),
         "fund": _labelled(fund, "board.col", lang),
@@ -218,10 +250,13 @@ def assemble(engine, year: int, lang: str, actor) -> dict:
                                           "vs_county": i18n.t("board.col.vs_county", lang)}),
         "subsidies": _labelled(sub.drop(columns=["code", "amount_fen"]), "board.sub", lang),
         "maps": maps,
-        "notes": notes_text(["board.assume.case_mix", "board.assume.no_in_county",
+        "headings": (i18n.t("board.tiles", lang), i18n.t("board.outflow", lang)),
+        "notes": [i18n.t("board.outflow_total", lang, outflow=f"{totals['fund_outflow']:,.0f}",
+                         saving=f"{totals['saving']:,.0f}")] + notes_text(["board.assume.case_mix", "board.assume.no_in_county",
                              "board.assume.negative_zero", "board.assume.cost_not_fund"],
                             lang) + [i18n.t("board.rule", lang) + ": "
-                                     + targets.rule_text(lang)],
+                                     + targets.rule_text(lang)]
+        + [f"{i18n.t(f'board.tile.{t.key}', lang)}: {board.definition(t, lang)}" for t in ts],
     }
 
 
@@ -239,4 +274,4 @@ def book(parts: dict, lang: str, stamp: exports.Stamp) -> bytes:
 def document(parts: dict) -> bytes:
     """The PDF of an :func:`assemble` result (:class:`FontMissing` without the font)."""
     return pdf(parts["title"], parts["subtitle"], parts["tiles_text"], parts["maps"],
-               parts["outflow"], parts["notes"])
+               parts["outflow"], parts["notes"], headings=parts.get("headings", ("", "")))

@@ -80,6 +80,10 @@ class CatalogueGroup(Base):
     specialty_zh: Mapped[str] = mapped_column(String(100))
     specialty_en: Mapped[str] = mapped_column(String(200))
     new_cases: Mapped[int] = mapped_column(Integer)
+    # "new" (with a look-back of ``lookback`` years) or "diagnosed" (migration 0015; NULL
+    # in drafts saved before it)
+    case_basis: Mapped[str | None] = mapped_column(String(10))
+    lookback: Mapped[int | None] = mapped_column(Integer)
     population: Mapped[int] = mapped_column(Integer)
     incidence: Mapped[float | None] = mapped_column(Float)
     asr: Mapped[float | None] = mapped_column(Float)
@@ -169,7 +173,9 @@ def save_draft(engine: Engine, actor: access.Actor, name: str, *, years: tuple[i
     plus ``score``, ``rank``, ``rank_low``, ``rank_high``, ``top_share``, ``tier``; rows
     without a score were not ranked); ``specialties`` the roll-up
     (:func:`healthmap.ranking.rollup_specialties` plus ``specialty_zh``, ``specialty_en``,
-    ``tier``).
+    ``tier``). ``groups``'s ``case_basis`` (``new`` / ``diagnosed``) and ``lookback`` (the
+    look-back years of its new cases) are kept with each group, so an export says what
+    its case counts are.
     """
     access.require(actor, "catalogue.draft")
     name = (name or "").strip()
@@ -198,6 +204,7 @@ def save_draft(engine: Engine, actor: access.Actor, name: str, *, years: tuple[i
                 name_en=r["name_en"], icd_ranges=r["icd_ranges"],
                 specialty_code=r["specialty_code"], specialty_zh=r["specialty_zh"],
                 specialty_en=r["specialty_en"], new_cases=int(r["new_cases"]),
+                case_basis=r.get("case_basis") or None, lookback=_int(r.get("lookback")),
                 population=int(round(r["population"])), incidence=_num(r.get("incidence")),
                 asr=_num(r.get("asr")), episodes=int(r["episodes"]),
                 out_episodes=int(r["out_episodes"]),

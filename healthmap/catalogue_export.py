@@ -15,8 +15,9 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from healthmap import catalogue, exports, i18n
+from healthmap.reference import disease_label
 
-GROUP_COLUMNS = ["rank", "tier", "group_code", "name", "icd_ranges", "new_cases",
+GROUP_COLUMNS = ["rank", "tier", "group_code", "name", "icd_ranges", "new_cases", "case_basis",
                  "population", "incidence", "asr", "episodes", "out_episodes",
                  "outward_referral", "cost_per_case", "cost_in_county", "cost_out_county",
                  "fund_outflow", "trend", "unstable", "score", "rank_low", "rank_high",
@@ -42,6 +43,24 @@ def _translate(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     if "decision" in out.columns:
         out["decision"] = out["decision"].map(lambda v: _t(f"ranking.decision.{v}", lang)
                                               if isinstance(v, str) else v)
+    return out
+
+
+def case_basis(basis, lookback, lang: str = "zh") -> list[str]:
+    """What each group's case count is, in words (the snapshot's ``case_basis`` and
+    ``lookback``; drafts saved before they were recorded say so).
+
+    >>> case_basis(["new", "diagnosed", None], [1, 1, None], "en")
+    ['new cases (look-back 1 year(s))', 'diagnosed cases (no full look-back window in the data; not incidence)', 'not recorded']
+    """
+    out = []
+    for b, n in zip(basis, lookback):
+        if b == "new" and n is not None and not pd.isna(n):
+            out.append(_t("ranking.basis.new", lang, n=int(n)))
+        elif b == "diagnosed":
+            out.append(_t("ranking.basis.diagnosed", lang))
+        else:
+            out.append(_t("ranking.basis.unknown", lang))
     return out
 
 
@@ -96,10 +115,10 @@ def method_sheet(d: dict, lang: str = "zh") -> pd.DataFrame:
 def workbook_sheets(engine: Engine, draft_id: int, lang: str = "zh") -> dict[str, pd.DataFrame]:
     """Every sheet of the draft's workbook, in order (name → table)."""
     d = catalogue.draft(engine, draft_id)
-    name_col = "name_en" if lang == "en" else "name_zh"
     spec_col = "specialty_en" if lang == "en" else "specialty_zh"
     groups = catalogue.snapshot_groups(engine, draft_id)
-    groups["name"] = groups[name_col]
+    groups["name"] = disease_label(groups, lang)
+    groups["case_basis"] = case_basis(groups["case_basis"], groups["lookback"], lang)
     ent = catalogue.entries(engine, draft_id)
     ent["specialty"] = ent[spec_col]
     sheets = {_t("ranking.sheet.method", lang): method_sheet(d, lang),

@@ -132,7 +132,7 @@ def cmd_refresh(args) -> int:
     from healthmap.store import StoreMismatch
 
     try:  # one writer of episodes and summaries at a time
-        years = summary.rebuild(engine, Actor.cli().username, _progress_printer("refresh"))
+        years = summary.rebuild(engine, Actor.cli(), _progress_printer("refresh"))
     except ImportRunning as exc:
         raise CliError(exc.message("en")) from None
     except StoreMismatch as exc:
@@ -217,7 +217,13 @@ def cmd_bench(args) -> int:
 
     try:
         if args.browser:  # the map page in Chromium, click to settled (issue 15)
-            from healthmap.browserbench import run_browser_bench
+            try:  # outside the domain package: it reads Streamlit's own messages
+                from benchmarks.browser import run_browser_bench
+            except ModuleNotFoundError as exc:
+                if exc.name != "benchmarks":
+                    raise
+                raise CliError("bench --browser runs from the project's checkout (its "
+                               "benchmarks/ folder and app.py): cd there first") from None
 
             run_browser_bench(args.db, rounds=args.rounds)
             return 0

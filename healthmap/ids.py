@@ -10,7 +10,7 @@ Examples
 >>> is_valid_id("11010519491231002X")
 True
 >>> mask_id("11010519491231002X")
-'1101**********002X'
+'1101*************X'
 """
 
 from __future__ import annotations
@@ -73,12 +73,22 @@ def hash_id(value: str, key: bytes) -> str:
     return hmac.new(key, normalize_id(value).encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def mask_id(value: str) -> str:
-    """Keep the first 4 and last 4 characters: ``3310**********123X``."""
+def mask_id(value: str | None) -> str:
+    """The only form of an ID number that is stored beside its hash or shown to anyone
+    (decisions §4): the first 4 characters (province and city) and the check character,
+    the birth date and sequence digits hidden: ``3310*************X``.
+
+    Applied to its own output it changes nothing, so an already masked value (stored,
+    or in a problem report) keeps its form. Anything shorter than 6 characters is all
+    hidden.
+
+    >>> mask_id("33108319900101123X"), mask_id("3310*************X"), mask_id(None)
+    ('3310*************X', '3310*************X', '')
+    """
     s = normalize_id(value)
-    if len(s) <= 8:
+    if len(s) < 6:
         return "*" * len(s)
-    return s[:4] + "*" * (len(s) - 8) + s[-4:]
+    return s[:4] + "*" * (len(s) - 5) + s[-1]
 
 
 def mask_phone(value: str | None) -> str:

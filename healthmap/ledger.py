@@ -27,10 +27,17 @@ from sqlalchemy.orm import Session
 
 
 def append_only_ddl(dialect: str, table: str) -> list[str]:
-    """SQL that makes ``table`` refuse UPDATE and DELETE (``dialect``: sqlite/postgresql).
+    """SQL that makes ``table`` refuse UPDATE, DELETE and (PostgreSQL) TRUNCATE.
+
+    ``dialect`` is ``sqlite`` or ``postgresql``. PostgreSQL's TRUNCATE fires no row
+    triggers, so a statement trigger refuses it; SQLite has no TRUNCATE (its DELETE
+    without WHERE fires the row trigger: the truncate optimisation is off on a table
+    with triggers).
 
     >>> append_only_ddl("sqlite", "points_ledger")[0][:52]
     'CREATE TRIGGER points_ledger_no_update BEFORE UPDATE'
+    >>> append_only_ddl("postgresql", "audit_log")[-1][:52]
+    'CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE'
     """
     if dialect == "sqlite":
         return [f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
@@ -40,7 +47,9 @@ def append_only_ddl(dialect: str, table: str) -> list[str]:
         return [f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$ "
                 f"BEGIN RAISE EXCEPTION '{table} is append-only'; END; $$ LANGUAGE plpgsql",
                 f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"]
+                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()"]
     raise ValueError(f"append-only triggers are not written for {dialect!r}")
 
 
@@ -48,6 +57,7 @@ def drop_append_only_ddl(dialect: str, table: str) -> list[str]:
     if dialect == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {table}_no_{v}" for v in ("update", "delete")]
     return [f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
             f"DROP FUNCTION IF EXISTS {table}_append_only()"]
 
 

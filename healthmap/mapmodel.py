@@ -27,6 +27,7 @@ from healthmap.codes import AGE_GROUPS
 from healthmap.indicators import IndicatorResult, compute
 from healthmap.measures import Measure
 from healthmap.measures import get as get_measure
+from healthmap.reference import disease_label
 
 
 @dataclass(frozen=True)
@@ -180,12 +181,12 @@ def describe(f: queries.Filters, lang: str) -> str:
     """The selection in words, for export stamps: names, not codes.
 
     >>> describe(queries.Filters(years=(2024,), groups=("C_COLORECTAL",), sex="M"), "en")
-    'Years: 2024; Setting: Inpatient; Disease groups: Colorectal cancer; Sex: Male'
+    'Years: 2024; Setting: Inpatient; Disease groups: 结直肠癌 (Colorectal cancer); Sex: Male'
     """
     from healthmap.reference import cached_disease_groups
 
-    groups = cached_disease_groups().set_index("group_code")
-    name = "name_en" if lang == "en" else "name_zh"
+    groups = cached_disease_groups()
+    names = dict(zip(groups["group_code"], disease_label(groups, lang)))
     parts = [(t("map.years", lang), ", ".join(map(str, f.years)) or t("common.all", lang))]
     if f.month_from and f.month_to and f.months < 12:
         parts.append((t("map.months", lang), f"{f.month_from}–{f.month_to}"))
@@ -193,7 +194,7 @@ def describe(f: queries.Filters, lang: str) -> str:
                   else t("common.all", lang)))
     if f.groups:
         parts.append((t("map.groups", lang).split("（")[0].split(" (")[0],
-                      ", ".join(str(groups[name].get(g, g)) for g in f.groups)))
+                      ", ".join(str(names.get(g, g)) for g in f.groups)))
     if f.icd3:
         parts.append(("ICD-10", ", ".join(f.icd3)))
     if f.sex:
@@ -243,11 +244,10 @@ def panel_figures(engine: Engine, sel: queries.Selection, frame: pd.DataFrame | 
 
 def panel_charts(pan: dict[str, pd.DataFrame], lang: str) -> dict[str, go.Figure]:
     """The four breakdown charts of :func:`healthmap.mapview.panels`' tables."""
-    name = "name_en" if lang == "en" else "name_zh"
     episodes = t("col.episodes", lang)
     # plain trace and layout dicts, one unvalidated figure each (mapview.built): plotly
     # express, or graph objects built property by property, take several times longer
-    top = pan["top"].assign(name=lambda d: d[name].fillna(d["group_code"])).iloc[::-1]
+    top = pan["top"].assign(name=lambda d: disease_label(d, lang).fillna(d["group_code"])).iloc[::-1]
     top_fig = mapview.built(
         [dict(type="bar", x=top["episodes"].to_numpy(), y=top["name"].tolist(),
               orientation="h", marker=dict(color="#636efa"), name=episodes)],

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from healthmap import i18n
+from healthmap.reference import disease_label
 
 TIER_COLOURS = {"high": "#c0392b", "middle": "#e69f00", "low": "#7f8c8d"}
 
@@ -24,7 +25,7 @@ def stability_figure(groups: pd.DataFrame, lang: str = "zh", show: int = 30) -> 
     """
     t = lambda k, **kw: i18n.t(k, lang, **kw)  # noqa: E731
     g = groups.sort_values("rank", kind="stable").head(show)
-    name = g["name_en" if lang == "en" else "name_zh"].astype(str)
+    name = disease_label(g, lang).astype(str)
     label = name + g["unstable"].map({True: " ⚠", False: ""})
     fig = go.Figure()
     for tier in ("high", "middle", "low"):
@@ -63,7 +64,7 @@ def compare_figure(groups: pd.DataFrame, method: str, lang: str = "zh") -> go.Fi
     """
     t = lambda k, **kw: i18n.t(k, lang, **kw)  # noqa: E731
     other = "weighted_sum" if method == "topsis" else "topsis"
-    name = groups["name_en" if lang == "en" else "name_zh"].astype(str)
+    name = disease_label(groups, lang).astype(str)
     fig = go.Figure(go.Scatter(
         x=groups["rank"], y=groups["rank_other"], mode="markers", text=name,
         marker=dict(color=groups["tier"].map(TIER_COLOURS), size=8),

@@ -1,8 +1,8 @@
 """The disease-group indicator table the key-specialty ranking is built on (domain.md §5).
 
 One row per disease group for a period (whole years) and a setting, from the summary
-tables through :mod:`healthmap.queries` (never the raw episodes, except for the
-specialties' distinct persons, see :func:`specialty_persons`):
+tables through :mod:`healthmap.queries` and the person counts of :mod:`healthmap.persons`
+(the specialties' new cases, each person once per specialty: :func:`specialty_new_cases`):
 
 * ``new_cases`` and ``incidence`` (crude, per 100,000, exact Poisson interval) and ``asr``
   (age-standardised, gamma interval) over **all settings**: persons with an episode of the
@@ -16,6 +16,7 @@ specialties' distinct persons, see :func:`specialty_persons`):
 * ``fund_outflow``: fund paid for out-of-county episodes in the setting (yuan);
 * ``trend``: change of new cases per year over up to the last 5 years with a full
   look-back window (log-linear fit, % a year) and ``trend_cases`` (the yearly counts);
+* ``lookback``: the look-back years of the new cases;
 * ``unstable``: fewer than 20 new cases (domain.md §4).
 
 The ranking criteria are all "higher = higher priority" (decisions §7):
@@ -156,6 +157,7 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
         t[c] = groups[c].to_numpy()
     t["new_cases"] = cases.to_numpy(dtype=float)
     t["case_basis"] = persons.period_label(con, years, lookback)[0]
+    t["lookback"] = int(lookback)
 
     # denominators: person-years, women or men only where the group says so
     sexes = ([v if v in ("M", "F") else None for v in groups["denominator_sex"]]
@@ -258,39 +260,82 @@ def decision_matrix(table: pd.DataFrame, criteria=DEFAULT_CRITERIA
     return rows, x, n, b
 
 
-def specialty_persons(engine: Engine, years: tuple[int, ...]) -> pd.Series:
-    """Distinct persons per specialty, each person once per specialty and year.
+def specialty_new_cases(con, specialty_of: dict[str, str], years: tuple[int, ...],
+                        lookback: int = persons.DEFAULT_LOOKBACK) -> pd.Series:
+    """New cases per specialty, each person once per specialty and period.
 
-    The summaries carry new cases per disease group, which cannot be added across the
-    groups of a specialty (a person with colorectal and gastric cancer would count twice
-    for 胃肠外科). This reads the episode store with **one grouped query** (all
-    settings; the groups' current ICD-3 categories from the store's ``icd3_groups`` and
-    their specialty from the database's ``disease_groups``) and sums the per-year counts,
-    matching the groups' new cases (a person counts once per group and year). Callers
-    cache the result per period (the page does, keyed on the data version).
+    The groups' new cases cannot be added up across the groups of a specialty (a person
+    with colorectal and gastric cancer would count twice for 胃肠外科). A specialty is
+    counted as one code set, the ICD-10 categories of all its disease groups, with the
+    new-case definition of :func:`healthmap.persons.cases`: persons whose first episode
+    with one of its codes in the period (any setting) has no episode with one of its codes
+    in the ``lookback`` years before it (0: diagnosed cases). A person seen for gastric
+    cancer last year and for colorectal cancer this year is a new colorectal case but not
+    a new case of the specialty. The code sets are whole disease groups, so the per-person
+    roll-up answers (one query per specialty).
 
-    Returns a Series indexed by ``specialty_code``.
+    Parameters
+    ----------
+    con
+        DuckDB connection with the store's views (:func:`healthmap.store.connect`).
+    specialty_of : dict
+        Disease group code → specialty code.
+    years : tuple of int
+        The period (whole years; empty: nothing).
+
+    Returns
+    -------
+    Series
+        Persons per ``specialty_code`` (specialties with at least one person).
+
+    Examples
+    --------
+    One person with a gastric and a colorectal stay in 2024, one seen for gastric cancer
+    in 2023 and for colorectal cancer in 2024:
+
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> ep = pd.DataFrame({"record_id": list("abcd"), "person_id": ["p", "p", "q", "q"],
+    ...     "area_code": "A", "icd3": ["C16", "C18", "C16", "C18"], "sex": "F",
+    ...     "age_group": "60-64", "setting": "inpatient", "insurance_type": "employee",
+    ...     "date": pd.to_datetime(["2024-02-01", "2024-03-01", "2023-09-01",
+    ...                             "2024-02-01"]).date})
+    >>> ep["year"] = [d.year for d in ep["date"]]; ep["month"] = [d.month for d in ep["date"]]
+    >>> _ = con.register("episodes", ep)
+    >>> _ = con.register("icd3_groups", pd.DataFrame({"icd3": ["C16", "C18"],
+    ...                                               "group_code": ["GC", "CRC"]}))
+    >>> specialty_new_cases(con, {"GC": "GI", "CRC": "GI"}, (2024,), 1).to_dict()
+    {'GI': 1}
+    >>> specialty_new_cases(con, {"GC": "GI", "CRC": "GI"}, (2024,), 0).to_dict()
+    {'GI': 2}
     """
-    years = [int(y) for y in years]
+    years = tuple(sorted(int(y) for y in years))
+    codes = con.execute("SELECT icd3, group_code FROM icd3_groups").df()
+    codes["specialty_code"] = codes["group_code"].map(specialty_of)
+    codes = codes.dropna(subset=["specialty_code"])
+    out: dict[str, int] = {}
+    if years:
+        for spec, sub in codes.groupby("specialty_code", sort=True):
+            sel = Selection(Filters(years=years, setting=None), tuple(sorted(sub["icd3"])))
+            n = int(persons.cases(con, sel, by=(), lookback=lookback)["persons"].sum())
+            if n:
+                out[str(spec)] = n
+    return pd.Series(out, dtype="int64").rename_axis("specialty_code")
+
+
+def specialty_persons(engine: Engine, years: tuple[int, ...],
+                      lookback: int = persons.DEFAULT_LOOKBACK) -> pd.Series:
+    """:func:`specialty_new_cases` on the episode store, with each group's specialty from
+    the database's ``disease_groups``. Callers cache the result per period (the page does,
+    keyed on the data version)."""
     with engine.connect() as conn:
-        specialties = pd.DataFrame(conn.execute(select(
-            DiseaseGroup.group_code, DiseaseGroup.specialty_code)).all(),
-            columns=["group_code", "specialty_code"]).astype(object)
-    rows = []
-    if years and len(specialties):
-        cur = store.connect(engine)
-        try:
-            cur.register("_specialties", specialties)
-            rows = cur.execute(
-                "SELECT s.specialty_code, e.year, count(DISTINCT e.person_id) "
-                "FROM episodes e JOIN icd3_groups g ON g.icd3 = e.icd3 "
-                "JOIN _specialties s ON s.group_code = g.group_code "
-                f"WHERE e.year IN ({', '.join('?' * len(years))}) "  # placeholders only
-                "GROUP BY s.specialty_code, e.year", years).fetchall()
-        finally:
-            cur.close()
-    df = pd.DataFrame(rows, columns=["specialty_code", "year", "persons"])
-    return df.groupby("specialty_code")["persons"].sum().astype(int)
+        specialty_of = dict(conn.execute(select(DiseaseGroup.group_code,
+                                                DiseaseGroup.specialty_code)).all())
+    con = store.connect(engine)
+    try:
+        return specialty_new_cases(con, specialty_of, years, lookback)
+    finally:
+        con.close()
 
 
 def rank_groups(table: pd.DataFrame, criteria=DEFAULT_CRITERIA,

@@ -63,6 +63,31 @@ def load_disease_groups(path: Path | None = None) -> pd.DataFrame:
     return df
 
 
+def disease_label(groups: pd.DataFrame, lang: str = "zh") -> pd.Series:
+    """Disease-group names as every page, chart and export shows them.
+
+    Names of diseases are shown in Chinese in both languages (the health commission's
+    own names); the English page adds the English name after it, so an English reader
+    can follow without losing the name that appears in Chinese documents.
+
+    Parameters
+    ----------
+    groups : DataFrame with ``name_zh`` and ``name_en``.
+    lang : ``"zh"`` or ``"en"``.
+
+    >>> g = pd.DataFrame({"name_zh": ["结直肠癌", "肺癌"], "name_en": ["Colorectal cancer", ""]})
+    >>> disease_label(g, "zh").tolist()
+    ['结直肠癌', '肺癌']
+    >>> disease_label(g, "en").tolist()
+    ['结直肠癌 (Colorectal cancer)', '肺癌']
+    """
+    zh = groups["name_zh"].astype("string")
+    if lang != "en":
+        return zh.astype(object)
+    en = groups["name_en"].astype("string").fillna("").str.strip()
+    return zh.where(en.eq(""), zh + " (" + en + ")").astype(object)
+
+
 def icd3_to_group(groups: pd.DataFrame) -> dict[str, str]:
     """Map every three-character ICD-10 category in the ranges to its group code."""
     return {c: g for g, r in zip(groups["group_code"], groups["icd_ranges"])

@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Connection, Integer, String, cast, insert, select, update
 
 from healthmap import cube, ledger
-
+from healthmap.access import Actor, require
 from healthmap.models import AppMeta, Icd3Group, Institution
 
 Progress = Callable[[float, str], None]
@@ -269,12 +269,20 @@ def bump_generation(conn: Connection) -> None:
         conn.execute(insert(AppMeta).values(key=GENERATION_KEY, value="1"))
 
 
-def rebuild(engine, user: str | None, progress: Progress | None = None) -> list[int]:
+def rebuild(engine, user: Actor | str | None,
+            progress: Progress | None = None) -> list[int]:
     """Every year's roll-ups rebuilt from the episode store (``refresh``) in its own
     transaction, holding the database's import lock (a rebuild while an import runs raises
-    :class:`healthmap.dbhealth.ImportRunning`, which names that import)."""
+    :class:`healthmap.dbhealth.ImportRunning`, which names that import).
+
+    ``user`` as an :class:`healthmap.access.Actor` (the page's user, the CLI's) must be
+    allowed ``refresh`` (checked here, before anything is locked or written:
+    :class:`healthmap.access.PermissionDenied`); a plain name is only recorded on the lock."""
     from healthmap import dbhealth, store
 
+    if isinstance(user, Actor):
+        require(user, "refresh")
+        user = user.username
     url = engine.url.render_as_string(hide_password=False)
     with dbhealth.import_lock(url, "refresh", "summary tables", user):
         writer = None

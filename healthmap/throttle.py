@@ -40,14 +40,18 @@ def key_hash(secret: bytes, kind: str, value: str) -> str:
     return hmac.new(secret, f"{kind}:{value}".encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def wait_seconds(engine: Engine, hashes: dict[str, str], now: dt.datetime | None = None
-                 ) -> float:
+def wait_seconds(bind: Engine | Session, hashes: dict[str, str],
+                 now: dt.datetime | None = None) -> float:
     """How long the next attempt must wait: the longest wait over the given keys
-    (``{kind: key_hash}``)."""
+    (``{kind: key_hash}``). ``bind``: an Engine, or a Session to read inside its
+    transaction (after taking a lock, so that parallel attempts see each other)."""
     now = now or dt.datetime.now()
-    with Session(engine) as s:
-        rows = s.scalars(select(LoginThrottle).where(
-            LoginThrottle.key_hash.in_(list(hashes.values())))).all()
+    stmt = select(LoginThrottle).where(LoginThrottle.key_hash.in_(list(hashes.values())))
+    if isinstance(bind, Session):
+        rows = bind.scalars(stmt).all()
+    else:
+        with Session(bind) as s:
+            rows = s.scalars(stmt).all()
     waits = [(r.not_before - now).total_seconds() for r in rows
              if r.not_before is not None and r.not_before > now]
     return max(waits, default=0.0)

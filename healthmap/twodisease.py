@@ -206,9 +206,11 @@ def new_managed(engine: Engine, year: int) -> int | None:
             first.c.since >= dt.date(year, 1, 1), first.c.since <= dt.date(year, 12, 31))))
 
 
-def managed_by_year(engine: Engine, years: list[int]) -> pd.Series | None:
+def managed_by_year(engine: Engine, years: list[int], months: int = 12) -> pd.Series | None:
     """Persons under standardised management of hypertension or diabetes at the end of
-    each year (year → persons); ``None`` without a register."""
+    month ``months`` of each year (year → persons; the board's period is months 1..m of
+    every year, so a part-year is compared with the same point of the years before);
+    ``None`` without a register."""
     with engine.connect() as conn:
         r = pd.DataFrame(conn.execute(select(ChronicRegister.person_id,
                                              ChronicRegister.managed_since).where(
@@ -216,5 +218,5 @@ def managed_by_year(engine: Engine, years: list[int]) -> pd.Series | None:
     if r.empty:
         return None
     first = pd.to_datetime(r.groupby("person_id")["since"].min())
-    return pd.Series({y: int((first <= pd.Timestamp(y, 12, 31)).sum()) for y in years},
-                     dtype=float)
+    return pd.Series({y: int((first < pd.Timestamp(y, months, 1) + pd.offsets.MonthBegin(1)
+                              ).sum()) for y in years}, dtype=float)

@@ -28,11 +28,12 @@ def screening(data_version: int, url: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=900, max_entries=8, show_spinner=False)
-def outflow(year: int, months: int, data_version: int, url: str) -> pd.DataFrame:
+def outflow(year: int, months: int, data_version: int, url: str):
     # the year's period frame (shared with the map page, warmed below): a year change
     # answers from memory (issue 14: 20-50 ms instead of 0.2-0.5 s at 10 M episodes)
-    return board.outflow_by_group(board.group_cells(
-        ui.engine(url), year, months, ui.cells_frame((year,), data_version, url)))
+    g = board.group_cells(ui.engine(url), year, months,
+                          ui.cells_frame((year,), data_version, url))
+    return board.outflow_by_group(g), board.outflow_totals(g)
 
 
 @st.cache_data(ttl=900, max_entries=8, show_spinner=False)
@@ -47,8 +48,8 @@ def maps(year: int, groups: tuple, lang: str, data_version: int, url: str):
 
 
 @st.cache_data(ttl=900, max_entries=4, show_spinner=False)
-def managed(years: tuple, data_version: int, url: str):
-    return twodisease.managed_by_year(ui.engine(url), list(years))
+def managed(years: tuple, months: int, data_version: int, url: str):
+    return twodisease.managed_by_year(ui.engine(url), list(years), months)
 
 
 @st.cache_data(ttl=900, max_entries=4, show_spinner=False)
@@ -105,20 +106,26 @@ st.caption(ui.t("board.period", year=year, months=months))
 
 # ---------------------------------------------------------------- tiles
 st.subheader(ui.t("board.tiles"))
-tiles = board.tiles(c, year, screening(version, url), managed(tuple(years), version, url))
+tiles = board.tiles(c, year, screening(version, url), managed(tuple(years), months, version, url))
 COLOUR = {"met": "green", "at_risk": "orange", "missed": "red", "no_data": "gray"}
 
 
-def tile_grid(items: list, name, unit, target_text) -> None:
-    """Tiles four to a row: value, change from last year, sparkline, target and status."""
-    for start in range(0, len(items), 4):
-        for col, t in zip(st.columns(4), items[start:start + 4]):
-            with col:
-                delta = None if t.change is None else board.fmt(t.change, unit(t))
-                st.metric(name(t), board.fmt(t.value, unit(t)), delta=delta,
-                          delta_color="off", border=True,
+def tile_grid(items: list, name, target_text) -> None:
+    """Tiles three to a row (names stay readable in both languages), each one box: name,
+    value with its unit, change from the same months last year, sparkline, then status
+    and target; the help (?) gives the full name and what the tile counts."""
+    for start in range(0, len(items), 3):
+        # a full row: bordered columns, so its three boxes share one height; a shorter
+        # last row: a box per tile only (no empty boxes)
+        row = items[start:start + 3]
+        for col, t in zip(st.columns(3, border=len(row) == 3), row):
+            with col if len(row) == 3 else col.container(border=True):
+                kind = board.unit_kind(t.unit)
+                delta = None if t.change is None else board.fmt(t.change, kind)
+                st.metric(name(t), board.value_text(t.value, t, lang), delta=delta,
+                          delta_color="off",
                           chart_data=t.series.dropna().tolist() or None,
-                          help=t.params.get("definition") or ui.t("board.vs_last"))
+                          help=f"**{name(t)}**\n\n{board.definition(t, lang)}")
                 if t.status:
                     st.badge(ui.t("board.status." + t.status), color=COLOUR[t.status])
                     st.caption(f"{ui.t('board.target')} {target_text(t)}")
@@ -126,8 +133,8 @@ def tile_grid(items: list, name, unit, target_text) -> None:
                     st.caption(ui.t(t.note))
 
 
-tile_grid(tiles, lambda t: named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)),
-          lambda t: t.unit, lambda t: t.target.text(lang) if t.target else "")
+tile_grid(tiles, lambda t: ui.t(f"board.tile.{t.key}"),
+          lambda t: t.target.text(lang) if t.target else "")
 st.caption(f"{ui.t('board.rule')}: {targets.rule_text(lang)}")
 
 st.subheader(ui.t("board.fund_table"))
@@ -135,20 +142,28 @@ fund = board.fund_by_insurance(c, year, months)
 fund["insurance_type"] = fund["insurance_type"].map(lambda v: ui.label("insurance", v))
 # no growth without last year's spending: "—", not the grid's "None"
 fund["growth_pct"] = [("—" if pd.isna(v) else f"{v:.1f}") for v in fund["growth_pct"]]
+fund[["previous", "current"]] = fund[["previous", "current"]].round(0)
 st.dataframe(fund.rename(columns=lambda k: ui.t(f"board.col.{k}")), hide_index=True,
              key="board_fund",
-             column_config={ui.t(f"board.col.{k}"): st.column_config.NumberColumn(format="%.0f")
+             column_config={ui.t(f"board.col.{k}"): st.column_config.NumberColumn(
+                 format="localized")  # 143,217,426: thousands separated
                             for k in ("previous", "current")})
 
 # ---------------------------------------------------------------- outflow
 st.subheader(ui.t("board.outflow"))
 names = dict(zip(*[board.group_names(lang)[k] for k in ("group_code", "name")]))
-out = outflow(year, months, version, url).copy()
+out, totals = outflow(year, months, version, url)
+out = out.copy()
 out["group_code"] = out["group_code"].map(lambda g: names.get(g, g))
 out["setting"] = out["setting"].map(lambda v: ui.label("setting", v))
 st.dataframe(out.rename(columns=lambda k: ui.t("board.col.group") if k == "group_code"
                         else ui.t(f"board.col.{k}")).round(0), hide_index=True,
-             key="board_outflow")
+             key="board_outflow", column_config={
+                 ui.t(f"board.col.{k}"): st.column_config.NumberColumn(format="localized")
+                 for k in ("episodes_out", "fund_outflow", "mean_out", "mean_in",
+                           "difference", "saving")})
+st.caption(ui.t("board.outflow_total", outflow=f"{totals['fund_outflow']:,.0f}",
+                saving=f"{totals['saving']:,.0f}"))
 for k in board.ASSUMPTIONS:
     st.caption("· " + ui.t(k))
 ui.warm_years(version, url)  # the other years' frames, in the background (first visit only)
@@ -179,11 +194,13 @@ for i, t in enumerate(tile for tile in tiles if len(tile.series.dropna()) > 1):
     f = go.Figure(go.Scatter(x=t.series.index, y=t.series.values, mode="lines+markers"))
     f.add_vline(x=board.POLICY_START, line=dict(color="#c0392b", dash="dash"))
     f.add_annotation(x=board.POLICY_START, y=1, yref="paper", showarrow=False,
-                     text=ui.t("board.policy_start"), xanchor="left")
+                     text=ui.t("board.policy_start", year=board.POLICY_START),
+                     xanchor="left")
     if t.target:
         f.add_hline(y=t.target.value, line=dict(color="#555", dash="dot"))
     f.update_layout(title=named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)), height=260,
-                    margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(dtick=1))
+                    margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(dtick=1),
+                    yaxis=dict(tickformat=","))  # 100,000 rather than 100k
     tcols[i % 2].plotly_chart(f, width="stretch", key=f"board_trend_{t.key}")
 
 # ---------------------------------------------------------------- aggregate indicators
@@ -192,15 +209,17 @@ vals = agg_values(version, url)
 agg_tiles = aggregates.tiles(vals, year, lang=lang)
 if vals.empty:
     st.caption(ui.t("board.agg.none"))
-tile_grid(agg_tiles, lambda t: named(t.params["name"], t.unit),
-          lambda t: "unit.pct" if t.unit in ("%", "/10万") else "unit.cases",
-          lambda t: t.params.get("target_text", ""))
+tile_grid(agg_tiles, lambda t: t.params["name"], lambda t: t.params.get("target_text", ""))
 
 # ---------------------------------------------------------------- subsidies
 st.subheader(ui.t("board.subsidies"))
 sub = subsidy_table(year, lang, user["role"], version, url)
-st.dataframe(sub.drop(columns=["code", "amount_fen"]).rename(
-    columns=lambda k: ui.t(f"board.sub.{k}")), hide_index=True, key="board_subsidies")
+shown = sub.drop(columns=["code", "amount_fen"]).astype({"count": object, "amount_yuan": object})
+# lines that cannot be computed: "—" (the reason is in the note), not the grid's "None"
+shown["count"] = [("—" if pd.isna(v) else f"{int(v):,}") for v in sub["count"]]
+shown["amount_yuan"] = [("—" if pd.isna(v) else f"{v:,.2f}") for v in sub["amount_yuan"]]
+st.dataframe(shown.rename(columns=lambda k: ui.t(f"board.sub.{k}")), hide_index=True,
+             key="board_subsidies")
 st.caption(ui.t("board.sub.total", total=f"{sub['amount_yuan'].fillna(0).sum():,.2f}"))
 
 # ---------------------------------------------------------------- entry (data managers)

@@ -123,7 +123,7 @@ st.markdown(f"**{ui.t('data.no_data_areas')}**: "
                else ui.t("data.none")))
 if st.button(ui.t("data.refresh"), key="refresh"):
     try:  # one writer of episodes and summaries at a time
-        years = summary.rebuild(engine, user["username"])
+        years = summary.rebuild(engine, access.Actor.from_user(user))
     except (dbhealth.ImportRunning, StoreMismatch) as exc:
         st.error(exc.message(ui.lang()))
     else:

@@ -2,7 +2,6 @@
 
 Tables are static (``st.table``): no download toolbar on a public page."""
 
-import os
 import secrets
 
 import streamlit as st
@@ -31,11 +30,13 @@ if "points_self" not in st.session_state:
         st.error(f"{ui.t('points.pub.read_only')}\n\n{read_only.message(lang)}",
                  icon=":material/lock:")
     elif submitted:
+        # the client is the address Streamlit reports (a configured proxy's header, see
+        # ui.client_address), so a reload or a new tab keeps its failures; the browser
+        # session only where no address is known
         token = st.session_state.setdefault("points_client", secrets.token_hex(16))
-        proxy = ui.client_address() if os.environ.get("HEALTHMAP_PROXY_HEADER") else None
         answer = pl.lookup(engine, typed_id, name=second if way == "name" else None,
                            phone_tail=second if way == "phone" else None,
-                           client=pl.client_key(proxy, token))
+                           client=pl.client_key(ui.client_address(), token))
         if answer.status == "ok":
             st.session_state["points_self"] = answer.resident_id
             st.rerun()

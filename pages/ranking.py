@@ -7,7 +7,9 @@ import streamlit as st
 import ui
 from healthmap import (access, catalogue, catalogue_export, indicators, mapview, ranking,
                        ranking_charts, ranking_data)
+from healthmap import persons as persons_mod
 from healthmap.queries import Filters
+from healthmap.reference import disease_label
 
 user = ui.guard("ranking")
 actor = access.Actor.from_user(user)
@@ -16,7 +18,6 @@ url = str(engine.url)
 lang = ui.lang()
 zh = lang == "zh"
 version = ui.version()
-NAME = "name_zh" if zh else "name_en"
 SPEC = "specialty_zh" if zh else "specialty_en"
 
 
@@ -71,15 +72,18 @@ if not years_all:
 c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
 years = tuple(sorted(c1.multiselect(ui.t("ranking.years"), years_all, default=years_all[-1:],
                                     key="rk_years")))
-setting_opt = c2.radio(ui.t("ranking.setting"), ["inpatient", "outpatient", "all"],
-                       key="rk_setting", horizontal=True,
-                       format_func=lambda s: ui.t(f"setting.{s}") if s != "all"
-                       else ui.t("common.all"))
-method = c3.radio(ui.t("ranking.method"), ["topsis", "weighted_sum"], key="rk_method",
-                  format_func=lambda m: ui.t(f"ranking.method.{m}"))
+# radios through ui.select: a plain radio shows no choice after a language switch
+with c2:
+    setting_opt = ui.select("rk_setting", ui.t("ranking.setting"),
+                            ["inpatient", "outpatient", "all"],
+                            lambda s: ui.t(f"setting.{s}") if s != "all"
+                            else ui.t("common.all"), radio=True)
+with c3:
+    method = ui.select("rk_method", ui.t("ranking.method"), ["topsis", "weighted_sum"],
+                       lambda m: ui.t(f"ranking.method.{m}"), radio=True)
 top_n = int(c4.number_input(ui.t("ranking.top_n"), 3, 30, 10, key="rk_top_n"))
 with_fund = st.toggle(ui.t("ranking.fund"), key="rk_fund")
-st.caption(ui.t("ranking.setting_note"))
+st.caption(ui.t("ranking.setting_note", n=persons_mod.DEFAULT_LOOKBACK))
 if not years:
     st.info(ui.t("ranking.no_data"))
     st.stop()
@@ -95,8 +99,9 @@ if len(x) < 2:
     st.stop()
 entropy = ranking.entropy_weights(x)
 wl, wr = st.columns([3, 2])
-source = wr.radio(ui.t("ranking.weight_source"), ["entropy", "planner"], key="rk_source",
-                  horizontal=True, format_func=lambda s: ui.t(f"ranking.weight_source.{s}"))
+with wr:
+    source = ui.select("rk_source", ui.t("ranking.weight_source"), ["entropy", "planner"],
+                       lambda s: ui.t(f"ranking.weight_source.{s}"), radio=True)
 sliders = [wr.slider(ui.t(f"ranking.c.{c}"), 0, 100, int(round(e * 100)), key=f"rk_w_{c}")
            for c, e in zip(criteria, entropy)]
 planner = np.array(sliders, dtype=float)
@@ -118,7 +123,8 @@ groups = result["groups"]
 
 # ---------------------------------------------------------------- indicator table
 st.subheader(ui.t("ranking.table"))
-show = table.assign(group=np.where(table["unstable"], table[NAME] + " ⚠", table[NAME]),
+show = table.assign(group=np.where(table["unstable"], disease_label(table, lang) + " ⚠",
+                                   disease_label(table, lang)),
                     specialty=table[SPEC])
 cols = ["group", "specialty", "new_cases", "incidence", "asr", "episodes", "out_episodes",
         "outward_referral", "cost_per_case", "cost_in_county", "cost_out_county",
@@ -139,7 +145,8 @@ if table["case_basis"].eq("diagnosed").any():  # a period the data cannot look b
 
 # ---------------------------------------------------------------- ranking and stability
 st.subheader(ui.t("ranking.result"))
-view = groups.assign(group=np.where(groups["unstable"], groups[NAME] + " ⚠", groups[NAME]),
+view = groups.assign(group=np.where(groups["unstable"], disease_label(groups, lang) + " ⚠",
+                                     disease_label(groups, lang)),
                      specialty=groups[SPEC], tier=groups["tier"].map(tier_label))
 st.dataframe(labelled(view[["rank", "tier", "group", "specialty", "score", "rank_low",
                             "rank_high", "top_share", "rank_other"]]),
@@ -158,7 +165,7 @@ with left:
 with right:
     moved = groups.assign(diff=(groups["rank_other"] - groups["rank"]).abs()).sort_values(
         "diff", ascending=False).head(8)
-    st.dataframe(labelled(moved.assign(group=moved[NAME])[["group", "rank", "rank_other"]]),
+    st.dataframe(labelled(moved.assign(group=disease_label(moved, lang))[["group", "rank", "rank_other"]]),
                  hide_index=True, width="stretch", key="rk_moved")
 
 # ---------------------------------------------------------------- specialties
@@ -173,7 +180,7 @@ st.caption(ui.t("ranking.rollup_note"))
 
 # ---------------------------------------------------------------- map
 st.subheader(ui.t("ranking.map"))
-names = dict(zip(groups["group_code"], groups[NAME]))
+names = dict(zip(groups["group_code"], disease_label(groups, lang)))
 map_groups = st.multiselect(ui.t("ranking.map_groups"), list(groups["group_code"]),
                             default=list(groups["group_code"][:3]), key="rk_map_groups",
                             format_func=lambda g: names.get(g, g))

@@ -29,9 +29,14 @@ def headers(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def tier_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Coded values (tier, sex, review, result, stage, overdue) in the user's language."""
     out = df.copy()
     if "tier" in out:
         out["tier"] = out["tier"].map(lambda v: ui.t(f"screening.tier.{v}"))
+    for col in ("sex", "review", "result", "stage", "overdue"):
+        if col in out:
+            out[col] = out[col].map(lambda v: ui.label("screening.code", v)
+                                    if isinstance(v, str) and v else v)
     return out
 
 
@@ -44,9 +49,15 @@ def refusal(exc: Exception) -> str:
 
 
 sets = rules.load_all()
+# A new visit (coming from another page) opens the lists anew: Streamlit drops the state
+# of widgets a run did not draw, so the rule-set select's state is gone after a visit to
+# another page (and after a language switch), and kept over reruns of this page.
+if f"scr_set_{lang}" not in st.session_state:
+    st.session_state["scr_viewed"] = set()
 c1, c2, c3 = st.columns([2, 2, 2])
-rid = c1.selectbox(ui.t("screening.ruleset"), list(sets), key="scr_set",
-                   format_func=lambda k: f"{sets[k].name[lang]} · v{sets[k].version}")
+with c1:  # ui.select: the labels follow a language switch, the choice stays
+    rid = ui.select("scr_set", ui.t("screening.ruleset"), list(sets),
+                    lambda k: f"{sets[k].name[lang]} · v{sets[k].version}")
 rs = sets[rid]
 areas = ui.area_set("township", ui.version(), str(engine.url)).areas
 names = dict(zip(areas["code"], areas["name"]))
@@ -54,9 +65,10 @@ if actor.area_code:
     township = actor.area_code
     c2.text_input(ui.t("screening.township"), names.get(township, township), disabled=True)
 else:
-    township = c2.selectbox(ui.t("screening.township"), [""] + list(areas["code"]),
-                            key="scr_town", format_func=lambda c: names.get(c, ui.t(
-                                "screening.all")))
+    with c2:
+        township = ui.select("scr_town", ui.t("screening.township"),
+                             [""] + list(areas["code"]),
+                             lambda c: names.get(c, ui.t("screening.all")))
 if actor.role == "family_doctor" and actor.team:
     team = actor.team
     c3.text_input(ui.t("screening.team"), team, disabled=True)
@@ -64,8 +76,9 @@ else:
     with Session(engine) as s:
         teams = sorted(records.residents_frame(s, township or None, risk=False)[
             "doctor_team"].dropna().unique())
-    team = c3.selectbox(ui.t("screening.team"), [""] + teams, key="scr_team",
-                        format_func=lambda v: v or ui.t("screening.all"))
+    with c3:
+        team = ui.select("scr_team", ui.t("screening.team"), [""] + teams,
+                         lambda v: v or ui.t("screening.all"))
 township, team = township or None, team or None
 
 with st.expander(ui.t("screening.rules_doc")):
@@ -85,7 +98,8 @@ if access.can(actor, "screening.assess"):
 
 
 def personal(which: str) -> pd.DataFrame:
-    """A personal list; opening it is audited once per visit and scope."""
+    """A personal list; opening it is audited once per visit and scope (a rerun of the
+    page is not a new opening; coming back to the page is)."""
     seen = st.session_state.setdefault("scr_viewed", set())
     key = (rid, which, township, team)
     with Session(engine) as s, s.begin():
@@ -148,9 +162,9 @@ with tabs[2]:
     overdue = personal("overdue")
     st.caption(ui.t("screening.overdue", n=f"{len(overdue):,}"))
     if len(overdue):
-        st.dataframe(headers(overdue[["resident_id", "name", "id_number", "township",
+        st.dataframe(headers(tier_text(overdue[["resident_id", "name", "id_number", "township",
                                       "doctor_team", "phone", "invited_on", "result",
-                                      "overdue"]]), hide_index=True, width="stretch",
+                                      "overdue"]])), hide_index=True, width="stretch",
                      key="scr_overdue")
     if len(lst) and access.can(actor, "screening.invite"):
         confirmed = lst[(lst["review"] == "confirmed") & lst["invited_on"].isna()]

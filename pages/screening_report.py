@@ -21,12 +21,14 @@ st.title(ui.t("screening.report_title"))
 
 
 def headers(df: pd.DataFrame) -> pd.DataFrame:
-    return df.rename(columns={c: ui.t(f"screening.col.{c}") for c in df.columns})
+    """Column names in the user's language (names already translated stay as they are)."""
+    return df.rename(columns={c: ui.t(f"screening.col.{c}") for c in df.columns
+                              if f"screening.col.{c}" in ui.i18n.TEXT})
 
 
 sets = rules.load_all()
-rid = st.selectbox(ui.t("screening.ruleset"), list(sets), key="scr_rep_set",
-                   format_func=lambda k: f"{sets[k].name[lang]} · v{sets[k].version}")
+rid = ui.select("scr_rep_set", ui.t("screening.ruleset"), list(sets),
+                lambda k: f"{sets[k].name[lang]} · v{sets[k].version}")
 rs = sets[rid]
 areas = ui.area_set("township", ui.version(), str(engine.url)).areas
 with Session(engine) as s:
@@ -52,7 +54,8 @@ else:
     if areas["schematic"].any():
         st.caption(ui.t("screening.schematic"))
     st.subheader(ui.t("screening.tiers_title"))
-    cols = [c for c in tiers.columns if c not in ("area_code",)]
+    # "high_risk" (meets the rule) is the eligible tier's column again: shown once
+    cols = [c for c in tiers.columns if c not in ("area_code", "high_risk")]
     shown = tiers[cols].rename(columns={t: ui.t(f"screening.tier.{t}") for t in
                                         rs.tier_ids + ["cannot_assess", "not_target"]
                                         if f"screening.tier.{t}" in ui.i18n.TEXT})

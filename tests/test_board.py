@@ -104,6 +104,9 @@ def test_outflow_top_groups_and_saving():
     # C outpatient has no in-county mean: no saving, and it is 4th by outflow (cut by top=3)
     full = board.outflow_by_group(c)
     assert full.loc[full["setting"] == "outpatient", "saving"].tolist() == [0.0]
+    # totals over every group and setting, not only the top 3: outflow 18,000 + 400,000 +
+    # 6,000 + 200 = 424,200; saving 20,000 + 0 + 6,000 + 0 = 26,000
+    assert board.outflow_totals(c) == {"fund_outflow": 424_200.0, "saving": 26_000.0}
 
 
 def test_compare_to_county_funnel():
@@ -112,3 +115,27 @@ def test_compare_to_county_funnel():
                       "denominator": [400, 400, 0, 2000]})
     out = board_maps.compare_to_county(t, 90.0, "proportion", 100).tolist()
     assert out == ["below", "within", "no_data", "above"]
+
+
+def test_every_tile_is_explained_in_both_languages():
+    s = pd.DataFrame({"year": [2024], "month": [5], "new_cases": [9]})
+    ts = board.tiles(_cells(), 2024, s, pd.Series({2023: 1, 2024: 2}))
+    for t in ts:
+        zh, en = board.definition(t, "zh"), board.definition(t, "en")
+        assert zh != f"board.def.{t.key}" and en != zh and len(en) > 30, t.key
+    d = {t.key: t for t in ts}
+    assert "胃癌" in board.definition(d["screening_cancers"], "zh")  # the groups named
+    assert "{groups}" not in board.definition(d["screening_cancers"], "en")
+    frame = board.tiles_frame(ts, "en", definitions=True)
+    assert frame["Definition"].str.len().min() > 30
+
+
+def test_entered_counts_are_shown_as_counts_in_the_briefing_table():
+    from healthmap import aggregates
+
+    v = pd.DataFrame({"indicator": ["hospice_beds", "nego_drugs_hospital"],
+                      "period": ["2024", "2024"], "value": [12.0, 22.5]})
+    frame = board.tiles_frame(aggregates.tiles(v, 2024, lang="en"), "en", formatted=True)
+    got = dict(zip(frame["Indicator"], frame["Actual"]))
+    assert got["Hospice beds"] == "12"  # a count, not "12.0"
+    assert got["Negotiated drugs stocked (public grade-3B general hospitals)"] == "22.5"

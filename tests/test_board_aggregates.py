@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
 
-from healthmap import access, aggregates, audit, subsidies
+from healthmap import access, aggregates, audit, board, subsidies
 from healthmap.reference import ReferenceDataError
 
 TODAY = dt.date(2025, 3, 1)
@@ -67,7 +67,11 @@ def test_ccv_rate_against_taizhou_boundaries():
     v.loc[0, "value"] = 271.0
     assert {t.key: t for t in aggregates.tiles(v, 2024)}["ccv_event_rate"].status == "missed"
     v = v.iloc[:1]  # no Taizhou average for the year: no status can be judged
-    assert {t.key: t for t in aggregates.tiles(v, 2024)}["ccv_event_rate"].status == "no_data"
+    t = {t.key: t for t in aggregates.tiles(v, 2024)}["ccv_event_rate"]
+    assert t.status == "no_data"
+    assert t.params["target_text"] == "≤ 心脑血管疾病急性事件发生率（台州市平均）（2024 年未填报）"
+    t = {t.key: t for t in aggregates.tiles(v, 2024, lang="en")}["ccv_event_rate"]
+    assert t.params["target_text"].endswith("(Taizhou average) (not entered for 2024)")
 
 
 def test_bad_definition_file_refused(tmp_path):
@@ -97,3 +101,24 @@ def test_subsidy_lines_hand_worked():
     assert int(empty.set_index("code").at["screening_fee_reduction", "amount_fen"]) == 0
     assert pd.isna(t.at["chronic_new_managed", "amount_fen"])
     assert t.at["hospice_home", "amount_yuan"] == 7000
+
+
+def test_entered_indicators_speak_english_units():
+    v = pd.DataFrame({"indicator": ["hospice_beds", "ccv_event_rate", "ccv_event_rate_taizhou"],
+                      "period": ["2024"] * 3, "value": [12.0, 250.0, 270.0]})
+    en = {t.key: t for t in aggregates.tiles(v, 2024, lang="en")}
+    zh = {t.key: t for t in aggregates.tiles(v, 2024, lang="zh")}
+    assert board.value_text(12.0, en["hospice_beds"], "en") == "12 beds"
+    assert board.value_text(12.0, zh["hospice_beds"], "zh") == "12 张"
+    assert en["ccv_event_rate"].params["target_text"] == "≤ 270 per 100,000"
+    assert zh["ccv_event_rate"].params["target_text"] == "≤ 270 /10万"
+
+
+@pytest.mark.parametrize("value, expected", [(19.9, "missed"), (20.0, "at_risk"),
+                                             (20.99, "at_risk"), (21.0, "met"), (80.0, "met")])
+def test_negotiated_drugs_at_least_20_percent(value, expected):
+    # ≥ 20 %: satisfied from 20; the at-risk band is 5 % of 20 = 1 point (20 to < 21)
+    v = pd.DataFrame({"indicator": ["nego_drugs_hospital"], "period": ["2024"],
+                      "value": [value]})
+    t = {t.key: t for t in aggregates.tiles(v, 2024)}["nego_drugs_hospital"]
+    assert t.status == expected and t.params["target_text"] == "≥ 20 %"

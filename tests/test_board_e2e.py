@@ -10,6 +10,10 @@ from tests.e2e_util import app_server, chromium, have_chromium, log_in
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
+# the headline tiles' sparklines have been drawn (each tile with two or more years)
+SPARKLINES = ("document.querySelectorAll('[data-testid=stMetricChart] canvas, "
+              "[data-testid=stMetricChart] svg').length >= 8")
+
 if not have_chromium():
     pytest.skip("chromium not installed", allow_module_level=True)
 
@@ -28,11 +32,12 @@ def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path, backend):
         log_in(page, base, "demo_leader", DEMO_PASSWORD)
         page.get_by_role("heading", name="改革指标看板").wait_for(timeout=120_000)
         assert "/board" in page.url
-        page.get_by_text("县域就诊率（住院）（%）").first.wait_for(timeout=120_000)
+        page.get_by_text("县域就诊率（住院）", exact=True).first.wait_for(timeout=120_000)
         page.wait_for_function(
             "document.querySelectorAll('[data-testid=stMetric]').length >= 10",
             timeout=120_000)
         page.get_by_text("未达标").first.wait_for(timeout=60_000)
+        page.wait_for_function(SPARKLINES, timeout=120_000)  # drawn, not an empty box
         page.screenshot(path=str(shots / "screenshot-board.png"))
         page.get_by_role("heading", name="乡镇比较（与全县值比较，漏斗图）").evaluate(
             "e => e.scrollIntoView({block: 'start'})")
@@ -45,12 +50,13 @@ def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path, backend):
             expand.first.click()
         page.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
         page.get_by_role("heading", name="Reform indicator board").wait_for(timeout=120_000)
-        page.get_by_text("In-county treatment rate (inpatient) (%)").first.wait_for(
+        page.get_by_text("In-county treatment rate (inpatient)", exact=True).first.wait_for(
             timeout=120_000)
         page.evaluate("window.scrollTo(0, 0)")
         page.get_by_role("heading", name="Reform indicator board").evaluate(
             "e => e.scrollIntoView({block: 'start'})")
         page.get_by_text("Missed").first.wait_for(timeout=60_000)
+        page.wait_for_function(SPARKLINES, timeout=120_000)
         page.screenshot(path=str(shots / "screenshot-board-en.png"))
         assert page.get_by_text("Traceback").count() == 0
         page.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from healthmap import aggregates, pagespec
+from healthmap import aggregates, board, pagespec
 from healthmap.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,22 +44,52 @@ def test_leader_lands_on_the_board_and_sees_tiles_with_status(demo_db, monkeypat
     assert any("目标 ≤ 10 %" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 5  # funnel, maps, trends
     assert any("潜在节约" in c.value for c in at.caption)  # the assumptions are shown
+    assert any(c.value.startswith("全部病种组合计") for c in at.caption)
     # fund by insurance: the demo has no self-pay spending, so no growth: "—", not "None"
     fund = next(d.value for d in at.dataframe if "增速（%）" in d.value.columns)
     assert fund.set_index("险种").loc["自费", "增速（%）"] == "—", fund
     assert at.get("download_button"), "the 两病 report download is offered to leaders"
     assert not at.get("file_uploader"), "leaders do not enter data"
+    # the tile shows the figure of the chosen year, with its unit and its definition
+    cells = board.board_cells(make_engine(demo_db))
+    want = {y: {t.key: t for t in board.tiles(cells, y)}["in_county_rate"]
+            for y in (2023, 2024)}
+    rate = next(m for m in at.metric if m.label == "县域就诊率（住院）")
+    assert rate.value == board.value_text(want[2024].value, want[2024], "zh")
+    assert rate.value.endswith(" %") and "Wilson" in rate.help and "县域就诊率" in rate.help
     at.selectbox(key="board_year").set_value(2023).run()
     assert not at.exception and "2023" in at.caption[0].value
+    rate = next(m for m in at.metric if m.label == "县域就诊率（住院）")
+    assert rate.value == board.value_text(want[2023].value, want[2023], "zh")
+    assert want[2023].value != want[2024].value
+
+
+def test_every_year_opens(demo_db, monkeypatch):
+    """The first year has no year before it (no growth, no change): no error, and the
+    fund-growth tile says "no data" instead of judging."""
+    at = _page(demo_db, monkeypatch, "leader", "en")
+    years = at.selectbox(key="board_year").options
+    assert len(years) >= 3
+    for y in years:
+        at.selectbox(key="board_year").set_value(int(y)).run()
+        assert not at.exception, (y, at.exception)
+        assert not at.error, y
+    growth = next(m for m in at.metric if m.label == "Resident fund growth")
+    assert growth.value == "—" and ":gray-badge[No data]" in [m.value for m in at.markdown]
 
 
 def test_planner_in_english(demo_db, monkeypatch):
     at = _page(demo_db, monkeypatch, "planner", "en")
-    assert any(m.label == "In-county treatment rate (inpatient) (%)" for m in at.metric)
+    assert any(m.label == "In-county treatment rate (inpatient)" for m in at.metric)
+    assert not at.get("file_uploader"), "planners do not enter data"
+    # the trends mark the policy start (a dashed line at 2024 and its label)
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    trend = next(s for s in specs if "Policy start 2024" in s)
+    assert '"x0":2024' in trend.replace(" ", "")
     assert any("Target ≥ 90 %" in c.value for c in at.caption)
 
 
-@pytest.mark.parametrize("role", ["screening", "points", "family_doctor", None])
+@pytest.mark.parametrize("role", ["screening", "points", "family_doctor", "expert", None])
 def test_other_roles_are_refused(demo_db, monkeypatch, role):
     monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_db)
     at = AppTest.from_file(PAGE, default_timeout=240)
@@ -107,3 +137,15 @@ def test_leader_makes_the_briefing_in_one_click(demo_db, monkeypatch):
     next(b for b in at.button if b.label == "生成简报").click().run()
     assert not at.exception and not at.error
     assert len(at.get("download_button")) == n + 2  # Excel and PDF
+
+
+def test_briefing_without_the_font_says_which_package(demo_db, monkeypatch, tmp_path):
+    from healthmap import briefing
+
+    monkeypatch.setattr(briefing, "CJK_FONT", tmp_path / "missing.ttc")
+    at = _page(demo_db, monkeypatch, "leader", "en")
+    n = len(at.get("download_button"))
+    next(b for b in at.button if b.label == "Make the briefing").click().run()
+    assert not at.exception
+    assert any("fonts-noto-cjk" in e.value for e in at.error)
+    assert len(at.get("download_button")) == n + 1  # the Excel workbook, no PDF

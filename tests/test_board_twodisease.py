@@ -92,6 +92,11 @@ def test_register_counts(engine):
     assert twodisease.new_managed(engine, 2025) == 1  # P3
     m = twodisease.managed_by_year(engine, [2022, 2023, 2025])
     assert m.tolist() == [0, 1, 2]
+    # a part-year board (months 1-5) counts at the end of May of every year: P1 (since
+    # 2023-06-01) not yet in 2023, P3 (2025-06-15) not yet in 2025
+    m = twodisease.managed_by_year(engine, [2023, 2024, 2025], months=5)
+    assert m.tolist() == [0, 1, 1]
+    assert twodisease.managed_by_year(engine, [2023], months=6).tolist() == [1]
 
 
 def test_bad_rows_all_named_and_nothing_written(engine):
@@ -150,3 +155,17 @@ def test_cli_imports_and_writes_the_report(engine, tmp_path, capsys):
     assert ws["C6"].value is None and ws["E6"].value == 3  # no register: managed blank
     assert main(["two-disease-report", "--year", "2025", "--month", "13", "--out",
                  str(out), "--db", db]) == 2
+
+
+def test_demo_report_is_filled(demo_db):
+    """The demo's settlements and register fill every scheme row for both diseases, and
+    each cumulative figure is at least this month's."""
+    from healthmap.db import make_engine
+
+    data = twodisease.report_xlsx(make_engine(demo_db), 2024, 12, "玉环市")
+    ws = openpyxl.load_workbook(io.BytesIO(data))["两病门诊用药保障情况表"]
+    for r in (5, 6, 7):
+        total = [ws.cell(r, c).value for c in range(3, 15)]
+        month = [ws.cell(r, c).value for c in range(18, 30)]
+        assert all(v > 0 for v in total), (r, total)
+        assert all(t >= m for t, m in zip(total, month)), (r, total, month)

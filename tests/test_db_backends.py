@@ -79,6 +79,27 @@ def test_append_only_triggers_refuse_update_and_delete(engine, verb):
     assert audit.verify(engine).ok
 
 
+def test_every_append_only_table_refuses_truncate_on_postgresql(engine):
+    """TRUNCATE fires no row triggers: each append-only table has a statement trigger too
+    (migration 0017), so the audit log and every ledger refuse it, not only the points."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE; its DELETE fires the row trigger")
+    from healthmap import audit
+
+    audit.record(engine, "admin", "login", role="admin")
+    expected = {"audit_log", "points_ledger", "screening_events", "catalogue_decisions"}
+    with engine.connect() as conn:
+        tables = set(conn.execute(text(
+            "SELECT event_object_table FROM information_schema.triggers "
+            "WHERE right(trigger_name, 10) = '_no_change'")).scalars())
+        assert expected <= tables, tables
+        for table in sorted(tables):
+            with pytest.raises(Exception, match="append-only"):
+                conn.execute(text(f"TRUNCATE {table} CASCADE"))
+            conn.rollback()
+    assert audit.verify(engine).ok
+
+
 def test_key_file_of_a_server_database_ignores_the_password(monkeypatch, tmp_path):
     from healthmap import config
 

@@ -31,7 +31,7 @@ def browser():
 def test_map_page_renders_offline_and_filters(server, browser):
     """Waits for conditions only (the page settled: no script run, nothing stale, the DOM
     quiet), never for fixed times, so it passes on a loaded machine."""
-    from healthmap.browserbench import OBSERVE, _act, _settle
+    from benchmarks.browser import OBSERVE, _act, _settle
 
     ART.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -80,7 +80,7 @@ def _login(page, server, user):
 
 def _settled(page):
     """Wait until the page has settled after an action (no fixed times)."""
-    from healthmap.browserbench import OBSERVE, _settle
+    from benchmarks.browser import OBSERVE, _settle
 
     _settle(page, page.evaluate(OBSERVE), timeout_ms=120_000)
 

@@ -24,7 +24,7 @@ def server(demo_db):
 
 def test_tiles_whole_and_sections_drawn_on_demand(server):
     from healthmap.auth import DEMO_PASSWORD
-    from healthmap.browserbench import OBSERVE, RunWatch, _act, _settle
+    from benchmarks.browser import OBSERVE, RunWatch, _act, _settle
 
     def change(kind, label, value=None):
         t0, before = page.evaluate(OBSERVE), runs.finished

@@ -104,6 +104,11 @@ def test_import_is_validated_all_or_nothing_and_idempotent(url, tmp_path, capsys
     assert "3 recorded, 0 already recorded" in capsys.readouterr().out
     assert cli(url, "import", good) == 0
     assert "0 recorded, 3 already recorded" in capsys.readouterr().out
+    # the same source id with other content is named (line and source id), nothing written
+    changed = write_csv(tmp_path / "changed.csv", ["R2,vaccination,V2,2024-05-08,",
+                                                    "R2,vaccination,V1,2024-05-09,"])
+    assert cli(url, "import", changed) == 2
+    assert "line 3, source_id = 'V1'" in capsys.readouterr().out
     assert cli(url, "balance", "--resident", "R1") == 0
     assert capsys.readouterr().out == "10\n"
 
@@ -126,3 +131,24 @@ def test_module_entry_point_exits_non_zero_with_one_line(url):
                          capture_output=True, text=True, cwd=ROOT_DIR, timeout=120)
     assert run.returncode != 0
     assert run.stderr.strip().count("\n") == 0 and "balance 0 is less than" in run.stderr
+
+
+def test_expire_command_writes_the_due_entries_once(url, capsys, monkeypatch):
+    from dataclasses import replace
+
+    from healthmap.points import ledger
+    from healthmap.points.rules import load_rules
+
+    assert cli(url, "award", "--resident", "R1", "--activity", "annual_checkup",
+               "--source-id", "old", "--date", "2022-03-01") == 0
+    assert cli(url, "expire", "--as-of", "2024-01-01") == 0  # shipped: points never expire
+    assert "0 expiry entries written" in capsys.readouterr().out
+    rules = load_rules()
+    monkeypatch.setattr(ledger, "load_rules", lambda: replace(
+        rules, settings=replace(rules.settings, expiry_years=1)))
+    assert cli(url, "expire", "--as-of", "2024-01-01") == 0
+    assert cli(url, "expire", "--as-of", "2024-01-01") == 0  # again: nothing more
+    out = capsys.readouterr().out
+    assert "1 expiry entry written (as of 2024-01-01)" in out and "0 expiry entries" in out
+    assert cli(url, "balance", "--resident", "R1") == 0
+    assert capsys.readouterr().out == "0\n"  # the 20 points of 2022 expired

@@ -71,15 +71,21 @@ def _english(page, narrow=False):
                      "[data-testid=stSidebarCollapseButton]").first.click()
 
 
+def _scroll_to(page, heading):
+    page.get_by_role("heading", name=heading).first.evaluate(
+        "e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_function("h => { const r = [...document.querySelectorAll('h1,h2,h3')].find("
+                           "e => e.innerText.includes(h)); return r && "
+                           "r.getBoundingClientRect().top < 200; }", arg=heading)
+
+
 def _shoot_sections(page, name, headings):
-    """A phone screen shows one part of the page: one screenshot per section."""
+    """A phone screen shows one part of the page: one screenshot per section, the first
+    from the page's title (the masked ID number and the balance)."""
+    _scroll_to(page, headings[0])
     page.screenshot(path=str(DOCS / f"{name}.png"))
-    for i, heading in enumerate(headings, start=2):
-        page.get_by_role("heading", name=heading).first.evaluate(
-            "e => e.scrollIntoView({block: 'start'})")
-        page.wait_for_function("h => { const r = [...document.querySelectorAll('h2,h3')].find("
-                               "e => e.innerText.includes(h)); return r && "
-                               "r.getBoundingClientRect().top < 200; }", arg=heading)
+    for i, heading in enumerate(headings[1:], start=2):
+        _scroll_to(page, heading)
         page.screenshot(path=str(DOCS / f"{name}-{i}.png"))
 
 
@@ -105,10 +111,13 @@ def test_public_lookup_on_a_phone(site, browser):
     assert people.loc["R2", "id_number"] not in body and "李四" not in body
     # nothing overflows the phone's width
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    _shoot_sections(page, "screenshot-points-lookup", ["可兑换"])
+    masked = people.loc["R2", "id_number"][:4] + "*" * 13 + people.loc["R2", "id_number"][-1]
+    assert f"身份证号 {masked}" in body  # decisions §4: region and check character only
+    _shoot_sections(page, "screenshot-points-lookup", ["健康积分查询", "可兑换"])
     _english(page, narrow=True)
     page.get_by_text("Points available").wait_for(timeout=30_000)
-    _shoot_sections(page, "screenshot-points-lookup-en", ["How to earn more"])
+    _shoot_sections(page, "screenshot-points-lookup-en", ["Check my health points",
+                                                          "How to earn more"])
     page.close()
     text = log.read_text(encoding="utf-8", errors="replace")
     assert people.loc["R2", "id_number"] not in text and "不是我" not in text
@@ -145,6 +154,14 @@ def test_staff_bulk_import_names_every_bad_row_then_records(site, browser, tmp_p
                     "R5,vaccination,imp-5,2025-05-06\n", encoding="utf-8")
     page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(good))
     page.get_by_text("新登记 2 条").wait_for(timeout=60_000)
+    # the same refusals in English (the bad file again: line 2 is now already recorded)
+    _english(page)
+    page.get_by_role("tab", name="Bulk import").click()
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(bad))
+    page.get_by_text("3 problem(s) found").wait_for(timeout=60_000)
+    page.get_by_text("daily cap reached").wait_for(state="attached")
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="detached", timeout=60_000)
+    page.screenshot(path=str(DOCS / "screenshot-points-import-en.png"))
     page.close()
 
 

@@ -173,7 +173,10 @@ def test_award_for_screening_is_idempotent_per_screening_event(eng):
 def test_ledger_rows_cannot_be_updated_or_deleted_and_writes_are_audited(eng):
     run(eng, L.award, STAFF, "R1", "health_lecture", "lec", D)
     with eng.connect() as conn:
-        for sql in ("UPDATE points_ledger SET points = 500", "DELETE FROM points_ledger"):
+        statements = ["UPDATE points_ledger SET points = 500", "DELETE FROM points_ledger"]
+        if eng.dialect.name == "postgresql":  # TRUNCATE fires no row triggers (0017)
+            statements.append("TRUNCATE points_ledger")
+        for sql in statements:
             with pytest.raises(DatabaseError, match="append-only"):
                 conn.execute(text(sql))
             conn.rollback()
@@ -227,4 +230,70 @@ def test_migration_0006_downgrades_and_upgrades_again(engine):
     with engine.connect() as conn:
         triggers = trigger_names(conn, "points_ledger")
     assert triggers == ({"points_ledger_no_update", "points_ledger_no_delete"}
-                        if engine.dialect.name == "sqlite" else {"points_ledger_no_change"})
+                        if engine.dialect.name == "sqlite" else
+                        {"points_ledger_no_change", "points_ledger_no_truncate"})
+
+
+def test_award_without_a_date_repeated_on_a_later_day_is_the_same_entry(eng):
+    # `points award` without --date: the date is today, and the same command run again
+    # tomorrow (a retried job) must not be a conflict
+    first = run(eng, L.award, STAFF, "R1", "health_lecture", "retry-1",
+                today=dt.date(2024, 5, 6))
+    again = run(eng, L.award, STAFF, "R1", "health_lecture", "retry-1",
+                today=dt.date(2024, 5, 7))
+    assert first.recorded and not again.recorded and again.balance == 5
+    with Session(eng) as s:
+        assert s.scalar(select(PointsEntry.date).where(
+            PointsEntry.source_id == "retry-1")) == dt.date(2024, 5, 6)
+    # a date given explicitly still has to match
+    with pytest.raises(LedgerConflict, match="retry-1"):
+        run(eng, L.award, STAFF, "R1", "health_lecture", "retry-1", dt.date(2024, 5, 7))
+    assert bal(eng) == total(eng) == 5
+
+
+def test_expiry_holds_every_resident_with_entries_against_concurrent_writers(eng):
+    """On PostgreSQL the expiry locks each resident's row (SQLite: the database write
+    lock), so a redemption cannot spend points between its balance check and insert."""
+    from dataclasses import replace
+
+    from sqlalchemy.exc import OperationalError
+
+    from healthmap.points.rules import load_rules
+
+    run(eng, L.award, STAFF, "R1", "annual_checkup", "x-old", dt.date(2022, 3, 1))
+    run(eng, L.award, STAFF, "R1", "family_doctor_contract", "x-old2", dt.date(2022, 3, 1))
+    with Session(eng) as holder:  # 40 points: without the lock the redemption would pass
+        holder.begin()
+        L.lock_all_residents(holder)
+        with Session(eng) as other:
+            other.begin()
+            if eng.dialect.name == "postgresql":
+                other.execute(text("SET LOCAL lock_timeout = '100ms'"))
+            else:
+                other.connection().exec_driver_sql("PRAGMA busy_timeout = 100")
+            with pytest.raises(OperationalError):
+                L.redeem(other, STAFF, "R1", "health_kit", "x-spend",
+                         today=dt.date(2024, 1, 1))
+            other.rollback()
+        holder.rollback()
+    rules = load_rules()
+    rules = replace(rules, settings=replace(rules.settings, expiry_years=1))
+    assert run(eng, L.expire, STAFF, dt.date(2024, 1, 1), rules=rules) == 1
+    assert bal(eng) == total(eng) == 0
+
+
+def test_each_entry_records_the_rules_version_it_was_awarded_under(eng):
+    from dataclasses import replace
+
+    from healthmap.points.rules import load_rules
+
+    newer = replace(load_rules(), version="2099.1",
+                    activities=tuple(replace(a, points=7) if a.code == "health_lecture" else a
+                                     for a in load_rules().activities))
+    run(eng, L.award, STAFF, "R1", "health_lecture", "v-old", D)
+    out = run(eng, L.award, STAFF, "R1", "health_lecture", "v-new", D + dt.timedelta(days=1),
+              rules=newer)
+    assert out.points == 7 and out.balance == 12
+    with Session(eng) as s:
+        got = dict(s.execute(select(PointsEntry.source_id, PointsEntry.rules_version)).all())
+    assert got == {"v-old": "2024.1", "v-new": "2099.1"}  # data/points/activities.yaml

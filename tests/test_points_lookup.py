@@ -78,6 +78,17 @@ def test_unknown_id_and_wrong_name_give_the_same_answer_and_the_same_trace(peopl
     # one failure per ID hash and per client, whichever the cause
     assert [r for r in rows if r[0] == "lookup_client"] == [("lookup_client", 1, T0)] * 4
     assert [r for r in rows if r[0] == "lookup_id"] == [("lookup_id", 2, T0)] * 2
+    # each failure audited the same way, naming only the client's key hash
+    from healthmap import throttle
+    from healthmap.crypto import database_secret
+
+    secret = database_secret(engine)
+    with engine.connect() as conn:
+        audited = conn.execute(text("SELECT actor, action, target, detail FROM audit_log "
+                                    "WHERE actor = 'public' ORDER BY id")).all()
+    assert audited == [("public", "points.lookup_failed",
+                        "lookup_client:" + throttle.key_hash(secret, "lookup_client", c)[:12],
+                        "no match") for c in "abcd"]
 
 
 def test_throttled_after_five_failures_per_id_with_growing_delay_never_locked(people):
@@ -130,3 +141,28 @@ def test_typed_id_and_name_are_never_stored(people):
                             for v in row)
             assert number not in dump and "钱七" not in dump and "某某某" not in dump
             assert number[:17] not in dump
+
+
+def test_parallel_attempts_cannot_slip_past_the_count(people):
+    """Ten wrong-name attempts on one ID number at the same moment from ten clients: each
+    reads the count inside its own locked transaction, so exactly the five free failures
+    are answered and the other five must wait."""
+    import threading
+
+    engine, df = people
+    number = df.loc["R6", "id_number"]
+    barrier, answers = threading.Barrier(10), []
+
+    def attempt(i):
+        barrier.wait(timeout=60)
+        answers.append(lookup(engine, number, name="错名", client=f"p{i}", now=T0).status)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(answers) == ["no_match"] * 5 + ["throttled"] * 5
+    with Session(engine) as s:
+        assert s.scalar(select(LoginThrottle.failures).where(
+            LoginThrottle.kind == "lookup_id")) == 5

@@ -161,3 +161,56 @@ def test_planners_page_map_and_tables_are_aggregates_only(db, monkeypatch):
     assert not at.exception
     at = app_for(url, monkeypatch, role="family_doctor", page="pages/points_planning.py")
     assert any("无权" in w.value for w in at.warning) and not at.get("plotly_chart")
+
+
+def _attempt(url, monkeypatch, id_number, second):
+    """One look-up from a fresh page load (a new browser session: a reload)."""
+    at = app_for(url, monkeypatch, page="pages/points_lookup.py")
+    at.text_input(key="pl_id").set_value(id_number)
+    at.text_input(key="pl_second").set_value(second)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_public_lookup_counts_the_client_address_across_reloads(db, monkeypatch):
+    """Five failures from one address on five different ID numbers, each after a reload:
+    the sixth attempt from that address waits, even with the right name for a fresh ID;
+    another address is not affected."""
+    import ui
+
+    url, people = db
+    monkeypatch.setattr(ui, "client_address", lambda: "203.0.113.9")
+    for rid in ("R1", "R3", "R4", "R5", "R6"):
+        at = _attempt(url, monkeypatch, people.loc[rid, "id_number"], "错误")
+        assert any("不匹配" in e.value for e in at.error)
+    at = _attempt(url, monkeypatch, people.loc["R2", "id_number"], "李四")
+    assert any("秒后再试" in e.value for e in at.error) and not at.metric
+    monkeypatch.setattr(ui, "client_address", lambda: "198.51.100.4")
+    at = _attempt(url, monkeypatch, people.loc["R2", "id_number"], "李四")
+    assert not at.error and [m.value for m in at.metric][:1] == ["40"]
+
+
+def test_public_lookup_shows_an_open_screening_invitation_with_the_reduction(db, monkeypatch):
+    """The page shows what :func:`views.open_invitations` (tested on the screening records
+    in test_points_views) returns: target, date and the fee reduction."""
+    import pandas as pd
+
+    from healthmap.points import views
+
+    url, people = db
+    seen = []
+
+    def invitations(session, resident_id, lang="zh"):
+        seen.append(resident_id)
+        return pd.DataFrame([{"target": "结直肠癌", "invited_on": dt.date(2025, 7, 2),
+                              "fee_percent": 30}])
+
+    monkeypatch.setattr(views, "open_invitations", invitations)
+    at = _attempt(url, monkeypatch, people.loc["R2", "id_number"], "李四")
+    assert seen == ["R2"]  # asked only about the person who proved who they are
+    info = " ".join(i.value for i in at.info)
+    assert "结直肠癌" in info and "2025-07-02" in info and "30%" in info
+    number = people.loc["R2", "id_number"]
+    assert f"{number[:4]}{'*' * 13}{number[-1]}" in texts(at)  # decisions §4 display form
+    assert number[-4:] not in texts(at)

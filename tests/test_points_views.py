@@ -39,7 +39,8 @@ def test_resident_summary_search_and_scope(engine):
     with Session(engine) as s:
         me = views.resident_points(s, "R2", today=dt.date(2024, 6, 1))
     assert me.balance == 30 and me.earned_this_year == 30 and me.level.code == "member"
-    assert people.loc["R2", "id_number"] not in me.id_masked and "*" in me.id_masked
+    r2 = people.loc["R2", "id_number"]
+    assert me.id_masked == r2[:4] + "*" * 13 + r2[-1]  # decisions §4
     assert me.redeem.set_index("code").loc["health_kit", "can_redeem"]
     assert me.earn.set_index("code").loc["annual_checkup", "left_this_year"] == 0
     assert list(me.history["points"]) == [10, 20]  # newest first
@@ -48,8 +49,14 @@ def test_resident_summary_search_and_scope(engine):
     assert "*" in found["phone"].iloc[0]  # points staff see a masked phone
     by_phone = views.search_residents(engine, staff, people.loc["R4", "phone"][-4:])
     assert list(by_phone["resident_id"]) == ["R4"]
-    by_id = views.search_residents(engine, staff, people.loc["R5", "id_number"][-4:])
-    assert "R5" in set(by_id["resident_id"])
+    number = people.loc["R5", "id_number"]
+    by_id = views.search_residents(engine, staff, number.lower())  # the whole number
+    assert list(by_id["resident_id"]) == ["R5"]
+    # shown only in the display form of decisions §4: region, 13 stars, check character
+    assert list(by_id["id_masked"]) == [number[:4] + "*" * 13 + number[-1]]
+    # the hidden sequence digits cannot be probed by searching a fragment of them
+    assert views.search_residents(engine, staff, number[-4:]).empty
+    assert views.search_residents(engine, staff, number[:17]).empty
     scoped = Actor("t", "points", area_code="331083001")  # R3 and R6 live there
     assert set(views.search_residents(engine, scoped, "张三")["resident_id"]) == set()
     assert set(views.search_residents(engine, scoped, "王五")["resident_id"]) == {"R3"}

@@ -92,6 +92,25 @@ def test_weighted_sum_by_hand():
         weighted_sum([[1, 2]], [1], [True, True])
 
 
+def test_weighted_sum_by_hand_on_the_fighter_aircraft_matrix():
+    # Min-max normalised by hand (decisions §7), column by column (best 1, worst 0):
+    # speed (2.0, 2.5, 1.8, 2.2): (2/7, 1, 0, 4/7); range (1500, 2700, 2000, 1800):
+    # (0, 1, 5/12, 1/4); payload (20000, 18000, 21000, 20000): (2/3, 0, 1, 2/3); cost
+    # (5.5, 6.5, 4.5, 5.0), lower is better: (1/2, 0, 1, 3/4); reliability (5, 3, 7, 5):
+    # (1/2, 0, 1, 1/2); manoeuvrability (9, 5, 7, 5): (1, 0, 1/2, 0). With Hwang & Yoon's
+    # weights (0.2, 0.1, 0.1, 0.1, 0.2, 0.3):
+    a1 = 0.2 * 2 / 7 + 0.1 * 2 / 3 + 0.1 / 2 + 0.2 / 2 + 0.3  # 13/105 + 0.45
+    a2 = 0.2 + 0.1
+    a3 = 0.1 * 5 / 12 + 0.1 + 0.1 + 0.2 + 0.3 / 2  # 1/24 + 0.55
+    a4 = 0.2 * 4 / 7 + 0.1 / 4 + 0.1 * 2 / 3 + 0.1 * 3 / 4 + 0.2 / 2  # 4/35 + 1/15 + 0.2
+    s = weighted_sum(AIRCRAFT, AIRCRAFT_W, AIRCRAFT_BENEFIT)
+    assert s.tolist() == pytest.approx([a1, a2, a3, a4])
+    assert np.round(s, 4).tolist() == [0.5738, 0.3, 0.5917, 0.381]
+    # the weighted sum puts aircraft 3 first where TOPSIS (the book) puts aircraft 1 first:
+    # the page shows both rankings side by side for this reason
+    assert ranks(s).tolist() == [2, 4, 1, 3]
+
+
 def test_topsis_by_hand_two_alternatives():
     # Vector-normalised: (3/5, 4/5) and (4/5, 3/5); weights 0.5: ideal (0.4, 0.4),
     # anti-ideal (0.3, 0.3); both alternatives are 0.1 from each -> C = 0.5 and 0.5.
@@ -182,3 +201,46 @@ def test_rollup_counts_persons_once_and_names_drivers():
 def test_score_refuses_unknown_method():
     with pytest.raises(ValueError, match="unknown method"):
         ranking.score([[1], [2]], [1], method="vikor")
+
+
+# the specialties' new cases on hand-made episodes (healthmap.ranking_data.
+# specialty_new_cases), answered from the episodes and from the per-person roll-up
+SPECIALTY_OF = {"C_STOMACH": "GI", "C_COLORECTAL": "GI", "HYPERTENSION": "CARD"}
+SPECIALTY_EPISODES = [
+    ("a", "P1", "A", "C16", "2024-02-01", "inpatient"),  # P1: two GI groups in 2024
+    ("b", "P1", "A", "C18", "2024-03-01", "inpatient"),
+    ("c", "P2", "A", "C18", "2023-09-01", "inpatient"),  # P2: GI within a year before
+    ("d", "P2", "A", "C18", "2024-05-01", "inpatient"),
+    ("e", "P3", "A", "C16", "2024-06-01", "outpatient"),  # P3: outpatient only
+    ("f", "P4", "A", "I10", "2024-01-05", "outpatient"),
+    ("g", "P5", "A", "C20", "2022-03-01", "inpatient"),  # P5: more than a year before
+    ("h", "P5", "A", "C19", "2024-04-01", "inpatient"),
+    ("i", "P6", "A", "C16", "2023-08-01", "inpatient"),  # P6: stomach, then colorectal
+    ("j", "P6", "A", "C18", "2024-02-01", "inpatient"),
+]
+
+
+@pytest.mark.parametrize("rollup", [False, True], ids=["live", "rollup"])
+def test_specialty_new_cases_count_a_person_once_per_specialty(rollup, monkeypatch):
+    import test_persons
+
+    from healthmap import ranking_data
+
+    monkeypatch.setitem(test_persons.PATH, "rollup", rollup)
+    con = test_persons.con_with(SPECIALTY_EPISODES)
+    count = ranking_data.specialty_new_cases
+    # 2024, look-back 1 year: P1 once (not twice for two groups), P3, P5 (2022 is more
+    # than a year before 2024-04-01); not P2 (2023-09-01 lies in the year before
+    # 2024-05-01) nor P6 (a GI stay on 2023-08-01, though new for the colorectal group)
+    assert count(con, SPECIALTY_OF, (2024,), 1).to_dict() == {"CARD": 1, "GI": 3}
+    # the sum of the GI groups' new cases would be 5: stomach P1, P3; colorectal P1, P5, P6
+    groups = test_persons.count(con, ("C16", "C18", "C19", "C20"), lookback=1,
+                                by=("group_code",), setting=None)
+    assert groups == {("C_COLORECTAL",): 3, ("C_STOMACH",): 2}
+    # diagnosed persons (no look-back): P1, P2, P3, P5, P6
+    assert count(con, SPECIALTY_OF, (2024,), 0).to_dict() == {"CARD": 1, "GI": 5}
+    # two years: each person once over the period, from their first GI stay in it
+    # (P2 on 2023-09-01 and P6 on 2023-08-01 have nothing in the year before)
+    assert count(con, SPECIALTY_OF, (2023, 2024), 1).to_dict() == {"CARD": 1, "GI": 5}
+    assert count(con, SPECIALTY_OF, (2019,), 1).empty
+    assert count(con, SPECIALTY_OF, (), 1).empty

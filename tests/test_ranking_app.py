@@ -51,6 +51,12 @@ def test_allowed_roles_see_the_ranking_but_cannot_draft(app, role):
     assert len(app.dataframe) >= 4  # weights, indicators, ranking, specialties
     assert len(app.get("plotly_chart")) >= 3  # stability, comparison, map
     assert not [f for f in app.text_input if f.key == "rk_draft_name"]
+    # groups with fewer than 20 new cases are flagged, in the table and in the ranking
+    table = app.dataframe[1].value
+    flagged = table["病种"].str.endswith("⚠")
+    assert flagged.any() and (flagged == (table["新发病例"] < 20)).all()
+    ranked = app.dataframe[2].value
+    assert ranked["病种"].str.endswith("⚠").sum() == flagged.sum()
 
 
 def test_planner_ranks_saves_and_expert_decides_then_adopted_is_frozen(app):
@@ -58,9 +64,9 @@ def test_planner_ranks_saves_and_expert_decides_then_adopted_is_frozen(app):
     app.switch_page(PAGE).run()
     assert not app.exception
     first = app.dataframe[2].value.iloc[0, 2]  # top group, TOPSIS with entropy weights
-    app.radio(key="rk_method").set_value("weighted_sum").run()
+    app.radio(key="rk_method_zh").set_value("weighted_sum").run()
     assert not app.exception
-    app.radio(key="rk_source").set_value("planner").run()
+    app.radio(key="rk_source_zh").set_value("planner").run()
     app.slider(key="rk_w_incidence").set_value(100).run()
     app.slider(key="rk_w_outward_referral").set_value(0).run()
     app.slider(key="rk_w_cost_per_case").set_value(0).run()
@@ -91,10 +97,10 @@ def test_planner_ranks_saves_and_expert_decides_then_adopted_is_frozen(app):
 def test_english_page_and_choices_kept_across_the_switch(app):
     as_role(app, "expert").run()
     app.switch_page(PAGE).run()
-    app.radio(key="rk_method").set_value("weighted_sum").run()
+    app.radio(key="rk_method_zh").set_value("weighted_sum").run()
     app.session_state["lang"] = "en"  # the sidebar's language switch
     app.run()
     assert not app.exception
     assert any("Key-specialty" in t.value for t in app.title)
-    assert app.radio(key="rk_method").value == "weighted_sum"
+    assert app.radio(key="rk_method_en").value == "weighted_sum"
     assert any("higher = higher priority" in str(df.value.values) for df in app.dataframe)

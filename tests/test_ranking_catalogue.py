@@ -40,7 +40,8 @@ def _table() -> pd.DataFrame:
                          episodes=float(ep), out_episodes=float(out),
                          outward_referral=out / ep * 100, cost_per_case=1234.565 * (i + 1),
                          cost_in_county=1000.0 * (i + 1), cost_out_county=2000.0 * (i + 1),
-                         fund_outflow=out * 800.25, trend=1.5, unstable=n < 20))
+                         fund_outflow=out * 800.25, trend=1.5, unstable=n < 20,
+                         case_basis="new" if i else "diagnosed", lookback=1))
     return pd.DataFrame(rows)
 
 
@@ -90,17 +91,24 @@ def test_indicator_table_on_demo_data(demo_db):
                      [years[0] - 1])
     e.dispose()
     ep["group_code"] = ep["icd3"].map(group_of)
-    lung = ep.loc[ep["group_code"] == "C_LUNG", ["person_id", "date", "year"]]
-    persons = ep.loc[(ep["year"] == years[0])
-                     & (ep["group_code"].map(specialty_of) == "GI_SURG"), "person_id"].nunique()
-    lung["date"] = pd.to_datetime(lung["date"])
-    starts = lung[lung["year"] == years[0]].groupby("person_id")["date"].min().rename("s")
-    before = lung.merge(starts, left_on="person_id", right_index=True)
-    seen = before.loc[(before["date"] < before["s"])
-                      & (before["date"] >= before["s"] - pd.DateOffset(years=1)), "person_id"]
-    n = len(starts) - seen.nunique()
+    ep["date"] = pd.to_datetime(ep["date"])
+
+    def new_cases(rows):
+        starts = rows[rows["year"] == years[0]].groupby("person_id")["date"].min().rename("s")
+        before = rows.merge(starts, left_on="person_id", right_index=True)
+        seen = before.loc[(before["date"] < before["s"])
+                          & (before["date"] >= before["s"] - pd.DateOffset(years=1)),
+                          "person_id"]
+        return len(starts) - seen.nunique()
+
+    n = new_cases(ep[ep["group_code"] == "C_LUNG"])
     assert table.set_index("group_code").at["C_LUNG", "new_cases"] == n
+    # the specialty's new cases: its groups' codes as one set, each person once
+    gi = ep[ep["group_code"].map(specialty_of) == "GI_SURG"]
+    gi_groups = table[table["specialty_code"] == "GI_SURG"]["new_cases"]
+    persons = new_cases(gi)
     assert ranking_data.specialty_persons(make_engine(demo_db), years)["GI_SURG"] == persons
+    assert persons < gi_groups.sum()  # the sum counts persons with two GI groups twice
     # ranking output: every ranked group has a tier, entropy weights sum to 1
     g = res["groups"]
     assert g["tier"].isin(["high", "middle", "low"]).all()
@@ -139,6 +147,24 @@ def test_draft_decide_adopt_and_frozen(engine, ranked):
     assert pd.isna(ent.at[spec[2], "decision"])
     hist = catalogue.decision_history(engine, did)
     assert hist["decision"].tolist() == ["watch", "include", "exclude"]  # nothing overwritten
+    # append-only at the database already while a draft: no decision edited or removed,
+    # and the snapshot neither
+    for sql in ("UPDATE catalogue_decisions SET decision = 'exclude' WHERE draft_id = :i",
+                "DELETE FROM catalogue_decisions WHERE draft_id = :i",
+                "UPDATE catalogue_groups SET score = 1 WHERE draft_id = :i",
+                "DELETE FROM catalogue_specialties WHERE draft_id = :i"):
+        with pytest.raises(DatabaseError):
+            with engine.begin() as conn:
+                conn.execute(text(sql), {"i": did})
+    assert catalogue.decision_history(engine, did).equals(hist)
+    # each decision is in the audit log with who decided and what
+    with engine.connect() as conn:
+        logged = conn.execute(select(AuditLog.actor, AuditLog.detail).where(
+            AuditLog.action == "catalogue.decide", AuditLog.target == f"catalogue:{did}")
+            .order_by(AuditLog.id)).all()
+    assert [tuple(r) for r in logged] == [("demo_expert", f"{spec[0]}=watch"),
+                                          ("demo_expert", f"{spec[0]}=include"),
+                                          ("demo_planner", f"{spec[1]}=exclude")]
 
     when = dt.datetime(2025, 3, 1, 10, 0)
     assert catalogue.adopt(engine, LEADER, did, now=when) == dt.date(2028, 3, 1)
@@ -253,6 +279,10 @@ def test_excel_export_has_a_sheet_per_specialty_and_the_method(engine, ranked):
     top = spec.iloc[0]
     assert per_spec[0].endswith(top["specialty_zh"])
     assert len(first) == top["n_groups"] and "外转率（%）" in first.columns
+    # each group's case count says what it is (G0 was saved as diagnosed cases)
+    every = book["全部病种"].set_index("病种代码")
+    assert every.at["G0", "病例口径"] == "就诊病例（数据不足回顾期，不是发病）"
+    assert every.at["G1", "病例口径"] == "新发病例（回顾 1 年）"
     method = book["方法与权重"].astype(str)
     assert method.apply(lambda c: c.str.contains("熵权")).any().any()
     assert not method.iloc[:, 1].str.startswith("=").any()  # no formula from the name

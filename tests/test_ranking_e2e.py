@@ -51,6 +51,7 @@ def test_planner_lands_on_ranking_and_screenshots(server, browser):
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2",
                            timeout=120_000)
     assert page.get_by_text("越高越优先").count() > 0
+    assert page.get_by_role("radio", name="住院").is_checked()
     page.screenshot(path=str(DOCS / "screenshot-ranking.png"))
     _scroll_to(page, "排名稳定性")
     page.wait_for_function("document.querySelector('.js-plotly-plot .scatterlayer .trace')",
@@ -65,8 +66,14 @@ def test_planner_lands_on_ranking_and_screenshots(server, browser):
     page.get_by_role("heading", name="Rank stability").wait_for(timeout=120_000)
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2",
                            timeout=120_000)
-    _scroll_to(page, "Rank stability")
     page.get_by_text("higher = higher priority").first.wait_for(timeout=30_000)
+    # the radios still show their choice in the other language
+    page.get_by_role("radio", name="Inpatient").wait_for(state="attached", timeout=30_000)
+    assert page.get_by_role("radio", name="Inpatient").is_checked()
+    assert page.get_by_role("radio", name="TOPSIS (closeness to the ideal)").is_checked()
+    _scroll_to(page, "Key-specialty priority ranking and catalogue drafts")
+    page.screenshot(path=str(DOCS / "screenshot-ranking-en.png"))
+    _scroll_to(page, "Rank stability")
     page.screenshot(path=str(DOCS / "screenshot-ranking-stability-en.png"))
     assert page.get_by_text("Traceback").count() == 0
     page.close()

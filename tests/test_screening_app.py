@@ -55,6 +55,9 @@ def test_work_page_for_each_role_that_may_open_it(app, demo_copy, role, scope):
     assert lists, "the high-risk list is shown"
     shown = lists[0].value
     assert shown["身份证号"].str.fullmatch(r"3399\*{13}[0-9X]").all()
+    # coded values in Chinese too (sex, stage), not the stored codes
+    assert set(shown["性别"]) <= {"男", "女"} and not shown["进度"].isin(
+        ["flagged", "confirmed", "invited", "screened", "normal"]).any()
     if scope.get("area_code"):
         assert set(shown["乡镇"]) == {"楚门镇"}
     if scope.get("team"):
@@ -63,6 +66,10 @@ def test_work_page_for_each_role_that_may_open_it(app, demo_copy, role, scope):
     assert after == before + 2  # the high-risk list and the overdue list, once each
     app.run()  # a rerun of the same lists is not a new opening
     assert audits(demo_copy, "view_personal") == after
+    app.switch_page(REPORT).run()  # away and back: a new visit opens the lists again
+    app.switch_page(WORK).run()
+    assert not app.exception, app.exception
+    assert audits(demo_copy, "view_personal") == after + 2
 
 
 @pytest.mark.parametrize("role", ["leader", "planner", "points", "data_manager"])
@@ -85,6 +92,17 @@ def test_report_page_shows_map_funnel_and_fees(app, role):
     assert any("参与率 %" in t.columns for t in tables)
     assert any("减免（元）" in t.columns for t in tables)
     assert not any("身份证号" in t.columns or "姓名" in t.columns for t in tables)
+    # every header in the user's language: no text key shows through
+    assert not [c for t in tables for c in t.columns if str(c).startswith("screening.")]
+    assert any({"高危", "无法评估", "非目标人群"} <= set(t.columns) for t in tables)
+    if role == "leader":  # and in English, the rule set's name too
+        app.session_state["lang"] = "en"
+        app.run()
+        assert not app.exception, app.exception
+        tables = [df.value for df in app.dataframe]
+        assert not [c for t in tables for c in t.columns if str(c).startswith("screening.")]
+        assert any({"high risk", "cannot assess"} <= set(t.columns) for t in tables)
+        assert "Colorectal cancer · v2024.1" in app.selectbox(key="scr_rep_set_en").options
 
 
 def test_report_page_refused_to_points_staff(app):
@@ -105,6 +123,8 @@ def test_expert_confirms_a_person_and_english_switch(app):
     app.run()
     assert not app.exception
     assert any("High-risk screening" in t.value for t in app.title)
+    shown = [df.value for df in app.dataframe if "ID number" in df.value.columns][0]
+    assert set(shown["Sex"]) <= {"M", "F"} and "confirmed" in set(shown["Review"])
 
 
 def test_staff_record_a_screening_with_its_reduction_and_a_bad_fee(app, demo_copy):

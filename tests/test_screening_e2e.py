@@ -74,6 +74,13 @@ def test_list_funnel_and_map_screenshots(site, browser):
 
     _english(page)
     expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=90_000)
+    expect(page.get_by_text("Township boundaries are schematic.")).to_be_visible(
+        timeout=60_000)
+    page.get_by_role("heading", level=1).first.evaluate(
+        "e => e.scrollIntoView({block: 'start'})")
+    expect(page.get_by_role("heading", name=re.compile("High-risk share by township"))
+           ).to_be_in_viewport()
+    page.screenshot(path=str(DOCS / "screenshot-screening-map-en.png"))
     heading = page.get_by_role("heading", name=re.compile("Uptake funnel plot")).first
     heading.evaluate("e => e.scrollIntoView({block: 'start'})")
     expect(page.get_by_text("acceptable").first).to_be_attached()
@@ -82,6 +89,11 @@ def test_list_funnel_and_map_screenshots(site, browser):
                                                          name="High-risk screening").click()
     expect(page.get_by_text(re.compile(r"^[\d,]+ people$"))).to_be_visible(timeout=90_000)
     expect(page.locator("[data-testid=stDataFrame] >> visible=true").first).to_be_visible()
+    # the whole page has drawn (the assess button sits above the list), not a skeleton
+    expect(page.get_by_role("button", name="Assess residents with this rule set")
+           ).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-testid=stSkeleton]")).to_have_count(0, timeout=60_000)
+    expect(page.locator("[data-testid=stStatusWidget]")).to_be_hidden(timeout=90_000)
     page.screenshot(path=str(DOCS / "screenshot-screening-list-en.png"))
     page.close()
     text = log.read_text(encoding="utf-8", errors="replace")

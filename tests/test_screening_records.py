@@ -319,3 +319,93 @@ def test_funnel_and_tier_counts(db):
         views.funnel(s, access.Actor("t_points", "points"), "lung")
     up = views.uptake_table(f)
     assert len(up) == 11 and set(up.columns) >= {"value", "numerator", "denominator"}
+
+
+def test_reduction_dated_before_its_screening_is_refused(db):
+    """The reduction is totalled by its month (what finance owes): it cannot precede the
+    screening it refers to; on the screening's day it is accepted."""
+    rid = flagged(db, 1)[0]["resident_id"]
+    with Session(db) as s, s.begin():
+        records.record_review(s, EXPERT, "lung", rid, "confirmed", "ok", date=dt.date(2025, 7, 1))
+        records.record_invitation(s, STAFF, "lung", rid, date=dt.date(2025, 7, 2))
+        records.record_screening(s, STAFF, "lung", rid, dt.date(2025, 8, 1), "YH001", "200.00",
+                                 source_id="S-AUG")
+    with Session(db) as s, pytest.raises(TransitionError) as err:
+        records.record_reduction(s, STAFF, "lung", rid, "S-AUG", date=dt.date(2025, 7, 31))
+    assert [p["reason"] for p in err.value.problems] == ["before_screening"]
+    with Session(db) as s, s.begin():
+        records.record_reduction(s, STAFF, "lung", rid, "S-AUG", date=dt.date(2025, 8, 1))
+    with Session(db) as s:
+        fees = views.fee_totals(s, LEADER, "lung")
+    aug = fees[(fees["month"] == "2025-08") & (fees["institution_code"] == "YH001")]
+    # 30 % of 200.00 yuan = 60.00 yuan = 6000 fen (the demo has no August 2025 screenings)
+    assert aug[["reductions", "fee_fen", "reduction_fen"]].iloc[0].tolist() == [1, 20000, 6000]
+
+
+def test_abnormal_then_normal_work_up_stays_in_the_funnel(db):
+    """The funnel counts abnormal screenings: an abnormal result followed by a normal
+    work-up is still one abnormal (and no diagnosed); the list shows the latest result."""
+    rid = flagged(db, 1)[0]["resident_id"]
+    with Session(db) as s:
+        before = views.funnel(s, LEADER, "lung").set_index("area_code").loc["county"]
+    with Session(db) as s, s.begin():
+        records.record_review(s, EXPERT, "lung", rid, "confirmed", "ok", date=dt.date(2025, 7, 1))
+        records.record_invitation(s, STAFF, "lung", rid, date=dt.date(2025, 7, 2))
+        records.record_screening(s, STAFF, "lung", rid, dt.date(2025, 7, 10), "YH001", 100,
+                                 source_id="W1")
+        records.record_result(s, STAFF, "lung", rid, "abnormal", date=dt.date(2025, 7, 15))
+        records.record_result(s, STAFF, "lung", rid, "normal", date=dt.date(2025, 8, 1))
+    with Session(db) as s:
+        after = views.funnel(s, LEADER, "lung").set_index("area_code").loc["county"]
+        st = records.states(s, "lung", [rid]).iloc[0]
+    delta = after[list(views.FUNNEL_STEPS)] - before[list(views.FUNNEL_STEPS)]
+    assert delta[["confirmed", "invited", "screened", "abnormal", "diagnosed"]].tolist() \
+        == [1, 1, 1, 1, 0]
+    assert st["result"] == "normal" and st["abnormal_on"] == dt.date(2025, 7, 15)
+    assert pd.isna(st["diagnosed_on"])
+
+
+def _overdue_of(engine, rid, today):
+    with Session(engine) as s, s.begin():
+        lst = views.person_list(s, ADMIN, "lung", which="overdue", today=today)
+    row = lst[lst["resident_id"] == rid]
+    return row["overdue"].iloc[0] if len(row) else ""
+
+
+def test_overdue_follow_ups_at_their_deadlines(db):
+    """settings.yaml: invited and not screened within 90 days, or an abnormal result
+    without a follow-up within 30 days, is overdue (day 90 / 30 not yet, the next day
+    overdue); a later result clears it."""
+    a, b = (p["resident_id"] for p in flagged(db, 2))
+    with Session(db) as s, s.begin():
+        for rid in (a, b):
+            records.record_review(s, EXPERT, "lung", rid, "confirmed", "ok",
+                                  date=dt.date(2025, 6, 30))
+            records.record_invitation(s, STAFF, "lung", rid, date=dt.date(2025, 7, 1))
+        records.record_screening(s, STAFF, "lung", b, dt.date(2025, 7, 10), "YH001", 100,
+                                 source_id="O1")
+        records.record_result(s, STAFF, "lung", b, "abnormal", date=dt.date(2025, 7, 15))
+    # 2025-07-01 + 90 days = 2025-09-29
+    assert _overdue_of(db, a, dt.date(2025, 9, 29)) == ""
+    assert _overdue_of(db, a, dt.date(2025, 9, 30)) == "invitation"
+    # 2025-07-15 + 30 days = 2025-08-14
+    assert _overdue_of(db, b, dt.date(2025, 8, 14)) == ""
+    assert _overdue_of(db, b, dt.date(2025, 8, 15)) == "abnormal_follow_up"
+    with Session(db) as s, s.begin():
+        records.record_result(s, STAFF, "lung", b, "diagnosed", date=dt.date(2025, 8, 20))
+    assert _overdue_of(db, b, dt.date(2025, 9, 1)) == ""
+
+
+def test_a_family_doctor_runs_a_rule_set_for_their_team_only(db):
+    p = flagged(db, 1)[0]
+    doc = access.Actor("t_doc", "family_doctor", area_code=p["township"], team=p["doctor_team"])
+    with Session(db) as s, s.begin():
+        out = records.run_assessment(s, doc, "diabetes", as_of=AS_OF)
+    assert out["scope"] == f"township={p['township']};team={p['doctor_team']}"
+    with Session(db) as s:
+        teams = set(s.scalars(select(ScreeningAssessment.doctor_team).where(
+            ScreeningAssessment.run_id == out["run_id"])))
+        n_team = len(records.residents_frame(s, p["township"], p["doctor_team"], risk=False))
+    assert teams == {p["doctor_team"]} and out["assessed"] == n_team > 0
+    with Session(db) as s, pytest.raises(access.PermissionDenied):
+        records.run_assessment(s, doc, "diabetes", team="another-team")

@@ -479,18 +479,19 @@ def test_typed_values_from_the_database_are_accepted():
     assert out["eligible"] is True
 
 
-def test_large_input_is_vectorised_enough():
-    import time
-
+def test_large_input_is_scored_whole():
+    """50,000 rows through the vectorised path: every score present and the age bands
+    spread as built (no timing assertion here; benchmarks print timings)."""
     n = 50_000
     df = pd.DataFrame({"resident_id": [f"R{i}" for i in range(n)], "sex": ["M", "F"] * (n // 2),
                        "birth_date": [born(40 + i % 35) for i in range(n)],
                        "height_cm": 165, "weight_kg": 70, "waist_cm": 85, "sbp": 130,
                        "family_history_diabetes": "false"})
-    t0 = time.perf_counter()
     out = assess(df, load_ruleset("diabetes"), AS_OF)
     assert len(out) == n and out["score"].notna().all()
-    assert time.perf_counter() - t0 < 30
+    # row 0: man of 40 → 11 + BMI 25.7 → 3 + waist 85 (M) → 7 + SBP 130 → 6 + male 2 = 29
+    # row 1: woman of 41 → 11 + 3 + waist 85 (F) → 8 + 6 = 28
+    assert out["score"].iloc[:2].tolist() == [29, 28]
 
 
 # ---------------------------------------------------------------- the files themselves

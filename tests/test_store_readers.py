@@ -112,14 +112,15 @@ def test_board_demo_patients_are_the_hypertension_and_diabetes_persons(held):
                                   check_dtype=False)
 
 
-def test_specialty_persons_count_each_person_once_per_specialty_and_year(held):
+def test_specialty_persons_count_each_person_once_per_specialty_and_period(held):
     one = ranking_data.specialty_persons(held, (2024,))
-    # GI_SURG: P1 (C16 and C18: once), P2; CARDIO: P3, P4; ENDO: P3 (E11), P5 (E15);
-    # RESP: P5
+    # new cases with a 1-year look-back: GI_SURG: P1 (C16 and C18: once), P2 (C18 on
+    # 2023-05-01 is more than a year before C20 on 2024-06-01); CARDIO: P3, P4; ENDO:
+    # P3 (E11), P5 (E15); RESP: P5
     assert one.to_dict() == {"CARDIO": 2, "ENDO": 2, "GI_SURG": 2, "RESP": 1}
     both = ranking_data.specialty_persons(held, (2023, 2024))
-    # 2023 adds P2 (C18) to GI_SURG and P4 (E10) to ENDO
-    assert both.to_dict() == {"CARDIO": 2, "ENDO": 3, "GI_SURG": 3, "RESP": 1}
+    # 2023 adds P4 (E10) to ENDO; P2 (2023 and 2024) counts once over the period
+    assert both.to_dict() == {"CARDIO": 2, "ENDO": 3, "GI_SURG": 2, "RESP": 1}
     assert ranking_data.specialty_persons(held, (2019,)).empty
     assert ranking_data.specialty_persons(held, ()).empty
 

@@ -1,5 +1,5 @@
-"""``python -m healthmap points …``: award, redeem, reverse, balance, import, activities,
-catalogue. Writes are made by ``--actor`` (default: the operating-system user) and
+"""``python -m healthmap points …``: award, redeem, reverse, expire, balance, import,
+activities, catalogue. Writes are made by ``--actor`` (default: the operating-system user) and
 audited; a refusal exits 2 with a one-line reason."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def cmd_award(args) -> int:
     from healthmap.points.ledger import award
 
     out = _write(args, award, args.resident, args.activity, args.source_id,
-                 _date(args.date) or dt.date.today(), reason=args.reason)
+                 _date(args.date), reason=args.reason)
     return _report(out, args.activity)
 
 
@@ -73,6 +73,18 @@ def cmd_reverse(args) -> int:
 
     return _report(_write(args, reverse, args.entry, args.reason, source_id=args.source_id),
                    f"reversal of {args.entry}")
+
+
+def cmd_expire(args) -> int:
+    """Write the expiry entries due (settings.yaml ``expiry.years``; none while unset).
+    Run it once a year, e.g. on 1 January; running it again writes nothing more."""
+    from healthmap.points.ledger import expire
+
+    as_of = _date(args.as_of) or dt.date.today()
+    written = _write(args, expire, as_of)
+    print(f"{written} expiry entr{'y' if written == 1 else 'ies'} written (as of "
+          f"{as_of.isoformat()})")
+    return 0
 
 
 def cmd_balance(args) -> int:
@@ -183,6 +195,9 @@ def register(command) -> None:
     s.add_argument("entry", help="source id of the entry to reverse")
     s.add_argument("--reason", required=True)
     s.add_argument("--source-id", help="source id of the reversal (default: reversal:<entry>)")
+    s = sc("expire", cmd_expire, "write the yearly expiry entries due (settings.yaml "
+                                 "expiry.years; none while it is unset)")
+    s.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
     s = sc("balance", cmd_balance, "print a resident's balance (an integer)")
     s.add_argument("--resident", required=True)
     s = sc("import", cmd_import, "import activity records (CSV/Excel; all or nothing)")

@@ -71,6 +71,20 @@ def lock_resident(session: Session, resident_id: str, item_code: str | None = No
                         {"k": f"points_item:{item_code}"})
 
 
+def lock_all_residents(session: Session) -> None:
+    """Serialise a write over every resident (expiry) with the per-resident writers:
+    SQLite's ``BEGIN IMMEDIATE`` already covers the whole database; PostgreSQL locks the
+    row of every resident with ledger entries, in one order, so no award, redemption or
+    reversal of theirs can run between the expiry's balance check and its insert."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        lock_resident(session, "")
+        return
+    session.execute(select(Resident.resident_id).where(Resident.resident_id.in_(
+        select(PointsEntry.resident_id).distinct())).order_by(Resident.resident_id)
+        .with_for_update())
+
+
 def balance(session: Session, resident_id: str) -> int:
     """The sum of the resident's entries (0 without entries)."""
     return int(session.scalar(select(func.coalesce(func.sum(PointsEntry.points), 0))
@@ -155,15 +169,19 @@ def _check_date(date: dt.date, today: dt.date | None) -> None:
 
 
 def award(session: Session, actor: access.Actor, resident_id: str, activity: str,
-          source_id: str, date: dt.date, reason: str | None = None,
+          source_id: str, date: dt.date | None = None, reason: str | None = None,
           rules: Rules | None = None, today: dt.date | None = None) -> Outcome:
     """Credit ``activity`` to a resident, once per ``source_id``.
 
-    Refused (:class:`PointsRefused`) for an unknown resident or activity, a role not in
-    the activity's ``recorded_by``, a resident outside the actor's township, a future
-    date, an ineligible resident or a reached daily or yearly cap.
+    ``date`` defaults to today; then a repeat of the same source id on a later day is
+    still the same entry (not a conflict). Refused (:class:`PointsRefused`) for an
+    unknown resident or activity, a role not in the activity's ``recorded_by``, a
+    resident outside the actor's township, a future date, an ineligible resident or a
+    reached daily or yearly cap.
     """
     rules = rules or load_rules()
+    given = date is not None
+    date = date or (today or dt.date.today())
     try:
         act = rules.activity(activity)
     except KeyError as exc:
@@ -174,7 +192,7 @@ def award(session: Session, actor: access.Actor, resident_id: str, activity: str
     row = dict(source_id=_source(source_id), resident_id=res.resident_id, kind="award",
                activity_code=act.code, item_code=None, points=act.points, date=date,
                reverses=None, reason=reason or None)
-    repeat = _existing(session, row)
+    repeat = _existing(session, row, given)
     if repeat is not None:
         return repeat
     if actor.role not in act.recorded_by:
@@ -302,7 +320,7 @@ def expire(session: Session, actor: access.Actor, as_of: dt.date,
     if not years:
         return 0
     access.require(actor, "points.reverse")
-    lock_resident(session, "")
+    lock_all_residents(session)
     cutoff = dt.date(as_of.year - years, 1, 1)
     reversed_ids = set(session.scalars(_reversed_ids()))
     totals: dict[str, dict[str, int]] = {}

@@ -3,11 +3,12 @@ name or the last 4 digits of their phone, and sees their own points.
 
 Equal work on every path (decisions §9): an unknown ID number is checked against a dummy
 record through the same code as a known one, and both a wrong name and an unknown ID
-give the one answer ``no_match`` and count one failure against the ID's keyed hash and
-against the client. After ``lookup.free_failures`` failures (settings.yaml) each further
-attempt waits, the wait doubling up to a cap (:mod:`healthmap.throttle`); nobody is
-locked out. The typed ID number and name are never logged or stored: the throttle keeps
-keyed hashes only.
+give the one answer ``no_match``, count one failure against the ID's keyed hash and
+against the client, and are audited (``points.lookup_failed``, naming only the client's
+key hash); a success is audited as ``view_personal`` of the resident. After
+``lookup.free_failures`` failures (settings.yaml) each further attempt waits, the wait
+doubling up to a cap (:mod:`healthmap.throttle`); nobody is locked out. The typed ID
+number and name are never logged or stored: the throttle keeps keyed hashes only.
 
 Examples
 --------
@@ -24,7 +25,7 @@ import hmac
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from healthmap import audit, crypto, ids, throttle
@@ -56,9 +57,10 @@ def normalize_name(value: str | None) -> str:
 
 
 def client_key(proxy_address: str | None, session_id: str) -> str:
-    """The throttle's client: the address a configured, trusted proxy reports (the page
-    passes :func:`ui.client_address` only when ``HEALTHMAP_PROXY_HEADER`` is set), else
-    the browser session."""
+    """The throttle's client: the address Streamlit reports, or behind a proxy the one in
+    the header named by ``HEALTHMAP_PROXY_HEADER`` (the page passes
+    :func:`ui.client_address`), so a reload does not reset it; the browser session only
+    when no address is known."""
     return f"ip:{proxy_address}" if proxy_address else f"session:{session_id}"
 
 
@@ -94,6 +96,21 @@ def _record_failure(session: Session, keys: dict[str, str], now: dt.datetime,
         row.not_before = now + dt.timedelta(seconds=delay_seconds(row.failures, cfg))
 
 
+def _serialise(session: Session, keys: dict[str, str]) -> None:
+    """One attempt at a time per ID hash and per client: the count is read, the details
+    compared and a failure written in one locked transaction, so parallel requests cannot
+    all slip past the same count. SQLite: the write lock (``BEGIN IMMEDIATE``);
+    PostgreSQL: a transaction advisory lock per key, in one order."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        if not conn.connection.dbapi_connection.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    for h in sorted(keys.values()):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                        {"k": f"lookup:{h}"})
+
+
 def lookup(engine: Engine, id_number: str, name: str | None = None,
            phone_tail: str | None = None, client: str = "", now: dt.datetime | None = None,
            rules: Rules | None = None) -> LookupAnswer:
@@ -110,10 +127,11 @@ def lookup(engine: Engine, id_number: str, name: str | None = None,
         return LookupAnswer("missing")
     secret = crypto.database_secret(engine)
     keys = _keys(secret, number, client)
-    wait = throttle.wait_seconds(engine, keys, now)
-    if wait > 0:
-        return LookupAnswer("throttled", wait)
     with Session(engine) as s, s.begin():
+        _serialise(s, keys)
+        wait = throttle.wait_seconds(s, keys, now)
+        if wait > 0:
+            return LookupAnswer("throttled", wait)
         found = s.execute(select(Resident.resident_id, Resident.name, Resident.phone).where(
             Resident.id_hash == ids.hash_id(number, secret))).mappings().first()
         row = dict(found) if found is not None else _DUMMY
@@ -125,6 +143,10 @@ def lookup(engine: Engine, id_number: str, name: str | None = None,
         ok = (found is not None) & (name_ok if by_name else tail_ok)
         if not ok:
             _record_failure(s, keys, now, cfg)
+            # audited without anything typed: the client's key-hash prefix (as the
+            # administrator's throttle list shows it), never the ID number or name
+            audit.record(s, "public", "points.lookup_failed",
+                         f"{CLIENT_KIND}:{keys[CLIENT_KIND][:12]}", "no match", role=None)
             return LookupAnswer("no_match")
         throttle.succeeded(s, {ID_KIND: keys[ID_KIND]})  # the client's count stays
         audit.record(s, "public", "view_personal", f"resident:{row['resident_id']}",

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from healthmap import access, audit, crypto, privacy
+from healthmap import access, audit, crypto, ids, privacy
 from healthmap.models import Area, Resident
 from healthmap.points.ledger import awards_counted, balance, earned_in_year, stock_left
 from healthmap.points.models import PointsEntry
@@ -25,7 +25,7 @@ HISTORY_COLUMNS = ["date", "kind", "code", "what", "points", "reason", "source_i
 @dataclass
 class ResidentPoints:
     resident_id: str
-    id_masked: str
+    id_masked: str  # the display form of decisions §4 (3310*************X)
     balance: int
     level: Level
     earned_this_year: int
@@ -81,7 +81,7 @@ def resident_points(session: Session, resident_id: str, rules: Rules | None = No
         "left_this_year": a.max_per_year - awards_counted(session, resident_id, a.code, *year),
         "eligible": a.ineligible(res.birth_date, res.sex, today) is None,
         "explanation": a.explanation[lang]} for a in rules.activities])
-    return ResidentPoints(resident_id, res.id_masked, have, rules.settings.level_for(earned),
+    return ResidentPoints(resident_id, ids.mask_id(res.id_masked), have, rules.settings.level_for(earned),
                           earned, history(session, resident_id, rules, lang), redeem, earn)
 
 
@@ -105,9 +105,11 @@ def open_invitations(session: Session, resident_id: str, lang: str = "zh") -> pd
 
 def search_residents(engine: Engine, actor: access.Actor, query: str,
                      limit: int = 50) -> pd.DataFrame:
-    """Residents in the actor's township whose name contains ``query``, whose masked ID
-    number contains it (e.g. ``123X``), or whose phone ends with it (4+ digits). Audited
-    as ``view_personal`` (the count only, never the query)."""
+    """Residents in the actor's township whose name contains ``query``, whose full ID
+    number it is (matched by keyed hash: the sequence digits are never shown, so a
+    fragment of them cannot be searched either, decisions §4), or whose phone ends with
+    it (4+ digits). ID numbers come back in their display form only. Audited as
+    ``view_personal`` (the count only, never the query)."""
     access.require(actor, "view_personal")
     q = (query or "").strip()
     cols = ["resident_id", "name", "id_masked", "phone", "area_code", "area_name", "balance"]
@@ -119,9 +121,11 @@ def search_residents(engine: Engine, actor: access.Actor, query: str,
     if actor.area_code:
         stmt = stmt.where(Resident.area_code == actor.area_code)
     key = crypto.key_for(engine, "phone")
+    match = Resident.name.contains(q)
+    if ids.id_problem(q) is None:
+        match = match | (Resident.id_hash == ids.hash_id(q, crypto.database_secret(engine)))
     with Session(engine) as s:
-        direct = s.execute(stmt.where(Resident.name.contains(q) | Resident.id_masked.contains(
-            q.upper())).limit(limit)).mappings().all()
+        direct = s.execute(stmt.where(match).limit(limit)).mappings().all()
         rows = [dict(r) for r in direct]
         if q.isdigit() and len(q) >= 4 and len(rows) < limit:
             seen = {r["resident_id"] for r in rows}
@@ -135,6 +139,7 @@ def search_residents(engine: Engine, actor: access.Actor, query: str,
                         break
         for r in rows:
             r["phone"] = crypto.phone_for(engine, actor, r)
+            r["id_masked"] = ids.mask_id(r["id_masked"])
             r["balance"] = balance(s, r["resident_id"])
     audit.record(engine, actor.username, "view_personal", "points:search",
                  f"{len(rows)} resident(s) listed", role=actor.role)

@@ -67,7 +67,7 @@ REASONS = {
     "no_screening": "the screening it refers to is not recorded for this person",
     "already_reduced": "that screening already has its fee reduction",
     "future_date": "date is in the future",
-    "before_screening": "result date before the screening date",
+    "before_screening": "date before the screening date",
     "out_of_scope": "outside the user's township or team",
     "not_allowed": "the user's role may not record this",
 }
@@ -185,7 +185,8 @@ STATE_COLUMNS = ["resident_id", "assessment_id", "run_id", "as_of", "ruleset_ver
                  "score", "tier", "eligible", "reasons_zh", "reasons_en", "missing",
                  "assessed_area", "review", "review_reason", "reviewed_on", "reviewed_by",
                  "invited_on", "screened_on", "screening_id", "institution_code", "fee_fen",
-                 "result", "result_on", "reduction_fen", "reduced_screenings"]
+                 "result", "result_on", "reduction_fen", "reduced_screenings", "abnormal_on",
+                 "diagnosed_on"]
 
 
 def states(session: Session, ruleset_id: str,
@@ -228,6 +229,13 @@ def states(session: Session, ruleset_id: str,
     last("screened", {"date": "screened_on", "source_id": "screening_id",
                       "institution_code": "institution_code", "fee_fen": "fee_fen"})
     last("result", {"result": "result", "date": "result_on"})
+    # ever abnormal / diagnosed (the funnel's steps): an abnormal screening followed by a
+    # normal work-up stays an abnormal screening; the latest result is ``result``
+    res = e[e["kind"] == "result"]
+    for col, kinds in (("abnormal_on", ("abnormal", "diagnosed")), ("diagnosed_on",
+                                                                   ("diagnosed",))):
+        out[col] = res[res["result"].isin(kinds)].groupby("resident_id")["date"].min(
+        ).reindex(out.index)
     red = e[e["kind"] == "reduction"]
     out["reduction_fen"] = red.groupby("resident_id")["reduction_fen"].sum().reindex(
         out.index)
@@ -358,6 +366,8 @@ def check_events(session: Session, actor: access.Actor, events: list[dict[str, A
                 reason = "no_screening"
             elif ev["refers_to"] in reduced:
                 reason = "already_reduced"
+            elif ev["date"] < scr["date"]:
+                reason = "before_screening"
         if reason:
             col = {"not_flagged": "resident_id", "bad_decision": "decision",
                    "reason_required": "reason", "unknown_institution": "institution_code",

@@ -28,17 +28,6 @@ FUNNEL_STEPS = ("assessed", "high_risk", "confirmed", "invited", "screened", "ab
                 "diagnosed")
 
 
-def display_id(masked: str | None) -> str:
-    """The only form of an ID number shown to anyone (decisions §4): the region's first 4
-    characters and the check character, everything else hidden.
-
-    >>> display_id("3310**********123X"), display_id(None)
-    ('3310*************X', '')
-    """
-    s = str(masked or "")
-    return s[:4] + "*" * 13 + s[-1] if len(s) == 18 else ("*" * len(s))
-
-
 def _area_names(session: Session) -> dict[str, str]:
     return dict(session.execute(select(Area.code, Area.name)).all())
 
@@ -80,7 +69,7 @@ def person_list(session: Session, actor: access.Actor, ruleset_id: str,
     out = pd.DataFrame({
         "resident_id": m["resident_id"],
         "name": m["name"],
-        "id_number": m["id_masked"].map(display_id),
+        "id_number": m["id_masked"].map(ids.mask_id),
         "sex": m["sex"],
         "age": age_on(pd.to_datetime(m["birth_date"]), today).astype("Int64"),
         "township": m["township"].map(names).fillna(m["township"]),
@@ -181,8 +170,8 @@ def funnel(session: Session, actor: access.Actor, ruleset_id: str) -> pd.DataFra
     st["confirmed"] = st["review"] == "confirmed"
     st["invited"] = st["invited_on"].notna()
     st["screened"] = st["screened_on"].notna()
-    st["abnormal"] = st["result"].isin(["abnormal", "diagnosed"])
-    st["diagnosed"] = st["result"] == "diagnosed"
+    st["abnormal"] = st["abnormal_on"].notna()  # ever: a normal work-up later stays counted
+    st["diagnosed"] = st["diagnosed_on"].notna()
     counts = st.groupby("township")[list(FUNNEL_STEPS)].sum().astype(int)
     table = _township_frame(session).join(counts, on="area_code").fillna(0)
     total = pd.DataFrame([{"area_code": "county", "area_name": "全市 / county",

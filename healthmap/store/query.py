@@ -6,6 +6,11 @@ once per store generation and reference data (a new manifest, a changed ICD-3 gr
 institution list makes the next call build a new one); each call returns a new cursor, so
 use one per thread or per request and close it when done. A cursor keeps answering from
 the generation it was opened on while a writer publishes the next one.
+
+The DuckDB database belongs to the engine it reads for (:func:`reader`: one
+:class:`StoreReader` per engine, kept with the engine as SQLAlchemy keeps its compiled-SQL
+cache), so it lives exactly as long as the engine its caller owns (the app's one engine
+per database, a CLI command's, a test's) and no module-level state holds it.
 """
 
 from __future__ import annotations
@@ -21,9 +26,6 @@ from healthmap.models import Area, Icd3Group, Institution
 from healthmap.store.layout import COLUMNS, engine_store_dir, rollup_columns
 from healthmap.store.sync import live_manifest
 
-_LOCK = threading.Lock()
-_BASES: dict[str, tuple[tuple, object]] = {}  # store folder -> (key, DuckDB), oldest first
-_MAX_STORES = 8
 
 # the episodes view's columns in order: the file columns with ``year`` after ``date``
 VIEW_COLUMNS: list[tuple[str, str]] = [(c[0], c[1]) for c in COLUMNS]
@@ -101,6 +103,60 @@ def _open(root: Path, manifest, groups: pd.DataFrame, inst: pd.DataFrame,
     return db
 
 
+class StoreReader:
+    """The in-memory DuckDB database with the store's views for one engine, rebuilt when
+    the store folder, the live manifest (generation, data version) or the reference rows
+    change; :meth:`cursor` hands out cursors on it. Thread-safe. Get an engine's own one
+    with :func:`reader`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from healthmap.db import make_engine
+    >>> from healthmap.bootstrap import init_database
+    >>> engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/t.db"); _ = init_database(engine)
+    >>> r = reader(engine)
+    >>> r is reader(engine), r.base is None
+    (True, True)
+    >>> r.cursor(engine).close(); first = r.base
+    >>> r.cursor(engine).close(); r.base is first  # nothing changed: the same database
+    True
+    >>> engine.dispose()
+    """
+
+    __slots__ = ("_lock", "_key", "base", "__weakref__")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self.base = None  # the DuckDB connection cursors are made from; None until used
+
+    def cursor(self, engine: Engine):
+        """A new cursor on the current database (built first when the key changed);
+        an older database stays alive while cursors opened on it are open."""
+        root = engine_store_dir(engine)
+        manifest = live_manifest(engine)
+        rows, digest = _mappings(engine)
+        key = (str(root), manifest.generation if manifest else None,
+               manifest.data_version if manifest else None, digest)
+        with self._lock:
+            if self.base is None or self._key != key:
+                self.base = _open(root, manifest if manifest else None, *_frames(rows))
+                self._key = key
+            return self.base.cursor()
+
+
+_READER = "healthmap_store_reader"  # the engine's attribute holding its StoreReader
+
+
+def reader(engine: Engine) -> StoreReader:
+    """The :class:`StoreReader` that belongs to ``engine`` (made on first use; the same
+    one for every later call with this engine, from any thread)."""
+    own = vars(engine)
+    found = own.get(_READER)
+    return found if found is not None else own.setdefault(_READER, StoreReader())
+
+
 def connect(engine: Engine):
     """A DuckDB cursor with the store's views (read-only use; close it when done), on the
     files of the manifest at the database's episode version
@@ -120,22 +176,7 @@ def connect(engine: Engine):
     ['record_id', 'person_id', 'area_code', 'icd10', 'icd3', 'date', 'year']
     >>> cur.close(); engine.dispose()
     """
-    root = engine_store_dir(engine)
-    manifest = live_manifest(engine)
-    rows, digest = _mappings(engine)
-    key = (manifest.generation if manifest else None,
-           manifest.data_version if manifest else None, digest)
-    with _LOCK:
-        cached = _BASES.get(str(root))
-        if cached is None or cached[0] != key:
-            base = _open(root, manifest if manifest else None, *_frames(rows))
-            _BASES.pop(str(root), None)
-            _BASES[str(root)] = (key, base)
-            while len(_BASES) > _MAX_STORES:  # open cursors keep their own database alive
-                _BASES.pop(next(iter(_BASES)))
-        else:
-            base = cached[1]
-        return base.cursor()
+    return reader(engine).cursor(engine)
 
 
 def query(engine: Engine, sql: str, params=None) -> pd.DataFrame:

@@ -17,12 +17,11 @@ TEXT.update({
     "board.year": ("年份", "Year"),
     "board.period": ("统计期：{year} 年 1–{months} 月；与上年同期比较，各年走势均取相同月份。",
                      "Period: {year}, months 1–{months}; compared with the same months of the year before; every year of the trends covers the same months."),
-    "board.policy_start": ("政策起点 2024", "Policy start 2024"),
+    "board.policy_start": ("政策起点 {year}", "Policy start {year}"),
     "board.no_data": ("尚无就诊汇总数据。", "No episode summaries loaded yet."),
     "board.tiles": ("核心指标", "Headline indicators"),
     "board.target": ("目标", "Target"),
     "board.no_target": ("无政策目标", "no policy target"),
-    "board.vs_last": ("较上年", "vs last year"),
     "board.rule": ("判定规则", "Status rule"),
     "unit.episodes": ("人次", "episodes"),
     "unit.cases": ("例", "cases"),
@@ -35,8 +34,8 @@ TEXT.update({
     "board.tile.fund_expenditure": ("医保基金支出", "Insurance fund expenditure"),
     "board.tile.fund_growth": ("居民医保基金增速", "Resident fund growth"),
     "board.tile.fund_outflow": ("医保基金县外流出", "Fund outflow to out-of-county care"),
-    "board.tile.screening_cancers": ("筛查癌种就诊患者（按癌种计）", "Patients treated for the screening cancers (per cancer)"),
-    "board.tile.managed": ("高血压/糖尿病规范管理人数", "Hypertension/diabetes patients under management"),
+    "board.tile.screening_cancers": ("筛查癌种就诊患者（按癌种计）", "Screening-cancer patients (per cancer)"),
+    "board.tile.managed": ("高血压/糖尿病规范管理人数", "Hypertension/diabetes patients managed"),
     "board.note.complement": ("县域就诊率的补数；目标见县域就诊率。", "Complement of the in-county rate; its target applies there."),
     "board.note.no_screening_groups": ("没有筛查癌种的病种组。", "No disease group is a screening cancer."),
     "board.note.no_register": ("尚未导入慢病管理登记（导入类型 chronic_register）。", "No chronic-disease management register imported yet (import kind chronic_register)."),
@@ -46,6 +45,8 @@ TEXT.update({
     "board.col.current": ("本期（元）", "This period (yuan)"),
     "board.col.growth_pct": ("增速（%）", "Growth (%)"),
     "board.outflow": ("基金外流与潜在节约（前 10 位病种组 × 就诊类型）", "Fund outflow and potential saving (top 10 disease groups × setting)"),
+    "board.outflow_total": ("全部病种组合计（不只前 10 位）：基金外流 {outflow} 元，潜在节约 {saving} 元。",
+                            "All disease groups (not only the top 10): fund outflow {outflow} yuan, potential saving {saving} yuan."),
     "board.col.group": ("病种组", "Disease group"),
     "board.col.setting": ("就诊类型", "Setting"),
     "board.col.episodes_out": ("县外人次", "Out-of-county episodes"),
@@ -101,6 +102,7 @@ TEXT.update({
     "board.err.duplicate": ("同一指标和年份重复", "indicator and period repeated"),
     "board.agg": ("非就诊数据指标（填报）", "Indicators entered by hand (not from episodes)"),
     "board.agg.none": ("尚未填报。", "Nothing entered yet."),
+    "board.agg.ref_missing": ("{name}（{year} 年未填报）", "{name} (not entered for {year})"),
     "board.agg.entry": ("填报非就诊数据指标", "Enter aggregate indicators"),
     "board.agg.form": ("逐项填报", "One value"),
     "board.agg.upload": ("上传 CSV/Excel（列：indicator, period, value）", "Upload CSV/Excel (columns: indicator, period, value)"),
@@ -152,4 +154,48 @@ TEXT.update({
     "board.briefing.pdf": ("下载简报（PDF）", "Download the briefing (PDF)"),
     "board.briefing.note": ("简报包含核心指标、关键指标地图和基金外流表；PDF 内嵌中文字体（Debian 软件包 fonts-noto-cjk）。",
                             "The briefing holds the headline tiles, the key maps and the outflow table; the PDF embeds a Chinese font (Debian package fonts-noto-cjk)."),
+})
+TEXT.update({  # what each headline tile counts (shown as the tile's help and in the briefing)
+    "board.def.episodes": (
+        "本县居民（按居住乡镇）在统计期内的全部就诊人次：住院和门诊，县内和县外合计。变化 = 本期 − 上年同期。",
+        "All episodes of the county's residents (by township of residence) in the period: "
+        "inpatient and outpatient, in and out of the county. Change = this period − the "
+        "same months last year."),
+    "board.def.in_county_rate": (
+        "县内医疗机构住院人次 ÷ 居民全部住院人次 × 100%。95% 置信区间（Wilson）触及 90% 时判为预警。变化以百分点计。",
+        "Inpatient stays at institutions in the county ÷ all the residents' inpatient stays "
+        "× 100. At risk when its 95 % (Wilson) interval reaches 90 %. Change in percentage "
+        "points."),
+    "board.def.outward_referral": (
+        "县外医疗机构住院人次 ÷ 居民全部住院人次 × 100% = 100 − 县域就诊率；含正式转诊和自行外出就医。变化以百分点计。",
+        "Inpatient stays at institutions outside the county ÷ all the residents' inpatient "
+        "stays × 100 = 100 − the in-county rate; formal referrals and self-directed care "
+        "alike. Change in percentage points."),
+    "board.def.cost_inpatient": (
+        "住院总费用 ÷ 住院人次（县内和县外合计），元。",
+        "Total inpatient cost ÷ inpatient stays (in and out of the county), yuan."),
+    "board.def.cost_outpatient": (
+        "门诊总费用 ÷ 门诊人次（县内和县外合计），元。",
+        "Total outpatient cost ÷ outpatient visits (in and out of the county), yuan."),
+    "board.def.fund_expenditure": (
+        "统计期内全部就诊的医保基金支付合计（所有险种），元。各险种见下方基金支出表。",
+        "Insurance fund paid for all episodes in the period (every insurance type), yuan. "
+        "By insurance type: the fund table below."),
+    "board.def.fund_growth": (
+        "城乡居民医保基金支付：（本期 ÷ 上年同期 − 1）× 100%，与上年相同月份比较；目标 ≤ 10%（玉政发〔2024〕24号）。变化以百分点计。",
+        "Resident insurance fund paid: (this period ÷ the same months last year − 1) × 100; "
+        "target ≤ 10 % (Yu Zheng Fa [2024] No. 24). Change in percentage points."),
+    "board.def.fund_outflow": (
+        "居民在县外医疗机构就诊的医保基金支付合计（住院和门诊），元。",
+        "Insurance fund paid for the residents' episodes at institutions outside the county "
+        "(inpatient and outpatient), yuan."),
+    "board.def.screening_cancers": (
+        "筛查癌种（{groups}）就诊患者：每人每癌种每年计 1 次，按当年首次就诊月份计入；不做既往回溯，故不等于新发病例。",
+        "Patients treated for the screening cancers ({groups}): each person "
+        "once per cancer and year, in the month of their first episode that year; no "
+        "look-back, so not the same as new cases."),
+    "board.def.managed": (
+        "慢病管理登记中，至统计期末月底已纳入规范化管理的高血压/糖尿病患者人数（每人计 1 次）。",
+        "Persons with hypertension or diabetes under standardised management in the "
+        "register by the end of the period's last month (each person once)."),
 })

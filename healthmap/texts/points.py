@@ -9,11 +9,13 @@ TEXT = {
     "points.staff.title": ("健康积分登记", "Health points desk"),
     "points.staff.tab_resident": ("居民积分", "Resident"),
     "points.staff.tab_import": ("批量导入", "Bulk import"),
-    "points.staff.search": ("查找居民（姓名、脱敏身份证号片段或手机尾号4位）",
-                            "Find a resident (name, part of the masked ID, or last 4 phone digits)"),
-    "points.staff.search_hint": ("至少输入2个字符；只列出您所辖乡镇的居民。",
-                                 "Type at least 2 characters; only residents of your township "
-                                 "are listed."),
+    "points.staff.search": ("查找居民（姓名、完整身份证号或手机尾号4位）",
+                            "Find a resident (name, full ID number, or last 4 phone digits)"),
+    "points.staff.search_hint": ("至少输入2个字符；身份证号须输入完整18位（只显示脱敏形式）；"
+                                 "只列出您所辖乡镇的居民。",
+                                 "Type at least 2 characters; an ID number only in full (18 "
+                                 "characters; it is shown masked); only residents of your "
+                                 "township are listed."),
     "points.staff.none_found": ("未找到匹配的居民。", "No matching resident."),
     "points.staff.choose": ("选择居民", "Choose a resident"),
     "points.staff.balance": ("积分余额", "Balance"),

@@ -7,6 +7,10 @@ that makes the change (the click on the option, the radio or the toggle; opening
 dropdown or typing into its search box comes before and is not waited for) until the page
 has settled: Streamlit's "running" indicator gone, no element left stale and the page
 unchanged for :data:`QUIET_MS`. Prints each step, then median and p95.
+
+It counts finished script runs by decoding Streamlit's ``ForwardMsg`` protobuf, so it lives
+outside ``healthmap`` (which never imports streamlit); the CLI imports it only for
+``bench --browser``.
 """
 
 from __future__ import annotations
