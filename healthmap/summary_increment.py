@@ -36,11 +36,14 @@ from healthmap import cube, person_rollup, summary
 
 
 def update_year(root, held: dict, added, year: int, icd3_group: dict[str, str],
-                in_county: dict[str, bool]) -> dict | None:
+                in_county: dict[str, bool], stage=None) -> dict | None:
     """The roll-ups of ``year`` after adding the rows of the Parquet file ``added`` to the
     held year ``held`` (``{"files": [...], "rollups": {table: [...]}}``, store paths
     relative to ``root``), as :meth:`healthmap.store.writer.StoreWriter.add_rollups`
-    takes them: per table a list of Arrow tables and held store paths to keep. ``None``
+    takes them: per table a list of Arrow tables and held store paths to keep.
+    ``stage(table, i)`` (:meth:`healthmap.store.writer.StoreWriter.staged_rollup`) gives
+    a staged file's path and store path: the person roll-up's parts are then written
+    there by DuckDB (named by their store paths in the result). ``None``
     when the held year lacks one of the roll-ups (then rebuild it,
     :func:`healthmap.summary.summarise_year`)."""
     import duckdb
@@ -89,7 +92,7 @@ def update_year(root, held: dict, added, year: int, icd3_group: dict[str, str],
         out["institutions"], _ = _merge(db, files, rollups["institutions"], "institutions",
                                         y, new_months, plus="added", minus=None)
         out["areas"] = _areas(db, files, rollups["areas"], y, cells, replaced)
-        out[person_rollup.TABLE] = _persons(db, root, rollups[person_rollup.TABLE])
+        out[person_rollup.TABLE] = _persons(db, root, rollups[person_rollup.TABLE], stage)
         return out
 
 
@@ -173,22 +176,39 @@ def _areas(db, files, held: list[str], year: int, cells: list, replaced: list[st
     return db.sql(_resum(dims, measure_cols, " UNION ALL ".join(parts))).to_arrow_table()
 
 
-def _persons(db, root, held: list[str]) -> list:
+def _persons(db, root, held: list[str], stage=None) -> list:
     """The per-person roll-up: each held part without the affected persons' rows, plus
     their rows rebuilt from all their episodes of the year, each person's in the part
-    its id hashes to (one part per held file)."""
+    its id hashes to (one part per held file). With ``stage``, each part is written by
+    DuckDB straight to its staged file (as the writer writes them: the file columns, row
+    groups of :data:`healthmap.person_rollup.ROW_GROUP`, snappy) and named by its store
+    path; else returned as an Arrow table."""
     import pyarrow as pa
 
-    rebuilt = pa.concat_tables(person_rollup.build_on(db, "all_ep", "_groups", "_inst"))
+    # the affected persons' episodes (a month's persons' of the year: a few hundred
+    # thousand) in one part
+    rebuilt = pa.concat_tables(person_rollup.build_on(db, "all_ep", "_groups", "_inst",
+                                                      parts=1))
     db.register("_rebuilt", rebuilt)
-    columns = ", ".join(c for c, _t in person_rollup.COLUMNS if c != "year")
+    types = {c: t for c, t in person_rollup.COLUMNS if c != "year"}
+    columns = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
+    db.execute("SET preserve_insertion_order = true")  # the files keep the ORDER BY
     out = []
     for i, f in enumerate(held):
         p = "'" + str(root / f).replace("'", "''") + "'"
-        out.append(db.sql(f"""
-            SELECT * FROM (
-                SELECT {columns} FROM read_parquet({p}) ANTI JOIN affected USING (person_id)
-                UNION ALL
-                SELECT {columns} FROM _rebuilt WHERE hash(person_id) % {len(held)} = {i})
-            ORDER BY group_code, setting, insurance_type""").to_arrow_table())
+        sql = f"""
+            SELECT {columns} FROM (
+                SELECT * FROM read_parquet({p}) ANTI JOIN affected USING (person_id)
+                UNION ALL BY NAME
+                SELECT * FROM _rebuilt WHERE hash(person_id) % {len(held)} = {i})
+            ORDER BY group_code, setting, insurance_type"""
+        if stage is None:
+            out.append(db.sql(sql).to_arrow_table())
+            continue
+        path, name = stage(person_rollup.TABLE, i)
+        target = str(path).replace("'", "''")
+        db.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION snappy, "
+                   f"ROW_GROUP_SIZE {person_rollup.ROW_GROUP})")
+        os.chmod(path, 0o600)
+        out.append(name)
     return out

@@ -108,7 +108,7 @@ def plan_episodes(conn, clean: pd.DataFrame | StagedEpisodes, progress) -> Plan:
                     held = writer.appended[year]
                     tables = summary_increment.update_year(
                         writer.root, held, rows[len(held["files"])], year, icd3_group,
-                        in_county)
+                        in_county, lambda table, i, y=year: writer.staged_rollup(y, table, i))
                 if tables is None:
                     tables = summary.summarise_year(rows, year, icd3_group, in_county)
                 writer.add_rollups(year, tables)

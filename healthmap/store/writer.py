@@ -230,7 +230,7 @@ class StoreWriter:
             columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
             types = _arrow_types()
             for i, frame in enumerate(parts):
-                if isinstance(frame, str):  # a held file of the year, kept as it is
+                if isinstance(frame, str):  # a held file kept, or a staged one (COPY)
                     out[table].append(frame)
                     continue
                 folder = make_private_dir(self.stage / ROLLUPS / table / f"year={year}")
@@ -247,6 +247,13 @@ class StoreWriter:
                 os.chmod(folder / name, 0o600)
                 out[table].append(f"{ROLLUPS}/{table}/year={year}/{name}")
         entry["rollups"] = {**(entry.get("rollups") or {}), **out}
+
+    def staged_rollup(self, year: int, table: str, i: int) -> tuple[Path, str]:
+        """Where a roll-up file of ``year`` written by others (DuckDB's ``COPY``) is staged,
+        and its store path, which :meth:`add_rollups` takes in place of a table."""
+        folder = make_private_dir(self.stage / ROLLUPS / table / f"year={year}")
+        name = f"part-{self.generation:06d}-{self.token}-c{i}.parquet"
+        return folder / name, f"{ROLLUPS}/{table}/year={year}/{name}"
 
     def _abs(self, files: list[str]) -> str:
         return _sql_list([self.root / f for f in files])
