@@ -131,7 +131,8 @@ def build_files(files: list, icd3_group: dict[str, str], in_county: dict[str, bo
         return build_on(con, "ep", "grp", "inst")
 
 
-def build_on(con, episodes: str, groups: str, institutions: str) -> list:
+def build_on(con, episodes: str, groups: str, institutions: str,
+             parts: int | None = None) -> list:
     """:func:`build` on a DuckDB connection ``con`` that holds the year's episodes
     (relation ``episodes``: the store's columns), ICD-10 category → group (``groups``:
     ``icd3``, ``group_code``) and institutions (``institutions``: ``code``,
@@ -141,9 +142,11 @@ def build_on(con, episodes: str, groups: str, institutions: str) -> list:
     3 GB in one query. Returns the parts as Arrow tables, each sorted by group, setting
     and insurance (the store writes one file per part).
     :func:`healthmap.summary.summarise_year` runs it on the connection that computes the
-    other roll-ups, so the year's file is read by one engine under one memory limit."""
-    [(n,)] = con.execute(f"SELECT count(*) FROM {episodes}").fetchall()
-    parts = max(1, -(-int(n) // PART_EPISODES))
+    other roll-ups, so the year's file is read by one engine under one memory limit.
+    ``parts`` overrides the number of parts."""
+    if parts is None:
+        [(n,)] = con.execute(f"SELECT count(*) FROM {episodes}").fetchall()
+        parts = max(1, -(-int(n) // PART_EPISODES))
     # one pass over the episodes (the slices), then the all-categories rows from the
     # slices: each slice's first episode is the least (date, record id) of its episodes,
     # so the least of the slices' firsts is the person's first

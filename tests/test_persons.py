@@ -73,13 +73,20 @@ def test_first_episode_outpatient_then_admitted_counts_as_inpatient_case():
 
 
 def test_the_old_summary_flags_dropped_that_person():
-    from healthmap.summary import flag_first_episodes
+    # the roll-ups' new-case flag (summarise_year) sits on the outpatient visit: the
+    # inpatient cells hold no new case for P1
+    from healthmap.summary import summarise_year
 
     ep = pd.DataFrame({"record_id": ["a", "b"], "person_id": ["P1", "P1"],
-                       "icd3": ["I10", "I10"], "setting": ["outpatient", "inpatient"],
-                       "date": pd.to_datetime(["2021-02-01", "2021-04-01"])})
-    flagged = flag_first_episodes(ep, GROUPS)
-    assert flagged.loc[flagged["setting"] == "inpatient", "is_new_case"].sum() == 0
+                       "area_code": "A", "icd3": ["I10", "I10"],
+                       "date": ["2021-02-01", "2021-04-01"], "month": [2, 4],
+                       "setting": ["outpatient", "inpatient"], "institution_code": "IN",
+                       "total_cost": 10.0, "fund_paid": None, "insurance_type": "employee",
+                       "referral": None, "sex": "F", "age_group": "60-64"})
+    cells = pd.concat(t.to_pandas() for t in summarise_year(
+        ep, 2021, GROUPS, {"IN": True})["cells"])
+    assert cells.groupby("setting")["new_cases"].sum().to_dict() == {"inpatient": 0,
+                                                                     "outpatient": 1}
 
 
 def test_month_range_counts_a_person_first_seen_earlier_in_the_year():

@@ -6,7 +6,7 @@ from sqlalchemy import create_engine, select
 from healthmap import queries
 from healthmap.models import Institution
 from healthmap.reference import cached_disease_groups, icd3_to_group
-from healthmap.summary import flag_first_episodes
+from healthmap.summary import summarise_year
 
 
 def _raw_episodes(e) -> pd.DataFrame:
@@ -53,12 +53,22 @@ def test_summaries_equal_raw_aggregates(demo_db):
 
 
 def test_first_episode_flags_by_hand():
+    """The flags as the roll-ups count them (summarise_year's SQL, the one the imports
+    run): each episode in an area of its own, so each area's cells hold one episode and
+    their ``new_cases`` / ``persons`` sums are that episode's flags."""
     ep = pd.DataFrame({"record_id": ["a", "b", "c", "d", "e"], "person_id": ["p", "p", "p", "q", "q"],
                        "icd3": ["C18", "C19", "I10", "C18", "X99"],
                        "date": ["2024-03-01", "2024-01-05", "2024-02-01", "2024-05-01", "2024-05-01"]})
-    out = flag_first_episodes(ep, {"C18": "CRC", "C19": "CRC", "I10": "HT"})
-    assert out["is_new_case"].tolist() == [False, True, True, True, True]
-    assert out["is_first_of_year"].tolist() == [False, True, False, True, False]
+    ep = ep.assign(area_code=["A1", "A2", "A3", "A4", "A5"],
+                   month=pd.to_datetime(ep["date"]).dt.month, setting="inpatient",
+                   institution_code="H1", total_cost=10.0, fund_paid=None,
+                   insurance_type="resident", referral=None, sex="F", age_group="60-64")
+    cells = pd.concat(t.to_pandas() for t in summarise_year(
+        ep, 2024, {"C18": "CRC", "C19": "CRC", "I10": "HT"}, {"H1": True})["cells"])
+    by_area = cells.groupby("area_code")[["new_cases", "persons"]].sum()
+    flags = by_area.reindex(["A1", "A2", "A3", "A4", "A5"])
+    assert flags["new_cases"].tolist() == [0, 1, 1, 1, 1]
+    assert flags["persons"].tolist() == [0, 1, 0, 1, 0]
 
 
 def test_area_rollup_equals_raw_and_answers_the_same(demo_db):

@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from healthmap import store as episode_store
-from healthmap import summary
+from healthmap import summary, summary_increment
 from healthmap.store.layout import to_arrow
 
 
@@ -97,14 +97,21 @@ def plan_episodes(conn, clean: pd.DataFrame | StagedEpisodes, progress) -> Plan:
             progress(0.3, "write", done=f"{n:,}", total=f"{n:,}")
             # each changed year: its held rows less those this file replaces, plus the
             # file's rows of that year (a re-sent identical row changes nothing)
-            years = sorted(set(writer.update(new)) | old_years)
+            years = sorted(set(writer.update(new, existing)) | old_years)
             progress(0.55, "merge")
             icd3_group, in_county = summary.lookups(conn)
             for i, year in enumerate(years):
                 progress(0.6 + 0.35 * i / len(years), "summary", year=year)
                 rows = writer.year_files(year)  # read by DuckDB, no frame
-                writer.add_rollups(year, summary.summarise_year(rows, year, icd3_group,
-                                                                in_county))
+                tables = None
+                if year in writer.appended:  # rows only added: update the held roll-ups
+                    held = writer.appended[year]
+                    tables = summary_increment.update_year(
+                        writer.root, held, rows[len(held["files"])], year, icd3_group,
+                        in_county, lambda table, i, y=year: writer.staged_rollup(y, table, i))
+                if tables is None:
+                    tables = summary.summarise_year(rows, year, icd3_group, in_county)
+                writer.add_rollups(year, tables)
     except BaseException:
         cleanup(conn)
         raise

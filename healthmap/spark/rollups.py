@@ -57,10 +57,10 @@ def session(master: str = "local[2]"):
 def build(spark, base: str, files: list[str], reference: str) -> dict:
     """The three roll-ups as Spark DataFrames, keyed by table name.
 
-    Same definitions as :func:`healthmap.summary.flag_first_episodes` and
-    :func:`healthmap.summary.summarise_year`: a new case is a person's first episode (by
-    date, then record id) of the year in a disease group, an ICD-10 category outside every group
-    counting as its own group; ``persons`` flags a person's first episode of the year.
+    Same definitions as :func:`healthmap.summary.summarise_year`: a new case is a person's
+    first episode (by date, then record id) of the year in a disease group, an ICD-10
+    category outside every group counting as its own group; ``persons`` flags a person's
+    first episode of the year.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F

@@ -42,6 +42,11 @@ from healthmap.store.layout import (EPISODES, FILE_COLUMNS, LOCK, MANIFEST, PEND
 
 __all__ = ["StoreWriter", "to_arrow"]
 
+#: a year's episode files at most: a year that only receives new rows (a month's import)
+#: gets a file of them beside its held ones, until it has this many; then, and whenever
+#: held rows are replaced, the year is rewritten as one file
+MAX_YEAR_FILES = 16
+
 
 def _arrow_types() -> dict:
     """DuckDB type name -> Arrow type, for the roll-up files."""
@@ -80,6 +85,9 @@ class StoreWriter:
         self.years: dict[int, dict] = {} if fresh or self.base is None else {
             y: dict(v) for y, v in self.base.years.items()}
         self._chunks: dict[int, list[Path]] = {}
+        #: years :meth:`update` only added rows to: year -> the base's files and roll-ups
+        #: and the added file (:func:`healthmap.summary_increment.update_year` reads them)
+        self.appended: dict[int, dict] = {}
         self._duck = None
         self.pending: Manifest | None = None  # set by prepare()
         self.done = False
@@ -120,25 +128,34 @@ class StoreWriter:
         self._chunks.clear()
         shutil.rmtree(self.stage / "chunks", ignore_errors=True)
 
-    def update(self, changed) -> list[int]:
+    def update(self, changed, held: int | None = None) -> list[int]:
         """Replace rows by record id: each year holding a changed record id or receiving a
         changed row is rewritten as its old rows minus those ids plus the changed rows of
         that year. Returns the years rewritten. ``changed`` is an Arrow table from
         :func:`to_arrow` or a list of Parquet files of such rows (a streamed import's
-        staged chunks, read by DuckDB without loading them)."""
+        staged chunks, read by DuckDB without loading them). ``held``: how many of their
+        record ids are held (:meth:`compare`); 0 spares reading the held ids again."""
         db = self._db()
         _bind(db, "changed", changed)
         years = {int(y) for (y,) in db.execute("SELECT DISTINCT year FROM changed").fetchall()}
         cols = ", ".join(FILE_COLUMNS)
         for year, entry in self.years.items():
-            if year not in years and db.execute(
+            if year not in years and held != 0 and db.execute(
                     f"SELECT count(*) FROM read_parquet({self._abs(entry['files'])}) o "
-                    "SEMI JOIN changed c USING (record_id)").fetchone()[0]:
+                    "SEMI JOIN changed c USING (record_id)").fetchall()[0][0]:
                 years.add(year)
         for year in sorted(years):
-            keep = (f"SELECT {cols} FROM read_parquet({self._abs(self.years[year]['files'])}) "
-                    "ANTI JOIN changed USING (record_id) UNION ALL " if year in self.years
-                    else "")
+            entry = self.years.get(year)
+            if entry is not None and len(entry["files"]) < MAX_YEAR_FILES and (
+                    held == 0 or not db.execute(
+                    f"SELECT count(*) FROM read_parquet({self._abs(entry['files'])}) o "
+                    "SEMI JOIN changed c USING (record_id)").fetchall()[0][0]):
+                # rows added, none replaced (a new month): the year's files stay, the new
+                # rows go into a file of their own beside them
+                self._append_year(year, f"SELECT {cols} FROM changed WHERE year = {year}")
+                continue
+            keep = (f"SELECT {cols} FROM read_parquet({self._abs(entry['files'])}) "
+                    "ANTI JOIN changed USING (record_id) UNION ALL " if entry else "")
             self._write_year(year, f"{keep}SELECT {cols} FROM changed WHERE year = {year}")
         _unbind(db, "changed", changed)
         return sorted(years)
@@ -161,8 +178,8 @@ class StoreWriter:
                 f"SELECT count(*), count(*) FILTER (WHERE {differs}) "
                 f"FROM read_parquet({self._abs(held)}, hive_partitioning = true, "
                 "hive_types = {'year': INTEGER}) o JOIN new_rows n USING (record_id)"
-            ).fetchone()
-            years = {int(y) for (y,) in db.execute(
+            ).fetchall()[0]
+            years = set() if not n_changed else {int(y) for (y,) in db.execute(
                 f"SELECT DISTINCT o.year FROM read_parquet({self._abs(held)}, "
                 "hive_partitioning = true, hive_types = {'year': INTEGER}) o "
                 f"JOIN new_rows n USING (record_id) WHERE {differs}").fetchall()}
@@ -193,8 +210,9 @@ class StoreWriter:
 
     def add_rollups(self, year: int, tables: dict) -> None:
         """Stage the roll-ups of ``year`` (``{table: frame}``, pandas or Arrow, with the
-        store's roll-up columns, :func:`healthmap.summary.summarise_year`), replacing that year's old ones
-        of those tables (a year whose episodes this write changed keeps none of its old
+        store's roll-up columns, :func:`healthmap.summary.summarise_year`; or a list of
+        them, one file each, where a store path names a held file kept as it is),
+        replacing that year's old ones of those tables (a year whose episodes this write changed keeps none of its old
         ones). A year this write holds no episodes of takes none."""
         from healthmap.person_rollup import ROW_GROUP, TABLE as PERSONS
         import pyarrow as pa
@@ -212,6 +230,9 @@ class StoreWriter:
             columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
             types = _arrow_types()
             for i, frame in enumerate(parts):
+                if isinstance(frame, str):  # a held file kept, or a staged one (COPY)
+                    out[table].append(frame)
+                    continue
                 folder = make_private_dir(self.stage / ROLLUPS / table / f"year={year}")
                 name = f"part-{self.generation:06d}-{self.token}-{i}.parquet"
                 if isinstance(frame, pa.Table):  # DuckDB's result: cast, never via Python
@@ -227,25 +248,53 @@ class StoreWriter:
                 out[table].append(f"{ROLLUPS}/{table}/year={year}/{name}")
         entry["rollups"] = {**(entry.get("rollups") or {}), **out}
 
+    def staged_rollup(self, year: int, table: str, i: int) -> tuple[Path, str]:
+        """Where a roll-up file of ``year`` written by others (DuckDB's ``COPY``) is staged,
+        and its store path, which :meth:`add_rollups` takes in place of a table."""
+        folder = make_private_dir(self.stage / ROLLUPS / table / f"year={year}")
+        name = f"part-{self.generation:06d}-{self.token}-c{i}.parquet"
+        return folder / name, f"{ROLLUPS}/{table}/year={year}/{name}"
+
     def _abs(self, files: list[str]) -> str:
         return _sql_list([self.root / f for f in files])
 
-    def _write_year(self, year: int, select_sql: str) -> None:
+    def _sorted_file(self, year: int, select_sql: str) -> tuple[str, int]:
+        """Write ``select_sql``'s rows sorted (:data:`SORT_ORDER`) as this write's file of
+        ``year``: its store path and row count (no file when no rows)."""
         folder = make_private_dir(self.stage / f"year={year}")
         name = f"part-{self.generation:06d}-{self.token}-0.parquet"
         path = folder / name
         order = ", ".join(SORT_ORDER)
         (n,) = self._db().execute(
             f"COPY (SELECT * FROM ({select_sql}) ORDER BY {order}) TO '{_sql_path(path)}' "
-            "(FORMAT parquet, COMPRESSION snappy)").fetchone()
+            "(FORMAT parquet, COMPRESSION snappy)").fetchall()[0]
         if not n:
             path.unlink()
+        else:
+            os.chmod(path, 0o600)
+        return f"{EPISODES}/year={year}/{name}", int(n)
+
+    def _append_year(self, year: int, select_sql: str) -> None:
+        """Add ``select_sql``'s rows to ``year`` as a file of their own, the year's held
+        files kept; the roll-ups are then updated rather than rebuilt
+        (:attr:`appended`)."""
+        entry = self.years[year]
+        name, n = self._sorted_file(year, select_sql)
+        if not n:
+            return
+        self.appended[year] = {"files": list(entry["files"]), "added": name,
+                               "rollups": dict(entry.get("rollups") or {})}
+        self.years[year] = {"files": [*entry["files"], name], "rows": int(entry["rows"]) + n,
+                            "rollups": None}
+
+    def _write_year(self, year: int, select_sql: str) -> None:
+        name, n = self._sorted_file(year, select_sql)
+        self.appended.pop(year, None)
+        if not n:
             self.years.pop(year, None)
             return
-        os.chmod(path, 0o600)
         # the year's roll-ups must be rebuilt with it (add_rollups; prepare checks)
-        self.years[year] = {"files": [f"{EPISODES}/year={year}/{name}"], "rows": int(n),
-                            "rollups": None}
+        self.years[year] = {"files": [name], "rows": n, "rollups": None}
 
     # ------------------------------------------------------------ finishing
     def prepare(self, data_version: str, require_rollups: bool = True) -> Manifest:
