@@ -13,6 +13,8 @@ diagnosis there (the tests check this against the raw records).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -120,6 +122,32 @@ def lookups(conn: Connection) -> tuple[dict[str, str], dict[str, bool]]:
     return icd3_group, in_county
 
 
+@contextmanager
+def rollup_db(icd3_group: dict, in_county: dict, prefix: str):
+    """A DuckDB database for building roll-ups: memory bounded by
+    ``HEALTHMAP_STORE_MEMORY`` (default 1 GB; what exceeds it spills to a temporary
+    folder, removed on exit), with the reference tables ``_groups`` (icd3, group_code)
+    and ``_inst`` (code, in_county) registered. Used by the full build
+    (:func:`summarise_year`) and the month increment
+    (:mod:`healthmap.summary_increment`) alike."""
+    import duckdb
+    import pyarrow as pa
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as spill, duckdb.connect(config={
+            "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
+            "temp_directory": spill,  # what exceeds the limit spills here
+            "preserve_insertion_order": False}) as db:
+        db.execute("SET enable_progress_bar = false")
+        db.register("_groups", pa.table({
+            "icd3": pa.array(list(icd3_group), pa.string()),
+            "group_code": pa.array(list(icd3_group.values()), pa.string())}))
+        db.register("_inst", pa.table({
+            "code": pa.array(list(in_county), pa.string()),
+            "in_county": pa.array([None if v is None else bool(v)
+                                   for v in in_county.values()], pa.bool_())}))
+        yield db
+
+
 def summarise_year(ep: pd.DataFrame | list, year: int, icd3_group: dict[str, str],
                    in_county: dict[str, bool]) -> dict:
     """The roll-ups of one year from all of that year's episodes, keyed by table name, as
@@ -152,29 +180,15 @@ def summarise_year(ep: pd.DataFrame | list, year: int, icd3_group: dict[str, str
     >>> [t.num_rows for t in rows["cells"]], [t.num_rows for t in rows["institutions"]]
     ([1, 1], [1, 1])
     """
-    import duckdb
-    import pyarrow as pa
-
     if isinstance(ep, pd.DataFrame) and ep.empty or isinstance(ep, list) and not ep:
         return {}
-    spill = tempfile.TemporaryDirectory(prefix="healthmap-rollups-")
-    with spill, duckdb.connect(config={
-            "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
-            "temp_directory": spill.name,  # what exceeds the limit spills here
-            "preserve_insertion_order": False}) as db:
+    with rollup_db(icd3_group, in_county, "healthmap-rollups-") as db:
         if isinstance(ep, list):
             files = ", ".join("'" + str(f).replace("'", "''") + "'" for f in ep)
             db.execute(f"CREATE VIEW ep AS SELECT {', '.join(EPISODE_COLS)} "
                        f"FROM read_parquet([{files}])")
         else:
             db.register("ep", _fen_frame(ep))
-        db.register("_groups", pa.table({
-            "icd3": pa.array(list(icd3_group), pa.string()),
-            "group_code": pa.array(list(icd3_group.values()), pa.string())}))
-        db.register("_inst", pa.table({
-            "code": pa.array(list(in_county), pa.string()),
-            "in_county": pa.array([None if v is None else bool(v)
-                                   for v in in_county.values()], pa.bool_())}))
         db.execute(f"CREATE TEMP TABLE flagged AS {flag_sql('ep')}")
         from healthmap import person_rollup
 

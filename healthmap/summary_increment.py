@@ -30,7 +30,6 @@ institutions (the store keeps them so: a change of either rebuilds every year's)
 from __future__ import annotations
 
 import os
-import tempfile
 
 from healthmap import cube, person_rollup, summary
 
@@ -46,7 +45,6 @@ def update_year(root, held: dict, added, year: int, icd3_group: dict[str, str],
     there by DuckDB (named by their store paths in the result). ``None``
     when the held year lacks one of the roll-ups (then rebuild it,
     :func:`healthmap.summary.summarise_year`)."""
-    import duckdb
     import pyarrow as pa
 
     rollups = held.get("rollups") or {}
@@ -56,18 +54,7 @@ def update_year(root, held: dict, added, year: int, icd3_group: dict[str, str],
     path = lambda f: "'" + str(root / f).replace("'", "''") + "'"  # noqa: E731
     files = lambda fs: "[" + ", ".join(path(f) for f in fs) + "]"  # noqa: E731
     cols = ", ".join(summary.EPISODE_COLS)
-    spill = tempfile.TemporaryDirectory(prefix="healthmap-increment-")
-    with spill, duckdb.connect(config={
-            "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
-            "temp_directory": spill.name, "preserve_insertion_order": False}) as db:
-        db.execute("SET enable_progress_bar = false")
-        db.register("_groups", pa.table({
-            "icd3": pa.array(list(icd3_group), pa.string()),
-            "group_code": pa.array(list(icd3_group.values()), pa.string())}))
-        db.register("_inst", pa.table({
-            "code": pa.array(list(in_county), pa.string()),
-            "in_county": pa.array([None if v is None else bool(v)
-                                   for v in in_county.values()], pa.bool_())}))
+    with summary.rollup_db(icd3_group, in_county, "healthmap-increment-") as db:
         db.execute(f"CREATE TEMP TABLE added AS SELECT {cols} FROM read_parquet([{path(added)}])")
         db.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT person_id FROM added")
         # the affected persons' held episodes (one scan of the held files), then all theirs

@@ -216,7 +216,8 @@ def test_personal_list_is_scoped_masked_and_audited(db):
     assert lst["reasons"].str.contains("China 2021 lung").all()
     with Session(db) as s:
         full = records.residents_frame(s)
-    assert not lst["id_number"].isin(full["id_masked"]).any()
+    # stored in the display form too: no sequence digits anywhere (decisions §4)
+    assert full["id_masked"].str.fullmatch(r"3399\*{13}[0-9X]").all()
     p = flagged(db, 1, "331083101")[0]
     doc = access.Actor("t_doc", "family_doctor", area_code="331083101", team=p["doctor_team"])
     with Session(db) as s, s.begin():
