@@ -74,10 +74,17 @@ class StagedEpisodes:
         return self.rows
 
 
-def plan_episodes(conn, clean: pd.DataFrame | StagedEpisodes, progress) -> Plan:
+def plan_episodes(conn, clean: pd.DataFrame | StagedEpisodes, progress,
+                  retry: bool = False) -> Plan:
     """Compare the file's rows (a validated frame, or :class:`StagedEpisodes`) with the
     held ones, stage the changed years' store files and roll-ups (all before the write
-    transaction); the plan's ``apply`` then only prepares the store's manifest."""
+    transaction); the plan's ``apply`` then only prepares the store's manifest.
+
+    A year that only gains rows has its held roll-ups updated
+    (:func:`healthmap.summary_increment.update_year`), which assumes they match the
+    current disease groups and institutions. On a ``retry`` (another writer changed
+    what the first plan was built from) they are not trusted: every changed year's
+    roll-ups are built again from its episodes."""
     progress(0.05, "write", done="0", total=f"{len(clean):,}")
     if isinstance(clean, StagedEpisodes):
         new, n = list(clean.files), clean.rows
@@ -104,7 +111,7 @@ def plan_episodes(conn, clean: pd.DataFrame | StagedEpisodes, progress) -> Plan:
                 progress(0.6 + 0.35 * i / len(years), "summary", year=year)
                 rows = writer.year_files(year)  # read by DuckDB, no frame
                 tables = None
-                if year in writer.appended:  # rows only added: update the held roll-ups
+                if year in writer.appended and not retry:  # rows only added: update
                     held = writer.appended[year]
                     tables = summary_increment.update_year(
                         writer.root, held, rows[len(held["files"])], year, icd3_group,

@@ -285,9 +285,9 @@ def _write(engine, kind, clean, filename, file_sha256, username, demo, confirmed
     with engine.connect() as conn, _large_cache(conn):
         plan = None
         try:
-            for _attempt in range(3):
+            for attempt in range(3):
                 before = summary.generation(conn)
-                plan = WRITERS[kind](conn, clean, progress)
+                plan = WRITERS[kind](conn, clean, progress, retry=attempt > 0)
                 conn.commit()  # ends the plan's reads and temporary writes
                 progress(0.97, "commit")
                 _begin_write(conn)

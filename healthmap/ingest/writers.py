@@ -148,12 +148,12 @@ def _write_residents(conn, clean, import_id, progress):
 
 def _in_transaction(writer):
     """A writer of a small reference table: all of it runs inside the write transaction."""
-    def plan(conn, clean, progress) -> Plan:
+    def plan(conn, clean, progress, retry: bool = False) -> Plan:
         return Plan(lambda c, import_id: writer(c, clean, import_id, progress))
     return plan
 
 
-def _plan_institutions(conn, clean, progress) -> Plan:
+def _plan_institutions(conn, clean, progress, retry: bool = False) -> Plan:
     """Upsert institutions inside the write transaction. An institution whose in-county
     status changed moves its episodes between "in county" and "out of county": the
     roll-ups of every year with an episode there are rebuilt with the file's statuses
@@ -191,3 +191,6 @@ WRITERS = {"areas": _in_transaction(_write_areas),
             "institutions": _plan_institutions,
             "episodes": plan_episodes,
             "residents": _in_transaction(_write_residents)}
+"""kind -> ``plan(conn, clean, progress, retry=False)``; ``retry`` is true when another
+writer changed the data the previous plan was built from (then nothing held is trusted
+to be current: the episodes writer rebuilds the changed years' roll-ups whole)."""
