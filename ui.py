@@ -9,6 +9,7 @@ invalidates what was cached. No module-level mutable state: per-user state is in
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -257,7 +258,13 @@ def warm_years(data_version: int, url: str, latest: int = 4):
 
     def load() -> None:
         for y in years:
-            _year_frames("cells", y, data_version, url)
+            try:
+                _year_frames("cells", y, data_version, url)
+            except Exception as exc:  # noqa: BLE001 - a warm-up only: the page reads the
+                # year itself when asked (and shows any error then); a database that went
+                # away (server stopped, file replaced) must not raise in a stray thread
+                logging.getLogger("healthmap").info("warming year %s stopped: %s", y, exc)
+                return
 
     thread = threading.Thread(target=load, name="healthmap-warm-years", daemon=True)
     add_script_run_ctx(thread, get_script_run_ctx())  # the cache is used as in the page
