@@ -182,7 +182,7 @@ def rule_text(lang: str = "zh", margin: float = DEFAULT_MARGIN) -> str:
                 f"definition only.")
     return (f"达标：满足目标，且与目标值相差超过目标值的 {pct}%、95% 置信区间不触及目标；"
             f"预警：满足目标但距目标值不足 {pct}%，或置信区间触及目标；未达标：不满足目标。"
-            f"目标只适用于全县及其本身的口径。")
+            f"目标只适用于全市及其本身的口径。")
 
 
 #: the selection each measure-linked target is defined on (decisions §10): the cube

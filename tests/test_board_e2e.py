@@ -39,7 +39,7 @@ def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path, backend):
         page.get_by_text("未达标").first.wait_for(timeout=60_000)
         page.wait_for_function(SPARKLINES, timeout=120_000)  # drawn, not an empty box
         page.screenshot(path=str(shots / "screenshot-board.png"))
-        page.get_by_role("heading", name="乡镇比较（与全县值比较，漏斗图）").evaluate(
+        page.get_by_role("heading", name="乡镇比较（与全市值比较，漏斗图）").evaluate(
             "e => e.scrollIntoView({block: 'start'})")
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length"
                                " >= 1", timeout=120_000)

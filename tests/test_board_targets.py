@@ -59,7 +59,7 @@ def test_shipped_targets_load_and_honour_comparison():
     assert t["chronic_new_managed"].comparison == "=" and t["chronic_new_managed"].value == 50
     assert t["in_county_rate"].text() == "≥ 90 %"
     assert t["fund_growth"].text() == "≤ 10 %/年" and t["fund_growth"].text("en") == "≤ 10 %/year"
-    assert "whole county" in targets.rule_text("en") and "全县" in targets.rule_text("zh")
+    assert "whole county" in targets.rule_text("en") and "全市" in targets.rule_text("zh")
 
 
 def test_bad_target_files_refused(tmp_path):

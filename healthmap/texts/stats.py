@@ -4,15 +4,15 @@ selections, sex-specific denominators and re-weighted age groups."""
 TEXT = {
     "m.incidence_sir": ("标化发病比（SIR，间接法）", "Standardised incidence ratio (SIR, indirect)"),
     "explain.incidence_sir": (
-        "观察病例数 ÷ 期望病例数。期望数按全县各年龄组发病率乘以本乡镇各年龄组人口计算，"
-        "因此老龄化乡镇不会仅因年龄结构被标为偏高。SIR = 1 与全县持平；"
+        "观察病例数 ÷ 期望病例数。期望数按全市各年龄组发病率乘以本乡镇各年龄组人口计算，"
+        "因此老龄化乡镇不会仅因年龄结构被标为偏高。SIR = 1 与全市持平；"
         "95% 可信区间为精确泊松区间（Garwood）；漏斗图控制限见 Spiegelhalter (2005)。"
         "比较乡镇发病水平时请首选此指标。",
         "Observed cases ÷ expected cases. Expected = the county's age-specific rates × the "
         "township's population by age, so an older township is not flagged for its age "
         "alone. SIR 1 = the county level; 95 % interval exact Poisson (Garwood); funnel "
         "limits after Spiegelhalter (2005). The measure of choice for comparing townships."),
-    "unit.ratio": ("比值（全县=1）", "ratio (county = 1)"),
+    "unit.ratio": ("比值（全市=1）", "ratio (county = 1)"),
     "map.empty_selection": (
         "所选条件下没有就诊记录，因此没有可计算的数值。请放宽年份、病种、就诊类型或其他筛选条件。",
         "No episodes match this selection, so there is nothing to compute. Widen the year, "
