@@ -11,8 +11,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from import_corpus_cases import (AR, CASES, EP, EP_OK, INS, POP, RES, TABLES, TODAY, YH001,
-                                 Case, csv_bytes, res_rows)
+from import_corpus_base import TABLES, TODAY, Case, csv_bytes
+from import_corpus_cases import AR, CASES, INS, POP, RES, YH001, res_rows
+from import_corpus_episodes import EP, EP_OK
 from sqlalchemy import func, select
 
 from healthmap import ids
