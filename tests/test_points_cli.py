@@ -140,15 +140,15 @@ def test_expire_command_writes_the_due_entries_once(url, capsys, monkeypatch):
     from healthmap.points.rules import load_rules
 
     assert cli(url, "award", "--resident", "R1", "--activity", "annual_checkup",
-               "--source-id", "old", "--date", "2022-03-01") == 0
-    assert cli(url, "expire", "--as-of", "2024-01-01") == 0  # shipped: points never expire
+               "--source-id", "old", "--date", "2024-03-01") == 0
+    assert cli(url, "expire", "--as-of", "2026-01-01") == 0  # shipped: points never expire
     assert "0 expiry entries written" in capsys.readouterr().out
     rules = load_rules()
     monkeypatch.setattr(ledger, "load_rules", lambda: replace(
         rules, settings=replace(rules.settings, expiry_years=1)))
-    assert cli(url, "expire", "--as-of", "2024-01-01") == 0
-    assert cli(url, "expire", "--as-of", "2024-01-01") == 0  # again: nothing more
+    assert cli(url, "expire", "--as-of", "2026-01-01") == 0
+    assert cli(url, "expire", "--as-of", "2026-01-01") == 0  # again: nothing more
     out = capsys.readouterr().out
-    assert "1 expiry entry written (as of 2024-01-01)" in out and "0 expiry entries" in out
+    assert "1 expiry entry written (as of 2026-01-01)" in out and "0 expiry entries" in out
     assert cli(url, "balance", "--resident", "R1") == 0
-    assert capsys.readouterr().out == "0\n"  # the 20 points of 2022 expired
+    assert capsys.readouterr().out == "0\n"  # the 20 points of 2024 expired (end of 2025)

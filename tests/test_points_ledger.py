@@ -87,6 +87,18 @@ def test_eligibility_and_future_dates_and_unknowns_are_refused(eng):
     assert total(eng) == 0
 
 
+def test_nothing_is_dated_before_the_scheme_starts(eng):
+    # data/points/activities.yaml: valid_from 2024-01-01
+    for fn, args in ((L.award, ("health_lecture", "early")), (L.redeem, ("health_kit", "r"))):
+        with pytest.raises(L.PointsRefused, match="before the scheme started") as err:
+            run(eng, fn, STAFF, "R1", *args, dt.date(2023, 12, 31))
+        assert err.value.code == "before_scheme"
+        assert err.value.params == {"date": "2023-12-31", "start": "2024-01-01"}
+    assert total(eng) == 0
+    out = run(eng, L.award, STAFF, "R1", "health_lecture", "first-day", dt.date(2024, 1, 1))
+    assert out.recorded and bal(eng) == 5
+
+
 def test_redemption_larger_than_balance_is_refused_and_stock_counts(eng):
     run(eng, L.award, STAFF, "R1", "annual_checkup", "c", D)
     run(eng, L.award, STAFF, "R1", "family_doctor_contract", "f", D)
@@ -191,8 +203,8 @@ def test_expiry_setting_expires_unspent_old_points_only(eng):
 
     from healthmap.points.rules import load_rules
 
-    rules = load_rules()
-    rules = replace(rules, settings=replace(rules.settings, expiry_years=1))
+    rules = load_rules()  # a scheme running since before 2022, with a 1-year expiry
+    rules = replace(rules, valid_from=None, settings=replace(rules.settings, expiry_years=1))
     run(eng, L.award, STAFF, "R1", "annual_checkup", "old", dt.date(2022, 3, 1), rules=rules)
     run(eng, L.award, STAFF, "R1", "family_doctor_contract", "old2", dt.date(2022, 3, 1),
         rules=rules)
@@ -260,8 +272,11 @@ def test_expiry_holds_every_resident_with_entries_against_concurrent_writers(eng
 
     from healthmap.points.rules import load_rules
 
-    run(eng, L.award, STAFF, "R1", "annual_checkup", "x-old", dt.date(2022, 3, 1))
-    run(eng, L.award, STAFF, "R1", "family_doctor_contract", "x-old2", dt.date(2022, 3, 1))
+    rules = load_rules()  # a scheme running since before 2022, with a 1-year expiry
+    rules = replace(rules, valid_from=None, settings=replace(rules.settings, expiry_years=1))
+    run(eng, L.award, STAFF, "R1", "annual_checkup", "x-old", dt.date(2022, 3, 1), rules=rules)
+    run(eng, L.award, STAFF, "R1", "family_doctor_contract", "x-old2", dt.date(2022, 3, 1),
+        rules=rules)
     with Session(eng) as holder:  # 40 points: without the lock the redemption would pass
         holder.begin()
         L.lock_all_residents(holder)
@@ -276,8 +291,6 @@ def test_expiry_holds_every_resident_with_entries_against_concurrent_writers(eng
                          today=dt.date(2024, 1, 1))
             other.rollback()
         holder.rollback()
-    rules = load_rules()
-    rules = replace(rules, settings=replace(rules.settings, expiry_years=1))
     assert run(eng, L.expire, STAFF, dt.date(2024, 1, 1), rules=rules) == 1
     assert bal(eng) == total(eng) == 0
 

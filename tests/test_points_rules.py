@@ -15,6 +15,7 @@ def test_shipped_rules_load_with_the_required_activities():
     assert {"health_lecture", "knowledge_quiz", "annual_checkup", "cancer_screening",
             "vaccination", "family_doctor_contract", "chronic_followup",
             "blood_donation"} <= codes
+    assert str(rules.valid_from) == "2024-01-01"
     for a in rules.activities:
         assert a.name["zh"] and a.name["en"] and a.explanation["zh"] and a.explanation["en"]
         assert 1 <= a.max_per_day <= a.max_per_year
@@ -40,6 +41,7 @@ def test_broken_activity_file_names_every_problem(tmp_path):
     doc["activities"][2]["recorded_by"] = ["nurse"]
     doc["activities"][3]["max_per_day"] = 9
     del doc["activities"][4]["name"]["en"]
+    doc["valid_from"] = "soon"
     (folder / "activities.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True),
                                             encoding="utf-8")
     with pytest.raises(RulesError) as err:
@@ -50,7 +52,8 @@ def test_broken_activity_file_names_every_problem(tmp_path):
     assert "activities[2].recorded_by" in text
     assert "activities[3]: max_per_day is larger" in text
     assert "activities[4].name" in text
-    assert len(err.value.problems) == 5
+    assert "valid_from: 'soon' is not a date" in text
+    assert len(err.value.problems) == 6
 
 
 def test_broken_catalogue_and_settings_are_refused(tmp_path):

@@ -162,10 +162,15 @@ def _source(source_id) -> str:
     return text
 
 
-def _check_date(date: dt.date, today: dt.date | None) -> None:
+def _check_date(date: dt.date, today: dt.date | None, rules: Rules) -> None:
     if date > (today or dt.date.today()):
         raise PointsRefused(f"date {date.isoformat()} is in the future", "future_date",
                             date=date.isoformat())
+    if rules.valid_from is not None and date < rules.valid_from:
+        raise PointsRefused(f"date {date.isoformat()} is before the scheme started "
+                            f"({rules.valid_from.isoformat()}, rules {rules.version})",
+                            "before_scheme", date=date.isoformat(),
+                            start=rules.valid_from.isoformat())
 
 
 def award(session: Session, actor: access.Actor, resident_id: str, activity: str,
@@ -176,7 +181,8 @@ def award(session: Session, actor: access.Actor, resident_id: str, activity: str
     ``date`` defaults to today; then a repeat of the same source id on a later day is
     still the same entry (not a conflict). Refused (:class:`PointsRefused`) for an
     unknown resident or activity, a role not in the activity's ``recorded_by``, a
-    resident outside the actor's township, a future date, an ineligible resident or a
+    resident outside the actor's township, a future date or one before the scheme's
+    ``valid_from``, an ineligible resident or a
     reached daily or yearly cap.
     """
     rules = rules or load_rules()
@@ -198,7 +204,7 @@ def award(session: Session, actor: access.Actor, resident_id: str, activity: str
     if actor.role not in act.recorded_by:
         raise access.PermissionDenied(
             f"{actor.username} ({actor.role}) may not record {act.code}")
-    _check_date(date, today)
+    _check_date(date, today, rules)
     why = act.ineligible(res.birth_date, res.sex, date)
     if why:
         raise PointsRefused(f"resident {res.resident_id} is not eligible for {act.code}: {why}",
@@ -246,7 +252,7 @@ def redeem(session: Session, actor: access.Actor, resident_id: str, item: str,
     repeat = _existing(session, row, given)
     if repeat is not None:
         return repeat
-    _check_date(date, today)
+    _check_date(date, today, rules)
     have = balance(session, res.resident_id)
     if have < it.points:
         raise PointsRefused(f"balance {have} is less than the {it.points} points {it.code} "

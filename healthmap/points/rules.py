@@ -132,6 +132,8 @@ class Rules:
     activities: tuple[Activity, ...]
     items: tuple[Item, ...]
     settings: Settings
+    #: the first day the scheme counts: no award or redemption is dated before it
+    valid_from: dt.date | None = None
 
     def activity(self, code: str) -> Activity:
         for a in self.activities:
@@ -190,6 +192,9 @@ def validate_activities(doc: Any) -> list[str]:
     """Every problem in a parsed activities file (empty list = valid)."""
     problems: list[str] = []
     seen: set = set()
+    if isinstance(doc, dict) and doc.get("valid_from") is not None and (
+            type(doc["valid_from"]) is not dt.date):
+        problems.append(f"valid_from: {doc['valid_from']!r} is not a date (YYYY-MM-DD)")
     for i, e in enumerate(_entries(doc, "activities", problems)):
         where = f"activities[{i}]"
         if not _common(e, where, seen, problems):
@@ -290,7 +295,7 @@ def load_rules_from(folder: Path | str) -> Rules:
         explanation={k: _text((s.get(k) or {}).get("explanation"))
                      for k in ("expiry", "lookup")})
     return Rules(str(a["version"]), str(c["version"]), _text(a.get("explanation")), acts,
-                 items, settings)
+                 items, settings, a.get("valid_from"))
 
 
 @lru_cache(maxsize=1)

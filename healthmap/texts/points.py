@@ -147,6 +147,8 @@ TEXT = {
     "points.refused.source_long": ("来源编号最多128个字符",
                                    "a source id has at most 128 characters"),
     "points.refused.future_date": ("日期 {date} 晚于今天", "date {date} is in the future"),
+    "points.refused.before_scheme": ("日期 {date} 早于积分规则生效日 {start}",
+                                     "date {date} is before the scheme started ({start})"),
     "points.refused.not_eligible": ("该居民不符合“{activity}”的参与条件",
                                     "the resident is not eligible for {activity}"),
     "points.refused.daily_cap": ("已达每日上限：“{activity}”每天最多 {n} 次（{date}）",
