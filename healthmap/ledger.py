@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 
@@ -86,7 +87,8 @@ class InsertResult:
 
 
 def insert_only(session: Session, model, rows: Iterable[Mapping[str, Any]],
-                key: str = "source_id", compare: Iterable[str] | None = None) -> InsertResult:
+                key: str = "source_id", compare: Iterable[str] | None = None,
+                _again: bool = True) -> InsertResult:
     """Insert ``rows`` into the ledger ``model``, idempotently by ``key``.
 
     A row whose ``key`` is already stored with the same values in ``compare`` (default:
@@ -94,6 +96,8 @@ def insert_only(session: Session, model, rows: Iterable[Mapping[str, Any]],
     :class:`LedgerConflict` naming every such id, before anything is written. Duplicate keys
     within ``rows`` follow the same rule. The caller owns the transaction (``with
     Session(engine) as s, s.begin(): insert_only(s, ...)``), so a failure writes nothing.
+    A key committed by a concurrent transaction between the read and the insert is judged
+    the same way (on PostgreSQL the insert runs in a savepoint and is read again once).
     """
     rows = [dict(r) for r in rows]
     if not rows:
@@ -124,8 +128,21 @@ def insert_only(session: Session, model, rows: Iterable[Mapping[str, Any]],
             conflicts.append({"source_id": k})
     if conflicts:
         raise LedgerConflict(conflicts)
-    session.add_all(model(**r) for r in new)
-    session.flush()
+    if session.get_bind().dialect.name == "sqlite":  # one writer at a time: no race
+        session.add_all(model(**r) for r in new)
+        session.flush()
+        return InsertResult(len(new), unchanged, [r[key] for r in new])
+    try:
+        with session.begin_nested():
+            session.add_all(model(**r) for r in new)
+            session.flush()
+    except IntegrityError:
+        # another transaction committed one of these keys after the read above (on
+        # PostgreSQL a writer holding a different resident's lock): read again, so the
+        # clash is judged like any stored key (a repeat, or a named conflict)
+        if not _again:
+            raise
+        return insert_only(session, model, rows, key, compare, _again=False)
     return InsertResult(len(new), unchanged, [r[key] for r in new])
 
 

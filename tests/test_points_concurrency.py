@@ -97,3 +97,53 @@ def test_fifty_concurrent_award_and_redeem_processes_stay_consistent(engine):
     refused_ids = {_operation(i)[1] for i, status, _ in got if status == "refused"} - answered
     assert not refused_ids & set(ids)
     assert refused  # more redemptions than points: some must be refused
+
+
+def test_same_source_id_for_two_residents_at_once_is_a_named_conflict(engine):
+    """Two staff record one source id for different residents at the same moment: each
+    holds only their own resident's lock, so both find the id free. On PostgreSQL the
+    second insert waits on the first's unique key; when the first commits, the second is
+    a named conflict (LedgerConflict), not a database error, and writes nothing. SQLite
+    takes one writer at a time, so the race cannot happen there."""
+    import threading
+    import time
+
+    import pytest
+    from sqlalchemy import text
+
+    from healthmap.access import Actor
+    from healthmap.ledger import LedgerConflict
+    from healthmap.points import ledger as L
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: no such race")
+    add_residents(engine)
+    day = dt.date(2024, 5, 6)
+    outcome: dict = {}
+
+    def second():
+        try:
+            with Session(engine) as s, s.begin():
+                L.award(s, Actor("li", "points"), "R2", "health_lecture", "shared", day)
+            outcome["second"] = "recorded"
+        except Exception as exc:  # the test names what it got
+            outcome["second"] = exc
+
+    with Session(engine) as first:
+        first.begin()
+        L.award(first, Actor("wang", "points"), "R1", "health_lecture", "shared", day)
+        worker = threading.Thread(target=second)
+        worker.start()
+        deadline = time.monotonic() + 60
+        with engine.connect() as watch:  # wait until the second insert waits on the key
+            while watch.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()")).scalar() == 0:
+                assert worker.is_alive() and time.monotonic() < deadline, outcome
+        first.commit()
+    worker.join(timeout=60)
+    assert isinstance(outcome.get("second"), LedgerConflict), outcome
+    assert "shared" in str(outcome["second"])
+    with Session(engine) as s:
+        rows = s.execute(select(PointsEntry.resident_id, PointsEntry.source_id)).all()
+    assert rows == [("R1", "shared")]
