@@ -262,6 +262,79 @@ def _map_scenarios(engine, f, label: str, target: bool) -> dict[str, float]:
     return {**out, **map_peers(engine, f, frame)}
 
 
+# the ranking page's changes a planner makes in a row: (method, planner weights or None for
+# the entropy weights, top N); the page ranks again on each (its indicator table is cached)
+RANKING_STEPS = [
+    ("topsis", None, 10),
+    ("topsis", (0.5, 0.3, 0.2), 10),
+    ("topsis", (0.2, 0.6, 0.2), 10),
+    ("weighted_sum", (0.2, 0.6, 0.2), 10),
+    ("weighted_sum", None, 10),
+    ("topsis", None, 5),
+]
+
+
+def _ranking_scenarios(engine, f, label: str, target: bool) -> dict[str, float]:
+    """Time the ranking page's server work (pages/ranking.py): the first view of a period
+    (the indicator table, the specialties' new cases, the ranking with its stability runs
+    and the outward-referral map of the top three groups; the period frame is the map
+    page's and timed apart) and a change of weights, method or top N
+    (:data:`RANKING_STEPS`: decision matrix, entropy weights and the ranking, what the
+    page recomputes on such a change)."""
+    from healthmap import indicators, mapview, ranking, ranking_data
+    from healthmap.queries import (Filters, area_set, load_cells_frame, periods,
+                                   population_rows)
+
+    years, setting = tuple(f.years), f.setting
+    t = time.perf_counter()
+    frame, pop_rows, known = load_cells_frame(engine, years), population_rows(engine), \
+        periods(engine)
+    load_ms = (time.perf_counter() - t) * 1000
+    first: dict[str, float] = {}
+
+    def step(name, fn):
+        t0 = time.perf_counter()
+        value = fn()
+        first[name] = (time.perf_counter() - t0) * 1000
+        return value
+
+    table = step("indicator table", lambda: ranking_data.group_indicators(
+        engine, years, setting, frame=frame, pop_rows=pop_rows, all_years=known))
+    spec = step("specialty new cases", lambda: ranking_data.specialty_persons(engine, years))
+    res = step("ranking (500 stability runs)", lambda: ranking_data.rank_groups(
+        table, ranking_data.DEFAULT_CRITERIA, None, "topsis", top_n=10, persons=spec))
+    top3 = tuple(res["groups"]["group_code"][:3])
+
+    def referral_map():
+        r = indicators.compute(engine, Filters(years=years, groups=top3, setting=setting),
+                               "outward_referral", frame=frame)
+        return mapview.choropleth(r.table, area_set(engine, "township").areas, "%")
+
+    step("referral map", referral_map)
+    total = sum(first.values())
+    print(f"ranking page on {label}: first view of a period {total:,.0f} ms "
+          f"({'; '.join(f'{k} {v:,.0f}' for k, v in first.items())}) "
+          f"+ the period frame {load_ms:,.0f} ms (shared with the map page)   "
+          f"target < 2,000 ms{'' if target else ' (at 10 M)'}")
+    ms = []
+    crit = ranking_data.DEFAULT_CRITERIA
+    for _ in range(3):
+        for method, weights, top_n in RANKING_STEPS:
+            t0 = time.perf_counter()
+            _, x, _, _ = ranking_data.decision_matrix(table, crit)
+            ranking.entropy_weights(x)
+            ranking_data.rank_groups(table, crit, None if weights is None
+                                     else dict(zip(crit, weights)), method, top_n=top_n,
+                                     persons=spec)
+            ms.append((time.perf_counter() - t0) * 1000)
+    med, p95 = statistics.median(ms), float(np.percentile(ms, 95))
+    print(f"ranking page on {label}: weight/method change median {med:6.1f} ms   "
+          f"p95 {p95:6.1f} ms   target median < 100 ms{'' if target else ' (at 10 M)'}")
+    return {"ranking period load ms": load_ms, "ranking first view ms": total,
+            **{f"ranking first view: {k} ms": v for k, v in first.items()},
+            "ranking change median ms": med, "ranking change p95 ms": p95}
+
+
 def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool = False,
               demo: bool = True) -> dict[str, float]:
     from healthmap import indicators
@@ -324,6 +397,8 @@ def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool
         out[f"{name} median ms"] = med
         print(f"{name:<28} median {med:6.1f} ms   p95 {p95:6.1f} ms   target median < 100 ms")
     out.update(_map_scenarios(engine, f, f"{n_episodes:,} synthetic episodes", target=False))
+    out.update(_ranking_scenarios(engine, f, f"{n_episodes:,} synthetic episodes",
+                                  target=False))
     if demo:
         from healthmap.demo import load_demo
 
@@ -331,6 +406,8 @@ def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool
         print("loading the demo data for the map-page scenario …")
         load_demo(demo_engine)
         out.update({f"demo {k}": v for k, v in _map_scenarios(
+            demo_engine, f, "demo data", target=True).items()})
+        out.update({f"demo {k}": v for k, v in _ranking_scenarios(
             demo_engine, f, "demo data", target=True).items()})
         demo_engine.dispose()
     if not keep and not db_url:

@@ -46,11 +46,33 @@ def perturbed_weights(weights, jitter: float, rng: np.random.Generator) -> np.nd
     (1.0, True)
     """
     w = np.asarray(weights, dtype="float64")
+    _check_jitter(jitter)
+    return _rescaled(w, rng.uniform(1 - jitter, 1 + jitter, size=w.shape))
+
+
+def _check_jitter(jitter: float) -> None:
     if not 0 <= jitter < 1:
         raise ValueError("jitter must be in [0, 1)")
-    f = rng.uniform(1 - jitter, 1 + jitter, size=w.shape)
-    out = w * f
-    return out / out.sum()
+
+
+def _rescaled(w: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """``w`` times the uniform ``factors`` (one row per run), each row summing to 1."""
+    out = w * factors
+    return out / out.sum(axis=-1, keepdims=True)
+
+
+def _check_counts(x: np.ndarray, n: np.ndarray) -> None:
+    if n.shape != x.shape:
+        raise ValueError("counts must have the shape of the matrix")
+    if (n < 0).any():
+        raise ValueError("counts must not be negative")
+
+
+def _noisy(x: np.ndarray, n: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """``x`` scaled by the Poisson ``draws`` / their counts ``n`` (n = 0: unchanged); with
+    a stack of draws (runs first), a stack of matrices."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return x * np.where(n > 0, draws / n, 1.0)
 
 
 def poisson_noise(matrix, counts, rng: np.random.Generator) -> np.ndarray:
@@ -61,14 +83,8 @@ def poisson_noise(matrix, counts, rng: np.random.Generator) -> np.ndarray:
     """
     x = np.asarray(matrix, dtype="float64")
     n = np.asarray(counts, dtype="float64")
-    if n.shape != x.shape:
-        raise ValueError("counts must have the shape of the matrix")
-    if (n < 0).any():
-        raise ValueError("counts must not be negative")
-    draw = rng.poisson(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(n > 0, draw / n, 1.0)
-    return x * factor
+    _check_counts(x, n)
+    return _noisy(x, n, rng.poisson(n))
 
 
 def tiers(top_share, top2_share, high: float = 0.5) -> np.ndarray:
@@ -151,14 +167,10 @@ def run_ranks(x: np.ndarray, w: np.ndarray, b: np.ndarray, counts: np.ndarray | 
     ...           "topsis", 3, 0.2, 0).tolist()
     [[1, 2], [1, 2], [1, 2]]
     """
-    if not 0 <= jitter < 1:
-        raise ValueError("jitter must be in [0, 1)")
+    _check_jitter(jitter)
     m, n = x.shape
     if counts is not None:
-        if counts.shape != x.shape:
-            raise ValueError("counts must have the shape of the matrix")
-        if (counts < 0).any():
-            raise ValueError("counts must not be negative")
+        _check_counts(x, counts)
     rng = np.random.default_rng(seed)
     draws = np.empty((runs, m, n), dtype="int64") if counts is not None else None
     factors = np.empty((runs, n))
@@ -166,14 +178,8 @@ def run_ranks(x: np.ndarray, w: np.ndarray, b: np.ndarray, counts: np.ndarray | 
         if draws is not None:
             draws[r] = rng.poisson(counts)
         factors[r] = rng.uniform(1 - jitter, 1 + jitter, size=n)
-    if draws is None:
-        xs = np.broadcast_to(x, (runs, m, n))
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xs = x * np.where(counts > 0, draws / counts, 1.0)
-    ws = w * factors
-    ws = ws / ws.sum(axis=1, keepdims=True)
-    return ranks(stacked_scores(xs, ws, b, method))
+    xs = np.broadcast_to(x, (runs, m, n)) if draws is None else _noisy(x, counts, draws)
+    return ranks(stacked_scores(xs, _rescaled(w, factors), b, method))
 
 
 def compare_methods(matrix, weights, benefit=None) -> pd.DataFrame:
