@@ -340,18 +340,25 @@ def rollup_specialties(groups: pd.DataFrame, score_col: str = "score",
     [['GI', 0.8, 1, 2, 'CRC 0.80; GC 0.50', 150], ['CARD', 0.6, 2, 1, 'HT 0.60', 90]]
     """
     names = groups["name"] if "name" in groups.columns else groups["group_code"]
-    g = groups.assign(_name=names.astype(str)).sort_values(score_col, ascending=False,
-                                                          kind="stable")
+    named = "specialty_name" in groups.columns
+    g = pd.DataFrame({"group_code": groups["group_code"], "spec": groups["specialty_code"],
+                      "score": groups[score_col], "name": names.astype(str),
+                      "specialty_name": groups["specialty_name"] if named else None}
+                     ).sort_values("score", ascending=False, kind="stable")
+    at = g.groupby("spec", sort=False).indices  # positions in g, in g's order
+    code, score, name, spec_name = (g[c].to_numpy() for c in ("group_code", "score", "name",
+                                                                "specialty_name"))
     rows = []
-    for spec, sub in g.groupby("specialty_code", sort=False):
-        top = sub.head(drivers)
+    for spec in pd.unique(g["spec"]):
+        if spec not in at:  # a group without a specialty
+            continue
+        i = at[spec]
         row = {"specialty_code": spec}
-        if "specialty_name" in sub.columns:
-            row["specialty_name"] = sub["specialty_name"].iloc[0]
-        row.update(score=float(sub[score_col].iloc[0]), n_groups=len(sub),
-                   top_group=sub["group_code"].iloc[0],
-                   drivers="; ".join(f"{n} {s:.2f}" for n, s in zip(top["_name"],
-                                                                     top[score_col])))
+        if named:
+            row["specialty_name"] = spec_name[i[0]]
+        row.update(score=float(score[i[0]]), n_groups=len(i), top_group=code[i[0]],
+                   drivers="; ".join(f"{n} {s:.2f}" for n, s in zip(name[i[:drivers]],
+                                                                     score[i[:drivers]])))
         rows.append(row)
     out = pd.DataFrame(rows)
     out["rank"] = ranks(out["score"])
