@@ -26,6 +26,7 @@ rests on (for :func:`healthmap.ranking_stability.rank_stability`) and its unit.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -33,7 +34,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from healthmap import metrics, persons, queries, ranking, ranking_stability, store
+from healthmap import (metrics, person_rollup, persons, queries, ranking,
+                       ranking_stability, store)
 from healthmap.codes import AGE_GROUPS
 from healthmap.models import DiseaseGroup, Icd3Group
 from healthmap.queries import Filters, Selection
@@ -314,6 +316,10 @@ def specialty_new_cases(con, specialty_of: dict[str, str], years: tuple[int, ...
     codes["specialty_code"] = codes["group_code"].map(specialty_of)
     codes = codes.dropna(subset=["specialty_code"])
     out: dict[str, int] = {}
+    if years and len(codes):
+        every = Selection(Filters(years=years, setting=None), tuple(sorted(codes["icd3"])))
+        if person_rollup.code_set(con, every, []) is not None:  # the roll-up answers
+            return _rollup_specialty_cases(con, codes, years, int(lookback))
     if years:
         for spec, sub in codes.groupby("specialty_code", sort=True):
             sel = Selection(Filters(years=years, setting=None), tuple(sorted(sub["icd3"])))
@@ -321,6 +327,55 @@ def specialty_new_cases(con, specialty_of: dict[str, str], years: tuple[int, ...
             if n:
                 out[str(spec)] = n
     return pd.Series(out, dtype="int64").rename_axis("specialty_code")
+
+
+def _rollup_specialty_cases(con, codes: pd.DataFrame, years: tuple[int, ...],
+                            lookback: int) -> pd.Series:
+    """:func:`specialty_new_cases` of every specialty in one statement on the per-person
+    roll-up (:mod:`healthmap.person_rollup`), the definition of :func:`healthmap.persons.
+    cases` for a code set of whole groups: a person's index date is their first date with
+    one of the specialty's groups in the period (the least ``first_any`` of those groups'
+    whole-group rows), and they are new unless an earlier year's row of one of its groups
+    has a last date inside the look-back window (``last_any`` ≥ index date − N years).
+    ``codes``: ``icd3``, ``group_code`` and ``specialty_code`` of the groups with one."""
+    sets = codes[["group_code", "specialty_code"]].drop_duplicates()
+    whole = person_rollup._where("groups", (), False, person_rollup.replace_years(
+        Selection(Filters(), None)))  # every group's whole-group rows (any setting)
+    window = "r.year BETWEEN $first_year - $lookback AND $last_year" if lookback else \
+        "r.year = ANY($years)"
+    sql = f"""
+    WITH rows AS (
+        SELECT s.specialty_code, r.person_id, r.year, r.first_any, r.last_any
+        FROM rollup_persons r JOIN spec_sets s USING (group_code)
+        WHERE {whole} AND {window}),
+    starts AS (
+        SELECT specialty_code, person_id, min(first_any) AS start FROM rows
+        WHERE year = ANY($years) GROUP BY ALL)"""
+    if lookback:
+        sql += """,
+    prior AS (
+        SELECT specialty_code, person_id, year, max(last_any) AS last FROM rows
+        WHERE year < $last_year GROUP BY ALL)
+    SELECT c.specialty_code, count(*) AS persons
+    FROM starts c ANTI JOIN prior p
+        ON p.specialty_code = c.specialty_code AND p.person_id = c.person_id
+       AND p.year < year(c.start) AND p.last >= c.start - to_years($lookback)
+    GROUP BY ALL ORDER BY ALL"""
+    else:
+        sql += """
+    SELECT specialty_code, count(*) AS persons FROM starts GROUP BY ALL ORDER BY ALL"""
+    values = {"years": list(years), "first_year": years[0], "last_year": years[-1],
+              "lookback": lookback, "all": person_rollup.ALL}
+    used = set(re.findall(r"\$(\w+)", sql))
+    con.register("spec_sets", sets)
+    try:
+        df = con.execute(sql, {k: v for k, v in values.items() if k in used}).df()
+    finally:
+        con.unregister("spec_sets")
+    df = df[df["persons"] > 0]
+    return pd.Series(df["persons"].astype("int64").to_numpy(),
+                     index=df["specialty_code"].astype(str).to_numpy(),
+                     dtype="int64").rename_axis("specialty_code")
 
 
 def specialty_persons(engine: Engine, years: tuple[int, ...],

@@ -1,0 +1,82 @@
+"""The specialties' new cases in one statement on the per-person roll-up
+(healthmap.ranking_data._rollup_specialty_cases) equal the per-specialty answers of
+healthmap.persons.cases (one query per specialty): by hand on hand-made episodes, and on
+the demo data."""
+
+import pytest
+
+from healthmap import persons, ranking_data, store
+from healthmap.db import make_engine
+from healthmap.queries import Filters, Selection
+
+
+def _codes(con, specialty_of):
+    codes = con.execute("SELECT icd3, group_code FROM icd3_groups").df()
+    codes["specialty_code"] = codes["group_code"].map(specialty_of)
+    return codes.dropna(subset=["specialty_code"])
+
+
+def _one_query_per_specialty(con, codes, years, lookback):
+    out = {}
+    for spec, sub in codes.groupby("specialty_code", sort=True):
+        sel = Selection(Filters(years=years, setting=None), tuple(sorted(sub["icd3"])))
+        n = int(persons.cases(con, sel, by=(), lookback=lookback)["persons"].sum())
+        if n:
+            out[spec] = n
+    return out
+
+
+def test_one_statement_by_hand(monkeypatch):
+    import test_persons
+    from test_ranking import SPECIALTY_EPISODES, SPECIALTY_OF
+
+    monkeypatch.setitem(test_persons.PATH, "rollup", True)
+    con = test_persons.con_with(SPECIALTY_EPISODES)
+    codes = _codes(con, SPECIALTY_OF)
+    batched = ranking_data._rollup_specialty_cases
+    # worked out in tests/test_ranking.py (test_specialty_new_cases_count_a_person_once_
+    # per_specialty): 2024 with a one-year look-back: GI P1, P3, P5; CARD P4
+    assert batched(con, codes, (2024,), 1).to_dict() == {"CARD": 1, "GI": 3}
+    assert batched(con, codes, (2024,), 0).to_dict() == {"CARD": 1, "GI": 5}
+    assert batched(con, codes, (2023, 2024), 1).to_dict() == {"CARD": 1, "GI": 5}
+    # P5's 2022-03-01 stay lies before a two-year window from 2024-04-01 (2022-04-01
+    # on), inside a three-year one: P5 is new with two years, not with three
+    assert batched(con, codes, (2024,), 2).to_dict() == {"CARD": 1, "GI": 3}
+    assert batched(con, codes, (2024,), 3).to_dict() == {"CARD": 1, "GI": 2}
+    assert batched(con, codes, (2019,), 1).empty
+    for years in ((2024,), (2023,), (2022, 2024), (2023, 2024)):
+        for lookback in (0, 1, 2, 3):
+            assert batched(con, codes, years, lookback).to_dict() == \
+                _one_query_per_specialty(con, codes, years, lookback), (years, lookback)
+    # specialty_new_cases takes the one statement when the roll-up answers
+    calls = []
+    monkeypatch.setattr(ranking_data, "_rollup_specialty_cases",
+                        lambda *a: calls.append(a) or batched(*a))
+    assert ranking_data.specialty_new_cases(con, SPECIALTY_OF, (2024,), 1).to_dict() == \
+        {"CARD": 1, "GI": 3}
+    assert len(calls) == 1
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("years, lookback", [((2024,), 1), ((2023,), 0),
+                                             ((2022, 2023, 2024), 2)])
+def test_one_statement_equals_one_query_per_specialty_on_the_demo_data(demo_db, years,
+                                                                       lookback):
+    e = make_engine(demo_db)
+    with e.connect() as conn:
+        from sqlalchemy import select
+
+        from healthmap.models import DiseaseGroup
+
+        specialty_of = dict(conn.execute(select(DiseaseGroup.group_code,
+                                                DiseaseGroup.specialty_code)).all())
+    con = store.connect(e)
+    try:
+        codes = _codes(con, specialty_of)
+        one = ranking_data._rollup_specialty_cases(con, codes, years, lookback).to_dict()
+        each = _one_query_per_specialty(con, codes, years, lookback)
+        assert one == each
+        assert len(one) == codes["specialty_code"].nunique() > 20
+        assert ranking_data.specialty_persons(e, years, lookback).to_dict() == each
+    finally:
+        con.close()
