@@ -166,6 +166,7 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
              if "denominator_sex" in groups.columns else [None] * len(groups))
     population, asr, asr_lo, asr_hi = [], [], [], []
     weights = cached_standard_weights()[standard].reindex(list(AGE_GROUPS)).to_numpy()
+    reweight = _reweight()
     age_pop: dict = {}
     for i, sex in enumerate(sexes):
         key = sex or "T"
@@ -181,7 +182,7 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 r, lo, hi = metrics.age_standardized_rate(
-                    cases_age.iloc[i].to_numpy(), n_age, weights, **_reweight())
+                    cases_age.iloc[i].to_numpy(), n_age, weights, **reweight)
             asr.append(float(r)), asr_lo.append(float(lo)), asr_hi.append(float(hi))
         else:
             asr.append(np.nan), asr_lo.append(np.nan), asr_hi.append(np.nan)
@@ -213,10 +214,17 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
     span = tuple(y for y in known if years[-1] - trend_years < y <= years[-1]
                  and (lookback == 0 or full[y] == persons.NEW))
     per_year = pd.DataFrame(0.0, index=groups["group_code"], columns=list(span))
-    if span:  # (an empty year list would mean every year)
-        yearly = persons.cases(con, Selection(Filters(years=span, setting=None), None),
-                               ("group_code", "year"), lookback)
-        per_year = (yearly.pivot_table(index="group_code", columns="year", values="persons",
+    # a one-year period's own year is counted above already (the same definition: each
+    # year a period of its own, each group a code set of its own)
+    ask = tuple(y for y in span if len(years) > 1 or y != years[0])
+    if span:
+        yearly = [nc.groupby("group_code", as_index=False)["persons"].sum().assign(
+            year=years[0])] if ask != span else []
+        if ask:  # (an empty year list would mean every year)
+            yearly.append(persons.cases(con, Selection(Filters(years=ask, setting=None),
+                                                       None), ("group_code", "year"),
+                                        lookback))
+        per_year = (pd.concat(yearly).pivot_table(index="group_code", columns="year", values="persons",
                                        aggfunc="sum")
                     .reindex(index=groups["group_code"], columns=list(span)).fillna(0.0))
     t["trend"] = [_log_linear_trend(row) for row in per_year.to_numpy()]
