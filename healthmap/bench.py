@@ -279,9 +279,9 @@ def _ranking_scenarios(engine, f, label: str, target: bool) -> dict[str, float]:
     (the indicator table, the specialties' new cases, the ranking with its stability runs
     and the outward-referral map of the top three groups; the period frame is the map
     page's and timed apart) and a change of weights, method or top N
-    (:data:`RANKING_STEPS`: decision matrix, entropy weights and the ranking, what the
-    page recomputes on such a change)."""
-    from healthmap import indicators, mapview, ranking, ranking_data
+    (:data:`RANKING_STEPS`: decision matrix, entropy weights, the ranking and its two
+    figures, what the page recomputes on such a change)."""
+    from healthmap import indicators, mapview, ranking, ranking_charts, ranking_data
     from healthmap.queries import (Filters, area_set, load_cells_frame, periods,
                                    population_rows)
 
@@ -316,23 +316,29 @@ def _ranking_scenarios(engine, f, label: str, target: bool) -> dict[str, float]:
           f"({'; '.join(f'{k} {v:,.0f}' for k, v in first.items())}) "
           f"+ the period frame {load_ms:,.0f} ms (shared with the map page)   "
           f"target < 2,000 ms{'' if target else ' (at 10 M)'}")
-    ms = []
+    ms, figs = [], []
     crit = ranking_data.DEFAULT_CRITERIA
     for _ in range(3):
         for method, weights, top_n in RANKING_STEPS:
             t0 = time.perf_counter()
             _, x, _, _ = ranking_data.decision_matrix(table, crit)
             ranking.entropy_weights(x)
-            ranking_data.rank_groups(table, crit, None if weights is None
-                                     else dict(zip(crit, weights)), method, top_n=top_n,
-                                     persons=spec)
+            res = ranking_data.rank_groups(table, crit, None if weights is None
+                                           else dict(zip(crit, weights)), method,
+                                           top_n=top_n, persons=spec)
+            t1 = time.perf_counter()
+            ranking_charts.stability_figure(res["groups"])
+            ranking_charts.compare_figure(res["groups"], method)
             ms.append((time.perf_counter() - t0) * 1000)
+            figs.append((time.perf_counter() - t1) * 1000)
     med, p95 = statistics.median(ms), float(np.percentile(ms, 95))
     print(f"ranking page on {label}: weight/method change median {med:6.1f} ms   "
-          f"p95 {p95:6.1f} ms   target median < 100 ms{'' if target else ' (at 10 M)'}")
+          f"p95 {p95:6.1f} ms (of which the two figures {statistics.median(figs):.0f} ms)"
+          f"   target median < 100 ms{'' if target else ' (at 10 M)'}")
     return {"ranking period load ms": load_ms, "ranking first view ms": total,
             **{f"ranking first view: {k} ms": v for k, v in first.items()},
-            "ranking change median ms": med, "ranking change p95 ms": p95}
+            "ranking change median ms": med, "ranking change p95 ms": p95,
+            "ranking change figures median ms": statistics.median(figs)}
 
 
 def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool = False,
