@@ -101,3 +101,18 @@ def test_trend_counts_equal_a_query_of_every_year(demo_db, years, lookback):
             .reindex(index=table["group_code"], columns=list(span)).fillna(0).astype(int))
     assert table["trend_cases"].tolist() == want.values.tolist()
     assert sum(map(sum, table["trend_cases"])) > 1000
+
+
+@pytest.mark.sqlite_only
+def test_bench_times_the_ranking_page_steps(demo_db, capsys):
+    from healthmap import bench
+
+    out = bench._ranking_scenarios(make_engine(demo_db),
+                                   Filters(years=(2024,), setting="inpatient"), "demo", True)
+    parts = [k for k in out if k.startswith("ranking first view: ")]
+    assert len(parts) == 4 and out["ranking first view ms"] == pytest.approx(
+        sum(out[k] for k in parts))
+    # each change's time includes its figures', so the medians keep that order
+    assert 0 < out["ranking change figures median ms"] <= out["ranking change median ms"]
+    printed = capsys.readouterr().out
+    assert "weight/method change median" in printed and "target median < 100 ms" in printed
