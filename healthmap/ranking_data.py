@@ -95,7 +95,8 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
                      standard: str = "china_2000", frame: pd.DataFrame | None = None,
                      pop_rows: pd.DataFrame | None = None, trend_years: int = 5,
                      all_years: list[int] | None = None,
-                     lookback: int = persons.DEFAULT_LOOKBACK, con=None) -> pd.DataFrame:
+                     lookback: int = persons.DEFAULT_LOOKBACK, con=None,
+                     cases: pd.DataFrame | None = None) -> pd.DataFrame:
     """The indicator table: one row per disease group (see the module text).
 
     Parameters
@@ -117,30 +118,19 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
     con
         DuckDB connection with the episode store's views (default:
         :func:`healthmap.store.connect`).
+    cases : DataFrame, optional
+        :func:`group_cases` of the same period, standard, trend years and look-back (it
+        does not depend on the setting: the page caches it per period, so a change of
+        setting counts no person again).
     """
     if not years:
         raise ValueError("choose at least one year")
-    if con is None:
-        from healthmap import store
-
-        con = store.connect(engine)
-        try:
-            return group_indicators(engine, years, setting, standard, frame, pop_rows,
-                                    trend_years, all_years, lookback, con)
-        finally:
-            con.close()
     years = tuple(sorted(years))
+    if cases is None:
+        cases = group_cases(engine, years, standard, pop_rows, trend_years, all_years,
+                            lookback, con)
     groups = queries.disease_groups(engine)
     to_group = icd3_group_map(engine)
-    up = queries.area_set(engine, "township").up
-
-    # new cases by group and age, all settings: each person once per group in the period
-    everything = Selection(Filters(years=years, setting=None), None)
-    nc = persons.cases(con, everything, ("group_code", "age_group"), lookback)
-    cases_age = (nc.groupby(["group_code", "age_group"])["persons"].sum().unstack()
-                 .reindex(index=groups["group_code"], columns=list(AGE_GROUPS)).fillna(0.0))
-    cases = nc.groupby("group_code")["persons"].sum().reindex(groups["group_code"],
-                                                              fill_value=0)
     # episodes, referral, cost and fund in the setting, by in/out of county
     ep = queries.cells(engine, Filters(years=years, setting=setting), ["icd3", "in_county"],
                        None, frame)
@@ -153,6 +143,56 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
     outside = ep[~ep["in_county"]].groupby("group_code")[cols].sum().reindex(
         groups["group_code"], fill_value=0).astype(float)
 
+    t = cases.copy()
+    if t["group_code"].tolist() != groups["group_code"].tolist():
+        raise ValueError("the group cases are not of the current disease groups")
+    t["episodes"] = (inside["episodes"] + outside["episodes"]).to_numpy(dtype=float)
+    t["out_episodes"] = outside["episodes"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["outward_referral"] = np.where(t["episodes"] > 0,
+                                         t["out_episodes"] / t["episodes"] * 100, np.nan)
+        lo, hi = metrics.proportion_ci(t["out_episodes"], t["episodes"])
+        t["outward_referral_low"], t["outward_referral_high"] = lo * 100, hi * 100
+        cost = (inside["cost_sum"] + outside["cost_sum"]).to_numpy(dtype=float)
+        t["cost_per_case"] = np.where(t["episodes"] > 0, cost / t["episodes"], np.nan)
+        t["cost_in_county"] = np.where(inside["episodes"] > 0,
+                                       inside["cost_sum"] / inside["episodes"], np.nan)
+        t["cost_out_county"] = np.where(outside["episodes"] > 0,
+                                        outside["cost_sum"] / outside["episodes"], np.nan)
+    t["fund_outflow"] = outside["fund_sum"].to_numpy(dtype=float)
+    last = ["trend", "trend_cases", "trend_years", "unstable"]  # the table's column order
+    return t[[c for c in t.columns if c not in last] + last]
+
+
+def group_cases(engine: Engine, years: tuple[int, ...], standard: str = "china_2000",
+                pop_rows: pd.DataFrame | None = None, trend_years: int = 5,
+                all_years: list[int] | None = None,
+                lookback: int = persons.DEFAULT_LOOKBACK, con=None) -> pd.DataFrame:
+    """The person side of :func:`group_indicators`, which no setting changes: per disease
+    group its names and specialty, ``new_cases`` (all settings), ``case_basis``,
+    ``lookback``, ``population``, ``incidence`` and ``asr`` with their intervals,
+    ``trend``, ``trend_cases``, ``trend_years`` and ``unstable`` (parameters as there)."""
+    if not years:
+        raise ValueError("choose at least one year")
+    if con is None:
+        from healthmap import store
+
+        con = store.connect(engine)
+        try:
+            return group_cases(engine, years, standard, pop_rows, trend_years, all_years,
+                               lookback, con)
+        finally:
+            con.close()
+    years = tuple(sorted(years))
+    groups = queries.disease_groups(engine)
+    up = queries.area_set(engine, "township").up
+    # new cases by group and age, all settings: each person once per group in the period
+    everything = Selection(Filters(years=years, setting=None), None)
+    nc = persons.cases(con, everything, ("group_code", "age_group"), lookback)
+    cases_age = (nc.groupby(["group_code", "age_group"])["persons"].sum().unstack()
+                 .reindex(index=groups["group_code"], columns=list(AGE_GROUPS)).fillna(0.0))
+    cases = nc.groupby("group_code")["persons"].sum().reindex(groups["group_code"],
+                                                              fill_value=0)
     t = pd.DataFrame({"group_code": groups["group_code"].to_numpy()})
     for c in ("name_zh", "name_en", "icd_ranges", "specialty_code", "specialty_zh",
               "specialty_en"):
@@ -192,21 +232,6 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
                                                                     t["population"])
     t["asr"], t["asr_low"], t["asr_high"] = asr, asr_lo, asr_hi
 
-    t["episodes"] = (inside["episodes"] + outside["episodes"]).to_numpy(dtype=float)
-    t["out_episodes"] = outside["episodes"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t["outward_referral"] = np.where(t["episodes"] > 0,
-                                         t["out_episodes"] / t["episodes"] * 100, np.nan)
-        lo, hi = metrics.proportion_ci(t["out_episodes"], t["episodes"])
-        t["outward_referral_low"], t["outward_referral_high"] = lo * 100, hi * 100
-        cost = (inside["cost_sum"] + outside["cost_sum"]).to_numpy(dtype=float)
-        t["cost_per_case"] = np.where(t["episodes"] > 0, cost / t["episodes"], np.nan)
-        t["cost_in_county"] = np.where(inside["episodes"] > 0,
-                                       inside["cost_sum"] / inside["episodes"], np.nan)
-        t["cost_out_county"] = np.where(outside["episodes"] > 0,
-                                        outside["cost_sum"] / outside["episodes"], np.nan)
-    t["fund_outflow"] = outside["fund_sum"].to_numpy(dtype=float)
-
     # trend of new cases over the last years up to the period's end, over the years with
     # a full look-back window (a first data year counts earlier patients as new)
     known = all_years if all_years is not None else queries.periods(engine)
@@ -224,8 +249,8 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
             yearly.append(persons.cases(con, Selection(Filters(years=ask, setting=None),
                                                        None), ("group_code", "year"),
                                         lookback))
-        per_year = (pd.concat(yearly).pivot_table(index="group_code", columns="year", values="persons",
-                                       aggfunc="sum")
+        per_year = (pd.concat(yearly).pivot_table(index="group_code", columns="year",
+                                                  values="persons", aggfunc="sum")
                     .reindex(index=groups["group_code"], columns=list(span)).fillna(0.0))
     t["trend"] = [_log_linear_trend(row) for row in per_year.to_numpy()]
     t["trend_cases"] = [[int(v) for v in row] for row in per_year.to_numpy()]

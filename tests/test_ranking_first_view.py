@@ -5,6 +5,7 @@ healthmap.persons.cases (one query per specialty), by hand on hand-made episodes
 the demo data; the indicator table's trend takes a one-year period's own year from the
 period's counts, equal to counting that year again."""
 
+import pandas as pd
 import pytest
 
 from healthmap import persons, ranking_data, store
@@ -110,9 +111,25 @@ def test_bench_times_the_ranking_page_steps(demo_db, capsys):
     out = bench._ranking_scenarios(make_engine(demo_db),
                                    Filters(years=(2024,), setting="inpatient"), "demo", True)
     parts = [k for k in out if k.startswith("ranking first view: ")]
-    assert len(parts) == 4 and out["ranking first view ms"] == pytest.approx(
+    assert len(parts) == 5 and out["ranking first view ms"] == pytest.approx(
         sum(out[k] for k in parts))
     # each change's time includes its figures', so the medians keep that order
     assert 0 < out["ranking change figures median ms"] <= out["ranking change median ms"]
     printed = capsys.readouterr().out
     assert "weight/method change median" in printed and "target median < 100 ms" in printed
+
+
+@pytest.mark.sqlite_only
+def test_indicator_table_from_cached_person_counts_for_every_setting(demo_db):
+    e = make_engine(demo_db)
+    cases = ranking_data.group_cases(e, (2024,))
+    for setting in ("inpatient", "outpatient", None):
+        whole = ranking_data.group_indicators(e, (2024,), setting)
+        pd.testing.assert_frame_equal(
+            ranking_data.group_indicators(e, (2024,), setting, cases=cases), whole)
+    # the setting's figures differ, the person counts do not
+    other = ranking_data.group_indicators(e, (2024,), "outpatient", cases=cases)
+    assert not other["episodes"].equals(whole["episodes"])
+    assert other["new_cases"].equals(whole["new_cases"])
+    with pytest.raises(ValueError, match="not of the current disease groups"):
+        ranking_data.group_indicators(e, (2024,), None, cases=cases.iloc[1:])
