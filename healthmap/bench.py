@@ -262,6 +262,101 @@ def _map_scenarios(engine, f, label: str, target: bool) -> dict[str, float]:
     return {**out, **map_peers(engine, f, frame)}
 
 
+# the ranking page's changes a planner makes in a row: (method, planner weights or None for
+# the entropy weights, top N); the page ranks again on each (its indicator table is cached)
+RANKING_STEPS = [
+    ("topsis", None, 10),
+    ("topsis", (0.5, 0.3, 0.2), 10),
+    ("topsis", (0.2, 0.6, 0.2), 10),
+    ("weighted_sum", (0.2, 0.6, 0.2), 10),
+    ("weighted_sum", None, 10),
+    ("topsis", None, 5),
+]
+
+
+def _ranking_scenarios(engine, f, label: str, target: bool) -> dict[str, float]:
+    """Time the ranking page's server work (pages/ranking.py): the first view of a period
+    (the indicator table, the specialties' new cases, the ranking with its stability runs
+    and the outward-referral map of the top three groups; the period frame is the map
+    page's and timed apart), a change of setting (the indicator table from its cached
+    person counts, the ranking and its figures) and a change of weights, method or top N
+    (:data:`RANKING_STEPS`: decision matrix, entropy weights, the ranking and its two
+    figures, what the page recomputes on such a change)."""
+    from healthmap import indicators, mapview, ranking, ranking_charts, ranking_data
+    from healthmap.queries import (Filters, area_set, load_cells_frame, periods,
+                                   population_rows)
+
+    years, setting = tuple(f.years), f.setting
+    t = time.perf_counter()
+    frame, pop_rows, known = load_cells_frame(engine, years), population_rows(engine), \
+        periods(engine)
+    load_ms = (time.perf_counter() - t) * 1000
+    first: dict[str, float] = {}
+
+    def step(name, fn):
+        t0 = time.perf_counter()
+        value = fn()
+        first[name] = (time.perf_counter() - t0) * 1000
+        return value
+
+    cases = step("indicator table: person counts", lambda: ranking_data.group_cases(
+        engine, years, pop_rows=pop_rows, all_years=known))
+    table = step("indicator table: setting", lambda: ranking_data.group_indicators(
+        engine, years, setting, frame=frame, cases=cases))
+    spec = step("specialty new cases", lambda: ranking_data.specialty_persons(engine, years))
+    res = step("ranking (500 stability runs)", lambda: ranking_data.rank_groups(
+        table, ranking_data.DEFAULT_CRITERIA, None, "topsis", top_n=10, persons=spec))
+    top3 = tuple(res["groups"]["group_code"][:3])
+
+    def referral_map():
+        r = indicators.compute(engine, Filters(years=years, groups=top3, setting=setting),
+                               "outward_referral", frame=frame)
+        return mapview.choropleth(r.table, area_set(engine, "township").areas, "%")
+
+    step("referral map", referral_map)
+    total = sum(first.values())
+    print(f"ranking page on {label}: first view of a period {total:,.0f} ms "
+          f"({'; '.join(f'{k} {v:,.0f}' for k, v in first.items())}) "
+          f"+ the period frame {load_ms:,.0f} ms (shared with the map page)   "
+          f"target < 2,000 ms{'' if target else ' (at 10 M)'}")
+    ms, figs, settings = [], [], []
+    crit = ranking_data.DEFAULT_CRITERIA
+    for _ in range(3):
+        for other in ("outpatient", None, setting):  # the page's setting radio
+            t0 = time.perf_counter()
+            t_other = ranking_data.group_indicators(engine, years, other, frame=frame,
+                                                    cases=cases)
+            res = ranking_data.rank_groups(t_other, crit, None, "topsis", persons=spec)
+            ranking_charts.stability_figure(res["groups"])
+            ranking_charts.compare_figure(res["groups"], "topsis")
+            settings.append((time.perf_counter() - t0) * 1000)
+        for method, weights, top_n in RANKING_STEPS:
+            t0 = time.perf_counter()
+            _, x, _, _ = ranking_data.decision_matrix(table, crit)
+            ranking.entropy_weights(x)
+            res = ranking_data.rank_groups(table, crit, None if weights is None
+                                           else dict(zip(crit, weights)), method,
+                                           top_n=top_n, persons=spec)
+            t1 = time.perf_counter()
+            ranking_charts.stability_figure(res["groups"])
+            ranking_charts.compare_figure(res["groups"], method)
+            ms.append((time.perf_counter() - t0) * 1000)
+            figs.append((time.perf_counter() - t1) * 1000)
+    med, p95 = statistics.median(ms), float(np.percentile(ms, 95))
+    print(f"ranking page on {label}: weight/method change median {med:6.1f} ms   "
+          f"p95 {p95:6.1f} ms (of which the two figures {statistics.median(figs):.0f} ms)"
+          f"   target median < 100 ms{'' if target else ' (at 10 M)'}")
+    set_med = statistics.median(settings)
+    print(f"ranking page on {label}: setting change      median {set_med:6.1f} ms   "
+          f"p95 {float(np.percentile(settings, 95)):6.1f} ms (the person counts cached per "
+          f"period)   target median < 100 ms{'' if target else ' (at 10 M)'}")
+    return {"ranking period load ms": load_ms, "ranking first view ms": total,
+            "ranking setting change median ms": set_med,
+            **{f"ranking first view: {k} ms": v for k, v in first.items()},
+            "ranking change median ms": med, "ranking change p95 ms": p95,
+            "ranking change figures median ms": statistics.median(figs)}
+
+
 def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool = False,
               demo: bool = True) -> dict[str, float]:
     from healthmap import indicators
@@ -324,6 +419,8 @@ def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool
         out[f"{name} median ms"] = med
         print(f"{name:<28} median {med:6.1f} ms   p95 {p95:6.1f} ms   target median < 100 ms")
     out.update(_map_scenarios(engine, f, f"{n_episodes:,} synthetic episodes", target=False))
+    out.update(_ranking_scenarios(engine, f, f"{n_episodes:,} synthetic episodes",
+                                  target=False))
     if demo:
         from healthmap.demo import load_demo
 
@@ -331,6 +428,8 @@ def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool
         print("loading the demo data for the map-page scenario …")
         load_demo(demo_engine)
         out.update({f"demo {k}": v for k, v in _map_scenarios(
+            demo_engine, f, "demo data", target=True).items()})
+        out.update({f"demo {k}": v for k, v in _ranking_scenarios(
             demo_engine, f, "demo data", target=True).items()})
         demo_engine.dispose()
     if not keep and not db_url:

@@ -35,25 +35,29 @@ import pandas as pd
 from scipy.stats import rankdata
 
 
-def _matrix(matrix) -> np.ndarray:
+def _matrix(matrix, stacked: bool = False) -> np.ndarray:
     x = np.asarray(matrix, dtype="float64")
-    if x.ndim != 2:
-        raise ValueError("the decision matrix must be two-dimensional (alternatives × criteria)")
+    if x.ndim != (3 if stacked else 2):
+        raise ValueError("the decision matrix must be two-dimensional (alternatives × criteria)"
+                         + ("; a stack of them three-dimensional" if stacked else ""))
     if not np.isfinite(x).all():
         raise ValueError("the decision matrix has missing or infinite values; fill or drop "
                          "those alternatives first")
     return x
 
 
-def _weights(weights, n: int) -> np.ndarray:
-    w = np.asarray(weights, dtype="float64").reshape(-1)
-    if w.shape[0] != n:
-        raise ValueError(f"{w.shape[0]} weights for {n} criteria")
+def _weights(weights, n: int, stacked: bool = False) -> np.ndarray:
+    """The weights rescaled to sum to 1 (``stacked``: each row of a 2-D array)."""
+    w = np.asarray(weights, dtype="float64")
+    w = w.reshape(-1, w.shape[-1]) if stacked else w.reshape(-1)
+    if w.shape[-1] != n:
+        raise ValueError(f"{w.shape[-1]} weights for {n} criteria")
     if (w < 0).any() or not np.isfinite(w).all():
         raise ValueError("weights must be finite and not negative")
-    if w.sum() <= 0:
+    total = w.sum(axis=-1, keepdims=stacked)
+    if (total <= 0).any():
         raise ValueError("at least one weight must be positive")
-    return w / w.sum()
+    return w / total
 
 
 def _benefit(benefit, n: int) -> np.ndarray:
@@ -86,7 +90,12 @@ def minmax_normalize(matrix, benefit=None) -> np.ndarray:
     [[1.0], [0.0]]
     """
     x = _matrix(matrix)
-    b = _benefit(benefit, x.shape[1])
+    return _minmax(x, _benefit(benefit, x.shape[1]))
+
+
+def _minmax(x: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`minmax_normalize` of a checked matrix, or of each matrix of a stack laid out
+    (alternatives, matrices, criteria)."""
     lo, hi = x.min(axis=0), x.max(axis=0)
     span = hi - lo
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -104,7 +113,12 @@ def vector_normalize(matrix) -> np.ndarray:
     >>> vector_normalize([[3, 0], [4, 0]]).tolist()
     [[0.6, 0.0], [0.8, 0.0]]
     """
-    x = _matrix(matrix)
+    return _vector(_matrix(matrix))
+
+
+def _vector(x: np.ndarray) -> np.ndarray:
+    """:func:`vector_normalize` of a checked matrix or a stack (alternatives, matrices,
+    criteria)."""
     norm = np.sqrt((x ** 2).sum(axis=0))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(norm > 0, x / norm, 0.0)
@@ -166,8 +180,21 @@ def weighted_sum(matrix, weights, benefit=None) -> np.ndarray:
     [0.25, 0.75, 0.5]
     """
     x = _matrix(matrix)
-    w = _weights(weights, x.shape[1])
-    return minmax_normalize(x, benefit) @ w
+    return _weighted_sum(x, _weights(weights, x.shape[1]), _benefit(benefit, x.shape[1]))
+
+
+def _weighted_sum(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`weighted_sum` of a checked matrix (weights ``w`` summing to 1), or of a stack
+    (alternatives, matrices, criteria) with a row of ``w`` per matrix: then (matrices,
+    alternatives), each row the same matrix-vector product as one matrix's."""
+    r = _minmax(x, b)
+    if x.ndim == 2:
+        return r @ w
+    r = np.ascontiguousarray(r.transpose(1, 0, 2))
+    out = np.empty(r.shape[:2])
+    for k in range(len(r)):
+        out[k] = r[k] @ w[k]
+    return out
 
 
 def topsis(matrix, weights, benefit=None, details: bool = False):
@@ -200,24 +227,34 @@ def topsis(matrix, weights, benefit=None, details: bool = False):
     ([0.643, 0.268, 0.614, 0.312], [1, 4, 2, 3])
     """
     x = _matrix(matrix)
-    w = _weights(weights, x.shape[1])
-    b = _benefit(benefit, x.shape[1])
-    r = vector_normalize(x)
-    v = r * w
-    best = np.where(b, v.max(axis=0), v.min(axis=0))
-    worst = np.where(b, v.min(axis=0), v.max(axis=0))
-    s_plus = np.sqrt(((v - best) ** 2).sum(axis=1))
-    s_minus = np.sqrt(((v - worst) ** 2).sum(axis=1))
-    denom = s_plus + s_minus
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.where(denom > 0, s_minus / denom, 0.5)
+    c, parts = _topsis(x, _weights(weights, x.shape[1]), _benefit(benefit, x.shape[1]))
     if details:
-        return c, {"normalized": r, "weighted": v, "ideal": best, "anti_ideal": worst,
-                   "s_plus": s_plus, "s_minus": s_minus}
+        return c, parts
     return c
 
 
+def _topsis(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, dict]:
+    """:func:`topsis` of a checked matrix (weights ``w`` summing to 1), or of a stack
+    (alternatives, matrices, criteria) with a row of ``w`` per matrix, by the same
+    arithmetic (the alternatives stay on axis 0); a stack's closeness is (matrices,
+    alternatives)."""
+    r = _vector(x)
+    v = r * w
+    best = np.where(b, v.max(axis=0), v.min(axis=0))
+    worst = np.where(b, v.min(axis=0), v.max(axis=0))
+    s_plus = np.sqrt(((v - best) ** 2).sum(axis=-1))
+    s_minus = np.sqrt(((v - worst) ** 2).sum(axis=-1))
+    denom = s_plus + s_minus
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(denom > 0, s_minus / denom, 0.5)
+    if x.ndim == 3:
+        c = c.T
+    return c, {"normalized": r, "weighted": v, "ideal": best, "anti_ideal": worst,
+               "s_plus": s_plus, "s_minus": s_minus}
+
+
 METHODS = {"weighted_sum": weighted_sum, "topsis": topsis}
+_STACKED = {"weighted_sum": _weighted_sum, "topsis": lambda x, w, b: _topsis(x, w, b)[0]}
 
 
 def score(matrix, weights, benefit=None, method: str = "topsis") -> np.ndarray:
@@ -231,13 +268,38 @@ def score(matrix, weights, benefit=None, method: str = "topsis") -> np.ndarray:
     return METHODS[method](matrix, weights, benefit)
 
 
+def stacked_scores(matrices, weights, benefit=None, method: str = "topsis") -> np.ndarray:
+    """:func:`score` of many matrices at once: ``matrices`` (k, m, n), one row of
+    ``weights`` (k, n) per matrix; row i of the result equals
+    ``score(matrices[i], weights[i], benefit, method)`` exactly (the same arithmetic,
+    vectorised over the stack: :mod:`healthmap.ranking_stability` scores its reruns so).
+
+    >>> x = [[[1, 2], [2, 1]], [[1, 2], [2, 1]]]
+    >>> stacked_scores(x, [[1, 0], [0, 1]], method="weighted_sum").tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {sorted(METHODS)}")
+    x = _matrix(matrices, stacked=True)
+    w = _weights(weights, x.shape[2], stacked=True)
+    if len(w) != len(x):
+        raise ValueError(f"{len(w)} weight rows for {len(x)} matrices")
+    # alternatives first: the column sums, minima and maxima then run over whole slabs
+    # in the order one matrix's do (bit for bit the same scores), and fast
+    x = np.ascontiguousarray(x.transpose(1, 0, 2))
+    return _STACKED[method](x, w, _benefit(benefit, x.shape[2]))
+
+
 def ranks(scores) -> np.ndarray:
-    """Ranks, 1 = highest score; ties share the best rank ("competition" ranking).
+    """Ranks, 1 = highest score; ties share the best rank ("competition" ranking); a 2-D
+    array is ranked row by row.
 
     >>> ranks([0.2, 0.9, 0.2, 0.5]).tolist()
     [3, 1, 3, 2]
+    >>> ranks([[0.2, 0.9], [0.5, 0.5]]).tolist()
+    [[2, 1], [1, 1]]
     """
-    return rankdata(-np.asarray(scores, dtype="float64"), method="min").astype(int)
+    return rankdata(-np.asarray(scores, dtype="float64"), method="min", axis=-1).astype(int)
 
 
 def rollup_specialties(groups: pd.DataFrame, score_col: str = "score",
@@ -278,18 +340,25 @@ def rollup_specialties(groups: pd.DataFrame, score_col: str = "score",
     [['GI', 0.8, 1, 2, 'CRC 0.80; GC 0.50', 150], ['CARD', 0.6, 2, 1, 'HT 0.60', 90]]
     """
     names = groups["name"] if "name" in groups.columns else groups["group_code"]
-    g = groups.assign(_name=names.astype(str)).sort_values(score_col, ascending=False,
-                                                          kind="stable")
+    named = "specialty_name" in groups.columns
+    g = pd.DataFrame({"group_code": groups["group_code"], "spec": groups["specialty_code"],
+                      "score": groups[score_col], "name": names.astype(str),
+                      "specialty_name": groups["specialty_name"] if named else None}
+                     ).sort_values("score", ascending=False, kind="stable")
+    at = g.groupby("spec", sort=False).indices  # positions in g, in g's order
+    code, score, name, spec_name = (g[c].to_numpy() for c in ("group_code", "score", "name",
+                                                                "specialty_name"))
     rows = []
-    for spec, sub in g.groupby("specialty_code", sort=False):
-        top = sub.head(drivers)
+    for spec in pd.unique(g["spec"]):
+        if spec not in at:  # a group without a specialty
+            continue
+        i = at[spec]
         row = {"specialty_code": spec}
-        if "specialty_name" in sub.columns:
-            row["specialty_name"] = sub["specialty_name"].iloc[0]
-        row.update(score=float(sub[score_col].iloc[0]), n_groups=len(sub),
-                   top_group=sub["group_code"].iloc[0],
-                   drivers="; ".join(f"{n} {s:.2f}" for n, s in zip(top["_name"],
-                                                                     top[score_col])))
+        if named:
+            row["specialty_name"] = spec_name[i[0]]
+        row.update(score=float(score[i[0]]), n_groups=len(i), top_group=code[i[0]],
+                   drivers="; ".join(f"{n} {s:.2f}" for n, s in zip(name[i[:drivers]],
+                                                                     score[i[:drivers]])))
         rows.append(row)
     out = pd.DataFrame(rows)
     out["rank"] = ranks(out["score"])

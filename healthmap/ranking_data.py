@@ -26,6 +26,7 @@ rests on (for :func:`healthmap.ranking_stability.rank_stability`) and its unit.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -33,7 +34,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from healthmap import metrics, persons, queries, ranking, ranking_stability, store
+from healthmap import (metrics, person_rollup, persons, queries, ranking,
+                       ranking_stability, store)
 from healthmap.codes import AGE_GROUPS
 from healthmap.models import DiseaseGroup, Icd3Group
 from healthmap.queries import Filters, Selection
@@ -93,7 +95,8 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
                      standard: str = "china_2000", frame: pd.DataFrame | None = None,
                      pop_rows: pd.DataFrame | None = None, trend_years: int = 5,
                      all_years: list[int] | None = None,
-                     lookback: int = persons.DEFAULT_LOOKBACK, con=None) -> pd.DataFrame:
+                     lookback: int = persons.DEFAULT_LOOKBACK, con=None,
+                     cases: pd.DataFrame | None = None) -> pd.DataFrame:
     """The indicator table: one row per disease group (see the module text).
 
     Parameters
@@ -115,30 +118,19 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
     con
         DuckDB connection with the episode store's views (default:
         :func:`healthmap.store.connect`).
+    cases : DataFrame, optional
+        :func:`group_cases` of the same period, standard, trend years and look-back (it
+        does not depend on the setting: the page caches it per period, so a change of
+        setting counts no person again).
     """
     if not years:
         raise ValueError("choose at least one year")
-    if con is None:
-        from healthmap import store
-
-        con = store.connect(engine)
-        try:
-            return group_indicators(engine, years, setting, standard, frame, pop_rows,
-                                    trend_years, all_years, lookback, con)
-        finally:
-            con.close()
     years = tuple(sorted(years))
+    if cases is None:
+        cases = group_cases(engine, years, standard, pop_rows, trend_years, all_years,
+                            lookback, con)
     groups = queries.disease_groups(engine)
     to_group = icd3_group_map(engine)
-    up = queries.area_set(engine, "township").up
-
-    # new cases by group and age, all settings: each person once per group in the period
-    everything = Selection(Filters(years=years, setting=None), None)
-    nc = persons.cases(con, everything, ("group_code", "age_group"), lookback)
-    cases_age = (nc.groupby(["group_code", "age_group"])["persons"].sum().unstack()
-                 .reindex(index=groups["group_code"], columns=list(AGE_GROUPS)).fillna(0.0))
-    cases = nc.groupby("group_code")["persons"].sum().reindex(groups["group_code"],
-                                                              fill_value=0)
     # episodes, referral, cost and fund in the setting, by in/out of county
     ep = queries.cells(engine, Filters(years=years, setting=setting), ["icd3", "in_county"],
                        None, frame)
@@ -151,6 +143,56 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
     outside = ep[~ep["in_county"]].groupby("group_code")[cols].sum().reindex(
         groups["group_code"], fill_value=0).astype(float)
 
+    t = cases.copy()
+    if t["group_code"].tolist() != groups["group_code"].tolist():
+        raise ValueError("the group cases are not of the current disease groups")
+    t["episodes"] = (inside["episodes"] + outside["episodes"]).to_numpy(dtype=float)
+    t["out_episodes"] = outside["episodes"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["outward_referral"] = np.where(t["episodes"] > 0,
+                                         t["out_episodes"] / t["episodes"] * 100, np.nan)
+        lo, hi = metrics.proportion_ci(t["out_episodes"], t["episodes"])
+        t["outward_referral_low"], t["outward_referral_high"] = lo * 100, hi * 100
+        cost = (inside["cost_sum"] + outside["cost_sum"]).to_numpy(dtype=float)
+        t["cost_per_case"] = np.where(t["episodes"] > 0, cost / t["episodes"], np.nan)
+        t["cost_in_county"] = np.where(inside["episodes"] > 0,
+                                       inside["cost_sum"] / inside["episodes"], np.nan)
+        t["cost_out_county"] = np.where(outside["episodes"] > 0,
+                                        outside["cost_sum"] / outside["episodes"], np.nan)
+    t["fund_outflow"] = outside["fund_sum"].to_numpy(dtype=float)
+    last = ["trend", "trend_cases", "trend_years", "unstable"]  # the table's column order
+    return t[[c for c in t.columns if c not in last] + last]
+
+
+def group_cases(engine: Engine, years: tuple[int, ...], standard: str = "china_2000",
+                pop_rows: pd.DataFrame | None = None, trend_years: int = 5,
+                all_years: list[int] | None = None,
+                lookback: int = persons.DEFAULT_LOOKBACK, con=None) -> pd.DataFrame:
+    """The person side of :func:`group_indicators`, which no setting changes: per disease
+    group its names and specialty, ``new_cases`` (all settings), ``case_basis``,
+    ``lookback``, ``population``, ``incidence`` and ``asr`` with their intervals,
+    ``trend``, ``trend_cases``, ``trend_years`` and ``unstable`` (parameters as there)."""
+    if not years:
+        raise ValueError("choose at least one year")
+    if con is None:
+        from healthmap import store
+
+        con = store.connect(engine)
+        try:
+            return group_cases(engine, years, standard, pop_rows, trend_years, all_years,
+                               lookback, con)
+        finally:
+            con.close()
+    years = tuple(sorted(years))
+    groups = queries.disease_groups(engine)
+    up = queries.area_set(engine, "township").up
+    # new cases by group and age, all settings: each person once per group in the period
+    everything = Selection(Filters(years=years, setting=None), None)
+    nc = persons.cases(con, everything, ("group_code", "age_group"), lookback)
+    cases_age = (nc.groupby(["group_code", "age_group"])["persons"].sum().unstack()
+                 .reindex(index=groups["group_code"], columns=list(AGE_GROUPS)).fillna(0.0))
+    cases = nc.groupby("group_code")["persons"].sum().reindex(groups["group_code"],
+                                                              fill_value=0)
     t = pd.DataFrame({"group_code": groups["group_code"].to_numpy()})
     for c in ("name_zh", "name_en", "icd_ranges", "specialty_code", "specialty_zh",
               "specialty_en"):
@@ -164,6 +206,7 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
              if "denominator_sex" in groups.columns else [None] * len(groups))
     population, asr, asr_lo, asr_hi = [], [], [], []
     weights = cached_standard_weights()[standard].reindex(list(AGE_GROUPS)).to_numpy()
+    reweight = _reweight()
     age_pop: dict = {}
     for i, sex in enumerate(sexes):
         key = sex or "T"
@@ -179,7 +222,7 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 r, lo, hi = metrics.age_standardized_rate(
-                    cases_age.iloc[i].to_numpy(), n_age, weights, **_reweight())
+                    cases_age.iloc[i].to_numpy(), n_age, weights, **reweight)
             asr.append(float(r)), asr_lo.append(float(lo)), asr_hi.append(float(hi))
         else:
             asr.append(np.nan), asr_lo.append(np.nan), asr_hi.append(np.nan)
@@ -189,21 +232,6 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
                                                                     t["population"])
     t["asr"], t["asr_low"], t["asr_high"] = asr, asr_lo, asr_hi
 
-    t["episodes"] = (inside["episodes"] + outside["episodes"]).to_numpy(dtype=float)
-    t["out_episodes"] = outside["episodes"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t["outward_referral"] = np.where(t["episodes"] > 0,
-                                         t["out_episodes"] / t["episodes"] * 100, np.nan)
-        lo, hi = metrics.proportion_ci(t["out_episodes"], t["episodes"])
-        t["outward_referral_low"], t["outward_referral_high"] = lo * 100, hi * 100
-        cost = (inside["cost_sum"] + outside["cost_sum"]).to_numpy(dtype=float)
-        t["cost_per_case"] = np.where(t["episodes"] > 0, cost / t["episodes"], np.nan)
-        t["cost_in_county"] = np.where(inside["episodes"] > 0,
-                                       inside["cost_sum"] / inside["episodes"], np.nan)
-        t["cost_out_county"] = np.where(outside["episodes"] > 0,
-                                        outside["cost_sum"] / outside["episodes"], np.nan)
-    t["fund_outflow"] = outside["fund_sum"].to_numpy(dtype=float)
-
     # trend of new cases over the last years up to the period's end, over the years with
     # a full look-back window (a first data year counts earlier patients as new)
     known = all_years if all_years is not None else queries.periods(engine)
@@ -211,11 +239,18 @@ def group_indicators(engine: Engine, years: tuple[int, ...], setting: str | None
     span = tuple(y for y in known if years[-1] - trend_years < y <= years[-1]
                  and (lookback == 0 or full[y] == persons.NEW))
     per_year = pd.DataFrame(0.0, index=groups["group_code"], columns=list(span))
-    if span:  # (an empty year list would mean every year)
-        yearly = persons.cases(con, Selection(Filters(years=span, setting=None), None),
-                               ("group_code", "year"), lookback)
-        per_year = (yearly.pivot_table(index="group_code", columns="year", values="persons",
-                                       aggfunc="sum")
+    # a one-year period's own year is counted above already (the same definition: each
+    # year a period of its own, each group a code set of its own)
+    ask = tuple(y for y in span if len(years) > 1 or y != years[0])
+    if span:
+        yearly = [nc.groupby("group_code", as_index=False)["persons"].sum().assign(
+            year=years[0])] if ask != span else []
+        if ask:  # (an empty year list would mean every year)
+            yearly.append(persons.cases(con, Selection(Filters(years=ask, setting=None),
+                                                       None), ("group_code", "year"),
+                                        lookback))
+        per_year = (pd.concat(yearly).pivot_table(index="group_code", columns="year",
+                                                  values="persons", aggfunc="sum")
                     .reindex(index=groups["group_code"], columns=list(span)).fillna(0.0))
     t["trend"] = [_log_linear_trend(row) for row in per_year.to_numpy()]
     t["trend_cases"] = [[int(v) for v in row] for row in per_year.to_numpy()]
@@ -314,6 +349,10 @@ def specialty_new_cases(con, specialty_of: dict[str, str], years: tuple[int, ...
     codes["specialty_code"] = codes["group_code"].map(specialty_of)
     codes = codes.dropna(subset=["specialty_code"])
     out: dict[str, int] = {}
+    if years and len(codes):
+        every = Selection(Filters(years=years, setting=None), tuple(sorted(codes["icd3"])))
+        if person_rollup.code_set(con, every, []) is not None:  # the roll-up answers
+            return _rollup_specialty_cases(con, codes, years, int(lookback))
     if years:
         for spec, sub in codes.groupby("specialty_code", sort=True):
             sel = Selection(Filters(years=years, setting=None), tuple(sorted(sub["icd3"])))
@@ -321,6 +360,55 @@ def specialty_new_cases(con, specialty_of: dict[str, str], years: tuple[int, ...
             if n:
                 out[str(spec)] = n
     return pd.Series(out, dtype="int64").rename_axis("specialty_code")
+
+
+def _rollup_specialty_cases(con, codes: pd.DataFrame, years: tuple[int, ...],
+                            lookback: int) -> pd.Series:
+    """:func:`specialty_new_cases` of every specialty in one statement on the per-person
+    roll-up (:mod:`healthmap.person_rollup`), the definition of :func:`healthmap.persons.
+    cases` for a code set of whole groups: a person's index date is their first date with
+    one of the specialty's groups in the period (the least ``first_any`` of those groups'
+    whole-group rows), and they are new unless an earlier year's row of one of its groups
+    has a last date inside the look-back window (``last_any`` ≥ index date − N years).
+    ``codes``: ``icd3``, ``group_code`` and ``specialty_code`` of the groups with one."""
+    sets = codes[["group_code", "specialty_code"]].drop_duplicates()
+    whole = person_rollup._where("groups", (), False, person_rollup.replace_years(
+        Selection(Filters(), None)))  # every group's whole-group rows (any setting)
+    window = "r.year BETWEEN $first_year - $lookback AND $last_year" if lookback else \
+        "r.year = ANY($years)"
+    sql = f"""
+    WITH rows AS (
+        SELECT s.specialty_code, r.person_id, r.year, r.first_any, r.last_any
+        FROM rollup_persons r JOIN spec_sets s USING (group_code)
+        WHERE {whole} AND {window}),
+    starts AS (
+        SELECT specialty_code, person_id, min(first_any) AS start FROM rows
+        WHERE year = ANY($years) GROUP BY ALL)"""
+    if lookback:
+        sql += """,
+    prior AS (
+        SELECT specialty_code, person_id, year, max(last_any) AS last FROM rows
+        WHERE year < $last_year GROUP BY ALL)
+    SELECT c.specialty_code, count(*) AS persons
+    FROM starts c ANTI JOIN prior p
+        ON p.specialty_code = c.specialty_code AND p.person_id = c.person_id
+       AND p.year < year(c.start) AND p.last >= c.start - to_years($lookback)
+    GROUP BY ALL ORDER BY ALL"""
+    else:
+        sql += """
+    SELECT specialty_code, count(*) AS persons FROM starts GROUP BY ALL ORDER BY ALL"""
+    values = {"years": list(years), "first_year": years[0], "last_year": years[-1],
+              "lookback": lookback, "all": person_rollup.ALL}
+    used = set(re.findall(r"\$(\w+)", sql))
+    con.register("spec_sets", sets)
+    try:
+        df = con.execute(sql, {k: v for k, v in values.items() if k in used}).df()
+    finally:
+        con.unregister("spec_sets")
+    df = df[df["persons"] > 0]
+    return pd.Series(df["persons"].astype("int64").to_numpy(),
+                     index=df["specialty_code"].astype(str).to_numpy(),
+                     dtype="int64").rename_axis("specialty_code")
 
 
 def specialty_persons(engine: Engine, years: tuple[int, ...],

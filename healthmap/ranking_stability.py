@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from healthmap.ranking import _benefit, _matrix, _weights, ranks, score
+from healthmap.ranking import _benefit, _matrix, _weights, ranks, score, stacked_scores
 
 TIERS = ("high", "middle", "low")
 DEFAULT_SEED = 20240611
@@ -46,11 +46,33 @@ def perturbed_weights(weights, jitter: float, rng: np.random.Generator) -> np.nd
     (1.0, True)
     """
     w = np.asarray(weights, dtype="float64")
+    _check_jitter(jitter)
+    return _rescaled(w, rng.uniform(1 - jitter, 1 + jitter, size=w.shape))
+
+
+def _check_jitter(jitter: float) -> None:
     if not 0 <= jitter < 1:
         raise ValueError("jitter must be in [0, 1)")
-    f = rng.uniform(1 - jitter, 1 + jitter, size=w.shape)
-    out = w * f
-    return out / out.sum()
+
+
+def _rescaled(w: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """``w`` times the uniform ``factors`` (one row per run), each row summing to 1."""
+    out = w * factors
+    return out / out.sum(axis=-1, keepdims=True)
+
+
+def _check_counts(x: np.ndarray, n: np.ndarray) -> None:
+    if n.shape != x.shape:
+        raise ValueError("counts must have the shape of the matrix")
+    if (n < 0).any():
+        raise ValueError("counts must not be negative")
+
+
+def _noisy(x: np.ndarray, n: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """``x`` scaled by the Poisson ``draws`` / their counts ``n`` (n = 0: unchanged); with
+    a stack of draws (runs first), a stack of matrices."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return x * np.where(n > 0, draws / n, 1.0)
 
 
 def poisson_noise(matrix, counts, rng: np.random.Generator) -> np.ndarray:
@@ -61,14 +83,8 @@ def poisson_noise(matrix, counts, rng: np.random.Generator) -> np.ndarray:
     """
     x = np.asarray(matrix, dtype="float64")
     n = np.asarray(counts, dtype="float64")
-    if n.shape != x.shape:
-        raise ValueError("counts must have the shape of the matrix")
-    if (n < 0).any():
-        raise ValueError("counts must not be negative")
-    draw = rng.poisson(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(n > 0, draw / n, 1.0)
-    return x * factor
+    _check_counts(x, n)
+    return _noisy(x, n, rng.poisson(n))
 
 
 def tiers(top_share, top2_share, high: float = 0.5) -> np.ndarray:
@@ -123,12 +139,8 @@ def rank_stability(matrix, weights, benefit=None, counts=None, method: str = "to
     if runs < 1:
         raise ValueError("runs must be at least 1")
     top_n = max(1, min(int(top_n), m))
-    rng = np.random.default_rng(seed)
     base = score(x, w, b, method)
-    all_ranks = np.empty((runs, m), dtype=int)
-    for r in range(runs):
-        xr = poisson_noise(x, c, rng) if c is not None else x
-        all_ranks[r] = ranks(score(xr, perturbed_weights(w, jitter, rng), b, method))
+    all_ranks = run_ranks(x, w, b, c, method, runs, jitter, seed)
     tail = (1 - interval) / 2 * 100
     lo, med, hi = np.percentile(all_ranks, [tail, 50, 100 - tail], axis=0,
                                 method="inverted_cdf")
@@ -138,6 +150,36 @@ def rank_stability(matrix, weights, benefit=None, counts=None, method: str = "to
                          "rank_median": med.astype(int), "rank_high": hi.astype(int),
                          "top_share": top, "top2_share": top2,
                          "tier": tiers(top, top2, high)})
+
+
+def run_ranks(x: np.ndarray, w: np.ndarray, b: np.ndarray, counts: np.ndarray | None,
+              method: str, runs: int, jitter: float, seed: int) -> np.ndarray:
+    """The ranks of every rerun of :func:`rank_stability`, shape (runs, m), for a checked
+    matrix ``x``, weights ``w`` summing to 1 and benefit flags ``b``.
+
+    The random draws come in the order one rerun after another would take them (per run:
+    the Poisson counts of :func:`poisson_noise`, then the weight factors of
+    :func:`perturbed_weights`), so a seed gives the same reruns as scoring them one at a
+    time; the scoring and ranking of all reruns then run at once
+    (:func:`healthmap.ranking.stacked_scores`, the same arithmetic).
+
+    >>> run_ranks(np.array([[2.0], [1.0]]), np.array([1.0]), np.array([True]), None,
+    ...           "topsis", 3, 0.2, 0).tolist()
+    [[1, 2], [1, 2], [1, 2]]
+    """
+    _check_jitter(jitter)
+    m, n = x.shape
+    if counts is not None:
+        _check_counts(x, counts)
+    rng = np.random.default_rng(seed)
+    draws = np.empty((runs, m, n), dtype="int64") if counts is not None else None
+    factors = np.empty((runs, n))
+    for r in range(runs):
+        if draws is not None:
+            draws[r] = rng.poisson(counts)
+        factors[r] = rng.uniform(1 - jitter, 1 + jitter, size=n)
+    xs = np.broadcast_to(x, (runs, m, n)) if draws is None else _noisy(x, counts, draws)
+    return ranks(stacked_scores(xs, _rescaled(w, factors), b, method))
 
 
 def compare_methods(matrix, weights, benefit=None) -> pd.DataFrame:

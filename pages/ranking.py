@@ -22,11 +22,18 @@ SPEC = "specialty_zh" if zh else "specialty_en"
 
 
 @st.cache_data(ttl=900, max_entries=8, show_spinner=False)
+def case_table(years: tuple, data_version: int, url: str) -> pd.DataFrame:
+    """The person counts of the indicator table: the same for every setting."""
+    return ranking_data.group_cases(ui.engine(url), years,
+                                    pop_rows=ui.population_rows(data_version, url),
+                                    all_years=ui.periods(data_version, url))
+
+
+@st.cache_data(ttl=900, max_entries=8, show_spinner=False)
 def indicator_table(years: tuple, setting, data_version: int, url: str) -> pd.DataFrame:
     return ranking_data.group_indicators(ui.engine(url), years, setting,
                                          frame=ui.cells_frame(years, data_version, url),
-                                         pop_rows=ui.population_rows(data_version, url),
-                                         all_years=ui.periods(data_version, url))
+                                         cases=case_table(years, data_version, url))
 
 
 @st.cache_data(ttl=900, max_entries=8, show_spinner=False)
