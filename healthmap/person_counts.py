@@ -145,22 +145,31 @@ def _persons(entry: dict | None) -> list | None:
     return None if entry is None else (entry.get("rollups") or {}).get(person_rollup.TABLE)
 
 
+def _changed(writer) -> set[int]:
+    """The years whose per-person roll-up this write changed (added or removed too)."""
+    base = writer.base.years if writer.base else {}
+    return {y for y in set(base) | set(writer.years)
+            if _persons(base.get(y)) != _persons(writer.years.get(y))}
+
+
 def stale_years(writer) -> tuple[list[int], list[int]]:
     """Which years of a store write (:class:`healthmap.store.writer.StoreWriter`) need
     their person counts computed: a year without them, or one whose per-person roll-up,
     or that of one of the :data:`REACH` years before it, differs from the store's held
     one (a year added or removed counts as changed). Returns ``(build, drop)``: the years
     to compute, and those that cannot be (a year among them or before it in reach
-    without the per-person roll-up: a store from before it) and lose held counts."""
+    without the per-person roll-up: a store from before it) and lose held counts. Counts
+    this write staged already are not stale (call it after the per-person roll-ups)."""
+    changed = _changed(writer)
     base = writer.base.years if writer.base else {}
-    changed = {y for y in set(base) | set(writer.years)
-               if _persons(base.get(y)) != _persons(writer.years.get(y))}
     build, drop = [], []
     for z, entry in sorted(writer.years.items()):
         if entry.get("rollups") is None:
             continue  # its roll-ups are not staged yet: the write must add them first
-        if TABLE in entry["rollups"] and not any(z - REACH <= y <= z for y in changed):
-            continue
+        counts = entry["rollups"].get(TABLE)
+        if counts and (not any(z - REACH <= y <= z for y in changed)
+                       or counts != ((base.get(z) or {}).get("rollups") or {}).get(TABLE)):
+            continue  # unchanged, or staged by this write already
         window = [writer.years.get(y) for y in range(z - REACH, z + 1)]
         if all(e is None or _persons(e) for e in window):
             build.append(z)
@@ -169,11 +178,37 @@ def stale_years(writer) -> tuple[list[int], list[int]]:
     return build, drop
 
 
+def _sql_files(paths) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _added_files(writer, changed: set[int]) -> list[Path] | None:
+    """The episode files this write added to held years whose per-person roll-up it
+    updated for them (:mod:`healthmap.summary_increment`: every other person's rows kept
+    as held), when those are all the changed years; else ``None``."""
+    if not changed:
+        return None
+    out = []
+    for y in sorted(changed):
+        entry = writer.appended.get(y) or {}
+        if not entry.get("rollups_updated"):
+            return None
+        staged = writer.stage / f"year={y}" / Path(entry["added"]).name
+        out.append(staged if staged.exists() else writer.root / entry["added"])
+    return out
+
+
 def stage(writer) -> list[int]:
     """Compute and stage the person counts of every year :func:`stale_years` names, from
     the write's per-person roll-up files (staged or held), on a DuckDB database of its own
     under the store's memory limit (``HEALTHMAP_STORE_MEMORY``); returns those years.
-    Idempotent: a second call finds nothing stale."""
+    Idempotent: a second call finds nothing stale.
+
+    When the write only added episodes to held years whose per-person rows it updated
+    (a month's import), only the persons with an added episode can count differently:
+    each stale year with held counts gets them minus those persons' held contribution
+    plus their new one (the counts are sums over persons, each person's depending on
+    their own rows only); ``tests/test_person_counts.py`` checks this equals a rebuild."""
     import duckdb
 
     years, drop = stale_years(writer)
@@ -187,17 +222,52 @@ def stage(writer) -> list[int]:
         staged = writer.stage / f
         return staged if staged.exists() else writer.root / f
 
-    files = [where(f) for y in sorted(writer.years) for f in _persons(writer.years[y]) or []]
-    paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+    base = writer.base.years if writer.base else {}
+    added = _added_files(writer, _changed(writer))
+    hive = "hive_partitioning = true, hive_types = {'year': INTEGER}"
     with tempfile.TemporaryDirectory(prefix="healthmap-counts-") as spill, duckdb.connect(
             config={"memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
                     "temp_directory": spill, "preserve_insertion_order": False}) as con:
         con.execute("SET enable_progress_bar = false")
-        con.execute(f"CREATE VIEW persons AS SELECT * FROM read_parquet([{paths}], "
-                    "hive_partitioning = true, hive_types = {'year': INTEGER})")
+        new = [where(f) for y in sorted(writer.years) for f in _persons(writer.years[y]) or []]
+        con.execute(f"CREATE VIEW persons AS SELECT * FROM read_parquet({_sql_files(new)}, "
+                    f"{hive})")
+        if added is not None:
+            old = [writer.root / f for y in sorted(base) for f in _persons(base[y]) or []]
+            con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT person_id FROM "
+                        f"read_parquet({_sql_files(added)})")
+            for name, files in (("new_rows", new), ("old_rows", old)):
+                con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet("
+                            f"{_sql_files(files)}, {hive}) SEMI JOIN affected USING "
+                            "(person_id)")
         for z in years:
-            writer.add_rollups(z, {TABLE: build(con, z, "persons", "persons")})
+            held = (base.get(z) or {}).get("rollups") or {}
+            if added is None or not held.get(TABLE):
+                writer.add_rollups(z, {TABLE: build(con, z, "persons", "persons")})
+                continue
+            writer.add_rollups(z, {TABLE: con.sql(_delta_sql(
+                _sql_files(writer.root / f for f in held[TABLE]), z)).to_arrow_table()})
     return years
+
+
+def _delta_sql(held: str, year: int) -> str:
+    """The counts of ``year``: the held rows (Parquet files ``held``) minus the affected
+    persons' held contribution (``old_rows``) plus their new one (``new_rows``)."""
+    keys = ", ".join(KEYS)
+    measures = [c for c, _t in COLUMNS if c != "year" and c not in KEYS]
+    plain = ", ".join(measures)
+    negated = ", ".join(f"-{c} AS {c}" for c in measures)
+    sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in measures)
+    cur = lambda rows: f"(SELECT * FROM {rows} WHERE year = {int(year)})"  # noqa: E731
+    return f"""
+        SELECT {keys}, {sums} FROM (
+            SELECT {keys}, {plain} FROM read_parquet({held})
+            UNION ALL
+            SELECT {keys}, {negated} FROM ({build_sql(cur('old_rows'), 'old_rows', year)})
+            UNION ALL
+            SELECT {keys}, {plain} FROM ({build_sql(cur('new_rows'), 'new_rows', year)}))
+        GROUP BY ALL HAVING sum(persons) <> 0
+        ORDER BY {keys}"""
 
 
 # ------------------------------------------------------------------ queries

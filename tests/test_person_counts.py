@@ -233,7 +233,15 @@ def _cases(engine, codes, lookback, by=("area_code",), **kw) -> dict:
     return dict(zip(map(tuple, out[list(by)].values.tolist()), out["persons"]))
 
 
-def test_a_month_import_moving_a_first_episode_earlier_equals_a_rebuild(db):
+def _spy_deltas(monkeypatch) -> list[int]:
+    """The years whose counts a write updates from the held ones (not built whole)."""
+    years, real = [], person_counts._delta_sql
+    monkeypatch.setattr(person_counts, "_delta_sql",
+                        lambda held, year: years.append(year) or real(held, year))
+    return years
+
+
+def test_a_month_import_moving_a_first_episode_earlier_equals_a_rebuild(db, monkeypatch):
     from healthmap.ingest.load import import_frame
 
     groups = _groups(db)
@@ -246,7 +254,9 @@ def test_a_month_import_moving_a_first_episode_earlier_equals_a_rebuild(db):
         ("N2", "P5", ISLAND, "J18.9", "2024-01-03", "inpatient", "HZ001", "employee", "true", "900", ""),
     ]
     held_files = store.live_manifest(db).years[2024]["files"]
+    deltas = _spy_deltas(monkeypatch)
     assert import_frame(db, "episodes", _frame(month), "month.csv", today=TODAY).ok
+    assert deltas == [2024]  # the held counts less and plus the month's persons'
     # a month import: the year's files kept, the new rows beside them (the increment)
     assert store.live_manifest(db).years[2024]["files"][:len(held_files)] == held_files
     # now the index date is 20 January 2024 and March 2023 lies in the window: not new;
@@ -259,14 +269,16 @@ def test_a_month_import_moving_a_first_episode_earlier_equals_a_rebuild(db):
     pd.testing.assert_frame_equal(incremental, _counts(db), check_exact=True)
 
 
-def test_an_import_into_the_year_before_moves_the_new_cases(db):
+def test_an_import_into_the_year_before_moves_the_new_cases(db, monkeypatch):
     from healthmap.ingest.load import import_frame
 
     # P3's hypertension of June 2024 is new with one year
     assert _cases(db, None, 1, by=("group_code",), years=(2024,))[(_groups(db)["I10"],)] == 1
     held_2024 = store.live_manifest(db).years[2024]["rollups"]
     late = [("L1", "P3", ISLAND, "I10", "2023-11-01", "outpatient", "YH001", "resident", "", "40", "")]
+    deltas = _spy_deltas(monkeypatch)
     assert import_frame(db, "episodes", _frame(late), "late.csv", today=TODAY).ok
+    assert deltas == [2023, 2024]  # 2023's persons and 2024's look-back at them
     manifest = store.live_manifest(db)
     # only 2023's roll-ups were built again; 2024's per-person rows are the held ones,
     # but its counts were computed again (November 2023 lies in P3's window)
@@ -277,6 +289,7 @@ def test_an_import_into_the_year_before_moves_the_new_cases(db):
                                                 years=(2024,))
     incremental = _counts(db)
     summary.rebuild(db, "test")
+    assert deltas == [2023, 2024]  # a rebuild builds them whole
     pd.testing.assert_frame_equal(incremental, _counts(db), check_exact=True)
 
 

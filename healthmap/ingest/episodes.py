@@ -116,6 +116,8 @@ def plan_episodes(conn, clean: pd.DataFrame | StagedEpisodes, progress,
                     tables = summary_increment.update_year(
                         writer.root, held, rows[len(held["files"])], year, icd3_group,
                         in_county, lambda table, i, y=year: writer.staged_rollup(y, table, i))
+                    # other persons' per-person rows kept: their counts too
+                    held["rollups_updated"] = tables is not None
                 if tables is None:
                     tables = summary.summarise_year(rows, year, icd3_group, in_county)
                 writer.add_rollups(year, tables)
