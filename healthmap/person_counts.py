@@ -233,12 +233,22 @@ def stage(writer) -> list[int]:
         con.execute(f"CREATE VIEW persons AS SELECT * FROM read_parquet({_sql_files(new)}, "
                     f"{hive})")
         if added is not None:
-            old = [writer.root / f for y in sorted(base) for f in _persons(base[y]) or []]
+            # the affected persons' rows: whole in the years to count (held and new), and
+            # what the look-back reads in the other years (unchanged: held = new)
             con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT person_id FROM "
                         f"read_parquet({_sql_files(added)})")
-            for name, files in (("new_rows", new), ("old_rows", old)):
-                con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM read_parquet("
-                            f"{_sql_files(files)}, {hive}) SEMI JOIN affected USING "
+            span = {y for z in years for y in range(z - REACH, z)} - set(years)
+            for name, entries, chosen, cols, cond in (
+                    ("new_rows", writer.years, years, "*", "TRUE"),
+                    ("old_rows", base, years, "*", "TRUE"),
+                    ("prior_rows", writer.years, span, _LOOKBACK,
+                     f"setting = '{ALL}' AND insurance_type = '{ALL}'")):
+                files = [where(f) for y in sorted(chosen) if y in entries
+                         for f in _persons(entries[y]) or []]
+                source = (f"read_parquet({_sql_files(files)}, {hive})" if files else
+                          "(SELECT * FROM new_rows WHERE false)")
+                con.execute(f"CREATE TEMP TABLE {name} AS SELECT {cols} FROM (SELECT * "
+                            f"FROM {source} WHERE {cond}) SEMI JOIN affected USING "
                             "(person_id)")
         for z in years:
             held = (base.get(z) or {}).get("rollups") or {}
@@ -250,6 +260,10 @@ def stage(writer) -> list[int]:
     return years
 
 
+#: the columns of the per-person rows the look-back reads
+_LOOKBACK = "group_code, setting, insurance_type, person_id, last_any, year"
+
+
 def _delta_sql(held: str, year: int) -> str:
     """The counts of ``year``: the held rows (Parquet files ``held``) minus the affected
     persons' held contribution (``old_rows``) plus their new one (``new_rows``)."""
@@ -259,13 +273,17 @@ def _delta_sql(held: str, year: int) -> str:
     negated = ", ".join(f"-{c} AS {c}" for c in measures)
     sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in measures)
     cur = lambda rows: f"(SELECT * FROM {rows} WHERE year = {int(year)})"  # noqa: E731
+    prior = lambda rows: (f"(SELECT {_LOOKBACK} FROM {rows} UNION ALL "  # noqa: E731
+                          f"SELECT {_LOOKBACK} FROM prior_rows)")
     return f"""
         SELECT {keys}, {sums} FROM (
             SELECT {keys}, {plain} FROM read_parquet({held})
             UNION ALL
-            SELECT {keys}, {negated} FROM ({build_sql(cur('old_rows'), 'old_rows', year)})
+            SELECT {keys}, {negated} FROM ({build_sql(cur('old_rows'), prior('old_rows'),
+                                                      year)})
             UNION ALL
-            SELECT {keys}, {plain} FROM ({build_sql(cur('new_rows'), 'new_rows', year)}))
+            SELECT {keys}, {plain} FROM ({build_sql(cur('new_rows'), prior('new_rows'),
+                                                    year)}))
         GROUP BY ALL HAVING sum(persons) <> 0
         ORDER BY {keys}"""
 
