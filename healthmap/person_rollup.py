@@ -341,7 +341,8 @@ def replace_years(sel):
 
 def ensure(engine) -> list[int]:
     """Add the roll-up to every year of the store that lacks it (a store written before
-    this roll-up existed), in one store write under the import lock; returns those years.
+    this roll-up existed), and the person counts (:mod:`healthmap.person_counts`) to every
+    year that lacks them, in one store write under the import lock; returns those years.
     :func:`healthmap.db.upgrade` calls it, so an upgraded deployment gets it at its first
     start (about 2 s per million episodes); meanwhile, and when an import holds the lock
     (then the next start adds it), :mod:`healthmap.persons` answers from the episodes.
@@ -355,7 +356,9 @@ def ensure(engine) -> list[int]:
         manifest = store.live_manifest(engine)
     except (store.StoreMismatch, StoreLocationError):
         return []
-    if manifest is None or all(TABLE in (v.get("rollups") or {})
+    from healthmap import person_counts
+
+    if manifest is None or all({TABLE, person_counts.TABLE} <= set(v.get("rollups") or {})
                                for v in manifest.years.values()):
         return []
     url = engine.url.render_as_string(hide_password=False)
@@ -371,6 +374,7 @@ def ensure(engine) -> list[int]:
                     files = [writer.root / f for f in writer.years[year]["files"]]
                     writer.add_rollups(year, {TABLE: build_files(files, icd3_group,
                                                                  in_county)})
+                years = sorted({*years, *person_counts.stage(writer)})
                 if years:
                     store.prepare(writer, conn)
                     summary.bump_generation(conn)

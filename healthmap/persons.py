@@ -21,8 +21,13 @@ asked for. Definitions (docs/definitions.md, *Counts*):
 The SQL takes every user value as a bound parameter; only grouping keys from the fixed
 lists below are written into the statement.
 
-Which path answers what (both give the same counts; the tests compare them):
+Which path answers what (all give the same counts; the tests compare them):
 
+* the **person counts** (:mod:`healthmap.person_counts`, counted per year, code set,
+  setting, area, sex and age group when the roll-ups are built) answer one year (or rows
+  by year) of all categories or one whole disease group (or rows by group), in any
+  setting, without an insurance filter, with a look-back of :data:`LOOKBACK_CHOICES`:
+  the map's, the reports' and the ranking's usual questions, without a person-level join;
 * the **per-person roll-up** (:mod:`healthmap.person_rollup`, built per year with the
   other roll-ups) answers selections of whole years (no month range) whose code set is
   all categories or whole disease groups (the ICD-10 categories of one or more groups,
@@ -155,8 +160,15 @@ def cases(con, sel: Selection, by=("area_code",), lookback: int = 0) -> pd.DataF
     >>> cases(con, sel)["persons"].tolist(), cases(con, sel, lookback=1)["persons"].tolist()
     ([1], [1])
     """
+    from healthmap import person_counts
+
     by, unit = _keys(by)
     plan = person_rollup.code_set(con, sel, unit)
+    codes = person_counts.plan(con, sel, unit, plan, int(lookback))
+    if codes is not None:
+        df = person_counts.query(con, sel, by, codes, lookback=int(lookback))
+        df["persons"] = df["persons"].astype(int)
+        return df
     if plan is not None:
         df = person_rollup.query(con, sel, by, unit, plan, lookback=int(lookback))
         df["persons"] = df["persons"].astype(int)
@@ -220,9 +232,14 @@ def referrals(con, sel: Selection, by=("area_code",)) -> pd.DataFrame:
     >>> referrals(con, Selection(Filters(years=(2024,)), None)).values.tolist()
     [['A', False, 1, 1]]
     """
+    from healthmap import person_counts
+
     by, unit = _keys(by)
     plan = person_rollup.code_set(con, sel, unit)
-    if plan is not None:
+    codes = person_counts.plan(con, sel, unit, plan)
+    if codes is not None:
+        df = person_counts.query(con, sel, by, codes, referral=True)
+    elif plan is not None:
         df = person_rollup.query(con, sel, by, unit, plan, referral=True)
     else:
         df = _live_referrals(con, sel, by, unit)

@@ -242,6 +242,9 @@ def rebuild_rollups(conn: Connection, years: Iterable[int] | None = None,
                 progress(i / max(len(years), 1), str(year))
             rows = writer.year_files(year)  # read by DuckDB, no frame
             writer.add_rollups(year, summarise_year(rows, year, icd3_group, statuses))
+        from healthmap import person_counts
+
+        person_counts.stage(writer)  # the years rebuilt and those whose look-back reads them
         if prepare:
             store.prepare(writer, conn)
             bump_generation(conn)

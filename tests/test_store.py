@@ -118,7 +118,7 @@ def test_failure_after_staging_rolls_back_both(loaded, monkeypatch):
     more = [f"E7,P5,{B},C16.9,2024-06-01,inpatient,H1,10,F,40,,"]
     with pytest.raises(RuntimeError, match="injected"):
         import_file(loaded, "episodes", csv(more), "more.csv", today=TODAY)
-    assert len(seen["staged"]) == 5  # the year's episodes and its four roll-ups …
+    assert len(seen["staged"]) == 6  # the year's episodes and its five roll-ups …
     assert not list((root / STAGING).rglob("*.parquet"))  # … discarded with the rollback
     assert (root / MANIFEST).read_bytes() == before and not (root / PENDING).exists()
     assert store_rows(loaded)["record_id"].tolist() == ["E1", "E2", "E3", "E4", "E5", "E6"]

@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from healthmap import store as episode_store
-from healthmap import summary, summary_increment
+from healthmap import person_counts, summary, summary_increment
 from healthmap.store.layout import to_arrow
 
 
@@ -116,9 +116,14 @@ def plan_episodes(conn, clean: pd.DataFrame | StagedEpisodes, progress,
                     tables = summary_increment.update_year(
                         writer.root, held, rows[len(held["files"])], year, icd3_group,
                         in_county, lambda table, i, y=year: writer.staged_rollup(y, table, i))
+                    # other persons' per-person rows kept: their counts too
+                    held["rollups_updated"] = tables is not None
                 if tables is None:
                     tables = summary.summarise_year(rows, year, icd3_group, in_county)
                 writer.add_rollups(year, tables)
+            # the person counts of the changed years and those after (before the write
+            # transaction; its prepare then finds none left)
+            person_counts.stage(writer)
     except BaseException:
         cleanup(conn)
         raise

@@ -46,8 +46,9 @@ Disease group and in-county status are as they were when the roll-ups were built
 rebuilt whenever either changes). :func:`healthmap.queries.rollup` reads them in yuan.
 
 ``rollup_persons``: the per-person roll-up (:mod:`healthmap.person_rollup`, columns
-:data:`healthmap.person_rollup.COLUMNS`); ``store_years(year INTEGER, persons BOOLEAN)``:
-the manifest's years and whether each has it.
+:data:`healthmap.person_rollup.COLUMNS`); ``rollup_person_counts``: the person counts
+(:mod:`healthmap.person_counts`); ``store_years(year INTEGER, persons BOOLEAN, counts
+BOOLEAN)``: the manifest's years and whether each has them.
 
 ``icd3_groups(icd3 VARCHAR, group_code VARCHAR)``: the current disease grouping (one group
 per ICD-3 category; categories outside every group are absent).

@@ -86,6 +86,10 @@ def rollup_columns(table: str) -> list[tuple[str, str]]:
 
         if table == person_rollup.TABLE:
             return list(person_rollup.COLUMNS)
+        from healthmap import person_counts
+
+        if table == person_counts.TABLE:
+            return list(person_counts.COLUMNS)
     dims, measures = ROLLUPS[table]
     types = {"year": "INTEGER", "month": "INTEGER", "in_county": "BOOLEAN"}
     out = [(d, types.get(d, "VARCHAR")) for d in dims]

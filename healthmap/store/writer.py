@@ -311,6 +311,9 @@ class StoreWriter:
         if self._duck is not None:
             self._duck.close()
             self._duck = None
+        from healthmap import person_counts
+
+        person_counts.stage(self)  # the years whose per-person rows changed (or before)
         if require_rollups:
             missing = sorted(y for y, v in self.years.items() if v.get("rollups") is None)
             if missing:

@@ -1,0 +1,363 @@
+"""The person-count roll-up: person counts per year, code set, setting and person keys.
+
+:mod:`healthmap.person_rollup` keeps one row per person, code set and setting a year, so
+a count reads (and, for new cases, anti-joins) hundreds of thousands of persons: about
+340 ms for one year at 10 million episodes. Most questions the pages and reports ask are
+of one year (or rows by year), one code set (all categories, or one whole disease group,
+or rows by group), any setting, no insurance filter. For those this roll-up holds the
+answer already counted (``rollups/person_counts/year=YYYY/``, a few tens of thousands of
+rows a year), one row per
+
+    year × code set (``group_code``: ``*`` all categories, each disease group, ``—`` the
+    categories in no group) × ``setting`` (``*`` any, and each setting) × ``area_code`` ×
+    ``sex`` × ``age_group`` (of each person's first qualifying episode)
+
+with the diagnosed persons, the new persons for every look-back of
+:data:`healthmap.persons.LOOKBACK_CHOICES` and the person-level referral counts
+(:func:`healthmap.persons.referrals`: patients in the county only, patients treated
+outside at least once, and those among them formally referred; a formal referral is one
+to an institution outside the county, so no in-county patient has one).
+
+It is additive over area, sex and age group: each person has exactly one first
+qualifying episode per (year, code set, setting), so lies in exactly one row. It is not
+additive over years (a person seen in two years is one person of the two) nor over code
+sets or insurance types: those selections read the per-person roll-up
+(:func:`healthmap.persons.cases` says which).
+
+A year's new cases depend on the per-person rows of the up to five years before it, so
+whenever a store write changes a year's per-person roll-up, the counts of that year and
+of the five years after it are computed again (:func:`stale_years`, :func:`stage`; every
+store write calls :func:`stage` before it prepares its manifest).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from healthmap import person_rollup
+from healthmap.persons import LOOKBACK_CHOICES
+
+#: the roll-up's name in the store (``rollups/person_counts``; the view
+#: ``rollup_person_counts``)
+TABLE = "person_counts"
+ALL, NO_GROUP = person_rollup.ALL, person_rollup.NO_GROUP
+#: the look-backs (years) counted, and the longest: how far a year's change reaches
+LOOKBACKS = tuple(n for n in LOOKBACK_CHOICES if n > 0)
+REACH = max(LOOKBACKS)
+KEYS = ("group_code", "setting", "area_code", "sex", "age_group")
+#: the columns as the view shows them (files hold them without ``year``)
+COLUMNS: list[tuple[str, str]] = [
+    ("year", "INTEGER"), *((k, "VARCHAR") for k in KEYS), ("persons", "BIGINT"),
+    *((f"new_{n}", "BIGINT") for n in LOOKBACKS),
+    ("patients_in", "BIGINT"), ("patients_out", "BIGINT"), ("referred_out", "BIGINT")]
+
+
+def build_sql(current: str, prior: str, year: int) -> str:
+    """SELECT of the roll-up's rows of ``year`` (without ``year``) from the per-person
+    rows of that year (relation ``current``) and of the years before it (``prior``, with
+    ``year``; only the ``REACH`` years before are read).
+
+    Per (code set, setting) each person's row: all categories in any or one setting, and
+    a whole group in any setting, are one per-person row each (insurance ``*``); a group
+    in one setting is the person's slice rows of that setting (one per insurance type),
+    the first episode the least (date, record id), and the index date the whole group's
+    first date in any setting. A person is new with a look-back of N years when none of
+    the N years before holds a last date of the code set (any setting) on or after the
+    index date minus N years (:mod:`healthmap.person_rollup` says why this is exact)."""
+    y = int(year)
+    lasts = ", ".join(f"max(last_any) FILTER (WHERE year >= {y - n}) AS last_{n}"
+                      for n in LOOKBACKS)
+    new = ", ".join(f"count(*) FILTER (WHERE NOT coalesce(p.last_{n} >= q.start - "
+                    f"to_years({n}), false)) AS new_{n}" for n in LOOKBACKS)
+    keys = ", ".join(f"q.{k}" for k in KEYS)
+    return f"""
+        WITH whole AS (
+            SELECT group_code, setting, person_id, area_code, sex, age_group,
+                   first_any AS start, outside, formal
+            FROM {current} WHERE insurance_type = '{ALL}'),
+        slices AS (
+            SELECT group_code, setting, person_id,
+                   min(struct_pack(date := date, record_id := record_id,
+                                   area_code := area_code, sex := sex,
+                                   age_group := age_group)) AS f,
+                   bool_or(outside) AS outside, bool_or(formal) AS formal
+            FROM {current}
+            WHERE group_code <> '{ALL}' AND setting <> '{ALL}' GROUP BY ALL),
+        q AS (
+            SELECT * FROM whole
+            UNION ALL
+            SELECT s.group_code, s.setting, s.person_id, s.f.area_code, s.f.sex,
+                   s.f.age_group, w.start, s.outside, s.formal
+            FROM slices s JOIN whole w ON w.group_code = s.group_code
+                 AND w.setting = '{ALL}' AND w.person_id = s.person_id),
+        p AS (
+            SELECT group_code, person_id, {lasts}
+            FROM {prior}
+            WHERE setting = '{ALL}' AND insurance_type = '{ALL}'
+              AND year BETWEEN {y - REACH} AND {y - 1}
+            GROUP BY ALL)
+        SELECT {keys}, count(*) AS persons, {new},
+               count(*) FILTER (WHERE NOT q.outside) AS patients_in,
+               count(*) FILTER (WHERE q.outside) AS patients_out,
+               count(*) FILTER (WHERE q.outside AND q.formal) AS referred_out
+        FROM q LEFT JOIN p ON p.group_code = q.group_code AND p.person_id = q.person_id
+        GROUP BY ALL
+        ORDER BY {keys}"""
+
+
+def build(con, year: int, current: str = "rollup_persons",
+          prior: str = "rollup_persons"):
+    """The roll-up's rows of ``year`` as an Arrow table (without ``year``), on a DuckDB
+    connection ``con`` holding the per-person rows (``current``: with ``year``, or only
+    that year's; ``prior``: with ``year``).
+
+    Examples
+    --------
+    One person with hypertension in March 2023 and again in February 2024 (inpatient,
+    in the county): a diagnosed case of 2024 but not a new one with any look-back (the
+    2023 visit lies in every window); new in 2023 (no year before it).
+
+    >>> import duckdb, pandas as pd
+    >>> ep = pd.DataFrame({"record_id": ["a", "b"], "person_id": "p", "area_code": "A",
+    ...     "icd3": "I10", "date": ["2023-03-01", "2024-02-01"], "sex": "F",
+    ...     "age_group": "60-64", "setting": "inpatient", "insurance_type": "employee",
+    ...     "institution_code": "IN", "referral": None})
+    >>> rows = [person_rollup.build(ep[ep["date"].str[:4] == y], {"I10": "HT"},
+    ...                             {"IN": True}).to_pandas().assign(year=int(y))
+    ...         for y in ("2023", "2024")]
+    >>> con = duckdb.connect(); _ = con.register("rollup_persons", pd.concat(rows))
+    >>> t = build(con, 2024).to_pandas()
+    >>> t[(t.group_code == "HT") & (t.setting == "*")][["persons", "new_1", "new_5",
+    ...     "patients_in"]].values.tolist()
+    [[1, 0, 0, 1]]
+    >>> t = build(con, 2023).to_pandas()
+    >>> t[t.group_code == "*"][["setting", "persons", "new_1"]].values.tolist()
+    [['*', 1, 1], ['inpatient', 1, 1]]
+    """
+    cur = f"(SELECT * FROM {current} WHERE year = {int(year)})"
+    return con.sql(build_sql(cur, prior, year)).to_arrow_table()
+
+
+# ------------------------------------------------------------------ store writes
+def _persons(entry: dict | None) -> list | None:
+    return None if entry is None else (entry.get("rollups") or {}).get(person_rollup.TABLE)
+
+
+def _changed(writer) -> set[int]:
+    """The years whose per-person roll-up this write changed (added or removed too)."""
+    base = writer.base.years if writer.base else {}
+    return {y for y in set(base) | set(writer.years)
+            if _persons(base.get(y)) != _persons(writer.years.get(y))}
+
+
+def stale_years(writer) -> tuple[list[int], list[int]]:
+    """Which years of a store write (:class:`healthmap.store.writer.StoreWriter`) need
+    their person counts computed: a year without them, or one whose per-person roll-up,
+    or that of one of the :data:`REACH` years before it, differs from the store's held
+    one (a year added or removed counts as changed). Returns ``(build, drop)``: the years
+    to compute, and those that cannot be (a year among them or before it in reach
+    without the per-person roll-up: a store from before it) and lose held counts. Counts
+    this write staged already are not stale (call it after the per-person roll-ups)."""
+    changed = _changed(writer)
+    base = writer.base.years if writer.base else {}
+    build, drop = [], []
+    for z, entry in sorted(writer.years.items()):
+        if entry.get("rollups") is None:
+            continue  # its roll-ups are not staged yet: the write must add them first
+        counts = entry["rollups"].get(TABLE)
+        if counts and (not any(z - REACH <= y <= z for y in changed)
+                       or counts != ((base.get(z) or {}).get("rollups") or {}).get(TABLE)):
+            continue  # unchanged, or staged by this write already
+        window = [writer.years.get(y) for y in range(z - REACH, z + 1)]
+        if all(e is None or _persons(e) for e in window):
+            build.append(z)
+        elif TABLE in entry["rollups"]:
+            drop.append(z)
+    return build, drop
+
+
+def _sql_files(paths) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _added_files(writer, changed: set[int]) -> list[Path] | None:
+    """The episode files this write added to held years whose per-person roll-up it
+    updated for them (:mod:`healthmap.summary_increment`: every other person's rows kept
+    as held), when those are all the changed years; else ``None``."""
+    if not changed:
+        return None
+    out = []
+    for y in sorted(changed):
+        entry = writer.appended.get(y) or {}
+        if not entry.get("rollups_updated"):
+            return None
+        staged = writer.stage / f"year={y}" / Path(entry["added"]).name
+        out.append(staged if staged.exists() else writer.root / entry["added"])
+    return out
+
+
+def stage(writer) -> list[int]:
+    """Compute and stage the person counts of every year :func:`stale_years` names, from
+    the write's per-person roll-up files (staged or held), on a DuckDB database of its own
+    under the store's memory limit (``HEALTHMAP_STORE_MEMORY``); returns those years.
+    Idempotent: a second call finds nothing stale.
+
+    When the write only added episodes to held years whose per-person rows it updated
+    (a month's import), only the persons with an added episode can count differently:
+    each stale year with held counts gets them minus those persons' held contribution
+    plus their new one (the counts are sums over persons, each person's depending on
+    their own rows only); ``tests/test_person_counts.py`` checks this equals a rebuild."""
+    import duckdb
+
+    years, drop = stale_years(writer)
+    for z in drop:
+        writer.years[z]["rollups"] = {t: f for t, f in writer.years[z]["rollups"].items()
+                                      if t != TABLE}
+    if not years:
+        return []
+
+    def where(f: str) -> Path:  # a staged file, else a held one
+        staged = writer.stage / f
+        return staged if staged.exists() else writer.root / f
+
+    base = writer.base.years if writer.base else {}
+    added = _added_files(writer, _changed(writer))
+    hive = "hive_partitioning = true, hive_types = {'year': INTEGER}"
+    with tempfile.TemporaryDirectory(prefix="healthmap-counts-") as spill, duckdb.connect(
+            config={"memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
+                    "temp_directory": spill, "preserve_insertion_order": False}) as con:
+        con.execute("SET enable_progress_bar = false")
+        new = [where(f) for y in sorted(writer.years) for f in _persons(writer.years[y]) or []]
+        con.execute(f"CREATE VIEW persons AS SELECT * FROM read_parquet({_sql_files(new)}, "
+                    f"{hive})")
+        if added is not None:
+            # the affected persons' rows: whole in the years to count (held and new), and
+            # what the look-back reads in the other years (unchanged: held = new)
+            con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT person_id FROM "
+                        f"read_parquet({_sql_files(added)})")
+            span = {y for z in years for y in range(z - REACH, z)} - set(years)
+            for name, entries, chosen, cols, cond in (
+                    ("new_rows", writer.years, years, "*", "TRUE"),
+                    ("old_rows", base, years, "*", "TRUE"),
+                    ("prior_rows", writer.years, span, _LOOKBACK,
+                     f"setting = '{ALL}' AND insurance_type = '{ALL}'")):
+                files = [where(f) for y in sorted(chosen) if y in entries
+                         for f in _persons(entries[y]) or []]
+                source = (f"read_parquet({_sql_files(files)}, {hive})" if files else
+                          "(SELECT * FROM new_rows WHERE false)")
+                con.execute(f"CREATE TEMP TABLE {name} AS SELECT {cols} FROM (SELECT * "
+                            f"FROM {source} WHERE {cond}) SEMI JOIN affected USING "
+                            "(person_id)")
+        for z in years:
+            held = (base.get(z) or {}).get("rollups") or {}
+            if added is None or not held.get(TABLE):
+                writer.add_rollups(z, {TABLE: build(con, z, "persons", "persons")})
+                continue
+            writer.add_rollups(z, {TABLE: con.sql(_delta_sql(
+                _sql_files(writer.root / f for f in held[TABLE]), z)).to_arrow_table()})
+    return years
+
+
+#: the columns of the per-person rows the look-back reads
+_LOOKBACK = "group_code, setting, insurance_type, person_id, last_any, year"
+
+
+def _delta_sql(held: str, year: int) -> str:
+    """The counts of ``year``: the held rows (Parquet files ``held``) minus the affected
+    persons' held contribution (``old_rows``) plus their new one (``new_rows``)."""
+    keys = ", ".join(KEYS)
+    measures = [c for c, _t in COLUMNS if c != "year" and c not in KEYS]
+    plain = ", ".join(measures)
+    negated = ", ".join(f"-{c} AS {c}" for c in measures)
+    sums = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in measures)
+    cur = lambda rows: f"(SELECT * FROM {rows} WHERE year = {int(year)})"  # noqa: E731
+    prior = lambda rows: (f"(SELECT {_LOOKBACK} FROM {rows} UNION ALL "  # noqa: E731
+                          f"SELECT {_LOOKBACK} FROM prior_rows)")
+    return f"""
+        SELECT {keys}, {sums} FROM (
+            SELECT {keys}, {plain} FROM read_parquet({held})
+            UNION ALL
+            SELECT {keys}, {negated} FROM ({build_sql(cur('old_rows'), prior('old_rows'),
+                                                      year)})
+            UNION ALL
+            SELECT {keys}, {plain} FROM ({build_sql(cur('new_rows'), prior('new_rows'),
+                                                    year)}))
+        GROUP BY ALL HAVING sum(persons) <> 0
+        ORDER BY {keys}"""
+
+
+# ------------------------------------------------------------------ queries
+def plan(con, sel, unit: list[str], rows, lookback: int = 0) -> tuple[str, ...] | None:
+    """Which code sets of the roll-up answer ``sel`` counted by ``unit`` (``rows``: the
+    per-person roll-up's plan, :func:`healthmap.person_rollup.code_set`): ``("*",)`` all
+    categories, ``(group, …)`` those groups (rows by group), ``()`` every group (rows by
+    group), or ``None`` (the per-person roll-up or the live query answers: more than one
+    year counted as one period, an insurance filter, a union of groups, a look-back not
+    among :data:`LOOKBACKS`, a store year without the counts)."""
+    f = sel.filters
+    if rows is None or f.insurance or (lookback > 0 and lookback not in LOOKBACKS):
+        return None
+    if "year" not in unit and len(f.years) != 1:  # a person of two years is one person
+        return None
+    kind, groups = rows
+    if kind != "all" and "group_code" not in unit and len(groups) != 1:
+        return None
+    try:
+        missing = con.execute("SELECT count(*) FILTER (WHERE NOT counts) FROM store_years"
+                              ).fetchone()[0]
+    except Exception:  # a connection without the store's tables or without the counts
+        return None
+    if missing:
+        return None
+    return (ALL,) if kind == "all" else tuple(groups)
+
+
+def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
+          referral: bool = False):
+    """:func:`healthmap.persons.cases` (``referral`` False) or :func:`healthmap.persons.
+    referrals` answered from the roll-up's rows of the code sets ``codes`` (:func:`plan`),
+    in the columns and row order those return (the caller fixes the column types)."""
+    import re
+
+    f = sel.filters
+    cond = ["setting = $setting"]
+    if f.years:
+        cond.append("year = ANY($years)")
+    if codes == (ALL,):
+        cond.append("group_code = $all")
+    else:
+        cond.append("group_code <> $all")
+        if codes:
+            cond.append("group_code = ANY($groups)")
+    if f.sex:
+        cond.append("sex = $sex")
+    if f.age_groups:
+        cond.append("age_group = ANY($ages)")
+    where = " AND ".join(cond)
+    keys = ", ".join(by)
+    lead = keys + ", " if keys else ""
+    group = "GROUP BY " + keys if keys else ""
+    if referral:
+        sql = f"""
+        WITH s AS (
+            SELECT {lead}CAST(sum(patients_in) AS BIGINT) AS inside,
+                   CAST(sum(patients_out) AS BIGINT) AS outside,
+                   CAST(sum(referred_out) AS BIGINT) AS referred
+            FROM rollup_person_counts WHERE {where} {group})
+        SELECT {lead}false AS in_county, outside AS episodes, referred AS referrals
+        FROM s WHERE outside > 0
+        UNION ALL
+        SELECT {lead}true AS in_county, inside AS episodes, 0 AS referrals
+        FROM s WHERE inside > 0
+        ORDER BY ALL"""
+    else:
+        column = f"new_{int(lookback)}" if lookback > 0 else "persons"
+        total = f"CAST(coalesce(sum({column}), 0) AS BIGINT)"
+        sql = (f"SELECT {lead}{total} AS persons FROM rollup_person_counts WHERE {where} "
+               + (f"{group} HAVING sum({column}) > 0 ORDER BY ALL" if keys else ""))
+    values = {"setting": f.setting or ALL, "years": [int(y) for y in f.years], "all": ALL,
+              "groups": list(codes), "sex": f.sex, "ages": list(f.age_groups)}
+    used = set(re.findall(r"\$(\w+)", sql))
+    return con.execute(sql, {k: v for k, v in values.items() if k in used}).df()
