@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
@@ -203,8 +204,16 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     for c in cat:
         out[c] = union_categoricals([f[c] for f in frames], sort_categories=True)
     out = out[list(frames[0].columns)]
-    table = getattr(frames[0], "_table", None)  # period frames: indexed once more
-    return periodframe.period_frame(out, table) if table else out
+    table = getattr(frames[0], "_table", None)  # period frames: indexed once more, each
+    if not table:                                 # frame's rows in its own order
+        return out
+    own = [periodframe.row_order(f) for f in frames]
+    order = None
+    if any(o is not None for o in own):
+        starts = np.cumsum([0] + [len(f) for f in frames])
+        order = np.concatenate([np.arange(a, b) if o is None else o + a
+                                for o, a, b in zip(own, starts[:-1], starts[1:])])
+    return periodframe.period_frame(out, table, order)
 
 
 def frame_cells(frame: pd.DataFrame, f: Filters, by: list[str], icd3: list[str] | None,
