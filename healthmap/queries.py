@@ -177,11 +177,73 @@ def resolve(engine: Engine, f: Filters) -> Selection:
     return Selection(f, None if icd3 is None else tuple(icd3))
 
 
+#: largest fen² sum converted to a double outside DuckDB (every integer up to 2⁵³ is a
+#: double exactly, so both conversions give it; larger sums are left to DuckDB)
+_EXACT = 2 ** 53
+
+
+def period_rows(engine: Engine, table: str, years: tuple[int, ...]) -> pd.DataFrame:
+    """Every row of roll-up ``table`` of ``years`` (all years when empty), exactly as
+    :func:`rollup` with ``categorical`` gives them (same rows, order, values and types),
+    read straight from the store's Parquet files: text keys come as the files'
+    dictionaries (no strings are made and hashed again), money is divided into yuan as the
+    SQL does. Falls back to :func:`rollup` when no file holds the years or a fen² sum is
+    beyond :data:`_EXACT`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from healthmap.store import engine_store_dir, live_manifest
+
+    conds = [cube.Condition("year", "in", tuple(years))] if years else []
+    manifest = live_manifest(engine)
+    # the files in the order the store's view lists them (DuckDB keeps it)
+    files = [f for f in (manifest.rollup_files(table) if manifest else [])
+             if not years or _file_year(f) in {int(y) for y in years}]
+    if not files:
+        return rollup(engine, table, conds, categorical=True)
+    dims, measures = cube.ROLLUPS[table]
+    text = [d for d in dims if d not in ("year", "month", "in_county")]
+    root = engine_store_dir(engine)
+    parts = []
+    for f in files:
+        t = pq.read_table(root / f, read_dictionary=text)
+        parts.append(t.add_column(0, "year", pa.array(np.full(len(t), _file_year(f),
+                                                               dtype=np.int64))))
+    t = pa.concat_tables(parts)
+    out = {}
+    for d in dims:
+        col = t.column(d)
+        out[d] = (col.cast(pa.int64()) if d in ("year", "month") else col).to_pandas()
+    for m in measures:
+        column, per_yuan = cube.MONEY.get(m, (m, 1))
+        col = t.column(column)
+        if pa.types.is_decimal(col.type):  # fen², DECIMAL(38,0)
+            try:
+                col = col.cast(pa.int64())
+            except pa.ArrowInvalid:
+                return rollup(engine, table, conds, categorical=True)
+            low, high = pc.min_max(col).values()
+            if max(abs(low.as_py() or 0), abs(high.as_py() or 0)) > _EXACT:
+                return rollup(engine, table, conds, categorical=True)
+        v = col.to_pandas()
+        out[m] = v.astype(np.float64) / per_yuan if per_yuan != 1 else v
+    df = pd.DataFrame(out)
+    for c in text:  # the values present, in sorted order (as :func:`rollup` gives them)
+        cats = df[c].cat.remove_unused_categories()
+        df[c] = cats.cat.reorder_categories(sorted(cats.cat.categories))
+    return df
+
+
+def _file_year(path: str) -> int:
+    """The year of a roll-up file from its partition folder (``…/year=2024/…``)."""
+    return int(path.split("year=", 1)[1].split("/", 1)[0])
+
+
 def load_cells_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
     """All summary cells of ``years`` as a compact frame (categorical keys) indexed for
     fast filter changes (:mod:`healthmap.periodframe`). Callers cache it."""
-    conds = [cube.Condition("year", "in", tuple(years))] if years else []
-    df = rollup(engine, "cells", conds, categorical=True)
+    df = period_rows(engine, "cells", years)
     df["in_county"] = df["in_county"].astype(bool)
     return periodframe.period_frame(df, "cells")
 
@@ -254,8 +316,7 @@ def _frame(result, columns: list[str]) -> pd.DataFrame:
 def load_institution_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
     """The institution summary of ``years`` as a compact frame (callers cache it), so the
     patient-flow view filters in memory like :func:`load_cells_frame`."""
-    conds = [cube.Condition("year", "in", tuple(years))] if years else []
-    return periodframe.period_frame(rollup(engine, "institutions", conds, categorical=True),
+    return periodframe.period_frame(period_rows(engine, "institutions", years),
                                     "institutions")
 
 
