@@ -177,8 +177,7 @@ def resolve(engine: Engine, f: Filters) -> Selection:
     return Selection(f, None if icd3 is None else tuple(icd3))
 
 
-#: largest fen² sum converted to a double outside DuckDB (every integer up to 2⁵³ is a
-#: double exactly, so both conversions give it; larger sums are left to DuckDB)
+#: beyond -2⁵³ a negative fen² sum (there are none: sums of squares) is converted by DuckDB
 _EXACT = 2 ** 53
 
 
@@ -187,10 +186,9 @@ def period_rows(engine: Engine, table: str, years: tuple[int, ...]) -> pd.DataFr
     :func:`rollup` with ``categorical`` gives them (same rows, order, values and types),
     read straight from the store's Parquet files: text keys come as the files'
     dictionaries (no strings are made and hashed again), money is divided into yuan as the
-    SQL does. Falls back to :func:`rollup` when no file holds the years or a fen² sum is
-    beyond :data:`_EXACT`."""
+    SQL does (fen² sums beyond the int64 range or below -:data:`_EXACT`: by DuckDB). Falls
+    back to :func:`rollup` when no file holds the years."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from healthmap.store import engine_store_dir, live_manifest
@@ -219,13 +217,10 @@ def period_rows(engine: Engine, table: str, years: tuple[int, ...]) -> pd.DataFr
         column, per_yuan = cube.MONEY.get(m, (m, 1))
         col = t.column(column)
         if pa.types.is_decimal(col.type):  # fen², DECIMAL(38,0)
-            try:
-                col = col.cast(pa.int64())
-            except pa.ArrowInvalid:
-                return rollup(engine, table, conds, categorical=True)
-            low, high = pc.min_max(col).values()
-            if max(abs(low.as_py() or 0), abs(high.as_py() or 0)) > _EXACT:
-                return rollup(engine, table, conds, categorical=True)
+            v = _fen2_doubles(col)
+            out[m] = (v if v is not None else _sql_doubles(engine, table, conds, column)
+                      ) / per_yuan
+            continue
         v = col.to_pandas()
         out[m] = v.astype(np.float64) / per_yuan if per_yuan != 1 else v
     df = pd.DataFrame(out)
@@ -233,6 +228,40 @@ def period_rows(engine: Engine, table: str, years: tuple[int, ...]) -> pd.DataFr
         cats = df[c].cat.remove_unused_categories()
         df[c] = cats.cat.reorder_categories(sorted(cats.cat.categories))
     return df
+
+
+def _fen2_doubles(col) -> np.ndarray | None:
+    """Whole fen² sums (an Arrow DECIMAL(38,0) column) as the doubles DuckDB's cast gives:
+    the nearest double, as numpy converts an int64, for sums from -2⁵³ up to the int64
+    limit (DuckDB rounds a negative 128-bit integer in two steps, exactly only from -2⁵³);
+    ``None`` when a sum is outside that range (or missing)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        col = col.cast(pa.int64())
+    except pa.ArrowInvalid:
+        return None
+    low = pc.min(col).as_py()
+    if col.null_count or (low is not None and low < -_EXACT):
+        return None
+    return col.to_numpy().astype(np.float64)
+
+
+def _sql_doubles(engine: Engine, table: str, conds: list[cube.Condition], column: str
+                 ) -> np.ndarray:
+    """``column`` of roll-up ``table`` as DuckDB casts it to doubles, over the rows
+    ``conds`` keep, in the order :func:`rollup` reads them (the files' order)."""
+    from healthmap import store
+    from healthmap.store.layout import rollup_columns
+
+    where, params = cube.sql_where(list(conds), [c for c, _t in rollup_columns(table)])
+    cur = store.connect(engine)
+    try:
+        return cur.execute(f"SELECT CAST({column} AS DOUBLE) AS v FROM rollup_{table} {where}",
+                           params).df()["v"].to_numpy(dtype=np.float64)
+    finally:
+        cur.close()
 
 
 def _file_year(path: str) -> int:

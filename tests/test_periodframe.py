@@ -298,14 +298,36 @@ def test_rows_read_from_the_files_are_the_sql_rows(demo_db, table, monkeypatch):
         ref = queries.rollup(e, table, conds, categorical=True)
         pd.testing.assert_frame_equal(got, ref, check_exact=True)
         assert len(got) == 0 if ask == (1990,) else len(got) > 1000, ask
-    # any fen² sum beyond the exact range: DuckDB converts (the same frame again)
-    monkeypatch.setattr(queries, "_EXACT", 0)
+    # fen² sums a double cannot be made of here: DuckDB converts that column (same frame)
     calls = []
-    real = queries.rollup
-    monkeypatch.setattr(queries, "rollup", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = queries._sql_doubles
+    monkeypatch.setattr(queries, "_fen2_doubles", lambda col: None)
+    monkeypatch.setattr(queries, "_sql_doubles", lambda *a: calls.append(a) or real(*a))
     got = queries.period_rows(e, table, years[-1:])
     assert len(calls) == (table == "cells")  # only the cells hold fen²
-    pd.testing.assert_frame_equal(got, real(e, table, [cube.Condition("year", "in",
-                                                                       years[-1:])],
-                                            categorical=True), check_exact=True)
+    pd.testing.assert_frame_equal(got, queries.rollup(e, table, [cube.Condition(
+        "year", "in", years[-1:])], categorical=True), check_exact=True)
     e.dispose()
+
+
+def test_fen2_sums_become_the_doubles_duckdb_makes():
+    """Whole fen² sums beyond 2⁵³ (not every integer is a double there) round to the
+    double DuckDB's cast gives, up to the int64 limit; beyond it, or below -2⁵³ (DuckDB
+    rounds negative 128-bit integers in two steps), none is made (DuckDB converts)."""
+    import decimal
+
+    import duckdb
+    import pyarrow as pa
+
+    big = [0, 1, 2**53, 2**53 + 1, 2**53 + 3, 2**60 + 2**7 + 1, 2**62 + 2**9 - 1,
+           2**63 - 1, 123456789012345678, -(2**53), -5]
+    col = pa.chunked_array([pa.array([decimal.Decimal(v) for v in big], pa.decimal128(38, 0))])
+    got = queries._fen2_doubles(col)
+    con = duckdb.connect()
+    con.register("t", pa.table({"x": col}))
+    ref = con.execute("SELECT CAST(x AS DOUBLE) AS v FROM t").df()["v"].to_numpy()
+    assert got.tolist() == ref.tolist()
+    assert got[3] == float(2**53) and got[4] == float(2**53 + 4)  # ties to even
+    for outside in (2**63, -(2**53) - 1):
+        assert queries._fen2_doubles(pa.chunked_array([pa.array(
+            [decimal.Decimal(outside)], pa.decimal128(38, 0))])) is None
