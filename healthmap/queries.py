@@ -223,11 +223,30 @@ def period_rows(engine: Engine, table: str, years: tuple[int, ...]) -> pd.DataFr
             continue
         v = col.to_pandas()
         out[m] = v.astype(np.float64) / per_yuan if per_yuan != 1 else v
-    df = pd.DataFrame(out)
-    for c in text:  # the values present, in sorted order (as :func:`rollup` gives them)
-        cats = df[c].cat.remove_unused_categories()
-        df[c] = cats.cat.reorder_categories(sorted(cats.cat.categories))
-    return df
+    for c in text:
+        out[c] = _present_sorted(out[c])
+    return pd.DataFrame(out)
+
+
+def _present_sorted(col: pd.Series) -> pd.Series:
+    """A categorical column with only the values present, as categories in sorted order
+    (as :func:`rollup` gives them), its codes remapped through a small table (no sort or
+    hash of the rows).
+
+    >>> col = pd.Series(pd.Categorical(["b", None, "d", "b"], categories=["d", "a", "b"]))
+    >>> out = _present_sorted(col)
+    >>> list(out.cat.categories), out.cat.codes.tolist()
+    (['b', 'd'], [0, -1, 1, 0])
+    """
+    codes = col.cat.codes.to_numpy()
+    cats = col.cat.categories
+    present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(cats)))
+    keep = cats[present].tolist()
+    order = sorted(range(len(keep)), key=keep.__getitem__)
+    lut = np.full(len(cats) + 1, -1, dtype=np.int64)  # the last slot: missing (code -1)
+    lut[present[order]] = np.arange(len(order))
+    return pd.Series(pd.Categorical.from_codes(lut[codes], [keep[i] for i in order]),
+                     index=col.index, name=col.name)
 
 
 def _fen2_doubles(col) -> np.ndarray | None:
