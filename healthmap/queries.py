@@ -209,23 +209,26 @@ def period_rows(engine: Engine, table: str, years: tuple[int, ...]) -> pd.DataFr
         parts.append(t.add_column(0, "year", pa.array(np.full(len(t), _file_year(f),
                                                                dtype=np.int64))))
     t = pa.concat_tables(parts)
-    out = {}
+    cols = {}
     for d in dims:
         col = t.column(d)
-        out[d] = (col.cast(pa.int64()) if d in ("year", "month") else col).to_pandas()
+        cols[d] = col.cast(pa.int64()) if d in ("year", "month") else col
     for m in measures:
         column, per_yuan = cube.MONEY.get(m, (m, 1))
         col = t.column(column)
         if pa.types.is_decimal(col.type):  # fen², DECIMAL(38,0)
             v = _fen2_doubles(col)
-            out[m] = (v if v is not None else _sql_doubles(engine, table, conds, column)
-                      ) / per_yuan
-            continue
-        v = col.to_pandas()
-        out[m] = v.astype(np.float64) / per_yuan if per_yuan != 1 else v
+            cols[m] = pa.array((v if v is not None else _sql_doubles(engine, table, conds,
+                                                                     column)) / per_yuan)
+        elif per_yuan != 1:  # the SQL's CAST(… AS DOUBLE) / 100
+            cols[m] = pa.array(col.to_numpy().astype(np.float64) / per_yuan)
+        else:
+            cols[m] = col
+    # one block per column, the Arrow buffers as they are (no copy into 2-D blocks)
+    df = pa.table(cols).to_pandas(split_blocks=True)
     for c in text:
-        out[c] = _present_sorted(out[c])
-    return pd.DataFrame(out)
+        df[c] = _present_sorted(df[c])
+    return df
 
 
 def _present_sorted(col: pd.Series) -> pd.Series:
