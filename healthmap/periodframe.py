@@ -10,7 +10,10 @@ summed by some dimensions) on integer codes:
 - a condition becomes a lookup table over the column's distinct values (evaluated with
   :func:`healthmap.cube.condition_mask`, the one definition of a condition), indexed by
   the rows' category codes;
-- the frame is kept sorted by ICD-10 category, so a disease selection is a few slices;
+- the rows are taken in order of ICD-10 category (the frame's own order when it is a few
+  runs sorted by it, as the store writes each year; otherwise through a stable sorting
+  permutation the index keeps, so loading moves no rows), so a disease selection is a few
+  slices;
 - the sums are ``numpy.bincount`` over a combined group code, exact integers (money in
   fen, divided into yuan once: the same figures the store's DuckDB sums give);
 - coarser roll-ups of the frame (:data:`PROJECTIONS`: without ICD-10 detail, without area
@@ -67,9 +70,11 @@ class PeriodFrame(pd.DataFrame):
 
 @dataclass
 class _Table:
-    """Rows as codes (-1 = missing) and measure sums; ``starts`` when the rows are a few
-    runs each sorted by :data:`SORT_DIM` (e.g. one per year: rows of its code k in run r
-    are ``starts[r, k]:starts[r, k + 1]``)."""
+    """Rows as codes (-1 = missing) and measure sums; ``starts`` when the rows, taken in
+    ``order`` (row numbers; ``None`` = as stored), are a few runs each sorted by
+    :data:`SORT_DIM` (e.g. one per year: rows of its code k in run r are
+    ``order[starts[r, k]:starts[r, k + 1]]``). Every sum reads the rows in that order, so
+    float sums do not depend on how the rows are stored."""
 
     dims: tuple[str, ...]
     codes: dict[str, np.ndarray]
@@ -77,6 +82,7 @@ class _Table:
     n: int
     starts: np.ndarray | None = None
     yuan: frozenset[str] = frozenset()  # money columns still in yuan (the frame's own)
+    order: np.ndarray | None = None
 
 
 @dataclass
@@ -108,7 +114,7 @@ class Index:
         if t is None:  # a benign race between threads builds it twice
             source = min((t for t in [self.base, *list(self.built.values())]
                           if set(dims) <= set(t.dims)), key=lambda t: t.n)
-            codes, values = _group(self, source, None, list(dims), keep_missing=True)
+            codes, values = _group(self, source, source.order, list(dims), keep_missing=True)
             n = len(next(iter(values.values())))
             t = self.built[dims] = _Table(dims, codes, values, n, _starts(self, codes, n))
         return t
@@ -159,18 +165,22 @@ def _runs(c: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.flatnonzero(c[1:] < c[:-1]) + 1, [len(c)]])
 
 
-def _starts(index: Index, codes: dict[str, np.ndarray], n: int) -> np.ndarray | None:
+def _starts(index: Index, codes: dict[str, np.ndarray], n: int,
+            order: np.ndarray | None = None) -> np.ndarray | None:
     if SORT_DIM not in codes:
         return None
-    c, edges = codes[SORT_DIM], _runs(codes[SORT_DIM])
+    c = codes[SORT_DIM] if order is None else codes[SORT_DIM][order]
+    edges = _runs(c)
     if len(edges) - 1 > _RUNS:
         return None
     k = np.arange(len(index.cats[SORT_DIM]) + 1)
     return np.stack([a + np.searchsorted(c[a:b], k) for a, b in zip(edges[:-1], edges[1:])])
 
 
-def build(frame: pd.DataFrame, table: str) -> Index:
-    """The index of ``frame`` (rows of roll-up ``table``, money in yuan)."""
+def build(frame: pd.DataFrame, table: str, order: np.ndarray | None = None) -> Index:
+    """The index of ``frame`` (rows of roll-up ``table``, money in yuan), its rows taken in
+    ``order`` (default: as stored; more than :data:`_RUNS` sorted runs of
+    :data:`SORT_DIM`: in the stable order sorted by it)."""
     dims, measures = cube.ROLLUPS[table]
     cats, codes, missing = {}, {}, {}
     for d in dims:
@@ -180,24 +190,31 @@ def build(frame: pd.DataFrame, table: str) -> Index:
     values = {m: frame[m].to_numpy() for m in measures}
     index = Index(table, cats, missing, _Table(tuple(dims), codes, values, len(frame),
                                                yuan=frozenset(_money(table))))
-    index.base.starts = _starts(index, codes, len(frame))
+    if order is None and SORT_DIM in codes and len(_runs(codes[SORT_DIM])) - 1 > _RUNS:
+        order = np.argsort(codes[SORT_DIM], kind="stable")
+    index.base.order = order
+    index.base.starts = _starts(index, codes, len(frame), order)
     return index
 
 
-def period_frame(df: pd.DataFrame, table: str) -> PeriodFrame:
-    """``df`` carrying its index (the coarser roll-ups are built on first use), sorted by
-    :data:`SORT_DIM` (stable) unless already a few sorted runs (the store writes each
-    year's roll-ups sorted; several years concatenated are one run each)."""
-    if SORT_DIM in df.columns and len(df):
-        c = df[SORT_DIM]
-        c = (c.cat.codes if isinstance(c.dtype, pd.CategoricalDtype)
-             else pd.Series(pd.factorize(c, sort=True)[0])).to_numpy()
-        if len(_runs(c)) - 1 > _RUNS:
-            df = df.take(np.argsort(c, kind="stable")).reset_index(drop=True)
+def period_frame(df: pd.DataFrame, table: str, order: np.ndarray | None = None
+                 ) -> PeriodFrame:
+    """``df`` carrying its index (the coarser roll-ups are built on first use). Its rows
+    stay where they are: when they are more than a few runs sorted by :data:`SORT_DIM`
+    (the store writes each year's roll-ups sorted by their keys; several years
+    concatenated are one run each) the index takes them in ``order`` (default: the stable
+    order sorted by it), as if sorted, without moving the frame's 2.5 M rows a year."""
     out = PeriodFrame(df)
     out._table = table
-    out._cube = build(out, table)
+    out._cube = build(out, table, order)
     return out
+
+
+def row_order(frame: pd.DataFrame) -> np.ndarray | None:
+    """The order its index takes the rows of a :class:`PeriodFrame` in (``None``: as
+    stored), e.g. to concatenate frames keeping each one's order."""
+    index = getattr(frame, "_cube", None) if isinstance(frame, PeriodFrame) else None
+    return None if index is None else index.base.order
 
 
 def index_of(frame: pd.DataFrame, table: str) -> Index:
@@ -211,14 +228,17 @@ def index_of(frame: pd.DataFrame, table: str) -> Index:
 
 
 def _rows(index: Index, t: _Table, luts: dict[str, np.ndarray]) -> np.ndarray | None:
-    """Row numbers of ``t`` that ``luts`` keep (``None`` = every row)."""
-    idx = None
+    """Row numbers of ``t`` that ``luts`` keep, in the table's order (``None`` = every
+    row as stored)."""
+    idx = t.order
     rest = dict(luts)
     if t.starts is not None and SORT_DIM in rest:
         keep = np.flatnonzero(rest.pop(SORT_DIM)[:-1])
         lo, hi = t.starts[:, keep].ravel(), t.starts[:, keep + 1].ravel()
         idx = (np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if len(keep)
                else np.zeros(0, dtype=np.int64))
+        if t.order is not None:
+            idx = t.order[idx]
     if not rest:
         return idx
     mask = None

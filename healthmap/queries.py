@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
@@ -176,11 +177,124 @@ def resolve(engine: Engine, f: Filters) -> Selection:
     return Selection(f, None if icd3 is None else tuple(icd3))
 
 
+#: beyond -2⁵³ a negative fen² sum (there are none: sums of squares) is converted by DuckDB
+_EXACT = 2 ** 53
+
+
+def period_rows(engine: Engine, table: str, years: tuple[int, ...]) -> pd.DataFrame:
+    """Every row of roll-up ``table`` of ``years`` (all years when empty), exactly as
+    :func:`rollup` with ``categorical`` gives them (same rows, order, values and types),
+    read straight from the store's Parquet files: text keys come as the files'
+    dictionaries (no strings are made and hashed again), money is divided into yuan as the
+    SQL does (fen² sums beyond the int64 range or below -:data:`_EXACT`: by DuckDB). Falls
+    back to :func:`rollup` when no file holds the years."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from healthmap.store import engine_store_dir, live_manifest
+
+    conds = [cube.Condition("year", "in", tuple(years))] if years else []
+    manifest = live_manifest(engine)
+    # the files in the order the store's view lists them (DuckDB keeps it)
+    files = [f for f in (manifest.rollup_files(table) if manifest else [])
+             if not years or _file_year(f) in {int(y) for y in years}]
+    if not files:
+        return rollup(engine, table, conds, categorical=True)
+    dims, measures = cube.ROLLUPS[table]
+    text = [d for d in dims if d not in ("year", "month", "in_county")]
+    root = engine_store_dir(engine)
+    parts = []
+    for f in files:
+        t = pq.read_table(root / f, read_dictionary=text)
+        parts.append(t.add_column(0, "year", pa.array(np.full(len(t), _file_year(f),
+                                                               dtype=np.int64))))
+    t = pa.concat_tables(parts)
+    cols = {}
+    for d in dims:
+        col = t.column(d)
+        cols[d] = col.cast(pa.int64()) if d in ("year", "month") else col
+    for m in measures:
+        column, per_yuan = cube.MONEY.get(m, (m, 1))
+        col = t.column(column)
+        if pa.types.is_decimal(col.type):  # fen², DECIMAL(38,0)
+            v = _fen2_doubles(col)
+            cols[m] = pa.array((v if v is not None else _sql_doubles(engine, table, conds,
+                                                                     column)) / per_yuan)
+        elif per_yuan != 1:  # the SQL's CAST(… AS DOUBLE) / 100
+            cols[m] = pa.array(col.to_numpy().astype(np.float64) / per_yuan)
+        else:
+            cols[m] = col
+    # one block per column, the Arrow buffers as they are (no copy into 2-D blocks)
+    df = pa.table(cols).to_pandas(split_blocks=True)
+    for c in text:
+        df[c] = _present_sorted(df[c])
+    return df
+
+
+def _present_sorted(col: pd.Series) -> pd.Series:
+    """A categorical column with only the values present, as categories in sorted order
+    (as :func:`rollup` gives them), its codes remapped through a small table (no sort or
+    hash of the rows).
+
+    >>> col = pd.Series(pd.Categorical(["b", None, "d", "b"], categories=["d", "a", "b"]))
+    >>> out = _present_sorted(col)
+    >>> list(out.cat.categories), out.cat.codes.tolist()
+    (['b', 'd'], [0, -1, 1, 0])
+    """
+    codes = col.cat.codes.to_numpy()
+    cats = col.cat.categories
+    present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(cats)))
+    keep = cats[present].tolist()
+    order = sorted(range(len(keep)), key=keep.__getitem__)
+    lut = np.full(len(cats) + 1, -1, dtype=np.int64)  # the last slot: missing (code -1)
+    lut[present[order]] = np.arange(len(order))
+    return pd.Series(pd.Categorical.from_codes(lut[codes], [keep[i] for i in order]),
+                     index=col.index, name=col.name)
+
+
+def _fen2_doubles(col) -> np.ndarray | None:
+    """Whole fen² sums (an Arrow DECIMAL(38,0) column) as the doubles DuckDB's cast gives:
+    the nearest double, as numpy converts an int64, for sums from -2⁵³ up to the int64
+    limit (DuckDB rounds a negative 128-bit integer in two steps, exactly only from -2⁵³);
+    ``None`` when a sum is outside that range (or missing)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        col = col.cast(pa.int64())
+    except pa.ArrowInvalid:
+        return None
+    low = pc.min(col).as_py()
+    if col.null_count or (low is not None and low < -_EXACT):
+        return None
+    return col.to_numpy().astype(np.float64)
+
+
+def _sql_doubles(engine: Engine, table: str, conds: list[cube.Condition], column: str
+                 ) -> np.ndarray:
+    """``column`` of roll-up ``table`` as DuckDB casts it to doubles, over the rows
+    ``conds`` keep, in the order :func:`rollup` reads them (the files' order)."""
+    from healthmap import store
+    from healthmap.store.layout import rollup_columns
+
+    where, params = cube.sql_where(list(conds), [c for c, _t in rollup_columns(table)])
+    cur = store.connect(engine)
+    try:
+        return cur.execute(f"SELECT CAST({column} AS DOUBLE) AS v FROM rollup_{table} {where}",
+                           params).df()["v"].to_numpy(dtype=np.float64)
+    finally:
+        cur.close()
+
+
+def _file_year(path: str) -> int:
+    """The year of a roll-up file from its partition folder (``…/year=2024/…``)."""
+    return int(path.split("year=", 1)[1].split("/", 1)[0])
+
+
 def load_cells_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
     """All summary cells of ``years`` as a compact frame (categorical keys) indexed for
     fast filter changes (:mod:`healthmap.periodframe`). Callers cache it."""
-    conds = [cube.Condition("year", "in", tuple(years))] if years else []
-    df = rollup(engine, "cells", conds, categorical=True)
+    df = period_rows(engine, "cells", years)
     df["in_county"] = df["in_county"].astype(bool)
     return periodframe.period_frame(df, "cells")
 
@@ -203,8 +317,16 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     for c in cat:
         out[c] = union_categoricals([f[c] for f in frames], sort_categories=True)
     out = out[list(frames[0].columns)]
-    table = getattr(frames[0], "_table", None)  # period frames: indexed once more
-    return periodframe.period_frame(out, table) if table else out
+    table = getattr(frames[0], "_table", None)  # period frames: indexed once more, each
+    if not table:                                 # frame's rows in its own order
+        return out
+    own = [periodframe.row_order(f) for f in frames]
+    order = None
+    if any(o is not None for o in own):
+        starts = np.cumsum([0] + [len(f) for f in frames])
+        order = np.concatenate([np.arange(a, b) if o is None else o + a
+                                for o, a, b in zip(own, starts[:-1], starts[1:])])
+    return periodframe.period_frame(out, table, order)
 
 
 def frame_cells(frame: pd.DataFrame, f: Filters, by: list[str], icd3: list[str] | None,
@@ -245,8 +367,7 @@ def _frame(result, columns: list[str]) -> pd.DataFrame:
 def load_institution_frame(engine: Engine, years: tuple[int, ...]) -> pd.DataFrame:
     """The institution summary of ``years`` as a compact frame (callers cache it), so the
     patient-flow view filters in memory like :func:`load_cells_frame`."""
-    conds = [cube.Condition("year", "in", tuple(years))] if years else []
-    return periodframe.period_frame(rollup(engine, "institutions", conds, categorical=True),
+    return periodframe.period_frame(period_rows(engine, "institutions", years),
                                     "institutions")
 
 

@@ -129,9 +129,14 @@ def test_hand_made_rows_worked_out_by_hand():
     assert frame["icd3"].astype(str).tolist() == ["C16", "C18", "C16", "I10", "C16", "C18"]
     starts = periodframe.index_of(frame, "cells").base.starts
     assert starts[:, 0].tolist() == [0, 2, 4] and starts[:, 1].tolist() == [1, 3, 5]
-    # beyond a few runs the rows are sorted
+    # beyond a few runs the rows stay where they are: the index takes them sorted
     many = pd.concat([_hand_made()] * 40, ignore_index=True)
-    assert periodframe.period_frame(many, "cells")["icd3"].astype(str).tolist() == sorted(
+    kept = periodframe.period_frame(many, "cells")
+    assert kept["icd3"].astype(str).tolist() == many["icd3"].astype(str).tolist()
+    order = periodframe.row_order(kept)
+    assert order[:3].tolist() == [0, 2, 4] and order[-3:].tolist() == [3 + 6 * 37, 3 + 6 * 38,
+                                                                        3 + 6 * 39]
+    assert many["icd3"].astype(str).to_numpy()[order].tolist() == sorted(
         many["icd3"].astype(str))
     c16 = [cube.Condition("icd3", "in", ("C16", "X00"))]
     out = periodframe.grouped(frame, "cells", c16, ["area_code"])
@@ -219,3 +224,110 @@ def test_bench_peers_give_the_same_answer(demo_db, capsys):
     assert len(out) == 4 * len(bench.PEER_QUESTIONS)
     assert "DuckDB on the raw episodes" in capsys.readouterr().out
     e.dispose()
+
+
+def _shuffled_year(rng: np.random.Generator, year: int, n: int = 3000) -> pd.DataFrame:
+    """``n`` cells in no order (thousands of runs by ICD-10 category), with fen² sums whose
+    float total depends on the order they are added in."""
+    cat = lambda xs: pd.Categorical(rng.choice(xs, n))  # noqa: E731
+    return pd.DataFrame({
+        "year": year, "month": rng.integers(1, 13, n),
+        "area_code": cat(["A", "B", "C"]), "sex": cat(["F", "M"]),
+        "age_group": cat(["60-64", "65-69"]), "icd3": cat([f"C{k:02d}" for k in range(40)]),
+        "setting": cat(["inpatient", "outpatient"]), "in_county": rng.random(n) < 0.7,
+        "insurance_type": cat(["resident", "employee"]),
+        "episodes": rng.integers(1, 9, n), "new_cases": rng.integers(0, 3, n),
+        "persons": rng.integers(0, 3, n), "referrals": rng.integers(0, 2, n),
+        "cost_sum": rng.integers(1, 10**7, n) / 100,
+        "cost_sq_sum": rng.random(n) * 10.0 ** rng.integers(0, 14, n),
+        "fund_sum": rng.integers(0, 10**6, n) / 100, "fund_n": rng.integers(0, 9, n)})
+
+
+def test_rows_taken_in_sorted_order_sum_as_the_sorted_rows_do():
+    """A frame of many runs keeps its rows and its index takes them in the stable sorted
+    order: every sum, float ones included, is the one the rows sorted beforehand (the
+    earlier loading) give, bit for bit; also for years concatenated (each in its order)."""
+    rng = np.random.default_rng(14)
+    years = [_shuffled_year(rng, 2023), _shuffled_year(rng, 2024)]
+    moved = [y.take(np.argsort(y["icd3"].cat.codes.to_numpy(), kind="stable")
+                    ).reset_index(drop=True) for y in years]
+    kept = [periodframe.period_frame(y, "cells") for y in years]
+    assert all(periodframe.row_order(k) is not None for k in kept)
+    assert all(periodframe.row_order(periodframe.period_frame(m, "cells")) is None
+               for m in moved)
+    pairs = [(kept[1], periodframe.period_frame(moved[1], "cells")),
+             (queries.concat_frames(kept),
+              queries.concat_frames([periodframe.period_frame(m, "cells") for m in moved]))]
+    assert len(periodframe.row_order(pairs[1][0])) == 6000
+    questions = [([], ["area_code"]), ([cube.Condition("icd3", "in", ("C03", "C17"))],
+                                       ["area_code", "age_group"]),
+                 ([cube.Condition("sex", "eq", ("M",))], ["in_county"]),
+                 ([cube.Condition("month", "between", (2, 5))], ["icd3"]),
+                 ([cube.Condition("setting", "eq", ("inpatient",)),
+                   cube.Condition("icd3", "in", ("C00", "C39"))], []),
+                 ([], ["year", "month", "sex"]), ([], ["icd3", "month", "insurance_type"])]
+    for a, b in pairs:
+        for conds, by in questions:
+            got, ref = (periodframe.grouped(x, "cells", conds, by) for x in (a, b))
+            pd.testing.assert_frame_equal(got, ref, check_exact=True)
+            assert got["cost_sq_sum"].sum() > 0
+    # the coarser roll-ups were built from rows in the same order, so they agree too
+    for a, b in pairs:
+        ia, ib = (periodframe.index_of(x, "cells") for x in (a, b))
+        assert ia.built.keys() == ib.built.keys() and ia.built
+        for dims, t in ia.built.items():
+            for m, v in t.values.items():
+                np.testing.assert_array_equal(v, ib.built[dims].values[m], err_msg=str(dims))
+
+
+@pytest.mark.parametrize("table", ["cells", "institutions"])
+def test_rows_read_from_the_files_are_the_sql_rows(demo_db, table, monkeypatch):
+    """Reading a period's roll-up rows straight from the store's Parquet files gives what
+    the DuckDB query gives: the same rows in the same order, the same values (money in
+    yuan bit for bit) and types (categories in sorted order): one year, several, all,
+    and a year the store does not hold; and by DuckDB when fen² sums could not be
+    converted exactly."""
+    from healthmap.db import make_engine
+
+    e = make_engine(demo_db)
+    years = tuple(queries.periods(e))
+    asks = [years[-1:], years[:2], (), (1990,), (years[0], 1990)]
+    for ask in asks:
+        got = queries.period_rows(e, table, ask)
+        conds = [cube.Condition("year", "in", ask)] if ask else []
+        ref = queries.rollup(e, table, conds, categorical=True)
+        pd.testing.assert_frame_equal(got, ref, check_exact=True)
+        assert len(got) == 0 if ask == (1990,) else len(got) > 1000, ask
+    # fen² sums a double cannot be made of here: DuckDB converts that column (same frame)
+    calls = []
+    real = queries._sql_doubles
+    monkeypatch.setattr(queries, "_fen2_doubles", lambda col: None)
+    monkeypatch.setattr(queries, "_sql_doubles", lambda *a: calls.append(a) or real(*a))
+    got = queries.period_rows(e, table, years[-1:])
+    assert len(calls) == (table == "cells")  # only the cells hold fen²
+    pd.testing.assert_frame_equal(got, queries.rollup(e, table, [cube.Condition(
+        "year", "in", years[-1:])], categorical=True), check_exact=True)
+    e.dispose()
+
+
+def test_fen2_sums_become_the_doubles_duckdb_makes():
+    """Whole fen² sums beyond 2⁵³ (not every integer is a double there) round to the
+    double DuckDB's cast gives, up to the int64 limit; beyond it, or below -2⁵³ (DuckDB
+    rounds negative 128-bit integers in two steps), none is made (DuckDB converts)."""
+    import decimal
+
+    import duckdb
+    import pyarrow as pa
+
+    big = [0, 1, 2**53, 2**53 + 1, 2**53 + 3, 2**60 + 2**7 + 1, 2**62 + 2**9 - 1,
+           2**63 - 1, 123456789012345678, -(2**53), -5]
+    col = pa.chunked_array([pa.array([decimal.Decimal(v) for v in big], pa.decimal128(38, 0))])
+    got = queries._fen2_doubles(col)
+    con = duckdb.connect()
+    con.register("t", pa.table({"x": col}))
+    ref = con.execute("SELECT CAST(x AS DOUBLE) AS v FROM t").df()["v"].to_numpy()
+    assert got.tolist() == ref.tolist()
+    assert got[3] == float(2**53) and got[4] == float(2**53 + 4)  # ties to even
+    for outside in (2**63, -(2**53) - 1):
+        assert queries._fen2_doubles(pa.chunked_array([pa.array(
+            [decimal.Decimal(outside)], pa.decimal128(38, 0))])) is None
