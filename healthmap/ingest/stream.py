@@ -51,10 +51,10 @@ from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 #: rows read, validated and staged at a time (measured: about 0.7 GB peak per 500,000)
 CHUNK_ROWS = 500_000
 #: processes that validate and stage chunks while this one reads the next (a file above
-#: POOL_MIN_BYTES, about 650,000 episodes: below, starting them costs more than it gains)
+#: POOL_MIN_BYTES, about 1.3 million episodes: below, starting them gains nothing)
 WORKERS = (min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1
            and "forkserver" in multiprocessing.get_all_start_methods() else 0)
-POOL_MIN_BYTES = 64 << 20
+POOL_MIN_BYTES = 128 << 20
 _BLOCK = 16 << 20  # bytes hashed and checked per read
 
 
