@@ -8,7 +8,8 @@ chunks is checked after the last one, over every row's record id (staged beside 
 repeated record ids within the file, and record ids that differ from held ones only in
 case. The problem report is the one a whole-file validation gives: if any cell fails the
 form checks, only those (validation stops there); otherwise every value problem and every
-repeat.
+repeat. A large file's chunks are validated and staged by :data:`WORKERS` processes while
+this one reads on; their results are taken in the file's order, as if checked in turn.
 
 All or nothing: any problem anywhere and the staged files are deleted, the import is
 logged as refused and nothing else changes. Otherwise the staged rows go through the same
@@ -51,7 +52,9 @@ from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 #: rows read, validated and staged at a time (measured: about 0.7 GB peak per 500,000)
 CHUNK_ROWS = 500_000
 #: processes that validate and stage chunks while this one reads the next (a file above
-#: POOL_MIN_BYTES, about 1.3 million episodes: below, starting them gains nothing)
+#: POOL_MIN_BYTES, about 1.3 million episodes: below, starting them gains nothing). They
+#: start from a fork server, which imports a program run as a script: such a program
+#: keeps its work under ``if __name__ == "__main__":`` (the CLI and the app do)
 WORKERS = (min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1
            and "forkserver" in multiprocessing.get_all_start_methods() else 0)
 POOL_MIN_BYTES = 128 << 20
