@@ -2,6 +2,8 @@
 two to four rows: each file's report must be the one the whole-file path gives (read_table
 then import_frame), rows numbered as in the file, and a refused file leaves nothing."""
 
+import multiprocessing
+
 import pandas as pd
 import pytest
 
@@ -121,3 +123,54 @@ def test_bom_crlf_quotes_and_no_final_newline_store_what_plain_lf_stores(loaded,
     res = import_file(loaded, "episodes", _csv(GOOD), "plain.csv", today=TODAY)
     assert (res.inserted, res.updated, res.unchanged) == (0, 0, 12)  # no "\r" or quote kept
     assert _no_incoming(loaded)
+
+
+_check_chunk = stream._check_chunk
+
+
+def _checked_elsewhere(*args):
+    assert multiprocessing.parent_process(), "a chunk was checked in the reading process"
+    return _check_chunk(*args)
+
+
+@pytest.fixture()
+def workers(monkeypatch):
+    """Chunks checked by two worker processes, however small the file (a chunk checked in
+    the test's own process fails the test)."""
+    monkeypatch.setattr(stream, "WORKERS", 2)
+    monkeypatch.setattr(stream, "POOL_MIN_BYTES", -1)
+    monkeypatch.setattr(stream, "_check_chunk", _checked_elsewhere)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_chunks_checked_by_worker_processes_give_the_whole_file_report(loaded, monkeypatch,
+                                                                     workers, case):
+    monkeypatch.setattr(stream, "CHUNK_ROWS", 2)
+    data = CASES[case]
+    for lang in ("zh", "en"):
+        res = import_file(loaded, "episodes", data, "x.csv", today=TODAY, lang=lang)
+        pd.testing.assert_frame_equal(res.problems.reset_index(drop=True),
+                                      _whole(loaded, data, lang).reset_index(drop=True))
+        assert not res.ok and _held(loaded) == 0 and _no_incoming(loaded)
+
+
+def test_a_good_file_checked_by_worker_processes_stores_what_one_process_stores(
+        loaded, monkeypatch, workers):
+    monkeypatch.setattr(stream, "CHUNK_ROWS", 3)
+    read = []
+
+    def stop_in_third_chunk(fraction, message):
+        read.append(message)
+        if len(read) == 3:  # two chunks sent to the workers, the third read
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_file(loaded, "episodes", _csv(GOOD), "big.csv", today=TODAY,
+                    progress=stop_in_third_chunk)
+    assert _held(loaded) == 0 and _no_incoming(loaded)
+    res = import_file(loaded, "episodes", _csv(GOOD), "big.csv", today=TODAY)
+    assert res.ok and (res.n_rows, res.inserted) == (12, 12) and _no_incoming(loaded)
+    monkeypatch.setattr(stream, "WORKERS", 0)  # the same file checked in this process
+    monkeypatch.setattr(stream, "_check_chunk", _check_chunk)
+    res = import_file(loaded, "episodes", _csv(GOOD), "big.csv", today=TODAY)
+    assert (res.inserted, res.updated, res.unchanged) == (0, 0, 12)

@@ -78,8 +78,11 @@ def form_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext,
         col = spec.get(name)
         typ = col.type if col else "text"
         limit = col.max_chars if col else ctx.limits.max_cell_chars
-        row_of, uniq = pd.factorize(df[name].astype(object), use_na_sentinel=False)
-        u = pd.Series(uniq, dtype=object).astype(str)
+        values = df[name]  # Arrow strings factorized as they are (a streamed chunk)
+        if not isinstance(values.dtype, pd.StringDtype):
+            values = values.astype(object)
+        row_of, uniq = pd.factorize(values, use_na_sentinel=False)
+        u = pd.Series(uniq, dtype=values.dtype).astype(str)
         for code, bad_u in _form_problems(u, typ, limit, name != "id_number"):
             rows = bad_u[row_of]
             problems.add_mask(df, rows, name, code, df[name],

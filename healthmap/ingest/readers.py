@@ -355,8 +355,13 @@ def trailing_blank(raw: pd.DataFrame) -> int:
     >>> trailing_blank(pd.DataFrame({0: ["a", None, " "], 1: ["b", "", None]}))
     2
     """
-    data = np.flatnonzero(~_blank(raw))
-    return int(len(raw) - (data[-1] + 1 if len(data) else 0))
+    n, size = len(raw), 1
+    while True:  # the last rows first: a chunk's end is seldom blank
+        tail = raw.iloc[max(0, n - size):]
+        data = np.flatnonzero(~_blank(tail))
+        if len(data) or size >= n:
+            return int(len(tail) - (data[-1] + 1 if len(data) else 0))
+        size *= 64
 
 
 def leading_blank(raw: pd.DataFrame) -> int:
@@ -366,8 +371,13 @@ def leading_blank(raw: pd.DataFrame) -> int:
     >>> leading_blank(pd.DataFrame({0: [None, " ", "a"], 1: ["", None, "b"]}))
     2
     """
-    data = np.flatnonzero(~_blank(raw))
-    return int(data[0] if len(data) else len(raw))
+    n, size = len(raw), 1
+    while True:  # the first rows first: a header seldom follows many blank lines
+        head = raw.iloc[:size]
+        data = np.flatnonzero(~_blank(head))
+        if len(data) or size >= n:
+            return int(data[0] if len(data) else len(head))
+        size *= 64
 
 
 def _blank(raw: pd.DataFrame) -> np.ndarray:
@@ -375,14 +385,17 @@ def _blank(raw: pd.DataFrame) -> np.ndarray:
     return (filled.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy(dtype=bool)
 
 
-def text_frame(raw: pd.DataFrame, headers: list) -> pd.DataFrame:
+def text_frame(raw: pd.DataFrame, headers: list, arrow: bool = False) -> pd.DataFrame:
     """The parser's cells (``raw``, columns by position) as :func:`read_table` returns them:
     text stripped, empty cells ``""``, contract column names, the file's own headers in
-    ``attrs["headers"]``, rows numbered from 0."""
+    ``attrs["headers"]``, rows numbered from 0. Columns hold Python strings (object), or
+    with ``arrow`` pandas' Arrow-backed ``str`` (the parser's own, not copied to Python
+    objects: a streamed chunk is validated without that copy)."""
     headers = [str(h).strip().lstrip("\ufeff") for h in headers]
     cols = {}
     for i in range(len(headers)):
-        cols[i] = raw.iloc[:, i].fillna("").astype(str).str.strip().to_numpy(dtype=object)
+        text = raw.iloc[:, i].fillna("").astype(str).str.strip()
+        cols[i] = text.array if arrow else text.to_numpy(dtype=object)
     df = pd.DataFrame(cols, index=pd.RangeIndex(len(raw)))
     df.columns = [normalize_header(h) for h in headers]
     df.attrs["headers"] = headers

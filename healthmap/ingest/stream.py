@@ -8,7 +8,8 @@ chunks is checked after the last one, over every row's record id (staged beside 
 repeated record ids within the file, and record ids that differ from held ones only in
 case. The problem report is the one a whole-file validation gives: if any cell fails the
 form checks, only those (validation stops there); otherwise every value problem and every
-repeat.
+repeat. A large file's chunks are validated and staged by :data:`WORKERS` processes while
+this one reads on; their results are taken in the file's order, as if checked in turn.
 
 All or nothing: any problem anywhere and the staged files are deleted, the import is
 logged as refused and nothing else changes. Otherwise the staged rows go through the same
@@ -26,10 +27,13 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import multiprocessing
 import os
 import secrets
 import shutil
+from collections import deque
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +43,21 @@ from healthmap import i18n
 from healthmap.ingest.contract import Limits
 from healthmap.ingest.episodes import StagedEpisodes, episode_records
 from healthmap.ingest.problems import Problems
-from healthmap.ingest.readers import (FileReadError, _decode, check_file_size, leading_blank,
-                                      parser_error, skip_blank_start, text_frame,
-                                      trailing_blank)
+from healthmap.ingest.readers import (FileReadError, _decode, check_file_size, file_size,
+                                      leading_blank, parser_error, skip_blank_start,
+                                      text_frame, trailing_blank)
 from healthmap.ingest.validate import FILE_WIDE, validate
 from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
 
 #: rows read, validated and staged at a time (measured: about 0.7 GB peak per 500,000)
 CHUNK_ROWS = 500_000
+#: processes that validate and stage chunks while this one reads the next (a file above
+#: POOL_MIN_BYTES, about 1.3 million episodes: below, starting them gains nothing). They
+#: start from a fork server, which imports a program run as a script: such a program
+#: keeps its work under ``if __name__ == "__main__":`` (the CLI and the app do)
+WORKERS = (min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1
+           and "forkserver" in multiprocessing.get_all_start_methods() else 0)
+POOL_MIN_BYTES = 128 << 20
 _BLOCK = 16 << 20  # bytes hashed and checked per read
 
 
@@ -132,7 +143,7 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
                 keep = len(raw) - trailing_blank(raw)
                 raw, held = raw.iloc[:keep], raw.iloc[keep:]
                 if len(raw):
-                    yield offset, text_frame(raw, headers), min(fh.tell() / size, 1.0)
+                    yield offset, text_frame(raw, headers, arrow=True), min(fh.tell() / size, 1.0)
                     offset, given = offset + len(raw), True
             if headers is None:  # blank lines only
                 yield 0, pd.DataFrame(), 1.0
@@ -207,21 +218,21 @@ def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, 
     folder = make_private_dir(engine_store_dir(engine) / INCOMING / secrets.token_hex(4))
     try:
         stages, keys, files, n = _Stages(), [], [], 0
-        for k, (offset, df, read) in enumerate(read_chunks(source, utf8, limits,
-                                                           chunk_rows or CHUNK_ROWS)):
-            progress(0.49 * read, i18n.t("progress.validate", lang, n=f"{n + len(df):,}"))
-            result = validate("episodes", df, ctx, file_wide=False)
-            if result.stage == "columns" and not result.ok:  # the header: the whole file
-                out = load._rejected(engine, "episodes", filename, digest, n + len(df),
-                                     result.problems.frame(lang), username)
-                out.warnings = result.warnings.frame(lang)
-                return out
-            stages.add(result, offset)
-            if not len(stages.form):  # no cell of the wrong form (too long …) is staged
-                keys.append(_keys(df, offset, folder, k))
-            if stages.ok:  # rows are staged only while the file is still good
-                files += _stage(episode_records(result.clean), folder, k)
-            n += len(df)  # rows (offsets count blank lines before the header too)
+        chunks = _read(source, utf8, limits, chunk_rows or CHUNK_ROWS, progress, lang)
+        workers = WORKERS if (file_size(source) or 0) > POOL_MIN_BYTES else 0
+        with closing(_checked(chunks, ctx, folder, stages, workers)) as checked:
+            for offset, rows, result, key_file, row_files in checked:
+                if result.stage == "columns" and not result.ok:  # the header: whole file
+                    out = load._rejected(engine, "episodes", filename, digest, n + rows,
+                                         result.problems.frame(lang), username)
+                    out.warnings = result.warnings.frame(lang)
+                    return out
+                stages.add(result, offset)
+                if not len(stages.form):  # no cell of the wrong form (too long …) is staged
+                    keys.append(key_file)
+                if stages.ok:  # rows are staged only while the file is still good
+                    files += row_files
+                n += rows  # rows (offsets count blank lines before the header too)
         problems = stages.report()
         if not len(stages.form):  # a whole file's validation stops before repeats
             _repeats(keys, folder, problems)
@@ -243,6 +254,77 @@ def import_episodes_csv(engine, source, filename: str, digest: str, utf8: bool, 
     return load.ImportResult("episodes", True, n, inserted=counts[0], updated=counts[1],
                              unchanged=counts[2], years_refreshed=years, import_id=log_id,
                              warnings=warnings)
+
+
+def _read(source, utf8: bool, limits: Limits, chunk_rows: int, progress, lang: str):
+    """:func:`read_chunks`' ``(first_row, frame)``, the progress told as each is read."""
+    n = 0
+    for offset, df, read in read_chunks(source, utf8, limits, chunk_rows):
+        n += len(df)
+        progress(0.49 * read, i18n.t("progress.validate", lang, n=f"{n:,}"))
+        yield offset, df
+
+
+def _check_chunk(df: pd.DataFrame, offset: int, folder: Path, k: int, ctx, form_ok: bool,
+                 ok: bool):
+    """Validate the ``k``-th chunk (its first row ``offset`` in the file) and stage what
+    the import may need of it: its record ids (:func:`_keys`) unless a cell has the wrong
+    form here or before (``form_ok``: none before, as far as known), its rows
+    (:func:`_stage`) if it and the chunks before (``ok``) are good. Returns the result
+    without its frames, the keys' file (``None`` when not staged) and the rows' files."""
+    result = validate("episodes", df, ctx or _worker_ctx["ctx"], file_wide=False)
+    key_file, row_files = None, []
+    if form_ok and result.stage == "values":
+        key_file = _keys(df, offset, folder, k)
+    if ok and result.ok:
+        row_files = _stage(episode_records(result.clean), folder, k)
+    result.clean = result.frame = None  # not sent back from a worker
+    return result, key_file, row_files
+
+
+_worker_ctx: dict = {}
+
+
+def _init_worker(ctx) -> None:
+    _worker_ctx["ctx"] = ctx
+
+
+def _checked(chunks, ctx, folder: Path, stages: _Stages, workers: int):
+    """``(first_row, rows, result, keys' file, rows' files)`` of each chunk
+    (:func:`_check_chunk`), in the file's order: checked here one after another, or with
+    ``workers`` processes while this one reads on (at most ``workers + 1`` chunks in
+    flight). What a chunk stages is decided by the problems known when it is sent
+    (``stages``); the caller keeps it only if the chunks before it turn out as good, so
+    the outcome is the one of checking them in turn."""
+    if not workers:
+        for k, (offset, df) in enumerate(chunks):
+            yield (offset, len(df),
+                   *_check_chunk(df, offset, folder, k, ctx, not len(stages.form), stages.ok))
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    # forked from a server process started clean (a fork of this one, with its threads
+    # and open connections, is not safe), with this module loaded
+    mp = multiprocessing.get_context("forkserver")
+    mp.set_forkserver_preload([__name__])
+    pool = ProcessPoolExecutor(workers, mp_context=mp, initializer=_init_worker,
+                               initargs=(ctx,))
+    pending: deque = deque()
+    try:
+        for k, (offset, df) in enumerate(chunks):
+            pending.append((offset, len(df), pool.submit(
+                _check_chunk, df, offset, folder, k, None, not len(stages.form), stages.ok)))
+            del df
+            while len(pending) > workers:
+                offset, rows, done = pending.popleft()
+                yield (offset, rows, *done.result())
+        while pending:
+            offset, rows, done = pending.popleft()
+            yield (offset, rows, *done.result())
+    finally:  # also when the caller stops early: nothing is left writing in its folder
+        for *_, waiting in pending:
+            waiting.cancel()
+        pool.shutdown(wait=True)
 
 
 class _Later:
