@@ -38,6 +38,7 @@ from pathlib import Path
 
 from healthmap import person_rollup
 from healthmap.persons import LOOKBACK_CHOICES
+from healthmap.store.layout import sql_file_list
 
 #: the roll-up's name in the store (``rollups/person_counts``; the view
 #: ``rollup_person_counts``)
@@ -178,10 +179,6 @@ def stale_years(writer) -> tuple[list[int], list[int]]:
     return build, drop
 
 
-def _sql_files(paths) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
-
-
 def _added_files(writer, changed: set[int]) -> list[Path] | None:
     """The episode files this write added to held years whose per-person roll-up it
     updated for them (:mod:`healthmap.summary_increment`: every other person's rows kept
@@ -230,13 +227,13 @@ def stage(writer) -> list[int]:
                     "temp_directory": spill, "preserve_insertion_order": False}) as con:
         con.execute("SET enable_progress_bar = false")
         new = [where(f) for y in sorted(writer.years) for f in _persons(writer.years[y]) or []]
-        con.execute(f"CREATE VIEW persons AS SELECT * FROM read_parquet({_sql_files(new)}, "
+        con.execute(f"CREATE VIEW persons AS SELECT * FROM read_parquet({sql_file_list(new)}, "
                     f"{hive})")
         if added is not None:
             # the affected persons' rows: whole in the years to count (held and new), and
             # what the look-back reads in the other years (unchanged: held = new)
             con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT person_id FROM "
-                        f"read_parquet({_sql_files(added)})")
+                        f"read_parquet({sql_file_list(added)})")
             span = {y for z in years for y in range(z - REACH, z)} - set(years)
             for name, entries, chosen, cols, cond in (
                     ("new_rows", writer.years, years, "*", "TRUE"),
@@ -245,7 +242,7 @@ def stage(writer) -> list[int]:
                      f"setting = '{ALL}' AND insurance_type = '{ALL}'")):
                 files = [where(f) for y in sorted(chosen) if y in entries
                          for f in _persons(entries[y]) or []]
-                source = (f"read_parquet({_sql_files(files)}, {hive})" if files else
+                source = (f"read_parquet({sql_file_list(files)}, {hive})" if files else
                           "(SELECT * FROM new_rows WHERE false)")
                 con.execute(f"CREATE TEMP TABLE {name} AS SELECT {cols} FROM (SELECT * "
                             f"FROM {source} WHERE {cond}) SEMI JOIN affected USING "
@@ -256,7 +253,7 @@ def stage(writer) -> list[int]:
                 writer.add_rollups(z, {TABLE: build(con, z, "persons", "persons")})
                 continue
             writer.add_rollups(z, {TABLE: con.sql(_delta_sql(
-                _sql_files(writer.root / f for f in held[TABLE]), z)).to_arrow_table()})
+                sql_file_list(writer.root / f for f in held[TABLE]), z)).to_arrow_table()})
     return years
 
 

@@ -47,7 +47,8 @@ from healthmap.ingest.readers import (FileReadError, _decode, check_file_size, f
                                       leading_blank, parser_error, skip_blank_start,
                                       text_frame, trailing_blank)
 from healthmap.ingest.validate import FILE_WIDE, validate
-from healthmap.store.layout import INCOMING, engine_store_dir, make_private_dir
+from healthmap.store.layout import (INCOMING, engine_store_dir, make_private_dir,
+                                    sql_file_list)
 
 #: rows read, validated and staged at a time (measured: about 0.7 GB peak per 500,000)
 CHUNK_ROWS = 500_000
@@ -385,10 +386,6 @@ def _duck(folder: Path):
         "preserve_insertion_order": True})
 
 
-def _sql_files(paths: list[Path]) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
-
-
 def _repeats(keys: list[Path], folder: Path, problems: Problems) -> None:
     """Record ids repeated within the file, over all chunks, reported as a whole-file
     validation reports them (:func:`healthmap.ingest.validate._duplicates`): every repeat
@@ -399,7 +396,7 @@ def _repeats(keys: list[Path], folder: Path, problems: Problems) -> None:
     column = FILE_WIDE["episodes"]
     with _duck(folder) as db:
         rows = db.execute(f"""
-            WITH k AS (SELECT * FROM read_parquet({_sql_files(keys)}) WHERE key <> ''),
+            WITH k AS (SELECT * FROM read_parquet({sql_file_list(keys)}) WHERE key <> ''),
             rep AS (SELECT folded FROM k GROUP BY folded HAVING count(*) > 1)
             SELECT row, key, min(row) OVER (PARTITION BY folded) AS first,
                    row > min(row) OVER (PARTITION BY key) AS exact
@@ -427,7 +424,7 @@ def _held_case_clashes(engine, keys: list[Path], problems: Problems) -> None:
             WITH held AS (SELECT lower(record_id) AS folded, min(record_id) AS other
                           FROM episodes GROUP BY 1)
             SELECT f.row, f.key, h.other
-            FROM read_parquet({_sql_files(keys)}) f JOIN held h ON lower(f.key) = h.folded
+            FROM read_parquet({sql_file_list(keys)}) f JOIN held h ON lower(f.key) = h.folded
             WHERE h.other <> f.key ORDER BY f.row""").df()
     finally:
         cur.close()

@@ -155,6 +155,16 @@ def engine_store_dir(engine) -> Path:
     return store_dir(engine.engine.url.render_as_string(hide_password=False))
 
 
+def sql_file_list(paths) -> str:
+    """A list of file paths as a DuckDB list literal (quotes doubled), for
+    ``read_parquet(...)``.
+
+    >>> sql_file_list(["a.parquet", "it's.parquet"])
+    "['a.parquet', 'it''s.parquet']"
+    """
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
 def make_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) owner-only (0700), like the database's folder."""
     missing = [p for p in [path, *path.parents] if not p.exists()]
