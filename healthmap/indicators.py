@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from healthmap import metrics, persons, privacy, queries, standardization
+from healthmap import metrics, persons, privacy, queries, refcache, standardization
 from healthmap.codes import AGE_GROUPS
 from healthmap.measures import REGISTRY
 from healthmap.measures import get as get_measure
@@ -349,14 +349,16 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
         sel = replace(sel, filters=f) if sel is not None else None
         notes.append(f"sex_denominator_{sex}")
     sel = sel or queries.resolve(engine, f)
+    refs = refcache.snapshot(engine)  # areas and population: read once per data version
     if aset is None and key == "area_code":
-        aset = queries.area_set(engine, f.level)
+        aset = refs.area_set(f.level)
     if rows is None and key == "area_code":
         rows = aset.areas
     total_rows = pd.DataFrame({"code": [TOTAL], "name": ["county"]})
     basis, short = ("patients" if m.per_person else "episodes"), ()
     if m.family == "rate":
         by_age = m.by_age
+        pop_all = refs.population_rows() if pop_all is None else pop_all
         pop = population_by(engine, f, key, by_age, pop_all, aset)
         if by_age and pop.empty:
             by_age = False

@@ -274,7 +274,20 @@ def _live_referrals(con, sel: Selection, by: list[str], unit: list[str]) -> pd.D
 def first_data_year(con) -> int | None:
     """The first year with any episode (the store's data are taken to start on 1 January
     of that year)."""
-    return con.execute("SELECT min(year) FROM episodes").fetchone()[0]
+    return _year_range(con)[0]
+
+
+def _year_range(con) -> tuple[int | None, int | None]:
+    """The first and last year with any episode: on a store connection from its
+    manifest's years (``store_years``; a year is listed only while it holds episodes), so
+    no episode is read; on a connection with only an ``episodes`` relation from those."""
+    import duckdb
+
+    try:
+        first, last = con.execute("SELECT min(year), max(year) FROM store_years").fetchone()
+    except duckdb.CatalogException:
+        first, last = con.execute("SELECT min(year), max(year) FROM episodes").fetchone()
+    return (None if first is None else int(first)), (None if last is None else int(last))
 
 
 def year_labels(years, lookback: int, first_year: int | None) -> dict[int, str]:
@@ -306,7 +319,7 @@ def label(years, lookback: int, first_year: int | None) -> str:
 def period_label(con, years, lookback: int) -> tuple[str, tuple[int, ...]]:
     """The label of a person count over ``years`` (all years with data when empty) and
     the years among them without a full look-back window (:func:`year_labels`)."""
-    first, last = con.execute("SELECT min(year), max(year) FROM episodes").fetchone()
+    first, last = _year_range(con)
     years = tuple(years) or (tuple(range(first, last + 1)) if first is not None else ())
     per_year = year_labels(years, lookback, first)
     short = tuple(y for y, v in per_year.items() if v == DIAGNOSED) if lookback > 0 else ()

@@ -109,8 +109,9 @@ def _open(root: Path, manifest, groups: pd.DataFrame, inst: pd.DataFrame,
 class StoreReader:
     """The in-memory DuckDB database with the store's views for one engine, rebuilt when
     the store folder, the live manifest (generation, data version) or the reference rows
-    change; :meth:`cursor` hands out cursors on it. Thread-safe. Get an engine's own one
-    with :func:`reader`.
+    change (those are read again when the database's data version changes:
+    :mod:`healthmap.refcache`); :meth:`cursor` hands out cursors on it. Thread-safe. Get an
+    engine's own one with :func:`reader`.
 
     Examples
     --------
@@ -137,9 +138,13 @@ class StoreReader:
     def cursor(self, engine: Engine):
         """A new cursor on the current database (built first when the key changed);
         an older database stays alive while cursors opened on it are open."""
+        from healthmap import refcache
+
         root = engine_store_dir(engine)
         manifest = live_manifest(engine)
-        rows, digest = _mappings(engine)
+        # the reference rows, read again only after a change of the data version
+        rows, digest = refcache.snapshot(engine).get("store_mappings",
+                                                     lambda: _mappings(engine))
         key = (str(root), manifest.generation if manifest else None,
                manifest.data_version if manifest else None, digest)
         with self._lock:
