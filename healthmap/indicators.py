@@ -123,18 +123,19 @@ def rate_table(num: pd.DataFrame, pop: pd.DataFrame, rows: pd.DataFrame | None =
         persons = pop.groupby(key)["persons"].sum().reindex(codes, fill_value=0) * scale
     else:
         persons = pd.Series(float(pop["persons"].sum()) * scale, index=codes)
-    out = pd.DataFrame({key: codes, name_column(key): names,
-                        "numerator": by_key.to_numpy(dtype=float),
-                        "denominator": persons.to_numpy(dtype=float)})
-    out["crude"] = metrics.crude_rate(out["numerator"], out["denominator"])
-    lo, hi = metrics.crude_rate_ci(out["numerator"], out["denominator"])
-    out["crude_low"], out["crude_high"] = lo, hi
-    if out["denominator"].sum() > 0:
-        out["eb"] = metrics.empirical_bayes(out["numerator"], out["denominator"]) * 1e5
+    # the columns in order, made into one frame at the end (adding columns to a frame one
+    # by one costs more than the arithmetic here)
+    numerator, denominator = by_key.to_numpy(dtype=float), persons.to_numpy(dtype=float)
+    out = {key: codes, name_column(key): names, "numerator": numerator,
+           "denominator": denominator, "crude": metrics.crude_rate(numerator, denominator)}
+    out["crude_low"], out["crude_high"] = metrics.crude_rate_ci(numerator, denominator)
+    nan = np.full(len(codes), np.nan)
+    if np.nansum(denominator) > 0:
+        out["eb"] = metrics.empirical_bayes(numerator, denominator) * 1e5
     else:
-        out["eb"] = np.nan
-    out["asr"] = out["asr_low"] = out["asr_high"] = np.nan
-    out["unknown_age"] = 0.0
+        out["eb"] = nan
+    out["asr"] = out["asr_low"] = out["asr_high"] = nan
+    out["unknown_age"] = np.zeros(len(codes))
     if weights is not None and "age_group" in pop.columns and len(pop):
         e = _by_key_age(num[num["age_group"].isin(AGE_GROUPS)], count_col, codes, key)
         if key in pop.columns:
@@ -151,19 +152,21 @@ def rate_table(num: pd.DataFrame, pop: pd.DataFrame, rows: pd.DataFrame | None =
         out["asr"], out["asr_low"], out["asr_high"] = r, lo, hi
         if key in pop.columns:  # indirect standardisation against the rows' total
             _add_sir(out, e.to_numpy(), n.to_numpy())
-        out["unknown_age"] = out["numerator"] - e.sum(axis=1).to_numpy()
-    return out
+        out["unknown_age"] = numerator - e.sum(axis=1).to_numpy()
+    return pd.DataFrame(out)
 
 
-def _add_sir(out: pd.DataFrame, e: np.ndarray, n: np.ndarray) -> None:
-    """``observed``, ``expected``, ``sir``, ``sir_low``, ``sir_high``: cases of known age
-    against the rows' total age-specific rates (docs/definitions.md)."""
-    out["observed"], out["expected"] = e.sum(axis=1), np.nan
-    out["sir"] = out["sir_low"] = out["sir_high"] = np.nan
+def _add_sir(out: dict, e: np.ndarray, n: np.ndarray) -> None:
+    """``observed``, ``expected``, ``sir``, ``sir_low``, ``sir_high`` (into the columns
+    ``out``): cases of known age against the rows' total age-specific rates
+    (docs/definitions.md)."""
+    nan = np.full(len(e), np.nan)
+    out["observed"], out["expected"] = e.sum(axis=1), nan
+    out["sir"] = out["sir_low"] = out["sir_high"] = nan
     ref_d, ref_n = e.sum(axis=0), n.sum(axis=0)
     if ref_n.sum() <= 0 or np.any((ref_n <= 0) & (ref_d > 0)):
         return  # cases without any population: no reference rate
-    t = standardization.indirect_standardization(out["observed"].to_numpy(), n, ref_d, ref_n)
+    t = standardization.indirect_standardization(out["observed"], n, ref_d, ref_n)
     out["expected"], out["sir"] = t["expected"].to_numpy(), t["sir"].to_numpy()
     out["sir_low"], out["sir_high"] = t["ci_low"].to_numpy(), t["ci_high"].to_numpy()
 
@@ -191,27 +194,20 @@ def referral_table(c: pd.DataFrame, rows: pd.DataFrame | None = None,
     [10.0, 10.0, 4.0, 90.0]
     """
     codes, names = _rows(rows, c[key], key)
-    total = c.groupby(key)["episodes"].sum().reindex(codes, fill_value=0)
-    outside = c[~c["in_county"].astype(bool)]
-    out_n = outside.groupby(key)["episodes"].sum().reindex(codes, fill_value=0)
-    formal = outside.groupby(key)["referrals"].sum().reindex(codes, fill_value=0)
-    t = pd.DataFrame({key: codes, name_column(key): names,
-                      "numerator": out_n.to_numpy(dtype=float),
-                      "denominator": total.to_numpy(dtype=float),
-                      "formal": formal.to_numpy(dtype=float)})
-    t["self_directed"] = t["numerator"] - t["formal"]
-    t["inside"] = t["denominator"] - t["numerator"]
+    s = _count_sums(c, key, codes, {"all": ["episodes"],
+                                    "out": ["episodes", "referrals"]})
+    num, den, formal = s["out_episodes"], s["all_episodes"], s["out_referrals"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        t["value"] = np.where(t["denominator"] > 0, t["numerator"] / t["denominator"] * 100,
-                              np.nan)
-        t["formal_pct"] = np.where(t["denominator"] > 0, t["formal"] / t["denominator"] * 100,
-                                   np.nan)
-    lo, hi = metrics.proportion_ci(t["numerator"], t["denominator"])
-    t["ci_low"], t["ci_high"] = lo * 100, hi * 100
+        value = np.where(den > 0, num / den * 100, np.nan)
+        formal_pct = np.where(den > 0, formal / den * 100, np.nan)
+    lo, hi = metrics.proportion_ci(num, den)
+    lo, hi = lo * 100, hi * 100
     # the complement, as the former page computed it (Wilson is symmetric under it)
-    t["inside_pct"] = 100 - t["value"]
-    t["inside_low"], t["inside_high"] = 100 - t["ci_high"], 100 - t["ci_low"]
-    return t
+    return pd.DataFrame({key: codes, name_column(key): names, "numerator": num,
+                         "denominator": den, "formal": formal, "self_directed": num - formal,
+                         "inside": den - num, "value": value, "formal_pct": formal_pct,
+                         "ci_low": lo, "ci_high": hi, "inside_pct": 100 - value,
+                         "inside_low": 100 - hi, "inside_high": 100 - lo})
 
 
 def cost_table(c: pd.DataFrame, rows: pd.DataFrame | None = None,
@@ -236,22 +232,51 @@ def cost_table(c: pd.DataFrame, rows: pd.DataFrame | None = None,
         ["fund_sum", "episodes", "cost_sum"]].sum().reindex(codes, fill_value=0).astype(float)
     inside = c[c["in_county"].astype(bool)].groupby(key)[
         ["episodes", "cost_sum"]].sum().reindex(codes, fill_value=0).astype(float)
-    t = pd.DataFrame({key: codes, name_column(key): names,
-                      "numerator": g["cost_sum"].to_numpy(dtype=float),
-                      "denominator": g["episodes"].to_numpy(dtype=float)})
     # gamma interval: never below zero for skewed costs (docs/definitions.md, issue 9)
     mean, lo, hi, _ = metrics.mean_cost_ci(g["cost_sum"], g["cost_sq_sum"], g["episodes"])
-    t["value"], t["ci_low"], t["ci_high"] = mean, lo, hi
     with np.errstate(divide="ignore", invalid="ignore"):
-        t["fund_per_case"] = np.where(g["fund_n"] > 0, g["fund_sum"] / g["fund_n"], np.nan)
-        t["oop_share"] = np.where(g["cost_sum"] > 0,
-                                  (1 - g["fund_sum"] / g["cost_sum"]) * 100, np.nan)
-        t["cost_in_county"] = np.where(inside["episodes"] > 0,
-                                       inside["cost_sum"] / inside["episodes"], np.nan)
-        t["cost_out_county"] = np.where(outside["episodes"] > 0,
-                                        outside["cost_sum"] / outside["episodes"], np.nan)
-    t["fund_outflow"] = outside["fund_sum"].to_numpy(dtype=float)
-    return t
+        fund_per_case = np.where(g["fund_n"] > 0, g["fund_sum"] / g["fund_n"], np.nan)
+        oop_share = np.where(g["cost_sum"] > 0, (1 - g["fund_sum"] / g["cost_sum"]) * 100,
+                             np.nan)
+        cost_in = np.where(inside["episodes"] > 0, inside["cost_sum"] / inside["episodes"],
+                           np.nan)
+        cost_out = np.where(outside["episodes"] > 0,
+                            outside["cost_sum"] / outside["episodes"], np.nan)
+    return pd.DataFrame({key: codes, name_column(key): names,
+                         "numerator": g["cost_sum"].to_numpy(dtype=float),
+                         "denominator": g["episodes"].to_numpy(dtype=float),
+                         "value": mean, "ci_low": lo, "ci_high": hi,
+                         "fund_per_case": fund_per_case, "oop_share": oop_share,
+                         "cost_in_county": cost_in, "cost_out_county": cost_out,
+                         "fund_outflow": outside["fund_sum"].to_numpy(dtype=float)})
+
+
+def _count_sums(c: pd.DataFrame, key: str, codes: list, parts: dict[str, list[str]]
+                ) -> dict[str, np.ndarray]:
+    """Counts (``episodes``, ``referrals``: whole numbers) summed per ``key`` value over a
+    part of the rows of ``c``: ``all``, ``in`` (``in_county``) or ``out``, as float arrays
+    in the order of ``codes`` (0 where a code has no rows), named ``<part>_<column>``.
+
+    One groupby for all parts (in a part's columns the other rows are NaN, which the sum
+    skips); sums of whole numbers are exact in any order, so they equal a groupby of each
+    part alone. Not for money: float sums depend on the order pandas adds them in.
+
+    >>> c = pd.DataFrame({"k": ["a", "b", "a"], "in_county": [True, True, False],
+    ...                   "n": [1, 2, 4]})
+    >>> s = _count_sums(c, "k", ["a", "b", "z"], {"all": ["n"], "out": ["n"]})
+    >>> s["all_n"].tolist(), s["out_n"].tolist()
+    ([5.0, 2.0, 0.0], [4.0, 0.0, 0.0])
+    """
+    inside = c["in_county"].astype(bool).to_numpy()
+    cols = {}
+    for part, names in parts.items():
+        for name in names:
+            v = c[name].to_numpy(dtype=float)
+            if part != "all":
+                v = np.where(inside if part == "out" else ~inside, np.nan, v)
+            cols[f"{part}_{name}"] = v
+    sums = pd.DataFrame(cols, index=c.index).groupby(c[key]).sum()
+    return {k: v.to_numpy(dtype=float) for k, v in sums.reindex(codes, fill_value=0).items()}
 
 
 def flag(table: pd.DataFrame, count_col: str = "numerator", public: bool = False,
@@ -462,9 +487,10 @@ def report_frame(res: IndicatorResult, suppressed_column: bool = False) -> pd.Da
     """An indicator result in the report layout: the areas, then the county row
     (``__total__``); the standard columns, ``flag`` (and ``suppressed``) and ``basis``."""
     cols = REPORT_COLUMNS + (["suppressed"] if suppressed_column else [])
-    county = res.county.copy()
+    need = list(dict.fromkeys([*cols, "value", "unstable", "suppressed"]))  # and the flags'
+    county = res.county[need].copy()
     county["area_code"], county["area_name"] = TOTAL, "county"
-    out = pd.concat([res.table, county.to_frame().T], ignore_index=True)
+    out = pd.concat([res.table[need], county.to_frame().T], ignore_index=True)
     out["flag"] = report_flags(out)
     out = out[cols + ["flag"]].copy()
     for c in ("numerator", "denominator", "value", "ci_low", "ci_high"):
