@@ -68,10 +68,16 @@ def person_cells(con, sel: queries.Selection, key: str | None, by_age: bool,
 
 
 def population_by(engine: Engine, f: Filters, key: str, by_age: bool,
-                  pop_all: pd.DataFrame | None, aset: queries.AreaSet | None
-                  ) -> pd.DataFrame:
+                  pop_all: pd.DataFrame | None, aset: queries.AreaSet | None,
+                  refs=None) -> pd.DataFrame:
     """Person-years by ``key`` (when the population has it) and age group, restricted to
-    the areas of ``aset``."""
+    the areas of ``aset``. With ``refs`` (a :class:`healthmap.refcache.Snapshot` whose
+    own areas of ``f.level`` ``aset`` is, and whose population rows ``pop_all`` are) the
+    result is kept with the snapshot's data version."""
+    if refs is not None:
+        name = ("population_by", tuple(f.years), by_age, f.sex, tuple(f.age_groups), key,
+                f.level)
+        return refs.frame(name, lambda: population_by(engine, f, key, by_age, pop_all, aset))
     own = [key] if key in POPULATION_KEYS and key != "area_code" else []
     pop = queries.population(engine, f.years, by_age=by_age, sex=f.sex,
                              age_groups=f.age_groups, rows=pop_all,

@@ -375,8 +375,9 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
         notes.append(f"sex_denominator_{sex}")
     sel = sel or queries.resolve(engine, f)
     refs = refcache.snapshot(engine)  # areas and population: read once per data version
-    if aset is None and key == "area_code":
-        aset = refs.area_set(f.level)
+    own = aset is None and pop_all is None  # the snapshot's areas and population
+    if aset is None:
+        aset = refs.area_set(f.level) if key == "area_code" else None
     if rows is None and key == "area_code":
         rows = aset.areas
     total_rows = pd.DataFrame({"code": [TOTAL], "name": ["county"]})
@@ -384,10 +385,11 @@ def compute(engine: Engine, f: Filters, measure: str, standard: str = "china_200
     if m.family == "rate":
         by_age = m.by_age
         pop_all = refs.population_rows() if pop_all is None else pop_all
-        pop = population_by(engine, f, key, by_age, pop_all, aset)
+        kept = refs if own else None  # population of the selection kept with the version
+        pop = population_by(engine, f, key, by_age, pop_all, aset, kept)
         if by_age and pop.empty:
             by_age = False
-            pop = population_by(engine, f, key, False, pop_all, aset)
+            pop = population_by(engine, f, key, False, pop_all, aset, kept)
             notes.append("no_age_population")
         if m.counts_persons:  # each person once in the period (issue 9 item 1)
             c = person_cells(con, sel, key, by_age, False, lookback, aset)

@@ -9,7 +9,8 @@ rows while it is current: each :meth:`ReferenceCache.snapshot` reads the version
 query) and the rows are read again after any change. The cache belongs to the engine it
 reads for, as the episode store's DuckDB database does (:func:`healthmap.store.query.reader`):
 no module-level state, gone with its engine, and bounded: one version's entries at a time,
-one per name (a few small tables).
+one per name, at most :attr:`ReferenceCache.max_entries` (small tables: areas, population
+rows and the population of a selection).
 """
 
 from __future__ import annotations
@@ -38,14 +39,18 @@ class ReferenceCache:
     (1, 1, 1)
     >>> c.get(8, "n", load), len(loads)  # a new version: read again, the old entry dropped
     (2, 2)
+    >>> small = ReferenceCache(max_entries=2)
+    >>> [small.get(1, k, lambda: k) for k in "abc"], list(small._items)  # a dropped
+    (['a', 'b', 'c'], ['b', 'c'])
     """
 
-    __slots__ = ("_lock", "_version", "_items", "__weakref__")
+    __slots__ = ("_lock", "_version", "_items", "max_entries", "__weakref__")
 
-    def __init__(self) -> None:
+    def __init__(self, max_entries: int = 64) -> None:
         self._lock = threading.Lock()
         self._version: int | None = None
         self._items: dict[Any, Any] = {}
+        self.max_entries = max_entries  # the oldest entry goes first beyond this
 
     def get(self, version: int, name: Any, load: Callable[[], Any]) -> Any:
         """The entry ``name`` read under ``version``: the cached one, else ``load()``
@@ -58,6 +63,9 @@ class ReferenceCache:
         with self._lock:
             if self._version != version:
                 self._version, self._items = version, {}
+            self._items.pop(name, None)
+            while len(self._items) >= self.max_entries:
+                del self._items[next(iter(self._items))]
             self._items[name] = value
         return value
 
@@ -91,12 +99,16 @@ class Snapshot:
         held = self.get(("area_set", level), lambda: queries.area_set(self.engine, level))
         return queries.AreaSet(held.areas.copy(deep=False), dict(held.up))
 
+    def frame(self, name: Any, load: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """A frame made from the reference rows only (``load``), kept under ``name``
+        (which must say everything the frame depends on besides the data version)."""
+        return self.get(name, load).copy(deep=False)
+
     def population_rows(self) -> pd.DataFrame:
         """:func:`healthmap.queries.population_rows`."""
         from healthmap import queries
 
-        return self.get("population_rows",
-                        lambda: queries.population_rows(self.engine)).copy(deep=False)
+        return self.frame("population_rows", lambda: queries.population_rows(self.engine))
 
 
 def snapshot(engine: Engine) -> Snapshot:

@@ -67,6 +67,18 @@ def test_reference_rows_are_read_once_per_data_version(held):
     assert [r for r in reads if "FROM areas" in r]
 
 
+def test_a_repeated_report_reads_no_reference_table_again(held):
+    pop = b"area_code,year,population,sex,age_group\n331083001,2024,1000,,\n"
+    assert import_file(held, "population", pop, "pop.csv", today=TODAY).ok
+    f = Filters(years=(2024,))
+    first = {m: indicators.report(held, m, f) for m in ("incidence", "outward_referral")}
+    reads = _reads(held)
+    for m, table in first.items():
+        assert indicators.report(held, m, f).equals(table)
+    tables = ("areas", "population", "institutions", "icd3_groups")
+    assert not [r for r in reads for t in tables if f"FROM {t}" in r]
+
+
 def test_each_caller_gets_its_own_copy(held):
     s = refcache.snapshot(held)
     mine = s.area_set("township")
