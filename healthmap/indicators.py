@@ -226,12 +226,14 @@ def cost_table(c: pd.DataFrame, rows: pd.DataFrame | None = None,
     [['A', 20.0, 20.0], ['B', 8.0, 0.0]]
     """
     codes, names = _rows(rows, c[key], key)
-    g = c.groupby(key)[["episodes", "cost_sum", "cost_sq_sum", "fund_sum",
-                        "fund_n"]].sum().reindex(codes, fill_value=0).astype(float)
-    outside = c[~c["in_county"].astype(bool)].groupby(key)[
-        ["fund_sum", "episodes", "cost_sum"]].sum().reindex(codes, fill_value=0).astype(float)
-    inside = c[c["in_county"].astype(bool)].groupby(key)[
-        ["episodes", "cost_sum"]].sum().reindex(codes, fill_value=0).astype(float)
+    by, want = _grouping(c[key], codes)
+    inn = c["in_county"].astype(bool).to_numpy()
+    g = c.groupby(by)[["episodes", "cost_sum", "cost_sq_sum", "fund_sum",
+                       "fund_n"]].sum().reindex(want, fill_value=0).astype(float)
+    outside = c[~inn].groupby(by[~inn])[
+        ["fund_sum", "episodes", "cost_sum"]].sum().reindex(want, fill_value=0).astype(float)
+    inside = c[inn].groupby(by[inn])[
+        ["episodes", "cost_sum"]].sum().reindex(want, fill_value=0).astype(float)
     # gamma interval: never below zero for skewed costs (docs/definitions.md, issue 9)
     mean, lo, hi, _ = metrics.mean_cost_ci(g["cost_sum"], g["cost_sq_sum"], g["episodes"])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -249,6 +251,23 @@ def cost_table(c: pd.DataFrame, rows: pd.DataFrame | None = None,
                          "fund_per_case": fund_per_case, "oop_share": oop_share,
                          "cost_in_county": cost_in, "cost_out_county": cost_out,
                          "fund_outflow": outside["fund_sum"].to_numpy(dtype=float)})
+
+
+def _grouping(key: pd.Series, codes: list) -> tuple:
+    """What to group the rows by and which result rows to take for ``codes``: the key's
+    values as the integer ids a groupby gives them (its sorted groups; integers are much
+    cheaper to group by than text) and the ids of ``codes`` (-1: none), or the key and
+    ``codes`` themselves when it has missing values. Either way each group sums the same
+    rows in the same order.
+
+    >>> by, want = _grouping(pd.Series(["b", "a", "b"]), ["a", "b", "z"])
+    >>> by.tolist(), want.tolist()
+    ([1, 0, 1], [0, 1, -1])
+    """
+    ids, uniques = pd.factorize(key, sort=True)
+    if (ids < 0).any():
+        return key.to_numpy(), codes
+    return ids, pd.Index(uniques).get_indexer(codes)
 
 
 def _count_sums(c: pd.DataFrame, key: str, codes: list, parts: dict[str, list[str]]
