@@ -113,6 +113,9 @@ def test_bench_times_the_ranking_page_steps(demo_db, capsys):
     parts = [k for k in out if k.startswith("ranking first view: ")]
     assert len(parts) == 5 and out["ranking first view ms"] == pytest.approx(
         sum(out[k] for k in parts))
+    # the page shows all but the specialties' persons first (it counts them last)
+    assert out["ranking first view before the specialties' persons ms"] == pytest.approx(
+        out["ranking first view ms"] - out["ranking first view: specialty new cases ms"])
     # each change's time includes its figures', so the medians keep that order
     assert 0 < out["ranking change figures median ms"] <= out["ranking change median ms"]
     printed = capsys.readouterr().out
@@ -165,3 +168,31 @@ def test_one_statement_with_a_year_between_the_periods_years(monkeypatch):
         for lookback in (0, 1, 2, 3):
             assert batched(con, codes, years, lookback).to_dict() == \
                 _one_query_per_specialty(con, codes, years, lookback), (years, lookback)
+
+
+
+@pytest.mark.sqlite_only
+def test_page_fills_the_specialties_persons_in_place_after_the_map(demo_copy, monkeypatch):
+    """The page shows the ranking, its figures and the map before counting the
+    specialties' persons, then fills their table in its place with
+    healthmap.ranking_data.specialty_persons of the period, and no "counting" note is
+    left."""
+    from streamlit.testing.v1 import AppTest
+
+    from healthmap import i18n
+
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_copy)
+    at = AppTest.from_file(str(__import__("pathlib").Path(__file__).resolve().parent.parent
+                               / "app.py"), default_timeout=240)
+    at.session_state["user"] = {"username": "demo_planner", "role": "planner", "demo": True}
+    at.run()
+    at.switch_page("pages/ranking.py").run()
+    assert not at.exception
+    year = max(ranking_data.queries.periods(make_engine(demo_copy)))
+    want = ranking_data.specialty_persons(make_engine(demo_copy), (year,))
+    persons_col = i18n.t("ranking.col.persons", "zh")
+    [spec] = [d.value for d in at.dataframe if persons_col in d.value.columns]
+    assert spec[persons_col].notna().sum() == len(want) > 20
+    assert sorted(spec[persons_col].dropna().astype(int).tolist()) == sorted(want.tolist())
+    counting = i18n.t("ranking.rollup_counting", "zh")
+    assert not [c for c in at.caption if c.value == counting]

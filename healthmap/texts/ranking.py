@@ -37,6 +37,8 @@ TEXT = {
     "ranking.stability_note": ("权重各自随机扰动 ±{j}%，各指标所依据的例数加泊松噪声（费用按变异系数 1 近似），共 {runs} 次（固定随机种子）。横线为 90% 排名区间，圆点为原始排名；颜色为优先级：高 = 至少一半次数在前 {n} 名，中 = 至少一半次数在前 {n2} 名，其余为低。相邻名次通常无法区分，请看优先级而非名次。",
                                "Each weight perturbed at random by ±{j} % and every count an indicator rests on given Poisson noise (costs: coefficient of variation taken as 1), {runs} runs (fixed seed). Bars: 90 % rank interval; dots: the rank itself; colour: priority tier: high = in the top {n} in at least half the runs, middle = in the top {n2} in at least half, otherwise low. Neighbouring ranks usually cannot be told apart: read the tiers, not the ranks."),
     "ranking.rollup": ("专科汇总", "Specialties"),
+    "ranking.rollup_counting": ("正在按人统计各专科的新发病例……",
+                                "Counting each specialty's new cases by person …"),
     "ranking.rollup_note": ("专科得分取其病种的最高分。专科新发病例按人计：把专科所有病种的编码作为一组，一人在本期只计一次（同一专科两个病种的同一人不重复计算）；回顾期内已因本专科任一病种就诊者不算新发，所以可能少于单个病种的新发病例。",
                             "A specialty scores its best disease group's score. Its new cases are persons, with all its groups' codes taken as one set: each person once in the period (one person with two groups of a specialty counts once); a person seen for any of its groups in the look-back years is not new, so it can be lower than one group's new cases."),
     "ranking.map": ("排名靠前病种的外转率（按乡镇）", "Outward referral of the top-ranked groups by township"),
