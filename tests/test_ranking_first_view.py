@@ -2,8 +2,9 @@
 same answers: the specialties' new cases in one statement on the per-person roll-up
 (healthmap.ranking_data._rollup_specialty_cases) equal the per-specialty answers of
 healthmap.persons.cases (one query per specialty), by hand on hand-made episodes and on
-the demo data; the indicator table's trend takes a one-year period's own year from the
-period's counts, equal to counting that year again."""
+the demo data, a year between a period's years counted before the index date only; the
+indicator table's trend takes a one-year period's own year from the period's counts,
+equal to counting that year again; the page fills the specialties' persons in last."""
 
 import pandas as pd
 import pytest
