@@ -229,15 +229,15 @@ def _settle(page, t0: float, timeout_ms: int = 60_000, ran=None) -> float:
     return max(last - (t0 if start is None else start), 0.0)
 
 
-def _login(page, url: str, user: str) -> None:
+def _login(page, url: str, user: str, password: str | None = None) -> None:
     """Log in through the login page (the public map offers only the published tables,
-    so the changes are made as staff)."""
+    so the changes are made as staff); ``password`` defaults to the demo accounts'."""
     from healthmap.auth import DEMO_PASSWORD
 
     page.goto(url + "/login")
     page.wait_for_selector("input[type=password]", timeout=120_000)
     page.get_by_label("用户名").fill(user)
-    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_label("密码").fill(password or DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_function("() => !document.querySelector('input[type=password]')",
                            timeout=120_000)
@@ -273,7 +273,8 @@ def _stats(times: list[float]) -> tuple[float, float]:
 
 def run_browser_bench(db_url: str | None = None, rounds: int = 1,
                       screenshot: str | None = None, app: Path = ROOT / "app.py",
-                      user: str = "demo_planner", pages=tuple(PAGES),
+                      user: str = "demo_planner", password: str | None = None,
+                      pages=tuple(PAGES),
                       lang: str = "zh", first_view_timeout_s: int = 600) -> dict:
     """Time the steps of ``pages`` (keys of :data:`PAGES`, in that order) in Chromium
     against the real app, ``rounds`` times, on the page in ``lang``; returns per page the
@@ -284,7 +285,8 @@ def run_browser_bench(db_url: str | None = None, rounds: int = 1,
     warmed by the start), then opens each page from the sidebar (its first view in the
     round: the click on the link to the settled page) and makes its changes. Without
     ``db_url`` a throw-away demo database is built first (about 20 s). ``app`` may point
-    at another checkout (to measure a before/after pair).
+    at another checkout (to measure a before/after pair). ``user`` (a planner: it may open
+    every page) logs in with ``password``, by default the demo accounts'.
     """
     from playwright.sync_api import sync_playwright
 
@@ -330,7 +332,7 @@ def run_browser_bench(db_url: str | None = None, rounds: int = 1,
                     break
                 except Exception:
                     time.sleep(0.5)
-            _login(page, url, user)
+            _login(page, url, user, password)
             for _ in range(rounds):
                 before = runs.finished  # a fresh session, on the account page
                 page.goto(url + "/login")
