@@ -179,7 +179,8 @@ st.dataframe(view.rename(columns={"area_name": ui.t("board.col.area"),
                                   "value": ui.t("board.col.value"),
                                   "denominator": ui.t("board.col.denominator"),
                                   "vs_county": ui.t("board.col.vs_county")}).round(1),
-             hide_index=True, key="board_townships")
+             hide_index=True, key="board_townships", column_config={  # 68.0, not 68
+                 ui.t("board.col.value"): st.column_config.NumberColumn(format="%.1f")})
 
 st.subheader(ui.t("board.maps"))
 groups = tuple(board.screening_group_codes())

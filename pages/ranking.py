@@ -122,6 +122,8 @@ wl.dataframe(pd.DataFrame({
     ui.t("ranking.w_planner"): [f"{w:.1%}" for w in planner / planner.sum()],
     ui.t("ranking.w_used"): [f"{w:.1%}" for w in used]}), hide_index=True, width="stretch")
 wl.caption(ui.t("ranking.weights_caption"))
+if table["incidence"].isna().all():  # no population for the period: no rates, no weight
+    wl.warning(ui.t("ranking.no_population"))
 
 result = ranked(years, setting, criteria,
                 None if source == "entropy" else tuple(round(float(w), 6) for w in used),

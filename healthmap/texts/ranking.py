@@ -6,6 +6,8 @@ TEXT = {
     "ranking.intro": ("按发病率、外转率和次均住院费用对病种排序（均为“越高越优先”），供外部专家确定未来 3 年的临床重点专科目录（2024 年三医协同措施第十一条）。",
                       "Disease groups ranked by incidence, outward referral rate and inpatient cost per case (all \"higher = higher priority\"), for the outside experts who fix the clinical key-specialty catalogue for the next 3 years (2024 measures, clause 11)."),
     "ranking.no_data": ("尚无就诊数据。", "No episode data yet."),
+    "ranking.no_population": ("所选期间没有人口数，无法计算发病率（表中为空），发病率的权重为 0；请在数据管理页导入人口数。",
+                              "No population for the chosen period, so incidence cannot be computed (empty in the table) and gets no weight; import population on the data page."),
     "ranking.years": ("数据期间（年）", "Data period (years)"),
     "ranking.setting": ("外转率与费用的就诊类型", "Setting of referral and cost"),
     "ranking.setting_note": ("新发病例按所有就诊类型计：一人一病种在所选期间只计一次，此前 {n} 年内已因该病种就诊者不算新发；外转率、次均费用和基金外流按所选就诊类型计。",
