@@ -121,7 +121,7 @@ def tile_grid(items: list, name, target_text) -> None:
         for col, t in zip(st.columns(3, border=len(row) == 3), row):
             with col if len(row) == 3 else col.container(border=True):
                 kind = board.unit_kind(t.unit)
-                delta = None if t.change is None else board.fmt(t.change, kind)
+                delta = None if t.change is None else board.fmt(t.change, kind, lang)
                 st.metric(name(t), board.value_text(t.value, t, lang), delta=delta,
                           delta_color="off",
                           chart_data=t.series.dropna().tolist() or None,
