@@ -253,7 +253,11 @@ if access.can(actor, "board.enter"):
 
 # ---------------------------------------------------------------- 两病 report
 st.subheader(ui.t("board.report"))
-if access.can(actor, "board.report"):
+
+
+@st.fragment
+def two_disease_report() -> None:
+    """The report's year and month rerun this section only, not the whole board."""
     county = queries.area_set(engine, "county").areas["name"]
     county = str(county.iloc[0]) if len(county) else ""
     r1, r2, _ = st.columns([1, 1, 2])
@@ -270,6 +274,10 @@ if access.can(actor, "board.report"):
                        kwargs={"target": f"board:two_disease:{r_year}-{r_month}"},
                        key="board_report_dl")
     st.caption(ui.t("board.report.note"))
+
+
+if access.can(actor, "board.report"):
+    two_disease_report()
 if access.can(actor, "import"):
     with st.expander(ui.t("board.import")):
         kind = st.radio(ui.t("board.import.kind"), twodisease_import.KINDS,
