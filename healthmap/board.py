@@ -300,16 +300,31 @@ ASSUMPTIONS = ("board.assume.case_mix", "board.assume.no_in_county",
                "board.assume.negative_zero", "board.assume.cost_not_fund")
 
 
-def fmt(value, unit: str) -> str:
+def fmt(value, unit: str, lang: str | None = None) -> str:
     """A tile value as text: yuan and counts with thousands separators, % with one
-    decimal; ``—`` when missing.
+    decimal; ``—`` when missing. With ``lang``, yuan of a million or more are shortened
+    as a tile shows them (exports keep every digit): 万 / 亿 in Chinese, million /
+    billion in English.
 
     >>> fmt(12587.4, "unit.yuan"), fmt(88.599, "unit.pct"), fmt(None, "unit.pct")
     ('12,587', '88.6', '—')
+    >>> fmt(12_162_860_934, "unit.yuan", "zh"), fmt(12_162_860_934, "unit.yuan", "en")
+    ('121.63 亿', '12.16 billion')
+    >>> fmt(143_217_426, "unit.yuan", "zh"), fmt(-143_217_426, "unit.yuan", "en")
+    ('1.43 亿', '-143.2 million')
+    >>> fmt(8_765_432, "unit.yuan", "zh"), fmt(987_654, "unit.yuan", "zh")
+    ('877 万', '987,654')
     """
     if value is None or pd.isna(value):
         return "—"
-    return f"{value:,.1f}" if unit == "unit.pct" else f"{value:,.0f}"
+    if unit == "unit.pct":
+        return f"{value:,.1f}"
+    if lang and unit == "unit.yuan" and abs(value) >= 1e6:
+        steps = ((1e8, "亿", 2), (1e4, "万", 0)) if lang == "zh" else \
+            ((1e9, "billion", 2), (1e6, "million", 1))
+        size, word, places = next(s for s in steps if abs(value) >= s[0])
+        return f"{value / size:,.{places}f} {word}"
+    return f"{value:,.0f}"
 
 
 def definition(tile: Tile, lang: str = "zh") -> str:
@@ -351,9 +366,14 @@ def value_text(value, tile: Tile, lang: str = "zh") -> str:
     >>> t = Tile("cost_inpatient", "unit.yuan", 12587.4, None, pd.Series(dtype=float))
     >>> value_text(t.value, t, "zh"), value_text(None, t, "en")
     ('12,587 元', '—')
+    >>> value_text(12_162_860_934, t, "zh"), value_text(12_162_860_934, t, "en")
+    ('121.63 亿元', '12.16 billion yuan')
     """
-    text = fmt(value, unit_kind(tile.unit))
-    return text if text == "—" else f"{text} {unit_text(tile, lang)}"
+    text = fmt(value, unit_kind(tile.unit), lang)
+    if text == "—":
+        return text
+    unit = unit_text(tile, lang)
+    return f"{text}{unit}" if text.endswith(("万", "亿")) else f"{text} {unit}"
 
 
 def unit_kind(unit: str) -> str:

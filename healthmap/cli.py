@@ -216,7 +216,7 @@ def cmd_bench(args) -> int:
     from healthmap.bench import run_bench
 
     try:
-        if args.browser:  # the map page in Chromium, click to settled (issue 15)
+        if args.browser:  # the pages in Chromium, click to settled (issues 14, 15)
             try:  # outside the domain package: it reads Streamlit's own messages
                 from benchmarks.browser import run_browser_bench
             except ModuleNotFoundError as exc:
@@ -225,7 +225,8 @@ def cmd_bench(args) -> int:
                 raise CliError("bench --browser runs from the project's checkout (its "
                                "benchmarks/ folder and app.py): cd there first") from None
 
-            run_browser_bench(args.db, rounds=args.rounds)
+            run_browser_bench(args.db, rounds=args.rounds, lang=args.lang,
+                              pages=[k.strip() for k in args.pages.split(",") if k.strip()])
             return 0
         if not args.store_only:
             run_bench(args.episodes, args.db, keep=args.keep, demo=not args.no_demo)
@@ -353,10 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-demo", action="store_true",
                    help="skip the map-page scenario on the demo data (saves ~25 s)")
     s.add_argument("--browser", action="store_true",
-                   help="time the map page in headless Chromium (Playwright) through typical "
-                        "widget changes, click to settled; --db: a demo database to serve "
+                   help="time the map, ranking and board pages in headless Chromium "
+                        "(Playwright): opening each and typical widget changes, click to "
+                        "settled; --db: a demo database to serve "
                         "(default: a fresh one)")
     s.add_argument("--rounds", type=int, default=1, help="--browser: rounds of changes")
+    s.add_argument("--pages", default="map,ranking,board",
+                   help="--browser: the pages to time, comma-separated, of map, ranking "
+                        "(key-specialty ranking) and board (indicator board); default all")
+    s.add_argument("--lang", choices=["zh", "en"], default="zh",
+                   help="--browser: the pages' language")
     s.add_argument("--store-only", action="store_true",
                    help="only the episode store's part: write speed and the distinct-person "
                         "query beside DuckDB on CSV and pandas")

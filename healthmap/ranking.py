@@ -362,8 +362,24 @@ def rollup_specialties(groups: pd.DataFrame, score_col: str = "score",
         rows.append(row)
     out = pd.DataFrame(rows)
     out["rank"] = ranks(out["score"])
-    out["persons"] = (out["specialty_code"].map(persons).astype("Int64") if persons is not None
-                      else pd.Series(pd.NA, index=out.index, dtype="Int64"))
+    out = with_persons(out, persons)
     out = out.sort_values(["rank", "specialty_code"], kind="stable").reset_index(drop=True)
     cols = ["specialty_code"] + (["specialty_name"] if "specialty_name" in out.columns else [])
     return out[cols + ["score", "rank", "n_groups", "top_group", "drivers", "persons"]]
+
+
+def with_persons(specialties: pd.DataFrame, persons: pd.Series | None) -> pd.DataFrame:
+    """``specialties`` (:func:`rollup_specialties`) with its ``persons`` column from
+    ``persons`` (distinct persons per ``specialty_code``; ``None``: left empty): the
+    ranking page shows the roll-up first and its persons when they are counted.
+
+    >>> s = pd.DataFrame({"specialty_code": ["GI", "CARD", "ENT"]})
+    >>> with_persons(s, pd.Series({"GI": 150, "CARD": 90}))["persons"].tolist()
+    [150, 90, <NA>]
+    >>> with_persons(s, None)["persons"].isna().tolist()
+    [True, True, True]
+    """
+    out = specialties.copy()
+    out["persons"] = (out["specialty_code"].map(persons).astype("Int64") if persons is not None
+                      else pd.Series(pd.NA, index=out.index, dtype="Int64"))
+    return out

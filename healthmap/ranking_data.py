@@ -366,38 +366,46 @@ def _rollup_specialty_cases(con, codes: pd.DataFrame, years: tuple[int, ...],
                             lookback: int) -> pd.Series:
     """:func:`specialty_new_cases` of every specialty in one statement on the per-person
     roll-up (:mod:`healthmap.person_rollup`), the definition of :func:`healthmap.persons.
-    cases` for a code set of whole groups: a person's index date is their first date with
-    one of the specialty's groups in the period (the least ``first_any`` of those groups'
-    whole-group rows), and they are new unless an earlier year's row of one of its groups
-    has a last date inside the look-back window (``last_any`` ≥ index date − N years).
-    ``codes``: ``icd3``, ``group_code`` and ``specialty_code`` of the groups with one."""
+    cases` for a code set of whole groups, in one aggregation of the rows per (specialty,
+    person): a person's index date is their first date with one of the specialty's groups
+    in the period (the least ``first_any`` of those groups' whole-group rows of the
+    period's years), and they are new unless a year before it holds a last date of one of
+    its groups inside the look-back window (``last_any`` ≥ index date − N years).
+
+    Which years can lie before the index date: every year before the period's first (one
+    greatest ``last_any`` of them all), and a year between the period's years that is not
+    one of them (``(2022, 2024)``: 2023) only if it is before the index date's year (its
+    own greatest, compared when it is); a year of the period before the index date's year
+    holds no row of the person and specialty (else the index date would be in it). The
+    rows read: the period's years and the ``lookback`` years before its first (a year
+    before those ends before any index date − N years). ``codes``: ``icd3``,
+    ``group_code`` and ``specialty_code`` of the groups with one."""
     sets = codes[["group_code", "specialty_code"]].drop_duplicates()
     whole = person_rollup._where("groups", (), False, person_rollup.replace_years(
         Selection(Filters(), None)))  # every group's whole-group rows (any setting)
-    window = "r.year BETWEEN $first_year - $lookback AND $last_year" if lookback else \
-        "r.year = ANY($years)"
-    sql = f"""
-    WITH rows AS (
-        SELECT s.specialty_code, r.person_id, r.year, r.first_any, r.last_any
-        FROM rollup_persons r JOIN spec_sets s USING (group_code)
-        WHERE {whole} AND {window}),
-    starts AS (
-        SELECT specialty_code, person_id, min(first_any) AS start FROM rows
-        WHERE year = ANY($years) GROUP BY ALL)"""
+    first, last = years[0], years[-1]
+    gaps = [y for y in range(first + 1, last) if y not in years] if lookback else []
+    lasts = "".join(f",\n               max(r.last_any) FILTER (WHERE r.year = {y}) AS last_{y}"
+                    for y in gaps)
     if lookback:
-        sql += """,
-    prior AS (
-        SELECT specialty_code, person_id, year, max(last_any) AS last FROM rows
-        WHERE year < $last_year GROUP BY ALL)
-    SELECT c.specialty_code, count(*) AS persons
-    FROM starts c ANTI JOIN prior p
-        ON p.specialty_code = c.specialty_code AND p.person_id = c.person_id
-       AND p.year < year(c.start) AND p.last >= c.start - to_years($lookback)
+        lasts = (",\n               max(r.last_any) FILTER (WHERE r.year < $first_year) AS "
+                 "last_before" + lasts)
+    older = ["last_before >= start - to_years($lookback)",
+             *(f"({y} < year(start) AND last_{y} >= start - to_years($lookback))"
+               for y in gaps)]
+    new = " AND ".join(f"NOT coalesce({c}, false)" for c in older)
+    window = ("r.year BETWEEN $first_year - $lookback AND $last_year" if lookback else
+              "r.year = ANY($years)")
+    sql = f"""
+    SELECT specialty_code, count(*) AS persons FROM (
+        SELECT s.specialty_code, r.person_id,
+               min(r.first_any) FILTER (WHERE r.year = ANY($years)) AS start{lasts}
+        FROM rollup_persons r JOIN spec_sets s USING (group_code)
+        WHERE {whole} AND {window}
+        GROUP BY ALL HAVING start IS NOT NULL)
+    {"WHERE " + new if lookback else ""}
     GROUP BY ALL ORDER BY ALL"""
-    else:
-        sql += """
-    SELECT specialty_code, count(*) AS persons FROM starts GROUP BY ALL ORDER BY ALL"""
-    values = {"years": list(years), "first_year": years[0], "last_year": years[-1],
+    values = {"years": list(years), "first_year": first, "last_year": last,
               "lookback": lookback, "all": person_rollup.ALL}
     used = set(re.findall(r"\$(\w+)", sql))
     con.register("spec_sets", sets)

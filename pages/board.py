@@ -121,7 +121,7 @@ def tile_grid(items: list, name, target_text) -> None:
         for col, t in zip(st.columns(3, border=len(row) == 3), row):
             with col if len(row) == 3 else col.container(border=True):
                 kind = board.unit_kind(t.unit)
-                delta = None if t.change is None else board.fmt(t.change, kind)
+                delta = None if t.change is None else board.fmt(t.change, kind, lang)
                 st.metric(name(t), board.value_text(t.value, t, lang), delta=delta,
                           delta_color="off",
                           chart_data=t.series.dropna().tolist() or None,
@@ -179,7 +179,8 @@ st.dataframe(view.rename(columns={"area_name": ui.t("board.col.area"),
                                   "value": ui.t("board.col.value"),
                                   "denominator": ui.t("board.col.denominator"),
                                   "vs_county": ui.t("board.col.vs_county")}).round(1),
-             hide_index=True, key="board_townships")
+             hide_index=True, key="board_townships", column_config={  # 68.0, not 68
+                 ui.t("board.col.value"): st.column_config.NumberColumn(format="%.1f")})
 
 st.subheader(ui.t("board.maps"))
 groups = tuple(board.screening_group_codes())
@@ -252,7 +253,11 @@ if access.can(actor, "board.enter"):
 
 # ---------------------------------------------------------------- 两病 report
 st.subheader(ui.t("board.report"))
-if access.can(actor, "board.report"):
+
+
+@st.fragment
+def two_disease_report() -> None:
+    """The report's year and month rerun this section only, not the whole board."""
     county = queries.area_set(engine, "county").areas["name"]
     county = str(county.iloc[0]) if len(county) else ""
     r1, r2, _ = st.columns([1, 1, 2])
@@ -269,6 +274,10 @@ if access.can(actor, "board.report"):
                        kwargs={"target": f"board:two_disease:{r_year}-{r_month}"},
                        key="board_report_dl")
     st.caption(ui.t("board.report.note"))
+
+
+if access.can(actor, "board.report"):
+    two_disease_report()
 if access.can(actor, "import"):
     with st.expander(ui.t("board.import")):
         kind = st.radio(ui.t("board.import.kind"), twodisease_import.KINDS,

@@ -46,8 +46,8 @@ def ranked(years: tuple, setting, criteria: tuple, weights: tuple | None, method
            top_n: int, data_version: int, url: str) -> dict:
     table = indicator_table(years, setting, data_version, url)
     w = None if weights is None else dict(zip(criteria, weights))
-    return ranking_data.rank_groups(table, criteria, w, method, top_n=top_n,
-                                    persons=persons(years, data_version, url))
+    # the specialties' persons are counted last (below): the rest of the page first
+    return ranking_data.rank_groups(table, criteria, w, method, top_n=top_n)
 
 
 @st.cache_data(ttl=900, max_entries=8, show_spinner=False)
@@ -122,6 +122,8 @@ wl.dataframe(pd.DataFrame({
     ui.t("ranking.w_planner"): [f"{w:.1%}" for w in planner / planner.sum()],
     ui.t("ranking.w_used"): [f"{w:.1%}" for w in used]}), hide_index=True, width="stretch")
 wl.caption(ui.t("ranking.weights_caption"))
+if table["incidence"].isna().all():  # no population for the period: no rates, no weight
+    wl.warning(ui.t("ranking.no_population"))
 
 result = ranked(years, setting, criteria,
                 None if source == "entropy" else tuple(round(float(w), 6) for w in used),
@@ -177,13 +179,8 @@ with right:
 
 # ---------------------------------------------------------------- specialties
 st.subheader(ui.t("ranking.rollup"))
-spec = result["specialties"].assign(specialty=lambda d: d[SPEC],
-                                    tier=lambda d: d["tier"].map(tier_label))
-st.dataframe(labelled(spec[["rank", "tier", "specialty", "score", "n_groups", "persons",
-                            "drivers"]]), hide_index=True, width="stretch", key="rk_spec",
-             column_config={ui.t("ranking.col.score"):
-                            st.column_config.NumberColumn(format="%.3f")})
-st.caption(ui.t("ranking.rollup_note"))
+spec_slot = st.empty()  # filled once the specialties' persons are counted (end of the map)
+spec_slot.caption(ui.t("ranking.rollup_counting"))
 
 # ---------------------------------------------------------------- map
 st.subheader(ui.t("ranking.map"))
@@ -195,6 +192,15 @@ if map_groups:
     st.plotly_chart(referral_map(years, setting, tuple(map_groups), version, url, lang),
                     key="rk_map")
 st.page_link("pages/health_map.py", label=ui.t("ranking.map_link"), icon=":material/map:")
+
+specialties = ranking.with_persons(result["specialties"], persons(years, version, url))
+spec = specialties.assign(specialty=lambda d: d[SPEC], tier=lambda d: d["tier"].map(tier_label))
+with spec_slot.container():
+    st.dataframe(labelled(spec[["rank", "tier", "specialty", "score", "n_groups", "persons",
+                                "drivers"]]), hide_index=True, width="stretch", key="rk_spec",
+                 column_config={ui.t("ranking.col.score"):
+                                st.column_config.NumberColumn(format="%.3f")})
+    st.caption(ui.t("ranking.rollup_note"))
 
 # ---------------------------------------------------------------- drafts and catalogues
 st.divider()
@@ -218,7 +224,7 @@ if access.can(actor, "catalogue.draft"):
                     engine, actor, name, years=years, setting=setting, method=method,
                     criteria=criteria, weights=result["weights"], weight_source=source,
                     entropy_weights=result["entropy"], groups=groups,
-                    specialties=result["specialties"], top_n=top_n, runs=500,
+                    specialties=specialties, top_n=top_n, runs=500,
                     seed=ranking_data.ranking_stability.DEFAULT_SEED, jitter=0.2,
                     note=note or None)
                 st.success(ui.t("ranking.saved", name=name.strip()))

@@ -104,3 +104,24 @@ def test_english_page_and_choices_kept_across_the_switch(app):
     assert any("Key-specialty" in t.value for t in app.title)
     assert app.radio(key="rk_method_en").value == "weighted_sum"
     assert any("higher = higher priority" in str(df.value.values) for df in app.dataframe)
+
+
+def test_without_population_the_page_says_why_incidence_is_empty(app, demo_copy):
+    """No population for the period: incidence is empty and weighs nothing; the page says
+    so (a 10 M bench store without population showed "None" and 0 % unexplained)."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from healthmap import db
+
+    as_role(app, "planner").run()
+    app.switch_page(PAGE).run()
+    assert not app.exception
+    assert not [w for w in app.warning if "人口数" in w.value]  # the demo has population
+    with Session(db.make_engine(demo_copy)) as s, s.begin():
+        s.execute(text("DELETE FROM population"))
+        db.bump_version(s)
+    app.run()
+    assert not app.exception
+    assert [w for w in app.warning if "无法计算发病率" in w.value]
+    assert app.dataframe[0].value["熵权"].iloc[0] == "0.0%"  # incidence: no weight

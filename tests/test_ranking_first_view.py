@@ -2,8 +2,9 @@
 same answers: the specialties' new cases in one statement on the per-person roll-up
 (healthmap.ranking_data._rollup_specialty_cases) equal the per-specialty answers of
 healthmap.persons.cases (one query per specialty), by hand on hand-made episodes and on
-the demo data; the indicator table's trend takes a one-year period's own year from the
-period's counts, equal to counting that year again."""
+the demo data, a year between a period's years counted before the index date only; the
+indicator table's trend takes a one-year period's own year from the period's counts,
+equal to counting that year again; the page fills the specialties' persons in last."""
 
 import pandas as pd
 import pytest
@@ -113,6 +114,9 @@ def test_bench_times_the_ranking_page_steps(demo_db, capsys):
     parts = [k for k in out if k.startswith("ranking first view: ")]
     assert len(parts) == 5 and out["ranking first view ms"] == pytest.approx(
         sum(out[k] for k in parts))
+    # the page shows all but the specialties' persons first (it counts them last)
+    assert out["ranking first view before the specialties' persons ms"] == pytest.approx(
+        out["ranking first view ms"] - out["ranking first view: specialty new cases ms"])
     # each change's time includes its figures', so the medians keep that order
     assert 0 < out["ranking change figures median ms"] <= out["ranking change median ms"]
     printed = capsys.readouterr().out
@@ -133,3 +137,63 @@ def test_indicator_table_from_cached_person_counts_for_every_setting(demo_db):
     assert other["new_cases"].equals(whole["new_cases"])
     with pytest.raises(ValueError, match="not of the current disease groups"):
         ranking_data.group_indicators(e, (2024,), None, cases=cases.iloc[1:])
+
+
+def test_one_statement_with_a_year_between_the_periods_years(monkeypatch):
+    """A period of 2022 and 2024: 2023 lies before an index date in 2024 (its stays count
+    in the look-back) but after one in 2022 (they do not); years before the period count
+    for every index date."""
+    import test_persons
+    from test_ranking import SPECIALTY_EPISODES, SPECIALTY_OF
+
+    rows = SPECIALTY_EPISODES + [
+        ("k", "P7", "A", "C16", "2022-11-01", "inpatient"),  # P7: 2022, then 2023
+        ("l", "P7", "A", "C18", "2023-02-01", "inpatient"),
+        ("m", "P8", "A", "C18", "2021-12-01", "inpatient"),  # P8: 2021, then 2022
+        ("n", "P8", "A", "C16", "2022-06-01", "inpatient"),
+    ]
+    monkeypatch.setitem(test_persons.PATH, "rollup", True)
+    con = test_persons.con_with(rows)
+    codes = _codes(con, SPECIALTY_OF)
+    batched = ranking_data._rollup_specialty_cases
+    # (2022, 2024), one year: P1, P3 (first GI stay in 2024, nothing before), P5
+    # (2022-03-01, nothing before), P7 (2022-11-01: its 2023 stay comes after); not P2
+    # (2023-09-01 before 2024-05-01) nor P6 (2023-08-01 before 2024-02-01) nor P8
+    # (2021-12-01 before 2022-06-01)
+    assert batched(con, codes, (2022, 2024), 1).to_dict() == {"CARD": 1, "GI": 4}
+    # without a look-back every person with a GI stay in 2022 or 2024: P1-P3, P5-P8
+    assert batched(con, codes, (2022, 2024), 0).to_dict() == {"CARD": 1, "GI": 7}
+    # 2023 alone, one year: P2, P6 (nothing in the year before); not P7 (2022-11-01)
+    assert batched(con, codes, (2023,), 1).to_dict() == {"GI": 2}
+    for years in ((2022, 2024), (2021, 2023), (2021, 2024), (2022, 2023), (2021, 2022, 2024)):
+        for lookback in (0, 1, 2, 3):
+            assert batched(con, codes, years, lookback).to_dict() == \
+                _one_query_per_specialty(con, codes, years, lookback), (years, lookback)
+
+
+
+@pytest.mark.sqlite_only
+def test_page_fills_the_specialties_persons_in_place_after_the_map(demo_copy, monkeypatch):
+    """The page shows the ranking, its figures and the map before counting the
+    specialties' persons, then fills their table in its place with
+    healthmap.ranking_data.specialty_persons of the period, and no "counting" note is
+    left."""
+    from streamlit.testing.v1 import AppTest
+
+    from healthmap import i18n
+
+    monkeypatch.setenv("HEALTHMAP_DATABASE_URL", demo_copy)
+    at = AppTest.from_file(str(__import__("pathlib").Path(__file__).resolve().parent.parent
+                               / "app.py"), default_timeout=240)
+    at.session_state["user"] = {"username": "demo_planner", "role": "planner", "demo": True}
+    at.run()
+    at.switch_page("pages/ranking.py").run()
+    assert not at.exception
+    year = max(ranking_data.queries.periods(make_engine(demo_copy)))
+    want = ranking_data.specialty_persons(make_engine(demo_copy), (year,))
+    persons_col = i18n.t("ranking.col.persons", "zh")
+    [spec] = [d.value for d in at.dataframe if persons_col in d.value.columns]
+    assert spec[persons_col].notna().sum() == len(want) > 20
+    assert sorted(spec[persons_col].dropna().astype(int).tolist()) == sorted(want.tolist())
+    counting = i18n.t("ranking.rollup_counting", "zh")
+    assert not [c for c in at.caption if c.value == counting]
