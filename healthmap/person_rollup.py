@@ -164,7 +164,7 @@ def build_on(con, episodes: str, groups: str, institutions: str,
                        AS formal
             FROM {episodes} e LEFT JOIN {groups} g ON g.icd3 = e.icd3
                               LEFT JOIN {institutions} i ON i.code = e.institution_code
-            WHERE hash(e.person_id) % $parts = $part
+            WHERE hash(e.person_id) % CAST($parts AS UBIGINT) = $part
             GROUP BY ALL),
         everything AS (
             SELECT $all AS group_code, coalesce(setting, $all) AS setting,
