@@ -63,47 +63,56 @@ def build_sql(current: str, prior: str, year: int) -> str:
     Per (code set, setting) each person's row: all categories in any or one setting, and
     a whole group in any setting, are one per-person row each (insurance ``*``); a group
     in one setting is the person's slice rows of that setting (one per insurance type),
-    the first episode the least (date, record id), and the index date the whole group's
-    first date in any setting. A person is new with a look-back of N years when none of
-    the N years before holds a last date of the code set (any setting) on or after the
-    index date minus N years (:mod:`healthmap.person_rollup` says why this is exact)."""
+    the first episode the least (date, record id). The index date is the code set's
+    first date in any setting (the row of setting ``*``, on which every setting's row of
+    the code set agrees), so whether a person is new is decided once per (code set,
+    person): a person is new with a look-back of N years when none of the N years before
+    holds a last date of the code set (any setting) on or after the index date minus N
+    years (:mod:`healthmap.person_rollup` says why this is exact). Only the earlier rows
+    of this year's (code set, person) keys are read (a join, not an aggregation of every
+    earlier person's rows), and only the keys that are not new for some look-back are
+    joined to the rows counted."""
     y = int(year)
-    lasts = ", ".join(f"max(last_any) FILTER (WHERE year >= {y - n}) AS last_{n}"
-                      for n in LOOKBACKS)
-    new = ", ".join(f"count(*) FILTER (WHERE NOT coalesce(p.last_{n} >= q.start - "
-                    f"to_years({n}), false)) AS new_{n}" for n in LOOKBACKS)
+    # per (code set, person) of the year: whether an earlier year's last date lies in
+    # each look-back's window (a look-back of N years reads the N years before)
+    seen = ", ".join(f"bool_or(p.year >= {y - n} AND p.last_any >= k.start - to_years({n})) "
+                     f"AS seen_{n}" for n in LOOKBACKS)
+    any_seen = " OR ".join(f"seen_{n}" for n in LOOKBACKS)
+    new = ", ".join(f"count(*) FILTER (WHERE NOT coalesce(s.seen_{n}, false)) AS new_{n}"
+                    for n in LOOKBACKS)
     keys = ", ".join(f"q.{k}" for k in KEYS)
     return f"""
-        WITH whole AS (
-            SELECT group_code, setting, person_id, area_code, sex, age_group,
-                   first_any AS start, outside, formal
-            FROM {current} WHERE insurance_type = '{ALL}'),
-        slices AS (
-            SELECT group_code, setting, person_id,
-                   min(struct_pack(date := date, record_id := record_id,
-                                   area_code := area_code, sex := sex,
-                                   age_group := age_group)) AS f,
-                   bool_or(outside) AS outside, bool_or(formal) AS formal
-            FROM {current}
-            WHERE group_code <> '{ALL}' AND setting <> '{ALL}' GROUP BY ALL),
+        WITH k AS (
+            SELECT group_code, person_id, first_any AS start FROM {current}
+            WHERE setting = '{ALL}' AND insurance_type = '{ALL}'),
+        seen AS (
+            SELECT * FROM (
+                SELECT k.group_code, k.person_id, {seen}
+                FROM k JOIN (SELECT group_code, person_id, year, last_any FROM {prior}
+                             WHERE setting = '{ALL}' AND insurance_type = '{ALL}'
+                               AND year BETWEEN {y - REACH} AND {y - 1}) p
+                     ON p.group_code = k.group_code AND p.person_id = k.person_id
+                GROUP BY ALL)
+            WHERE {any_seen}),
         q AS (
-            SELECT * FROM whole
+            SELECT group_code, setting, person_id, area_code, sex, age_group, outside,
+                   formal
+            FROM {current} WHERE insurance_type = '{ALL}'
             UNION ALL
-            SELECT s.group_code, s.setting, s.person_id, s.f.area_code, s.f.sex,
-                   s.f.age_group, w.start, s.outside, s.formal
-            FROM slices s JOIN whole w ON w.group_code = s.group_code
-                 AND w.setting = '{ALL}' AND w.person_id = s.person_id),
-        p AS (
-            SELECT group_code, person_id, {lasts}
-            FROM {prior}
-            WHERE setting = '{ALL}' AND insurance_type = '{ALL}'
-              AND year BETWEEN {y - REACH} AND {y - 1}
-            GROUP BY ALL)
+            SELECT group_code, setting, person_id, f.area_code, f.sex, f.age_group,
+                   outside, formal
+            FROM (SELECT group_code, setting, person_id,
+                         min(struct_pack(date := date, record_id := record_id,
+                                         area_code := area_code, sex := sex,
+                                         age_group := age_group)) AS f,
+                         bool_or(outside) AS outside, bool_or(formal) AS formal
+                  FROM {current}
+                  WHERE group_code <> '{ALL}' AND setting <> '{ALL}' GROUP BY ALL))
         SELECT {keys}, count(*) AS persons, {new},
                count(*) FILTER (WHERE NOT q.outside) AS patients_in,
                count(*) FILTER (WHERE q.outside) AS patients_out,
                count(*) FILTER (WHERE q.outside AND q.formal) AS referred_out
-        FROM q LEFT JOIN p ON p.group_code = q.group_code AND p.person_id = q.person_id
+        FROM q LEFT JOIN seen s ON s.group_code = q.group_code AND s.person_id = q.person_id
         GROUP BY ALL
         ORDER BY {keys}"""
 

@@ -305,3 +305,42 @@ def test_a_year_built_in_parts_has_the_same_rows(monkeypatch):
     key = ["group_code", "setting", "insurance_type", "person_id"]
     together = pd.concat(parts).sort_values(key, ignore_index=True)
     pd.testing.assert_frame_equal(together, whole.sort_values(key, ignore_index=True))
+
+
+def test_first_episode_of_a_day_by_record_id_in_every_part():
+    """Two episodes of a person on one day: the first is the least record id as text
+    ("r10" before "r9"), in the slice, the whole group and the all-categories rows, and
+    the same when the year is built in parts on two connections at once (rows by hand)."""
+    ep = pd.DataFrame([
+        ("r9", "p", "A9", "C18", "2024-05-02", "inpatient", "employee", "F", "60-64",
+         "IN", None),
+        ("r10", "p", "A10", "C18", "2024-05-02", "inpatient", "employee", "F", "65-69",
+         "OUT", True),
+        ("r2", "p", "A2", "C18", "2024-07-01", "outpatient", "resident", "F", "65-69",
+         "IN", None),
+        ("q1", "q", "B", "I10", "2024-01-01", "outpatient", "employee", "M", "20-24",
+         "IN", None)], columns=COLS)
+    con = duckdb.connect(config={"threads": 2})
+    con.register("ep", ep)
+    con.register("grp", pd.DataFrame(list(GROUPS.items()), columns=["icd3", "group_code"]))
+    con.register("inst", pd.DataFrame({"code": list(IN_COUNTY),
+                                       "in_county": list(IN_COUNTY.values())}))
+    for parts in (1, 3):
+        rows = pd.concat([t.to_pandas() for t in person_rollup.build_on(
+            con, "ep", "grp", "inst", parts=parts)])
+        p = rows[rows.person_id == "p"].set_index(["group_code", "setting",
+                                                   "insurance_type"])
+        assert p.loc[("C_COLORECTAL", "inpatient", "employee"), "record_id"] == "r10"
+        assert p.loc[("C_COLORECTAL", "outpatient", "resident"), "record_id"] == "r2"
+        for key in [("C_COLORECTAL", "*", "*"), ("*", "*", "*"), ("*", "inpatient", "*")]:
+            row = p.loc[key]
+            assert (row["record_id"], row["area_code"], row["age_group"]) == (
+                "r10", "A10", "65-69")
+            assert (str(row["first_any"]), bool(row["outside"]), bool(row["formal"])) == (
+                "2024-05-02", True, True)
+        assert str(p.loc[("C_COLORECTAL", "*", "*"), "last_any"]) == "2024-07-01"
+        assert str(p.loc[("*", "outpatient", "*"), "first_any"]) == "2024-05-02"  # any setting
+        assert p.loc[("*", "outpatient", "*"), "record_id"] == "r2"
+        assert len(rows) == 6 + 4  # p: 2 slices, 1 group, 3 all-categories; q: 1+1+2
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE "
+                       "'_person_episodes_%'").fetchone()[0] == 0  # dropped

@@ -222,30 +222,40 @@ class StoreWriter:
         if entry is None:
             return
         out: dict[str, list[str]] = {}
+        writes = []  # (frame, table, path): converted and written two at a time below
         for table, frames in sorted(tables.items()):
             # a table comes whole (a frame) or in parts (a list: one file each)
             parts = [f for f in (frames if isinstance(frames, list) else [frames])
                      if f is not None and len(f)]
             out[table] = []
-            columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
-            types = _arrow_types()
             for i, frame in enumerate(parts):
                 if isinstance(frame, str):  # a held file kept, or a staged one (COPY)
                     out[table].append(frame)
                     continue
                 folder = make_private_dir(self.stage / ROLLUPS / table / f"year={year}")
                 name = f"part-{self.generation:06d}-{self.token}-{i}.parquet"
-                if isinstance(frame, pa.Table):  # DuckDB's result: cast, never via Python
-                    arrays = [frame.column(c).cast(types[t]) for c, t in columns]
-                else:
-                    arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
-                                       else frame[c], types[t], from_pandas=True)
-                              for c, t in columns]
-                pq.write_table(pa.Table.from_arrays(arrays, names=[c for c, _t in columns]),
-                               folder / name, compression="snappy",
-                               **({"row_group_size": ROW_GROUP} if table == PERSONS else {}))
-                os.chmod(folder / name, 0o600)
+                writes.append((frame, table, folder / name))
                 out[table].append(f"{ROLLUPS}/{table}/year={year}/{name}")
+        types = _arrow_types()
+
+        def write(job) -> None:  # pyarrow encodes and compresses without the GIL
+            frame, table, path = job
+            columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
+            if isinstance(frame, pa.Table):  # DuckDB's result: cast, never via Python
+                arrays = [frame.column(c).cast(types[t]) for c, t in columns]
+            else:
+                arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
+                                   else frame[c], types[t], from_pandas=True)
+                          for c, t in columns]
+            pq.write_table(pa.Table.from_arrays(arrays, names=[c for c, _t in columns]),
+                           path, compression="snappy",
+                           **({"row_group_size": ROW_GROUP} if table == PERSONS else {}))
+            os.chmod(path, 0o600)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(write, writes))
         entry["rollups"] = {**(entry.get("rollups") or {}), **out}
 
     def staged_rollup(self, year: int, table: str, i: int) -> tuple[Path, str]:
