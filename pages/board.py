@@ -35,7 +35,7 @@ def outflow(year: int, months: int, data_version: int, url: str):
     return board.outflow_by_group(g), board.outflow_totals(g)
 
 
-@st.cache_data(ttl=900, max_entries=8, show_spinner=False)
+@st.cache_resource(ttl=900, max_entries=8, show_spinner=False)  # read-only (see maps)
 def townships(year: int, lang: str, data_version: int, url: str):
     return board_maps.funnel(ui.engine(url), year, lang, ui.cells_frame((year,), data_version, url))
 
