@@ -69,12 +69,14 @@ RANKING_STEPS = [
     ("second year: 2023", "multi", "ranking.years", "2023"),
     ("method: TOPSIS again", "radio", "ranking.method", "ranking.method.topsis"),
 ]
-# the leaders' indicator board (指标看板): another year, the report's month
+# the leaders' indicator board (指标看板): another year, the report's month, the trends
 BOARD_STEPS = [
     ("year: 2023", "select", "board.year", "2023"),
     ("year: 2022", "select", "board.year", "2022"),
     ("report month: 6", "select", "board.month", "6"),
     ("year: 2024 again", "select", "board.year", "2024"),
+    # the maps and the trends are drawn on demand: open the trends
+    ("open the trends", "expand", "board.trends.open", None),
 ]
 # page key (healthmap.pagespec) -> its steps; each page's first step is opening it from
 # the sidebar (its first view: the click on the link to the settled page)

@@ -90,3 +90,26 @@ def small_multiples(engine: Engine, year: int, screening_groups: tuple[str, ...]
                           title=dict(text=title, font=dict(size=13)), showlegend=False)
         out.append((title, fig))
     return out
+
+
+def trend_figure(series: pd.Series, title: str, target: float | None, policy_start: int,
+                 policy_label: str) -> go.Figure:
+    """A tile's yearly series as a line chart, with the policy start (dashed, labelled)
+    and the tile's target (dotted) when it has one.
+
+    Examples
+    --------
+    >>> f = trend_figure(pd.Series([80.0, 88.6], index=[2023, 2024]), "In-county", 90.0,
+    ...                  2024, "Policy start 2024")
+    >>> f.data[0].y.tolist(), [s.y0 for s in f.layout.shapes]
+    ([80.0, 88.6], [0, 90.0])
+    """
+    f = go.Figure(go.Scatter(x=series.index, y=series.values, mode="lines+markers"))
+    f.add_vline(x=policy_start, line=dict(color="#c0392b", dash="dash"))
+    f.add_annotation(x=policy_start, y=1, yref="paper", showarrow=False, text=policy_label,
+                     xanchor="left")
+    if target is not None:
+        f.add_hline(y=target, line=dict(color="#555", dash="dot"))
+    f.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=40, b=10),
+                    xaxis=dict(dtick=1), yaxis=dict(tickformat=","))  # 100,000, not 100k
+    return f

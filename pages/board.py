@@ -2,7 +2,6 @@
 trends, aggregate indicators, subsidies, the 两病 report and the briefing."""
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 import ui
@@ -36,12 +35,14 @@ def outflow(year: int, months: int, data_version: int, url: str):
     return board.outflow_by_group(g), board.outflow_totals(g)
 
 
-@st.cache_data(ttl=900, max_entries=8, show_spinner=False)
+@st.cache_resource(ttl=900, max_entries=8, show_spinner=False)  # read-only (see maps)
 def townships(year: int, lang: str, data_version: int, url: str):
     return board_maps.funnel(ui.engine(url), year, lang, ui.cells_frame((year,), data_version, url))
 
 
-@st.cache_data(ttl=900, max_entries=8, show_spinner=False)
+# figures kept as objects (cache_resource: read-only, never mutated): unpickling a plotly
+# figure re-validates it, which costs more than drawing it (as on the map page)
+@st.cache_resource(ttl=900, max_entries=8, show_spinner=False)
 def maps(year: int, groups: tuple, lang: str, data_version: int, url: str):
     return board_maps.small_multiples(ui.engine(url), year, groups, lang,
                                       ui.cells_frame((year,), data_version, url))
@@ -92,6 +93,20 @@ def enter(df: pd.DataFrame, source: str) -> None:
 
 def named(name: str, unit: str) -> str:
     return f"{name} ({unit})" if lang == "en" else f"{name}（{unit}）"
+
+
+@st.cache_resource(ttl=900, max_entries=8, show_spinner=False)
+def trends(year: int, lang: str, data_version: int, url: str) -> list:
+    """(tile key, figure) for each headline tile with two or more years (the tiles of this
+    run: they follow from the year and the data version, the cache's key)."""
+    out = []
+    for t in tiles:
+        if len(t.series.dropna()) > 1:
+            out.append((t.key, board_maps.trend_figure(
+                t.series, named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)),
+                t.target.value if t.target else None, board.POLICY_START,
+                ui.t("board.policy_start", year=board.POLICY_START))))
+    return out
 
 
 st.title(ui.t("board.title"))
@@ -182,27 +197,36 @@ st.dataframe(view.rename(columns={"area_name": ui.t("board.col.area"),
              hide_index=True, key="board_townships", column_config={  # 68.0, not 68
                  ui.t("board.col.value"): st.column_config.NumberColumn(format="%.1f")})
 
-st.subheader(ui.t("board.maps"))
-groups = tuple(board.screening_group_codes())
-mcols = st.columns(2)
-for i, (title, mfig) in enumerate(maps(year, groups, lang, version, url)):
-    mcols[i % 2].plotly_chart(mfig, width="stretch", key=f"board_map_{i}")
+# ---------------------------------------------------------------- on demand
+# The maps and the trends (the tiles' sparklines enlarged) are drawn only while their
+# expander is open (lazy expanders, each in its own fragment: opening one reruns only
+# it), so a year change redraws the tiles and tables, not a dozen charts below them.
+@st.fragment
+def key_maps() -> None:
+    box = ui.on_demand("board_open_maps", ui.t("board.maps.open"))
+    if not box.open:
+        return
+    with box:
+        mcols = st.columns(2)
+        for i, (_, mfig) in enumerate(maps(year, tuple(board.screening_group_codes()), lang,
+                                           version, url)):
+            mcols[i % 2].plotly_chart(mfig, width="stretch", key=f"board_map_{i}")
 
-# ---------------------------------------------------------------- trends
-st.subheader(ui.t("board.trends"))
-tcols = st.columns(2)
-for i, t in enumerate(tile for tile in tiles if len(tile.series.dropna()) > 1):
-    f = go.Figure(go.Scatter(x=t.series.index, y=t.series.values, mode="lines+markers"))
-    f.add_vline(x=board.POLICY_START, line=dict(color="#c0392b", dash="dash"))
-    f.add_annotation(x=board.POLICY_START, y=1, yref="paper", showarrow=False,
-                     text=ui.t("board.policy_start", year=board.POLICY_START),
-                     xanchor="left")
-    if t.target:
-        f.add_hline(y=t.target.value, line=dict(color="#555", dash="dot"))
-    f.update_layout(title=named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)), height=260,
-                    margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(dtick=1),
-                    yaxis=dict(tickformat=","))  # 100,000 rather than 100k
-    tcols[i % 2].plotly_chart(f, width="stretch", key=f"board_trend_{t.key}")
+
+@st.fragment
+def trend_charts() -> None:
+    box = ui.on_demand("board_open_trends", ui.t("board.trends.open"))
+    if not box.open:
+        return
+    with box:
+        tcols = st.columns(2)
+        for i, (key, f) in enumerate(trends(year, lang, version, url)):
+            tcols[i % 2].plotly_chart(f, width="stretch", key=f"board_trend_{key}")
+
+
+st.caption(ui.t("board.on_demand"))
+key_maps()
+trend_charts()
 
 # ---------------------------------------------------------------- aggregate indicators
 st.subheader(ui.t("board.agg"))

@@ -1,5 +1,6 @@
 """The board in headless Debian Chromium on the demo data: a leader logs in and lands on
-it; screenshots of the tiles in Chinese and English are saved to docs/."""
+it; screenshots of the tiles in Chinese and English are saved to docs/; the key maps and
+the trends are opened on demand (closed by default) and their charts checked."""
 
 from pathlib import Path
 
@@ -44,6 +45,13 @@ def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path, backend):
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length"
                                " >= 1", timeout=120_000)
         page.screenshot(path=str(shots / "screenshot-board-townships.png"))
+        # the key maps are drawn on demand: closed, no map; opened, the four maps
+        assert page.locator(".js-plotly-plot").count() == 1  # the funnel only
+        page.locator("[data-testid=stExpander] summary").filter(
+            has_text="关键指标地图（点开查看）").click()
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 5",
+                               timeout=120_000)
+        page.get_by_text("筛查癌种发病率（/10万）").first.wait_for(timeout=60_000)
         expand = page.locator("[data-testid=stExpandSidebarButton], "
                               "[data-testid=stSidebarCollapsedControl] button")
         if expand.count() and not page.locator("[data-testid=stSidebar]").is_visible():
@@ -58,5 +66,14 @@ def test_leader_lands_on_the_board_zh_en(demo_db, tmp_path, backend):
         page.get_by_text("Missed").first.wait_for(timeout=60_000)
         page.wait_for_function(SPARKLINES, timeout=120_000)
         page.screenshot(path=str(shots / "screenshot-board-en.png"))
+        # the open maps stay open in English; the trends open on demand, with the policy
+        # start marked
+        page.get_by_text("Screening cancers, incidence (per 100,000)").first.wait_for(
+            timeout=120_000)
+        page.locator("[data-testid=stExpander] summary").filter(
+            has_text="Trends over the years (open").click()
+        page.get_by_text("Policy start 2024").first.wait_for(timeout=120_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 10",
+                               timeout=120_000)
         assert page.get_by_text("Traceback").count() == 0
         page.close()

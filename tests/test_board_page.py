@@ -2,6 +2,7 @@
 planner in English, a data manager entering an aggregate value, refused roles; and the
 map page's target caption honouring the target rule."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -42,7 +43,10 @@ def test_leader_lands_on_the_board_and_sees_tiles_with_status(demo_db, monkeypat
     assert any("目标 ≥ 90 %" in c.value for c in at.caption)
     assert any(m.value == ":red-badge[未达标]" for m in at.markdown)  # in-county 88.6 %
     assert any("目标 ≤ 10 %" in c.value for c in at.caption)
-    assert len(at.get("plotly_chart")) >= 5  # funnel, maps, trends
+    # the maps and the trends are drawn on demand: closed at first, only the funnel is sent
+    assert [_key(c) for c in at.get("plotly_chart")] == ["board_funnel"]
+    labels = [e.label for e in at.expander]
+    assert "关键指标地图（点开查看）" in labels and any(x.startswith("历年走势图") for x in labels)
     assert any("潜在节约" in c.value for c in at.caption)  # the assumptions are shown
     assert any(c.value.startswith("全部病种组合计") for c in at.caption)
     # fund by insurance: the demo has no self-pay spending, so no growth: "—", not "None"
@@ -62,6 +66,20 @@ def test_leader_lands_on_the_board_and_sees_tiles_with_status(demo_db, monkeypat
     rate = next(m for m in at.metric if m.label == "县域就诊率（住院）")
     assert rate.value == board.value_text(want[2023].value, want[2023], "zh")
     assert want[2023].value != want[2024].value
+    # opened (the expander's key, one per language): the four key maps of 2023, titled
+    at.session_state["board_open_maps_zh"] = True
+    at.run()
+    assert not at.exception
+    maps = [c for c in at.get("plotly_chart") if _key(c).startswith("board_map_")]
+    assert len(maps) == 4
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in maps]
+    assert titles[0] == "县域就诊率（住院，%）" and titles[3] == "筛查癌种发病率（/10万）"
+    assert not any(_key(c).startswith("board_trend_") for c in at.get("plotly_chart"))
+
+
+def _key(chart) -> str:
+    """A plotly chart's key (its element id ends with it)."""
+    return chart.proto.id.rsplit("-", 1)[-1]
 
 
 def test_every_year_opens(demo_db, monkeypatch):
@@ -82,7 +100,20 @@ def test_planner_in_english(demo_db, monkeypatch):
     at = _page(demo_db, monkeypatch, "planner", "en")
     assert any(m.label == "In-county treatment rate (inpatient)" for m in at.metric)
     assert not at.get("file_uploader"), "planners do not enter data"
-    # the trends mark the policy start (a dashed line at 2024 and its label)
+    assert not any(_key(c).startswith("board_trend_") for c in at.get("plotly_chart"))
+    # opened on demand, the trends mark the policy start (a dashed line at 2024 and its
+    # label) and the tile's target (a dotted line at 90 for the in-county rate)
+    at.session_state["board_open_trends_en"] = True
+    at.run()
+    assert not at.exception
+    assert any(e.label.startswith("Trends over the years (open") for e in at.expander)
+    trends = {_key(c): c.proto.spec for c in at.get("plotly_chart")
+              if _key(c).startswith("board_trend_")}
+    assert len(trends) >= 5
+    rate = trends["board_trend_in_county_rate"].replace(" ", "")
+    title = json.loads(trends["board_trend_in_county_rate"])["layout"]["title"]["text"]
+    assert title.startswith("In-county treatment rate (inpatient) (")
+    assert '"y0":90' in rate and '"x0":2024' in rate
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     trend = next(s for s in specs if "Policy start 2024" in s)
     assert '"x0":2024' in trend.replace(" ", "")

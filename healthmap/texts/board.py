@@ -70,12 +70,15 @@ TEXT.update({
     "board.vs.below": ("显著低于全市", "significantly below"),
     "board.vs.within": ("与全市无显著差异", "not different"),
     "board.vs.no_data": ("无数据", "no data"),
-    "board.maps": ("关键指标地图", "Key indicators by township"),
     "board.map.in_county_rate": ("县域就诊率（住院，%）", "In-county rate (inpatient, %)"),
     "board.map.cost_per_case": ("次均住院费用（元）", "Inpatient cost per case (yuan)"),
     "board.map.fund_outflow": ("基金外流（住院，元）", "Fund outflow (inpatient, yuan)"),
     "board.map.incidence": ("筛查癌种发病率（/10万）", "Screening cancers, incidence (per 100,000)"),
-    "board.trends": ("历年走势", "Trends over the years"),
+    "board.maps.open": ("关键指标地图（点开查看）", "Key indicators by township (open to see)"),
+    "board.trends.open": ("历年走势图（点开查看，上方指标卡的迷你走势放大）",
+                          "Trends over the years (open to see the tiles' sparklines enlarged)"),
+    "board.on_demand": ("以下两部分点开后才绘制，收起时切换年份不再重画，页面更快。",
+                        "The two sections below are drawn only while open; closed, a year change does not redraw them, so the page settles faster."),
 })
 TEXT.update({
     "board.col.indicator": ("指标", "Indicator"),
