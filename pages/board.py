@@ -96,11 +96,12 @@ def named(name: str, unit: str) -> str:
 
 
 @st.cache_resource(ttl=900, max_entries=8, show_spinner=False)
-def trends(year: int, lang: str, data_version: int, url: str) -> list:
-    """(tile key, figure) for each headline tile with two or more years (the tiles of this
-    run: they follow from the year and the data version, the cache's key)."""
+def trends(year: int, lang: str, data_version: int, url: str, _tiles: list) -> list:
+    """(tile key, figure) for each headline tile with two or more years (``_tiles``, this
+    run's tiles, are not hashed: they follow from the year and the data version, the
+    cache's key)."""
     out = []
-    for t in tiles:
+    for t in _tiles:
         if len(t.series.dropna()) > 1:
             out.append((t.key, board_maps.trend_figure(
                 t.series, named(ui.t(f"board.tile.{t.key}"), ui.t(t.unit)),
@@ -220,7 +221,7 @@ def trend_charts() -> None:
         return
     with box:
         tcols = st.columns(2)
-        for i, (key, f) in enumerate(trends(year, lang, version, url)):
+        for i, (key, f) in enumerate(trends(year, lang, version, url, tiles)):
             tcols[i % 2].plotly_chart(f, width="stretch", key=f"board_trend_{key}")
 
 
