@@ -196,7 +196,9 @@ st.dataframe(view.rename(columns={"area_name": ui.t("board.col.area"),
                                   "denominator": ui.t("board.col.denominator"),
                                   "vs_county": ui.t("board.col.vs_county")}).round(1),
              hide_index=True, key="board_townships", column_config={  # 68.0, not 68
-                 ui.t("board.col.value"): st.column_config.NumberColumn(format="%.1f")})
+                 ui.t("board.col.value"): st.column_config.NumberColumn(format="%.1f"),
+                 ui.t("board.col.denominator"): st.column_config.NumberColumn(
+                     format="localized")})  # 12,345: thousands separated
 
 # ---------------------------------------------------------------- on demand
 # The maps and the trends (the tiles' sparklines enlarged) are drawn only while their
