@@ -205,31 +205,23 @@ st.dataframe(view.rename(columns={"area_name": ui.t("board.col.area"),
 # expander is open (lazy expanders, each in its own fragment: opening one reruns only
 # it), so a year change redraws the tiles and tables, not a dozen charts below them.
 @st.fragment
-def key_maps() -> None:
-    box = ui.on_demand("board_open_maps", ui.t("board.maps.open"))
+def charts_on_demand(name: str, label: str, figures, prefix: str) -> None:
+    """An on-demand section of ``figures()`` ((key, figure) pairs) two to a row."""
+    box = ui.on_demand(name, label)
     if not box.open:
         return
     with box:
-        mcols = st.columns(2)
-        for i, (_, mfig) in enumerate(maps(year, tuple(board.screening_group_codes()), lang,
-                                           version, url)):
-            mcols[i % 2].plotly_chart(mfig, width="stretch", key=f"board_map_{i}")
-
-
-@st.fragment
-def trend_charts() -> None:
-    box = ui.on_demand("board_open_trends", ui.t("board.trends.open"))
-    if not box.open:
-        return
-    with box:
-        tcols = st.columns(2)
-        for i, (key, f) in enumerate(trends(year, lang, version, url, tiles)):
-            tcols[i % 2].plotly_chart(f, width="stretch", key=f"board_trend_{key}")
+        cols = st.columns(2)
+        for i, (key, fig) in enumerate(figures()):
+            cols[i % 2].plotly_chart(fig, width="stretch", key=f"{prefix}_{key}")
 
 
 st.caption(ui.t("board.on_demand"))
-key_maps()
-trend_charts()
+charts_on_demand("board_open_maps", ui.t("board.maps.open"), lambda: list(enumerate(
+    f for _, f in maps(year, tuple(board.screening_group_codes()), lang, version, url))),
+    "board_map")
+charts_on_demand("board_open_trends", ui.t("board.trends.open"),
+                 lambda: trends(year, lang, version, url, tiles), "board_trend")
 
 # ---------------------------------------------------------------- aggregate indicators
 st.subheader(ui.t("board.agg"))
