@@ -296,6 +296,8 @@ def query(con, sel, by: list[str], unit: list[str], plan, lookback: int = 0,
     one_set = kind == "all" or ("group_code" in unit or len(groups) == 1) and not (
         f.setting or f.insurance)
     single = one_set and (len(f.years) == 1 or "year" in unit)
+    if one_set and not single and not referral:
+        return _first_years(con, sel, by, unit, plan, lookback)
     if single:
         firsts = f"""firsts AS (
             SELECT person_id, year, group_code, area_code, sex, age_group, outside, formal,
@@ -354,13 +356,68 @@ def query(con, sel, by: list[str], unit: list[str], plan, lookback: int = 0,
         FROM {cases}
         {'GROUP BY ' + ckeys if ckeys else ''}
         ORDER BY ALL"""
+    return _execute(con, sql, sel, groups, lookback)
+
+
+def _first_years(con, sel, by: list[str], unit: list[str], plan, lookback: int
+                 ) -> pd.DataFrame:
+    """:func:`query`'s cases over several whole years when the rows it reads hold one row
+    per person (and unit) and year (``one_set``): a person's first year in the period is
+    their row with no row of theirs in an earlier year of the period; it carries the
+    first qualifying episode (the attributes) and, on the every-setting rows, the index
+    date (``first_any``); new with a look-back of N years iff no earlier year's row has its
+    last date on or after the index date minus N years. One anti-join each, no grouping
+    by person (the general path's counts: ``tests/test_person_rollup_years.py``)."""
+    kind, groups = plan
+    f = sel.filters
+    part = ", ".join(["person_id", *unit])
+    match = " AND ".join(f"p.{k} = r.{k}" for k in ["person_id", *unit])
+    qualifying = _where(kind, groups, True, sel)
+    coded = _where(kind, groups, False, sel)
+    earlier = _where(kind, groups, False, replace_years(sel))
+    if f.years:  # the years that can hold an earlier row: the period's and the window's
+        earlier += " AND year BETWEEN $first_year - $lookback AND $last_year - 1"
+    # an earlier row of the period, or (new cases) one whose last date is in the window
+    hit = "list_contains($years, p.year)" if f.years else "TRUE"
+    if lookback > 0:
+        hit += " OR p.last_any >= r.first_any - to_years($lookback)"
+
+    def firsts(where: str, cols: str, before: str, cond: str) -> str:
+        return f"""(SELECT {cols} FROM rollup_persons WHERE {where}) r ANTI JOIN (
+            SELECT {part}, year, last_any FROM rollup_persons WHERE {before}) p
+            ON {match} AND p.year < r.year AND ({cond})"""
+
+    person = " AND ".join(["TRUE", *(["r.sex = $sex"] if f.sex else []),
+                           *(["r.age_group = ANY($ages)"] if f.age_groups else [])])
+    cols = ", ".join(dict.fromkeys([*by, "person_id", *unit, "year", "first_any",
+                                    *(["sex"] if f.sex else []),
+                                    *(["age_group"] if f.age_groups else [])]))
+    if qualifying == coded:  # the qualifying rows are the index dates' rows
+        rows = f"SELECT r.* FROM {firsts(qualifying, cols, earlier, hit)} WHERE {person}"
+    else:  # first qualifying row (attributes) of a person whose index date is new
+        rows = f"""SELECT r.* FROM {firsts(qualifying, cols, qualifying, "TRUE")}
+            WHERE {person}"""
+        if lookback > 0:
+            rows = f"""SELECT q.* FROM ({rows}) q SEMI JOIN (SELECT r.{part.replace(', ', ', r.')}
+                FROM {firsts(coded, f"{part}, year, first_any", earlier, hit)}) s
+                USING ({part})"""
+    keys = ", ".join(by)
+    sql = f"""SELECT {keys + ',' if keys else ''} count(*) AS persons FROM ({rows})
+        {'GROUP BY ' + keys if keys else ''} ORDER BY ALL"""
+    return _execute(con, sql, sel, groups, lookback)
+
+
+def _execute(con, sql: str, sel, groups, lookback: int) -> pd.DataFrame:
+    """Run a roll-up query with the selection's values as bound parameters (only those
+    the statement names: DuckDB refuses unused ones)."""
+    import re
+
+    f = sel.filters
     years = [int(y) for y in f.years]
     values = {"years": years, "all": ALL, "qset": f.setting or ALL, "groups": list(groups),
               "setting": f.setting, "ins": list(f.insurance), "sex": f.sex,
               "ages": list(f.age_groups), "lookback": int(lookback),
               "first_year": min(years, default=0), "last_year": max(years, default=0)}
-    import re
-
     used = set(re.findall(r"\$(\w+)", sql))
     return con.execute(sql, {k: v for k, v in values.items() if k in used}).df()
 
