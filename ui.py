@@ -98,6 +98,17 @@ def label(prefix: str, value) -> str:
     return t(key) if key in i18n.TEXT else ("" if value is None else str(value))
 
 
+#: what a table shows in a cell without a value (Streamlit's own default is the word "None")
+MISSING = "—"
+
+
+def dataframe(data, where=None, **kwargs):
+    """``st.dataframe`` (in container ``where``, default the page) with :data:`MISSING` in
+    empty cells; every page's tables go through it."""
+    kwargs.setdefault("placeholder", MISSING)
+    return (where or st).dataframe(data, **kwargs)
+
+
 def headers(df: pd.DataFrame) -> pd.DataFrame:
     """Column names in the user's language where a ``col.<name>`` text exists."""
     return df.rename(columns={c: t(f"col.{c}") for c in df.columns

@@ -14,7 +14,7 @@ st.title(ui.t("admin.title"))
 st.subheader(ui.t("admin.users"))
 users = pd.DataFrame(auth.list_users(engine))
 shown_users = users.assign(role=users["role"].map(lambda r: access.role_label(r, ui.lang())))
-st.dataframe(ui.headers(shown_users), hide_index=True, width="stretch", key="users_table")
+ui.dataframe(ui.headers(shown_users), hide_index=True, width="stretch", key="users_table")
 
 with st.form("add_user"):
     st.markdown(f"**{ui.t('admin.add')}**")
@@ -57,7 +57,7 @@ if len(users):
                 st.error(str(exc))
 
 st.subheader(ui.t("admin.failures"))
-st.dataframe(ui.headers(pd.DataFrame(auth.failures_by_account(engine),
+ui.dataframe(ui.headers(pd.DataFrame(auth.failures_by_account(engine),
                                      columns=["username", "failures", "last_failure",
                                               "wait_until"])),
              hide_index=True, width="stretch", key="failures_table")
@@ -70,7 +70,7 @@ action = a2.selectbox(ui.t("admin.action"), [""] + audit.actions(engine), key="a
 since = a3.date_input(ui.t("admin.since"), value=None, key="audit_since")
 until = a4.date_input(ui.t("admin.until"), value=None, key="audit_until")
 audit_rows = audit.search_audit(engine, query or None, action or None, since, until)
-st.dataframe(ui.headers(audit_rows.assign(
+ui.dataframe(ui.headers(audit_rows.assign(
     role=audit_rows["role"].map(lambda r: access.role_label(r, ui.lang()) if r else ""),
     action=audit_rows["action"].map(lambda a: ui.label("audit", a)))),
     hide_index=True, width="stretch", key="audit_table")

@@ -78,7 +78,7 @@ def enter(df: pd.DataFrame, source: str) -> None:
     if clean is None:
         st.error(ui.t("board.agg.refused"))
         problems["problem"] = problems["problem"].map(lambda k: ui.t(f"board.err.{k}"))
-        st.dataframe(problems.rename(columns=lambda k: ui.t(f"board.col.{k}")
+        ui.dataframe(problems.rename(columns=lambda k: ui.t(f"board.col.{k}")
                                      if k != "value" else ui.t("board.agg.value")),
                      hide_index=True)
         return
@@ -159,7 +159,7 @@ fund["insurance_type"] = fund["insurance_type"].map(lambda v: ui.label("insuranc
 # no growth without last year's spending: "—", not the grid's "None"
 fund["growth_pct"] = [("—" if pd.isna(v) else f"{v:.1f}") for v in fund["growth_pct"]]
 fund[["previous", "current"]] = fund[["previous", "current"]].round(0)
-st.dataframe(fund.rename(columns=lambda k: ui.t(f"board.col.{k}")), hide_index=True,
+ui.dataframe(fund.rename(columns=lambda k: ui.t(f"board.col.{k}")), hide_index=True,
              key="board_fund",
              column_config={ui.t(f"board.col.{k}"): st.column_config.NumberColumn(
                  format="localized")  # 143,217,426: thousands separated
@@ -172,7 +172,7 @@ out, totals = outflow(year, months, version, url)
 out = out.copy()
 out["group_code"] = out["group_code"].map(lambda g: names.get(g, g))
 out["setting"] = out["setting"].map(lambda v: ui.label("setting", v))
-st.dataframe(out.rename(columns=lambda k: ui.t("board.col.group") if k == "group_code"
+ui.dataframe(out.rename(columns=lambda k: ui.t("board.col.group") if k == "group_code"
                         else ui.t(f"board.col.{k}")).round(0), hide_index=True,
              key="board_outflow", column_config={
                  ui.t(f"board.col.{k}"): st.column_config.NumberColumn(format="localized")
@@ -191,7 +191,7 @@ st.plotly_chart(fig, width="stretch", key="board_funnel")
 st.caption(ui.t("board.townships_note"))
 view = table[["area_name", "value", "denominator", "vs_county"]].copy()
 view["vs_county"] = view["vs_county"].map(lambda v: ui.t(f"board.vs.{v}"))
-st.dataframe(view.rename(columns={"area_name": ui.t("board.col.area"),
+ui.dataframe(view.rename(columns={"area_name": ui.t("board.col.area"),
                                   "value": ui.t("board.col.value"),
                                   "denominator": ui.t("board.col.denominator"),
                                   "vs_county": ui.t("board.col.vs_county")}).round(1),
@@ -238,7 +238,7 @@ shown = sub.drop(columns=["code", "amount_fen"]).astype({"count": object, "amoun
 # lines that cannot be computed: "—" (the reason is in the note), not the grid's "None"
 shown["count"] = [("—" if pd.isna(v) else f"{int(v):,}") for v in sub["count"]]
 shown["amount_yuan"] = [("—" if pd.isna(v) else f"{v:,.2f}") for v in sub["amount_yuan"]]
-st.dataframe(shown.rename(columns=lambda k: ui.t(f"board.sub.{k}")), hide_index=True,
+ui.dataframe(shown.rename(columns=lambda k: ui.t(f"board.sub.{k}")), hide_index=True,
              key="board_subsidies")
 st.caption(ui.t("board.sub.total", total=f"{sub['amount_yuan'].fillna(0).sum():,.2f}"))
 
@@ -265,7 +265,7 @@ if access.can(actor, "board.enter"):
 
             enter(read_table(up.getvalue(), up.name), up.name)
         definition = "definition_en" if lang == "en" else "definition_zh"
-        st.dataframe(defs[["code", name, "unit", definition, "source"]].rename(columns={
+        ui.dataframe(defs[["code", name, "unit", definition, "source"]].rename(columns={
             "code": ui.t("col.code"), name: ui.t("board.col.indicator"),
             "unit": ui.t("board.col.unit"), definition: ui.t("board.col.definition"),
             "source": ui.t("board.col.source")}), hide_index=True, key="board_defs")
@@ -302,7 +302,7 @@ if access.can(actor, "import"):
         kind = st.radio(ui.t("board.import.kind"), twodisease_import.KINDS,
                         format_func=lambda k: ui.t(f"board.kind.{k}"), horizontal=True,
                         key="board_import_kind")
-        st.dataframe(pd.DataFrame([{
+        ui.dataframe(pd.DataFrame([{
             ui.t("board.col.column"): col.name, ui.t("board.col.column_zh"): col.zh,
             ui.t("board.col.type"): col.type, ui.t("board.col.note"): col.note}
             for col in twodisease_import.SPECS[kind]]), hide_index=True,
@@ -320,7 +320,7 @@ if access.can(actor, "import"):
                 engine, kind, read_table(f.getvalue(), f.name))
             if clean is None:
                 st.error(ui.t("board.agg.refused"))
-                st.dataframe(problems[["row", "column", "value", "reason"]], hide_index=True)
+                ui.dataframe(problems[["row", "column", "value", "reason"]], hide_index=True)
             else:
                 n = twodisease_import.write(engine, actor, kind, clean, f.name)
                 st.success(ui.t("board.agg.saved", n=n))

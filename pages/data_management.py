@@ -18,7 +18,7 @@ st.caption(ui.t("data.intro"))
 kind = st.selectbox(ui.t("data.kind"), KINDS, format_func=lambda k: ui.t(f"kind.{k}"),
                     key="data_kind")
 with st.expander(ui.t("data.columns"), expanded=False):
-    st.dataframe(columns_doc(kind), hide_index=True, width="stretch")
+    ui.dataframe(columns_doc(kind), hide_index=True, width="stretch")
     tpl = template_frame(kind)
     c1, c2 = st.columns(2)
     c1.download_button(f"{ui.t('data.template')} CSV", exports.to_csv_bytes(tpl),
@@ -32,9 +32,9 @@ with st.expander(ui.t("data.codes"), expanded=False):
     st.caption(ui.t("data.codes_help"))
     codes = queries.reference_codes(engine)
     k1, k2 = st.columns(2)
-    k1.dataframe(ui.headers(codes["areas"].assign(level=codes["areas"]["level"].map(
+    ui.dataframe(where=k1, data=ui.headers(codes["areas"].assign(level=codes["areas"]["level"].map(
         lambda v: ui.label("level", v)))), hide_index=True, width="stretch", key="area_codes")
-    k2.dataframe(ui.headers(codes["institutions"].assign(
+    ui.dataframe(where=k2, data=ui.headers(codes["institutions"].assign(
         level=codes["institutions"]["level"].map(lambda v: ui.label("level", v)))),
         hide_index=True, width="stretch", key="institution_codes")
 area_opts = {}
@@ -67,7 +67,7 @@ pending = st.session_state.get("import_pending")
 confirm = False
 if this_file is not None and pending is not None and pending[0] == this_file:
     st.warning(ui.t("data.confirm_intro"))
-    st.dataframe(pending[1], hide_index=True, width="stretch", key="pending_changes")
+    ui.dataframe(pending[1], hide_index=True, width="stretch", key="pending_changes")
     confirm = st.button(ui.t("data.confirm"), key="do_confirm")
 if upload is not None and (st.button(ui.t("data.import"), type="primary", key="do_import")
                            or confirm):
@@ -89,7 +89,7 @@ if upload is not None and (st.button(ui.t("data.import"), type="primary", key="d
                         updated=f"{result.updated:,}", unchanged=f"{result.unchanged:,}"))
         if len(result.warnings):
             st.warning(ui.t("data.warnings", n=len(result.warnings)))
-            st.dataframe(_problem_table(result.warnings), hide_index=True, width="stretch",
+            ui.dataframe(_problem_table(result.warnings), hide_index=True, width="stretch",
                          key="warnings")
         st.cache_data.clear()
     elif result.needs_confirmation:
@@ -104,7 +104,7 @@ refused = st.session_state.get("import_refused")
 if this_file is not None and refused is not None and refused[0] == this_file:
     problems = refused[1]
     st.error(ui.t("data.invalid", n=len(problems)))
-    st.dataframe(problems, hide_index=True, width="stretch", key="problems")
+    ui.dataframe(problems, hide_index=True, width="stretch", key="problems")
     st.download_button(ui.t("common.download_csv"), exports.to_csv_bytes(
         problems, exports.Stamp(user["username"], f"{ui.t('data.invalid', n=len(problems))}"
                                 f" · {kind}:{upload.name}", personal=True)),
@@ -114,10 +114,10 @@ if this_file is not None and refused is not None and refused[0] == this_file:
 
 st.subheader(ui.t("data.loaded"))
 info = overview(engine)
-st.dataframe(ui.headers(info["counts"]), hide_index=True, width="stretch")
+ui.dataframe(ui.headers(info["counts"]), hide_index=True, width="stretch")
 c1, c2 = st.columns(2)
-c1.dataframe(ui.headers(info["episode_years"]), hide_index=True, width="stretch")
-c2.dataframe(ui.headers(info["population_years"]), hide_index=True, width="stretch")
+ui.dataframe(where=c1, data=ui.headers(info["episode_years"]), hide_index=True, width="stretch")
+ui.dataframe(where=c2, data=ui.headers(info["population_years"]), hide_index=True, width="stretch")
 st.markdown(f"**{ui.t('data.no_data_areas')}**: "
             + ("、".join(info["no_data"]["name"].map(markdown_text)) if len(info["no_data"])
                else ui.t("data.none")))
@@ -133,4 +133,4 @@ if st.button(ui.t("data.refresh"), key="refresh"):
 
 st.subheader(ui.t("data.log"))
 log = info["log"]
-st.dataframe(ui.headers(log), hide_index=True, width="stretch", key="import_log")
+ui.dataframe(ui.headers(log), hide_index=True, width="stretch", key="import_log")

@@ -152,7 +152,7 @@ funnel = ui.funnel_figure(inp, version, url)
 st.subheader(ui.t("map.table"))
 view = ui.area_view(inp, version, url)
 # every township row visible without an inner scroll bar (villages scroll past 20 rows)
-st.dataframe(view, hide_index=True, width="stretch", key="area_table",
+ui.dataframe(view, hide_index=True, width="stretch", key="area_table",
              height=35 * (min(len(view), 20) + 1) + 3)
 if public:
     st.caption(ui.t("map.public_suppression"))
@@ -251,7 +251,7 @@ def patient_flow() -> None:
             return
         fl1, fl2 = st.columns([1.3, 1])
         fl1.plotly_chart(fv.figure, width="stretch", key="sankey")
-        fl2.dataframe(fv.table, hide_index=True, width="stretch", key="flow_table")
+        ui.dataframe(where=fl2, data=fv.table, hide_index=True, width="stretch", key="flow_table")
         sv = fv.saving
         if not np.isnan(sv["saving"]):
             fl2.caption(ui.t("map.flow_saving", n=sv["episodes_out"], out=sv["cost_out"],
@@ -268,7 +268,7 @@ def clusters() -> None:
         if n_areas < 30:
             st.caption(ui.t("map.cluster_few", n=n_areas))
         else:
-            st.dataframe(ui.local_moran(inp, version, url), hide_index=True, width="stretch",
+            ui.dataframe(ui.local_moran(inp, version, url), hide_index=True, width="stretch",
                          key="moran")
 
 

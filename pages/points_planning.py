@@ -59,7 +59,7 @@ by["activity"] = by["activity"].map(lambda c: rules.activity(c).name[lang])
 by["shown"] = ["—" if hidden else f"{v:,.0f}" for v, hidden in zip(by["residents"],
                                                                    by["suppressed"])]
 wide = by.set_index(["area_name", "activity"])["shown"].unstack(fill_value="0")
-st.dataframe(wide.rename_axis(index=ui.t("points.col.area_name"), columns=None),
+ui.dataframe(wide.rename_axis(index=ui.t("points.col.area_name"), columns=None),
              width="stretch")
 
 st.subheader(ui.t("points.plan.by_month"))

@@ -68,7 +68,7 @@ with tab_res:
     if found is not None and found.empty:
         st.info(ui.t("points.staff.none_found"))
     if found is not None and not found.empty:
-        st.dataframe(headers(found.drop(columns=["area_code"])), hide_index=True,
+        ui.dataframe(headers(found.drop(columns=["area_code"])), hide_index=True,
                      width="stretch")
         labels = dict(zip(found["resident_id"], found["resident_id"] + " · " + found["id_masked"]))
         rid = st.selectbox(ui.t("points.staff.choose"), list(labels), key="pts_resident",
@@ -133,7 +133,7 @@ with tab_res:
 
         st.subheader(ui.t("points.staff.history"))
         shown = h.assign(kind=h["kind"].map(lambda k: ui.t(f"points.kind.{k}")))
-        st.dataframe(headers(shown.drop(columns=["code"])), hide_index=True, width="stretch")
+        ui.dataframe(headers(shown.drop(columns=["code"])), hide_index=True, width="stretch")
 
 with tab_imp:
     if not access.can(actor, "points.import"):
@@ -166,5 +166,5 @@ with tab_imp:
                                                       result.problems["params"])])
                     shown["column"] = shown["column"].map(
                         lambda c: ui.t(f"points.col.{c}") if c in REQUIRED + OPTIONAL else c)
-                    st.dataframe(headers(shown[["row", "column", "value", "reason"]]),
+                    ui.dataframe(headers(shown[["row", "column", "value", "reason"]]),
                                  hide_index=True, width="stretch")

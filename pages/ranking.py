@@ -115,7 +115,7 @@ planner = np.array(sliders, dtype=float)
 if source == "planner" and planner.sum() == 0:
     planner = np.ones(len(criteria))
 used = entropy if source == "entropy" else planner / planner.sum()
-wl.dataframe(pd.DataFrame({
+ui.dataframe(where=wl, data=pd.DataFrame({
     ui.t("ranking.criterion"): [ui.t(f"ranking.c.{c}") for c in criteria],
     ui.t("ranking.direction"): [ui.t("ranking.higher")] * len(criteria),
     ui.t("ranking.w_entropy"): [f"{w:.1%}" for w in entropy],
@@ -138,7 +138,7 @@ show = table.assign(group=np.where(table["unstable"], disease_label(table, lang)
 cols = ["group", "specialty", "new_cases", "incidence", "asr", "episodes", "out_episodes",
         "outward_referral", "cost_per_case", "cost_in_county", "cost_out_county",
         "fund_outflow", "trend", "trend_cases"]
-st.dataframe(labelled(show[show["new_cases"].gt(0) | show["episodes"].gt(0)][cols]
+ui.dataframe(labelled(show[show["new_cases"].gt(0) | show["episodes"].gt(0)][cols]
                       .sort_values("new_cases", ascending=False)),
              hide_index=True, width="stretch", key="rk_table", column_config={
                  ui.t("ranking.col.trend_cases"): st.column_config.LineChartColumn(
@@ -157,7 +157,7 @@ st.subheader(ui.t("ranking.result"))
 view = groups.assign(group=np.where(groups["unstable"], disease_label(groups, lang) + " ⚠",
                                      disease_label(groups, lang)),
                      specialty=groups[SPEC], tier=groups["tier"].map(tier_label))
-st.dataframe(labelled(view[["rank", "tier", "group", "specialty", "score", "rank_low",
+ui.dataframe(labelled(view[["rank", "tier", "group", "specialty", "score", "rank_low",
                             "rank_high", "top_share", "rank_other"]]),
              hide_index=True, width="stretch", key="rk_ranking", column_config={
                  ui.t("ranking.col.score"): st.column_config.NumberColumn(format="%.3f"),
@@ -174,7 +174,7 @@ with left:
 with right:
     moved = groups.assign(diff=(groups["rank_other"] - groups["rank"]).abs()).sort_values(
         "diff", ascending=False).head(8)
-    st.dataframe(labelled(moved.assign(group=disease_label(moved, lang))[["group", "rank", "rank_other"]]),
+    ui.dataframe(labelled(moved.assign(group=disease_label(moved, lang))[["group", "rank", "rank_other"]]),
                  hide_index=True, width="stretch", key="rk_moved")
 
 # ---------------------------------------------------------------- specialties
@@ -196,7 +196,7 @@ st.page_link("pages/health_map.py", label=ui.t("ranking.map_link"), icon=":mater
 specialties = ranking.with_persons(result["specialties"], persons(years, version, url))
 spec = specialties.assign(specialty=lambda d: d[SPEC], tier=lambda d: d["tier"].map(tier_label))
 with spec_slot.container():
-    st.dataframe(labelled(spec[["rank", "tier", "specialty", "score", "n_groups", "persons",
+    ui.dataframe(labelled(spec[["rank", "tier", "specialty", "score", "n_groups", "persons",
                                 "drivers"]]), hide_index=True, width="stretch", key="rk_spec",
                  column_config={ui.t("ranking.col.score"):
                                 st.column_config.NumberColumn(format="%.3f")})
@@ -234,7 +234,7 @@ if access.can(actor, "catalogue.draft"):
 all_drafts = catalogue.drafts(engine)
 if all_drafts.empty:
     st.stop()
-st.dataframe(labelled(all_drafts.assign(status=all_drafts["status"].map(
+ui.dataframe(labelled(all_drafts.assign(status=all_drafts["status"].map(
     lambda s: ui.t(f"ranking.status.{s}")))[["name", "status", "years", "method",
                                             "created_by", "created_at", "valid_until",
                                             "included"]]),
@@ -247,7 +247,7 @@ ent = catalogue.entries(engine, pick)
 ent_view = ent.assign(specialty=ent[SPEC], tier=ent["tier"].map(tier_label),
                       decision=ent["decision"].map(
                           lambda d: ui.t(f"ranking.decision.{d}") if isinstance(d, str) else ""))
-st.dataframe(labelled(ent_view[["rank", "tier", "specialty", "score", "persons", "drivers",
+ui.dataframe(labelled(ent_view[["rank", "tier", "specialty", "score", "persons", "drivers",
                                 "decision", "reason", "decided_by"]]),
              hide_index=True, width="stretch", key="rk_entries")
 adopted = info["status"] == "adopted"
@@ -280,7 +280,7 @@ if not adopted and access.can(actor, "catalogue.adopt"):
             st.error(str(exc))
 with st.expander(ui.t("ranking.history")):
     hist = catalogue.decision_history(engine, pick)
-    st.dataframe(labelled(hist.assign(decision=hist["decision"].map(
+    ui.dataframe(labelled(hist.assign(decision=hist["decision"].map(
         lambda d: ui.t(f"ranking.decision.{d}")))), hide_index=True, width="stretch")
 others = [i for i in all_drafts["id"] if i != pick]
 if others:
@@ -288,7 +288,7 @@ if others:
         other = st.selectbox(ui.t("ranking.compare_with"), others, key="rk_other",
                              format_func=lambda i: labels[i])
         cmp = catalogue.compare(engine, other, pick)
-        st.dataframe(labelled(cmp.assign(specialty=cmp[SPEC])[[
+        ui.dataframe(labelled(cmp.assign(specialty=cmp[SPEC])[[
             "specialty", "rank_a", "decision_a", "rank_b", "decision_b", "changed"]]),
             hide_index=True, width="stretch")
 st.download_button(ui.t("ranking.export"),

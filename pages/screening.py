@@ -83,7 +83,7 @@ township, team = township or None, team or None
 
 with st.expander(ui.t("screening.rules_doc")):
     st.caption(rs.description[lang])
-    st.dataframe(rules.describe(rs, lang), hide_index=True, width="stretch")
+    ui.dataframe(rules.describe(rs, lang), hide_index=True, width="stretch")
 
 if access.can(actor, "screening.assess"):
     r1, r2 = st.columns([1, 2])
@@ -116,7 +116,7 @@ with tabs[0]:
     lst = personal("high_risk")
     st.caption(ui.t("screening.list_count", n=f"{len(lst):,}"))
     if len(lst):
-        st.dataframe(headers(tier_text(lst[LIST_COLUMNS])), hide_index=True, width="stretch",
+        ui.dataframe(headers(tier_text(lst[LIST_COLUMNS])), hide_index=True, width="stretch",
                      key="scr_list")
 
         def export_bytes() -> bytes:
@@ -154,7 +154,7 @@ with tabs[1]:
                 except records.TransitionError as exc:
                     st.error(refusal(exc))
     if len(pending):
-        st.dataframe(headers(tier_text(pending[["resident_id", "name", "id_number", "age",
+        ui.dataframe(headers(tier_text(pending[["resident_id", "name", "id_number", "age",
                                                 "township", "tier", "score", "reasons"]])),
                      hide_index=True, width="stretch", key="scr_pending")
 
@@ -162,7 +162,7 @@ with tabs[2]:
     overdue = personal("overdue")
     st.caption(ui.t("screening.overdue", n=f"{len(overdue):,}"))
     if len(overdue):
-        st.dataframe(headers(tier_text(overdue[["resident_id", "name", "id_number", "township",
+        ui.dataframe(headers(tier_text(overdue[["resident_id", "name", "id_number", "township",
                                       "doctor_team", "phone", "invited_on", "result",
                                       "overdue"]])), hide_index=True, width="stretch",
                      key="scr_overdue")
@@ -227,5 +227,5 @@ with tabs[3]:
                                 unchanged=res.unchanged))
             else:
                 st.error(ui.t("screening.rejected", n=len(res.problems)))
-                st.dataframe(res.problems, hide_index=True, width="stretch",
+                ui.dataframe(res.problems, hide_index=True, width="stretch",
                              key="scr_problems")

@@ -59,7 +59,7 @@ else:
     shown = tiers[cols].rename(columns={t: ui.t(f"screening.tier.{t}") for t in
                                         rs.tier_ids + ["cannot_assess", "not_target"]
                                         if f"screening.tier.{t}" in ui.i18n.TEXT})
-    st.dataframe(headers(shown.round({"high_risk_pct": 1})), hide_index=True, width="stretch",
+    ui.dataframe(headers(shown.round({"high_risk_pct": 1})), hide_index=True, width="stretch",
                  key="scr_tiers")
 
 st.subheader(ui.t("screening.funnel_title"))
@@ -68,7 +68,7 @@ acceptable, achievable = settings.uptake(rs.target)
 shown = fun.drop(columns=["area_code"]).assign(
     uptake_pct=fun["uptake_pct"].round(1),
     uptake_level=fun["uptake_level"].map(lambda v: ui.t(f"screening.level.{v}")))
-st.dataframe(headers(shown), hide_index=True, width="stretch", key="scr_funnel")
+ui.dataframe(headers(shown), hide_index=True, width="stretch", key="scr_funnel")
 st.caption(ui.t("screening.uptake_levels", a=f"{acceptable:g}", b=f"{achievable:g}",
                 basis=settings.basis["uptake"][ui.lang()]))
 up = views.uptake_table(fun)
@@ -99,4 +99,4 @@ else:
                     yuan=f"{ledger.fen_to_yuan(total):,}"))
     table = fees.drop(columns=["fee_fen", "reduction_fen"]).assign(
         fee_yuan=fees["fee_yuan"].astype(str), reduction_yuan=fees["reduction_yuan"].astype(str))
-    st.dataframe(headers(table), hide_index=True, width="stretch", key="scr_fees")
+    ui.dataframe(headers(table), hide_index=True, width="stretch", key="scr_fees")

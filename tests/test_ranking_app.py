@@ -81,6 +81,9 @@ def test_planner_ranks_saves_and_expert_decides_then_adopted_is_frozen(app):
     app.button(key="FormSubmitter:rk_save-保存为草案").click().run()
     assert not app.exception
     assert any("已保存草案" in s.value for s in app.success)
+    # the new draft's entries have no decision yet: empty cells show a dash, not "None"
+    assert app.dataframe[-1].value["决定"].isna().all()
+    assert {df.proto.placeholder for df in app.dataframe} == {"—"}
     # a planner may record the panel's decision and adopt
     app.text_input(key="rk_dec_reason").input("外转率高")
     app.radio(key="rk_dec").set_value("include")
