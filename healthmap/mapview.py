@@ -78,10 +78,26 @@ def choropleth(table: pd.DataFrame, areas: pd.DataFrame, value_label: str,
         plot_bgcolor="white", margin=dict(l=0, r=0, t=0, b=0), height=520,
         legend=dict(title=dict(text=value_label), itemclick=False, itemdoubleclick=False),
         hoverlabel=dict(align="left"))
-    note = _no_boundary_annotation(areas)
-    if note:
-        layout["annotations"] = [note]
+    notes = [n for n in (_no_boundary_annotation(areas), _no_value_annotation(t, lang)) if n]
+    if notes:
+        layout["annotations"] = notes
     return built(data, layout)
+
+
+def _no_value_annotation(t: pd.DataFrame, lang: str) -> dict | None:
+    """A map on which no area has a value (every area grey) says so in its middle, rather
+    than look like a map of equal values.
+
+    >>> _no_value_annotation(pd.DataFrame({"value": [float("nan")]}), "en")["text"]
+    'No township has a value for this selection'
+    >>> _no_value_annotation(pd.DataFrame({"value": [1.0, float("nan")]}), "en") is None
+    True
+    """
+    if t["value"].notna().any():
+        return None
+    return dict(x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                bgcolor="rgba(255,255,255,0.85)", font=dict(size=14, color="#333"),
+                text=i18n.t("map.no_values", lang))
 
 
 def built(data: list[dict], layout: dict) -> go.Figure:

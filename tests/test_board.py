@@ -139,3 +139,28 @@ def test_entered_counts_are_shown_as_counts_in_the_briefing_table():
     got = dict(zip(frame["Indicator"], frame["Actual"]))
     assert got["Hospice beds"] == "12"  # a count, not "12.0"
     assert got["Negotiated drugs stocked (public grade-3B general hospitals)"] == "22.5"
+
+
+def test_a_key_map_without_any_value_says_so(demo_copy):
+    """Without population the screening-cancer incidence map has no value anywhere: it
+    says so in its middle instead of showing a grey map; the other maps are unchanged."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from healthmap import db
+
+    engine = db.make_engine(demo_copy)
+    groups = tuple(board.screening_group_codes())
+
+    def notes():
+        return [[a.text for a in fig.layout.annotations]
+                for _, fig in board_maps.small_multiples(engine, 2024, groups, "en")]
+
+    assert not any("No township has a value" in t for n in notes() for t in n)
+    with Session(engine) as s, s.begin():
+        s.execute(text("DELETE FROM population"))
+        db.bump_version(s)
+    got = notes()
+    assert len(got) == len(board_maps.KEY_MAPS)
+    assert ["No township has a value" in " ".join(n) for n in got] == [
+        groups == "screening" for _m, _s, groups in board_maps.KEY_MAPS]

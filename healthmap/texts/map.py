@@ -5,6 +5,7 @@ TEXT = {
     "unit.pct": ("%", "%"),
     "unit.yuan": ("元", "yuan"),
     "map.legend_no_data": ("无数据", "No data"),
+    "map.no_values": ("所选条件下没有任何乡镇有数值", "No township has a value for this selection"),
     "map.legend_suppressed": ("已抑制", "Suppressed"),
     "map.hidden_cell": ("已抑制", "Suppressed"),
     "col.self_directed": ("自行外出就医", "Self-directed"),
