@@ -131,3 +131,33 @@ def test_plain_decimals_are_read_as_pandas_reads_them():
                          errors="coerce").astype(float).to_numpy()
     np.testing.assert_array_equal(got, want)
     assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_form_checks_of_short_ascii_columns_find_what_the_per_value_checks_find(monkeypatch):
+    from healthmap.ingest import form
+    from healthmap.ingest.problems import Problems
+    from healthmap.ingest.validate import ValidationContext
+
+    rows = [[*r.split(",")] for r in GOOD]
+    df = pd.DataFrame(rows, columns=HEAD.split(",")).astype("str")
+    odd = {"record_id": ["E 1", "E/2"], "person_id": ["P1\t", "Ｐ2"], "total_cost": ["1２", "x"],
+           "age": ["4" * 30, "1"], "icd10": ["C18\x019", "C18.9"],
+           "sex": ["11010119900307777X", "M"], "area_code": ["a\u200bb", ""]}
+    for i, (column, values) in enumerate(odd.items()):
+        df[column] = df[column].astype(object)
+        df.loc[i, column], df.loc[i + 5, column] = values
+        df[column] = df[column].astype("str")
+    ctx = ValidationContext(resolver=None)
+    assert form._short_ascii(df["setting"], 100) and not form._short_ascii(df["record_id"], 2)
+    assert not form._short_ascii(df["sex"], 100)  # an ID number's length
+
+    def found(shortcut: bool) -> pd.DataFrame:
+        if not shortcut:
+            monkeypatch.setattr(form, "_short_ascii", lambda values, limit: False)
+        p = Problems()
+        form.form_checks("episodes", df, ctx, p)
+        return p.frame("en")
+
+    fast, slow = found(True), found(False)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert {"key_chars", "nonascii_digit", "control_chars", "too_long"} <= set(fast["code"])
