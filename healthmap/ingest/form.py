@@ -79,6 +79,11 @@ def form_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext,
         typ = col.type if col else "text"
         limit = col.max_chars if col else ctx.limits.max_cell_chars
         values = df[name]  # Arrow strings factorized as they are (a streamed chunk)
+        if _short_ascii(values, limit):  # a column of codes, numbers, dates, ids …
+            if typ == "key":  # the only problem such values can have
+                problems.add_mask(df, _matches(values.array._pa_array, _KEY_BAD_ASCII),
+                                  name, "key_chars", df[name])
+            continue
         if not isinstance(values.dtype, pd.StringDtype):
             values = values.astype(object)
         row_of, uniq = pd.factorize(values, use_na_sentinel=False)
@@ -87,6 +92,19 @@ def form_checks(kind: str, df: pd.DataFrame, ctx: ValidationContext,
             rows = bad_u[row_of]
             problems.add_mask(df, rows, name, code, df[name],
                               **({"limit": limit} if code == "too_long" else {}))
+
+
+def _short_ascii(values: pd.Series, limit: int) -> bool:
+    """Whether a column of Arrow strings holds only printable ASCII values shorter than
+    an ID number and within ``limit``: none is too long, none holds a control character,
+    another digit or an ID number (:func:`_form_problems` would find only a key's bad
+    characters), so it is checked whole instead of per distinct value."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return False
+    arr = values.array._pa_array
+    if not len(arr) or (pc.max(pc.binary_length(arr)).as_py() or 0) > min(17, limit):
+        return not len(arr)
+    return pc.all(pc.ascii_is_printable(arr)).as_py() is not False  # "" is printable
 
 
 def _form_problems(u: pd.Series, typ: str, limit: int, look_for_ids: bool):

@@ -41,6 +41,7 @@ import pandas as pd
 
 from healthmap import i18n
 from healthmap.ingest.contract import Limits
+from healthmap.ingest.plaincsv import plain_chunks
 from healthmap.ingest.episodes import StagedEpisodes, episode_records
 from healthmap.ingest.problems import Problems
 from healthmap.ingest.readers import (FileReadError, _decode, check_file_size, file_size,
@@ -98,9 +99,21 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
     bytes): frames as :func:`healthmap.ingest.readers.read_table` gives them (text, contract
     column names), ``first_row`` the index of the chunk's first row in the whole file (row
     ``i`` of the file is line ``i + 2``; blank lines before the header are skipped but
-    counted, so that this stays true). An empty file gives one empty frame."""
+    counted, so that this stays true). An empty file gives one empty frame.
+
+    A plain UTF-8 file is read by Arrow's CSV reader (:mod:`healthmap.ingest.plaincsv`);
+    from its first chunk that is not plain on, by pandas' parser, which reads the file
+    from its start again and skips the chunks already given (the same rows)."""
     if chunk_rows < 2:
         raise ValueError("chunks hold at least two rows (the first one holds the header)")
+    given = [0]
+    if utf8 and (yield from plain_chunks(source, limits, chunk_rows, given)):
+        return
+    yield from _parsed_chunks(source, utf8, limits, chunk_rows, given[0])
+
+
+def _parsed_chunks(source, utf8: bool, limits: Limits, chunk_rows: int, skip: int):
+    """:func:`read_chunks` by pandas' parser, without the first ``skip`` chunks."""
     if utf8:
         fh = _open(source)
         size = fh.seek(0, io.SEEK_END) or 1
@@ -144,7 +157,11 @@ def read_chunks(source, utf8: bool, limits: Limits, chunk_rows: int
                 keep = len(raw) - trailing_blank(raw)
                 raw, held = raw.iloc[:keep], raw.iloc[keep:]
                 if len(raw):
-                    yield offset, text_frame(raw, headers, arrow=True), min(fh.tell() / size, 1.0)
+                    if skip:  # given by the plain reader
+                        skip -= 1
+                    else:
+                        yield (offset, text_frame(raw, headers, arrow=True),
+                               min(fh.tell() / size, 1.0))
                     offset, given = offset + len(raw), True
             if headers is None:  # blank lines only
                 yield 0, pd.DataFrame(), 1.0

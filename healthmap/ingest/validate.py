@@ -101,7 +101,7 @@ def _parse_column(df: pd.DataFrame, col: Column, ctx: ValidationContext,
     if typ in ("text", "key"):
         return raw.astype(object).where(~empty, None)
     if typ in ("int", "number"):
-        num = pd.to_numeric(raw.where(~empty, None), errors="coerce").astype(float)
+        num = _to_float(raw, empty)
         bad = ~empty & num.isna().to_numpy()
         problems.add_mask(df, bad, col.name, "number" if typ == "number" else "integer", raw)
         if typ == "int":
@@ -182,6 +182,37 @@ def _parse_column(df: pd.DataFrame, col: Column, ctx: ValidationContext,
         problems.add_mask(df, ~empty & ~ok, col.name, "phone", raw)
         return raw.astype(object).where(ok, None)
     raise ValueError(f"unknown column type {typ}")  # pragma: no cover - contract bug
+
+
+#: plain decimals (up to 15 digits, no sign): Arrow's cast reads them as pandas does
+#: (both round correctly), many times faster than ``pd.to_numeric``
+_PLAIN_DECIMAL = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"
+
+
+def _to_float(raw: pd.Series, empty: np.ndarray) -> pd.Series:
+    """``pd.to_numeric(raw, errors="coerce")`` as floats, missing where ``empty``; a
+    column of Arrow strings (a streamed chunk) has its plain decimals cast by Arrow and
+    only the rest parsed by pandas.
+
+    >>> s = pd.Series(["1.50", "", "x", "1e3", "-0", "007"], dtype="str")
+    >>> _to_float(s, _empty(s)).tolist()
+    [1.5, nan, nan, 1000.0, -0.0, 7.0]
+    """
+    if not (isinstance(raw.dtype, pd.StringDtype) and raw.dtype.storage == "pyarrow"):
+        return pd.to_numeric(raw.where(~empty, None), errors="coerce").astype(float)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.chunked_array(raw.array._pa_array).combine_chunks()
+    plain = pc.match_substring_regex(arr, _PLAIN_DECIMAL).to_numpy(
+        zero_copy_only=False).astype(bool)
+    out = np.full(len(raw), np.nan)
+    out[plain] = pc.cast(arr.filter(pa.array(plain)), pa.float64()).to_numpy()
+    rest = ~plain & ~empty
+    if rest.any():
+        out[rest] = pd.to_numeric(pd.Series(raw.to_numpy(dtype=object)[rest]),
+                                  errors="coerce").astype(float).to_numpy()
+    return pd.Series(out, index=raw.index)
 
 
 def _per_value(raw: pd.Series, fn) -> pd.Series:
