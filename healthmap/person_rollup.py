@@ -134,7 +134,7 @@ def build_files(files: list, icd3_group: dict[str, str], in_county: dict[str, bo
 
 
 def build_on(con, episodes: str, groups: str, institutions: str,
-             parts: int | None = None) -> list:
+             parts: int | None = None, values: dict | None = None) -> list:
     """:func:`build` on a DuckDB connection ``con`` that holds the year's episodes
     (relation ``episodes``: the store's columns), ICD-10 category → group (``groups``:
     ``icd3``, ``group_code``) and institutions (``institutions``: ``code``,
@@ -148,7 +148,13 @@ def build_on(con, episodes: str, groups: str, institutions: str,
     tables, each sorted by group, setting and insurance (the store writes one file per
     part). :func:`healthmap.summary.summarise_year` runs it on the connection that
     computes the other roll-ups, so the year's file is read by one engine under one
-    memory limit. ``parts`` overrides the number of parts."""
+    memory limit. ``parts`` overrides the number of parts. The text columns are held as
+    ENUM types while the rows are built (:func:`healthmap.summary.enum_types`; a part's
+    sort by group, setting and insurance compares small integers), made of ``values``
+    (column -> distinct texts of ``episodes``, :func:`healthmap.summary.distinct_values`)
+    when given; the rows come back as text."""
+    from healthmap import summary
+
     if parts is None:
         [(n,)] = con.execute(f"SELECT count(*) FROM {episodes}").fetchall()
         parts = max(1, -(-int(n) // PART_EPISODES))
@@ -156,16 +162,35 @@ def build_on(con, episodes: str, groups: str, institutions: str,
     # the database, not of this connection: the parts are computed on two connections
     # at once, each query being partly serial)
     table = f"_person_episodes_{secrets.token_hex(4)}"
-    con.execute(f"""
-        CREATE TABLE {table} AS
-        SELECT coalesce(g.group_code, $no_group) AS group_code, e.setting,
-               e.insurance_type, e.person_id, CAST(e.date AS DATE) AS date, e.record_id,
-               e.area_code, e.sex, e.age_group, NOT i.in_county AS outside,
-               NOT i.in_county AND coalesce(CAST(e.referral AS BOOLEAN), FALSE) AS formal,
-               hash(e.person_id) % CAST($parts AS UBIGINT) AS part
-        FROM {episodes} e LEFT JOIN {groups} g ON g.icd3 = e.icd3
-                          LEFT JOIN {institutions} i ON i.code = e.institution_code""",
-                {"no_group": NO_GROUP, "parts": parts})
+    texts = ["setting", "insurance_type", "area_code", "sex", "age_group"]
+    if values is None or any(c not in values for c in texts):
+        values = summary.distinct_values(con, episodes, texts)
+    [(codes,)] = con.execute(f"SELECT list(DISTINCT group_code) FILTER (WHERE group_code "
+                             f"IS NOT NULL) FROM {groups}").fetchall()
+    enums = summary.enum_types(con, {
+        "group_code": [*(codes or []), NO_GROUP, ALL], **{c: values[c] for c in texts},
+        "setting": [*values["setting"], ALL], "insurance_type": [*values["insurance_type"],
+                                                                 ALL]})
+    enum = lambda c, e: f"CAST({e} AS {enums[c]})" if c in enums else e  # noqa: E731
+    try:  # the types are dropped whatever happens
+        con.execute(f"""
+            CREATE TABLE {table} AS
+            SELECT {enum('group_code', 'coalesce(g.group_code, $no_group)')} AS group_code,
+                   {enum('setting', 'e.setting')} AS setting,
+                   {enum('insurance_type', 'e.insurance_type')} AS insurance_type,
+                   e.person_id, CAST(e.date AS DATE) AS date, e.record_id,
+                   {enum('area_code', 'e.area_code')} AS area_code,
+                   {enum('sex', 'e.sex')} AS sex, {enum('age_group', 'e.age_group')} AS age_group,
+                   NOT i.in_county AS outside,
+                   NOT i.in_county AND coalesce(CAST(e.referral AS BOOLEAN), FALSE) AS formal,
+                   hash(e.person_id) % CAST($parts AS UBIGINT) AS part
+            FROM {episodes} e LEFT JOIN {groups} g ON g.icd3 = e.icd3
+                              LEFT JOIN {institutions} i ON i.code = e.institution_code""",
+                    {"no_group": NO_GROUP, "parts": parts})
+    except BaseException:
+        for name in enums.values():
+            con.execute(f"DROP TYPE IF EXISTS {name}")
+        raise
     # one pass over the part's episodes (the slices), then the all-categories rows and
     # the whole groups from the slices. A row's first episode is the least (date, record
     # id): the part's episodes are numbered in that order (``ord``), the aggregates keep
@@ -181,15 +206,18 @@ def build_on(con, episodes: str, groups: str, institutions: str,
                    bool_or(outside) AS outside, bool_or(formal) AS formal
             FROM numbered GROUP BY ALL),
         everything AS MATERIALIZED (
-            SELECT $all AS group_code, coalesce(setting, $all) AS setting,
-                   $all AS insurance_type, person_id, min(ord) AS ord,
+            SELECT {enum('group_code', '$all')} AS group_code,
+                   coalesce(setting, {enum('setting', '$all')}) AS setting,
+                   {enum('insurance_type', '$all')} AS insurance_type, person_id,
+                   min(ord) AS ord,
                    min(first_any) AS first_any, max(last_any) AS last_any,
                    bool_or(outside) AS outside, bool_or(formal) AS formal
             FROM slices GROUP BY GROUPING SETS ((person_id, setting), (person_id))),
         spans AS (
             SELECT person_id, first_any, last_any FROM everything WHERE setting = $all),
         whole_groups AS (
-            SELECT group_code, $all AS setting, $all AS insurance_type, person_id,
+            SELECT group_code, {enum('setting', '$all')} AS setting,
+                   {enum('insurance_type', '$all')} AS insurance_type, person_id,
                    min(ord) AS ord, min(first_any) AS first_any, max(last_any) AS last_any,
                    bool_or(outside) AS outside, bool_or(formal) AS formal
             FROM slices GROUP BY group_code, person_id),
@@ -206,6 +234,9 @@ def build_on(con, episodes: str, groups: str, institutions: str,
                r.outside, r.formal
         FROM rows r JOIN numbered f ON f.ord = r.ord
         ORDER BY r.group_code, r.setting, r.insurance_type"""
+    # the rows as text again (a projection keeps the order)
+    sql = f"""SELECT {', '.join(f'CAST({c} AS VARCHAR) AS {c}' if c in enums else c
+                                for c, _t in COLUMNS if c != 'year')} FROM ({sql})"""
 
     def run(cur, part: int):
         return cur.sql(sql, params={"all": ALL, "part": part}).to_arrow_table()
@@ -226,6 +257,8 @@ def build_on(con, episodes: str, groups: str, institutions: str,
         return [done[part] for part in range(parts)]
     finally:
         con.execute(f"DROP TABLE IF EXISTS {table}")
+        for name in enums.values():
+            con.execute(f"DROP TYPE IF EXISTS {name}")
 
 
 def code_set(con, sel, unit: list[str]) -> tuple[str, tuple[str, ...]] | None:

@@ -48,6 +48,10 @@ __all__ = ["StoreWriter", "to_arrow"]
 MAX_YEAR_FILES = 16
 
 
+#: the per-person roll-up's columns written without a dictionary (:meth:`add_rollups`)
+_IDS = ("person_id", "record_id")
+
+
 def _arrow_types() -> dict:
     """DuckDB type name -> Arrow type, for the roll-up files."""
     import pyarrow as pa
@@ -247,9 +251,15 @@ class StoreWriter:
                 arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
                                    else frame[c], types[t], from_pandas=True)
                           for c, t in columns]
-            pq.write_table(pa.Table.from_arrays(arrays, names=[c for c, _t in columns]),
-                           path, compression="snappy",
-                           **({"row_group_size": ROW_GROUP} if table == PERSONS else {}))
+            names = [c for c, _t in columns]
+            pq.write_table(pa.Table.from_arrays(arrays, names=names), path,
+                           compression="snappy",
+                           **({"row_group_size": ROW_GROUP,
+                               # no dictionary for the ids: nearly one value a row, so
+                               # pyarrow built one and fell back to plain (writes 0.8 →
+                               # 0.4 s a part at 10 M, the file a little smaller)
+                               "use_dictionary": [c for c in names if c not in _IDS]}
+                              if table == PERSONS else {}))
             os.chmod(path, 0o600)
 
         from concurrent.futures import ThreadPoolExecutor
