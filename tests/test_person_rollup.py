@@ -188,13 +188,20 @@ def _random_selection(rng, groups, years):
     return Selection(f, icd3), by, rng.choice([0, 1, 2, 3])
 
 
-def test_rollup_equals_the_live_query_on_the_demo_data(demo_db):
+def demo_store(url):
+    """The demo store's connection, its disease groups with their categories, and its
+    years (what :func:`_random_selection` draws from)."""
     from healthmap import store
 
-    con = store.connect(make_engine(demo_db))
+    con = store.connect(make_engine(url))
     groups = con.execute("SELECT group_code, list(icd3 ORDER BY icd3) FROM icd3_groups "
                          "GROUP BY 1 ORDER BY 1").fetchall()
     years = [y for (y,) in con.execute("SELECT year FROM store_years ORDER BY 1").fetchall()]
+    return con, groups, years
+
+
+def test_rollup_equals_the_live_query_on_the_demo_data(demo_db):
+    con, groups, years = demo_store(demo_db)
     rng = random.Random(14)
     nonzero = 0
     for _ in range(40):

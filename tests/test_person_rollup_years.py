@@ -9,9 +9,8 @@ import random
 import pandas as pd
 
 from healthmap import person_rollup, persons
-from healthmap.db import make_engine
 from healthmap.queries import Filters, Selection
-from tests.test_person_rollup import _random_selection, connection, count
+from tests.test_person_rollup import _random_selection, connection, count, demo_store
 
 YEARS = [  # hypertension (I10) and pneumonia (J18) over 2021-2024
     ("a1", "P1", "A", "I10", "2023-03-01"), ("a2", "P1", "B", "I10", "2024-03-01"),
@@ -65,12 +64,7 @@ def test_first_year_of_the_period_and_its_index_date():
 
 
 def test_multi_year_selections_equal_the_live_query_on_the_demo_data(demo_db):
-    from healthmap import store
-
-    con = store.connect(make_engine(demo_db))
-    groups = con.execute("SELECT group_code, list(icd3 ORDER BY icd3) FROM icd3_groups "
-                         "GROUP BY 1 ORDER BY 1").fetchall()
-    years = [y for (y,) in con.execute("SELECT year FROM store_years ORDER BY 1").fetchall()]
+    con, groups, years = demo_store(demo_db)
     rng = random.Random(2026)
     asked = 0
     while asked < 30:
