@@ -10,7 +10,7 @@ rows a year), one row per
 
     year × code set (``group_code``: ``*`` all categories, each disease group, ``—`` the
     categories in no group) × ``setting`` (``*`` any, and each setting) × ``area_code`` ×
-    ``sex`` × ``age_group`` (of each person's first qualifying episode)
+    ``sex`` × ``age_group`` (of each person's first qualifying episode) × ``gap``
 
 with the diagnosed persons, the new persons for every look-back of
 :data:`healthmap.persons.LOOKBACK_CHOICES` and the person-level referral counts
@@ -18,11 +18,22 @@ with the diagnosed persons, the new persons for every look-back of
 outside at least once, and those among them formally referred; a formal referral is one
 to an institution outside the county, so no in-county patient has one).
 
-It is additive over area, sex and age group: each person has exactly one first
+It is additive over area, sex, age group and gap: each person has exactly one first
 qualifying episode per (year, code set, setting), so lies in exactly one row. It is not
-additive over years (a person seen in two years is one person of the two) nor over code
-sets or insurance types: those selections read the per-person roll-up
+additive over code sets or insurance types: those selections read the per-person roll-up
 (:func:`healthmap.persons.cases` says which).
+
+Nor is it additive over years (a person seen in two years is one person of the two);
+``gap`` makes it answer a period of several consecutive whole years all the same, for
+every setting together (the setting ``*`` rows). There ``gap`` is the years since the
+person's latest earlier year with the code set (1 to :data:`REACH`), :data:`REACH` + 1
+when none of the :data:`REACH` years before holds one; on the rows of one setting it is
+0 (not kept: those periods read the per-person roll-up). A person of the period
+``a``-``b`` (at most :data:`REACH` + 1 years) lies in the row of their first year ``f``
+in it, the one with ``gap > f - a`` (no year of theirs in ``a`` … ``f - 1``), with that
+year's first episode; and is new with a look-back of N years in the period exactly when
+new in year ``f``: no year between ``a`` and ``f`` holds one of their episodes, so both
+windows see the same earlier rows (``tests/test_person_counts_periods.py``).
 
 A year's new cases depend on the per-person rows of the up to five years before it, so
 whenever a store write changes a year's per-person roll-up, the counts of that year and
@@ -47,10 +58,14 @@ ALL, NO_GROUP = person_rollup.ALL, person_rollup.NO_GROUP
 #: the look-backs (years) counted, and the longest: how far a year's change reaches
 LOOKBACKS = tuple(n for n in LOOKBACK_CHOICES if n > 0)
 REACH = max(LOOKBACKS)
-KEYS = ("group_code", "setting", "area_code", "sex", "age_group")
+KEYS = ("group_code", "setting", "area_code", "sex", "age_group", "gap")
+#: the longest period (years) the roll-up counts as one; longer ones read the per-person
+#: roll-up
+PERIOD = REACH + 1
 #: the columns as the view shows them (files hold them without ``year``)
 COLUMNS: list[tuple[str, str]] = [
-    ("year", "INTEGER"), *((k, "VARCHAR") for k in KEYS), ("persons", "BIGINT"),
+    ("year", "INTEGER"), *((k, "INTEGER" if k == "gap" else "VARCHAR") for k in KEYS),
+    ("persons", "BIGINT"),
     *((f"new_{n}", "BIGINT") for n in LOOKBACKS),
     ("patients_in", "BIGINT"), ("patients_out", "BIGINT"), ("referred_out", "BIGINT")]
 
@@ -70,30 +85,28 @@ def build_sql(current: str, prior: str, year: int) -> str:
     holds a last date of the code set (any setting) on or after the index date minus N
     years (:mod:`healthmap.person_rollup` says why this is exact). Only the earlier rows
     of this year's (code set, person) keys are read (a join, not an aggregation of every
-    earlier person's rows), and only the keys that are not new for some look-back are
-    joined to the rows counted."""
+    earlier person's rows); per key the latest of those years gives the ``gap`` of the
+    setting ``*`` rows."""
     y = int(year)
     # per (code set, person) of the year: whether an earlier year's last date lies in
     # each look-back's window (a look-back of N years reads the N years before)
     seen = ", ".join(f"bool_or(p.year >= {y - n} AND p.last_any >= k.start - to_years({n})) "
                      f"AS seen_{n}" for n in LOOKBACKS)
-    any_seen = " OR ".join(f"seen_{n}" for n in LOOKBACKS)
     new = ", ".join(f"count(*) FILTER (WHERE NOT coalesce(s.seen_{n}, false)) AS new_{n}"
                     for n in LOOKBACKS)
-    keys = ", ".join(f"q.{k}" for k in KEYS)
+    keys = ", ".join(f"q.{k}" for k in KEYS if k != "gap")
+    gap = f"CASE WHEN q.setting = '{ALL}' THEN coalesce(s.gap, {PERIOD}) ELSE 0 END"
     return f"""
         WITH k AS (
             SELECT group_code, person_id, first_any AS start FROM {current}
             WHERE setting = '{ALL}' AND insurance_type = '{ALL}'),
         seen AS (
-            SELECT * FROM (
-                SELECT k.group_code, k.person_id, {seen}
-                FROM k JOIN (SELECT group_code, person_id, year, last_any FROM {prior}
-                             WHERE setting = '{ALL}' AND insurance_type = '{ALL}'
-                               AND year BETWEEN {y - REACH} AND {y - 1}) p
-                     ON p.group_code = k.group_code AND p.person_id = k.person_id
-                GROUP BY ALL)
-            WHERE {any_seen}),
+            SELECT k.group_code, k.person_id, {seen}, {y} - max(p.year) AS gap
+            FROM k JOIN (SELECT group_code, person_id, year, last_any FROM {prior}
+                         WHERE setting = '{ALL}' AND insurance_type = '{ALL}'
+                           AND year BETWEEN {y - REACH} AND {y - 1}) p
+                 ON p.group_code = k.group_code AND p.person_id = k.person_id
+            GROUP BY ALL),
         q AS (
             SELECT group_code, setting, person_id, area_code, sex, age_group, outside,
                    formal
@@ -108,13 +121,13 @@ def build_sql(current: str, prior: str, year: int) -> str:
                          bool_or(outside) AS outside, bool_or(formal) AS formal
                   FROM {current}
                   WHERE group_code <> '{ALL}' AND setting <> '{ALL}' GROUP BY ALL))
-        SELECT {keys}, count(*) AS persons, {new},
+        SELECT {keys}, {gap} AS gap, count(*) AS persons, {new},
                count(*) FILTER (WHERE NOT q.outside) AS patients_in,
                count(*) FILTER (WHERE q.outside) AS patients_out,
                count(*) FILTER (WHERE q.outside AND q.formal) AS referred_out
         FROM q LEFT JOIN seen s ON s.group_code = q.group_code AND s.person_id = q.person_id
         GROUP BY ALL
-        ORDER BY {keys}"""
+        ORDER BY {keys}, gap"""
 
 
 def build(con, year: int, current: str = "rollup_persons",
@@ -151,6 +164,27 @@ def build(con, year: int, current: str = "rollup_persons",
 
 
 # ------------------------------------------------------------------ store writes
+def current(paths) -> bool:
+    """Whether the roll-up files ``paths`` are of this format (with ``gap``); those of a
+    store written before it are computed again by its next store write (:func:`stale_years`,
+    :func:`healthmap.person_rollup.ensure` at upgrade) and not read meanwhile.
+
+    >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> old = tempfile.mkdtemp() + "/old.parquet"; pq.write_table(pa.table({"persons": [1]}), old)
+    >>> current([old]), current([])
+    (False, True)
+    """
+    import pyarrow.parquet as pq
+
+    return all("gap" in pq.read_schema(p).names for p in paths)
+
+
+def _file(writer, f: str) -> Path:
+    """A roll-up file of a store write: the staged one, else the held one."""
+    staged = writer.stage / f
+    return staged if staged.exists() else writer.root / f
+
+
 def _persons(entry: dict | None) -> list | None:
     return None if entry is None else (entry.get("rollups") or {}).get(person_rollup.TABLE)
 
@@ -177,7 +211,8 @@ def stale_years(writer) -> tuple[list[int], list[int]]:
         if entry.get("rollups") is None:
             continue  # its roll-ups are not staged yet: the write must add them first
         counts = entry["rollups"].get(TABLE)
-        if counts and (not any(z - REACH <= y <= z for y in changed)
+        if counts and current(_file(writer, f) for f in counts) and (
+                not any(z - REACH <= y <= z for y in changed)
                        or counts != ((base.get(z) or {}).get("rollups") or {}).get(TABLE)):
             continue  # unchanged, or staged by this write already
         window = [writer.years.get(y) for y in range(z - REACH, z + 1)]
@@ -224,10 +259,7 @@ def stage(writer) -> list[int]:
     if not years:
         return []
 
-    def where(f: str) -> Path:  # a staged file, else a held one
-        staged = writer.stage / f
-        return staged if staged.exists() else writer.root / f
-
+    where = lambda f: _file(writer, f)  # noqa: E731
     base = writer.base.years if writer.base else {}
     added = _added_files(writer, _changed(writer))
     hive = "hive_partitioning = true, hive_types = {'year': INTEGER}"
@@ -258,7 +290,8 @@ def stage(writer) -> list[int]:
                             "(person_id)")
         for z in years:
             held = (base.get(z) or {}).get("rollups") or {}
-            if added is None or not held.get(TABLE):
+            if added is None or not held.get(TABLE) or not current(
+                    writer.root / f for f in held[TABLE]):
                 writer.add_rollups(z, {TABLE: build(con, z, "persons", "persons")})
                 continue
             writer.add_rollups(z, {TABLE: con.sql(_delta_sql(
@@ -295,18 +328,21 @@ def _delta_sql(held: str, year: int) -> str:
 
 
 # ------------------------------------------------------------------ queries
-def plan(con, sel, unit: list[str], rows, lookback: int = 0) -> tuple[str, ...] | None:
+def plan(con, sel, unit: list[str], rows, lookback: int = 0, referral: bool = False
+         ) -> tuple[str, ...] | None:
     """Which code sets of the roll-up answer ``sel`` counted by ``unit`` (``rows``: the
-    per-person roll-up's plan, :func:`healthmap.person_rollup.code_set`): ``("*",)`` all
-    categories, ``(group, …)`` those groups (rows by group), ``()`` every group (rows by
-    group), or ``None`` (the per-person roll-up or the live query answers: more than one
-    year counted as one period, an insurance filter, a union of groups, a look-back not
-    among :data:`LOOKBACKS`, a store year without the counts)."""
+    per-person roll-up's plan, :func:`healthmap.person_rollup.code_set`; ``referral``:
+    the person-level referral counts) : ``("*",)`` all categories, ``(group, …)`` those
+    groups (rows by group), ``()`` every group (rows by group), or ``None`` (the
+    per-person roll-up or the live query answers: an insurance filter, a union of groups,
+    a look-back not among :data:`LOOKBACKS`, a store year without the counts, or more
+    than one year counted as one period unless :func:`period_years` allows it)."""
     f = sel.filters
     if rows is None or f.insurance or (lookback > 0 and lookback not in LOOKBACKS):
         return None
-    if "year" not in unit and len(f.years) != 1:  # a person of two years is one person
-        return None
+    if "year" not in unit and len(set(f.years)) != 1 and not (
+            period_years(f.years) and not f.setting and not referral):
+        return None  # a person of two years is one person
     kind, groups = rows
     if kind != "all" and "group_code" not in unit and len(groups) != 1:
         return None
@@ -320,6 +356,17 @@ def plan(con, sel, unit: list[str], rows, lookback: int = 0) -> tuple[str, ...] 
     return (ALL,) if kind == "all" else tuple(groups)
 
 
+def period_years(years) -> bool:
+    """Whether ``years`` is a period of several years the roll-up counts as one (every
+    setting together): from 2 to :data:`PERIOD` consecutive years.
+
+    >>> period_years((2023, 2024)), period_years((2021, 2023)), period_years((2024,))
+    (True, False, False)
+    """
+    ys = sorted(set(int(y) for y in years))
+    return 1 < len(ys) <= PERIOD and ys[-1] - ys[0] == len(ys) - 1
+
+
 def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
           referral: bool = False):
     """:func:`healthmap.persons.cases` (``referral`` False) or :func:`healthmap.persons.
@@ -331,6 +378,8 @@ def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
     cond = ["setting = $setting"]
     if f.years:
         cond.append("year = ANY($years)")
+        if "year" not in by and len(set(f.years)) > 1:  # each person's first year in it
+            cond.append("gap > year - $first_year")
     if codes == (ALL,):
         cond.append("group_code = $all")
     else:
@@ -364,6 +413,7 @@ def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
         sql = (f"SELECT {lead}{total} AS persons FROM rollup_person_counts WHERE {where} "
                + (f"{group} HAVING sum({column}) > 0 ORDER BY ALL" if keys else ""))
     values = {"setting": f.setting or ALL, "years": [int(y) for y in f.years], "all": ALL,
+              "first_year": min((int(y) for y in f.years), default=0),
               "groups": list(codes), "sex": f.sex, "ages": list(f.age_groups)}
     used = set(re.findall(r"\$(\w+)", sql))
     return con.execute(sql, {k: v for k, v in values.items() if k in used}).df()

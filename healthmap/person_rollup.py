@@ -481,8 +481,11 @@ def ensure(engine) -> list[int]:
         return []
     from healthmap import person_counts
 
-    if manifest is None or all({TABLE, person_counts.TABLE} <= set(v.get("rollups") or {})
-                               for v in manifest.years.values()):
+    if manifest is None or all(
+            {TABLE, person_counts.TABLE} <= set(v.get("rollups") or {})
+            and person_counts.current(store.engine_store_dir(engine) / f
+                                      for f in v["rollups"][person_counts.TABLE])
+            for v in manifest.years.values()):
         return []
     url = engine.url.render_as_string(hide_password=False)
     writer = None

@@ -74,15 +74,18 @@ def _open(root: Path, manifest, groups: pd.DataFrame, inst: pd.DataFrame,
     import duckdb
 
     from healthmap.cube import ROLLUPS
-    from healthmap.person_counts import TABLE as COUNTS
+    from healthmap.person_counts import TABLE as COUNTS, current
     from healthmap.person_rollup import TABLE as PERSONS
 
     db = duckdb.connect(":memory:")
     db.execute("SET enable_progress_bar = false")
     files = manifest.episode_files() if manifest else []
     db.execute(f"CREATE VIEW episodes AS {_files_sql(root, files, VIEW_COLUMNS)}")
+    # person counts of an older format are not read until the upgrade computes them again
+    counted = bool(manifest) and current(root / f for f in manifest.rollup_files(COUNTS))
     for table in (*ROLLUPS, PERSONS, COUNTS):
-        files = manifest.rollup_files(table) if manifest else []
+        files = manifest.rollup_files(table) if manifest and (
+            table != COUNTS or counted) else []
         db.execute(f"CREATE VIEW rollup_{table} AS "
                    f"{_files_sql(root, files, rollup_columns(table))}")
     # the manifest's years and whether each has the per-person roll-up and the person
@@ -92,7 +95,7 @@ def _open(root: Path, manifest, groups: pd.DataFrame, inst: pd.DataFrame,
     for year, entry in sorted((manifest.years if manifest else {}).items()):
         db.execute("INSERT INTO store_years VALUES (?, ?, ?)",
                    [int(year), PERSONS in (entry.get("rollups") or {}),
-                    COUNTS in (entry.get("rollups") or {})])
+                    counted and COUNTS in (entry.get("rollups") or {})])
     tables = {"icd3_groups": ("icd3 VARCHAR, group_code VARCHAR", groups),
               "institutions": ("code VARCHAR, in_county BOOLEAN", inst),
               "areas": ("code VARCHAR, level VARCHAR, parent_code VARCHAR", areas)}
