@@ -20,23 +20,16 @@ from tests.test_person_rollup_years import YEARS
 
 
 def test_first_year_of_the_period_from_the_counts():
+    # the hand-worked answers of 2023-2024 are asked of the counts (and of the other two
+    # paths) in test_person_rollup_years; here: the counts answer them, and longer periods
     con = counted(YEARS)
     kw = dict(years=(2023, 2024), setting=None)
-    # diagnosed: P1 (2023 in A), P2 (2024 in C: no 2023 row), P3 (2023 in B)
-    assert count(con, ("I10",), 0, by=("area_code",), **kw) == {("A",): 1, ("B",): 1,
-                                                               ("C",): 1}
-    # the look-backs as worked out by hand in test_person_rollup_years
-    assert count(con, ("I10",), 1, **kw) == 3
-    assert count(con, ("I10",), 2, **kw) == 2
-    assert count(con, ("I10",), 3, **kw) == 1
+    assert count(con, ("I10",), 1, **kw) == 3  # count() checks the counts answer
     assert count(con, None, 1, by=("group_code",), **kw) == {
         ("HYPERTENSION",): 3, ("PNEUMONIA",): 2}
     # P4 and P5 (pneumonia, 2023 and 2024) are each one person of the period, in the
     # area of their 2023 episode
     assert count(con, ("J18",), 0, by=("area_code",), **kw) == {("A",): 1, ("C",): 1}
-    # sex and age band of the first episode of the period
-    assert count(con, ("I10",), 1, sex="M", **kw) == 0
-    assert count(con, ("I10",), 1, age_groups=("60-64",), **kw) == 3
     # 2022-2024: P2's first year is 2022 (new: nothing before it), P3's 2023 row has a
     # 2021 row two years before, outside the period: P3 counts in 2023
     kw3 = dict(years=(2022, 2023, 2024), setting=None)

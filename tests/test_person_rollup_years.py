@@ -10,6 +10,7 @@ import pandas as pd
 
 from healthmap import person_rollup, persons
 from healthmap.queries import Filters, Selection
+from tests.test_person_counts import counted
 from tests.test_person_rollup import _random_selection, connection, count, demo_store
 
 YEARS = [  # hypertension (I10) and pneumonia (J18) over 2021-2024
@@ -26,9 +27,10 @@ YEARS = [  # hypertension (I10) and pneumonia (J18) over 2021-2024
 
 
 def test_first_year_of_the_period_and_its_index_date():
-    for rollup in (True, False):
-        path = "rollup" if rollup else "live"
-        con = connection(YEARS, rollup)
+    # the per-person roll-up, the live query, and the person counts (which answer the
+    # consecutive years of every setting: tests/test_person_counts_periods.py)
+    for path, con in (("rollup", connection(YEARS, True)), ("live", connection(YEARS, False)),
+                      ("rollup", counted(YEARS))):
         kw = dict(path=path, years=(2023, 2024), setting=None)
         # diagnosed: each person once, in the area of their first episode of the period
         assert count(con, ("I10",), 0, by=("area_code",), **kw) == {("A",): 1, ("B",): 1,
