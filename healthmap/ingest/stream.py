@@ -76,7 +76,9 @@ def hash_and_encoding(source) -> tuple[str, bool]:
     with _open(source) as fh:
         while block := fh.read(_BLOCK):
             digest.update(block)
-            if utf8:
+            # ASCII after a whole character (the decoder holds nothing back) is UTF-8:
+            # checked 5x faster than decoded (10 M episodes: 2.2 -> 1.0 s)
+            if utf8 and not (block.isascii() and not decoder.getstate()[0]):
                 try:
                     decoder.decode(block)
                 except UnicodeDecodeError:
@@ -361,19 +363,66 @@ class _Later:
 def _keys(df: pd.DataFrame, offset: int, folder: Path, k: int) -> Path:
     """Stage the chunk's record ids as the duplicate check reads them (the text as given,
     and case-folded as :func:`healthmap.ingest.validate._duplicates` folds it) with their
-    rows."""
+    rows. A column of Arrow strings (a streamed chunk) is written as it is; if all of it
+    is ASCII, folded by Arrow (``str.casefold`` of ASCII text is its ASCII lower case)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     column = FILE_WIDE["episodes"]
-    key = df[column].astype(str) if column in df else pd.Series([""] * len(df), dtype=object)
+    key = df[column] if column in df else pd.Series([""] * len(df), dtype=object)
+    arr = _arrow_text(key)
+    if arr is not None and pc.all(pc.string_is_ascii(arr)).as_py() is not False:
+        folded = pc.ascii_lower(arr)
+    else:
+        key = key.astype(str)
+        arr = pa.array(key.to_numpy(dtype=object), pa.string())
+        folded = pa.array(key.str.casefold().to_numpy(dtype=object), pa.string())
     path = make_private_dir(folder / "keys") / f"chunk-{k:05d}.parquet"
-    pq.write_table(pa.table({
-        "row": pa.array(np.arange(offset, offset + len(df), dtype=np.int64)),
-        "key": pa.array(key.to_numpy(dtype=object), pa.string()),
-        "folded": pa.array(key.str.casefold().to_numpy(dtype=object), pa.string())}),
-        path, compression="none")
+    table = pa.table({"row": pa.array(np.arange(offset, offset + len(df), dtype=np.int64)),
+                      "key": arr, "folded": folded})
+    pq.write_table(table, path, compression="none", use_dictionary=False,
+                   write_statistics=False)
+    np.save(_hash_file(path), _folded_hashes(table))
     return path
+
+
+def _hash_file(keys: Path) -> Path:
+    """Where the sorted hashes of a keys' file (:func:`_folded_hashes`) are staged."""
+    return keys.with_suffix(".hash.npy")
+
+
+def _folded_hashes(table) -> np.ndarray:
+    """The 64-bit hashes (DuckDB's ``hash``: the same in every process) of the folded
+    record ids of a keys' table, without the empty ones, sorted: equal folded ids have
+    equal hashes, so hashes that are all distinct prove that no id repeats
+    (:func:`_repeats`)."""
+    import duckdb
+
+    if "db" not in _hasher:
+        _hasher["db"] = duckdb.connect(config={"threads": 1})
+    db = _hasher["db"]
+    db.register("_keys", table)
+    try:
+        (h,) = db.execute("SELECT hash(folded) AS h FROM _keys WHERE key <> ''"
+                          ).fetchnumpy().values()
+    finally:
+        db.unregister("_keys")
+    return np.sort(np.asarray(h, dtype=np.uint64))
+
+
+_hasher: dict = {}
+
+
+def _arrow_text(values: pd.Series):
+    """The Arrow strings behind a column of pandas' Arrow-backed text without missing
+    values (one array), or ``None`` for any other column."""
+    import pyarrow as pa
+
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.chunked_array(values.array._pa_array).combine_chunks()
+    return arr if arr.null_count == 0 else None
 
 
 def _stage(rec: pd.DataFrame, folder: Path, k: int) -> list[Path]:
@@ -388,8 +437,10 @@ def _stage(rec: pd.DataFrame, folder: Path, k: int) -> list[Path]:
     out = []
     for year in pc.unique(table.column("year")).to_pylist():
         path = make_private_dir(folder / "rows" / f"year={year}") / f"chunk-{k:05d}.parquet"
+        # read once, soon, and whole: no compression, no dictionary, statistics only
+        # of the year (a year's rows are read by it); written 0.47 -> 0.3 s a chunk
         pq.write_table(table.filter(pc.equal(table.column("year"), year)), path,
-                       compression="none")  # read once, soon
+                       compression="none", use_dictionary=False, write_statistics=["year"])
         out.append(path)
     return out
 
@@ -410,6 +461,8 @@ def _repeats(keys: list[Path], folder: Path, problems: Problems) -> None:
     and lower case differ from every earlier spelling."""
     if not keys:
         return
+    if not _hash_repeats(keys):  # no two folded ids alike: nothing repeats (10 M: 0.5 s)
+        return
     column = FILE_WIDE["episodes"]
     with _duck(folder) as db:
         rows = db.execute(f"""
@@ -423,6 +476,15 @@ def _repeats(keys: list[Path], folder: Path, problems: Problems) -> None:
         part = rows[rows["exact"] == exact]
         problems.add_rows(part["row"].to_numpy(), column, code, part["key"].to_numpy(),
                           other=(part["first"] + 2).astype(str).to_numpy())
+
+
+def _hash_repeats(keys: list[Path]) -> bool:
+    """Whether two of the files' folded record ids have the same hash (staged beside each
+    keys' file, sorted): if not, no id repeats. A repeat, or (rarely) two ids of the same
+    hash, and :func:`_repeats` compares the ids themselves."""
+    hashes = np.concatenate([np.load(_hash_file(k)) for k in keys])
+    hashes.sort(kind="stable")  # sorted runs, merged
+    return bool((hashes[1:] == hashes[:-1]).any())
 
 
 def _held_case_clashes(engine, keys: list[Path], problems: Problems) -> None:
