@@ -388,8 +388,6 @@ def _keys(df: pd.DataFrame, offset: int, folder: Path, k: int) -> Path:
     return path
 
 
-
-
 def _arrow_text(values: pd.Series):
     """The Arrow strings behind a column of pandas' Arrow-backed text without missing
     values (one array), or ``None`` for any other column."""
