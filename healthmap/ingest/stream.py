@@ -395,7 +395,7 @@ def _arrow_text(values: pd.Series):
 
     if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
         return None
-    arr = pa.chunked_array(values.array._pa_array).combine_chunks()
+    arr = pa.array(values.array)  # pandas' own Arrow strings (__arrow_array__)
     return arr if arr.null_count == 0 else None
 
 
