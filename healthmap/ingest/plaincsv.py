@@ -96,9 +96,23 @@ def _chunks(source, limits: Limits, chunk_rows: int, given: list):
                 table.column(i), dtype=dtype)) for i in range(len(names))})
             done += len(block)
             given[0] += 1
-            yield offset, text_frame(raw, headers, arrow=True), min(done / size, 1.0)
+            yield (offset, text_frame(raw, headers, arrow=True, stripped=_unspaced(block)),
+                   min(done / size, 1.0))
             offset += lines
             want = chunk_rows
+
+
+#: the ASCII characters a strip removes (pandas' ``str.strip`` of Arrow strings, Python's
+#: ``str.strip`` alike), but for the line ends: ``\n``, and ``\r`` of a plain block's
+#: ``\r\n`` (never in a cell)
+_ASCII_SPACE = (b" ", b"\t", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+
+
+def _unspaced(block: bytes) -> bool:
+    """Whether no cell of a plain block can hold a character that a strip removes: the
+    block is ASCII without any of :data:`_ASCII_SPACE` (then the strip, 0.17 s a
+    500,000-row chunk, is left out)."""
+    return block.isascii() and not any(c in block for c in _ASCII_SPACE)
 
 
 def _plain(data: bytes) -> bool:

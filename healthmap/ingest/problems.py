@@ -30,8 +30,12 @@ class Problems:
         if len(idx) == 0:
             return
         src = values if values is not None else (df[column] if column in df else None)
-        vals = (np.asarray(src.astype(str))[idx] if src is not None
-                else np.array([""] * len(idx), dtype=object))
+        if src is not None and isinstance(src, pd.Series) and (
+                src.dtype == object or isinstance(src.dtype, pd.StringDtype)):
+            vals = np.asarray(src.iloc[idx].astype(str))  # text: the rows' own, no copy of all
+        else:
+            vals = (np.asarray(src.astype(str))[idx] if src is not None
+                    else np.array([""] * len(idx), dtype=object))
         self.add_rows(idx, column, code, vals, **params)
 
     def add_rows(self, idx, column: str, code: str, vals, **params) -> None:

@@ -385,16 +385,19 @@ def _blank(raw: pd.DataFrame) -> np.ndarray:
     return (filled.apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy(dtype=bool)
 
 
-def text_frame(raw: pd.DataFrame, headers: list, arrow: bool = False) -> pd.DataFrame:
+def text_frame(raw: pd.DataFrame, headers: list, arrow: bool = False,
+               stripped: bool = False) -> pd.DataFrame:
     """The parser's cells (``raw``, columns by position) as :func:`read_table` returns them:
     text stripped, empty cells ``""``, contract column names, the file's own headers in
     ``attrs["headers"]``, rows numbered from 0. Columns hold Python strings (object), or
     with ``arrow`` pandas' Arrow-backed ``str`` (the parser's own, not copied to Python
-    objects: a streamed chunk is validated without that copy)."""
+    objects: a streamed chunk is validated without that copy). ``stripped``: the caller
+    knows that no cell starts or ends with a space (the strip is left out)."""
     headers = [str(h).strip().lstrip("\ufeff") for h in headers]
     cols = {}
     for i in range(len(headers)):
-        text = raw.iloc[:, i].fillna("").astype(str).str.strip()
+        text = raw.iloc[:, i].fillna("").astype(str)
+        text = text if stripped else text.str.strip()
         cols[i] = text.array if arrow else text.to_numpy(dtype=object)
     df = pd.DataFrame(cols, index=pd.RangeIndex(len(raw)))
     df.columns = [normalize_header(h) for h in headers]

@@ -43,6 +43,7 @@ from healthmap import i18n
 from healthmap.ingest.contract import Limits
 from healthmap.ingest.plaincsv import plain_chunks
 from healthmap.ingest.episodes import StagedEpisodes, episode_records
+from healthmap.ingest.keyhash import folded_hashes, hash_file, hash_repeats
 from healthmap.ingest.problems import Problems
 from healthmap.ingest.readers import (FileReadError, _decode, check_file_size, file_size,
                                       leading_blank, parser_error, skip_blank_start,
@@ -76,7 +77,9 @@ def hash_and_encoding(source) -> tuple[str, bool]:
     with _open(source) as fh:
         while block := fh.read(_BLOCK):
             digest.update(block)
-            if utf8:
+            # ASCII after a whole character (the decoder holds nothing back) is UTF-8:
+            # checked 5x faster than decoded (10 M episodes: 2.2 -> 1.0 s)
+            if utf8 and not (block.isascii() and not decoder.getstate()[0]):
                 try:
                     decoder.decode(block)
                 except UnicodeDecodeError:
@@ -361,19 +364,39 @@ class _Later:
 def _keys(df: pd.DataFrame, offset: int, folder: Path, k: int) -> Path:
     """Stage the chunk's record ids as the duplicate check reads them (the text as given,
     and case-folded as :func:`healthmap.ingest.validate._duplicates` folds it) with their
-    rows."""
+    rows. A column of Arrow strings (a streamed chunk) is written as it is; if all of it
+    is ASCII, folded by Arrow (``str.casefold`` of ASCII text is its ASCII lower case)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     column = FILE_WIDE["episodes"]
-    key = df[column].astype(str) if column in df else pd.Series([""] * len(df), dtype=object)
+    key = df[column] if column in df else pd.Series([""] * len(df), dtype=object)
+    arr = _arrow_text(key)
+    if arr is not None and pc.all(pc.string_is_ascii(arr)).as_py() is not False:
+        folded = pc.ascii_lower(arr)
+    else:
+        key = key.astype(str)
+        arr = pa.array(key.to_numpy(dtype=object), pa.string())
+        folded = pa.array(key.str.casefold().to_numpy(dtype=object), pa.string())
     path = make_private_dir(folder / "keys") / f"chunk-{k:05d}.parquet"
-    pq.write_table(pa.table({
-        "row": pa.array(np.arange(offset, offset + len(df), dtype=np.int64)),
-        "key": pa.array(key.to_numpy(dtype=object), pa.string()),
-        "folded": pa.array(key.str.casefold().to_numpy(dtype=object), pa.string())}),
-        path, compression="none")
+    table = pa.table({"row": pa.array(np.arange(offset, offset + len(df), dtype=np.int64)),
+                      "key": arr, "folded": folded})
+    pq.write_table(table, path, compression="none", use_dictionary=False,
+                   write_statistics=False)
+    np.save(hash_file(path), folded_hashes(table))
     return path
+
+
+def _arrow_text(values: pd.Series):
+    """The Arrow strings behind a column of pandas' Arrow-backed text without missing
+    values (one array), or ``None`` for any other column."""
+    import pyarrow as pa
+
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.array(values.array)  # pandas' own Arrow strings (__arrow_array__)
+    return arr if arr.null_count == 0 else None
 
 
 def _stage(rec: pd.DataFrame, folder: Path, k: int) -> list[Path]:
@@ -388,10 +411,19 @@ def _stage(rec: pd.DataFrame, folder: Path, k: int) -> list[Path]:
     out = []
     for year in pc.unique(table.column("year")).to_pylist():
         path = make_private_dir(folder / "rows" / f"year={year}") / f"chunk-{k:05d}.parquet"
+        # read once, soon, and whole: no compression, statistics of the year only (a
+        # year's rows are read by it), a dictionary for the columns of few values only
+        # (the ids' fell back to plain anyway): 0.47 -> 0.34 s a chunk
         pq.write_table(table.filter(pc.equal(table.column("year"), year)), path,
-                       compression="none")  # read once, soon
+                       compression="none", use_dictionary=_FEW_VALUES,
+                       write_statistics=["year"])
         out.append(path)
     return out
+
+
+#: the staged rows' columns of few distinct values (written with a dictionary)
+_FEW_VALUES = ["area_code", "icd10", "icd3", "setting", "institution_code", "insurance_type",
+               "sex", "age_group"]
 
 
 def _duck(folder: Path):
@@ -409,6 +441,8 @@ def _repeats(keys: list[Path], folder: Path, problems: Problems) -> None:
     after the first occurrence, naming the first row; ``duplicate_case`` when only upper
     and lower case differ from every earlier spelling."""
     if not keys:
+        return
+    if not hash_repeats(keys):  # no two folded ids alike: nothing repeats (10 M: 0.5 s)
         return
     column = FILE_WIDE["episodes"]
     with _duck(folder) as db:
