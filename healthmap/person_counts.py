@@ -211,9 +211,9 @@ def stale_years(writer) -> tuple[list[int], list[int]]:
         if entry.get("rollups") is None:
             continue  # its roll-ups are not staged yet: the write must add them first
         counts = entry["rollups"].get(TABLE)
+        held = ((base.get(z) or {}).get("rollups") or {}).get(TABLE)
         if counts and current(_file(writer, f) for f in counts) and (
-                not any(z - REACH <= y <= z for y in changed)
-                       or counts != ((base.get(z) or {}).get("rollups") or {}).get(TABLE)):
+                not any(z - REACH <= y <= z for y in changed) or counts != held):
             continue  # unchanged, or staged by this write already
         window = [writer.years.get(y) for y in range(z - REACH, z + 1)]
         if all(e is None or _persons(e) for e in window):
@@ -259,7 +259,6 @@ def stage(writer) -> list[int]:
     if not years:
         return []
 
-    where = lambda f: _file(writer, f)  # noqa: E731
     base = writer.base.years if writer.base else {}
     added = _added_files(writer, _changed(writer))
     hive = "hive_partitioning = true, hive_types = {'year': INTEGER}"
@@ -267,7 +266,8 @@ def stage(writer) -> list[int]:
             config={"memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
                     "temp_directory": spill, "preserve_insertion_order": False}) as con:
         con.execute("SET enable_progress_bar = false")
-        new = [where(f) for y in sorted(writer.years) for f in _persons(writer.years[y]) or []]
+        new = [_file(writer, f) for y in sorted(writer.years)
+               for f in _persons(writer.years[y]) or []]
         con.execute(f"CREATE VIEW persons AS SELECT * FROM read_parquet({sql_file_list(new)}, "
                     f"{hive})")
         if added is not None:
@@ -281,7 +281,7 @@ def stage(writer) -> list[int]:
                     ("old_rows", base, years, "*", "TRUE"),
                     ("prior_rows", writer.years, span, _LOOKBACK,
                      f"setting = '{ALL}' AND insurance_type = '{ALL}'")):
-                files = [where(f) for y in sorted(chosen) if y in entries
+                files = [_file(writer, f) for y in sorted(chosen) if y in entries
                          for f in _persons(entries[y]) or []]
                 source = (f"read_parquet({sql_file_list(files)}, {hive})" if files else
                           "(SELECT * FROM new_rows WHERE false)")
