@@ -110,6 +110,10 @@ def sync_disease_groups(engine: Engine) -> bool:
     finally:
         for w in writers:
             w.discard()  # a no-op once published
+    if not writers:  # the specialties' code sets of the person counts follow the groups
+        from healthmap import person_rollup
+
+        person_rollup.ensure(engine)
     return True
 
 

@@ -35,6 +35,17 @@ year's first episode; and is new with a look-back of N years in the period exact
 new in year ``f``: no year between ``a`` and ``f`` holds one of their episodes, so both
 windows see the same earlier rows (``tests/test_person_counts_periods.py``).
 
+The key specialties (unions of whole disease groups, ``disease_groups.specialty_code``) are
+code sets too (``group_code`` :data:`SPECIALTY` + the specialty code, every setting
+together), derived at build time from the whole-group rows: a person's first episode
+is the least (date, record id) over the specialty's groups, their index date the least
+``first_any`` and each earlier year's last date the greatest ``last_any``, the union's
+definition in :func:`healthmap.ranking_data.specialty_new_cases`. Their rows depend on
+the grouping of groups into specialties, so the files record its digest
+(:func:`specialty_digest`): counts of another grouping are computed again
+(:func:`stale_years`, :func:`healthmap.person_rollup.ensure`) and their specialty rows not
+read (:func:`specialty_cases`).
+
 A year's new cases depend on the per-person rows of the up to five years before it, so
 whenever a store write changes a year's per-person roll-up, the counts of that year and
 of the five years after it are computed again (:func:`stale_years`, :func:`stage`; every
@@ -43,6 +54,8 @@ store write calls :func:`stage` before it prepares its manifest).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -62,6 +75,10 @@ KEYS = ("group_code", "setting", "area_code", "sex", "age_group", "gap")
 #: the longest period (years) the roll-up counts as one; longer ones read the per-person
 #: roll-up
 PERIOD = REACH + 1
+#: the prefix of a key specialty's code set (``@GI``: the groups of specialty ``GI``)
+SPECIALTY = "@"
+#: the key of the Parquet file metadata that records the specialties' grouping
+DIGEST_KEY = b"healthmap.specialties"
 #: the columns as the view shows them (files hold them without ``year``)
 COLUMNS: list[tuple[str, str]] = [
     ("year", "INTEGER"), *((k, "INTEGER" if k == "gap" else "VARCHAR") for k in KEYS),
@@ -88,6 +105,7 @@ def build_sql(current: str, prior: str, year: int) -> str:
     earlier person's rows); per key the latest of those years gives the ``gap`` of the
     setting ``*`` rows."""
     y = int(year)
+    current, prior = _with_specialties(current, prior)
     # per (code set, person) of the year: whether an earlier year's last date lies in
     # each look-back's window (a look-back of N years reads the N years before)
     seen = ", ".join(f"bool_or(p.year >= {y - n} AND p.last_any >= k.start - to_years({n})) "
@@ -130,11 +148,73 @@ def build_sql(current: str, prior: str, year: int) -> str:
         ORDER BY {keys}, gap"""
 
 
+def _with_specialties(current: str, prior: str) -> tuple[str, str]:
+    """The per-person relations ``current`` and ``prior`` with the key specialties' rows
+    added (table ``specialty_sets``: ``group_code``, ``specialty_code``): per (specialty,
+    person) of ``current`` one row of every setting, its first episode the least (date,
+    record id) of the person's whole-group rows of the specialty's groups, ``first_any``
+    the least, ``last_any`` the greatest; in ``prior`` each whole-group row once more
+    under its specialty (the look-back takes the greatest per year itself)."""
+    whole = f"r.setting = '{ALL}' AND r.insurance_type = '{ALL}'"
+    code = f"'{SPECIALTY}' || s.specialty_code"
+    cur = f"""(SELECT * FROM {current} UNION ALL BY NAME
+        SELECT group_code, setting, insurance_type, person_id, f.date AS date,
+               f.record_id AS record_id, f.area_code AS area_code, f.sex AS sex,
+               f.age_group AS age_group, first_any, last_any, outside, formal
+        FROM (SELECT {code} AS group_code, '{ALL}' AS setting, '{ALL}' AS insurance_type,
+                     r.person_id, min(struct_pack(date := r.date, record_id := r.record_id,
+                                                  area_code := r.area_code, sex := r.sex,
+                                                  age_group := r.age_group)) AS f,
+                     min(r.first_any) AS first_any, max(r.last_any) AS last_any,
+                     bool_or(r.outside) AS outside, bool_or(r.formal) AS formal
+              FROM {current} r JOIN specialty_sets s ON s.group_code = r.group_code
+              WHERE {whole} GROUP BY ALL))"""
+    cols = "group_code, setting, insurance_type, person_id, last_any, year"
+    old = f"""(SELECT {cols} FROM {prior} UNION ALL
+        SELECT {code} AS group_code, r.setting, r.insurance_type, r.person_id, r.last_any,
+               r.year
+        FROM {prior} r JOIN specialty_sets s ON s.group_code = r.group_code WHERE {whole})"""
+    return cur, old
+
+
+def specialty_digest(specialty_of: dict) -> str:
+    """A digest of the grouping of disease groups into key specialties (group code →
+    specialty code; groups without one are left out), recorded in the count files.
+
+    >>> specialty_digest({"GC": "GI", "CRC": "GI", "HT": None}) == specialty_digest(
+    ...     {"CRC": "GI", "GC": "GI"}), len(specialty_digest({}))
+    (True, 16)
+    """
+    pairs = sorted((str(g), str(s)) for g, s in specialty_of.items() if s)
+    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
+
+
+def _register(con, specialty_of: dict) -> None:
+    """The table ``specialty_sets`` the build reads (:func:`_with_specialties`)."""
+    import pandas as pd
+
+    sets = pd.DataFrame(sorted((str(g), str(s)) for g, s in specialty_of.items() if s),
+                        columns=["group_code", "specialty_code"], dtype=object)
+    con.execute("CREATE OR REPLACE TEMP TABLE specialty_sets (group_code VARCHAR, "
+                "specialty_code VARCHAR)")
+    if len(sets):
+        con.register("_sets", sets)
+        con.execute("INSERT INTO specialty_sets SELECT * FROM _sets")
+        con.unregister("_sets")
+
+
+def _stamped(table, specialty_of: dict):
+    """The Arrow table ``table`` with the specialties' digest in its metadata."""
+    return table.replace_schema_metadata({DIGEST_KEY: specialty_digest(specialty_of)})
+
+
 def build(con, year: int, current: str = "rollup_persons",
-          prior: str = "rollup_persons"):
-    """The roll-up's rows of ``year`` as an Arrow table (without ``year``), on a DuckDB
-    connection ``con`` holding the per-person rows (``current``: with ``year``, or only
-    that year's; ``prior``: with ``year``).
+          prior: str = "rollup_persons", specialty_of: dict | None = None):
+    """The roll-up's rows of ``year`` as an Arrow table (without ``year``, the digest of
+    ``specialty_of`` in its metadata), on a DuckDB connection ``con`` holding the
+    per-person rows (``current``: with ``year``, or only that year's; ``prior``: with
+    ``year``); ``specialty_of``: disease group → key specialty (the code sets
+    :data:`SPECIALTY` + specialty).
 
     Examples
     --------
@@ -158,25 +238,54 @@ def build(con, year: int, current: str = "rollup_persons",
     >>> t = build(con, 2023).to_pandas()
     >>> t[t.group_code == "*"][["setting", "persons", "new_1"]].values.tolist()
     [['*', 1, 1], ['inpatient', 1, 1]]
+
+    With hypertension in the specialty ``CV``, its code set ``@CV`` counts the same:
+
+    >>> t = build(con, 2024, specialty_of={"HT": "CV"}).to_pandas()
+    >>> t[t.group_code == "@CV"][["setting", "gap", "persons", "new_1"]].values.tolist()
+    [['*', 1, 1, 0]]
     """
+    specialty_of = specialty_of or {}
+    _register(con, specialty_of)
     cur = f"(SELECT * FROM {current} WHERE year = {int(year)})"
-    return con.sql(build_sql(cur, prior, year)).to_arrow_table()
+    return _stamped(con.sql(build_sql(cur, prior, year)).to_arrow_table(), specialty_of)
 
 
 # ------------------------------------------------------------------ store writes
-def current(paths) -> bool:
-    """Whether the roll-up files ``paths`` are of this format (with ``gap``); those of a
+def current(paths, specialty_of: dict | None = None) -> bool:
+    """Whether the roll-up files ``paths`` are of this format (with ``gap``) and, given
+    ``specialty_of``, of that grouping of specialties (:func:`specialty_digest`); those of a
     store written before it are computed again by its next store write (:func:`stale_years`,
-    :func:`healthmap.person_rollup.ensure` at upgrade) and not read meanwhile.
+    :func:`healthmap.person_rollup.ensure` at upgrade) and not read meanwhile (the
+    specialty rows of another grouping are not read: :func:`specialty_cases`).
 
     >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
     >>> old = tempfile.mkdtemp() + "/old.parquet"; pq.write_table(pa.table({"persons": [1]}), old)
     >>> current([old]), current([])
     (False, True)
+    >>> new = old.replace("old", "new")
+    >>> pq.write_table(_stamped(pa.table({"gap": [1]}), {"HT": "CV"}), new)
+    >>> current([new]), current([new], {"HT": "CV"}), current([new], {})
+    (True, True, False)
     """
     import pyarrow.parquet as pq
 
-    return all("gap" in pq.read_schema(p).names for p in paths)
+    want = None if specialty_of is None else specialty_digest(specialty_of).encode()
+    for p in paths:
+        schema = pq.read_schema(p)
+        if "gap" not in schema.names or want is not None and (
+                schema.metadata or {}).get(DIGEST_KEY) != want:
+            return False
+    return True
+
+
+def digest(paths) -> str | None:
+    """The specialties' digest the files ``paths`` record, when they all record the same
+    one (``None`` otherwise, and for no files)."""
+    import pyarrow.parquet as pq
+
+    found = {(pq.read_schema(p).metadata or {}).get(DIGEST_KEY) for p in paths}
+    return found.pop().decode() if len(found) == 1 and None not in found else None
 
 
 def _file(writer, f: str) -> Path:
@@ -212,7 +321,7 @@ def stale_years(writer) -> tuple[list[int], list[int]]:
             continue  # its roll-ups are not staged yet: the write must add them first
         counts = entry["rollups"].get(TABLE)
         held = ((base.get(z) or {}).get("rollups") or {}).get(TABLE)
-        if counts and current(_file(writer, f) for f in counts) and (
+        if counts and current((_file(writer, f) for f in counts), writer.specialties) and (
                 not any(z - REACH <= y <= z for y in changed) or counts != held):
             continue  # unchanged, or staged by this write already
         window = [writer.years.get(y) for y in range(z - REACH, z + 1)]
@@ -262,10 +371,12 @@ def stage(writer) -> list[int]:
     base = writer.base.years if writer.base else {}
     added = _added_files(writer, _changed(writer))
     hive = "hive_partitioning = true, hive_types = {'year': INTEGER}"
+    specialty_of = writer.specialties
     with tempfile.TemporaryDirectory(prefix="healthmap-counts-") as spill, duckdb.connect(
             config={"memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
                     "temp_directory": spill, "preserve_insertion_order": False}) as con:
         con.execute("SET enable_progress_bar = false")
+        _register(con, specialty_of)
         new = [_file(writer, f) for y in sorted(writer.years)
                for f in _persons(writer.years[y]) or []]
         con.execute(f"CREATE VIEW persons AS SELECT * FROM read_parquet({sql_file_list(new)}, "
@@ -291,11 +402,13 @@ def stage(writer) -> list[int]:
         for z in years:
             held = (base.get(z) or {}).get("rollups") or {}
             if added is None or not held.get(TABLE) or not current(
-                    writer.root / f for f in held[TABLE]):
-                writer.add_rollups(z, {TABLE: build(con, z, "persons", "persons")})
+                    (writer.root / f for f in held[TABLE]), specialty_of):
+                writer.add_rollups(z, {TABLE: build(con, z, "persons", "persons",
+                                                    specialty_of)})
                 continue
-            writer.add_rollups(z, {TABLE: con.sql(_delta_sql(
-                sql_file_list(writer.root / f for f in held[TABLE]), z)).to_arrow_table()})
+            writer.add_rollups(z, {TABLE: _stamped(con.sql(_delta_sql(
+                sql_file_list(writer.root / f for f in held[TABLE]), z)).to_arrow_table(),
+                specialty_of)})
     return years
 
 
@@ -384,6 +497,7 @@ def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
         cond.append("group_code = $all")
     else:
         cond.append("group_code <> $all")
+        cond.append(f"NOT starts_with(group_code, '{SPECIALTY}')")
         if codes:
             cond.append("group_code = ANY($groups)")
     if f.sex:
@@ -417,3 +531,46 @@ def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
               "groups": list(codes), "sex": f.sex, "ages": list(f.age_groups)}
     used = set(re.findall(r"\$(\w+)", sql))
     return con.execute(sql, {k: v for k, v in values.items() if k in used}).df()
+
+
+def specialty_cases(con, specialty_of: dict, years, lookback: int = 0):
+    """:func:`healthmap.ranking_data.specialty_new_cases` from the roll-up's specialty
+    rows (persons per specialty code, as a Series), or ``None`` when it cannot answer: a
+    look-back not among :data:`LOOKBACKS`, years that are neither one year nor a period of
+    :func:`period_years`, a year without the counts, or counts of another grouping of the
+    specialties (``store_years.specialties``, :func:`specialty_digest`).
+
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> specialty_cases(con, {"GC": "GI"}, (2024,)) is None  # no store tables
+    True
+    """
+    import pandas as pd
+
+    ys = sorted(set(int(y) for y in years))
+    if not ys or (lookback > 0 and lookback not in LOOKBACKS) or (
+            len(ys) > 1 and not period_years(ys)):
+        return None
+    try:
+        ok = con.execute("SELECT count(*) = $n AND bool_and(counts AND specialties = $d) "
+                         "FROM store_years WHERE year = ANY($years)",
+                         {"n": len(ys), "d": specialty_digest(specialty_of), "years": ys}
+                         ).fetchone()[0]
+    except Exception:  # a connection without the store's tables
+        return None
+    if not ok:
+        return None
+    column = f"new_{int(lookback)}" if lookback > 0 else "persons"
+    first = "AND gap > year - $first_year" if len(ys) > 1 else ""
+    df = con.execute(f"""
+        SELECT substr(group_code, {len(SPECIALTY) + 1}) AS specialty_code,
+               CAST(sum({column}) AS BIGINT) AS persons
+        FROM rollup_person_counts
+        WHERE setting = $all AND starts_with(group_code, $prefix) AND year = ANY($years)
+              {first}
+        GROUP BY ALL HAVING sum({column}) > 0 ORDER BY ALL""",
+        {"all": ALL, "prefix": SPECIALTY, "years": ys,
+         **({"first_year": ys[0]} if first else {})}).df()
+    return pd.Series(df["persons"].astype("int64").to_numpy(),
+                     index=df["specialty_code"].astype(str).to_numpy(),
+                     dtype="int64").rename_axis("specialty_code")

@@ -465,7 +465,7 @@ def replace_years(sel):
 def ensure(engine) -> list[int]:
     """Add the roll-up to every year of the store that lacks it (a store written before
     this roll-up existed), and the person counts (:mod:`healthmap.person_counts`) to every
-    year that lacks them, in one store write under the import lock; returns those years.
+    year that lacks them or holds them of another grouping of the key specialties, in one store write under the import lock; returns those years.
     :func:`healthmap.db.upgrade` calls it, so an upgraded deployment gets it at its first
     start (about 2 s per million episodes); meanwhile, and when an import holds the lock
     (then the next start adds it), :mod:`healthmap.persons` answers from the episodes.
@@ -480,11 +480,15 @@ def ensure(engine) -> list[int]:
     except (store.StoreMismatch, StoreLocationError):
         return []
     from healthmap import person_counts
+    from healthmap.store.sync import specialties
 
+    with engine.connect() as conn:
+        specialty_of = specialties(conn)
     if manifest is None or all(
             {TABLE, person_counts.TABLE} <= set(v.get("rollups") or {})
-            and person_counts.current(store.engine_store_dir(engine) / f
-                                      for f in v["rollups"][person_counts.TABLE])
+            and person_counts.current((store.engine_store_dir(engine) / f
+                                       for f in v["rollups"][person_counts.TABLE]),
+                                      specialty_of)
             for v in manifest.years.values()):
         return []
     url = engine.url.render_as_string(hide_password=False)

@@ -34,10 +34,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from healthmap import (metrics, person_rollup, persons, queries, ranking,
+from healthmap import (metrics, person_counts, person_rollup, persons, queries, ranking,
                        ranking_stability, store)
 from healthmap.codes import AGE_GROUPS
-from healthmap.models import DiseaseGroup, Icd3Group
+from healthmap.models import Icd3Group
+from healthmap.store import sync as store_sync
 from healthmap.queries import Filters, Selection
 from healthmap.reference import cached_standard_weights
 
@@ -306,8 +307,10 @@ def specialty_new_cases(con, specialty_of: dict[str, str], years: tuple[int, ...
     with one of its codes in the period (any setting) has no episode with one of its codes
     in the ``lookback`` years before it (0: diagnosed cases). A person seen for gastric
     cancer last year and for colorectal cancer this year is a new colorectal case but not
-    a new case of the specialty. The code sets are whole disease groups, so the per-person
-    roll-up answers (one query per specialty).
+    a new case of the specialty. The person counts hold every specialty as a code set
+    (:func:`healthmap.person_counts.specialty_cases`: one year, or a period of consecutive
+    years, in milliseconds); otherwise the code sets are whole disease groups, so the
+    per-person roll-up answers (one statement for all specialties).
 
     Parameters
     ----------
@@ -345,6 +348,9 @@ def specialty_new_cases(con, specialty_of: dict[str, str], years: tuple[int, ...
     {'GI': 2}
     """
     years = tuple(sorted(int(y) for y in years))
+    counted = person_counts.specialty_cases(con, specialty_of, years, int(lookback))
+    if counted is not None:  # the person counts hold the specialties' code sets
+        return counted
     codes = con.execute("SELECT icd3, group_code FROM icd3_groups").df()
     codes["specialty_code"] = codes["group_code"].map(specialty_of)
     codes = codes.dropna(subset=["specialty_code"])
@@ -425,8 +431,7 @@ def specialty_persons(engine: Engine, years: tuple[int, ...],
     the database's ``disease_groups``. Callers cache the result per period (the page does,
     keyed on the data version)."""
     with engine.connect() as conn:
-        specialty_of = dict(conn.execute(select(DiseaseGroup.group_code,
-                                                DiseaseGroup.specialty_code)).all())
+        specialty_of = store_sync.specialties(conn)
     con = store.connect(engine)
     try:
         return specialty_new_cases(con, specialty_of, years, lookback)

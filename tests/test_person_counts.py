@@ -265,6 +265,8 @@ def test_a_month_import_moving_a_first_episode_earlier_equals_a_rebuild(db, monk
     assert _cases(db, colorectal, 0, years=(2024,), setting=None) == {(ISLAND,): 1}
     assert _cases(db, colorectal, 0, years=(2024,), setting="inpatient") == {(TOWN,): 1}
     incremental = _counts(db)
+    # the key specialties' rows are updated too (tests/test_person_counts_specialties.py)
+    assert incremental["group_code"].str.startswith(person_counts.SPECIALTY).any()
     assert summary.rebuild(db, "test") == [2023, 2024]
     pd.testing.assert_frame_equal(incremental, _counts(db), check_exact=True)
 

@@ -74,7 +74,7 @@ def _open(root: Path, manifest, groups: pd.DataFrame, inst: pd.DataFrame,
     import duckdb
 
     from healthmap.cube import ROLLUPS
-    from healthmap.person_counts import TABLE as COUNTS, current
+    from healthmap.person_counts import TABLE as COUNTS, current, digest
     from healthmap.person_rollup import TABLE as PERSONS
 
     db = duckdb.connect(":memory:")
@@ -91,11 +91,14 @@ def _open(root: Path, manifest, groups: pd.DataFrame, inst: pd.DataFrame,
     # the manifest's years and whether each has the per-person roll-up and the person
     # counts (a store from before them lacks them until upgraded:
     # healthmap.person_rollup.ensure)
-    db.execute("CREATE TABLE store_years (year INTEGER, persons BOOLEAN, counts BOOLEAN)")
+    # and the digest of the specialties' grouping its counts were computed with
+    db.execute("CREATE TABLE store_years (year INTEGER, persons BOOLEAN, counts BOOLEAN, "
+               "specialties VARCHAR)")
     for year, entry in sorted((manifest.years if manifest else {}).items()):
-        db.execute("INSERT INTO store_years VALUES (?, ?, ?)",
-                   [int(year), PERSONS in (entry.get("rollups") or {}),
-                    counted and COUNTS in (entry.get("rollups") or {})])
+        has = counted and COUNTS in (entry.get("rollups") or {})
+        db.execute("INSERT INTO store_years VALUES (?, ?, ?, ?)",
+                   [int(year), PERSONS in (entry.get("rollups") or {}), has,
+                    digest(root / f for f in entry["rollups"][COUNTS]) if has else None])
     tables = {"icd3_groups": ("icd3 VARCHAR, group_code VARCHAR", groups),
               "institutions": ("code VARCHAR, in_county BOOLEAN", inst),
               "areas": ("code VARCHAR, level VARCHAR, parent_code VARCHAR", areas)}

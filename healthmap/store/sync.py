@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, func, select
 import datetime as dt
 import shutil
 
-from healthmap.models import AppMeta, ImportLog
+from healthmap.models import AppMeta, DiseaseGroup, ImportLog
 from healthmap.store.layout import (MANIFEST, PENDING, Manifest, engine_store_dir, fsync_dir,
                                     read_manifest)
 from healthmap.store.writer import StoreWriter, drop_pending
@@ -147,7 +147,15 @@ def open_writer(conn: Connection) -> StoreWriter:
     except BaseException:
         writer.discard()
         raise
+    writer.specialties = specialties(conn)
     return writer
+
+
+def specialties(conn: Connection) -> dict[str, str]:
+    """Disease group → key specialty, as the database's ``disease_groups`` say (groups
+    without a specialty left out)."""
+    return {g: s for g, s in conn.execute(select(DiseaseGroup.group_code,
+                                                 DiseaseGroup.specialty_code)).all() if s}
 
 
 def tidy(engine: Engine) -> bool:

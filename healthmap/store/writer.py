@@ -92,6 +92,9 @@ class StoreWriter:
         #: years :meth:`update` only added rows to: year -> the base's files and roll-ups
         #: and the added file (:func:`healthmap.summary_increment.update_year` reads them)
         self.appended: dict[int, dict] = {}
+        #: disease group -> key specialty, the code sets the person counts add
+        #: (:mod:`healthmap.person_counts`; set by :func:`healthmap.store.sync.open_writer`)
+        self.specialties: dict[str, str] = {}
         self._duck = None
         self.pending: Manifest | None = None  # set by prepare()
         self.done = False
@@ -252,7 +255,8 @@ class StoreWriter:
                                    else frame[c], types[t], from_pandas=True)
                           for c, t in columns]
             names = [c for c, _t in columns]
-            pq.write_table(pa.Table.from_arrays(arrays, names=names), path,
+            meta = frame.schema.metadata if isinstance(frame, pa.Table) else None
+            pq.write_table(pa.Table.from_arrays(arrays, names=names, metadata=meta), path,
                            compression="snappy",
                            **({"row_group_size": ROW_GROUP,
                                # no dictionary for the ids: nearly one value a row, so
