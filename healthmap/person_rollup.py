@@ -465,7 +465,8 @@ def replace_years(sel):
 def ensure(engine) -> list[int]:
     """Add the roll-up to every year of the store that lacks it (a store written before
     this roll-up existed), and the person counts (:mod:`healthmap.person_counts`) to every
-    year that lacks them or holds them of another grouping of the key specialties, in one store write under the import lock; returns those years.
+    year that lacks them or holds them of another grouping of the key specialties, in one
+    store write under the import lock; returns those years.
     :func:`healthmap.db.upgrade` calls it, so an upgraded deployment gets it at its first
     start (about 2 s per million episodes); meanwhile, and when an import holds the lock
     (then the next start adds it), :mod:`healthmap.persons` answers from the episodes.

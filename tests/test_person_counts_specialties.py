@@ -105,8 +105,9 @@ def _both(engine, years, lookback):
 
 def test_specialties_of_the_demo_data_equal_the_per_person_rollup(demo_db):
     engine = make_engine(demo_db)
-    years = [y for (y,) in store.connect(engine).execute(
-        "SELECT year FROM store_years ORDER BY 1").fetchall()]
+    con = store.connect(engine)
+    years = [y for (y,) in con.execute("SELECT year FROM store_years ORDER BY 1").fetchall()]
+    con.close()
     periods = [tuple(years[i:j]) for i in range(len(years))
                for j in range(i + 1, len(years) + 1)]
     assert len(periods) >= 3

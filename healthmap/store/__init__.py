@@ -48,7 +48,9 @@ rebuilt whenever either changes). :func:`healthmap.queries.rollup` reads them in
 ``rollup_persons``: the per-person roll-up (:mod:`healthmap.person_rollup`, columns
 :data:`healthmap.person_rollup.COLUMNS`); ``rollup_person_counts``: the person counts
 (:mod:`healthmap.person_counts`); ``store_years(year INTEGER, persons BOOLEAN, counts
-BOOLEAN)``: the manifest's years and whether each has them.
+BOOLEAN, specialties VARCHAR)``: the manifest's years, whether each has them, and the
+digest of the key specialties' grouping its counts were computed with
+(:func:`healthmap.person_counts.specialty_digest`).
 
 ``icd3_groups(icd3 VARCHAR, group_code VARCHAR)``: the current disease grouping (one group
 per ICD-3 category; categories outside every group are absent).

@@ -144,10 +144,10 @@ def open_writer(conn: Connection) -> StoreWriter:
         elif not _holds(writer.base, root, version):
             raise StoreMismatch(root, writer.base.data_version if writer.base else None,
                                 version)
+        writer.specialties = specialties(conn)
     except BaseException:
-        writer.discard()
+        writer.discard()  # gives the store's lock back
         raise
-    writer.specialties = specialties(conn)
     return writer
 
 
