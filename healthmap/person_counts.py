@@ -185,16 +185,20 @@ def specialty_digest(specialty_of: dict) -> str:
     ...     {"CRC": "GI", "GC": "GI"}), len(specialty_digest({}))
     (True, 16)
     """
-    pairs = sorted((str(g), str(s)) for g, s in specialty_of.items() if s)
-    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(_pairs(specialty_of)).encode()).hexdigest()[:16]
+
+
+def _pairs(specialty_of: dict) -> list[tuple[str, str]]:
+    """The (group, specialty) pairs of a grouping, sorted, groups without one left out."""
+    return sorted((str(g), str(s)) for g, s in specialty_of.items() if s)
 
 
 def _register(con, specialty_of: dict) -> None:
     """The table ``specialty_sets`` the build reads (:func:`_with_specialties`)."""
     import pandas as pd
 
-    sets = pd.DataFrame(sorted((str(g), str(s)) for g, s in specialty_of.items() if s),
-                        columns=["group_code", "specialty_code"], dtype=object)
+    sets = pd.DataFrame(_pairs(specialty_of), columns=["group_code", "specialty_code"],
+                        dtype=object)
     con.execute("CREATE OR REPLACE TEMP TABLE specialty_sets (group_code VARCHAR, "
                 "specialty_code VARCHAR)")
     if len(sets):
