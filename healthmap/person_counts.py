@@ -56,13 +56,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 from pathlib import Path
 
 from healthmap import person_rollup
 from healthmap.persons import LOOKBACK_CHOICES
-from healthmap.store.layout import sql_file_list
+from healthmap.store.layout import memory_limit, sql_file_list
 
 #: the roll-up's name in the store (``rollups/person_counts``; the view
 #: ``rollup_person_counts``)
@@ -130,15 +129,10 @@ def build_sql(current: str, prior: str, year: int) -> str:
                    formal
             FROM {current} WHERE insurance_type = '{ALL}'
             UNION ALL
-            SELECT group_code, setting, person_id, f.area_code, f.sex, f.age_group,
-                   outside, formal
-            FROM (SELECT group_code, setting, person_id,
-                         min(struct_pack(date := date, record_id := record_id,
-                                         area_code := area_code, sex := sex,
-                                         age_group := age_group)) AS f,
-                         bool_or(outside) AS outside, bool_or(formal) AS formal
-                  FROM {current}
-                  WHERE group_code <> '{ALL}' AND setting <> '{ALL}' GROUP BY ALL))
+            SELECT group_code, setting, person_id, area_code, sex, age_group, outside,
+                   formal
+            FROM {_first_rows(f"SELECT * FROM {current} WHERE group_code <> '{ALL}' "
+                              f"AND setting <> '{ALL}'", "group_code, setting, person_id")})
         SELECT {keys}, {gap} AS gap, count(*) AS persons, {new},
                count(*) FILTER (WHERE NOT q.outside) AS patients_in,
                count(*) FILTER (WHERE q.outside) AS patients_out,
@@ -157,24 +151,41 @@ def _with_specialties(current: str, prior: str) -> tuple[str, str]:
     under its specialty (the look-back takes the greatest per year itself)."""
     whole = f"r.setting = '{ALL}' AND r.insurance_type = '{ALL}'"
     code = f"'{SPECIALTY}' || s.specialty_code"
+    rows = f"""SELECT {code} AS group_code, r.* EXCLUDE (group_code, setting, insurance_type)
+        FROM {current} r JOIN specialty_sets s ON s.group_code = r.group_code WHERE {whole}"""
     cur = f"""(SELECT * FROM {current} UNION ALL BY NAME
-        SELECT group_code, setting, insurance_type, person_id, f.date AS date,
-               f.record_id AS record_id, f.area_code AS area_code, f.sex AS sex,
-               f.age_group AS age_group, first_any, last_any, outside, formal
-        FROM (SELECT {code} AS group_code, '{ALL}' AS setting, '{ALL}' AS insurance_type,
-                     r.person_id, min(struct_pack(date := r.date, record_id := r.record_id,
-                                                  area_code := r.area_code, sex := r.sex,
-                                                  age_group := r.age_group)) AS f,
-                     min(r.first_any) AS first_any, max(r.last_any) AS last_any,
-                     bool_or(r.outside) AS outside, bool_or(r.formal) AS formal
-              FROM {current} r JOIN specialty_sets s ON s.group_code = r.group_code
-              WHERE {whole} GROUP BY ALL))"""
+        SELECT '{ALL}' AS setting, '{ALL}' AS insurance_type, *
+        FROM {_first_rows(rows, "group_code, person_id", spans=True)})"""
     cols = "group_code, setting, insurance_type, person_id, last_any, year"
     old = f"""(SELECT {cols} FROM {prior} UNION ALL
         SELECT {code} AS group_code, r.setting, r.insurance_type, r.person_id, r.last_any,
                r.year
         FROM {prior} r JOIN specialty_sets s ON s.group_code = r.group_code WHERE {whole})"""
     return cur, old
+
+
+def _first_rows(rows: str, key: str, spans: bool = False) -> str:
+    """A relation of one row per ``key`` (columns) of the per-person rows ``rows`` (a
+    SELECT): its first episode (``date``, ``record_id``, ``area_code``, ``sex``,
+    ``age_group``) the least (date, record id) of the key's rows, ``outside`` and
+    ``formal`` any of them, and (``spans``) ``first_any`` the least, ``last_any`` the
+    greatest. Nearly every key has one row (a person's slices of a group and setting
+    under one insurance type; a person's groups of a specialty in one), taken as it is:
+    only the keys of several rows are aggregated, the least (date, record id) being a
+    comparison of structs with text (2.4 → 0.5 s for 2.4 million keys at 10 M)."""
+    spans_sel = "first_any, last_any, " if spans else ""
+    spans_agg = "min(first_any) AS first_any, max(last_any) AS last_any, " if spans else ""
+    return f"""(
+        WITH r AS MATERIALIZED ({rows}),
+        multi AS (SELECT {key} FROM r GROUP BY ALL HAVING count(*) > 1)
+        SELECT {key}, date, record_id, area_code, sex, age_group, {spans_sel}outside, formal
+        FROM r ANTI JOIN multi USING ({key})
+        UNION ALL
+        SELECT {key}, f.date, f.record_id, f.area_code, f.sex, f.age_group, {spans_sel}
+               outside, formal
+        FROM (SELECT {key}, {person_rollup.FIRST_EPISODE} AS f, {spans_agg}
+                     bool_or(outside) AS outside, bool_or(formal) AS formal
+              FROM r SEMI JOIN multi USING ({key}) GROUP BY ALL))"""
 
 
 def specialty_digest(specialty_of: dict) -> str:
@@ -377,7 +388,7 @@ def stage(writer) -> list[int]:
     hive = "hive_partitioning = true, hive_types = {'year': INTEGER}"
     specialty_of = writer.specialties
     with tempfile.TemporaryDirectory(prefix="healthmap-counts-") as spill, duckdb.connect(
-            config={"memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
+            config={"memory_limit": memory_limit(counts=True),
                     "temp_directory": spill, "preserve_insertion_order": False}) as con:
         con.execute("SET enable_progress_bar = false")
         _register(con, specialty_of)

@@ -59,8 +59,10 @@ ROW_GROUP = 65_536
 #: episodes of a year per part of its roll-up (:func:`build_on`)
 PART_EPISODES = 300_000
 
-_FIRST = ("min(struct_pack(date := date, record_id := record_id, area_code := area_code, "
-          "sex := sex, age_group := age_group))")
+#: the aggregate of a row's first episode (the least date, then record id) and its person
+#: attributes (:mod:`healthmap.person_counts` reads it too)
+FIRST_EPISODE = ("min(struct_pack(date := date, record_id := record_id, "
+                 "area_code := area_code, sex := sex, age_group := age_group))")
 
 
 def build(ep: pd.DataFrame, icd3_group: dict[str, str], in_county: dict[str, bool]
@@ -112,15 +114,16 @@ def build_files(files: list, icd3_group: dict[str, str], in_county: dict[str, bo
     under the store's memory limit (``HEALTHMAP_STORE_MEMORY``) with a spill folder:
     the parts as a list of Arrow tables (an upgrade of a store without the roll-up, and
     ``spark-load``)."""
-    import os
     import tempfile
 
     import duckdb
     import pyarrow as pa
 
+    from healthmap.store.layout import memory_limit
+
     spill = tempfile.TemporaryDirectory(prefix="healthmap-persons-")
     with spill, duckdb.connect(config={
-            "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
+            "memory_limit": memory_limit(),
             "temp_directory": spill.name, "preserve_insertion_order": False}) as con:
         paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
         con.execute(f"CREATE VIEW ep AS SELECT * FROM read_parquet([{paths}])")
@@ -341,7 +344,7 @@ def query(con, sel, by: list[str], unit: list[str], plan, lookback: int = 0,
         firsts = f"""firsts AS (
             SELECT {part}, fe.area_code AS area_code, fe.sex AS sex,
                    fe.age_group AS age_group, outside, formal
-            FROM (SELECT {part}, {_FIRST} AS fe, bool_or(outside) AS outside,
+            FROM (SELECT {part}, {FIRST_EPISODE} AS fe, bool_or(outside) AS outside,
                          bool_or(formal) AS formal
                   FROM rollup_persons WHERE {_where(kind, groups, True, sel)}
                   GROUP BY {part}))"""

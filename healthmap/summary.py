@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import os
 import tempfile
 from collections.abc import Callable, Iterable
 
@@ -184,8 +183,10 @@ def rollup_db(icd3_group: dict, in_county: dict, prefix: str):
     import duckdb
     import pyarrow as pa
 
+    from healthmap.store.layout import memory_limit
+
     with tempfile.TemporaryDirectory(prefix=prefix) as spill, duckdb.connect(config={
-            "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
+            "memory_limit": memory_limit(),
             "temp_directory": spill,  # what exceeds the limit spills here
             "preserve_insertion_order": False}) as db:
         db.execute("SET enable_progress_bar = false")

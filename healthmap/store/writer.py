@@ -37,8 +37,8 @@ from pathlib import Path
 
 from healthmap.store.layout import (EPISODES, FILE_COLUMNS, LOCK, MANIFEST, PENDING,
                                     ROLLUPS, SORT_ORDER, STAGING, Manifest, fsync_dir,
-                                    make_private_dir, read_manifest, rollup_columns,
-                                    to_arrow, write_manifest)
+                                    make_private_dir, memory_limit, read_manifest,
+                                    rollup_columns, to_arrow, write_manifest)
 
 __all__ = ["StoreWriter", "to_arrow"]
 
@@ -106,7 +106,7 @@ class StoreWriter:
 
             tmp = make_private_dir(self.stage / "tmp")
             self._duck = duckdb.connect(config={
-                "memory_limit": os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB"),
+                "memory_limit": memory_limit(),
                 "temp_directory": str(tmp), "preserve_insertion_order": True})
             self._duck.execute("SET enable_progress_bar = false")
         return self._duck
