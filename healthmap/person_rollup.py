@@ -137,7 +137,7 @@ def build_files(files: list, icd3_group: dict[str, str], in_county: dict[str, bo
 
 
 def build_on(con, episodes: str, groups: str, institutions: str,
-             parts: int | None = None, values: dict | None = None) -> list:
+             parts: int | None = None, values: dict | None = None, sink=None) -> list:
     """:func:`build` on a DuckDB connection ``con`` that holds the year's episodes
     (relation ``episodes``: the store's columns), ICD-10 category → group (``groups``:
     ``icd3``, ``group_code``) and institutions (``institutions``: ``code``,
@@ -149,7 +149,10 @@ def build_on(con, episodes: str, groups: str, institutions: str,
     database (each part's query is partly serial; at 10 M, 2024's 9 parts took 11.5 s
     one after the other, each scanning the year's file). Returns the parts as Arrow
     tables, each sorted by group, setting and insurance (the store writes one file per
-    part). :func:`healthmap.summary.summarise_year` runs it on the connection that
+    part); given ``sink`` (part number, Arrow table → what to return in its place: a
+    store writer's :meth:`~healthmap.store.writer.StoreWriter.rollup_sink`), each part
+    is handed to it as soon as it is computed, by the thread that computed it, so one
+    part is written while the next one's query runs and no part is held longer. :func:`healthmap.summary.summarise_year` runs it on the connection that
     computes the other roll-ups, so the year's file is read by one engine under one
     memory limit. ``parts`` overrides the number of parts. The text columns are held as
     ENUM types while the rows are built (:func:`healthmap.summary.enum_types`; a part's
@@ -242,7 +245,8 @@ def build_on(con, episodes: str, groups: str, institutions: str,
                                 for c, _t in COLUMNS if c != 'year')} FROM ({sql})"""
 
     def run(cur, part: int):
-        return cur.sql(sql, params={"all": ALL, "part": part}).to_arrow_table()
+        table = cur.sql(sql, params={"all": ALL, "part": part}).to_arrow_table()
+        return table if sink is None else sink(part, table)
 
     try:
         [(threads,)] = con.execute("SELECT current_setting('threads')").fetchall()

@@ -119,7 +119,8 @@ def plan_episodes(conn, clean: pd.DataFrame | StagedEpisodes, progress,
                     # other persons' per-person rows kept: their counts too
                     held["rollups_updated"] = tables is not None
                 if tables is None:
-                    tables = summary.summarise_year(rows, year, icd3_group, in_county)
+                    tables = summary.summarise_year(rows, year, icd3_group, in_county,
+                                                    writer.rollup_sink(year))
                 writer.add_rollups(year, tables)
             # the person counts of the changed years and those after (before the write
             # transaction; its prepare then finds none left)

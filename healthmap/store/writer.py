@@ -40,7 +40,7 @@ from healthmap.store.layout import (EPISODES, FILE_COLUMNS, LOCK, MANIFEST, PEND
                                     make_private_dir, memory_limit, read_manifest,
                                     rollup_columns, to_arrow, write_manifest)
 
-__all__ = ["StoreWriter", "to_arrow"]
+__all__ = ["StoreWriter", "to_arrow", "write_rollup"]
 
 #: a year's episode files at most: a year that only receives new rows (a month's import)
 #: gets a file of them beside its held ones, until it has this many; then, and whenever
@@ -221,10 +221,6 @@ class StoreWriter:
         them, one file each, where a store path names a held file kept as it is),
         replacing that year's old ones of those tables (a year whose episodes this write changed keeps none of its old
         ones). A year this write holds no episodes of takes none."""
-        from healthmap.person_rollup import ROW_GROUP, TABLE as PERSONS
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         entry = self.years.get(int(year))
         if entry is None:
             return
@@ -243,41 +239,32 @@ class StoreWriter:
                 name = f"part-{self.generation:06d}-{self.token}-{i}.parquet"
                 writes.append((frame, table, folder / name))
                 out[table].append(f"{ROLLUPS}/{table}/year={year}/{name}")
-        types = _arrow_types()
-
-        def write(job) -> None:  # pyarrow encodes and compresses without the GIL
-            frame, table, path = job
-            columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
-            if isinstance(frame, pa.Table):  # DuckDB's result: cast, never via Python
-                arrays = [frame.column(c).cast(types[t]) for c, t in columns]
-            else:
-                arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL")
-                                   else frame[c], types[t], from_pandas=True)
-                          for c, t in columns]
-            names = [c for c, _t in columns]
-            meta = frame.schema.metadata if isinstance(frame, pa.Table) else None
-            pq.write_table(pa.Table.from_arrays(arrays, names=names, metadata=meta), path,
-                           compression="snappy",
-                           **({"row_group_size": ROW_GROUP,
-                               # no dictionary for the ids: nearly one value a row, so
-                               # pyarrow built one and fell back to plain (writes 0.8 →
-                               # 0.4 s a part at 10 M, the file a little smaller)
-                               "use_dictionary": [c for c in names if c not in _IDS]}
-                              if table == PERSONS else {}))
-            os.chmod(path, 0o600)
-
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(write, writes))
+        with ThreadPoolExecutor(2) as pool:  # pyarrow encodes and compresses without the GIL
+            list(pool.map(lambda job: write_rollup(*job), writes))
         entry["rollups"] = {**(entry.get("rollups") or {}), **out}
 
-    def staged_rollup(self, year: int, table: str, i: int) -> tuple[Path, str]:
+    def staged_rollup(self, year: int, table: str, i: int | str) -> tuple[Path, str]:
         """Where a roll-up file of ``year`` written by others (DuckDB's ``COPY``) is staged,
         and its store path, which :meth:`add_rollups` takes in place of a table."""
         folder = make_private_dir(self.stage / ROLLUPS / table / f"year={year}")
         name = f"part-{self.generation:06d}-{self.token}-c{i}.parquet"
         return folder / name, f"{ROLLUPS}/{table}/year={year}/{name}"
+
+    def rollup_sink(self, year: int):
+        """A function (table, part number, Arrow table of the table's roll-up columns) →
+        store path that writes the table now as a staged roll-up file of ``year``
+        (:meth:`staged_rollup`); :meth:`add_rollups` takes the path in place of the table.
+        The per-person roll-up's parts are written so, each as soon as it is computed,
+        beside the next part's query (:func:`healthmap.person_rollup.build_on`'s
+        ``sink``), rather than held until the year's other roll-ups are done."""
+        def sink(table: str, i: int, frame) -> str:
+            path, name = self.staged_rollup(year, table, f"p{i}")
+            write_rollup(frame, table, path)
+            return name
+
+        return sink
 
     def _abs(self, files: list[str]) -> str:
         return _sql_list([self.root / f for f in files])
@@ -415,6 +402,36 @@ class StoreWriter:
         for d in [*(self.root / EPISODES).glob("year=*"), *(self.root / ROLLUPS).glob("*/year=*")]:
             if d.is_dir() and not any(d.iterdir()):
                 d.rmdir()
+
+
+def write_rollup(frame, table: str, path: Path) -> None:
+    """Write ``frame`` (pandas or Arrow, with ``table``'s roll-up columns,
+    :func:`healthmap.store.layout.rollup_columns`) as the Parquet file ``path`` (mode
+    0600), in the store's column types; an Arrow table's schema metadata is kept (the
+    person counts record their grouping there)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from healthmap.person_rollup import ROW_GROUP, TABLE as PERSONS
+
+    types = _arrow_types()
+    columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
+    if isinstance(frame, pa.Table):  # DuckDB's result: cast, never via Python
+        arrays = [frame.column(c).cast(types[t]) for c, t in columns]
+    else:
+        arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL") else frame[c],
+                           types[t], from_pandas=True) for c, t in columns]
+    names = [c for c, _t in columns]
+    meta = frame.schema.metadata if isinstance(frame, pa.Table) else None
+    pq.write_table(pa.Table.from_arrays(arrays, names=names, metadata=meta), path,
+                   compression="snappy",
+                   **({"row_group_size": ROW_GROUP,
+                       # no dictionary for the ids: nearly one value a row, so pyarrow
+                       # built one and fell back to plain (writes 0.8 → 0.4 s a part at
+                       # 10 M, the file a little smaller)
+                       "use_dictionary": [c for c in names if c not in _IDS]}
+                      if table == PERSONS else {}))
+    os.chmod(path, 0o600)
 
 
 def drop_pending(root: Path, live: Manifest | None) -> None:
