@@ -216,8 +216,9 @@ def summarise_year(ep: pd.DataFrame | list, year: int, icd3_group: dict[str, str
     (:mod:`healthmap.person_rollup`), on the same connection, in parts; given ``stage``
     (table, part number, Arrow table → store path: a store writer's
     :meth:`~healthmap.store.writer.StoreWriter.rollup_sink`), each part is written by it as
-    soon as it is computed and its store path comes back instead of the table (2024
-    at 10 M: the year's roll-ups and their writes 13.2 → ? s).
+    soon as it is computed and its store path comes back instead of the table (no part
+    is held until the year is done: the 10 M import's peak memory 3.2 → 2.3 GB, its time
+    the same, measured 2026-12-03).
 
     Examples
     --------

@@ -75,3 +75,38 @@ def test_by_month_slices_and_filters_alike():
     u = pa.table({"month": [3, 1, 3], "n": [1, 2, 3]})  # not sorted: filtered
     assert [x.to_pydict() for x in summary.by_month(u)] == [
         {"month": [3, 3], "n": [1, 3]}, {"month": [1], "n": [2]}]
+
+
+def test_parts_written_as_computed_equal_the_returned_ones(tmp_path, monkeypatch):
+    """A store writer's sink (the imports' path) writes each per-person part as it is
+    computed: the files hold the rows summarise_year returns without one, in the store's
+    types, and add_rollups keeps them as they are."""
+    import pyarrow.parquet as pq
+
+    from healthmap.store.writer import StoreWriter, to_arrow
+
+    monkeypatch.setattr(person_rollup, "PART_EPISODES", 1000)  # several parts
+    ep = _episodes(4000, seed=11)
+    groups, inst = {"C18": "CRC", "I10": "HT"}, {"H1": True, "OUT": False}
+    writer = StoreWriter(tmp_path / "db.store", fresh=True)
+    try:
+        writer.append(to_arrow(ep.assign(year=2024, icd10=ep["icd3"], age=60,
+                                         total_cost=ep["total_cost_fen"] / 100,
+                                         fund_paid=ep["fund_paid_fen"] / 100)))
+        writer.build()
+        plain = summary.summarise_year(ep, 2024, groups, inst)
+        sunk = summary.summarise_year(ep, 2024, groups, inst, writer.rollup_sink(2024))
+        paths = sunk[person_rollup.TABLE]
+        assert len(paths) == len(plain[person_rollup.TABLE]) > 1 and all(
+            isinstance(p, str) for p in paths)
+        for path, want in zip(paths, plain[person_rollup.TABLE]):
+            got = pq.read_table(writer.stage / path)
+            assert got.num_rows == want.num_rows > 0
+            got = got.select(want.column_names).cast(want.schema)
+            # the same rows (a part is ordered by group, setting and insurance only)
+            order = [(c, "ascending") for c in want.column_names]
+            assert got.sort_by(order).equals(want.sort_by(order))
+        writer.add_rollups(2024, sunk)
+        assert writer.years[2024]["rollups"][person_rollup.TABLE] == paths
+    finally:
+        writer.discard()
