@@ -172,7 +172,8 @@ def _first_rows(rows: str, key: str, spans: bool = False) -> str:
     greatest. Nearly every key has one row (a person's slices of a group and setting
     under one insurance type; a person's groups of a specialty in one), taken as it is:
     only the keys of several rows are aggregated, the least (date, record id) being a
-    comparison of structs with text (2.4 → 0.5 s for 2.4 million keys at 10 M)."""
+    comparison of structs with text (the four years' build at 10 M, alone under 2 GB:
+    about 20 → 18 s, the same rows; measured 2026-12-03)."""
     spans_sel = "first_any, last_any, " if spans else ""
     spans_agg = "min(first_any) AS first_any, max(last_any) AS last_any, " if spans else ""
     return f"""(

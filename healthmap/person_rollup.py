@@ -149,11 +149,13 @@ def build_on(con, episodes: str, groups: str, institutions: str,
     database (each part's query is partly serial; at 10 M, 2024's 9 parts took 11.5 s
     one after the other, each scanning the year's file). Returns the parts as Arrow
     tables, each sorted by group, setting and insurance (the store writes one file per
-    part); given ``sink`` (part number, Arrow table → what to return in its place: a
+    part); given ``sink`` (part number, Arrow table → what to return in its place;
+    :func:`healthmap.summary.summarise_year` passes one that writes the part through a
     store writer's :meth:`~healthmap.store.writer.StoreWriter.rollup_sink`), each part
     is handed to it as soon as it is computed, by the thread that computed it, so one
-    part is written while the next one's query runs and no part is held longer. :func:`healthmap.summary.summarise_year` runs it on the connection that
-    computes the other roll-ups, so the year's file is read by one engine under one
+    part is written while the next one's query runs and no part is held longer.
+    :func:`healthmap.summary.summarise_year` runs it on the connection that computes the
+    other roll-ups, so the year's file is read by one engine under one
     memory limit. ``parts`` overrides the number of parts. The text columns are held as
     ENUM types while the rows are built (:func:`healthmap.summary.enum_types`; a part's
     sort by group, setting and insurance compares small integers), made of ``values``

@@ -160,7 +160,8 @@ def memory_limit(counts: bool = False) -> str:
     (default ``1GB``) for every connection but the person counts' build, which takes
     ``HEALTHMAP_COUNTS_MEMORY`` (default ``2GB``): it runs alone, after every other
     roll-up of the write, and its joins of millions of (code set, person) keys spill
-    under 1 GB (four years at 10 M episodes: 33 → 24 s with 2 GB, measured 2026-12-03).
+    under 1 GB (the four years' build at 10 M episodes, alone: 28 → 20 s with 2 GB,
+    measured 2026-12-03).
 
     >>> memory_limit() == os.environ.get("HEALTHMAP_STORE_MEMORY", "1GB")
     True

@@ -246,8 +246,9 @@ class StoreWriter:
         entry["rollups"] = {**(entry.get("rollups") or {}), **out}
 
     def staged_rollup(self, year: int, table: str, i: int | str) -> tuple[Path, str]:
-        """Where a roll-up file of ``year`` written by others (DuckDB's ``COPY``) is staged,
-        and its store path, which :meth:`add_rollups` takes in place of a table."""
+        """Where a roll-up file of ``year`` written outside :meth:`add_rollups` (DuckDB's
+        ``COPY``, :meth:`rollup_sink`) is staged, and its store path, which
+        :meth:`add_rollups` takes in place of a table."""
         folder = make_private_dir(self.stage / ROLLUPS / table / f"year={year}")
         name = f"part-{self.generation:06d}-{self.token}-c{i}.parquet"
         return folder / name, f"{ROLLUPS}/{table}/year={year}/{name}"
