@@ -50,8 +50,7 @@ from healthmap.ingest.readers import (FileReadError, _decode, check_file_size, f
                                       text_frame, trailing_blank)
 from healthmap.ingest.validate import FILE_WIDE, validate
 from healthmap.store.layout import (INCOMING, engine_store_dir, make_private_dir,
-                                    memory_limit,
-                                    sql_file_list)
+                                    memory_limit, sql_file_list)
 
 #: rows read, validated and staged at a time (measured: about 0.7 GB peak per 500,000)
 CHUNK_ROWS = 500_000
