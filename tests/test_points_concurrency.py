@@ -1,8 +1,16 @@
 """50 concurrent award and redeem processes on one resident end in a consistent ledger:
-balance = sum of entries, never negative at any point, every source id once."""
+balance = sum of entries, never negative at any point, every source id once.
+
+The 50 processes are forked from a fresh interpreter (:func:`_launch`, started with
+``spawn``), not from the test process: late in the suite that process holds other tests'
+threads (DuckDB, servers) and gigabytes of objects, and a child forked from it can hang on
+a lock some thread held at the fork, or copy those pages when it collects garbage (CI run
+of stop 28: one child never answered)."""
 
 import datetime as dt
 import multiprocessing as mp
+import queue
+import time
 from dataclasses import replace
 
 from sqlalchemy import select
@@ -35,8 +43,8 @@ def _worker(url, i, barrier, results):
 
     engine = make_engine(url)
     kind, source = _operation(i)
-    barrier.wait(timeout=60)
     try:
+        barrier.wait(timeout=60)
         with Session(engine) as s, s.begin():
             if kind == "award":
                 out = L.award(s, Actor(f"w{i}", "points"), "R1", "health_lecture", source,
@@ -53,19 +61,52 @@ def _worker(url, i, barrier, results):
         engine.dispose()
 
 
+def _launch(url, results):
+    """Run in a fresh interpreter: fork the N workers, wait for them, report their exit
+    codes (None: still running after 150 s, then killed). The modules the workers use are
+    imported here once, before the fork."""
+    import healthmap.access  # noqa: F401
+    import healthmap.db  # noqa: F401
+    import healthmap.points.ledger  # noqa: F401
+
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(N)
+    procs = [ctx.Process(target=_worker, args=(url, i, barrier, results)) for i in range(N)]
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + 150
+    for p in procs:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+    codes = [p.exitcode for p in procs]
+    for p in procs:
+        if p.exitcode is None:
+            p.kill()
+    results.put(("exitcodes", codes))
+
+
 def test_fifty_concurrent_award_and_redeem_processes_stay_consistent(engine):
     add_residents(engine)
     url = engine.url.render_as_string(hide_password=False)
     engine.dispose()
-    ctx = mp.get_context("fork")
-    barrier, results = ctx.Barrier(N), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(url, i, barrier, results)) for i in range(N)]
-    for p in procs:
-        p.start()
-    got = [results.get(timeout=120) for _ in range(N)]
-    for p in procs:
-        p.join(timeout=60)
-    assert all(p.exitcode == 0 for p in procs)
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    launcher = ctx.Process(target=_launch, args=(url, results))
+    launcher.start()
+    got, exitcodes = [], None
+    while exitcodes is None:
+        try:
+            message = results.get(timeout=180)
+        except queue.Empty:
+            raise AssertionError(f"no answer for 180 s; answers so far: {got}; "
+                                 f"launcher alive: {launcher.is_alive()}") from None
+        if message[0] == "exitcodes":
+            exitcodes = message[1]
+        else:
+            got.append(message)
+    launcher.join(timeout=60)
+    assert launcher.exitcode == 0
+    assert exitcodes == [0] * N, exitcodes
+    assert sorted(g[0] for g in got) == list(range(N)), got
     errors = [g for g in got if g[1] == "error"]
     assert not errors, errors
     refused = [g for g in got if g[1] == "refused"]
