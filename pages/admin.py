@@ -25,7 +25,7 @@ with st.form("add_user"):
     role = c3.selectbox(ui.t("admin.role"), access.ROLES,
                         format_func=lambda r: access.role_label(r, ui.lang()))
     c4, c5 = st.columns(2)
-    towns = ui.area_set("township", ui.version(), str(engine.url)).areas
+    towns = ui.area_set("township", ui.version(), ui.database_url()).areas
     area = c4.selectbox(ui.t("admin.scope_area"), [None] + towns["code"].tolist(),
                         format_func=lambda c: ui.t("common.all") if c is None else
                         towns.set_index("code").at[c, "name"])

@@ -11,7 +11,7 @@ from healthmap import (access, aggregates, board, board_maps, briefing, exports,
 user = ui.guard("board")
 actor = access.Actor.from_user(user)
 engine = ui.engine()
-url = str(engine.url)
+url = ui.database_url()
 lang = ui.lang()
 version = ui.version()
 

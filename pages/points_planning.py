@@ -29,7 +29,7 @@ def registered(data_version: int, url: str) -> pd.Series:
     return views.registered_by_area(ui.engine(url))
 
 
-url = engine.url.render_as_string(hide_password=False)
+url = ui.database_url()
 all_entries = entries(ui.version(), url)
 years = sorted(pd.to_datetime(all_entries["date"]).dt.year.unique().tolist(), reverse=True)
 if not years:

@@ -14,7 +14,7 @@ from healthmap.reference import disease_label
 user = ui.guard("ranking")
 actor = access.Actor.from_user(user)
 engine = ui.engine()
-url = str(engine.url)
+url = ui.database_url()
 lang = ui.lang()
 zh = lang == "zh"
 version = ui.version()

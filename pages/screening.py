@@ -59,7 +59,7 @@ with c1:  # ui.select: the labels follow a language switch, the choice stays
     rid = ui.select("scr_set", ui.t("screening.ruleset"), list(sets),
                     lambda k: f"{sets[k].name[lang]} · v{sets[k].version}")
 rs = sets[rid]
-areas = ui.area_set("township", ui.version(), str(engine.url)).areas
+areas = ui.area_set("township", ui.version(), ui.database_url()).areas
 names = dict(zip(areas["code"], areas["name"]))
 if actor.area_code:
     township = actor.area_code

@@ -30,7 +30,7 @@ sets = rules.load_all()
 rid = ui.select("scr_rep_set", ui.t("screening.ruleset"), list(sets),
                 lambda k: f"{sets[k].name[lang]} · v{sets[k].version}")
 rs = sets[rid]
-areas = ui.area_set("township", ui.version(), str(engine.url)).areas
+areas = ui.area_set("township", ui.version(), ui.database_url()).areas
 with Session(engine) as s:
     tiers = views.tier_counts(s, actor, rid)
     fun = views.funnel(s, actor, rid)
