@@ -8,7 +8,7 @@ ASGI app: Streamlit plus the session-cookie routes, security headers and upload 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-if get_script_run_ctx() is None:  # imported by the server: build the web app
+if get_script_run_ctx(suppress_warning=True) is None:  # imported by the server: build the web app
     from streamlit.runtime.pages_manager import PagesManager
 
     import web
@@ -19,7 +19,8 @@ if get_script_run_ctx() is None:  # imported by the server: build the web app
     # this flag; set it before any visitor arrives. (tests/test_e2e_sessions.py opens
     # /admin as the server's very first request.)
     PagesManager.uses_pages_directory = False
-    app = st.App(__file__, routes=web.routes(), middleware=web.middleware())
+    app = st.App(__file__, routes=web.routes(), middleware=web.middleware(),
+                 lifespan=web.lifespan)
 else:  # a visitor's script run
     import shell
 

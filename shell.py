@@ -36,25 +36,18 @@ def _prepared(url: str, kind: str) -> str:
     return kind
 
 
-def _ready(engine) -> str | None:
-    kind = db.database_kind(engine)
-    if kind == "real" or (kind == "demo" and db.get_meta(engine, "demo_data") is not None):
-        return kind
-    return None
-
-
 def ensure_database(url: str) -> str:
     """Make the database ready: ``real`` or ``demo``. With no database yet, load the demo
     data once, with progress shown only to the visitors who wait for it."""
     engine = ui.engine(url)
-    kind = _ready(engine)
+    kind = db.ready_kind(engine)
     if kind is None and engine.dialect.name != "sqlite" and not db.is_initialised(engine):
         from healthmap import dbhealth  # a server database is set up on purpose: init/demo
 
         raise dbhealth.DatabaseProblem("not_initialised", url.split("@")[-1])
     if kind is None:
         with _first_start_lock(url):
-            kind = _ready(engine)  # another visitor may have loaded it meanwhile
+            kind = db.ready_kind(engine)  # another visitor may have loaded it meanwhile
             if kind is None:
                 _load_demo(engine)
                 kind = "demo"

@@ -306,6 +306,30 @@ def periods(data_version: int, url: str) -> list[int]:
     return queries.periods(engine(url))
 
 
+# ---------------------------------------------------------------- board page (healthmap.board)
+# What the leaders' board reads whatever its inputs, once per data version (here, not in
+# the page, so the server's warm-up at start fills them: warmup.py).
+@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
+def board_cells(data_version: int, url: str) -> pd.DataFrame:
+    from healthmap import board
+
+    return board.board_cells(engine(url))
+
+
+@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
+def board_screening(data_version: int, url: str) -> pd.DataFrame:
+    from healthmap import board
+
+    return board.screening_cases(engine(url))
+
+
+@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
+def indicator_values(data_version: int, url: str) -> pd.DataFrame:
+    from healthmap import aggregates
+
+    return aggregates.values(engine(url))
+
+
 # ---------------------------------------------------------------- map page (healthmap.mapmodel)
 # Each piece is cached on exactly the inputs it depends on, so a widget change recomputes
 # only what it affects (a scheme change redraws the map, not the panels or the flows).

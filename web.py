@@ -8,10 +8,13 @@
   referrer.
 * ``/_stcore/upload_file/…`` only for a logged-in user whose role may upload a file;
   ``/_stcore/metrics`` not served.
+* At start (``lifespan``), the pages' first views are read in the background
+  (:mod:`warmup`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
@@ -31,6 +34,16 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app):
+    """The server's start and stop: at start, the pages' first views are read in the
+    background (:mod:`warmup`), so the first visitor after a restart need not wait."""
+    import warmup
+
+    warmup.start(database_url())
+    yield
 
 
 @functools.cache

@@ -269,6 +269,24 @@ def _timed(page, runs: RunWatch, kind: str, label: str, value: str | None,
     return _settle(page, t0, timeout_ms, ran=lambda: runs.finished > before)
 
 
+def _wait_for_warm_up(server_log: Path, timeout_s: float = 600) -> None:
+    """Wait until the server's log has a line of its warm-up at start; print how long the
+    server took to get there."""
+    import warmup
+
+    t0, deadline = time.perf_counter(), time.monotonic() + timeout_s
+    while True:
+        line = next((ln for ln in server_log.read_text(errors="replace").splitlines()
+                     if warmup.LOG_PREFIX in ln), None)
+        if line is not None:
+            print(f"server warm-up: {line.split(warmup.LOG_PREFIX, 1)[1].strip(' :')} "
+                  f"(waited {time.perf_counter() - t0:.1f} s after the first answer)")
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no warm-up line in the server log after {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
 def _stats(times: list[float]) -> tuple[float, float]:
     return statistics.median(times), float(np.percentile(times, 95))
 
@@ -277,7 +295,8 @@ def run_browser_bench(db_url: str | None = None, rounds: int = 1,
                       screenshot: str | None = None, app: Path = ROOT / "app.py",
                       user: str = "demo_planner", password: str | None = None,
                       pages=tuple(PAGES),
-                      lang: str = "zh", first_view_timeout_s: int = 600) -> dict:
+                      lang: str = "zh", first_view_timeout_s: int = 600,
+                      warm: bool = False) -> dict:
     """Time the steps of ``pages`` (keys of :data:`PAGES`, in that order) in Chromium
     against the real app, ``rounds`` times, on the page in ``lang``; returns per page the
     median and p95 of its widget changes (ms), the times of opening it, and every step's
@@ -288,7 +307,10 @@ def run_browser_bench(db_url: str | None = None, rounds: int = 1,
     round: the click on the link to the settled page) and makes its changes. Without
     ``db_url`` a throw-away demo database is built first (about 20 s). ``app`` may point
     at another checkout (to measure a before/after pair). ``user`` (a planner: it may open
-    every page) logs in with ``password``, by default the demo accounts'.
+    every page) logs in with ``password``, by default the demo accounts'. With ``warm``
+    the first round starts once the server log says its warm-up at start has ended
+    (:mod:`warmup`): a visitor who finds the server running; without it, one who arrives
+    as it starts.
     """
     from playwright.sync_api import sync_playwright
 
@@ -334,6 +356,8 @@ def run_browser_bench(db_url: str | None = None, rounds: int = 1,
                     break
                 except Exception:
                     time.sleep(0.5)
+            if warm:
+                _wait_for_warm_up(Path(tmp) / "server.log")
             _login(page, url, user, password)
             for _ in range(rounds):
                 before = runs.finished  # a fresh session, on the account page

@@ -225,7 +225,7 @@ def cmd_bench(args) -> int:
                 raise CliError("bench --browser runs from the project's checkout (its "
                                "benchmarks/ folder and app.py): cd there first") from None
 
-            run_browser_bench(args.db, rounds=args.rounds, lang=args.lang,
+            run_browser_bench(args.db, rounds=args.rounds, lang=args.lang, warm=args.warm,
                               pages=[k.strip() for k in args.pages.split(",") if k.strip()])
             return 0
         if not args.store_only:
@@ -364,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(key-specialty ranking) and board (indicator board); default all")
     s.add_argument("--lang", choices=["zh", "en"], default="zh",
                    help="--browser: the pages' language")
+    s.add_argument("--warm", action="store_true",
+                   help="--browser: log in once the server's warm-up at start has ended (a "
+                        "visitor who finds it running); default: as soon as it answers")
     s.add_argument("--store-only", action="store_true",
                    help="only the episode store's part: write speed and the distinct-person "
                         "query beside DuckDB on CSV and pandas")

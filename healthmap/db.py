@@ -95,6 +95,29 @@ def is_initialised(engine: Engine) -> bool:
     return inspect(engine).has_table("alembic_version")
 
 
+def is_current(engine: Engine) -> bool:
+    """Whether the database is initialised and no migration is waiting (:func:`upgrade`
+    would do nothing)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    if not is_initialised(engine):
+        return False
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() == head
+
+
+def ready_kind(engine: Engine) -> str | None:
+    """``real`` or ``demo`` once the database holds what the app serves (a demo database
+    only after its demo data are loaded), else ``None`` (the app's first start loads the
+    demo data)."""
+    kind = database_kind(engine)
+    if kind == "real" or (kind == "demo" and get_meta(engine, "demo_data") is not None):
+        return kind
+    return None
+
+
 def get_meta(engine: Engine, key: str, default: str | None = None) -> str | None:
     if not is_initialised(engine):
         return default

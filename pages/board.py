@@ -16,16 +16,6 @@ lang = ui.lang()
 version = ui.version()
 
 
-@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
-def cells(data_version: int, url: str) -> pd.DataFrame:
-    return board.board_cells(ui.engine(url))
-
-
-@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
-def screening(data_version: int, url: str) -> pd.DataFrame:
-    return board.screening_cases(ui.engine(url))
-
-
 @st.cache_data(ttl=900, max_entries=8, show_spinner=False)
 def outflow(year: int, months: int, data_version: int, url: str):
     # the year's period frame (shared with the map page, warmed below): a year change
@@ -53,11 +43,6 @@ def managed(years: tuple, months: int, data_version: int, url: str):
     return twodisease.managed_by_year(ui.engine(url), list(years), months)
 
 
-@st.cache_data(ttl=900, max_entries=4, show_spinner=False)
-def agg_values(data_version: int, url: str) -> pd.DataFrame:
-    return aggregates.values(ui.engine(url))
-
-
 @st.cache_data(ttl=900, max_entries=8, show_spinner=False)
 def subsidy_table(year: int, lang: str, role: str, data_version: int, url: str):
     e = ui.engine(url)
@@ -68,7 +53,7 @@ def subsidy_table(year: int, lang: str, role: str, data_version: int, url: str):
         from healthmap.screening.views import fee_totals
         with Session(e) as s:
             fees = fee_totals(s, access.Actor("board", role))
-    return subsidies.subsidy_lines(year, agg_values(data_version, url), fees,
+    return subsidies.subsidy_lines(year, ui.indicator_values(data_version, url), fees,
                                    twodisease.new_managed(e, year), lang)
 
 
@@ -87,7 +72,7 @@ def enter(df: pd.DataFrame, source: str) -> None:
     with Session(engine) as s, s.begin():
         n = aggregates.save(s, actor, clean, source)
     st.success(ui.t("board.agg.saved", n=n))
-    agg_values.clear()
+    ui.indicator_values.clear()
     subsidy_table.clear()
 
 
@@ -111,7 +96,7 @@ def trends(year: int, lang: str, data_version: int, url: str, _tiles: list) -> l
 
 
 st.title(ui.t("board.title"))
-c = cells(version, url)
+c = ui.board_cells(version, url)
 if c.empty:
     st.info(ui.t("board.no_data"))
     st.stop()
@@ -122,7 +107,8 @@ st.caption(ui.t("board.period", year=year, months=months))
 
 # ---------------------------------------------------------------- tiles
 st.subheader(ui.t("board.tiles"))
-tiles = board.tiles(c, year, screening(version, url), managed(tuple(years), months, version, url))
+tiles = board.tiles(c, year, ui.board_screening(version, url),
+                    managed(tuple(years), months, version, url))
 COLOUR = {"met": "green", "at_risk": "orange", "missed": "red", "no_data": "gray"}
 
 
@@ -225,7 +211,7 @@ charts_on_demand("board_open_trends", ui.t("board.trends.open"),
 
 # ---------------------------------------------------------------- aggregate indicators
 st.subheader(ui.t("board.agg"))
-vals = agg_values(version, url)
+vals = ui.indicator_values(version, url)
 agg_tiles = aggregates.tiles(vals, year, lang=lang)
 if vals.empty:
     st.caption(ui.t("board.agg.none"))

@@ -1,11 +1,12 @@
 """Sessions in a real browser (issue 8): log in, reload, open a page by URL, new tab, logout
 in one tab ends the other; the cookie is HttpOnly and SameSite=Strict; the server's very
 first request may be a page URL; security headers, no public metrics, no anonymous uploads
-(issue 18 §6)."""
+(issue 18 §6); the warm-up at start (issue 14)."""
 
 import re
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +78,28 @@ def _status(url, method="GET"):
         return e.code, dict(e.headers)
 
 
+def _warm_up_line(log: Path) -> str:
+    """The server log's line of its warm-up at start, waited for (bounded)."""
+    import time
+
+    import warmup
+
+    deadline = time.monotonic() + 180
+    while True:
+        found = [ln for ln in log.read_text(errors="replace").splitlines()
+                 if warmup.LOG_PREFIX in ln]
+        if found or time.monotonic() > deadline:
+            assert found, f"no warm-up line in {log}"
+            return found[0]
+        time.sleep(0.2)
+
+
+def test_the_server_warms_the_first_views_at_start(server):
+    """On a ready database the server reads the pages' first views as it starts."""
+    line = _warm_up_line(ART / "server_sessions.log")
+    assert "done in" in line and "cells of 2024" in line, line
+
+
 def test_security_headers_metrics_and_anonymous_upload(server):
     code, headers = _status(server + "/")
     assert code == 200
@@ -114,5 +137,7 @@ def test_first_start_loads_the_demo_with_progress_and_never_replays_it(tmp_path)
         later.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
         expect(later.get_by_text("Public access").first).to_be_visible(timeout=90_000)
         assert later.get_by_text("First start").count() == 0
+    # the warm-up at start found no database and left it to the first visitor
+    assert "not ready" in _warm_up_line(ART / "server_first_start.log")
     keys = list((tmp_path / "keys").iterdir())
     assert len(keys) == 1 and oct(keys[0].stat().st_mode & 0o777) == "0o600"
