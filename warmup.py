@@ -2,8 +2,8 @@
 
 A fresh server process has nothing in memory: its first visitor waited for the page
 modules to import and for the latest year's cells to be read from the episode store (at
-10,000,000 episodes the map page's first view took 3.7 s server side in a fresh process,
-2.4 s of it the cells; in a second session 0.2 s). ``app.py``'s lifespan calls
+10,000,000 episodes the map page's first view took 4.6-5.3 s server side in a fresh
+process, 2.4 s of it the cells; 0.5-0.7 s once this warm-up has run). ``app.py``'s lifespan calls
 :func:`start` as the server starts; it runs :func:`warm` in a background thread, which
 imports every page's modules and fills the caches the pages' first views read, through
 the same cached functions of :mod:`ui` the pages call (so the pages find them):
@@ -81,8 +81,8 @@ def _import(name: str) -> None:
 
 def warm(url: str) -> dict | None:
     """Import the pages' modules and read what their first views need (module docstring)
-    for the database at ``url``; returns what was read (``None``: the database was left
-    alone, nothing imported or read) with the seconds it took."""
+    for the database at ``url``; returns what was read with the seconds it took, or
+    ``None`` when the database is left alone (nothing read from it)."""
     t0 = time.perf_counter()
     from healthmap import db, dbhealth
 
@@ -115,13 +115,18 @@ def warm(url: str) -> dict | None:
 
 
 def _run(url: str) -> None:
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
     try:
         done = warm(url)
-    except Exception as exc:  # noqa: BLE001 - a warm-up only: the pages read it themselves
+    # a warm-up only: the pages read for themselves (and show any problem); StopException:
+    # ui.engine's stop on a database problem, outside any visitor's run
+    except (Exception, StopException) as exc:  # noqa: BLE001
         log.warning("%s stopped (the pages read for themselves): %r", LOG_PREFIX, exc)
         return
     if done is None:
-        log.info("%s: the database is not ready yet; nothing read", LOG_PREFIX)
+        log.info("%s: the database is missing, not yet filled, waiting for a migration or "
+                 "unreadable; nothing read", LOG_PREFIX)
     else:
         log.info("%s done in %.1f s: page modules imported in %.1f s, then the cells of %s, "
                  "the reference data and the board's data read", LOG_PREFIX, done["total s"],
