@@ -303,15 +303,16 @@ ASSUMPTIONS = ("board.assume.case_mix", "board.assume.no_in_county",
 def fmt(value, unit: str, lang: str | None = None) -> str:
     """A tile value as text: yuan and counts with thousands separators, % with one
     decimal; ``—`` when missing. With ``lang``, yuan of a million or more are shortened
-    as a tile shows them (exports keep every digit): 万 / 亿 in Chinese, million /
-    billion in English.
+    as a tile shows them (exports keep every digit): 万 / 亿 in Chinese, m / bn in
+    English (short enough for a tile of a three-column row: "438.7 million yuan" was
+    cut off there).
 
     >>> fmt(12587.4, "unit.yuan"), fmt(88.599, "unit.pct"), fmt(None, "unit.pct")
     ('12,587', '88.6', '—')
     >>> fmt(12_162_860_934, "unit.yuan", "zh"), fmt(12_162_860_934, "unit.yuan", "en")
-    ('121.63 亿', '12.16 billion')
+    ('121.63 亿', '12.16bn')
     >>> fmt(143_217_426, "unit.yuan", "zh"), fmt(-143_217_426, "unit.yuan", "en")
-    ('1.43 亿', '-143.2 million')
+    ('1.43 亿', '-143.2m')
     >>> fmt(8_765_432, "unit.yuan", "zh"), fmt(987_654, "unit.yuan", "zh")
     ('877 万', '987,654')
     """
@@ -320,10 +321,10 @@ def fmt(value, unit: str, lang: str | None = None) -> str:
     if unit == "unit.pct":
         return f"{value:,.1f}"
     if lang and unit == "unit.yuan" and abs(value) >= 1e6:
-        steps = ((1e8, "亿", 2), (1e4, "万", 0)) if lang == "zh" else \
-            ((1e9, "billion", 2), (1e6, "million", 1))
+        steps = ((1e8, " 亿", 2), (1e4, " 万", 0)) if lang == "zh" else \
+            ((1e9, "bn", 2), (1e6, "m", 1))
         size, word, places = next(s for s in steps if abs(value) >= s[0])
-        return f"{value / size:,.{places}f} {word}"
+        return f"{value / size:,.{places}f}{word}"
     return f"{value:,.0f}"
 
 
@@ -367,7 +368,7 @@ def value_text(value, tile: Tile, lang: str = "zh") -> str:
     >>> value_text(t.value, t, "zh"), value_text(None, t, "en")
     ('12,587 元', '—')
     >>> value_text(12_162_860_934, t, "zh"), value_text(12_162_860_934, t, "en")
-    ('121.63 亿元', '12.16 billion yuan')
+    ('121.63 亿元', '12.16bn yuan')
     """
     text = fmt(value, unit_kind(tile.unit), lang)
     if text == "—":
