@@ -40,6 +40,21 @@ THREAD = "healthmap-warm-start"
 LOG_PREFIX = "warm-up at start"
 
 
+def logged_line(server_log: Path, timeout_s: float = 600) -> str:
+    """The first line of the warm-up in a server's log file, waited for (re-read every
+    0.2 s until it is there; ``TimeoutError`` after ``timeout_s``). For the browser bench
+    and the end-to-end tests, which start servers with their output in a file."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = server_log.read_text(errors="replace") if server_log.exists() else ""
+        line = next((ln for ln in text.splitlines() if LOG_PREFIX in ln), None)
+        if line is not None:
+            return line
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no warm-up line in {server_log} after {timeout_s:.0f} s")
+        time.sleep(0.2)  # polling a file for a condition, bounded by the deadline
+
+
 class _NoContextNote(logging.Filter):
     """Drops Streamlit's "missing ScriptRunContext" note for the warm-up thread: it calls
     the pages' cached functions outside any visitor's script run on purpose."""

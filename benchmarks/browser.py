@@ -269,22 +269,15 @@ def _timed(page, runs: RunWatch, kind: str, label: str, value: str | None,
     return _settle(page, t0, timeout_ms, ran=lambda: runs.finished > before)
 
 
-def _wait_for_warm_up(server_log: Path, timeout_s: float = 600) -> None:
-    """Wait until the server's log has a line of its warm-up at start; print how long the
-    server took to get there."""
+def _wait_for_warm_up(server_log: Path) -> None:
+    """Wait until the server's log has a line of its warm-up at start (:mod:`warmup`);
+    print it and how long the server took to get there."""
     import warmup
 
-    t0, deadline = time.perf_counter(), time.monotonic() + timeout_s
-    while True:
-        line = next((ln for ln in server_log.read_text(errors="replace").splitlines()
-                     if warmup.LOG_PREFIX in ln), None)
-        if line is not None:
-            print(f"server warm-up: {line.split(warmup.LOG_PREFIX, 1)[1].strip(' :')} "
-                  f"(waited {time.perf_counter() - t0:.1f} s after the first answer)")
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no warm-up line in the server log after {timeout_s:.0f} s")
-        time.sleep(0.2)
+    t0 = time.perf_counter()
+    line = warmup.logged_line(server_log)
+    print(f"server warm-up: {line.split(warmup.LOG_PREFIX, 1)[1].strip(' :')} "
+          f"(waited {time.perf_counter() - t0:.1f} s after the first answer)")
 
 
 def _stats(times: list[float]) -> tuple[float, float]:

@@ -6,10 +6,10 @@ first request may be a page URL; security headers, no public metrics, no anonymo
 import re
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
+import warmup
 from healthmap import auth
 from tests.e2e_util import ART, app_server, chromium, english_words, have_chromium, log_in
 
@@ -78,25 +78,9 @@ def _status(url, method="GET"):
         return e.code, dict(e.headers)
 
 
-def _warm_up_line(log: Path) -> str:
-    """The server log's line of its warm-up at start, waited for (bounded)."""
-    import time
-
-    import warmup
-
-    deadline = time.monotonic() + 180
-    while True:
-        found = [ln for ln in log.read_text(errors="replace").splitlines()
-                 if warmup.LOG_PREFIX in ln]
-        if found or time.monotonic() > deadline:
-            assert found, f"no warm-up line in {log}"
-            return found[0]
-        time.sleep(0.2)
-
-
 def test_the_server_warms_the_first_views_at_start(server):
     """On a ready database the server reads the pages' first views as it starts."""
-    line = _warm_up_line(ART / "server_sessions.log")
+    line = warmup.logged_line(ART / "server_sessions.log", timeout_s=180)
     assert "done in" in line and "cells of 2024" in line, line
 
 
@@ -138,6 +122,7 @@ def test_first_start_loads_the_demo_with_progress_and_never_replays_it(tmp_path)
         expect(later.get_by_text("Public access").first).to_be_visible(timeout=90_000)
         assert later.get_by_text("First start").count() == 0
     # the warm-up at start found no database and left it to the first visitor
-    assert "nothing read" in _warm_up_line(ART / "server_first_start.log")
+    line = warmup.logged_line(ART / "server_first_start.log", timeout_s=180)
+    assert "nothing read" in line, line
     keys = list((tmp_path / "keys").iterdir())
     assert len(keys) == 1 and oct(keys[0].stat().st_mode & 0o777) == "0o600"
