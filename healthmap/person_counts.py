@@ -10,7 +10,7 @@ rows a year), one row per
 
     year × code set (``group_code``: ``*`` all categories, each disease group, ``—`` the
     categories in no group) × ``setting`` (``*`` any, and each setting) × ``area_code`` ×
-    ``sex`` × ``age_group`` (of each person's first qualifying episode) × ``gap``
+    ``sex`` × ``age_group`` (of each person's first qualifying episode) × ``before``
 
 with the diagnosed persons, the new persons for every look-back of
 :data:`healthmap.persons.LOOKBACK_CHOICES` and the person-level referral counts
@@ -18,22 +18,23 @@ with the diagnosed persons, the new persons for every look-back of
 outside at least once, and those among them formally referred; a formal referral is one
 to an institution outside the county, so no in-county patient has one).
 
-It is additive over area, sex, age group and gap: each person has exactly one first
+It is additive over area, sex, age group and ``before``: each person has exactly one first
 qualifying episode per (year, code set, setting), so lies in exactly one row. It is not
 additive over code sets or insurance types: those selections read the per-person roll-up
 (:func:`healthmap.persons.cases` says which).
 
 Nor is it additive over years (a person seen in two years is one person of the two);
-``gap`` makes it answer a period of several consecutive whole years all the same, for
-every setting together (the setting ``*`` rows). There ``gap`` is the years since the
-person's latest earlier year with the code set (1 to :data:`REACH`), :data:`REACH` + 1
-when none of the :data:`REACH` years before holds one; on the rows of one setting it is
-0 (not kept: those periods read the per-person roll-up). A person of the period
-``a``-``b`` (at most :data:`REACH` + 1 years) lies in the row of their first year ``f``
-in it, the one with ``gap > f - a`` (no year of theirs in ``a`` … ``f - 1``), with that
-year's first episode; and is new with a look-back of N years in the period exactly when
-new in year ``f``: no year between ``a`` and ``f`` holds one of their episodes, so both
-windows see the same earlier rows (``tests/test_person_counts_periods.py``).
+the key :data:`BEFORE` makes it answer a period of several whole years all the same,
+consecutive or not, for every setting together (the setting ``*`` rows). There ``before``
+is a mask of the :data:`REACH` years before the row's year that hold a row of the person
+with the code set (bit J - 1: the year J years before); on the rows of one setting it is
+0 (not kept: those periods read the per-person roll-up). A person of a period whose last
+year is at most :data:`REACH` years after its first lies in the row of their first year
+``f`` in it, the one whose ``before`` holds none of the period's years before ``f``
+(:func:`period_masks`), with that year's first episode; and is new with a look-back of N
+years in the period exactly when new in year ``f``: no year of the period before ``f``
+holds one of their episodes, so both windows see the same earlier rows, those of years
+between the period's years included (``tests/test_person_counts_periods.py``).
 
 The key specialties (unions of whole disease groups, ``disease_groups.specialty_code``) are
 code sets too (``group_code`` :data:`SPECIALTY` + the specialty code, every setting
@@ -70,9 +71,13 @@ ALL, NO_GROUP = person_rollup.ALL, person_rollup.NO_GROUP
 #: the look-backs (years) counted, and the longest: how far a year's change reaches
 LOOKBACKS = tuple(n for n in LOOKBACK_CHOICES if n > 0)
 REACH = max(LOOKBACKS)
-KEYS = ("group_code", "setting", "area_code", "sex", "age_group", "gap")
-#: the longest period (years) the roll-up counts as one; longer ones read the per-person
-#: roll-up
+#: the key of the years before a row's year with a row of the person and code set (any
+#: setting), as a mask (bit J - 1: the year J years before, up to :data:`REACH`); on the
+#: rows of one setting it is 0 (not kept: those periods read the per-person roll-up)
+BEFORE = "before"
+KEYS = ("group_code", "setting", "area_code", "sex", "age_group", BEFORE)
+#: the longest period (years from first to last) the roll-up counts as one; longer ones
+#: read the per-person roll-up
 PERIOD = REACH + 1
 #: the prefix of a key specialty's code set (``@GI``: the groups of specialty ``GI``)
 SPECIALTY = "@"
@@ -80,7 +85,7 @@ SPECIALTY = "@"
 DIGEST_KEY = b"healthmap.specialties"
 #: the columns as the view shows them (files hold them without ``year``)
 COLUMNS: list[tuple[str, str]] = [
-    ("year", "INTEGER"), *((k, "INTEGER" if k == "gap" else "VARCHAR") for k in KEYS),
+    ("year", "INTEGER"), *((k, "INTEGER" if k == BEFORE else "VARCHAR") for k in KEYS),
     ("persons", "BIGINT"),
     *((f"new_{n}", "BIGINT") for n in LOOKBACKS),
     ("patients_in", "BIGINT"), ("patients_out", "BIGINT"), ("referred_out", "BIGINT")]
@@ -101,8 +106,8 @@ def build_sql(current: str, prior: str, year: int) -> str:
     holds a last date of the code set (any setting) on or after the index date minus N
     years (:mod:`healthmap.person_rollup` says why this is exact). Only the earlier rows
     of this year's (code set, person) keys are read (a join, not an aggregation of every
-    earlier person's rows); per key the latest of those years gives the ``gap`` of the
-    setting ``*`` rows."""
+    earlier person's rows); per key the years of those rows give the mask ``before`` of
+    the setting ``*`` rows."""
     y = int(year)
     current, prior = _with_specialties(current, prior)
     # per (code set, person) of the year: whether an earlier year's last date lies in
@@ -111,14 +116,15 @@ def build_sql(current: str, prior: str, year: int) -> str:
                      f"AS seen_{n}" for n in LOOKBACKS)
     new = ", ".join(f"count(*) FILTER (WHERE NOT coalesce(s.seen_{n}, false)) AS new_{n}"
                     for n in LOOKBACKS)
-    keys = ", ".join(f"q.{k}" for k in KEYS if k != "gap")
-    gap = f"CASE WHEN q.setting = '{ALL}' THEN coalesce(s.gap, {PERIOD}) ELSE 0 END"
+    keys = ", ".join(f"q.{k}" for k in KEYS if k != BEFORE)
+    before = f"CASE WHEN q.setting = '{ALL}' THEN coalesce(s.{BEFORE}, 0) ELSE 0 END"
     return f"""
         WITH k AS (
             SELECT group_code, person_id, first_any AS start FROM {current}
             WHERE setting = '{ALL}' AND insurance_type = '{ALL}'),
         seen AS (
-            SELECT k.group_code, k.person_id, {seen}, {y} - max(p.year) AS gap
+            SELECT k.group_code, k.person_id, {seen},
+                   CAST(bit_or(1 << ({y - 1} - p.year)) AS INTEGER) AS {BEFORE}
             FROM k JOIN (SELECT group_code, person_id, year, last_any FROM {prior}
                          WHERE setting = '{ALL}' AND insurance_type = '{ALL}'
                            AND year BETWEEN {y - REACH} AND {y - 1}) p
@@ -133,13 +139,13 @@ def build_sql(current: str, prior: str, year: int) -> str:
                    formal
             FROM {_first_rows(f"SELECT * FROM {current} WHERE group_code <> '{ALL}' "
                               f"AND setting <> '{ALL}'", "group_code, setting, person_id")})
-        SELECT {keys}, {gap} AS gap, count(*) AS persons, {new},
+        SELECT {keys}, {before} AS {BEFORE}, count(*) AS persons, {new},
                count(*) FILTER (WHERE NOT q.outside) AS patients_in,
                count(*) FILTER (WHERE q.outside) AS patients_out,
                count(*) FILTER (WHERE q.outside AND q.formal) AS referred_out
         FROM q LEFT JOIN seen s ON s.group_code = q.group_code AND s.person_id = q.person_id
         GROUP BY ALL
-        ORDER BY {keys}, gap"""
+        ORDER BY {keys}, {BEFORE}"""
 
 
 def _with_specialties(current: str, prior: str) -> tuple[str, str]:
@@ -156,8 +162,7 @@ def _with_specialties(current: str, prior: str) -> tuple[str, str]:
     cur = f"""(SELECT * FROM {current} UNION ALL BY NAME
         SELECT '{ALL}' AS setting, '{ALL}' AS insurance_type, *
         FROM {_first_rows(rows, "group_code, person_id", spans=True)})"""
-    cols = "group_code, setting, insurance_type, person_id, last_any, year"
-    old = f"""(SELECT {cols} FROM {prior} UNION ALL
+    old = f"""(SELECT {_LOOKBACK} FROM {prior} UNION ALL
         SELECT {code} AS group_code, r.setting, r.insurance_type, r.person_id, r.last_any,
                r.year
         FROM {prior} r JOIN specialty_sets s ON s.group_code = r.group_code WHERE {whole})"""
@@ -258,7 +263,7 @@ def build(con, year: int, current: str = "rollup_persons",
     With hypertension in the specialty ``CV``, its code set ``@CV`` counts the same:
 
     >>> t = build(con, 2024, specialty_of={"HT": "CV"}).to_pandas()
-    >>> t[t.group_code == "@CV"][["setting", "gap", "persons", "new_1"]].values.tolist()
+    >>> t[t.group_code == "@CV"][["setting", "before", "persons", "new_1"]].values.tolist()
     [['*', 1, 1, 0]]
     """
     specialty_of = specialty_of or {}
@@ -269,7 +274,8 @@ def build(con, year: int, current: str = "rollup_persons",
 
 # ------------------------------------------------------------------ store writes
 def current(paths, specialty_of: dict | None = None) -> bool:
-    """Whether the roll-up files ``paths`` are of this format (with ``gap``) and, given
+    """Whether the roll-up files ``paths`` are of this format (with :data:`BEFORE`; those
+    with ``gap``, the years since the latest earlier one, are older) and, given
     ``specialty_of``, of that grouping of specialties (:func:`specialty_digest`); those of a
     store written before it are computed again by its next store write (:func:`stale_years`,
     :func:`healthmap.person_rollup.ensure` at upgrade) and not read meanwhile (the
@@ -280,7 +286,7 @@ def current(paths, specialty_of: dict | None = None) -> bool:
     >>> current([old]), current([])
     (False, True)
     >>> new = old.replace("old", "new")
-    >>> pq.write_table(_stamped(pa.table({"gap": [1]}), {"HT": "CV"}), new)
+    >>> pq.write_table(_stamped(pa.table({"before": [1]}), {"HT": "CV"}), new)
     >>> current([new]), current([new], {"HT": "CV"}), current([new], {})
     (True, True, False)
     """
@@ -289,7 +295,7 @@ def current(paths, specialty_of: dict | None = None) -> bool:
     want = None if specialty_of is None else specialty_digest(specialty_of).encode()
     for p in paths:
         schema = pq.read_schema(p)
-        if "gap" not in schema.names or want is not None and (
+        if BEFORE not in schema.names or want is not None and (
                 schema.metadata or {}).get(DIGEST_KEY) != want:
             return False
     return True
@@ -465,7 +471,8 @@ def plan(con, sel, unit: list[str], rows, lookback: int = 0, referral: bool = Fa
     groups (rows by group), ``()`` every group (rows by group), or ``None`` (the
     per-person roll-up or the live query answers: an insurance filter, a union of groups,
     a look-back not among :data:`LOOKBACKS`, a store year without the counts, or more
-    than one year counted as one period unless :func:`period_years` allows it)."""
+    than one year counted as one period unless :func:`period_years` allows it, every
+    setting together, without the person-level referral counts)."""
     f = sel.filters
     if rows is None or f.insurance or (lookback > 0 and lookback not in LOOKBACKS):
         return None
@@ -486,14 +493,40 @@ def plan(con, sel, unit: list[str], rows, lookback: int = 0, referral: bool = Fa
 
 
 def period_years(years) -> bool:
-    """Whether ``years`` is a period of several years the roll-up counts as one (every
-    setting together): from 2 to :data:`PERIOD` consecutive years.
+    """Whether ``years`` is a period of several years the roll-up counts as one: at least
+    two years, the last at most :data:`REACH` years after the first (consecutive or not).
 
     >>> period_years((2023, 2024)), period_years((2021, 2023)), period_years((2024,))
-    (True, False, False)
+    (True, True, False)
+    >>> period_years((2018, 2024)), period_years((2019, 2024))
+    (False, True)
     """
     ys = sorted(set(int(y) for y in years))
-    return 1 < len(ys) <= PERIOD and ys[-1] - ys[0] == len(ys) - 1
+    return len(ys) > 1 and ys[-1] - ys[0] <= REACH
+
+
+def period_masks(years) -> dict[int, int]:
+    """Per year of a period the mask of its years before that one (bit J - 1: the year J
+    years before, as :data:`BEFORE`): a person's row of year ``y`` is their first in the
+    period when its ``before`` has none of the bits of ``y``.
+
+    >>> period_masks((2022, 2023, 2024))
+    {2022: 0, 2023: 1, 2024: 3}
+    >>> period_masks((2021, 2024))  # 2021 is three years before 2024: bit 2
+    {2021: 0, 2024: 4}
+    """
+    ys = sorted(set(int(y) for y in years))
+    return {y: sum(1 << (y - p - 1) for p in ys if p < y) for y in ys}
+
+
+def _first_in(years) -> str:
+    """The condition on the roll-up's rows that a person's row is their first of the
+    period ``years`` (:func:`period_masks`; ``TRUE`` for one year)."""
+    masks = period_masks(years)
+    if len(masks) < 2:
+        return "TRUE"
+    bits = " ".join(f"WHEN {y} THEN {m}" for y, m in masks.items())
+    return f"{BEFORE} & CASE year {bits} END = 0"
 
 
 def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
@@ -507,8 +540,8 @@ def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
     cond = ["setting = $setting"]
     if f.years:
         cond.append("year = ANY($years)")
-        if "year" not in by and len(set(f.years)) > 1:  # each person's first year in it
-            cond.append("gap > year - $first_year")
+        if "year" not in by:  # each person's first year in it
+            cond.append(_first_in(f.years))
     if codes == (ALL,):
         cond.append("group_code = $all")
     else:
@@ -541,9 +574,8 @@ def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
         column = f"new_{int(lookback)}" if lookback > 0 else "persons"
         total = f"CAST(coalesce(sum({column}), 0) AS BIGINT)"
         sql = (f"SELECT {lead}{total} AS persons FROM rollup_person_counts WHERE {where} "
-               + (f"{group} HAVING sum({column}) > 0 ORDER BY ALL" if keys else ""))
+               + (f"{group} HAVING {total} > 0 ORDER BY ALL" if keys else ""))
     values = {"setting": f.setting or ALL, "years": [int(y) for y in f.years], "all": ALL,
-              "first_year": min((int(y) for y in f.years), default=0),
               "groups": list(codes), "sex": f.sex, "ages": list(f.age_groups)}
     used = set(re.findall(r"\$(\w+)", sql))
     return con.execute(sql, {k: v for k, v in values.items() if k in used}).df()
@@ -577,16 +609,14 @@ def specialty_cases(con, specialty_of: dict, years, lookback: int = 0):
     if not ok:
         return None
     column = f"new_{int(lookback)}" if lookback > 0 else "persons"
-    first = "AND gap > year - $first_year" if len(ys) > 1 else ""
     df = con.execute(f"""
         SELECT substr(group_code, {len(SPECIALTY) + 1}) AS specialty_code,
                CAST(sum({column}) AS BIGINT) AS persons
         FROM rollup_person_counts
         WHERE setting = $all AND starts_with(group_code, $prefix) AND year = ANY($years)
-              {first}
+              AND {_first_in(ys)}
         GROUP BY ALL HAVING sum({column}) > 0 ORDER BY ALL""",
-        {"all": ALL, "prefix": SPECIALTY, "years": ys,
-         **({"first_year": ys[0]} if first else {})}).df()
+        {"all": ALL, "prefix": SPECIALTY, "years": ys}).df()
     return pd.Series(df["persons"].astype("int64").to_numpy(),
                      index=df["specialty_code"].astype(str).to_numpy(),
                      dtype="int64").rename_axis("specialty_code")

@@ -117,7 +117,8 @@ def test_what_the_counts_cannot_answer_goes_to_the_person_rollup():
     assert plan(("C18", "C19"), years=(2024,)) == ("C_COLORECTAL",)
     assert plan(None, ["group_code"], years=(2024,)) == ()
     assert plan(None, ["year"], lookback=5) == ("*",)  # every year, rows by year
-    assert plan(None, years=(2023, 2024)) is None  # two years as one period
+    assert plan(None, years=(2023, 2024)) is None  # two years of one setting as one
+    assert plan(None, years=(2023, 2024), setting=None) == ("*",)  # every setting
     assert plan(None, years=(2024,), insurance=("resident",)) is None
     assert plan(("C18", "C19", "J18"), years=(2024,)) is None  # a union of groups
     assert plan(("C18",), years=(2024,)) is None  # part of a group: the live query

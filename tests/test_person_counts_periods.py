@@ -1,9 +1,10 @@
-"""Periods of several consecutive years from the person counts (healthmap/person_counts.py,
-``gap``): each person once, in the row of their first year in the period, new as in that
-year. The hand-made episodes of tests/test_person_rollup_years.py with the answers worked
-out there, now asked of the counts; the selections the counts must leave to the per-person
-roll-up; many periods of the demo data against the live query on the episodes; a store
-whose counts are of the format before ``gap`` gets them computed again at upgrade."""
+"""Periods of several years from the person counts (healthmap/person_counts.py, the mask
+``before``): each person once, in the row of their first year in the period, new as in
+that year. The hand-made episodes of tests/test_person_rollup_years.py with the answers
+worked out there, now asked of the counts; the selections the counts must leave to the
+per-person roll-up; many periods of the demo data (consecutive or not) against the live
+query on the episodes; a store whose counts are of the format before the mask (``gap``)
+gets them computed again at upgrade."""
 
 import random
 
@@ -42,6 +43,14 @@ def test_first_year_of_the_period_from_the_counts():
         ("HYPERTENSION",): 3, ("PNEUMONIA",): 2}
     # the rows by year are each year's own counts (no person is dropped for a gap)
     assert count(con, ("I10",), 0, by=("year",), **kw) == {(2023,): 2, (2024,): 2}
+    # years that are not consecutive: 2022 and 2024; P5's 2023 episode lies between,
+    # within a year before 2024-02-01, so P5 is not new; P2's first year is 2022
+    apart = dict(kw, years=(2022, 2024))
+    assert count(con, ("J18",), 1, **apart) == 0
+    assert count(con, ("I10",), 0, by=("area_code",), **apart) == {("A",): 1, ("B",): 1}
+    # new with one year: P2 (nothing before 2022-11-01); not P1, whose first year of the
+    # period is 2024 and whose 2023-03-01 lies exactly one year before 2024-03-01
+    assert count(con, ("I10",), 1, **apart) == 1
 
 
 def test_what_the_counts_leave_to_the_per_person_rollup():
@@ -53,14 +62,18 @@ def test_what_the_counts_leave_to_the_per_person_rollup():
         return person_counts.plan(con, sel, [], rows, lookback, referral=referral)
 
     assert planned((2023, 2024)) == ("HYPERTENSION",)
-    assert planned((2022, 2024)) is None  # not consecutive: the gap says nothing
+    assert planned((2022, 2024)) == ("HYPERTENSION",)  # not consecutive
     assert planned((2023, 2024), "inpatient", 1) is None  # one setting: index dates
-    assert planned((2023, 2024), referral=True) is None  # not additive over years
-    assert planned(tuple(range(2019, 2026))) is None  # longer than the look-back reach
     assert planned((2024,), "inpatient", 1) == ("HYPERTENSION",)
+    assert planned((2019, 2024)) == ("HYPERTENSION",)  # five years apart: the reach
+    assert planned((2023, 2024), referral=True) is None  # not additive over years
+    assert planned(tuple(range(2018, 2025))) is None  # longer than the look-back reach
+    assert planned((2018, 2024)) is None
     # what the counts leave is answered as before, the same as on the live path
-    sel = Selection(Filters(years=(2022, 2024), setting=None), ("J18",))
+    sel = Selection(Filters(years=(2018, 2024), setting=None), ("J18",))
+    # (P4 and P5 of 2024 were both seen in 2023, within a year)
     assert persons.cases(con, sel, (), 1)["persons"].tolist() == [0]
+    assert persons.cases(con, sel, (), 0)["persons"].tolist() == [2]
 
 
 def test_periods_of_the_demo_data_equal_the_live_query(demo_db):
@@ -68,7 +81,8 @@ def test_periods_of_the_demo_data_equal_the_live_query(demo_db):
     rng = random.Random(11)
     periods = [tuple(years[i:j]) for i in range(len(years))
                for j in range(i + 2, len(years) + 1)]
-    assert periods  # the demo spans several years
+    periods += [(years[0], years[-1]), tuple(years[::2])]  # years not consecutive
+    assert len(years) > 2  # the demo spans several years
     asked = nonzero = 0
     for period in periods:
         for _ in range(4):
@@ -101,10 +115,11 @@ def test_counts_of_the_older_format_are_computed_again_at_upgrade(demo_copy):
     want = store.connect(engine).execute(
         "SELECT year, group_code, setting, area_code, sex, age_group, sum(persons), "
         "sum(new_1) FROM rollup_person_counts GROUP BY ALL ORDER BY ALL").fetchall()
-    for f in files:  # the format before the gap: the same rows without it, summed over it
+    for f in files:  # the format before the mask: the same rows with ``gap`` instead
         t = pq.read_table(root / f).to_pandas()
-        keys = [k for k in person_counts.KEYS if k != "gap"]
-        old = t.drop(columns="gap").groupby(keys, as_index=False, observed=True).sum()
+        keys = [k for k in person_counts.KEYS if k != person_counts.BEFORE]
+        old = t.drop(columns=person_counts.BEFORE).groupby(
+            keys, as_index=False, observed=True).sum().assign(gap=0)
         pq.write_table(pa.Table.from_pandas(old, preserve_index=False), root / f)
     assert not person_counts.current(root / f for f in files)
     engine.dispose()
