@@ -40,6 +40,21 @@ class Filters:
             return 12
         return self.month_to - self.month_from + 1
 
+    @property
+    def period(self) -> str:
+        """The selected years as a reader writes them: a range when they follow each
+        other, else each year.
+
+        >>> Filters(years=(2022, 2023, 2024)).period, Filters(years=(2024, 2022)).period
+        ('2022–2024', '2022, 2024')
+        >>> Filters(years=(2024,)).period
+        '2024'
+        """
+        ys = sorted(set(self.years))
+        if len(ys) > 1 and ys[-1] - ys[0] == len(ys) - 1:
+            return f"{ys[0]}–{ys[-1]}"
+        return ", ".join(map(str, ys))
+
     def describe(self) -> str:
         """The selection in one line, for export stamps and audit entries.
 

@@ -196,7 +196,7 @@ def explain_one_area() -> None:
         pick = st.selectbox(ui.t("map.explain_area"), table.index, key="explain_area",
                             format_func=lambda c: table.at[c, "area_name"])
         row = table.loc[pick]
-        period = f"{min(f.years)}–{max(f.years)}, {ui.t('map.months')} {months[0]}–{months[1]}"
+        period = f"{f.period}, {ui.t('map.months')} {months[0]}–{months[1]}"
         if row["suppressed"]:
             st.write(ui.t("map.suppressed"))
         else:

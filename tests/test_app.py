@@ -136,3 +136,15 @@ def test_tile_basemap_is_an_option_only_when_configured(app, monkeypatch):
     app.run()
     app.sidebar.toggle(key="tiles").set_value(True).run()
     assert not app.exception
+
+
+def test_years_apart_are_named_as_chosen_in_the_explanation_of_one_area(app):
+    # 2022 and 2024 are not "2022–2024": the explanation names each year chosen
+    as_role(app, "planner").run()
+    years = app.sidebar.multiselect(key="years")
+    app.sidebar.multiselect(key="years").set_value([years.options[0], years.options[-1]]
+                                                    ).run()
+    assert not app.exception
+    text = " ".join(m.value for m in app.markdown)
+    first, last = years.options[0], years.options[-1]
+    assert f"{first}, {last}" in text and f"{first}–{last}" not in text
