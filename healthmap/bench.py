@@ -438,7 +438,7 @@ def run_bench(n_episodes: int = 1_000_000, db_url: str | None = None, keep: bool
     out.update(_map_scenarios(engine, f, f"{n_episodes:,} synthetic episodes", target=False))
     out.update(_ranking_scenarios(engine, f, f"{n_episodes:,} synthetic episodes",
                                   target=False))
-    # a period of two years: each person counted once over both (the person counts' gap)
+    # a period of two years: each person counted once over both (the person counts' before)
     two = Filters(years=(min(f.years) - 1, *f.years), setting=f.setting)
     out.update({f"{k} ({two.years[0]}-{two.years[-1]})": v for k, v in _ranking_scenarios(
         engine, two, f"{n_episodes:,} synthetic episodes, {two.years[0]}-{two.years[-1]}",
