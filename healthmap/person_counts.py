@@ -76,9 +76,6 @@ REACH = max(LOOKBACKS)
 #: rows of one setting it is 0 (not kept: those periods read the per-person roll-up)
 BEFORE = "before"
 KEYS = ("group_code", "setting", "area_code", "sex", "age_group", BEFORE)
-#: the longest period (years from first to last) the roll-up counts as one; longer ones
-#: read the per-person roll-up
-PERIOD = REACH + 1
 #: the prefix of a key specialty's code set (``@GI``: the groups of specialty ``GI``)
 SPECIALTY = "@"
 #: the key of the Parquet file metadata that records the specialties' grouping
@@ -574,7 +571,7 @@ def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
         column = f"new_{int(lookback)}" if lookback > 0 else "persons"
         total = f"CAST(coalesce(sum({column}), 0) AS BIGINT)"
         sql = (f"SELECT {lead}{total} AS persons FROM rollup_person_counts WHERE {where} "
-               + (f"{group} HAVING {total} > 0 ORDER BY ALL" if keys else ""))
+               + (f"{group} HAVING sum({column}) > 0 ORDER BY ALL" if keys else ""))
     values = {"setting": f.setting or ALL, "years": [int(y) for y in f.years], "all": ALL,
               "groups": list(codes), "sex": f.sex, "ages": list(f.age_groups)}
     used = set(re.findall(r"\$(\w+)", sql))
