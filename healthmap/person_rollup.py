@@ -160,7 +160,10 @@ def build_on(con, episodes: str, groups: str, institutions: str,
     ENUM types while the rows are built (:func:`healthmap.summary.enum_types`; a part's
     sort by group, setting and insurance compares small integers), made of ``values``
     (column -> distinct texts of ``episodes``, :func:`healthmap.summary.distinct_values`)
-    when given; the rows come back as text."""
+    when given; the rows come back as text, to ``sink`` as the ENUMs' dictionaries (Arrow
+    dictionary arrays, which :func:`healthmap.store.writer.write_rollup` writes as they
+    are: no string made for each row; 10 M imports, alternating, roll-ups 63.7-72.4 s
+    against 70.6-76.1 s as text, 2026-12-03)."""
     from healthmap import summary
 
     if parts is None:
@@ -242,9 +245,10 @@ def build_on(con, episodes: str, groups: str, institutions: str,
                r.outside, r.formal
         FROM rows r JOIN numbered f ON f.ord = r.ord
         ORDER BY r.group_code, r.setting, r.insurance_type"""
-    # the rows as text again (a projection keeps the order)
-    sql = f"""SELECT {', '.join(f'CAST({c} AS VARCHAR) AS {c}' if c in enums else c
-                                for c, _t in COLUMNS if c != 'year')} FROM ({sql})"""
+    # the rows as text again (a projection keeps the order); handed to ``sink`` as the
+    # ENUMs' dictionaries (Arrow dictionary arrays: the store writes them as they are)
+    sql = f"""SELECT {', '.join(f'CAST({c} AS VARCHAR) AS {c}' if c in enums and sink is None
+                                else c for c, _t in COLUMNS if c != 'year')} FROM ({sql})"""
 
     def run(cur, part: int):
         table = cur.sql(sql, params={"all": ALL, "part": part}).to_arrow_table()

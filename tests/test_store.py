@@ -357,3 +357,32 @@ def test_the_app_names_a_lost_store_in_chinese_and_english(loaded, monkeypatch):
         at.run()
         assert not at.exception, at.exception
         assert any(words in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_rollup_text_held_as_a_dictionary_is_written_as_it_is_and_read_as_text(tmp_path):
+    # the per-person roll-up's parts come from DuckDB with their text columns as ENUMs
+    # (Arrow dictionaries); the store writes them without making the strings, and every
+    # reader sees the same text as from a plain column
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from healthmap import person_rollup
+    from healthmap.store.writer import write_rollup
+
+    con = duckdb.connect()
+    con.execute("CREATE TYPE s AS ENUM ('*', 'inpatient', 'outpatient')")
+    cols = [c for c, _t in person_rollup.COLUMNS if c != "year"]
+    plain = pa.table({c: pa.array([None] * 2, pa.string()) for c in cols}).set_column(
+        cols.index("setting"), "setting", pa.array(["inpatient", "*"]))
+    con.register("plain", plain)
+    held = con.sql(f"SELECT * REPLACE (CAST(setting AS s) AS setting) FROM plain"
+                   ).to_arrow_table()
+    assert pa.types.is_dictionary(held.schema.field("setting").type)
+    for name, frame in (("held", held), ("plain", plain)):
+        write_rollup(frame, person_rollup.TABLE, tmp_path / f"{name}.parquet")
+    kept = pq.read_schema(tmp_path / "held.parquet").field("setting").type
+    assert pa.types.is_dictionary(kept)  # written as it came, not cast to strings
+    rows = con.execute(f"SELECT setting, typeof(setting) FROM read_parquet("
+                       f"['{tmp_path}/held.parquet', '{tmp_path}/plain.parquet'])").fetchall()
+    assert rows == [("inpatient", "VARCHAR"), ("*", "VARCHAR")] * 2

@@ -405,6 +405,16 @@ class StoreWriter:
                 d.rmdir()
 
 
+def _as_type(column, want):
+    """An Arrow column in the store's type ``want``; text held as a dictionary of text
+    stays one (Parquet writes it dictionary-encoded either way; readers see text)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(column.type) and column.type.value_type == want:
+        return column
+    return column.cast(want)
+
+
 def write_rollup(frame, table: str, path: Path) -> None:
     """Write ``frame`` (pandas or Arrow, with ``table``'s roll-up columns,
     :func:`healthmap.store.layout.rollup_columns`) as the Parquet file ``path`` (mode
@@ -418,7 +428,7 @@ def write_rollup(frame, table: str, path: Path) -> None:
     types = _arrow_types()
     columns = [(c, t) for c, t in rollup_columns(table) if c != "year"]
     if isinstance(frame, pa.Table):  # DuckDB's result: cast, never via Python
-        arrays = [frame.column(c).cast(types[t]) for c, t in columns]
+        arrays = [_as_type(frame.column(c), types[t]) for c, t in columns]
     else:
         arrays = [pa.array(frame[c].astype(object) if t.startswith("DECIMAL") else frame[c],
                            types[t], from_pandas=True) for c, t in columns]
