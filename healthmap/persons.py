@@ -28,8 +28,8 @@ Which path answers what (all give the same counts; the tests compare them):
   by year) of all categories or one whole disease group (or rows by group), in any
   setting, without an insurance filter, with a look-back of :data:`LOOKBACK_CHOICES`:
   the map's, the reports' and the ranking's usual questions, without a person-level join;
-  and the same for a period of up to six consecutive years, every setting together,
-  without the person-level referral counts (:func:`healthmap.person_counts.period_years`);
+  and the same for a period of several years (consecutive or not, the last at most five
+  after the first), every setting together, without the person-level referral counts (:func:`healthmap.person_counts.period_years`);
 * the **per-person roll-up** (:mod:`healthmap.person_rollup`, built per year with the
   other roll-ups) answers selections of whole years (no month range) whose code set is
   all categories or whole disease groups (the ICD-10 categories of one or more groups,

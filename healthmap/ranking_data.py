@@ -308,7 +308,7 @@ def specialty_new_cases(con, specialty_of: dict[str, str], years: tuple[int, ...
     in the ``lookback`` years before it (0: diagnosed cases). A person seen for gastric
     cancer last year and for colorectal cancer this year is a new colorectal case but not
     a new case of the specialty. The person counts hold every specialty as a code set
-    (:func:`healthmap.person_counts.specialty_cases`: one year, or a period of consecutive
+    (:func:`healthmap.person_counts.specialty_cases`: one year, or a period of several
     years, in milliseconds); otherwise the code sets are whole disease groups, so the
     per-person roll-up answers (one statement for all specialties).
 

@@ -1,6 +1,6 @@
 """The key specialties as code sets of the person counts (healthmap/person_counts.py,
-``@`` + specialty): the specialties' new cases of one year or a period of consecutive
-years read from the counts, each person once per specialty. The hand-made episodes of
+``@`` + specialty): the specialties' new cases of one year or a period of several years
+(consecutive or not) read from the counts, each person once per specialty. The hand-made episodes of
 tests/test_ranking.py with the answers worked out there and a few more; every period and
 look-back of the demo data against the per-person roll-up's statement; counts of another
 grouping of the specialties are not read and are computed again (at start, and when the

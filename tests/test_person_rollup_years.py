@@ -28,7 +28,7 @@ YEARS = [  # hypertension (I10) and pneumonia (J18) over 2021-2024
 
 def test_first_year_of_the_period_and_its_index_date():
     # the per-person roll-up, the live query, and the person counts (which answer the
-    # consecutive years of every setting: tests/test_person_counts_periods.py)
+    # years of every setting, consecutive or not: tests/test_person_counts_periods.py)
     for path, con in (("rollup", connection(YEARS, True)), ("live", connection(YEARS, False)),
                       ("rollup", counted(YEARS))):
         kw = dict(path=path, years=(2023, 2024), setting=None)
