@@ -80,6 +80,8 @@ KEYS = ("group_code", "setting", "area_code", "sex", "age_group", BEFORE)
 SPECIALTY = "@"
 #: the key of the Parquet file metadata that records the specialties' grouping
 DIGEST_KEY = b"healthmap.specialties"
+#: the columns of the per-person rows the look-back reads
+_LOOKBACK = "group_code, setting, insurance_type, person_id, last_any, year"
 #: the columns as the view shows them (files hold them without ``year``)
 COLUMNS: list[tuple[str, str]] = [
     ("year", "INTEGER"), *((k, "INTEGER" if k == BEFORE else "VARCHAR") for k in KEYS),
@@ -429,10 +431,6 @@ def stage(writer) -> list[int]:
                 sql_file_list(writer.root / f for f in held[TABLE]), z)).to_arrow_table(),
                 specialty_of)})
     return years
-
-
-#: the columns of the per-person rows the look-back reads
-_LOOKBACK = "group_code, setting, insurance_type, person_id, last_any, year"
 
 
 def _delta_sql(held: str, year: int) -> str:
