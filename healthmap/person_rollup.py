@@ -23,8 +23,11 @@ and that episode's ``area_code``, ``sex`` and ``age_group``; its first and last 
 and greatest over a group's slices are the person's first and last date with the group
 in any setting; on all-categories rows the person's first and last date of the year with
 any code in any setting); whether any of its episodes was at an institution outside the
-county (``outside``; NULL when none of its institutions is known) and whether one of
-those had a formal referral (``formal``).
+county (``outside``; NULL when none of its institutions is known), whether one of
+those had a formal referral (``formal``), and the settings of its episodes (``settings``,
+a mask of :data:`SETTING_BITS`: on a row of every setting, which settings the person had
+that year; the person counts read it for periods of one setting; files written before it
+lack it and are rebuilt at upgrade, :func:`ensure`).
 
 Why the look-back is exact from per-year rows: a person whose first episode with a
 selected code in the period is on day *s* is new with a look-back of N years iff no
@@ -43,6 +46,8 @@ import secrets
 
 import pandas as pd
 
+from healthmap.codes import SETTINGS
+
 #: the roll-up's name in the store (``rollups/persons``; the view ``rollup_persons``)
 TABLE = "persons"
 ALL = "*"  # the all-categories code set, and "any" setting / insurance type
@@ -53,7 +58,9 @@ COLUMNS: list[tuple[str, str]] = [
     ("insurance_type", "VARCHAR"), ("person_id", "VARCHAR"), ("date", "DATE"),
     ("record_id", "VARCHAR"), ("area_code", "VARCHAR"), ("sex", "VARCHAR"),
     ("age_group", "VARCHAR"), ("first_any", "DATE"), ("last_any", "DATE"),
-    ("outside", "BOOLEAN"), ("formal", "BOOLEAN")]
+    ("outside", "BOOLEAN"), ("formal", "BOOLEAN"), ("settings", "UTINYINT")]
+#: the bit of each setting in ``settings`` (bit i: :data:`healthmap.codes.SETTINGS` [i])
+SETTING_BITS = {s: 1 << i for i, s in enumerate(SETTINGS)}
 #: rows per Parquet row group: a disease group's rows are a few row groups of a year
 ROW_GROUP = 65_536
 #: episodes of a year per part of its roll-up (:func:`build_on`)
@@ -183,6 +190,7 @@ def build_on(con, episodes: str, groups: str, institutions: str,
         "setting": [*values["setting"], ALL], "insurance_type": [*values["insurance_type"],
                                                                  ALL]})
     enum = lambda c, e: f"CAST({e} AS {enums[c]})" if c in enums else e  # noqa: E731
+    bits = " ".join(f"WHEN '{v}' THEN {b}" for v, b in SETTING_BITS.items())
     try:  # the types are dropped whatever happens
         con.execute(f"""
             CREATE TABLE {table} AS
@@ -194,6 +202,7 @@ def build_on(con, episodes: str, groups: str, institutions: str,
                    {enum('sex', 'e.sex')} AS sex, {enum('age_group', 'e.age_group')} AS age_group,
                    NOT i.in_county AS outside,
                    NOT i.in_county AND coalesce(CAST(e.referral AS BOOLEAN), FALSE) AS formal,
+                   CAST(CASE e.setting {bits} ELSE 0 END AS UTINYINT) AS sbit,
                    hash(e.person_id) % CAST($parts AS UBIGINT) AS part
             FROM {episodes} e LEFT JOIN {groups} g ON g.icd3 = e.icd3
                               LEFT JOIN {institutions} i ON i.code = e.institution_code""",
@@ -214,7 +223,8 @@ def build_on(con, episodes: str, groups: str, institutions: str,
         slices AS MATERIALIZED (
             SELECT group_code, setting, insurance_type, person_id, min(ord) AS ord,
                    min(date) AS first_any, max(date) AS last_any,
-                   bool_or(outside) AS outside, bool_or(formal) AS formal
+                   bool_or(outside) AS outside, bool_or(formal) AS formal,
+                   bit_or(sbit) AS settings
             FROM numbered GROUP BY ALL),
         everything AS MATERIALIZED (
             SELECT {enum('group_code', '$all')} AS group_code,
@@ -222,7 +232,8 @@ def build_on(con, episodes: str, groups: str, institutions: str,
                    {enum('insurance_type', '$all')} AS insurance_type, person_id,
                    min(ord) AS ord,
                    min(first_any) AS first_any, max(last_any) AS last_any,
-                   bool_or(outside) AS outside, bool_or(formal) AS formal
+                   bool_or(outside) AS outside, bool_or(formal) AS formal,
+                   bit_or(settings) AS settings
             FROM slices GROUP BY GROUPING SETS ((person_id, setting), (person_id))),
         spans AS (
             SELECT person_id, first_any, last_any FROM everything WHERE setting = $all),
@@ -230,7 +241,8 @@ def build_on(con, episodes: str, groups: str, institutions: str,
             SELECT group_code, {enum('setting', '$all')} AS setting,
                    {enum('insurance_type', '$all')} AS insurance_type, person_id,
                    min(ord) AS ord, min(first_any) AS first_any, max(last_any) AS last_any,
-                   bool_or(outside) AS outside, bool_or(formal) AS formal
+                   bool_or(outside) AS outside, bool_or(formal) AS formal,
+                   bit_or(settings) AS settings
             FROM slices GROUP BY group_code, person_id),
         rows AS (
             SELECT * FROM slices
@@ -238,11 +250,11 @@ def build_on(con, episodes: str, groups: str, institutions: str,
             SELECT * FROM whole_groups
             UNION ALL
             SELECT v.group_code, v.setting, v.insurance_type, v.person_id, v.ord,
-                   p.first_any, p.last_any, v.outside, v.formal
+                   p.first_any, p.last_any, v.outside, v.formal, v.settings
             FROM everything v JOIN spans p USING (person_id))
         SELECT r.group_code, r.setting, r.insurance_type, r.person_id, f.date,
                f.record_id, f.area_code, f.sex, f.age_group, r.first_any, r.last_any,
-               r.outside, r.formal
+               r.outside, r.formal, r.settings
         FROM rows r JOIN numbered f ON f.ord = r.ord
         ORDER BY r.group_code, r.setting, r.insurance_type"""
     # the rows as text again (a projection keeps the order); handed to ``sink`` as the
@@ -475,9 +487,26 @@ def replace_years(sel):
     return replace(sel, filters=replace(sel.filters, years=()))
 
 
+def current(paths) -> bool:
+    """Whether the roll-up files ``paths`` are of this format: with ``settings`` (the
+    person counts read it; files written before it are rebuilt by :func:`ensure`, and a
+    month's import rebuilds such a year's roll-ups whole).
+
+    >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> old = tempfile.mkdtemp() + "/old.parquet"; pq.write_table(pa.table({"date": [1]}), old)
+    >>> new = old.replace("old", "new"); pq.write_table(pa.table({"settings": [1]}), new)
+    >>> current([old]), current([new]), current([])
+    (False, True, True)
+    """
+    import pyarrow.parquet as pq
+
+    return all("settings" in pq.read_schema(p).names for p in paths)
+
+
 def ensure(engine) -> list[int]:
     """Add the roll-up to every year of the store that lacks it (a store written before
-    this roll-up existed), and the person counts (:mod:`healthmap.person_counts`) to every
+    this roll-up existed) or holds it of an older format (:func:`current`: without
+    ``settings``), and the person counts (:mod:`healthmap.person_counts`) to every
     year that lacks them or holds them of another grouping of the key specialties, in one
     store write under the import lock; returns those years.
     :func:`healthmap.db.upgrade` calls it, so an upgraded deployment gets it at its first
@@ -498,10 +527,15 @@ def ensure(engine) -> list[int]:
 
     with engine.connect() as conn:
         specialty_of = specialties(conn)
+    root = store.engine_store_dir(engine)
+
+    def held(v: dict) -> bool:  # the year's per-person roll-up, of this format
+        return TABLE in (v.get("rollups") or {}) and current(
+            root / f for f in v["rollups"][TABLE])
+
     if manifest is None or all(
-            {TABLE, person_counts.TABLE} <= set(v.get("rollups") or {})
-            and person_counts.current((store.engine_store_dir(engine) / f
-                                       for f in v["rollups"][person_counts.TABLE]),
+            held(v) and person_counts.TABLE in v["rollups"]
+            and person_counts.current((root / f for f in v["rollups"][person_counts.TABLE]),
                                       specialty_of)
             for v in manifest.years.values()):
         return []
@@ -512,8 +546,7 @@ def ensure(engine) -> list[int]:
             with engine.begin() as conn:
                 writer = store.open_writer(conn)
                 icd3_group, in_county = summary.lookups(conn)
-                years = sorted(y for y, v in writer.years.items()
-                               if TABLE not in (v.get("rollups") or {}))
+                years = sorted(y for y, v in writer.years.items() if not held(v))
                 for year in years:
                     files = [writer.root / f for f in writer.years[year]["files"]]
                     writer.add_rollups(year, {TABLE: build_files(files, icd3_group,

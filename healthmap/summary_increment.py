@@ -43,13 +43,14 @@ def update_year(root, held: dict, added, year: int, icd3_group: dict[str, str],
     ``stage(table, i)`` (:meth:`healthmap.store.writer.StoreWriter.staged_rollup`) gives
     a staged file's path and store path: the person roll-up's parts are then written
     there by DuckDB (named by their store paths in the result). ``None``
-    when the held year lacks one of the roll-ups (then rebuild it,
-    :func:`healthmap.summary.summarise_year`)."""
+    when the held year lacks one of the roll-ups or holds the per-person roll-up of an
+    older format (then rebuild it, :func:`healthmap.summary.summarise_year`)."""
     import pyarrow as pa
 
     rollups = held.get("rollups") or {}
     tables = [*cube.ROLLUPS, person_rollup.TABLE]
-    if any(not rollups.get(t) for t in tables):
+    if any(not rollups.get(t) for t in tables) or not person_rollup.current(
+            root / f for f in rollups[person_rollup.TABLE]):
         return None
     path = lambda f: "'" + str(root / f).replace("'", "''") + "'"  # noqa: E731
     files = lambda fs: "[" + ", ".join(path(f) for f in fs) + "]"  # noqa: E731

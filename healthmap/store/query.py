@@ -57,16 +57,19 @@ def _frames(rows: tuple) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return groups, inst, areas
 
 
-def _files_sql(root: Path, files: list[str], columns: list[tuple[str, str]]) -> str:
+def _files_sql(root: Path, files: list[str], columns: list[tuple[str, str]],
+               missing: tuple[str, ...] = ()) -> str:
     """A SELECT of ``columns`` over the Parquet ``files`` (year from the hive path), or an
-    empty relation of those columns when there are none."""
+    empty relation of those columns when there are none; ``missing``: columns some files
+    lack (of an older format), shown as NULL, the files read by column name."""
     if not files:
         cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns)
         return f"SELECT {cols} WHERE false"
     paths = ", ".join("'" + str(root / f).replace("'", "''") + "'" for f in files)
-    cols = ", ".join(c for c, _t in columns)
+    cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" if c in missing else c for c, t in columns)
+    union = ", union_by_name = true" if missing else ""
     return (f"SELECT {cols} FROM read_parquet([{paths}], hive_partitioning = true, "
-            "hive_types = {'year': INTEGER})")
+            f"hive_types = {{'year': INTEGER}}{union})")
 
 
 def _open(root: Path, manifest, groups: pd.DataFrame, inst: pd.DataFrame,
@@ -75,7 +78,7 @@ def _open(root: Path, manifest, groups: pd.DataFrame, inst: pd.DataFrame,
 
     from healthmap.cube import ROLLUPS
     from healthmap.person_counts import TABLE as COUNTS, current, digest
-    from healthmap.person_rollup import TABLE as PERSONS
+    from healthmap.person_rollup import TABLE as PERSONS, current as persons_current
 
     db = duckdb.connect(":memory:")
     db.execute("SET enable_progress_bar = false")
@@ -86,8 +89,11 @@ def _open(root: Path, manifest, groups: pd.DataFrame, inst: pd.DataFrame,
     for table in (*ROLLUPS, PERSONS, COUNTS):
         files = manifest.rollup_files(table) if manifest and (
             table != COUNTS or counted) else []
+        # a per-person roll-up of an older format until the upgrade rebuilds it
+        missing = ("settings",) if table == PERSONS and not persons_current(
+            root / f for f in files) else ()
         db.execute(f"CREATE VIEW rollup_{table} AS "
-                   f"{_files_sql(root, files, rollup_columns(table))}")
+                   f"{_files_sql(root, files, rollup_columns(table), missing)}")
     # the manifest's years and whether each has the per-person roll-up and the person
     # counts (a store from before them lacks them until upgraded:
     # healthmap.person_rollup.ensure)

@@ -58,7 +58,7 @@ def _arrow_types() -> dict:
 
     return {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
             "BOOLEAN": pa.bool_(), "DECIMAL(38,0)": pa.decimal128(38, 0),
-            "DATE": pa.date32()}
+            "DATE": pa.date32(), "UTINYINT": pa.uint8()}
 
 
 def _close(fd: int) -> None:
