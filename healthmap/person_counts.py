@@ -10,7 +10,7 @@ rows a year), one row per
 
     year × code set (``group_code``: ``*`` all categories, each disease group, ``—`` the
     categories in no group) × ``setting`` (``*`` any, and each setting) × ``area_code`` ×
-    ``sex`` × ``age_group`` (of each person's first qualifying episode) × ``before``
+    ``sex`` × ``age_group`` (of each person's first qualifying episode) × ``earlier``
 
 with the diagnosed persons, the new persons for every look-back of
 :data:`healthmap.persons.LOOKBACK_CHOICES` and the person-level referral counts
@@ -18,23 +18,30 @@ with the diagnosed persons, the new persons for every look-back of
 outside at least once, and those among them formally referred; a formal referral is one
 to an institution outside the county, so no in-county patient has one).
 
-It is additive over area, sex, age group and ``before``: each person has exactly one first
+It is additive over area, sex, age group and ``earlier``: each person has exactly one first
 qualifying episode per (year, code set, setting), so lies in exactly one row. It is not
 additive over code sets or insurance types: those selections read the per-person roll-up
 (:func:`healthmap.persons.cases` says which).
 
 Nor is it additive over years (a person seen in two years is one person of the two);
-the key :data:`BEFORE` makes it answer a period of several whole years all the same,
-consecutive or not, for every setting together (the setting ``*`` rows). There ``before``
-is a mask of the :data:`REACH` years before the row's year that hold a row of the person
-with the code set (bit J - 1: the year J years before); on the rows of one setting it is
-0 (not kept: those periods read the per-person roll-up). A person of a period whose last
-year is at most :data:`REACH` years after its first lies in the row of their first year
-``f`` in it, the one whose ``before`` holds none of the period's years before ``f``
-(:func:`period_masks`), with that year's first episode; and is new with a look-back of N
-years in the period exactly when new in year ``f``: no year of the period before ``f``
-holds one of their episodes, so both windows see the same earlier rows, those of years
-between the period's years included (``tests/test_person_counts_periods.py``).
+the key :data:`EARLIER` makes it answer a period of several whole years all the same,
+consecutive or not, in any setting or in one. It says, for each of the :data:`REACH`
+years before the row's year, whether the person had a row of the code set there in the
+row's setting (:data:`SAME`; on the rows of every setting: any row), in another setting
+only (then also with which look-backs they were new in that year), or none. A person of a
+period whose last year is at most :data:`REACH` years after its first lies in the row of
+their first year ``f`` in it in the setting, the one with no :data:`SAME` among the
+period's years before ``f`` (:func:`healthmap.person_counts_query.period_sql`), with that
+year's first episode in the setting. Their index date is their first date of the period
+in any setting: in the earliest of the period's years before ``f`` with a row in another
+setting, if one has (the row says whether they were new then), else in ``f``; and they
+are new with a look-back of N years in the period exactly when new in that year: no
+year of the period before it holds one of their episodes, so both windows see the same
+earlier rows, those of years between the period's years included
+(``tests/test_person_counts_periods.py``).
+Whether a person was new in one of the :data:`REACH` years before is decided on the years
+before that one, so a year's counts read the :data:`DEPTH` years before it; which
+settings a year's row covers is the per-person roll-up's ``settings``.
 
 The key specialties (unions of whole disease groups, ``disease_groups.specialty_code``) are
 code sets too (``group_code`` :data:`SPECIALTY` + the specialty code, every setting
@@ -45,12 +52,12 @@ definition in :func:`healthmap.ranking_data.specialty_new_cases`. Their rows dep
 the grouping of groups into specialties, so the files record its digest
 (:func:`specialty_digest`): counts of another grouping are computed again
 (:func:`stale_years`, :func:`healthmap.person_rollup.ensure`) and their specialty rows not
-read (:func:`specialty_cases`).
+read (:func:`healthmap.person_counts_query.specialty_cases`).
 
-A year's new cases depend on the per-person rows of the up to five years before it, so
-whenever a store write changes a year's per-person roll-up, the counts of that year and
-of the five years after it are computed again (:func:`stale_years`, :func:`stage`; every
-store write calls :func:`stage` before it prepares its manifest).
+A year's counts depend on the per-person rows of the up to :data:`DEPTH` years before
+it, so whenever a store write changes a year's per-person roll-up, the counts of that
+year and of the :data:`DEPTH` years after it are computed again (:func:`stale_years`,
+:func:`stage`; every store write calls :func:`stage` before it prepares its manifest).
 """
 
 from __future__ import annotations
@@ -68,23 +75,31 @@ from healthmap.store.layout import memory_limit, sql_file_list
 #: ``rollup_person_counts``)
 TABLE = "person_counts"
 ALL, NO_GROUP = person_rollup.ALL, person_rollup.NO_GROUP
+SETTING_BITS = person_rollup.SETTING_BITS
 #: the look-backs (years) counted, and the longest: how far a year's change reaches
 LOOKBACKS = tuple(n for n in LOOKBACK_CHOICES if n > 0)
 REACH = max(LOOKBACKS)
-#: the key of the years before a row's year with a row of the person and code set (any
-#: setting), as a mask (bit J - 1: the year J years before, up to :data:`REACH`); on the
-#: rows of one setting it is 0 (not kept: those periods read the per-person roll-up)
-BEFORE = "before"
-KEYS = ("group_code", "setting", "area_code", "sex", "age_group", BEFORE)
+#: the key of the years before a row's year: per year J before it (J = 1 .. REACH) a
+#: code of :data:`BITS` bits at bit BITS·(J − 1): 0 no row of the person with the code
+#: set; :data:`SAME` a row in the row's setting (any row, on the rows of every setting);
+#: 1 + L a row in another setting only, the person then new with the first L look-backs
+#: of :data:`LOOKBACKS` (L = 0: with none)
+EARLIER = "earlier"
+BITS, SAME = 3, 7
+KEYS = ("group_code", "setting", "area_code", "sex", "age_group", EARLIER)
+#: how many years before its own a year's counts read: whether a person was new in one
+#: of the REACH years before is decided on the REACH years before that one
+DEPTH = 2 * REACH
 #: the prefix of a key specialty's code set (``@GI``: the groups of specialty ``GI``)
 SPECIALTY = "@"
 #: the key of the Parquet file metadata that records the specialties' grouping
 DIGEST_KEY = b"healthmap.specialties"
 #: the columns of the per-person rows the look-back reads
-_LOOKBACK = "group_code, setting, insurance_type, person_id, last_any, year"
+_LOOKBACK = ("group_code, setting, insurance_type, person_id, first_any, last_any, settings, "
+             "year")
 #: the columns as the view shows them (files hold them without ``year``)
 COLUMNS: list[tuple[str, str]] = [
-    ("year", "INTEGER"), *((k, "INTEGER" if k == BEFORE else "VARCHAR") for k in KEYS),
+    ("year", "INTEGER"), *((k, "INTEGER" if k == EARLIER else "VARCHAR") for k in KEYS),
     ("persons", "BIGINT"),
     *((f"new_{n}", "BIGINT") for n in LOOKBACKS),
     ("patients_in", "BIGINT"), ("patients_out", "BIGINT"), ("referred_out", "BIGINT")]
@@ -93,7 +108,7 @@ COLUMNS: list[tuple[str, str]] = [
 def build_sql(current: str, prior: str, year: int) -> str:
     """SELECT of the roll-up's rows of ``year`` (without ``year``) from the per-person
     rows of that year (relation ``current``) and of the years before it (``prior``, with
-    ``year``; only the ``REACH`` years before are read).
+    ``year``; only the :data:`DEPTH` years before are read).
 
     Per (code set, setting) each person's row: all categories in any or one setting, and
     a whole group in any setting, are one per-person row each (insurance ``*``); a group
@@ -101,34 +116,67 @@ def build_sql(current: str, prior: str, year: int) -> str:
     the first episode the least (date, record id). The index date is the code set's
     first date in any setting (the row of setting ``*``, on which every setting's row of
     the code set agrees), so whether a person is new is decided once per (code set,
-    person): a person is new with a look-back of N years when none of the N years before
-    holds a last date of the code set (any setting) on or after the index date minus N
-    years (:mod:`healthmap.person_rollup` says why this is exact). Only the earlier rows
-    of this year's (code set, person) keys are read (a join, not an aggregation of every
-    earlier person's rows); per key the years of those rows give the mask ``before`` of
-    the setting ``*`` rows."""
+    person): a person is new with a look-back of N years when no earlier year holds a
+    last date of the code set (any setting) on or after the index date minus N years
+    (:mod:`healthmap.person_rollup` says why this is exact). The latest earlier last date
+    is the last date of the person's latest earlier year (dates of two years are ordered),
+    so one aggregate per (code set, person) of this year's keys over their earlier rows
+    (a join, not an aggregation of every earlier person's rows) gives it, for the year and
+    for each of the :data:`REACH` years before (with those years' first dates: whether
+    the person was new in them, which a period of one setting may ask; hence the
+    :data:`DEPTH` years read), and the earlier years with a row in each setting (the
+    rows' ``settings``): the codes of :data:`EARLIER`."""
     y = int(year)
     current, prior = _with_specialties(current, prior)
-    # per (code set, person) of the year: whether an earlier year's last date lies in
-    # each look-back's window (a look-back of N years reads the N years before)
-    seen = ", ".join(f"bool_or(p.year >= {y - n} AND p.last_any >= k.start - to_years({n})) "
-                     f"AS seen_{n}" for n in LOOKBACKS)
-    new = ", ".join(f"count(*) FILTER (WHERE NOT coalesce(s.seen_{n}, false)) AS new_{n}"
-                    for n in LOOKBACKS)
-    keys = ", ".join(f"q.{k}" for k in KEYS if k != BEFORE)
-    before = f"CASE WHEN q.setting = '{ALL}' THEN coalesce(s.{BEFORE}, 0) ELSE 0 END"
+    every = f"setting = '{ALL}' AND insurance_type = '{ALL}'"
+
+    def new(start: str, last: str, n: int) -> str:  # no earlier last date in N's window
+        return f"coalesce({last} < {start} - to_years({n}), true)"
+
+    def spread(mask: str) -> str:  # a mask of years (bit J - 1) as codes SAME
+        return " | ".join(f"(CASE WHEN {mask} & {1 << (j - 1)} <> 0 THEN "
+                          f"{SAME << BITS * (j - 1)} ELSE 0 END)" for j in range(1, REACH + 1))
+
+    # per (code set, person): the last date before the year and before each of the REACH
+    # years before it, and the first date of each of those (rows of every setting)
+    spans = ", ".join([f"max(last_any) FILTER (WHERE year < {y - j}) AS last_{j}"
+                       for j in range(REACH + 1)]
+                      + [f"min(first_any) FILTER (WHERE year = {y - j}) AS first_{j}"
+                         for j in range(1, REACH + 1)])
+    flags = ", ".join(f"{new('start', 'last_0', n)} AS new_{n}" for n in LOOKBACKS)
+    # the code of each of the REACH years before with a row in another setting only
+    others = " | ".join(
+        f"((CASE WHEN first_{j} IS NULL THEN 0 ELSE 1 + "
+        + " + ".join(f"CAST({new(f'first_{j}', f'last_{j}', n)} AS INTEGER)"
+                     for n in LOOKBACKS)
+        + f" END) << {BITS * (j - 1)})" for j in range(1, REACH + 1))
+    # the years with a row in any setting, and in each setting (``settings``)
+    masks = ", ".join(
+        f"CAST(bit_or(1 << ({y - 1} - year)) FILTER (WHERE year >= {y - REACH} AND {c}) "
+        f"AS INTEGER) AS {name}"
+        for name, c in (("seen", "TRUE"), *((f"seen_{i}", f"settings & {b} <> 0")
+                                             for i, b in enumerate(SETTING_BITS.values()))))
+    codes = ", ".join(f"CAST({others} | {spread(f'coalesce(seen_{i}, 0)')} AS INTEGER) "
+                      f"AS code_{i}" for i in range(len(SETTING_BITS)))
+    earlier = " ".join(f"WHEN '{v}' THEN coalesce(s.code_{i}, 0)"
+                       for i, v in enumerate(SETTING_BITS))
+    counted = ", ".join(f"count(*) FILTER (WHERE coalesce(s.new_{n}, true)) AS new_{n}"
+                        for n in LOOKBACKS)
+    keys = ", ".join(f"q.{k}" for k in KEYS if k != EARLIER)
     return f"""
         WITH k AS (
-            SELECT group_code, person_id, first_any AS start FROM {current}
-            WHERE setting = '{ALL}' AND insurance_type = '{ALL}'),
-        seen AS (
-            SELECT k.group_code, k.person_id, {seen},
-                   CAST(bit_or(1 << ({y - 1} - p.year)) AS INTEGER) AS {BEFORE}
-            FROM k JOIN (SELECT group_code, person_id, year, last_any FROM {prior}
-                         WHERE setting = '{ALL}' AND insurance_type = '{ALL}'
-                           AND year BETWEEN {y - REACH} AND {y - 1}) p
+            SELECT group_code, person_id, first_any AS start FROM {current} WHERE {every}),
+        a AS (
+            SELECT k.group_code, k.person_id, k.start, {spans}, {masks}
+            FROM k JOIN (SELECT group_code, person_id, year, first_any, last_any, settings
+                         FROM {prior}
+                         WHERE {every} AND year BETWEEN {y - DEPTH} AND {y - 1}) p
                  ON p.group_code = k.group_code AND p.person_id = k.person_id
             GROUP BY ALL),
+        s AS (
+            SELECT group_code, person_id, {flags},
+                   CAST({spread('coalesce(seen, 0)')} AS INTEGER) AS same, {codes}
+            FROM a),
         q AS (
             SELECT group_code, setting, person_id, area_code, sex, age_group, outside,
                    formal
@@ -138,13 +186,16 @@ def build_sql(current: str, prior: str, year: int) -> str:
                    formal
             FROM {_first_rows(f"SELECT * FROM {current} WHERE group_code <> '{ALL}' "
                               f"AND setting <> '{ALL}'", "group_code, setting, person_id")})
-        SELECT {keys}, {before} AS {BEFORE}, count(*) AS persons, {new},
+        SELECT {keys},
+               CASE q.setting WHEN '{ALL}' THEN coalesce(s.same, 0) {earlier} ELSE 0
+               END AS {EARLIER},
+               count(*) AS persons, {counted},
                count(*) FILTER (WHERE NOT q.outside) AS patients_in,
                count(*) FILTER (WHERE q.outside) AS patients_out,
                count(*) FILTER (WHERE q.outside AND q.formal) AS referred_out
-        FROM q LEFT JOIN seen s ON s.group_code = q.group_code AND s.person_id = q.person_id
+        FROM q LEFT JOIN s ON s.group_code = q.group_code AND s.person_id = q.person_id
         GROUP BY ALL
-        ORDER BY {keys}, {BEFORE}"""
+        ORDER BY {keys}, {EARLIER}"""
 
 
 def _with_specialties(current: str, prior: str) -> tuple[str, str]:
@@ -153,7 +204,7 @@ def _with_specialties(current: str, prior: str) -> tuple[str, str]:
     person) of ``current`` one row of every setting, its first episode the least (date,
     record id) of the person's whole-group rows of the specialty's groups, ``first_any``
     the least, ``last_any`` the greatest; in ``prior`` each whole-group row once more
-    under its specialty (the look-back takes the greatest per year itself)."""
+    under its specialty (the look-back takes the least and greatest per year itself)."""
     whole = f"r.setting = '{ALL}' AND r.insurance_type = '{ALL}'"
     code = f"'{SPECIALTY}' || s.specialty_code"
     rows = f"""SELECT {code} AS group_code, r.* EXCLUDE (group_code, setting, insurance_type)
@@ -162,8 +213,8 @@ def _with_specialties(current: str, prior: str) -> tuple[str, str]:
         SELECT '{ALL}' AS setting, '{ALL}' AS insurance_type, *
         FROM {_first_rows(rows, "group_code, person_id", spans=True)})"""
     old = f"""(SELECT {_LOOKBACK} FROM {prior} UNION ALL
-        SELECT {code} AS group_code, r.setting, r.insurance_type, r.person_id, r.last_any,
-               r.year
+        SELECT {code} AS group_code, r.setting, r.insurance_type, r.person_id, r.first_any,
+               r.last_any, r.settings, r.year
         FROM {prior} r JOIN specialty_sets s ON s.group_code = r.group_code WHERE {whole})"""
     return cur, old
 
@@ -262,8 +313,8 @@ def build(con, year: int, current: str = "rollup_persons",
     With hypertension in the specialty ``CV``, its code set ``@CV`` counts the same:
 
     >>> t = build(con, 2024, specialty_of={"HT": "CV"}).to_pandas()
-    >>> t[t.group_code == "@CV"][["setting", "before", "persons", "new_1"]].values.tolist()
-    [['*', 1, 1, 0]]
+    >>> t[t.group_code == "@CV"][["setting", "earlier", "persons", "new_1"]].values.tolist()
+    [['*', 7, 1, 0]]
     """
     specialty_of = specialty_of or {}
     _register(con, specialty_of)
@@ -273,19 +324,20 @@ def build(con, year: int, current: str = "rollup_persons",
 
 # ------------------------------------------------------------------ store writes
 def current(paths, specialty_of: dict | None = None) -> bool:
-    """Whether the roll-up files ``paths`` are of this format (with :data:`BEFORE`; those
-    with ``gap``, the years since the latest earlier one, are older) and, given
+    """Whether the roll-up files ``paths`` are of this format (with :data:`EARLIER`; those
+    with ``before`` or ``gap`` are older: periods of every setting only) and, given
     ``specialty_of``, of that grouping of specialties (:func:`specialty_digest`); those of a
     store written before it are computed again by its next store write (:func:`stale_years`,
     :func:`healthmap.person_rollup.ensure` at upgrade) and not read meanwhile (the
-    specialty rows of another grouping are not read: :func:`specialty_cases`).
+    specialty rows of another grouping are not read:
+    :func:`healthmap.person_counts_query.specialty_cases`).
 
     >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
     >>> old = tempfile.mkdtemp() + "/old.parquet"; pq.write_table(pa.table({"persons": [1]}), old)
     >>> current([old]), current([])
     (False, True)
     >>> new = old.replace("old", "new")
-    >>> pq.write_table(_stamped(pa.table({"before": [1]}), {"HT": "CV"}), new)
+    >>> pq.write_table(_stamped(pa.table({"earlier": [7]}), {"HT": "CV"}), new)
     >>> current([new]), current([new], {"HT": "CV"}), current([new], {})
     (True, True, False)
     """
@@ -294,7 +346,7 @@ def current(paths, specialty_of: dict | None = None) -> bool:
     want = None if specialty_of is None else specialty_digest(specialty_of).encode()
     for p in paths:
         schema = pq.read_schema(p)
-        if BEFORE not in schema.names or want is not None and (
+        if EARLIER not in schema.names or want is not None and (
                 schema.metadata or {}).get(DIGEST_KEY) != want:
             return False
     return True
@@ -329,24 +381,33 @@ def _changed(writer) -> set[int]:
 def stale_years(writer) -> tuple[list[int], list[int]]:
     """Which years of a store write (:class:`healthmap.store.writer.StoreWriter`) need
     their person counts computed: a year without them, or one whose per-person roll-up,
-    or that of one of the :data:`REACH` years before it, differs from the store's held
+    or that of one of the :data:`DEPTH` years before it, differs from the store's held
     one (a year added or removed counts as changed). Returns ``(build, drop)``: the years
     to compute, and those that cannot be (a year among them or before it in reach
-    without the per-person roll-up: a store from before it) and lose held counts. Counts
+    without the per-person roll-up, or with one of an older format: a store from before
+    it, :func:`healthmap.person_rollup.ensure`) and lose held counts. Counts
     this write staged already are not stale (call it after the per-person roll-ups)."""
     changed = _changed(writer)
     base = writer.base.years if writer.base else {}
     build, drop = [], []
+    readable: dict[int, bool] = {}  # per year: no per-person roll-up, or one of this format
+
+    def counted_from(y: int) -> bool:
+        if y not in readable:
+            files = _persons(writer.years.get(y))
+            readable[y] = y not in writer.years or (files is not None and person_rollup.current(
+                _file(writer, f) for f in files))
+        return readable[y]
+
     for z, entry in sorted(writer.years.items()):
         if entry.get("rollups") is None:
             continue  # its roll-ups are not staged yet: the write must add them first
         counts = entry["rollups"].get(TABLE)
         held = ((base.get(z) or {}).get("rollups") or {}).get(TABLE)
         if counts and current((_file(writer, f) for f in counts), writer.specialties) and (
-                not any(z - REACH <= y <= z for y in changed) or counts != held):
+                not any(z - DEPTH <= y <= z for y in changed) or counts != held):
             continue  # unchanged, or staged by this write already
-        window = [writer.years.get(y) for y in range(z - REACH, z + 1)]
-        if all(e is None or _persons(e) for e in window):
+        if all(counted_from(y) for y in range(z - DEPTH, z + 1)):
             build.append(z)
         elif TABLE in entry["rollups"]:
             drop.append(z)
@@ -398,8 +459,10 @@ def stage(writer) -> list[int]:
                     "temp_directory": spill, "preserve_insertion_order": False}) as con:
         con.execute("SET enable_progress_bar = false")
         _register(con, specialty_of)
-        new = [_file(writer, f) for y in sorted(writer.years)
-               for f in _persons(writer.years[y]) or []]
+        # the years' per-person files (of this format: the years counted read no other)
+        per_year = {y: [_file(writer, f) for f in _persons(writer.years[y]) or []]
+                    for y in sorted(writer.years)}
+        new = [f for fs in per_year.values() if person_rollup.current(fs) for f in fs]
         con.execute(f"CREATE VIEW persons AS SELECT * FROM read_parquet({sql_file_list(new)}, "
                     f"{hive})")
         if added is not None:
@@ -407,7 +470,7 @@ def stage(writer) -> list[int]:
             # what the look-back reads in the other years (unchanged: held = new)
             con.execute("CREATE TEMP TABLE affected AS SELECT DISTINCT person_id FROM "
                         f"read_parquet({sql_file_list(added)})")
-            span = {y for z in years for y in range(z - REACH, z)} - set(years)
+            span = {y for z in years for y in range(z - DEPTH, z)} - set(years)
             for name, entries, chosen, cols, cond in (
                     ("new_rows", writer.years, years, "*", "TRUE"),
                     ("old_rows", base, years, "*", "TRUE"),
@@ -455,163 +518,3 @@ def _delta_sql(held: str, year: int) -> str:
                                                     year)}))
         GROUP BY ALL HAVING sum(persons) <> 0
         ORDER BY {keys}"""
-
-
-# ------------------------------------------------------------------ queries
-def plan(con, sel, unit: list[str], rows, lookback: int = 0, referral: bool = False
-         ) -> tuple[str, ...] | None:
-    """Which code sets of the roll-up answer ``sel`` counted by ``unit`` (``rows``: the
-    per-person roll-up's plan, :func:`healthmap.person_rollup.code_set`; ``referral``:
-    the person-level referral counts) : ``("*",)`` all categories, ``(group, …)`` those
-    groups (rows by group), ``()`` every group (rows by group), or ``None`` (the
-    per-person roll-up or the live query answers: an insurance filter, a union of groups,
-    a look-back not among :data:`LOOKBACKS`, a store year without the counts, or more
-    than one year counted as one period unless :func:`period_years` allows it, every
-    setting together, without the person-level referral counts)."""
-    f = sel.filters
-    if rows is None or f.insurance or (lookback > 0 and lookback not in LOOKBACKS):
-        return None
-    if "year" not in unit and len(set(f.years)) != 1 and not (
-            period_years(f.years) and not f.setting and not referral):
-        return None  # a person of two years is one person
-    kind, groups = rows
-    if kind != "all" and "group_code" not in unit and len(groups) != 1:
-        return None
-    try:
-        missing = con.execute("SELECT count(*) FILTER (WHERE NOT counts) FROM store_years"
-                              ).fetchone()[0]
-    except Exception:  # a connection without the store's tables or without the counts
-        return None
-    if missing:
-        return None
-    return (ALL,) if kind == "all" else tuple(groups)
-
-
-def period_years(years) -> bool:
-    """Whether ``years`` is a period of several years the roll-up counts as one: at least
-    two years, the last at most :data:`REACH` years after the first (consecutive or not).
-
-    >>> period_years((2023, 2024)), period_years((2021, 2023)), period_years((2024,))
-    (True, True, False)
-    >>> period_years((2018, 2024)), period_years((2019, 2024))
-    (False, True)
-    """
-    ys = sorted(set(int(y) for y in years))
-    return len(ys) > 1 and ys[-1] - ys[0] <= REACH
-
-
-def period_masks(years) -> dict[int, int]:
-    """Per year of a period the mask of its years before that one (bit J - 1: the year J
-    years before, as :data:`BEFORE`): a person's row of year ``y`` is their first in the
-    period when its ``before`` has none of the bits of ``y``.
-
-    >>> period_masks((2022, 2023, 2024))
-    {2022: 0, 2023: 1, 2024: 3}
-    >>> period_masks((2021, 2024))  # 2021 is three years before 2024: bit 2
-    {2021: 0, 2024: 4}
-    """
-    ys = sorted(set(int(y) for y in years))
-    return {y: sum(1 << (y - p - 1) for p in ys if p < y) for y in ys}
-
-
-def _first_in(years) -> str:
-    """The condition on the roll-up's rows that a person's row is their first of the
-    period ``years`` (:func:`period_masks`; ``TRUE`` for one year)."""
-    masks = period_masks(years)
-    if len(masks) < 2:
-        return "TRUE"
-    bits = " ".join(f"WHEN {y} THEN {m}" for y, m in masks.items())
-    return f"{BEFORE} & CASE year {bits} END = 0"
-
-
-def query(con, sel, by: list[str], codes: tuple[str, ...], lookback: int = 0,
-          referral: bool = False):
-    """:func:`healthmap.persons.cases` (``referral`` False) or :func:`healthmap.persons.
-    referrals` answered from the roll-up's rows of the code sets ``codes`` (:func:`plan`),
-    in the columns and row order those return (the caller fixes the column types)."""
-    import re
-
-    f = sel.filters
-    cond = ["setting = $setting"]
-    if f.years:
-        cond.append("year = ANY($years)")
-        if "year" not in by:  # each person's first year in it
-            cond.append(_first_in(f.years))
-    if codes == (ALL,):
-        cond.append("group_code = $all")
-    else:
-        cond.append("group_code <> $all")
-        cond.append(f"NOT starts_with(group_code, '{SPECIALTY}')")
-        if codes:
-            cond.append("group_code = ANY($groups)")
-    if f.sex:
-        cond.append("sex = $sex")
-    if f.age_groups:
-        cond.append("age_group = ANY($ages)")
-    where = " AND ".join(cond)
-    keys = ", ".join(by)
-    lead = keys + ", " if keys else ""
-    group = "GROUP BY " + keys if keys else ""
-    if referral:
-        sql = f"""
-        WITH s AS (
-            SELECT {lead}CAST(sum(patients_in) AS BIGINT) AS inside,
-                   CAST(sum(patients_out) AS BIGINT) AS outside,
-                   CAST(sum(referred_out) AS BIGINT) AS referred
-            FROM rollup_person_counts WHERE {where} {group})
-        SELECT {lead}false AS in_county, outside AS episodes, referred AS referrals
-        FROM s WHERE outside > 0
-        UNION ALL
-        SELECT {lead}true AS in_county, inside AS episodes, 0 AS referrals
-        FROM s WHERE inside > 0
-        ORDER BY ALL"""
-    else:
-        column = f"new_{int(lookback)}" if lookback > 0 else "persons"
-        total = f"CAST(coalesce(sum({column}), 0) AS BIGINT)"
-        sql = (f"SELECT {lead}{total} AS persons FROM rollup_person_counts WHERE {where} "
-               + (f"{group} HAVING sum({column}) > 0 ORDER BY ALL" if keys else ""))
-    values = {"setting": f.setting or ALL, "years": [int(y) for y in f.years], "all": ALL,
-              "groups": list(codes), "sex": f.sex, "ages": list(f.age_groups)}
-    used = set(re.findall(r"\$(\w+)", sql))
-    return con.execute(sql, {k: v for k, v in values.items() if k in used}).df()
-
-
-def specialty_cases(con, specialty_of: dict, years, lookback: int = 0):
-    """:func:`healthmap.ranking_data.specialty_new_cases` from the roll-up's specialty
-    rows (persons per specialty code, as a Series), or ``None`` when it cannot answer: a
-    look-back not among :data:`LOOKBACKS`, years that are neither one year nor a period of
-    :func:`period_years`, a year without the counts, or counts of another grouping of the
-    specialties (``store_years.specialties``, :func:`specialty_digest`).
-
-    >>> import duckdb
-    >>> con = duckdb.connect()
-    >>> specialty_cases(con, {"GC": "GI"}, (2024,)) is None  # no store tables
-    True
-    """
-    import pandas as pd
-
-    ys = sorted(set(int(y) for y in years))
-    if not ys or (lookback > 0 and lookback not in LOOKBACKS) or (
-            len(ys) > 1 and not period_years(ys)):
-        return None
-    try:
-        ok = con.execute("SELECT count(*) = $n AND bool_and(counts AND specialties = $d) "
-                         "FROM store_years WHERE year = ANY($years)",
-                         {"n": len(ys), "d": specialty_digest(specialty_of), "years": ys}
-                         ).fetchone()[0]
-    except Exception:  # a connection without the store's tables
-        return None
-    if not ok:
-        return None
-    column = f"new_{int(lookback)}" if lookback > 0 else "persons"
-    df = con.execute(f"""
-        SELECT substr(group_code, {len(SPECIALTY) + 1}) AS specialty_code,
-               CAST(sum({column}) AS BIGINT) AS persons
-        FROM rollup_person_counts
-        WHERE setting = $all AND starts_with(group_code, $prefix) AND year = ANY($years)
-              AND {_first_in(ys)}
-        GROUP BY ALL HAVING sum({column}) > 0 ORDER BY ALL""",
-        {"all": ALL, "prefix": SPECIALTY, "years": ys}).df()
-    return pd.Series(df["persons"].astype("int64").to_numpy(),
-                     index=df["specialty_code"].astype(str).to_numpy(),
-                     dtype="int64").rename_axis("specialty_code")

@@ -29,7 +29,8 @@ Which path answers what (all give the same counts; the tests compare them):
   setting, without an insurance filter, with a look-back of :data:`LOOKBACK_CHOICES`:
   the map's, the reports' and the ranking's usual questions, without a person-level join;
   and the same for a period of several years (consecutive or not, the last at most five
-  after the first), every setting together, without the person-level referral counts (:func:`healthmap.person_counts.period_years`);
+  after the first: :func:`healthmap.person_counts_query.period_years`), in any setting
+  or in one, without the person-level referral counts;
 * the **per-person roll-up** (:mod:`healthmap.person_rollup`, built per year with the
   other roll-ups) answers selections of whole years (no month range) whose code set is
   all categories or whole disease groups (the ICD-10 categories of one or more groups,
@@ -162,13 +163,13 @@ def cases(con, sel: Selection, by=("area_code",), lookback: int = 0) -> pd.DataF
     >>> cases(con, sel)["persons"].tolist(), cases(con, sel, lookback=1)["persons"].tolist()
     ([1], [1])
     """
-    from healthmap import person_counts
+    from healthmap import person_counts_query as counted
 
     by, unit = _keys(by)
     plan = person_rollup.code_set(con, sel, unit)
-    codes = person_counts.plan(con, sel, unit, plan, int(lookback))
+    codes = counted.plan(con, sel, unit, plan, int(lookback))
     if codes is not None:
-        df = person_counts.query(con, sel, by, codes, lookback=int(lookback))
+        df = counted.query(con, sel, by, codes, lookback=int(lookback))
         df["persons"] = df["persons"].astype(int)
         return df
     if plan is not None:
@@ -234,13 +235,13 @@ def referrals(con, sel: Selection, by=("area_code",)) -> pd.DataFrame:
     >>> referrals(con, Selection(Filters(years=(2024,)), None)).values.tolist()
     [['A', False, 1, 1]]
     """
-    from healthmap import person_counts
+    from healthmap import person_counts_query as counted
 
     by, unit = _keys(by)
     plan = person_rollup.code_set(con, sel, unit)
-    codes = person_counts.plan(con, sel, unit, plan, referral=True)
+    codes = counted.plan(con, sel, unit, plan, referral=True)
     if codes is not None:
-        df = person_counts.query(con, sel, by, codes, referral=True)
+        df = counted.query(con, sel, by, codes, referral=True)
     elif plan is not None:
         df = person_rollup.query(con, sel, by, unit, plan, referral=True)
     else:

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from healthmap import (metrics, person_counts, person_rollup, persons, queries, ranking,
+from healthmap import (metrics, person_counts_query, person_rollup, persons, queries, ranking,
                        ranking_stability, store)
 from healthmap.codes import AGE_GROUPS
 from healthmap.models import Icd3Group
@@ -308,7 +308,7 @@ def specialty_new_cases(con, specialty_of: dict[str, str], years: tuple[int, ...
     in the ``lookback`` years before it (0: diagnosed cases). A person seen for gastric
     cancer last year and for colorectal cancer this year is a new colorectal case but not
     a new case of the specialty. The person counts hold every specialty as a code set
-    (:func:`healthmap.person_counts.specialty_cases`: one year, or a period of several
+    (:func:`healthmap.person_counts_query.specialty_cases`: one year, or a period of several
     years, in milliseconds); otherwise the code sets are whole disease groups, so the
     per-person roll-up answers (one statement for all specialties).
 
@@ -348,7 +348,7 @@ def specialty_new_cases(con, specialty_of: dict[str, str], years: tuple[int, ...
     {'GI': 2}
     """
     years = tuple(sorted(int(y) for y in years))
-    counted = person_counts.specialty_cases(con, specialty_of, years, int(lookback))
+    counted = person_counts_query.specialty_cases(con, specialty_of, years, int(lookback))
     if counted is not None:  # the person counts hold the specialties' code sets
         return counted
     codes = con.execute("SELECT icd3, group_code FROM icd3_groups").df()

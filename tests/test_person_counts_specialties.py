@@ -9,7 +9,8 @@ shipped disease groups change the grouping)."""
 import pandas as pd
 from sqlalchemy import update
 
-from healthmap import bootstrap, person_counts, person_rollup, persons, ranking_data, store
+from healthmap import (bootstrap, person_counts, person_counts_query, person_rollup, persons,
+                       ranking_data, store)
 from healthmap.db import make_engine
 from healthmap.models import DiseaseGroup
 from tests import test_persons
@@ -48,7 +49,7 @@ def test_the_counts_answer_the_hand_worked_specialty_cases():
     con = counted(SPECIALTY_EPISODES, SPECIALTY_OF)
 
     def count(years, lookback):
-        assert person_counts.specialty_cases(con, SPECIALTY_OF, years, lookback) is not None
+        assert person_counts_query.specialty_cases(con, SPECIALTY_OF, years, lookback) is not None
         out = ranking_data.specialty_new_cases(con, SPECIALTY_OF, years, lookback).to_dict()
         assert out == by_rollup(con, years, lookback)
         return out
@@ -74,7 +75,7 @@ def test_the_counts_answer_the_hand_worked_specialty_cases():
 
 def test_what_the_counts_leave_to_the_per_person_rollup():
     con = counted(SPECIALTY_EPISODES, SPECIALTY_OF)
-    cases = person_counts.specialty_cases
+    cases = person_counts_query.specialty_cases
     assert cases(con, SPECIALTY_OF, (2018, 2024), 1) is None  # beyond the reach
     assert cases(con, SPECIALTY_OF, (2024,), 4) is None  # not a counted look-back
     assert cases(con, {**SPECIALTY_OF, "PNEUMONIA": "RESP"}, (2024,), 1) is None  # grouping
@@ -95,7 +96,7 @@ def _both(engine, years, lookback):
         specialty_of = store.sync.specialties(conn)
     con = store.connect(engine)
     try:
-        got = person_counts.specialty_cases(con, specialty_of, years, lookback)
+        got = person_counts_query.specialty_cases(con, specialty_of, years, lookback)
         codes = con.execute("SELECT icd3, group_code FROM icd3_groups").df()
         codes["specialty_code"] = codes["group_code"].map(specialty_of)
         want = ranking_data._rollup_specialty_cases(
