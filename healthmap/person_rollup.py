@@ -202,7 +202,6 @@ def build_on(con, episodes: str, groups: str, institutions: str,
                    {enum('sex', 'e.sex')} AS sex, {enum('age_group', 'e.age_group')} AS age_group,
                    NOT i.in_county AS outside,
                    NOT i.in_county AND coalesce(CAST(e.referral AS BOOLEAN), FALSE) AS formal,
-                   CAST(CASE e.setting {bits} ELSE 0 END AS UTINYINT) AS sbit,
                    hash(e.person_id) % CAST($parts AS UBIGINT) AS part
             FROM {episodes} e LEFT JOIN {groups} g ON g.icd3 = e.icd3
                               LEFT JOIN {institutions} i ON i.code = e.institution_code""",
@@ -224,8 +223,9 @@ def build_on(con, episodes: str, groups: str, institutions: str,
             SELECT group_code, setting, insurance_type, person_id, min(ord) AS ord,
                    min(date) AS first_any, max(date) AS last_any,
                    bool_or(outside) AS outside, bool_or(formal) AS formal,
-                   bit_or(sbit) AS settings
-            FROM numbered GROUP BY ALL),
+                   CAST(CASE CAST(setting AS VARCHAR) {bits} ELSE 0 END AS UTINYINT)
+                       AS settings
+            FROM numbered GROUP BY group_code, setting, insurance_type, person_id),
         everything AS MATERIALIZED (
             SELECT {enum('group_code', '$all')} AS group_code,
                    coalesce(setting, {enum('setting', '$all')}) AS setting,
