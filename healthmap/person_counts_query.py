@@ -54,13 +54,13 @@ def period_years(years) -> bool:
     return len(ys) > 1 and ys[-1] - ys[0] <= REACH
 
 
-def period_masks(years) -> dict[int, tuple[int, ...]]:
+def period_offsets(years) -> dict[int, tuple[int, ...]]:
     """Per year of a period its earlier years in it, as years before that one (J, the
     J of :data:`EARLIER`), the earliest first.
 
-    >>> period_masks((2022, 2023, 2024))
+    >>> period_offsets((2022, 2023, 2024))
     {2022: (), 2023: (1,), 2024: (2, 1)}
-    >>> period_masks((2021, 2024))  # 2021 is three years before 2024
+    >>> period_offsets((2021, 2024))  # 2021 is three years before 2024
     {2021: (), 2024: (3,)}
     """
     ys = sorted(set(int(y) for y in years))
@@ -103,12 +103,12 @@ def period_sql(years, lookback: int = 0) -> tuple[str, str]:
     (3, 2)
     """
     column = f"new_{int(lookback)}" if lookback > 0 else "persons"
-    masks = period_masks(years)
-    if len(masks) < 2:
+    offsets = period_offsets(years)
+    if len(offsets) < 2:
         return "TRUE", column
     level = LOOKBACKS.index(int(lookback)) + 1 if lookback > 0 else 0
     conds, measures = [], []
-    for y, js in masks.items():
+    for y, js in offsets.items():
         conds.append(f"WHEN {y} THEN " + (" AND ".join(f"{_code(j)} <> {SAME}" for j in js)
                                            or "TRUE"))
         m = column
