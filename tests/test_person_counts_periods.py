@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from healthmap import person_counts, person_counts_query, person_rollup, persons, store
+from healthmap import (person_counts, person_counts_query, person_rollup, persons, store,
+                       summary_increment)
 from healthmap.db import make_engine
 from healthmap.queries import Filters, Selection
 from tests.test_person_counts import count, counted
@@ -185,6 +186,10 @@ def test_counts_of_the_older_format_are_computed_again_at_upgrade(demo_copy):
         pq.write_table(pq.read_table(root / f).drop_columns(["settings"]), root / f)
     assert not person_counts.current(root / f for f in files)
     assert not person_rollup.current(root / f for f in rows)
+    # a month's import into such a year rebuilds its roll-ups whole (not an increment)
+    held = manifest.years[last]
+    assert summary_increment.update_year(root, held, root / held["files"][0], last, {},
+                                         {}) is None
     engine.dispose()
     engine = make_engine(demo_copy)
     con = store.connect(engine)  # not read meanwhile: the per-person roll-up answers
