@@ -112,7 +112,7 @@ def test_what_the_counts_cannot_answer_goes_to_the_person_rollup():
     def plan(codes, unit=(), lookback=0, **kw):
         sel = Selection(Filters(**kw), codes)
         return person_counts_query.plan(con, sel, list(unit),
-                                  person_rollup.code_set(con, sel, list(unit)), lookback)
+                                        person_rollup.code_set(con, sel, list(unit)), lookback)
 
     assert plan(("C18", "C19"), years=(2024,)) == ("C_COLORECTAL",)
     assert plan(None, ["group_code"], years=(2024,)) == ()
@@ -224,8 +224,8 @@ def _cases(engine, codes, lookback, by=("area_code",), **kw) -> dict:
     try:
         sel = Selection(Filters(**{"setting": None, **kw}), codes)  # any setting unless set
         unit = [k for k in persons.UNIT_KEYS if k in by]
-        assert person_counts_query.plan(con, sel, unit, person_rollup.code_set(con, sel, unit),
-                                  lookback) is not None
+        rows = person_rollup.code_set(con, sel, unit)
+        assert person_counts_query.plan(con, sel, unit, rows, lookback) is not None
         out = persons.cases(con, sel, by, lookback)
         live = persons._live_cases(con, sel, list(by), unit, lookback)
         pd.testing.assert_frame_equal(out, live.astype({"persons": int}), check_dtype=False)
