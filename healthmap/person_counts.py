@@ -94,7 +94,7 @@ DEPTH = 2 * REACH
 SPECIALTY = "@"
 #: the key of the Parquet file metadata that records the specialties' grouping
 DIGEST_KEY = b"healthmap.specialties"
-#: the columns of the per-person rows the look-back reads
+#: the columns of the per-person rows the look-back reads (``group_code`` first)
 _LOOKBACK = ("group_code, setting, insurance_type, person_id, first_any, last_any, settings, "
              "year")
 #: the columns as the view shows them (files hold them without ``year``)
@@ -212,9 +212,9 @@ def _with_specialties(current: str, prior: str) -> tuple[str, str]:
     cur = f"""(SELECT * FROM {current} UNION ALL BY NAME
         SELECT '{ALL}' AS setting, '{ALL}' AS insurance_type, *
         FROM {_first_rows(rows, "group_code, person_id", spans=True)})"""
+    rest = ", ".join(f"r.{c.strip()}" for c in _LOOKBACK.split(",")[1:])  # after group
     old = f"""(SELECT {_LOOKBACK} FROM {prior} UNION ALL
-        SELECT {code} AS group_code, r.setting, r.insurance_type, r.person_id, r.first_any,
-               r.last_any, r.settings, r.year
+        SELECT {code} AS group_code, {rest}
         FROM {prior} r JOIN specialty_sets s ON s.group_code = r.group_code WHERE {whole})"""
     return cur, old
 
